@@ -1,0 +1,91 @@
+//! Daily klines: the repository layouts (`openTime,open,high,low,close,volume[,quoteVolume,...]`)
+//! and Binance's bulk-data files (12 columns, with or without header; spot stamps in
+//! microseconds since 2025).
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+
+use super::table::{Header, column_of, read_table};
+use crate::error::{Error, Result};
+
+/// One daily bar; only what the replay uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyBar {
+    /// Open time of the UTC day, epoch ms.
+    pub open_time_ms: i64,
+    /// Close price.
+    pub close: Decimal,
+    /// 24h quote (USDT) volume, when the file has it.
+    pub quote_volume: Option<Decimal>,
+}
+
+struct Columns {
+    open_time: usize,
+    close: usize,
+    quote_volume: Option<usize>,
+}
+
+/// Parses one kline file and appends its bars.
+pub(crate) fn read_kline_file(path: &Path, out: &mut Vec<DailyBar>) -> Result<()> {
+    read_table(
+        path,
+        |header: &Header, width| detect_columns(path, header.as_deref(), width),
+        |cols, row| {
+            let close = row.decimal(cols.close)?;
+            if close <= Decimal::ZERO {
+                return Err(row.error(cols.close, format!("close price must be positive, got {close}")));
+            }
+            let quote_volume = match cols.quote_volume {
+                Some(col) => row.optional_decimal(col)?,
+                None => None,
+            };
+            out.push(DailyBar {
+                open_time_ms: row.time_ms(cols.open_time)?,
+                close,
+                quote_volume,
+            });
+            Ok(())
+        },
+    )
+}
+
+fn detect_columns(path: &Path, header: Option<&[String]>, width: usize) -> Result<Columns> {
+    match header {
+        Some(names) => Ok(Columns {
+            open_time: column_of(path, names, &["openTime", "open_time"])?,
+            close: column_of(path, names, &["close"])?,
+            quote_volume: column_of(path, names, &["quoteVolume", "quote_volume"]).ok(),
+        }),
+        // Binance bulk klines: open_time, o, h, l, c, volume, close_time, quote_volume, ...
+        None if width == 12 => Ok(Columns {
+            open_time: 0,
+            close: 4,
+            quote_volume: Some(7),
+        }),
+        None if width >= 5 => Ok(Columns {
+            open_time: 0,
+            close: 4,
+            quote_volume: (width >= 7).then_some(6),
+        }),
+        None => Err(Error::Malformed {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("unrecognised kline layout without header ({width} columns)"),
+        }),
+    }
+}
+
+/// Sorts by time and keeps one bar per UTC day (the last one read wins).
+pub(crate) fn finish_bars(mut bars: Vec<DailyBar>) -> Vec<DailyBar> {
+    bars.sort_by_key(|b| b.open_time_ms);
+    bars.dedup_by(|later, earlier| {
+        let same_day = later.open_time_ms / super::DAY_MS == earlier.open_time_ms / super::DAY_MS;
+        if same_day {
+            std::mem::swap(later, earlier);
+        }
+        same_day
+    });
+    bars
+}

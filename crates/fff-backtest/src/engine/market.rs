@@ -1,0 +1,138 @@
+//! What the replay knows about each symbol at the current instant: recent settlements, latest
+//! prices and volume. Built only from events already replayed, so decisions cannot look ahead.
+
+use std::collections::VecDeque;
+
+use fff_core::{FundingInterval, MarketSnapshot, Symbol};
+use rust_decimal::Decimal;
+
+use crate::data::{DAY_MS, HOUR_MS};
+
+/// Settlements kept for the stability score (a week of 8-hour funding).
+pub const HISTORY_LEN: usize = 21;
+/// A leg price older than this no longer moves the marks (its series ended).
+const PRICE_STALE_MS: i64 = 2 * DAY_MS;
+
+/// Per-symbol state at the replay instant.
+#[derive(Debug, Clone)]
+pub struct SymbolState {
+    pub symbol: Option<Symbol>,
+    /// Most recent settlements (time, rate), newest last.
+    pub recent: VecDeque<(i64, Decimal)>,
+    pub interval_hours: u32,
+    /// Last spot and perp daily closes (stamped at the close); the legs are marked only on
+    /// these, at the same instant, so intraday moves never show up as basis.
+    pub spot: Option<(i64, Decimal)>,
+    pub perp: Option<(i64, Decimal)>,
+    /// Last mark price from a funding settlement: values funding, and prices symbols that
+    /// have no klines.
+    pub mark: Option<(i64, Decimal)>,
+    /// 24h quote volume of the last completed perp day.
+    pub volume_24h: Option<Decimal>,
+    /// Hourly borrow rate of the base asset, and whether it came from data or config.
+    pub borrow_hourly: Decimal,
+    pub borrow_known: bool,
+    /// Bumped on every change, so policies can cache per-symbol work.
+    pub version: u64,
+}
+
+impl SymbolState {
+    pub fn new(name: &str, borrow_hourly: Decimal, borrow_known: bool) -> Self {
+        Self {
+            symbol: Symbol::parse(name).ok(),
+            recent: VecDeque::with_capacity(HISTORY_LEN + 1),
+            interval_hours: 8,
+            spot: None,
+            perp: None,
+            mark: None,
+            volume_24h: None,
+            borrow_hourly,
+            borrow_known,
+            version: 0,
+        }
+    }
+
+    pub fn push_settlement(&mut self, time_ms: i64, rate: Decimal, interval_hours: u32) {
+        if self.recent.len() == HISTORY_LEN {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((time_ms, rate));
+        self.interval_hours = interval_hours;
+        self.version += 1;
+    }
+
+    /// Whether the perp is still settling: the last settlement is at most two intervals old.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.recent
+            .back()
+            .is_some_and(|(t, _)| now_ms - t <= 2 * i64::from(self.interval_hours) * HOUR_MS + HOUR_MS)
+    }
+
+    /// Mean of the last `n` settled rates (per interval).
+    pub fn signal_rate(&self, n: usize) -> Option<Decimal> {
+        let take = n.min(self.recent.len());
+        if take == 0 {
+            return None;
+        }
+        let sum: Decimal = self.recent.iter().rev().take(take).map(|(_, r)| *r).sum();
+        Some(sum / Decimal::from(take))
+    }
+
+    pub fn fresh_spot(&self, now_ms: i64) -> Option<Decimal> {
+        self.spot.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS).map(|(_, p)| p)
+    }
+
+    pub fn fresh_perp(&self, now_ms: i64) -> Option<Decimal> {
+        self.perp.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS).map(|(_, p)| p)
+    }
+
+    /// Whether a daily close of either leg is fresh (then marks come from closes only).
+    pub fn has_fresh_closes(&self, now_ms: i64) -> bool {
+        self.fresh_spot(now_ms).is_some() || self.fresh_perp(now_ms).is_some()
+    }
+
+    /// Execution prices (spot, perp): each leg's own fresh close, else the other leg's, else
+    /// the last mark price, else `None` (the hedge is then tracked by notional only).
+    pub fn exec_prices(&self, now_ms: i64) -> Option<(Decimal, Decimal)> {
+        match (self.fresh_spot(now_ms), self.fresh_perp(now_ms)) {
+            (Some(s), Some(p)) => Some((s, p)),
+            (Some(s), None) => Some((s, s)),
+            (None, Some(p)) => Some((p, p)),
+            (None, None) => self
+                .mark
+                .filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)
+                .map(|(_, m)| (m, m)),
+        }
+    }
+
+    /// The snapshot qualification and scoring read. Inputs history lacks are neutral: a
+    /// zero-width book at the last price (spread check passes, equal spread score for all),
+    /// zero open interest (its check is skipped by the caller), zero volume when unknown.
+    /// Margin is enabled only for assets with a known borrow rate.
+    pub fn snapshot(
+        &self,
+        now_ms: i64,
+        signal_settlements: usize,
+        assume_margin: bool,
+    ) -> Option<MarketSnapshot> {
+        let symbol = self.symbol.clone()?;
+        let funding_rate = self.signal_rate(signal_settlements)?;
+        let price = self
+            .exec_prices(now_ms)
+            .map_or(Decimal::ONE, |(_, perp)| perp);
+        Some(MarketSnapshot {
+            symbol,
+            funding_rate,
+            funding_interval: FundingInterval::from_hours(self.interval_hours)
+                .unwrap_or(FundingInterval::EIGHT_HOURS),
+            volume_24h_usd: self.volume_24h.unwrap_or(Decimal::ZERO),
+            best_bid: price,
+            best_ask: price,
+            open_interest_usd: Decimal::ZERO,
+            // Borrowable when the rate is known (data or config), unless told to assume it.
+            margin_enabled: self.borrow_known || assume_margin,
+            borrow_rate_hourly: self.borrow_hourly,
+            funding_history: self.recent.iter().map(|(_, r)| *r).collect(),
+        })
+    }
+}

@@ -1,0 +1,366 @@
+//! The human report (`report.md`) and the data-coverage notes it starts with.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+
+use crate::config::BacktestConfig;
+use crate::data::{Dataset, format_day};
+use crate::engine::replay::{RunOutput, borrow_hourly};
+use crate::metrics::Metrics;
+
+/// What the data lacks and how the replay handles it, one sentence per item.
+pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String> {
+    let mut notes = Vec::new();
+    let symbols = &dataset.symbols;
+    let names = |pick: &dyn Fn(&crate::data::SymbolData) -> bool| -> Vec<String> {
+        symbols.iter().filter(|s| pick(s)).map(|s| s.symbol.clone()).collect()
+    };
+    notes.push(format!(
+        "{} perpetuals with funding history; funding intervals derived per symbol from consecutive settlement times.",
+        symbols.len()
+    ));
+    let mut intervals: BTreeMap<u32, usize> = BTreeMap::new();
+    for s in symbols {
+        for p in &s.funding {
+            *intervals.entry(p.interval_hours).or_default() += 1;
+        }
+    }
+    let spread: Vec<String> = intervals.iter().map(|(h, n)| format!("{h} h: {n}")).collect();
+    notes.push(format!("Settlements by derived interval: {}.", spread.join(", ")));
+    let changed = names(&|s| s.funding.windows(2).any(|w| w[0].interval_hours != w[1].interval_hours));
+    if !changed.is_empty() {
+        notes.push(format!("Interval changed over time for: {}.", changed.join(", ")));
+    }
+    let gaps: Vec<String> = symbols
+        .iter()
+        .filter(|s| s.funding_gaps > 0)
+        .map(|s| format!("{} ({})", s.symbol, s.funding_gaps))
+        .collect();
+    if !gaps.is_empty() {
+        notes.push(format!(
+            "Missing settlements (gaps longer than 8 h; the previous interval is kept and nothing is paid for the gap): {}.",
+            gaps.join(", ")
+        ));
+    }
+    let no_prices = names(&|s| s.spot.is_empty() && s.perp.is_empty() && s.funding.iter().all(|p| p.mark_price.is_none()));
+    if !no_prices.is_empty() {
+        notes.push(format!(
+            "No prices at all for {}: hedges there are tracked by notional only, so no basis P&L is booked for them.",
+            no_prices.join(", ")
+        ));
+    }
+    let no_spot = names(&|s| s.spot.is_empty());
+    if !no_spot.is_empty() {
+        notes.push(format!(
+            "No spot klines for {} of {} symbols ({}): the replay assumes a Binance spot market existed, and marks the spot leg with the perp price, so the basis between the legs is not modelled there.",
+            no_spot.len(),
+            symbols.len(),
+            no_spot.join(", ")
+        ));
+    }
+    notes.push(
+        "Where one leg's price series ends or is missing, that leg moves with the other leg's return (no false unhedged P&L); basis P&L is booked only while both legs have prices."
+            .to_string(),
+    );
+    let no_volume = names(&|s| s.perp.iter().all(|b| b.quote_volume.is_none()));
+    notes.push(format!(
+        "24h volume comes from perp_1d quoteVolume; {} symbols have none, and for any instant without it the volume filter is skipped (and scores 0). Spread and open-interest filters are always skipped: no history of either.",
+        no_volume.len()
+    ));
+    let start = dataset.span_ms().map_or(0, |s| s.0);
+    let mut from_data = Vec::new();
+    let mut from_config = Vec::new();
+    let mut defaulted = Vec::new();
+    for s in symbols {
+        let asset = &s.base_asset;
+        let (rate, known) = borrow_hourly(dataset, &config.backtest, asset, start);
+        let yearly = (rate * Decimal::from(24 * 365) * Decimal::ONE_HUNDRED).round_dp(1);
+        let entry = format!("{asset} {yearly} %/yr");
+        if config.backtest.borrow_daily_rate.contains_key(asset) {
+            from_config.push(entry);
+        } else if known {
+            from_data.push(entry);
+        } else {
+            defaulted.push(asset.clone());
+        }
+    }
+    notes.push(
+        "No public multi-year history of margin borrow rates exists: borrow interest uses constant per-asset rates (config `[backtest].borrow_daily_rate`, else the `borrow/` snapshots, else `default_borrow_daily_rate`), accrued hourly on short spot legs."
+            .to_string(),
+    );
+    if !from_data.is_empty() {
+        notes.push(format!("Borrow rates from data: {}.", from_data.join(", ")));
+    }
+    if !from_config.is_empty() {
+        notes.push(format!("Borrow rates from config: {}.", from_config.join(", ")));
+    }
+    if !defaulted.is_empty() {
+        let yearly = (config.backtest.default_borrow_daily_rate * Decimal::from(365) * Decimal::ONE_HUNDRED).round_dp(1);
+        notes.push(format!(
+            "No borrow rate known for: {} (default {yearly} %/yr); unless `assume_margin_for_unknown_assets` is set they count as not margin-enabled, so `require_margin` keeps them out of the strategy and the foresight bound.",
+            defaulted.join(", ")
+        ));
+    }
+    notes
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", x * 100.0)
+}
+
+fn money(x: Decimal) -> String {
+    format!("{:.2}", x.round_dp(2))
+}
+
+fn f2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+/// The metrics table rows shared by the headline and split sections.
+fn metrics_table(out: &mut String, runs: &[&Metrics]) {
+    let _ = write!(out, "| metric |");
+    for m in runs {
+        let _ = write!(out, " {} |", m.name);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in runs {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    let rows: Vec<(&str, Box<dyn Fn(&Metrics) -> String>)> = vec![
+        ("annual return (CAGR)", Box::new(|m| pct(m.annual_return))),
+        ("total return", Box::new(|m| pct(m.total_return))),
+        ("Sharpe", Box::new(|m| f2(m.sharpe))),
+        ("Sortino", Box::new(|m| f2(m.sortino))),
+        ("max drawdown", Box::new(|m| pct(m.max_drawdown))),
+        ("worst month drawdown", Box::new(|m| pct(m.worst_month_drawdown))),
+        ("capital utilization", Box::new(|m| pct(m.capital_utilization))),
+        ("win rate (funding periods)", Box::new(|m| pct(m.flows.win_rate))),
+        ("avg daily return", Box::new(|m| format!("{:.4} %", m.avg_daily_return * 100.0))),
+        ("funding income", Box::new(|m| money(m.flows.funding_income))),
+        ("borrow cost", Box::new(|m| money(m.flows.borrow_cost))),
+        ("fees", Box::new(|m| money(m.flows.fees))),
+        ("slippage", Box::new(|m| money(m.flows.slippage))),
+        ("basis P&L", Box::new(|m| money(m.flows.basis_pnl))),
+        ("trades", Box::new(|m| m.flows.trades.to_string())),
+        ("flips", Box::new(|m| m.flows.flips.to_string())),
+        ("turnover (USDT)", Box::new(|m| money(m.flows.turnover))),
+        ("turnover / mean equity / yr", Box::new(|m| f2(m.turnover_per_year))),
+        ("final equity", Box::new(|m| money(m.final_equity))),
+    ];
+    for (label, cell) in rows {
+        let _ = write!(out, "| {label} |");
+        for m in runs {
+            let _ = write!(out, " {} |", cell(m));
+        }
+        out.push('\n');
+    }
+}
+
+/// One per-year figure side by side.
+fn yearly_comparison(out: &mut String, runs: &[&Metrics], value: fn(&crate::metrics::YearMetrics) -> f64) {
+    let _ = write!(out, "| year |");
+    for m in runs {
+        let _ = write!(out, " {} |", m.name);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in runs {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    let mut years: Vec<i32> = runs.iter().flat_map(|m| m.per_year.iter().map(|y| y.year)).collect();
+    years.sort_unstable();
+    years.dedup();
+    for year in years {
+        let _ = write!(out, "| {year} |");
+        for m in runs {
+            let cell = m
+                .per_year
+                .iter()
+                .find(|y| y.year == year)
+                .map_or("–".to_string(), |y| pct(value(y)));
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+}
+
+fn per_year_detail(out: &mut String, m: &Metrics) {
+    out.push_str("| year | return | max DD | Sharpe | utilization | win rate | funding | borrow | fees+slippage | basis | trades |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for y in &m.per_year {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            y.year,
+            pct(y.return_pct),
+            pct(y.max_drawdown),
+            f2(y.sharpe),
+            pct(y.capital_utilization),
+            pct(y.flows.win_rate),
+            money(y.flows.funding_income),
+            money(y.flows.borrow_cost),
+            money(y.flows.fees + y.flows.slippage),
+            money(y.flows.basis_pnl),
+            y.flows.trades
+        );
+    }
+}
+
+fn pair_table(out: &mut String, run: &RunOutput, dataset: &Dataset) {
+    out.push_str("| pair | days held | funding | borrow | fees+slippage | basis | net | trades | flips | win rate |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut rows: Vec<(usize, &crate::engine::book::PairLedger)> = run
+        .book
+        .ledgers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trades > 0)
+        .collect();
+    rows.sort_by(|a, b| b.1.net().cmp(&a.1.net()));
+    for (index, l) in rows {
+        let name = dataset.symbols.get(index).map_or("?", |s| s.symbol.as_str());
+        let win = if l.settlements == 0 {
+            0.0
+        } else {
+            l.positive_settlements as f64 / l.settlements as f64
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            l.hours_held as f64 / 24.0,
+            money(l.funding),
+            money(l.borrow),
+            money(l.fees + l.slippage),
+            money(l.basis),
+            money(l.net()),
+            l.trades,
+            l.flips,
+            pct(win)
+        );
+    }
+}
+
+/// Inputs of one report.
+pub struct ReportInput<'a> {
+    pub command: &'a str,
+    pub dataset: &'a Dataset,
+    pub config: &'a BacktestConfig,
+    pub strategy: &'a RunOutput,
+    pub metrics: &'a [Metrics],
+    pub notes: &'a [String],
+    /// In-sample and out-of-sample metrics of the strategy, when `--split` was given.
+    pub split: Option<(&'a Metrics, &'a Metrics, String)>,
+    pub elapsed_secs: f64,
+}
+
+/// Renders `report.md`.
+pub fn render(input: &ReportInput<'_>) -> String {
+    let mut out = String::new();
+    let m = &input.metrics[0];
+    let costs = &input.config.backtest;
+    let _ = writeln!(out, "# fff backtest report\n");
+    let _ = writeln!(out, "Command: `{}`\n", input.command);
+    let _ = writeln!(
+        out,
+        "Window: {} to {} ({:.2} years), initial capital {} USDT, replayed {} events in {:.1} s.\n",
+        m.start, m.end, m.years, money(m.initial_equity), input.strategy.events, input.elapsed_secs
+    );
+    let _ = writeln!(
+        out,
+        "Costs: spot fee {} / futures fee {} (blended, maker share {}), slippage {} per leg per fill, \
+         decisions every {} h on the last {} settled rate(s). Leverage {}, target utilization {}, reserve {}, \
+         max {} pairs, max pair fraction {}.\n",
+        costs.spot_fee(),
+        costs.futures_fee(),
+        costs.maker_fill_share,
+        costs.slippage,
+        costs.decision_interval_hours,
+        costs.signal_settlements,
+        input.config.capital.leverage,
+        input.config.capital.target_utilization,
+        input.config.capital.reserve_ratio,
+        input.config.pair_selection.max_pairs,
+        input.config.capital.max_pair_fraction,
+    );
+    out.push_str("## Data and its gaps\n\n");
+    for note in input.notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    let stats = &input.strategy.stats;
+    for (name, count) in &stats.skipped_filters {
+        let _ = writeln!(
+            out,
+            "- Filter `{name}` skipped in {count} of {} candidate evaluations (input not in the data).",
+            stats.evaluations
+        );
+    }
+    out.push_str("\n## Results\n\n");
+    let all: Vec<&Metrics> = input.metrics.iter().collect();
+    metrics_table(&mut out, &all);
+    if let Some(bound) = input.metrics.iter().find(|x| x.name.starts_with("perfect")) {
+        let yield_of = |x: &Metrics| x.per_year.iter().map(|y| y.funding_yield).sum::<f64>();
+        let bound_yield = yield_of(bound);
+        if bound_yield != 0.0 {
+            let _ = writeln!(
+                out,
+                "\nSummed over years, the strategy's funding yield is {} of the perfect-foresight \
+                 bound's (same caps, daily re-allocation with hindsight, no trading costs, no \
+                 compounding).",
+                pct(yield_of(m) / bound_yield)
+            );
+        }
+    }
+    out.push_str("\n![equity](equity.svg)\n\n![drawdown](drawdown.svg)\n\n![utilization](utilization.svg)\n");
+    out.push_str("\n## Per year: return\n\n");
+    yearly_comparison(&mut out, &all, |y| y.return_pct);
+    out.push_str(
+        "\n## Per year: funding yield (funding income / equity at the start of the year)\n\n\
+         Scale-free, so the strategy can be set against the non-compounding foresight bound: \
+         the ratio of the two is the share of the available funding the strategy captured.\n\n",
+    );
+    yearly_comparison(&mut out, &all, |y| y.funding_yield);
+    out.push_str("\n## Per year, strategy detail\n\n");
+    per_year_detail(&mut out, m);
+    if let Some((in_sample, out_sample, split)) = &input.split {
+        let _ = writeln!(out, "\n## In-sample vs out-of-sample (split at {split}, separate runs)\n");
+        metrics_table(&mut out, &[in_sample, out_sample]);
+    }
+    out.push_str("\n## Per-pair contribution (strategy)\n\n");
+    pair_table(&mut out, input.strategy, input.dataset);
+    out.push_str("\n## Risk and decisions\n\n");
+    let _ = writeln!(
+        out,
+        "- {} decision passes, {} with entries halted; drawdown halts: {}, hard-limit breaches (everything closed): {}, margin-tier changes: {}.",
+        stats.decisions, stats.halted_decisions, stats.halts, stats.limit_breaches, stats.tier_changes
+    );
+    let ratio = input
+        .strategy
+        .min_margin_ratio
+        .map_or("never hedged".to_string(), |r| format!("{:.2}", r.round_dp(2)));
+    let _ = writeln!(
+        out,
+        "- Lowest margin ratio (equity / maintenance at {} of perp and borrowed notional): {ratio}.",
+        costs.maintenance_margin_rate
+    );
+    let mut notes = stats.notes.clone();
+    notes.sort();
+    notes.dedup();
+    for note in notes.iter().take(20) {
+        let _ = writeln!(out, "- {note}");
+    }
+    let _ = writeln!(
+        out,
+        "\nAll money is computed in exact decimals; ratios in floating point. First trade {}, last sample {}.",
+        input
+            .strategy
+            .book
+            .trades
+            .first()
+            .map_or("none".to_string(), |t| format_day(t.time_ms)),
+        format_day(input.strategy.end_ms)
+    );
+    out
+}

@@ -1,0 +1,54 @@
+//! fff-core: the pure decision core shared by the live services and the backtester.
+//!
+//! Synchronous and I/O-free: every input (market data, balances, time via [`Clock`]) is passed
+//! in, every output is a value. Money, prices, quantities and rates are [`rust_decimal::Decimal`].
+//!
+//! Pipeline: [`scan()`] (= [`qualify()`] + [`score()`] per [`MarketSnapshot`]) → [`ranked_symbols`] →
+//! [`allocate()`] → [`plan_turnover`] → [`size_legs`] / [`twap_slices`] for execution; then per
+//! open hedge [`decide`] (drift, reversal, borrow) and account-wide [`TierTracker`] (margin
+//! tiers) and [`DrawdownTracker`] (halt/resume). Rates are compared per
+//! `pair_selection.rate_period_hours` (see [`rates`]).
+
+#![warn(missing_docs)]
+
+pub mod allocate;
+pub mod clock;
+pub mod drawdown;
+pub mod drift;
+pub mod error;
+pub mod filters;
+pub mod margin;
+pub mod market;
+pub mod params;
+pub mod qualify;
+pub mod rates;
+pub mod rebalance;
+pub mod scan;
+pub mod score;
+pub mod sizing;
+pub mod turnover;
+pub mod twap;
+pub mod types;
+
+pub use allocate::{Allocation, PairTarget, SkipReason, allocate};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use drawdown::{DrawdownEvent, DrawdownStatus, DrawdownTracker};
+pub use drift::{LegAdjustment, delta_drift, smaller_leg_adjustment};
+pub use error::{Error, Result, SizingError};
+pub use filters::{PriceRounding, SymbolFilters};
+pub use margin::{
+    MarginDirective, MarginTier, TierTracker, TierTransition, directive_for, margin_ratio,
+    margin_ratio_from_binance, tier_for,
+};
+pub use market::MarketSnapshot;
+pub use params::{
+    CapitalParams, ExecutionParams, PairSelectionParams, ParamError, RebalanceParams, RiskParams,
+};
+pub use qualify::{CheckName, FilterCheck, Qualification, qualify};
+pub use rebalance::{Action, HedgeState, Priority, Reason, RebalanceDecision, decide};
+pub use scan::{PairEvaluation, evaluate, ranked_symbols, scan};
+pub use score::{ScoreBreakdown, score};
+pub use sizing::{LegSizes, size_legs};
+pub use turnover::{CarryPosition, SwitchCosts, TurnoverPlan, plan_turnover};
+pub use twap::twap_slices;
+pub use types::{Direction, FundingInterval, Side, Symbol, Venue};

@@ -1,0 +1,4 @@
+//! Integration tests: the decision pipeline as the services and the backtester chain it.
+
+mod no_panic;
+mod pipeline;

@@ -1,0 +1,4 @@
+//! Integration tests of the fff-proto crate.
+
+mod descriptor;
+mod wire;

@@ -1,0 +1,123 @@
+use std::time::Instant;
+
+use rust_decimal_macros::dec as d;
+use serde_json::{Value, json};
+
+use crate::support::{START, dec, manual_config, start};
+
+async fn admin(sim: &fff_sim::SimHandle, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}/{path}", sim.urls.admin))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "admin {path}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn reject_and_partial_fill_knobs() {
+    let (sim, c) = start(manual_config()).await;
+    admin(&sim, "faults", json!({"reject_rate": 1.0})).await;
+    assert_eq!(
+        c.signed(
+            "POST",
+            "/api/v3/order",
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"
+        )
+        .await
+        .code(),
+        -2010
+    );
+    assert_eq!(
+        c.signed(
+            "POST",
+            "/fapi/v1/order",
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01"
+        )
+        .await
+        .code(),
+        -1008
+    );
+    admin(
+        &sim,
+        "faults",
+        json!({"reject_rate": 0.0, "partial_fill_rate": 1.0}),
+    )
+    .await;
+    let r = c
+        .signed(
+            "POST",
+            "/api/v3/order",
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01",
+        )
+        .await;
+    assert_eq!(r.body["status"], "EXPIRED", "{}", r.body);
+    assert_eq!(dec(&r.body["executedQty"]), d!(0.005));
+    let f = c
+        .signed(
+            "POST",
+            "/fapi/v1/order",
+            "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=1&newOrderRespType=RESULT",
+        )
+        .await;
+    assert_eq!(
+        (f.body["status"].as_str(), dec(&f.body["executedQty"])),
+        (Some("EXPIRED"), d!(0.5))
+    );
+}
+
+#[tokio::test]
+async fn latency_storm_and_skew_knobs() {
+    let (sim, c) = start(manual_config()).await;
+    admin(&sim, "faults", json!({"latency_ms": 300})).await;
+    let t = Instant::now();
+    assert_eq!(c.get("/api/v3/ping", "").await.status, 200);
+    assert!(t.elapsed().as_millis() >= 300);
+    admin(
+        &sim,
+        "faults",
+        json!({"latency_ms": 0, "rate_limit_storm": true}),
+    )
+    .await;
+    let r = c.get("/fapi/v1/time", "").await;
+    assert_eq!((r.status, r.code()), (429, -1003));
+    assert!(r.header("retry-after").is_some());
+    admin(
+        &sim,
+        "faults",
+        json!({"rate_limit_storm": false, "clock_skew_ms": 5000}),
+    )
+    .await;
+    assert_eq!(
+        c.get("/api/v3/time", "").await.body["serverTime"],
+        START + 5000
+    );
+}
+
+#[tokio::test]
+async fn funding_set_flip_shock_and_clock_advance_knobs() {
+    let (sim, c) = start(manual_config()).await;
+    let rate = |c: crate::support::Client| async move {
+        dec(&c.get("/fapi/v1/premiumIndex", "symbol=BTCUSDT").await.body["lastFundingRate"])
+    };
+    assert!(rate(c.clone()).await > d!(0));
+    admin(&sim, "funding", json!({"symbol": "BTCUSDT", "flip": true})).await;
+    assert!(rate(c.clone()).await < d!(0));
+    admin(
+        &sim,
+        "funding",
+        json!({"symbol": "BTCUSDT", "rate": "0.003"}),
+    )
+    .await;
+    assert_eq!(rate(c.clone()).await, d!(0.003));
+    let before = dec(&c.get("/fapi/v1/premiumIndex", "symbol=BTCUSDT").await.body["markPrice"]);
+    admin(&sim, "shock", json!({"symbol": "BTCUSDT", "pct": "-10"})).await;
+    let after = dec(&c.get("/fapi/v1/premiumIndex", "symbol=BTCUSDT").await.body["markPrice"]);
+    assert!(after < before * d!(0.91) && after > before * d!(0.89));
+    let now = admin(&sim, "clock/advance", json!({"hours": 8})).await;
+    assert_eq!(now["now"], START + 8 * 3_600_000);
+    let hist = c.get("/fapi/v1/fundingRate", "symbol=BTCUSDT").await.body;
+    assert_eq!(dec(&hist[0]["fundingRate"]), d!(0.003));
+}

@@ -1,0 +1,10 @@
+//! Integration tests over real HTTP/WebSocket against an in-process simulator.
+
+mod auth;
+mod faults;
+mod funding;
+mod margin;
+mod market;
+mod orders;
+mod support;
+mod ws;

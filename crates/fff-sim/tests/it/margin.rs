@@ -1,0 +1,142 @@
+use rust_decimal_macros::dec as d;
+
+use crate::support::{HOUR, dec, manual_config, start};
+
+#[tokio::test]
+async fn margin_buy_borrows_interest_accrues_hourly_auto_repay_repays() {
+    let (sim, c) = start(manual_config()).await;
+    let r = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/order",
+            "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=2&sideEffectType=MARGIN_BUY",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(dec(&r.body["marginBuyBorrowAmount"]), d!(2));
+    assert_eq!(r.body["marginBuyBorrowAsset"], "ETH");
+    assert_eq!(r.body["isIsolated"], false);
+    let shown = dec(&c
+        .signed(
+            "GET",
+            "/sapi/v1/margin/next-hourly-interest-rate",
+            "assets=ETH&isIsolated=FALSE",
+        )
+        .await
+        .body[0]["nextHourlyInterestRate"]);
+    let daily = dec(&c
+        .signed("GET", "/sapi/v1/margin/crossMarginData", "coin=ETH")
+        .await
+        .body[0]["dailyInterest"]);
+    let rate = daily / d!(24);
+    assert_eq!(shown, rate.round_dp(8));
+    sim.advance(3 * HOUR);
+    let hist = c
+        .signed("GET", "/sapi/v1/margin/interestHistory", "asset=ETH")
+        .await
+        .body;
+    let rows = hist["rows"].as_array().unwrap();
+    assert_eq!(hist["total"], 4, "one ON_BORROW + three PERIODIC: {hist}");
+    assert_eq!(rows.iter().filter(|r| r["type"] == "ON_BORROW").count(), 1);
+    for r in rows {
+        assert_eq!(dec(&r["interest"]), (d!(2) * rate).round_dp(8));
+    }
+    let acct = c.signed("GET", "/sapi/v1/margin/account", "").await.body;
+    let eth = acct["userAssets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asset"] == "ETH")
+        .unwrap();
+    assert_eq!(dec(&eth["borrowed"]), d!(2));
+    assert_eq!(dec(&eth["interest"]), (d!(2) * rate).round_dp(8) * d!(4));
+    assert!(dec(&acct["marginLevel"]) > d!(1.5));
+    let buy = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/order",
+            "symbol=ETHUSDT&side=BUY&type=MARKET&quantity=2.1&sideEffectType=AUTO_REPAY",
+        )
+        .await;
+    assert_eq!(buy.body["status"], "FILLED", "{}", buy.body);
+    let acct = c.signed("GET", "/sapi/v1/margin/account", "").await.body;
+    let eth = acct["userAssets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["asset"] == "ETH")
+        .unwrap();
+    assert_eq!(
+        (dec(&eth["borrowed"]), dec(&eth["interest"])),
+        (d!(0), d!(0))
+    );
+    let repays = c
+        .signed("GET", "/sapi/v1/margin/borrow-repay", "type=REPAY")
+        .await
+        .body;
+    assert_eq!(repays["rows"][0]["type"], "AUTO");
+}
+
+#[tokio::test]
+async fn borrow_repay_endpoint_limits_and_inventory_fault() {
+    let (sim, c) = start(manual_config()).await;
+    let max = c
+        .signed("GET", "/sapi/v1/margin/maxBorrowable", "asset=BTC")
+        .await
+        .body;
+    let max_amt = dec(&max["amount"]);
+    assert!(max_amt > d!(0));
+    let too_much = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/borrow-repay",
+            &format!(
+                "asset=BTC&isIsolated=FALSE&amount={}&type=BORROW",
+                max_amt + d!(1)
+            ),
+        )
+        .await;
+    assert_eq!(too_much.code(), -3006);
+    let ok = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/borrow-repay",
+            "asset=BTC&isIsolated=FALSE&amount=0.1&type=BORROW",
+        )
+        .await;
+    assert!(ok.body["tranId"].is_i64(), "{}", ok.body);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/faults", sim.urls.admin))
+        .body(r#"{"borrow_unavailable":["BTC"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let inv = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/borrow-repay",
+            "asset=BTC&isIsolated=FALSE&amount=0.1&type=BORROW",
+        )
+        .await;
+    assert_eq!(
+        inv.body,
+        serde_json::json!({"code": -3045, "msg": "The system does not have enough asset now."})
+    );
+    let auto = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/order",
+            "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.5&sideEffectType=MARGIN_BUY",
+        )
+        .await;
+    assert_eq!(auto.code(), -3045);
+    let non_margin = c
+        .signed(
+            "POST",
+            "/sapi/v1/margin/order",
+            "symbol=ORCAUSDT&side=BUY&type=MARKET&quantity=10",
+        )
+        .await;
+    assert_eq!(non_margin.code(), -3028);
+}

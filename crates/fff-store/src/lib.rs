@@ -1,0 +1,54 @@
+//! PostgreSQL persistence for fff: embedded migrations and a repository API over [`Store`].
+//!
+//! # Table ownership
+//!
+//! Exactly one service writes each table; any service may read any table.
+//!
+//! | writer   | tables |
+//! |----------|--------|
+//! | gateway  | `instruments` |
+//! | executor | `positions`, `orders`, `fills`, `funding_payments`, `borrow_interest`, `pnl_daily` |
+//! | risk     | `equity_snapshots` |
+//!
+//! # Conventions
+//!
+//! - Money, prices, quantities and rates are unconstrained `NUMERIC` mapped to
+//!   [`rust_decimal::Decimal`] (exact round trip); times are `TIMESTAMPTZ` mapped to
+//!   `chrono::DateTime<Utc>`; every table has `created_at` and `updated_at` (trigger-maintained).
+//! - Enumerations are `TEXT` with `CHECK` constraints, mirrored by the Rust enums in this crate
+//!   ([`OrderStatus`], [`PositionState`], ...).
+//! - Idempotency comes from unique keys: `orders.client_order_id`, `fills (venue, symbol,
+//!   trade_id)`, `funding_payments (symbol, tran_id)`, `borrow_interest.tx_id`. Inserts return
+//!   [`Inserted`] with the stored row and whether it was new.
+//! - State machines ([`OrderStatus::can_transition_to`], [`PositionState::can_transition_to`])
+//!   are enforced inside the `UPDATE ... WHERE`, so concurrent writers cannot bypass them.
+//! - [`Store::migrate`] runs at start-up of every service and is safe to run concurrently.
+//! - Queries use runtime-checked `sqlx::query_as` with `FromRow`; the integration tests
+//!   (`tests/it`) run every query against a real PostgreSQL.
+
+mod enums;
+mod equity;
+mod error;
+mod instruments;
+mod ledger;
+mod orders;
+mod outcome;
+mod pnl;
+mod positions;
+mod store;
+
+pub use enums::{
+    Direction, Leg, OrderStatus, OrderType, PositionState, Side, SideEffect, TimeInForce,
+    UnknownVariant, Venue,
+};
+pub use equity::{Drawdown, EquitySnapshot, NewEquitySnapshot};
+pub use error::{Result, StoreError};
+pub use instruments::Instrument;
+pub use ledger::{
+    BorrowInterest, Fill, FundingPayment, NewBorrowInterest, NewFill, NewFundingPayment,
+};
+pub use orders::{Order, OrderIntent, OrderUpdate};
+pub use outcome::{Inserted, UpdateOutcome};
+pub use pnl::{CashPnl, DailyCashPnl, PnlDaily};
+pub use positions::{NewPosition, Position, PositionLegs};
+pub use store::{MIGRATOR, Store};

@@ -1,0 +1,243 @@
+//! `orders`: every order, written as an INTENT before it is sent. Written by the executor.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::FromRow;
+
+use crate::{
+    Inserted, Leg, OrderStatus, OrderType, Result, Side, SideEffect, Store, StoreError,
+    TimeInForce, UpdateOutcome, Venue,
+};
+
+macro_rules! columns {
+    () => {
+        "id, client_order_id, position_id, venue, leg, symbol, side, order_type, time_in_force, \
+         qty, price, reduce_only, side_effect, status, exchange_order_id, executed_qty, \
+         avg_price, error, created_at, updated_at"
+    };
+}
+
+/// An order about to be sent. `client_order_id` is the idempotency key (Binance rules: 1-36 of
+/// `[.A-Z:/a-z0-9_-]`) and is reused when retrying the same order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderIntent {
+    pub client_order_id: String,
+    pub position_id: Option<i64>,
+    pub venue: Venue,
+    pub leg: Leg,
+    pub symbol: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: Option<TimeInForce>,
+    pub qty: Decimal,
+    pub price: Option<Decimal>,
+    pub reduce_only: bool,
+    pub side_effect: SideEffect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Order {
+    pub id: i64,
+    pub client_order_id: String,
+    pub position_id: Option<i64>,
+    pub venue: Venue,
+    pub leg: Leg,
+    pub symbol: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: Option<TimeInForce>,
+    pub qty: Decimal,
+    pub price: Option<Decimal>,
+    pub reduce_only: bool,
+    pub side_effect: SideEffect,
+    pub status: OrderStatus,
+    pub exchange_order_id: Option<i64>,
+    pub executed_qty: Decimal,
+    pub avg_price: Option<Decimal>,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    /// Whether this row was written for `intent` (same order parameters).
+    pub fn matches_intent(&self, intent: &OrderIntent) -> bool {
+        self.client_order_id == intent.client_order_id
+            && self.position_id == intent.position_id
+            && self.venue == intent.venue
+            && self.leg == intent.leg
+            && self.symbol == intent.symbol
+            && self.side == intent.side
+            && self.order_type == intent.order_type
+            && self.time_in_force == intent.time_in_force
+            && self.qty == intent.qty
+            && self.price == intent.price
+            && self.reduce_only == intent.reduce_only
+            && self.side_effect == intent.side_effect
+    }
+}
+
+/// A status report for an order (from the REST response, a user-data event or a query).
+/// `None` fields keep their stored value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderUpdate {
+    pub status: OrderStatus,
+    pub exchange_order_id: Option<i64>,
+    /// Cumulative executed quantity; an update carrying less than is stored is stale.
+    pub executed_qty: Option<Decimal>,
+    pub avg_price: Option<Decimal>,
+    pub error: Option<String>,
+}
+
+impl OrderUpdate {
+    pub fn status(status: OrderStatus) -> Self {
+        Self {
+            status,
+            exchange_order_id: None,
+            executed_qty: None,
+            avg_price: None,
+            error: None,
+        }
+    }
+}
+
+impl Store {
+    /// Records an order in INTENT before it is sent. Idempotent by `client_order_id`: a repeat
+    /// returns the stored row with `created == false` (whatever its status now is). A repeat whose
+    /// parameters differ fails with [`StoreError::IdempotencyConflict`].
+    pub async fn insert_order_intent(&self, intent: &OrderIntent) -> Result<Inserted<Order>> {
+        let sql = concat!(
+            "INSERT INTO orders (client_order_id, position_id, venue, leg, symbol, side, \
+             order_type, time_in_force, qty, price, reduce_only, side_effect, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'INTENT') \
+             ON CONFLICT (client_order_id) DO NOTHING RETURNING ",
+            columns!()
+        );
+        let inserted = sqlx::query_as::<_, Order>(sql)
+            .bind(&intent.client_order_id)
+            .bind(intent.position_id)
+            .bind(intent.venue)
+            .bind(intent.leg)
+            .bind(&intent.symbol)
+            .bind(intent.side)
+            .bind(intent.order_type)
+            .bind(intent.time_in_force)
+            .bind(intent.qty)
+            .bind(intent.price)
+            .bind(intent.reduce_only)
+            .bind(intent.side_effect)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = inserted {
+            return Ok(Inserted { row, created: true });
+        }
+        // The conflicting row is committed (ON CONFLICT waited for it), so it is visible here.
+        let row = self
+            .get_order(&intent.client_order_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "order",
+                key: intent.client_order_id.clone(),
+            })?;
+        if !row.matches_intent(intent) {
+            return Err(StoreError::IdempotencyConflict {
+                client_order_id: intent.client_order_id.clone(),
+            });
+        }
+        Ok(Inserted {
+            row,
+            created: false,
+        })
+    }
+
+    pub async fn get_order(&self, client_order_id: &str) -> Result<Option<Order>> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM orders WHERE client_order_id = $1"
+        );
+        Ok(sqlx::query_as::<_, Order>(sql)
+            .bind(client_order_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Applies a status report unless it would leave a terminal state, move backwards
+    /// ([`OrderStatus::can_transition_to`]) or lower `executed_qty`; those return
+    /// [`UpdateOutcome::Ignored`] with the current row. Unknown ids fail with `NotFound`.
+    pub async fn update_order(
+        &self,
+        client_order_id: &str,
+        update: &OrderUpdate,
+    ) -> Result<UpdateOutcome<Order>> {
+        let allowed_from: Vec<OrderStatus> = OrderStatus::ALL
+            .iter()
+            .copied()
+            .filter(|from| from.can_transition_to(update.status))
+            .collect();
+        let sql = concat!(
+            "UPDATE orders SET status = $2, \
+             exchange_order_id = COALESCE($3, exchange_order_id), \
+             executed_qty = COALESCE($4, executed_qty), avg_price = COALESCE($5, avg_price), \
+             error = COALESCE($6, error) \
+             WHERE client_order_id = $1 AND status = ANY($7) \
+             AND ($4::numeric IS NULL OR $4::numeric >= executed_qty) RETURNING ",
+            columns!()
+        );
+        let updated = sqlx::query_as::<_, Order>(sql)
+            .bind(client_order_id)
+            .bind(update.status)
+            .bind(update.exchange_order_id)
+            .bind(update.executed_qty)
+            .bind(update.avg_price)
+            .bind(update.error.as_deref())
+            .bind(&allowed_from)
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(row) = updated {
+            return Ok(UpdateOutcome::Applied(row));
+        }
+        let current =
+            self.get_order(client_order_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    entity: "order",
+                    key: client_order_id.to_owned(),
+                })?;
+        tracing::debug!(
+            client_order_id,
+            from = %current.status,
+            to = %update.status,
+            "ignored stale or backward order update"
+        );
+        Ok(UpdateOutcome::Ignored(current))
+    }
+
+    /// Orders not yet in a terminal state (INTENT, SENT, UNKNOWN, ACKED, PARTIALLY_FILLED),
+    /// oldest first: what crash recovery must reconcile with the exchange.
+    pub async fn list_unfinished_orders(&self) -> Result<Vec<Order>> {
+        // Spelled like the partial index `orders_unfinished` so the planner can use it; the
+        // integration tests check it agrees with `OrderStatus::is_terminal`.
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM orders WHERE status NOT IN ('FILLED', 'CANCELED', 'REJECTED', 'EXPIRED') \
+             ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as::<_, Order>(sql)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn list_position_orders(&self, position_id: i64) -> Result<Vec<Order>> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM orders WHERE position_id = $1 ORDER BY id"
+        );
+        Ok(sqlx::query_as::<_, Order>(sql)
+            .bind(position_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests for fff-store against a real PostgreSQL (via fff-testkit: `DATABASE_URL`
+//! or a private throwaway cluster).
+
+mod equity;
+mod helpers;
+mod instruments;
+mod ledger;
+mod migrations;
+mod orders;
+mod pnl;
+mod positions;

@@ -1,0 +1,3 @@
+//! Integration tests for fff-testkit (they start a real PostgreSQL).
+
+mod postgres;
