@@ -267,7 +267,7 @@ fn run_grid(
                 m.end.clone(),
                 format!("{:.6}", m.annual_return),
                 format!("{:.4}", m.sharpe),
-                format!("{:.4}", m.sortino),
+                m.sortino.map_or(String::new(), |s| format!("{s:.4}")),
                 format!("{:.6}", m.max_drawdown),
                 format!("{:.6}", m.worst_month_drawdown),
                 format!("{:.6}", m.capital_utilization),

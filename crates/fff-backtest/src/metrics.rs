@@ -77,8 +77,8 @@ pub struct Metrics {
     pub annual_return: f64,
     /// Annualised mean / standard deviation of daily returns (365 days, zero risk-free rate).
     pub sharpe: f64,
-    /// Annualised mean daily return / downside deviation.
-    pub sortino: f64,
+    /// Annualised mean daily return / downside deviation (`null` without a losing day).
+    pub sortino: Option<f64>,
     /// Largest peak-to-trough equity fall, hourly resolution.
     pub max_drawdown: f64,
     /// Largest drawdown inside one calendar month (peak reset at each month start).
@@ -122,16 +122,18 @@ fn mean(values: &[f64]) -> f64 {
     ratio(values.iter().sum(), values.len() as f64)
 }
 
-/// (annualised Sharpe, annualised Sortino) of daily returns.
-fn sharpe_sortino(returns: &[f64]) -> (f64, f64) {
+/// (annualised Sharpe, annualised Sortino) of daily returns; Sortino is `None` without
+/// downside.
+fn sharpe_sortino(returns: &[f64]) -> (f64, Option<f64>) {
     if returns.len() < 2 {
-        return (0.0, 0.0);
+        return (0.0, None);
     }
     let m = mean(returns);
     let var = returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (returns.len() - 1) as f64;
     let downside = (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / returns.len() as f64).sqrt();
     let annual = DAYS_PER_YEAR.sqrt();
-    (ratio(m, var.sqrt()) * annual, ratio(m, downside) * annual)
+    let sortino = (downside > 0.0).then(|| m / downside * annual);
+    (ratio(m, var.sqrt()) * annual, sortino)
 }
 
 fn max_drawdown(hourly: &[HourSample]) -> f64 {
@@ -276,9 +278,13 @@ mod tests {
     }
 
     #[test]
-    fn sharpe_of_constant_positive_returns_is_large_and_sortino_infinite_free() {
+    fn sharpe_and_sortino_of_daily_returns() {
         let (sharpe, sortino) = sharpe_sortino(&[0.001, 0.002, 0.001, 0.002]);
         assert!(sharpe > 10.0);
-        assert_eq!(sortino, 0.0); // no downside: reported as 0 rather than infinity
+        assert_eq!(sortino, None); // no downside: undefined, not infinite
+        let (_, sortino) = sharpe_sortino(&[0.002, -0.001]);
+        // mean 0.0005, downside sqrt(0.000001 / 2)
+        let expected = 0.0005 / (0.000_000_5f64).sqrt() * 365f64.sqrt();
+        assert!((sortino.unwrap() - expected).abs() < 1e-9);
     }
 }

@@ -133,7 +133,7 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
         ("annual return (CAGR)", Box::new(|m| pct(m.annual_return))),
         ("total return", Box::new(|m| pct(m.total_return))),
         ("Sharpe", Box::new(|m| f2(m.sharpe))),
-        ("Sortino", Box::new(|m| f2(m.sortino))),
+        ("Sortino", Box::new(|m| m.sortino.map_or("n/a".into(), f2))),
         ("max drawdown", Box::new(|m| pct(m.max_drawdown))),
         ("worst month drawdown", Box::new(|m| pct(m.worst_month_drawdown))),
         ("capital utilization", Box::new(|m| pct(m.capital_utilization))),

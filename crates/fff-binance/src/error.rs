@@ -29,13 +29,13 @@ pub enum Error {
     #[error("outcome unknown: {reason}")]
     Unknown { reason: String, code: Option<i64> },
 
-    /// HTTP 429 (or a local pre-emptive stop after one): nothing more is sent until `retry_after` passes.
+    /// HTTP 429, or (`local`) the limiter refusing to send while a 429's `Retry-After` runs.
     #[error("rate limited, retry after {retry_after:?}")]
-    RateLimited { retry_after: Duration },
+    RateLimited { retry_after: Duration, local: bool },
 
-    /// HTTP 418: the IP is banned until `retry_after` has passed.
+    /// HTTP 418, or (`local`) the limiter refusing to send until the ban is over.
     #[error("ip banned, retry after {retry_after:?}")]
-    IpBanned { retry_after: Duration },
+    IpBanned { retry_after: Duration, local: bool },
 
     /// The local request budget is exhausted for longer than the caller is willing to wait.
     #[error("local request budget exhausted, next slot in {wait:?}")]
@@ -72,11 +72,15 @@ impl Error {
     pub fn outcome(&self) -> Outcome {
         match self {
             Error::Api { .. } => Outcome::Rejected,
-            // STYLE rule 14: 429/418 are treated as unknown for writes; the limiter stops before sending
-            // once it knows, so a local stop returns these variants without sending anything.
-            Error::Unknown { .. } | Error::RateLimited { .. } | Error::IpBanned { .. } => {
-                Outcome::Unknown
+            // STYLE rule 14: a 429/418 answer counts as unknown for writes; a local stop never sent.
+            Error::RateLimited { local, .. } | Error::IpBanned { local, .. } => {
+                if *local {
+                    Outcome::NotSent
+                } else {
+                    Outcome::Unknown
+                }
             }
+            Error::Unknown { .. } => Outcome::Unknown,
             Error::Decode(_) | Error::WebSocket(_) => Outcome::Unknown,
             Error::BudgetExhausted { .. }
             | Error::Connect(_)

@@ -188,11 +188,13 @@ impl RateLimiter {
                     Some(Block::RateLimited(until)) if until > now => {
                         return Err(Error::RateLimited {
                             retry_after: until - now,
+                            local: true,
                         });
                     }
                     Some(Block::Banned(until)) if until > now => {
                         return Err(Error::IpBanned {
                             retry_after: until - now,
+                            local: true,
                         });
                     }
                     Some(_) => state.block = None,
@@ -261,13 +263,19 @@ impl RateLimiter {
                 let retry_after = retry_after.unwrap_or(Duration::from_secs(60));
                 state.block = Some(Block::RateLimited(now + retry_after));
                 tracing::warn!(scope = ?self.scope, retry_after_s = retry_after.as_secs(), "rate limited by binance, pausing scope");
-                Some(Error::RateLimited { retry_after })
+                Some(Error::RateLimited {
+                    retry_after,
+                    local: false,
+                })
             }
             418 => {
                 let retry_after = retry_after.unwrap_or(Duration::from_secs(120));
                 state.block = Some(Block::Banned(now + retry_after));
                 tracing::error!(scope = ?self.scope, retry_after_s = retry_after.as_secs(), "ip banned by binance, pausing scope");
-                Some(Error::IpBanned { retry_after })
+                Some(Error::IpBanned {
+                    retry_after,
+                    local: false,
+                })
             }
             _ => None,
         }
@@ -379,11 +387,11 @@ mod tests {
             )
             .unwrap();
         assert!(
-            matches!(err, Error::RateLimited { retry_after } if retry_after == Duration::from_secs(7))
+            matches!(err, Error::RateLimited { retry_after, local: false } if retry_after == Duration::from_secs(7))
         );
         assert!(matches!(
             limiter.acquire(Cost::weight(1)).await,
-            Err(Error::RateLimited { .. })
+            Err(Error::RateLimited { local: true, .. })
         ));
         tokio::time::advance(Duration::from_secs(7)).await;
         limiter.acquire(Cost::weight(1)).await.unwrap();

@@ -1,1 +1,22 @@
-fn main() {}
+//! `fff`: one binary for every role. Parses the command line and hands over to the role's
+//! library; exit codes: 0 ok, 1 runtime failure, 2 usage error (clap), 64 configuration error.
+
+mod cli;
+mod role;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // reqwest/rustls are built without a default provider to keep aws-lc-rs out of the tree.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Gateway(args) => role::main(fff_runtime::Role::Gateway, &args),
+        cli::Command::Scanner(args) => role::main(fff_runtime::Role::Scanner, &args),
+        cli::Command::Executor(args) => role::main(fff_runtime::Role::Executor, &args),
+        cli::Command::Risk(args) => role::main(fff_runtime::Role::Risk, &args),
+        cli::Command::Rebalancer(args) => role::main(fff_runtime::Role::Rebalancer, &args),
+    }
+}

@@ -35,6 +35,13 @@ use crate::telemetry::server_span;
 
 pub use health::HealthHandle;
 
+/// Services every role mounts besides its own, listed by reflection.
+const REFLECTED_INFRASTRUCTURE: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
 /// Builder and runner for one role's gRPC server.
 pub struct GrpcServer {
     role: String,
@@ -139,6 +146,16 @@ impl GrpcServer {
             reflection_v1 = reflection_v1.register_encoded_file_descriptor_set(set);
             reflection_v1alpha = reflection_v1alpha.register_encoded_file_descriptor_set(set);
         }
+        // The descriptor set describes every fff service; list only what this role serves.
+        let listed = self
+            .services
+            .iter()
+            .map(String::as_str)
+            .chain(REFLECTED_INFRASTRUCTURE);
+        for name in listed {
+            reflection_v1 = reflection_v1.with_service_name(name);
+            reflection_v1alpha = reflection_v1alpha.with_service_name(name);
+        }
         routes.add_service(reflection_v1.build_v1()?);
         routes.add_service(reflection_v1alpha.build_v1alpha()?);
         let routes: Routes = routes.routes().prepare();
@@ -170,7 +187,7 @@ impl GrpcServer {
         );
         tracing::info!(
             role = %self.role,
-            addr = ?local_addr,
+            addr = %local_addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string()),
             services = ?self.services,
             "grpc server listening"
         );

@@ -6,10 +6,12 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod grpc;
+pub mod role;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{FffConfig, Role, Secrets, default_port};
 pub use error::{Error, Result};
+pub use role::RoleContext;
 pub use secret::{Secret, SecretString};

@@ -1,7 +1,7 @@
 //! Logs and traces: one `init` per process, called by every role's shim.
 //!
 //! - `EnvFilter` from `RUST_LOG`, else `telemetry.log_filter`;
-//! - JSON logs, or human-readable ones when stdout is a terminal (`telemetry.log_format`);
+//! - JSON logs on stderr (stdout stays free for command output), human-readable when stderr is a terminal (`telemetry.log_format`);
 //! - spans exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` or
 //!   `telemetry.otlp_endpoint` is set, sampled parent-based with `telemetry.sample_ratio`;
 //! - W3C trace context propagated in gRPC metadata (see [`propagation`]).
@@ -89,12 +89,16 @@ pub fn init_with_env(
     let json = match config.log_format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stdout().is_terminal(),
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
     let fmt_layer = if json {
-        fmt::layer().json().flatten_event(true).boxed()
+        fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .boxed()
     } else {
-        fmt::layer().boxed()
+        fmt::layer().with_writer(std::io::stderr).boxed()
     };
 
     let endpoint = env

@@ -441,6 +441,16 @@ open_interest = "1"
     }
 
     #[test]
+    fn example_file_loads() {
+        let cfg = SimConfig::from_toml(include_str!("../sim.example.toml")).unwrap();
+        assert_eq!(cfg.clock.mode, ClockMode::Accelerated);
+        assert_eq!(cfg.effective_accounts()[0].spot["BTC"], dec!(0.5));
+        let doge = &cfg.effective_symbols()[1];
+        assert_eq!(doge.perp.as_ref().unwrap().funding_interval_hours, 1);
+        assert_eq!(cfg.asset("DOGE").daily_interest_rate, dec!(0.0003));
+    }
+
+    #[test]
     fn debug_hides_secret() {
         let s = format!("{:?}", AccountConfig::paper());
         assert!(!s.contains(PAPER_API_SECRET));

@@ -191,11 +191,11 @@ pub fn check_timestamp(ts: i64, recv_window: i64, server: i64, wall: i64) -> Res
     if recv_window <= 0 || recv_window > 60_000 {
         return Err(ApiError::bad(-1131, "recvWindow must be less than 60000"));
     }
-    let ok = |now: i64| ts < now + 1000 && now - ts <= recv_window;
+    let ok = |now: i64| ts < now.saturating_add(1000) && now.saturating_sub(ts) <= recv_window;
     if ok(server) || ok(wall) {
         return Ok(());
     }
-    if ts >= server + 1000 && ts >= wall + 1000 {
+    if ts >= server.saturating_add(1000) && ts >= wall.saturating_add(1000) {
         return Err(ApiError::bad(
             -1021,
             "Timestamp for this request was 1000ms ahead of the server's time.",

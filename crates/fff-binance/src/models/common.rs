@@ -306,11 +306,13 @@ mod tests {
 
     #[test]
     fn parses_kline_rows() {
-        let raw = r#"[[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"]]"#;
-        let rows: Vec<Kline> = serde_json::from_str(raw).unwrap();
-        assert_eq!(rows[0].close, dec!(0.015771));
-        assert_eq!(rows[0].trades, 308);
-        assert_eq!(rows[0].close_time, 1499644799999);
+        let spot: Vec<Kline> = fixture::parse("api_v3_klines.json");
+        assert_eq!(spot[0].close, dec!(0.015771));
+        assert_eq!(spot[0].trades, 308);
+        assert_eq!(spot[0].close_time, 1499644799999);
+        // Futures rows carry a number in the last ("ignore") column.
+        let futures: Vec<Kline> = fixture::parse("fapi_v1_klines.json");
+        assert_eq!(futures[0].taker_buy_quote_volume, dec!(28.46694368));
     }
 
     #[test]

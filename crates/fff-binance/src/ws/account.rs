@@ -111,10 +111,15 @@ impl SubscriptionState {
                     .as_ref()
                     .and_then(|r| r.get("subscriptionId"))
                     .and_then(|v| v.as_i64());
+                let first_confirmation = self.current.is_none();
                 if let Some(id) = id {
                     self.current = Some(id);
                 }
-                Parsed::Ignore
+                if first_confirmation && id.is_some() {
+                    Parsed::Subscribed
+                } else {
+                    Parsed::Ignore
+                }
             }
             Some(status) => Parsed::Fail(format!(
                 "ws api request failed with status {status}: {}",
@@ -204,6 +209,7 @@ async fn run(
             &cfg,
             &cancel,
             first,
+            true,
         )
         .await;
         renew_cancel.cancel();
@@ -332,8 +338,13 @@ mod tests {
     fn subscription_state_tracks_current_id() {
         let mut state = SubscriptionState::default();
         let ok = fixture::load("wsapi_userDataStream_subscribe_signature_response.json");
-        assert!(matches!(state.parse(&ok), Parsed::Ignore));
+        assert!(matches!(state.parse(&ok), Parsed::Subscribed));
         assert_eq!(state.current, Some(0));
+        // A renewal's confirmation only moves the current id.
+        let renewed = r#"{"id":"x","status":200,"result":{"subscriptionId":1,"expirationTime":1}}"#;
+        assert!(matches!(state.parse(renewed), Parsed::Ignore));
+        assert_eq!(state.current, Some(1));
+        state.current = Some(0);
         let event = fixture::load("wsapi_event_executionReport.json");
         assert!(matches!(state.parse(&event), Parsed::Events(ref e) if e.len() == 1));
         // A replaced subscription (id 7) ending is not ours.

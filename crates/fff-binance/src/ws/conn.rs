@@ -20,6 +20,8 @@ pub(crate) enum Parsed<E> {
     Reconnect(String),
     /// Something went wrong (e.g. the subscription was refused): start over after the backoff.
     Fail(String),
+    /// The server confirmed the subscription (WebSocket API streams).
+    Subscribed,
 }
 
 /// Messages other tasks push into a live connection.
@@ -43,8 +45,8 @@ pub(crate) enum End {
     Stop,
 }
 
-/// Connects to `url`, sends `initial`, announces the (re)connection and pumps frames until the
-/// connection ends.
+/// Connects to `url`, sends `initial`, announces the (re)connection — at once, or when the parser
+/// reports [`Parsed::Subscribed`] if `await_confirmation` — and pumps frames until the connection ends.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn drive<E, P>(
     url: &str,
@@ -55,6 +57,7 @@ pub(crate) async fn drive<E, P>(
     cfg: &WsConfig,
     cancel: &CancellationToken,
     first: bool,
+    await_confirmation: bool,
 ) -> End
 where
     P: FnMut(&str) -> Parsed<E>,
@@ -83,13 +86,19 @@ where
             };
         }
     }
-    let announce = if first {
-        StreamEvent::Connected
-    } else {
-        StreamEvent::Reconnected
+    let announcement = || {
+        if first {
+            StreamEvent::Connected
+        } else {
+            StreamEvent::Reconnected
+        }
     };
-    if events.send(announce).await.is_err() {
-        return End::Stop;
+    let mut announced = false;
+    if !await_confirmation {
+        if events.send(announcement()).await.is_err() {
+            return End::Stop;
+        }
+        announced = true;
     }
 
     let started = Instant::now();
@@ -146,6 +155,14 @@ where
                         Parsed::Ignore => {}
                         Parsed::Reconnect(reason) => break retry(reason, true),
                         Parsed::Fail(reason) => break retry(reason, false),
+                        Parsed::Subscribed => {
+                            if !announced {
+                                announced = true;
+                                if events.send(announcement()).await.is_err() {
+                                    break End::Stop;
+                                }
+                            }
+                        }
                     },
                     Some(Ok(Message::Ping(payload))) => {
                         // Answer explicitly; Binance disconnects after missing pongs.

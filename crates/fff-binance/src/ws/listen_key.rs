@@ -133,6 +133,7 @@ async fn run<E, X>(
             &cfg,
             &cancel,
             first,
+            false,
         )
         .await;
         keepalive_cancel.cancel();

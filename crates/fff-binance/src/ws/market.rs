@@ -150,6 +150,7 @@ async fn run_route(
             &cfg,
             &cancel,
             first,
+            false,
         )
         .await;
         if matches!(

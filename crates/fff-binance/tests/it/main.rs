@@ -5,4 +5,5 @@ mod fake;
 mod rest_faults;
 mod sim;
 mod sim_rest;
+mod sim_ws;
 mod ws_fake;

@@ -151,12 +151,17 @@ async fn too_many_requests_stops_the_scope_without_sending() {
     let (client, counters) = client().await;
     let err = client.account(true).await.unwrap_err();
     assert!(
-        matches!(err, Error::RateLimited { retry_after } if retry_after == Duration::from_secs(30)),
+        matches!(err, Error::RateLimited { retry_after, local: false } if retry_after == Duration::from_secs(30)),
         "{err:?}"
     );
     // Nothing else on the spot scope is sent, retries included.
     let blocked = client.depth("BTCUSDT", 5).await.unwrap_err();
-    assert!(matches!(blocked, Error::RateLimited { .. }), "{blocked:?}");
+    assert!(
+        matches!(blocked, Error::RateLimited { local: true, .. }),
+        "{blocked:?}"
+    );
+    assert_eq!(blocked.outcome(), Outcome::NotSent);
+    assert_eq!(err.outcome(), Outcome::Unknown);
     assert_eq!(counters.calls("GET /api/v3/depth"), 0);
     assert_eq!(counters.calls("GET /api/v3/account"), 1);
     // Futures is a different scope and still works.

@@ -73,7 +73,8 @@ impl Exchange {
             (Some(r), _) => r,
             (None, true) => -m.funding_rate,
             (None, false) => m.funding_rate,
-        };
+        }
+        .clamp(Decimal::NEGATIVE_ONE, Decimal::ONE);
         m.funding_rate = new;
         m.funding_mean = new;
         Ok(new)

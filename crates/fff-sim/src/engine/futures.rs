@@ -211,6 +211,12 @@ impl Exchange {
         if qty < perp.step_size {
             return Err(ApiError::bad(-4004, "Quantity less than min quantity."));
         }
+        if qty > super::orders::MAX_FUTURES_QTY {
+            return Err(ApiError::bad(-4005, "Quantity greater than max quantity."));
+        }
+        if req.price.is_some_and(|p| p > super::orders::MAX_PRICE) {
+            return Err(ApiError::bad(-4016, "Price greater than max price."));
+        }
         let price = match req.kind {
             OrdType::Limit => {
                 let p = req.price.ok_or_else(|| ApiError::mandatory("price"))?;

@@ -244,7 +244,11 @@ impl Exchange {
     /// Re-evaluates margin level for accounts with liabilities; liquidates at the bar.
     pub(crate) fn check_margin_levels(&mut self) {
         for acct in 0..self.accounts.len() {
-            if self.accounts[acct].margin.values().any(|b| b.borrowed > Decimal::ZERO) {
+            if self.accounts[acct]
+                .margin
+                .values()
+                .any(|b| b.borrowed > Decimal::ZERO)
+            {
                 self.update_margin_status(acct);
                 if self.margin_level(acct) <= LIQUIDATION_BAR {
                     self.liquidate_margin(acct);
@@ -266,12 +270,19 @@ impl Exchange {
             let _ = self.cancel(acct, super::Venue::Margin, &symbol, Some(id), None);
         }
         let fee = dec!(0.01);
-        let rows: Vec<(String, super::account::MarginBalance)> =
-            self.accounts[acct].margin.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
+        let rows: Vec<(String, super::account::MarginBalance)> = self.accounts[acct]
+            .margin
+            .iter()
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect();
         let mut pot = Decimal::ZERO;
         for (asset, b) in &rows {
             let p = self.usdt_price(asset);
-            let haircut = if asset == "USDT" { Decimal::ONE } else { Decimal::ONE - fee };
+            let haircut = if asset == "USDT" {
+                Decimal::ONE
+            } else {
+                Decimal::ONE - fee
+            };
             pot += (b.free + b.locked) * p * haircut;
             pot -= (b.borrowed + b.interest) * p;
             if let Some(l) = self.lent.get_mut(asset) {
@@ -286,7 +297,13 @@ impl Exchange {
         }
         let a = &mut self.accounts[acct];
         a.margin.clear();
-        a.margin.insert("USDT".into(), super::account::MarginBalance { free: pot.max(Decimal::ZERO).round_dp(8), ..Default::default() });
+        a.margin.insert(
+            "USDT".into(),
+            super::account::MarginBalance {
+                free: pot.max(Decimal::ZERO).round_dp(8),
+                ..Default::default()
+            },
+        );
         a.liquidations += 1;
         a.update_time = now;
         self.update_margin_status(acct);
@@ -364,7 +381,10 @@ mod tests {
     fn margin_account_is_liquidated_at_the_bar() {
         let mut ex = Exchange::new(SimConfig::default(), 0).unwrap();
         // Short BTC with everything the account may borrow.
-        let max = crate::engine::market::round_down(ex.max_borrowable(0, "BTC").0 * dec!(0.95), dec!(0.00001));
+        let max = crate::engine::market::round_down(
+            ex.max_borrowable(0, "BTC").0 * dec!(0.95),
+            dec!(0.00001),
+        );
         let req = crate::engine::orders::NewOrder {
             symbol: "BTCUSDT".into(),
             side: crate::engine::Side::Sell,

@@ -11,6 +11,8 @@ use rust_decimal_macros::dec;
 use crate::config::{MarketConfig, PerpListing, SpotListing, SymbolConfig};
 
 pub const HOUR_MS: i64 = 3_600_000;
+/// Ceiling for any simulated price (keeps Decimal products far from overflow).
+const MAX_INDEX: Decimal = dec!(1000000000);
 const YEAR_MS: f64 = 365.0 * 24.0 * 3_600_000.0;
 
 #[derive(Debug, Clone)]
@@ -172,8 +174,8 @@ impl Market {
             let cur = self.index.to_f64().unwrap_or(t).max(1e-12);
             ret += (t / cur).ln() * (dt as f64 / HOUR_MS as f64).min(1.0);
         }
-        if let Some(f) = Decimal::from_f64(ret.exp()) {
-            self.index = (self.index * f).max(self.price_tick());
+        if let Some(f) = Decimal::from_f64(ret.exp().clamp(0.001, 1000.0)) {
+            self.index = (self.index * f).clamp(self.price_tick(), MAX_INDEX);
         }
         // Basis: mean-reverting towards the funding-implied premium.
         let zb = gaussian(&mut self.rng);
@@ -181,7 +183,7 @@ impl Market {
         let noise = cfg.basis_noise_bps / dec!(10000)
             * Decimal::from_f64(zb * (dt as f64 / 600_000.0).min(1.0).sqrt()).unwrap_or_default();
         self.basis += (self.basis_target() - self.basis) * k + noise;
-        self.basis = self.basis.round_dp(10);
+        self.basis = self.basis.clamp(dec!(-0.5), dec!(0.5)).round_dp(10);
         self.index = self.index.round_dp(12);
         self.update_id += 1;
         if now.div_euclid(HOUR_MS) != (now - dt).div_euclid(HOUR_MS) {
@@ -299,8 +301,11 @@ impl Market {
         (open, hi, lo)
     }
 
+    /// Moves the index by `pct` percent (clamped to -99 %..+1000 %).
     pub fn shock(&mut self, pct: Decimal) {
-        self.index = (self.index * (Decimal::ONE + pct / dec!(100))).max(self.price_tick());
+        let pct = pct.clamp(dec!(-99), dec!(1000));
+        self.index =
+            (self.index * (Decimal::ONE + pct / dec!(100))).clamp(self.price_tick(), MAX_INDEX);
     }
 }
 

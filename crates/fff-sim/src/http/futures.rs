@@ -387,7 +387,9 @@ fn income(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     let symbol = r.get("symbol");
     let kind = r.get("incomeType");
     let end = r.int("endTime")?.unwrap_or(ex.now);
-    let start = r.int("startTime")?.unwrap_or(end - 7 * 24 * 3_600_000);
+    let start = r
+        .int("startTime")?
+        .unwrap_or(end.saturating_sub(7 * 24 * 3_600_000));
     let limit = r.int("limit")?.unwrap_or(100).clamp(1, 1000) as usize;
     let page = r.int("page")?.unwrap_or(1).max(1) as usize;
     let rows: Vec<Value> = a

@@ -202,9 +202,10 @@ fn rate_history(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     let end = r.int("endTime")?.unwrap_or(ex.now);
     let start = r
         .int("startTime")?
-        .unwrap_or(end - 7 * 24 * HOUR)
-        .max(end - 30 * 24 * HOUR);
+        .unwrap_or(end.saturating_sub(7 * 24 * HOUR))
+        .max(end.saturating_sub(30 * 24 * HOUR));
     let rate = ex.cfg.asset(asset).daily_interest_rate;
+    let end = end.clamp(0, 1 << 45);
     let mut t = end.div_euclid(HOUR) * HOUR;
     let mut rows = Vec::new();
     while t >= start && rows.len() < 100 {
@@ -231,7 +232,9 @@ fn page<T>(rows: Vec<T>, r: &Req) -> Result<(Vec<T>, usize), ApiError> {
 
 fn in_range(t: i64, r: &Req, now: i64) -> Result<bool, ApiError> {
     let end = r.int("endTime")?.unwrap_or(now);
-    let start = r.int("startTime")?.unwrap_or(end - 7 * 24 * HOUR);
+    let start = r
+        .int("startTime")?
+        .unwrap_or(end.saturating_sub(7 * 24 * HOUR));
     Ok(t >= start && t <= end)
 }
 

@@ -127,7 +127,11 @@ pub fn order_response(o: &Order, resp_type: Option<&str>) -> Value {
     if o.venue == Venue::Margin {
         v["isIsolated"] = json!(false);
         if let Some((asset, amt)) = &o.borrowed {
-            v["marginBuyBorrowAmount"] = json!(d8(*amt));
+            // The documented example carries this one as a JSON number.
+            v["marginBuyBorrowAmount"] = d8(*amt)
+                .parse::<serde_json::Number>()
+                .map(Value::Number)
+                .unwrap_or(Value::Null);
             v["marginBuyBorrowAsset"] = json!(asset);
         }
     }

@@ -149,3 +149,31 @@ async fn position_is_liquidated_when_margin_runs_out() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn accelerated_clock_settles_funding_without_admin_help() {
+    let mut cfg = manual_config();
+    cfg.clock.mode = fff_sim::config::ClockMode::Accelerated;
+    cfg.clock.speed = 7200.0;
+    let (sim, c) = start(cfg).await;
+    let r = c
+        .signed(
+            "POST",
+            "/fapi/v1/order",
+            "symbol=DOGEUSDT&side=SELL&type=MARKET&quantity=1000",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert!(sim.now_ms() >= START + 4 * HOUR);
+    let rows = c
+        .signed("GET", "/fapi/v1/income", "incomeType=FUNDING_FEE")
+        .await
+        .body;
+    let n = rows.as_array().unwrap().len();
+    assert!(n >= 3, "hourly DOGE funding while the clock runs: {n}");
+    let server = c.get("/fapi/v1/time", "").await.body["serverTime"]
+        .as_i64()
+        .unwrap();
+    assert!(server >= START + 4 * HOUR);
+}

@@ -13,7 +13,7 @@ async fn margin_buy_borrows_interest_accrues_hourly_auto_repay_repays() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(dec(&r.body["marginBuyBorrowAmount"]), d!(2));
+    assert_eq!(r.body["marginBuyBorrowAmount"].as_f64(), Some(2.0));
     assert_eq!(r.body["marginBuyBorrowAsset"], "ETH");
     assert_eq!(r.body["isIsolated"], false);
     let shown = dec(&c

@@ -220,3 +220,27 @@ async fn margin_risk_stream_reports_liabilities() {
         (Some("USDT"), Some("BORROW"), Some("100.00000000"))
     );
 }
+
+#[tokio::test]
+async fn periodic_disconnect_fault_closes_streams() {
+    let mut cfg = manual_config();
+    cfg.faults.ws_disconnect_every_secs = 1;
+    let (sim, _c) = start(cfg).await;
+    let mut ws = connect(&format!(
+        "{}/public/ws/btcusdt@bookTicker",
+        sim.urls.futures_ws
+    ))
+    .await;
+    let t = std::time::Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return true,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true));
+    assert!(t.elapsed() >= Duration::from_millis(900));
+}

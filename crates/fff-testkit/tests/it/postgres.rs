@@ -133,14 +133,15 @@ async fn run_cluster_is_shared_and_removed_after_last_user() {
             .unwrap()
     };
     let (mut first, mut second) = (spawn(), spawn());
-    let first_dir = read_until_field(&mut first, "CLUSTER_DIR=");
-    let second_dir = read_until_field(&mut second, "CLUSTER_DIR=");
+    let keys = ["CLUSTER_DIR=", "CLUSTER_URL="];
+    let first_fields = read_fields(&mut first, &keys);
+    let second_fields = read_fields(&mut second, &keys);
     assert_eq!(
-        first_dir, second_dir,
+        first_fields[0], second_fields[0],
         "children of one run must share the cluster"
     );
-    let dir = PathBuf::from(first_dir);
-    let url = read_until_field(&mut first, "CLUSTER_URL=");
+    let dir = PathBuf::from(&first_fields[0]);
+    let url = first_fields[1].clone();
 
     std::fs::write(&release, b"").unwrap();
     assert!(first.wait().unwrap().success());
@@ -162,20 +163,25 @@ fn rand_id() -> u64 {
     u64::from(std::process::id()) << 32 | u64::from(nanos)
 }
 
-fn read_until_field(child: &mut std::process::Child, key: &str) -> String {
-    let stdout = child.stdout.as_mut().unwrap();
-    let mut reader = BufReader::new(stdout);
+/// Reads the child's stdout until every key has been printed; returns the values in key order.
+/// One reader for all keys: a reader dropped between keys would lose what it had buffered.
+fn read_fields(child: &mut std::process::Child, keys: &[&str]) -> Vec<String> {
+    let mut reader = BufReader::new(child.stdout.as_mut().unwrap());
+    let mut values: Vec<Option<String>> = vec![None; keys.len()];
     let mut seen = String::new();
     let mut line = String::new();
-    loop {
+    while values.iter().any(Option::is_none) {
         line.clear();
         let n = reader.read_line(&mut line).unwrap();
-        assert!(n > 0, "child exited without printing {key}: {seen}");
+        assert!(n > 0, "child exited without printing {keys:?}: {seen}");
         seen.push_str(&line);
-        if let Some((_, value)) = line.split_once(key) {
-            return value.trim().to_owned();
+        for (key, value) in keys.iter().zip(values.iter_mut()) {
+            if let Some((_, found)) = line.split_once(key) {
+                *value = Some(found.trim().to_owned());
+            }
         }
     }
+    values.into_iter().flatten().collect()
 }
 
 #[tokio::test]

@@ -1,0 +1,153 @@
+//! Known-answer replays on generated data.
+
+use fff_backtest::engine::book::TradeKind;
+use fff_backtest::synth::{EPOCH_2024_MS, bars, dataset, symbol};
+use fff_backtest::{Backtest, BacktestConfig, CostModel};
+use fff_core::{Direction, Symbol, allocate};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+const DAY: i64 = 86_400_000;
+
+/// Default strategy, free trading, zero borrow for `assets` (so margin counts as enabled).
+fn free_config(assets: &[&str]) -> BacktestConfig {
+    let mut config = BacktestConfig {
+        backtest: CostModel::free(),
+        ..BacktestConfig::default()
+    };
+    for asset in assets {
+        config.backtest.borrow_daily_rate.insert((*asset).to_string(), Decimal::ZERO);
+    }
+    config
+}
+
+fn pair_cap(config: &BacktestConfig, name: &str) -> Decimal {
+    let symbol = Symbol::parse(name).unwrap();
+    allocate(
+        config.backtest.initial_capital,
+        &[symbol],
+        &config.capital,
+        config.pair_selection.max_pairs,
+    )
+    .unwrap()
+    .targets[0]
+        .notional
+}
+
+#[test]
+fn constant_funding_without_costs_returns_exactly_the_funding_sum() {
+    let rate = dec!(0.0003);
+    let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 20, 8, |_| rate)]);
+    let config = free_config(&["X"]);
+    let run = Backtest::from_config(config.clone()).run(&data).unwrap();
+    let book = &run.book;
+    let notional = pair_cap(&config, "XUSDT");
+    // Entered right after the first settlement, held through the other 59, closed at the end.
+    let kinds: Vec<TradeKind> = book.trades.iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, vec![TradeKind::Open, TradeKind::Close]);
+    assert_eq!(book.trades[0].direction, Direction::PositiveCarry);
+    let settlements = Decimal::from(20 * 3 - 1);
+    let funding = book.ledgers[0].funding;
+    assert_eq!(funding, rate * notional * settlements);
+    assert_eq!(book.equity - book.initial_capital, funding);
+    let metrics = fff_backtest::metrics::compute(&run);
+    assert_eq!(metrics.flows.fees + metrics.flows.borrow_cost + metrics.flows.slippage, Decimal::ZERO);
+    assert!((metrics.flows.win_rate - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn funding_sign_flip_triggers_exactly_one_flip() {
+    let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 20, 8, |i| {
+        if i < 30 { dec!(0.0003) } else { dec!(-0.0003) }
+    })]);
+    let run = Backtest::from_config(free_config(&["X"])).run(&data).unwrap();
+    let trades = &run.book.trades;
+    let flips: Vec<_> = trades.iter().filter(|t| t.kind == TradeKind::Flip).collect();
+    assert_eq!(flips.len(), 1, "{trades:#?}");
+    assert_eq!(flips[0].direction, Direction::NegativeCarry);
+    // The flip waits for the 3-settlement signal to turn: settlement 31 (index) at the latest.
+    assert!(flips[0].time_ms <= EPOCH_2024_MS + 32 * 8 * 3_600_000);
+    assert_eq!(run.book.ledgers[0].flips, 1);
+    assert_eq!(trades.first().map(|t| t.kind), Some(TradeKind::Open));
+    assert_eq!(trades.last().map(|t| t.kind), Some(TradeKind::Close));
+    assert_eq!(trades.len(), 3);
+}
+
+/// A: hedged from day 0; its perp jumps 3.5 % against the hedge on day 6 (`jump`).
+/// B: starts settling attractive funding on day 8.
+fn halt_market(jump: bool) -> fff_backtest::Dataset {
+    let mut a = symbol("AUSDT", EPOCH_2024_MS, 40, 8, |_| dec!(0.0003));
+    a.spot = bars(EPOCH_2024_MS, 40, |_| dec!(100), None);
+    a.perp = bars(
+        EPOCH_2024_MS,
+        40,
+        |d| if jump && d >= 5 { dec!(103.5) } else { dec!(100) },
+        Some(dec!(1_000_000_000)),
+    );
+    let b = symbol("BUSDT", EPOCH_2024_MS + 8 * DAY, 32, 8, |_| dec!(0.0005));
+    dataset(vec![a, b])
+}
+
+fn first_open(run: &fff_backtest::engine::replay::RunOutput, name: &str) -> Option<i64> {
+    run.book
+        .trades
+        .iter()
+        .find(|t| t.symbol == name && t.kind == TradeKind::Open)
+        .map(|t| t.time_ms)
+}
+
+#[test]
+fn drawdown_halt_stops_new_entries() {
+    let config = free_config(&["A", "B"]);
+    let control = Backtest::from_config(config.clone()).run(&halt_market(false)).unwrap();
+    let b_entry = first_open(&control, "BUSDT").expect("B is entered without a drawdown");
+    assert!(b_entry < EPOCH_2024_MS + 9 * DAY);
+    assert_eq!(control.stats.halts, 0);
+
+    let halted = Backtest::from_config(config).run(&halt_market(true)).unwrap();
+    assert_eq!(halted.stats.halts, 1);
+    assert_eq!(halted.stats.limit_breaches, 0, "the loss stays below the hard limit");
+    // A is kept (halts stop entries, not exits) and B waits until the drawdown heals.
+    assert!(halted.book.trades.iter().all(|t| t.symbol != "AUSDT" || t.kind != TradeKind::Close || t.time_ms >= halted.end_ms));
+    let b_halted = first_open(&halted, "BUSDT");
+    assert!(
+        b_halted.is_none_or(|t| t > EPOCH_2024_MS + 15 * DAY),
+        "B entered at {b_halted:?} while entries were halted"
+    );
+    let a = &halted.book.ledgers[0];
+    assert!(a.basis < Decimal::ZERO);
+}
+
+#[test]
+fn costs_decide_the_sign() {
+    // 1 bp per 8 h cannot pay a 0.19 % round trip within a few days.
+    let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 3, 8, |_| dec!(0.00011))]);
+    let mut config = BacktestConfig::default();
+    config.backtest.borrow_daily_rate.insert("X".into(), Decimal::ZERO);
+    let run = Backtest::from_config(config).run(&data).unwrap();
+    let ledger = &run.book.ledgers[0];
+    assert!(ledger.funding > Decimal::ZERO);
+    assert!(run.book.equity < run.book.initial_capital);
+    assert_eq!(run.book.equity, run.book.initial_capital + ledger.net());
+}
+
+#[test]
+fn baselines_and_bound_run_on_the_same_data() {
+    let data = dataset(vec![
+        symbol("BTCUSDT", EPOCH_2024_MS, 10, 8, |_| dec!(0.0001)),
+        symbol("XUSDT", EPOCH_2024_MS, 10, 4, |i| if i % 12 < 6 { dec!(0.0004) } else { dec!(-0.0002) }),
+    ]);
+    let comparison = Backtest::from_config(free_config(&["BTC", "X"]))
+        .compare(&data, |_| {})
+        .unwrap();
+    let names: Vec<&str> = comparison.baselines.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["always-on BTCUSDT carry", "naive top-1 rotation", "perfect foresight (bound)"]
+    );
+    let bound = &comparison.baselines[2];
+    // Hindsight never collects less funding than the always-on carry of the same capital cap.
+    assert!(bound.book.ledgers.iter().map(|l| l.funding).sum::<Decimal>() > Decimal::ZERO);
+    let btc = &comparison.baselines[0];
+    assert_eq!(btc.book.trades.len(), 2, "enter once, close at the end");
+}

@@ -1,0 +1,42 @@
+//! Command-line surface of `fff`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Funding Fee Farmer: delta-neutral Binance funding-fee farming.
+#[derive(Debug, Parser)]
+#[command(name = "fff", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exchange gateway: the only role that talks to Binance (default port 50051).
+    Gateway(RoleArgs),
+    /// Market scanner: qualifies and ranks funding opportunities (default port 50052).
+    Scanner(RoleArgs),
+    /// Executor: capital allocation and order execution (default port 50053).
+    Executor(RoleArgs),
+    /// Risk monitor: margin tiers, drawdown, directives (default port 50054).
+    Risk(RoleArgs),
+    /// Rebalancer: drift, flips and closes on a schedule (default port 50055).
+    Rebalancer(RoleArgs),
+}
+
+/// Options every role takes.
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// TOML configuration file (see config/fff.example.toml); defaults apply without one.
+    #[arg(long, short = 'c', env = "FFF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on; default 127.0.0.1 and the role's port from `server.ports`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Override one configuration key, e.g. `--set capital.leverage=4` (repeatable; beats env).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
