@@ -68,7 +68,11 @@ impl Backtest {
     }
 
     /// Replays the strategy, reporting replayed events after each simulated day.
-    pub fn run_with_progress(&self, dataset: &Dataset, progress: impl FnMut(u64)) -> Result<RunOutput> {
+    pub fn run_with_progress(
+        &self,
+        dataset: &Dataset,
+        progress: impl FnMut(u64),
+    ) -> Result<RunOutput> {
         let mut strategy = Strategy::new(self.config.clone());
         self.replay(dataset, &self.config.backtest, &mut strategy, progress)
     }

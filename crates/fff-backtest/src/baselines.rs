@@ -53,7 +53,12 @@ impl Policy for AlwaysOnCarry {
         if self.entered {
             return Vec::new();
         }
-        let Some(index) = ctx.dataset.symbols.iter().position(|s| s.symbol == self.symbol) else {
+        let Some(index) = ctx
+            .dataset
+            .symbols
+            .iter()
+            .position(|s| s.symbol == self.symbol)
+        else {
             return Vec::new();
         };
         let state = &ctx.market[index];
@@ -100,8 +105,8 @@ impl Policy for TopOneRotation {
             let (true, Some(rate)) = (state.is_live(ctx.now_ms), state.signal_rate(1)) else {
                 continue;
             };
-            let interval =
-                FundingInterval::from_hours(state.interval_hours).unwrap_or(FundingInterval::EIGHT_HOURS);
+            let interval = FundingInterval::from_hours(state.interval_hours)
+                .unwrap_or(FundingInterval::EIGHT_HOURS);
             let normalised = normalize_funding_rate(rate, interval, self.period_hours);
             if best.is_none_or(|b| normalised.abs() > b.0) {
                 best = Some((normalised.abs(), index, rate));
@@ -114,7 +119,10 @@ impl Policy for TopOneRotation {
         let Some(direction) = Direction::for_funding(rate) else {
             return orders;
         };
-        let held = ctx.book.position(index).is_some_and(|p| p.direction == direction);
+        let held = ctx
+            .book
+            .position(index)
+            .is_some_and(|p| p.direction == direction);
         for p in &ctx.book.positions {
             if p.symbol != index {
                 orders.push(Order::Close { symbol: p.symbol });
@@ -196,7 +204,12 @@ impl Policy for PerfectForesight {
             .collect();
         // Sized on the initial capital, not compounded: the bound is a yardstick of how much
         // funding a book of this size could collect, and compounding it for years says nothing.
-        let Ok(allocation) = allocate(ctx.book.initial_capital, &symbols, &self.capital, self.max_pairs) else {
+        let Ok(allocation) = allocate(
+            ctx.book.initial_capital,
+            &symbols,
+            &self.capital,
+            self.max_pairs,
+        ) else {
             return Vec::new();
         };
         let mut orders = Vec::new();

@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::backtest::Backtest;
-use crate::config::{BacktestConfig, GridAxis, Override, build_config, grid_combinations, read_config_table};
+use crate::config::{
+    BacktestConfig, GridAxis, Override, build_config, grid_combinations, read_config_table,
+};
 use crate::data::{DAY_MS, Dataset, DateRange, load_dataset};
 use crate::engine::replay::RunOutput;
 use crate::error::{Error, Result};
@@ -203,7 +205,11 @@ fn command_line(args: &BacktestArgs) -> String {
 }
 
 /// Strategy metrics before and from `split`, each from a fresh account.
-fn split_metrics(backtest: &Backtest, dataset: &Dataset, split: NaiveDate) -> Result<(Metrics, Metrics, String)> {
+fn split_metrics(
+    backtest: &Backtest,
+    dataset: &Dataset,
+    split: NaiveDate,
+) -> Result<(Metrics, Metrics, String)> {
     let split_ms = DateRange::from_dates(Some(split), None).from_ms;
     let mut before = dataset.clone();
     before.range.to_ms = split_ms;
@@ -228,16 +234,36 @@ fn run_grid(
     bar.set_message("grid");
     let path = args.out.join("grid.csv");
     let mut writer = csv::Writer::from_path(&path).map_err(|e| Error::output(&path, e))?;
-    let mut header: Vec<String> = args.grid.iter().map(|a| format!("{}.{}", a.section, a.key)).collect();
+    let mut header: Vec<String> = args
+        .grid
+        .iter()
+        .map(|a| format!("{}.{}", a.section, a.key))
+        .collect();
     header.extend(
         [
-            "period", "start", "end", "annual_return", "sharpe", "sortino", "max_drawdown",
-            "worst_month_drawdown", "capital_utilization", "win_rate", "funding_income",
-            "borrow_cost", "fees", "slippage", "basis_pnl", "trades", "final_equity",
+            "period",
+            "start",
+            "end",
+            "annual_return",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "worst_month_drawdown",
+            "capital_utilization",
+            "win_rate",
+            "funding_income",
+            "borrow_cost",
+            "fees",
+            "slippage",
+            "basis_pnl",
+            "trades",
+            "final_equity",
         ]
         .map(String::from),
     );
-    writer.write_record(&header).map_err(|e| Error::output(&path, e))?;
+    writer
+        .write_record(&header)
+        .map_err(|e| Error::output(&path, e))?;
     let mut rows = 0;
     let mut events = 0;
     for combo in &combos {
@@ -253,7 +279,10 @@ fn run_grid(
                 before.range.to_ms = split_ms;
                 let mut after = dataset.clone();
                 after.range.from_ms = split_ms;
-                vec![("in_sample".to_string(), before), ("out_of_sample".to_string(), after)]
+                vec![
+                    ("in_sample".to_string(), before),
+                    ("out_of_sample".to_string(), after),
+                ]
             }
         };
         for (period, data) in periods {
@@ -280,7 +309,9 @@ fn run_grid(
                 m.flows.trades.to_string(),
                 m.final_equity.round_dp(2).to_string(),
             ]);
-            writer.write_record(&record).map_err(|e| Error::output(&path, e))?;
+            writer
+                .write_record(&record)
+                .map_err(|e| Error::output(&path, e))?;
             rows += 1;
         }
     }
@@ -300,7 +331,10 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-fn daily_points(run: &RunOutput, value: impl Fn(&crate::engine::replay::HourSample) -> f64) -> Vec<(i64, f64)> {
+fn daily_points(
+    run: &RunOutput,
+    value: impl Fn(&crate::engine::replay::HourSample) -> f64,
+) -> Vec<(i64, f64)> {
     run.hourly
         .iter()
         .filter(|h| h.time_ms.rem_euclid(DAY_MS) == 0)
@@ -316,7 +350,13 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
             points: daily_points(r, |h| h.equity),
         })
         .collect();
-    line_chart(&out.join("equity.svg"), "Equity (USDT)", "USDT", &equity, false)?;
+    line_chart(
+        &out.join("equity.svg"),
+        "Equity (USDT)",
+        "USDT",
+        &equity,
+        false,
+    )?;
     let drawdown: Vec<Series<'_>> = runs
         .iter()
         .take(runs.len().saturating_sub(1)) // the bound's drawdown says nothing
@@ -327,25 +367,56 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
                 .iter()
                 .filter_map(|h| {
                     peak = peak.max(h.equity);
-                    (h.time_ms.rem_euclid(DAY_MS) == 0)
-                        .then(|| (h.time_ms, if peak > 0.0 { -100.0 * (peak - h.equity) / peak } else { 0.0 }))
+                    (h.time_ms.rem_euclid(DAY_MS) == 0).then(|| {
+                        (
+                            h.time_ms,
+                            if peak > 0.0 {
+                                -100.0 * (peak - h.equity) / peak
+                            } else {
+                                0.0
+                            },
+                        )
+                    })
                 })
                 .collect();
-            Series { name: &r.name, points }
+            Series {
+                name: &r.name,
+                points,
+            }
         })
         .collect();
-    line_chart(&out.join("drawdown.svg"), "Drawdown from peak (%)", "%", &drawdown, true)?;
+    line_chart(
+        &out.join("drawdown.svg"),
+        "Drawdown from peak (%)",
+        "%",
+        &drawdown,
+        true,
+    )?;
     let utilization = vec![Series {
         name: &runs[0].name,
         points: daily_points(runs[0], |h| h.utilization * 100.0),
     }];
-    line_chart(&out.join("utilization.svg"), "Capital utilization, strategy (% of equity as margin)", "%", &utilization, true)
+    line_chart(
+        &out.join("utilization.svg"),
+        "Capital utilization, strategy (% of equity as margin)",
+        "%",
+        &utilization,
+        true,
+    )
 }
 
 fn write_trades(path: &Path, run: &RunOutput) -> Result<()> {
     let mut writer = csv::Writer::from_path(path).map_err(|e| Error::output(path, e))?;
     writer
-        .write_record(["time", "symbol", "kind", "direction", "qty_delta", "notional", "cost"])
+        .write_record([
+            "time",
+            "symbol",
+            "kind",
+            "direction",
+            "qty_delta",
+            "notional",
+            "cost",
+        ])
         .map_err(|e| Error::output(path, e))?;
     for t in &run.book.trades {
         writer
@@ -367,16 +438,24 @@ fn write_equity(path: &Path, runs: &[&RunOutput]) -> Result<()> {
     let mut writer = csv::Writer::from_path(path).map_err(|e| Error::output(path, e))?;
     let mut header = vec!["date".to_string()];
     header.extend(runs.iter().map(|r| r.name.clone()));
-    writer.write_record(&header).map_err(|e| Error::output(path, e))?;
+    writer
+        .write_record(&header)
+        .map_err(|e| Error::output(path, e))?;
     let Some(first) = runs.first() else {
         return Ok(());
     };
     for (i, sample) in first.daily.iter().enumerate() {
         let mut record = vec![crate::data::format_day(sample.time_ms)];
         for r in runs {
-            record.push(r.daily.get(i).map_or(String::new(), |d| d.equity.round_dp(2).to_string()));
+            record.push(
+                r.daily
+                    .get(i)
+                    .map_or(String::new(), |d| d.equity.round_dp(2).to_string()),
+            );
         }
-        writer.write_record(&record).map_err(|e| Error::output(path, e))?;
+        writer
+            .write_record(&record)
+            .map_err(|e| Error::output(path, e))?;
     }
     writer.flush().map_err(|e| Error::io(path, e))
 }

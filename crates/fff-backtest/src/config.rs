@@ -146,7 +146,7 @@ pub fn read_config_table(path: Option<&Path>) -> Result<toml::Table> {
 pub fn build_config(table: &toml::Table, overrides: &[Override]) -> Result<BacktestConfig> {
     let mut table = table.clone();
     // Keep only the sections this crate reads.
-    table.retain(|name, _| SECTIONS.contains(&name.as_ref()));
+    table.retain(|name, _| SECTIONS.contains(&name));
     for o in overrides {
         let section = table
             .entry(o.section.clone())

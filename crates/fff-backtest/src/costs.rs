@@ -122,7 +122,11 @@ impl CostModel {
                 errors.push(format!("backtest.{key}: {msg}"));
             }
         };
-        check(self.initial_capital > Decimal::ZERO, "initial_capital", "must be positive");
+        check(
+            self.initial_capital > Decimal::ZERO && self.initial_capital <= dec!(1_000_000_000_000),
+            "initial_capital",
+            "must be in (0, 1e12]",
+        );
         for (key, fee) in [
             ("spot_maker_fee", self.spot_maker_fee),
             ("spot_taker_fee", self.spot_taker_fee),
@@ -130,7 +134,11 @@ impl CostModel {
             ("futures_taker_fee", self.futures_taker_fee),
             ("slippage", self.slippage),
         ] {
-            check(fee >= Decimal::ZERO && fee < dec!(0.1), key, "must be in [0, 0.1)");
+            check(
+                fee >= Decimal::ZERO && fee < dec!(0.1),
+                key,
+                "must be in [0, 0.1)",
+            );
         }
         check(
             self.maker_fill_share >= Decimal::ZERO && self.maker_fill_share <= Decimal::ONE,
@@ -138,18 +146,29 @@ impl CostModel {
             "must be in [0, 1]",
         );
         check(
-            self.default_borrow_daily_rate >= Decimal::ZERO
-                && self.borrow_daily_rate.values().all(|r| *r >= Decimal::ZERO),
+            [self.default_borrow_daily_rate]
+                .iter()
+                .chain(self.borrow_daily_rate.values())
+                .all(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE),
             "borrow_daily_rate",
-            "borrow rates must not be negative",
+            "daily borrow rates must be in [0, 1]",
         );
         check(
-            self.maintenance_margin_rate > Decimal::ZERO && self.maintenance_margin_rate < Decimal::ONE,
+            self.maintenance_margin_rate > Decimal::ZERO
+                && self.maintenance_margin_rate < Decimal::ONE,
             "maintenance_margin_rate",
             "must be in (0, 1)",
         );
-        check(self.decision_interval_hours > 0, "decision_interval_hours", "must be positive");
-        check(self.signal_settlements > 0, "signal_settlements", "must be positive");
+        check(
+            self.decision_interval_hours > 0,
+            "decision_interval_hours",
+            "must be positive",
+        );
+        check(
+            self.signal_settlements > 0,
+            "signal_settlements",
+            "must be positive",
+        );
         check(
             self.resize_threshold >= Decimal::ZERO && self.resize_threshold < Decimal::ONE,
             "resize_threshold",

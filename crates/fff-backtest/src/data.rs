@@ -37,7 +37,10 @@ pub struct DateRange {
 impl DateRange {
     /// From two optional UTC dates (`to` is exclusive).
     pub fn from_dates(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Self {
-        let ms = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+        let ms = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().timestamp_millis())
+        };
         Self {
             from_ms: from.and_then(ms),
             to_ms: to.and_then(ms),
@@ -50,7 +53,8 @@ impl DateRange {
     }
 
     fn contains_with_warmup(&self, time_ms: i64) -> bool {
-        self.from_ms.is_none_or(|f| time_ms >= f - WARMUP_DAYS * DAY_MS)
+        self.from_ms
+            .is_none_or(|f| time_ms >= f - WARMUP_DAYS * DAY_MS)
             && self.to_ms.is_none_or(|t| time_ms < t)
     }
 }
@@ -104,7 +108,10 @@ impl Dataset {
         self.symbols
             .iter()
             .map(|s| {
-                s.funding.iter().filter(|p| self.range.contains(p.time_ms)).count()
+                s.funding
+                    .iter()
+                    .filter(|p| self.range.contains(p.time_ms))
+                    .count()
                     + s.spot.len()
                     + s.perp.len()
             })

@@ -6,8 +6,8 @@
 //! [`BacktestArgs`].
 
 pub mod backtest;
-pub mod cli;
 pub mod baselines;
+pub mod cli;
 pub mod config;
 pub mod costs;
 pub mod data;
@@ -19,9 +19,9 @@ pub mod report;
 pub mod strategy;
 pub mod synth;
 
+pub use backtest::{Backtest, Comparison, StrategyParams};
+pub use cli::{BacktestArgs, Summary, run};
 pub use config::{BacktestConfig, GridAxis, Override};
 pub use costs::CostModel;
 pub use data::{Dataset, DateRange, load_dataset};
 pub use error::{Error, Result};
-pub use backtest::{Backtest, Comparison, StrategyParams};
-pub use cli::{BacktestArgs, Summary, run};

@@ -130,7 +130,8 @@ fn sharpe_sortino(returns: &[f64]) -> (f64, Option<f64>) {
     }
     let m = mean(returns);
     let var = returns.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (returns.len() - 1) as f64;
-    let downside = (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / returns.len() as f64).sqrt();
+    let downside =
+        (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / returns.len() as f64).sqrt();
     let annual = DAYS_PER_YEAR.sqrt();
     let sortino = (downside > 0.0).then(|| m / downside * annual);
     (ratio(m, var.sqrt()) * annual, sortino)
@@ -160,7 +161,11 @@ fn worst_month_drawdown(hourly: &[HourSample]) -> f64 {
                 .count();
         // The month starts from the previous month's closing equity.
         let opening = start.checked_sub(1).map(|i| &hourly[i]);
-        let window: Vec<HourSample> = opening.into_iter().chain(&hourly[start..end]).copied().collect();
+        let window: Vec<HourSample> = opening
+            .into_iter()
+            .chain(&hourly[start..end])
+            .copied()
+            .collect();
         worst = worst.max(max_drawdown(&window));
         start = end.max(start + 1);
     }
@@ -178,7 +183,11 @@ pub fn compute(run: &RunOutput) -> Metrics {
     let years = ((run.end_ms - run.start_ms) as f64 / MS_PER_YEAR).max(1.0 / 365.0);
     let total_return = ratio(f(final_equity), f(initial)) - 1.0;
     let growth = ratio(f(final_equity), f(initial));
-    let annual_return = if growth > 0.0 { growth.powf(1.0 / years) - 1.0 } else { -1.0 };
+    let annual_return = if growth > 0.0 {
+        growth.powf(1.0 / years) - 1.0
+    } else {
+        -1.0
+    };
     let returns = daily_returns(&run.daily);
     let (sharpe, sortino) = sharpe_sortino(&returns);
     let totals = total_ledger(&run.book.ledgers);
@@ -218,7 +227,11 @@ fn per_year(run: &RunOutput) -> Vec<YearMetrics> {
     };
     let mut year = year_of(first.time_ms);
     loop {
-        let in_year: Vec<&DaySample> = run.daily.iter().filter(|d| year_of(d.time_ms) == year).collect();
+        let in_year: Vec<&DaySample> = run
+            .daily
+            .iter()
+            .filter(|d| year_of(d.time_ms) == year)
+            .collect();
         let Some(last) = in_year.last() else {
             break;
         };
@@ -273,7 +286,12 @@ mod tests {
 
     #[test]
     fn drawdown_is_peak_to_trough() {
-        let series = [hour(0, 100.0), hour(1, 110.0), hour(2, 99.0), hour(3, 120.0)];
+        let series = [
+            hour(0, 100.0),
+            hour(1, 110.0),
+            hour(2, 99.0),
+            hour(3, 120.0),
+        ];
         assert!((max_drawdown(&series) - 0.1).abs() < 1e-12);
     }
 

@@ -28,7 +28,13 @@ fn year_fraction(time_ms: i64) -> f64 {
 }
 
 /// Draws `series` as lines (the first one also filled when `fill`) into an SVG at `path`.
-pub fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series<'_>], fill: bool) -> Result<()> {
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    series: &[Series<'_>],
+    fill: bool,
+) -> Result<()> {
     let err = |e: &dyn std::fmt::Display| Error::output(path, e.to_string());
     let points = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -39,10 +45,15 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series<'_>]
         y0 = y0.min(*y);
         y1 = y1.max(*y);
     }
-    if x0 >= x1 {
+    if x0 > x1 {
+        // no points at all
+        (x0, x1, y0, y1) = (2000.0, 2001.0, 0.0, 1.0);
+    } else if x0 >= x1 {
         x1 = x0 + 1.0 / 365.0;
     }
-    if !(y0 < y1) {
+    if !(y0.is_finite() && y1.is_finite()) {
+        (y0, y1) = (0.0, 1.0);
+    } else if y1 - y0 <= f64::EPSILON * y0.abs().max(1.0) {
         y0 -= 1.0;
         y1 += 1.0;
     }
@@ -64,7 +75,11 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series<'_>]
         .map_err(|e| err(&e))?;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let data: Vec<(f64, f64)> = s.points.iter().map(|(t, y)| (year_fraction(*t), *y)).collect();
+        let data: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|(t, y)| (year_fraction(*t), *y))
+            .collect();
         if fill && i == 0 {
             chart
                 .draw_series(AreaSeries::new(data.clone(), 0.0, color.mix(0.25)))
@@ -74,7 +89,9 @@ pub fn line_chart(path: &Path, title: &str, y_label: &str, series: &[Series<'_>]
             .draw_series(LineSeries::new(data, color.stroke_width(2)))
             .map_err(|e| err(&e))?
             .label(s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     if series.len() > 1 {
         chart

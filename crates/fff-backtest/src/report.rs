@@ -15,7 +15,11 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
     let mut notes = Vec::new();
     let symbols = &dataset.symbols;
     let names = |pick: &dyn Fn(&crate::data::SymbolData) -> bool| -> Vec<String> {
-        symbols.iter().filter(|s| pick(s)).map(|s| s.symbol.clone()).collect()
+        symbols
+            .iter()
+            .filter(|s| pick(s))
+            .map(|s| s.symbol.clone())
+            .collect()
     };
     notes.push(format!(
         "{} perpetuals with funding history; funding intervals derived per symbol from consecutive settlement times.",
@@ -27,11 +31,24 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
             *intervals.entry(p.interval_hours).or_default() += 1;
         }
     }
-    let spread: Vec<String> = intervals.iter().map(|(h, n)| format!("{h} h: {n}")).collect();
-    notes.push(format!("Settlements by derived interval: {}.", spread.join(", ")));
-    let changed = names(&|s| s.funding.windows(2).any(|w| w[0].interval_hours != w[1].interval_hours));
+    let spread: Vec<String> = intervals
+        .iter()
+        .map(|(h, n)| format!("{h} h: {n}"))
+        .collect();
+    notes.push(format!(
+        "Settlements by derived interval: {}.",
+        spread.join(", ")
+    ));
+    let changed = names(&|s| {
+        s.funding
+            .windows(2)
+            .any(|w| w[0].interval_hours != w[1].interval_hours)
+    });
     if !changed.is_empty() {
-        notes.push(format!("Interval changed over time for: {}.", changed.join(", ")));
+        notes.push(format!(
+            "Interval changed over time for: {}.",
+            changed.join(", ")
+        ));
     }
     let gaps: Vec<String> = symbols
         .iter()
@@ -44,7 +61,9 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
             gaps.join(", ")
         ));
     }
-    let no_prices = names(&|s| s.spot.is_empty() && s.perp.is_empty() && s.funding.iter().all(|p| p.mark_price.is_none()));
+    let no_prices = names(&|s| {
+        s.spot.is_empty() && s.perp.is_empty() && s.funding.iter().all(|p| p.mark_price.is_none())
+    });
     if !no_prices.is_empty() {
         notes.push(format!(
             "No prices at all for {}: hedges there are tracked by notional only, so no basis P&L is booked for them.",
@@ -94,10 +113,15 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
         notes.push(format!("Borrow rates from data: {}.", from_data.join(", ")));
     }
     if !from_config.is_empty() {
-        notes.push(format!("Borrow rates from config: {}.", from_config.join(", ")));
+        notes.push(format!(
+            "Borrow rates from config: {}.",
+            from_config.join(", ")
+        ));
     }
     if !defaulted.is_empty() {
-        let yearly = (config.backtest.default_borrow_daily_rate * Decimal::from(365) * Decimal::ONE_HUNDRED).round_dp(1);
+        let yearly =
+            (config.backtest.default_borrow_daily_rate * Decimal::from(365) * Decimal::ONE_HUNDRED)
+                .round_dp(1);
         notes.push(format!(
             "No borrow rate known for: {} (default {yearly} %/yr); unless `assume_margin_for_unknown_assets` is set they count as not margin-enabled, so `require_margin` keeps them out of the strategy and the foresight bound.",
             defaulted.join(", ")
@@ -118,6 +142,9 @@ fn f2(x: f64) -> String {
     format!("{x:.2}")
 }
 
+/// Renders one cell of a metrics row.
+type Cell = Box<dyn Fn(&Metrics) -> String>;
+
 /// The metrics table rows shared by the headline and split sections.
 fn metrics_table(out: &mut String, runs: &[&Metrics]) {
     let _ = write!(out, "| metric |");
@@ -129,17 +156,32 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
         let _ = write!(out, "---:|");
     }
     out.push('\n');
-    let rows: Vec<(&str, Box<dyn Fn(&Metrics) -> String>)> = vec![
+    let rows: Vec<(&str, Cell)> = vec![
         ("annual return (CAGR)", Box::new(|m| pct(m.annual_return))),
         ("total return", Box::new(|m| pct(m.total_return))),
         ("Sharpe", Box::new(|m| f2(m.sharpe))),
         ("Sortino", Box::new(|m| m.sortino.map_or("n/a".into(), f2))),
         ("max drawdown", Box::new(|m| pct(m.max_drawdown))),
-        ("worst month drawdown", Box::new(|m| pct(m.worst_month_drawdown))),
-        ("capital utilization", Box::new(|m| pct(m.capital_utilization))),
-        ("win rate (funding periods)", Box::new(|m| pct(m.flows.win_rate))),
-        ("avg daily return", Box::new(|m| format!("{:.4} %", m.avg_daily_return * 100.0))),
-        ("funding income", Box::new(|m| money(m.flows.funding_income))),
+        (
+            "worst month drawdown",
+            Box::new(|m| pct(m.worst_month_drawdown)),
+        ),
+        (
+            "capital utilization",
+            Box::new(|m| pct(m.capital_utilization)),
+        ),
+        (
+            "win rate (funding periods)",
+            Box::new(|m| pct(m.flows.win_rate)),
+        ),
+        (
+            "avg daily return",
+            Box::new(|m| format!("{:.4} %", m.avg_daily_return * 100.0)),
+        ),
+        (
+            "funding income",
+            Box::new(|m| money(m.flows.funding_income)),
+        ),
         ("borrow cost", Box::new(|m| money(m.flows.borrow_cost))),
         ("fees", Box::new(|m| money(m.flows.fees))),
         ("slippage", Box::new(|m| money(m.flows.slippage))),
@@ -147,7 +189,10 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
         ("trades", Box::new(|m| m.flows.trades.to_string())),
         ("flips", Box::new(|m| m.flows.flips.to_string())),
         ("turnover (USDT)", Box::new(|m| money(m.flows.turnover))),
-        ("turnover / mean equity / yr", Box::new(|m| f2(m.turnover_per_year))),
+        (
+            "turnover / mean equity / yr",
+            Box::new(|m| f2(m.turnover_per_year)),
+        ),
         ("final equity", Box::new(|m| money(m.final_equity))),
     ];
     for (label, cell) in rows {
@@ -160,7 +205,11 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
 }
 
 /// One per-year figure side by side.
-fn yearly_comparison(out: &mut String, runs: &[&Metrics], value: fn(&crate::metrics::YearMetrics) -> f64) {
+fn yearly_comparison(
+    out: &mut String,
+    runs: &[&Metrics],
+    value: fn(&crate::metrics::YearMetrics) -> f64,
+) {
     let _ = write!(out, "| year |");
     for m in runs {
         let _ = write!(out, " {} |", m.name);
@@ -170,7 +219,10 @@ fn yearly_comparison(out: &mut String, runs: &[&Metrics], value: fn(&crate::metr
         let _ = write!(out, "---:|");
     }
     out.push('\n');
-    let mut years: Vec<i32> = runs.iter().flat_map(|m| m.per_year.iter().map(|y| y.year)).collect();
+    let mut years: Vec<i32> = runs
+        .iter()
+        .flat_map(|m| m.per_year.iter().map(|y| y.year))
+        .collect();
     years.sort_unstable();
     years.dedup();
     for year in years {
@@ -219,9 +271,12 @@ fn pair_table(out: &mut String, run: &RunOutput, dataset: &Dataset) {
         .enumerate()
         .filter(|(_, l)| l.trades > 0)
         .collect();
-    rows.sort_by(|a, b| b.1.net().cmp(&a.1.net()));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1.net()));
     for (index, l) in rows {
-        let name = dataset.symbols.get(index).map_or("?", |s| s.symbol.as_str());
+        let name = dataset
+            .symbols
+            .get(index)
+            .map_or("?", |s| s.symbol.as_str());
         let win = if l.settlements == 0 {
             0.0
         } else {
@@ -266,7 +321,12 @@ pub fn render(input: &ReportInput<'_>) -> String {
     let _ = writeln!(
         out,
         "Window: {} to {} ({:.2} years), initial capital {} USDT, replayed {} events in {:.1} s.\n",
-        m.start, m.end, m.years, money(m.initial_equity), input.strategy.events, input.elapsed_secs
+        m.start,
+        m.end,
+        m.years,
+        money(m.initial_equity),
+        input.strategy.events,
+        input.elapsed_secs
     );
     let _ = writeln!(
         out,
@@ -313,7 +373,9 @@ pub fn render(input: &ReportInput<'_>) -> String {
             );
         }
     }
-    out.push_str("\n![equity](equity.svg)\n\n![drawdown](drawdown.svg)\n\n![utilization](utilization.svg)\n");
+    out.push_str(
+        "\n![equity](equity.svg)\n\n![drawdown](drawdown.svg)\n\n![utilization](utilization.svg)\n",
+    );
     out.push_str("\n## Per year: return\n\n");
     yearly_comparison(&mut out, &all, |y| y.return_pct);
     out.push_str(
@@ -325,7 +387,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
     out.push_str("\n## Per year, strategy detail\n\n");
     per_year_detail(&mut out, m);
     if let Some((in_sample, out_sample, split)) = &input.split {
-        let _ = writeln!(out, "\n## In-sample vs out-of-sample (split at {split}, separate runs)\n");
+        let _ = writeln!(
+            out,
+            "\n## In-sample vs out-of-sample (split at {split}, separate runs)\n"
+        );
         metrics_table(&mut out, &[in_sample, out_sample]);
     }
     out.push_str("\n## Per-pair contribution (strategy)\n\n");
@@ -334,12 +399,18 @@ pub fn render(input: &ReportInput<'_>) -> String {
     let _ = writeln!(
         out,
         "- {} decision passes, {} with entries halted; drawdown halts: {}, hard-limit breaches (everything closed): {}, margin-tier changes: {}.",
-        stats.decisions, stats.halted_decisions, stats.halts, stats.limit_breaches, stats.tier_changes
+        stats.decisions,
+        stats.halted_decisions,
+        stats.halts,
+        stats.limit_breaches,
+        stats.tier_changes
     );
     let ratio = input
         .strategy
         .min_margin_ratio
-        .map_or("never hedged".to_string(), |r| format!("{:.2}", r.round_dp(2)));
+        .map_or("never hedged".to_string(), |r| {
+            format!("{:.2}", r.round_dp(2))
+        });
     let _ = writeln!(
         out,
         "- Lowest margin ratio (equity / maintenance at {} of perp and borrowed notional): {ratio}.",

@@ -108,7 +108,10 @@ impl Strategy {
         let mut close_all = false;
         let mut cut = None;
         let now = DateTime::from_timestamp_millis(ctx.now_ms).unwrap_or_default();
-        if let Ok(status) = self.drawdown.observe(now, ctx.book.equity, &self.config.risk) {
+        if let Ok(status) = self
+            .drawdown
+            .observe(now, ctx.book.equity, &self.config.risk)
+        {
             if status.event == Some(DrawdownEvent::Halted) {
                 self.stats.halts += 1;
             }
@@ -126,7 +129,8 @@ impl Strategy {
                 self.stats.tier_changes += 1;
                 match transition.directive {
                     MarginDirective::Normal => {}
-                    MarginDirective::Reduce { fraction } | MarginDirective::Deleverage { fraction } => {
+                    MarginDirective::Reduce { fraction }
+                    | MarginDirective::Deleverage { fraction } => {
                         cut = Some(fraction);
                     }
                     MarginDirective::CloseAll => close_all = true,
@@ -161,7 +165,10 @@ impl Strategy {
             let Some(direction) = eval.snapshot.direction() else {
                 continue;
             };
-            carry.insert(index, (direction, eval.snapshot.net_carry_per_period(period)));
+            carry.insert(
+                index,
+                (direction, eval.snapshot.net_carry_per_period(period)),
+            );
             let closing = matches!(orders.get(&index), Some(Order::Close { .. }));
             // Entry needs qualification; a held hedge stays a candidate until the rebalance
             // table closes it or minimal turnover hands its slot to a better pair, so a rate
@@ -276,7 +283,11 @@ impl Strategy {
 
     fn count(&mut self, what: &str, n: u64) {
         if n > 0 {
-            *self.stats.actions_by_reason.entry(what.to_string()).or_default() += n;
+            *self
+                .stats
+                .actions_by_reason
+                .entry(what.to_string())
+                .or_default() += n;
         }
     }
 
@@ -305,7 +316,10 @@ impl Policy for Strategy {
         let signal_n = self.config.backtest.signal_settlements as usize;
         let (entries_allowed, close_all, cut) = self.risk_gate(ctx);
         if close_all {
-            self.count("close: risk (drawdown limit or red margin tier)", ctx.book.positions.len() as u64);
+            self.count(
+                "close: risk (drawdown limit or red margin tier)",
+                ctx.book.positions.len() as u64,
+            );
             return ctx
                 .book
                 .positions
@@ -376,7 +390,9 @@ impl Policy for Strategy {
                 }
                 Action::AdjustSmallerLeg { .. } | Action::EmergencyRebalance { .. } => {
                     // Legs are replayed with equal quantities, so drift stays at zero.
-                    self.stats.notes.push(format!("unexpected drift on {}", hedge.symbol));
+                    self.stats
+                        .notes
+                        .push(format!("unexpected drift on {}", hedge.symbol));
                 }
                 Action::None if cut.is_some() => {
                     orders.insert(

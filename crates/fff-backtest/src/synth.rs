@@ -2,7 +2,9 @@
 
 use rust_decimal::Decimal;
 
-use crate::data::{DAY_MS, DailyBar, Dataset, DateRange, FundingPoint, HOUR_MS, SymbolData, base_asset};
+use crate::data::{
+    DAY_MS, DailyBar, Dataset, DateRange, FundingPoint, HOUR_MS, SymbolData, base_asset,
+};
 
 /// 2024-01-01T00:00:00Z.
 pub const EPOCH_2024_MS: i64 = 1_704_067_200_000;
@@ -36,7 +38,12 @@ pub fn symbol(
 }
 
 /// Daily bars with closes `close(day index)` from `start_ms`.
-pub fn bars(start_ms: i64, days: i64, close: impl Fn(i64) -> Decimal, volume: Option<Decimal>) -> Vec<DailyBar> {
+pub fn bars(
+    start_ms: i64,
+    days: i64,
+    close: impl Fn(i64) -> Decimal,
+    volume: Option<Decimal>,
+) -> Vec<DailyBar> {
     (0..days)
         .map(|d| DailyBar {
             open_time_ms: start_ms + d * DAY_MS,
@@ -69,14 +76,14 @@ pub fn random_market(count: usize, days: i64, seed: u64) -> Dataset {
     let mut symbols = Vec::with_capacity(count);
     for index in 0..count {
         let interval = [8, 4, 1][index % 3];
-        let bias = (next() % 400) as i64 - 100; // in 0.1 bp
+        let bias = (next() % 400) as i64 - 100; // in 0.01 bp per hour of interval
         let noise: Vec<i64> = (0..(days * 24 / interval as i64 + 1))
             .map(|_| (next() % 200) as i64 - 100)
             .collect();
         let name = format!("S{index}USDT");
         let mut data = symbol(&name, EPOCH_2024_MS, days, interval, |i| {
             let regime = if (i / 90) % 2 == 0 { bias } else { -bias / 2 };
-            Decimal::new(regime + noise[i], 5)
+            Decimal::new((regime + noise[i]) * i64::from(interval), 6)
         });
         let walk: Vec<i64> = (0..days).map(|_| (next() % 41) as i64 - 20).collect();
         let mut level = 10_000i64;

@@ -6,7 +6,8 @@
 //!   scope; signed requests carry `timestamp` + `recvWindow` against a server-time offset kept in sync.
 //! - [`models`]: wire structs exactly as Binance sends them (decimal strings parse straight into
 //!   `rust_decimal::Decimal`) plus `parse_*` functions into the domain-ish types the services use
-//!   ([`models::Instrument`], [`filters::SymbolFilters`]).
+//!   ([`models::SpotInstrument`], [`models::PerpInstrument`], [`filters::SymbolFilters`],
+//!   [`orders::OrderState`]); [`instruments::Instruments`] caches them by symbol.
 //! - [`ws`]: reconnecting WebSocket streams (futures market/public/private routes, spot and margin user
 //!   data over the WebSocket API, the margin risk stream) that report gaps so callers re-snapshot.
 //!
@@ -15,8 +16,10 @@
 pub mod credential;
 pub mod error;
 pub mod filters;
+pub mod instruments;
 pub mod limiter;
 pub mod models;
+pub mod orders;
 pub mod rest;
 pub mod sign;
 pub mod urls;
@@ -24,6 +27,8 @@ pub mod ws;
 
 pub use credential::Credentials;
 pub use error::{Error, Outcome, Result};
+pub use instruments::Instruments;
+pub use orders::{Market, OrderState, Resolution};
 pub use rest::RestClient;
 pub use urls::BinanceUrls;
 

@@ -201,6 +201,12 @@ impl RestClient {
         config: RestConfig,
         limiters: Limiters,
     ) -> Result<Self> {
+        if config.recv_window_ms == 0 || config.recv_window_ms > 60_000 {
+            return Err(Error::Config(format!(
+                "recv_window_ms must be within 1..=60000, got {}",
+                config.recv_window_ms
+            )));
+        }
         crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)

@@ -46,7 +46,8 @@ pub enum StreamEvent<E> {
 pub struct WsConfig {
     /// We ping at this interval; Binance answers with pongs (and sends its own pings).
     pub ping_interval: Duration,
-    /// No frame at all for this long means the connection is dead.
+    /// No frame at all (data, ping or pong) for this long means the connection is dead. Longer than
+    /// Binance's own 3-minute ping period, so it holds even if our pings went unanswered.
     pub silence_timeout: Duration,
     /// Reconnect before Binance's 24 h connection limit.
     pub max_connection_age: Duration,
@@ -65,7 +66,7 @@ impl Default for WsConfig {
     fn default() -> Self {
         Self {
             ping_interval: Duration::from_secs(30),
-            silence_timeout: Duration::from_secs(90),
+            silence_timeout: Duration::from_secs(240),
             max_connection_age: Duration::from_secs(23 * 3600 + 30 * 60),
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(30),

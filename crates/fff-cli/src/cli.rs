@@ -25,6 +25,36 @@ pub enum Command {
     Risk(RoleArgs),
     /// Rebalancer: drift, flips and closes on a schedule (default port 50055).
     Rebalancer(RoleArgs),
+    /// Binance-compatible exchange simulator; prints its base URLs as JSON on the first line.
+    Sim(SimArgs),
+    /// Asks a role's grpc.health.v1 whether it is SERVING (exit 0) or not (exit 1); for
+    /// container healthchecks and scripts.
+    Health(HealthArgs),
+}
+
+/// Options of `fff health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Address of the role to ask.
+    #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Service to ask about; empty means the server as a whole.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Give up after this many milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub timeout_ms: u64,
+}
+
+/// Options of `fff sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Simulator TOML (accounts, symbols, clock, faults); the default paper setup without one.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the first stdout line says which).
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "HOST:PORT")]
+    pub listen: SocketAddr,
 }
 
 /// Options every role takes.

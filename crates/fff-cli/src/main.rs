@@ -2,7 +2,9 @@
 //! library; exit codes: 0 ok, 1 runtime failure, 2 usage error (clap), 64 configuration error.
 
 mod cli;
+mod health;
 mod role;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -18,5 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Executor(args) => role::main(fff_runtime::Role::Executor, &args),
         cli::Command::Risk(args) => role::main(fff_runtime::Role::Risk, &args),
         cli::Command::Rebalancer(args) => role::main(fff_runtime::Role::Rebalancer, &args),
+        cli::Command::Sim(args) => sim::main(&args),
+        cli::Command::Health(args) => health::main(&args),
     }
 }

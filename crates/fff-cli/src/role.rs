@@ -12,7 +12,7 @@ use crate::cli::RoleArgs;
 
 /// Exit code for a configuration error (EX_CONFIG would be 78; 64 is EX_USAGE, the code the
 /// house style reserves for bad configuration).
-const EXIT_CONFIG: u8 = 64;
+pub const EXIT_CONFIG: u8 = 64;
 
 pub fn main(role: Role, args: &RoleArgs) -> ExitCode {
     let config = match FffConfig::load(args.config.as_deref(), &ProcessEnv, &args.overrides) {
@@ -42,8 +42,8 @@ pub fn main(role: Role, args: &RoleArgs) -> ExitCode {
 }
 
 async fn serve(role: Role, config: FffConfig, args: &RoleArgs) -> anyhow::Result<()> {
-    let telemetry = telemetry::init(role.as_str(), &config.telemetry)
-        .context("cannot initialise telemetry")?;
+    let telemetry =
+        telemetry::init(role.as_str(), &config.telemetry).context("cannot initialise telemetry")?;
     let token = auth::load_or_create_token(&config.auth, &ProcessEnv)
         .context("cannot load the auth token")?;
     let addr = args

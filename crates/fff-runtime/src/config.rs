@@ -7,8 +7,10 @@
 
 mod env;
 mod error;
+mod exchange;
 mod layers;
 mod role;
+mod scanner;
 mod sections;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +26,9 @@ use crate::secret::SecretString;
 
 pub use env::{ENV_NESTING, ENV_PREFIX, EnvSource, MapEnv, ProcessEnv, vars};
 pub use error::{ConfigError, ConfigIssue, Origin};
+pub use exchange::{ExchangeConfig, ExchangeVenue};
 pub use role::{Role, UnknownRole, default_endpoint, default_port};
+pub use scanner::{ScannerConfig, ShardSpec};
 pub use sections::{
     AuthConfig, DatabaseConfig, LogFormat, PortsConfig, ServerConfig, ServicesConfig,
     TelemetryConfig,
@@ -44,6 +48,8 @@ pub struct FffConfig {
     pub telemetry: TelemetryConfig,
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
+    pub exchange: ExchangeConfig,
+    pub scanner: ScannerConfig,
 }
 
 /// Secrets, read only from the environment (see [`vars`]); empty values count as unset.
@@ -110,6 +116,8 @@ impl FffConfig {
         errors.extend(self.server.validate());
         errors.extend(self.telemetry.validate());
         errors.extend(self.database.validate());
+        errors.extend(self.exchange.validate());
+        errors.extend(self.scanner.validate());
         errors
     }
 
@@ -119,6 +127,7 @@ impl FffConfig {
         sample.telemetry.otlp_endpoint = Some(String::new());
         sample.telemetry.service_name = Some(String::new());
         sample.auth.token_file = Some(PathBuf::new());
+        sample.exchange = ExchangeConfig::schema_sample();
         Value::try_from(sample).unwrap_or_else(|_| Value::Table(Table::new()))
     }
 }
@@ -285,6 +294,8 @@ impl Loader {
         let telemetry = self.section("telemetry", TelemetryConfig::validate);
         let auth = self.section("auth", |_: &AuthConfig| Vec::new());
         let database = self.section("database", DatabaseConfig::validate);
+        let exchange = self.section("exchange", ExchangeConfig::validate);
+        let scanner = self.section("scanner", ScannerConfig::validate);
         Some(FffConfig {
             capital: capital?,
             risk: risk?,
@@ -296,6 +307,8 @@ impl Loader {
             telemetry: telemetry?,
             auth: auth?,
             database: database?,
+            exchange: exchange?,
+            scanner: scanner?,
         })
     }
 

@@ -330,7 +330,9 @@ impl Exchange {
         while self.now < t {
             let remaining = t - self.now;
             // Long jumps (accelerated clock, admin advance) use coarser steps to stay cheap.
-            let size = if remaining > HOUR_MS {
+            let size = if remaining > 24 * HOUR_MS {
+                300_000.max(step)
+            } else if remaining > HOUR_MS {
                 60_000.max(step)
             } else if remaining > 60_000 {
                 10_000.max(step)

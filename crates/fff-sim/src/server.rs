@@ -191,3 +191,27 @@ impl Drop for SimHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_json_keys_are_the_documented_ones() {
+        let v = serde_json::to_value(base_urls("127.0.0.1:8080".parse().unwrap())).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 6);
+        for k in [
+            "spot_rest",
+            "futures_rest",
+            "futures_ws",
+            "spot_ws_api",
+            "margin_risk_ws",
+            "admin",
+        ] {
+            assert!(keys.contains(&k), "{k}");
+        }
+        assert_eq!(v["spot_ws_api"], "ws://127.0.0.1:8080/ws-api/v3");
+        assert_eq!(v["admin"], "http://127.0.0.1:8080/admin");
+    }
+}

@@ -8,10 +8,10 @@ mod service;
 use std::future::Future;
 
 use anyhow::Context as _;
-use fff_store::Store;
 use fff_proto::fff::executor::v1::{MUTATING_METHODS, executor_server::ExecutorServer};
 use fff_runtime::RoleContext;
 use fff_runtime::grpc::GrpcServer;
+use fff_store::Store;
 use tokio::net::TcpListener;
 
 pub use service::ExecutorService;
@@ -32,13 +32,18 @@ pub async fn run(
     }
 
     // This role persists; it is not ready until the schema is migrated.
-    let url = context.secrets.database_url.as_ref().context(
-        "DATABASE_URL is not set: the executor role persists to PostgreSQL",
-    )?;
+    let url = context
+        .secrets
+        .database_url
+        .as_ref()
+        .context("DATABASE_URL is not set: the executor role persists to PostgreSQL")?;
     let store = Store::connect(url.expose(), context.config.database.max_connections)
         .await
         .context("cannot connect to PostgreSQL (DATABASE_URL)")?;
-    store.migrate().await.context("cannot apply database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
     tracing::info!("database migrated");
 
     let health = server.health();

@@ -18,55 +18,89 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 pub struct ExecutorService;
 
 fn not_built(method: &str) -> Status {
-    Status::unimplemented(format!("executor.{method} is not implemented yet (issue #5)"))
+    Status::unimplemented(format!(
+        "executor.{method} is not implemented yet (issue #5)"
+    ))
 }
 
 #[tonic::async_trait]
 impl Executor for ExecutorService {
-    async fn list_positions(&self, _request: Request<pb::ListPositionsRequest>) -> Result<Response<pb::ListPositionsResponse>, Status> {
+    async fn list_positions(
+        &self,
+        _request: Request<pb::ListPositionsRequest>,
+    ) -> Result<Response<pb::ListPositionsResponse>, Status> {
         Err(not_built("ListPositions"))
     }
 
-    async fn get_position(&self, _request: Request<pb::GetPositionRequest>) -> Result<Response<pb::GetPositionResponse>, Status> {
+    async fn get_position(
+        &self,
+        _request: Request<pb::GetPositionRequest>,
+    ) -> Result<Response<pb::GetPositionResponse>, Status> {
         Err(not_built("GetPosition"))
     }
 
-    async fn open_position(&self, _request: Request<pb::OpenPositionRequest>) -> Result<Response<pb::OpenPositionResponse>, Status> {
+    async fn open_position(
+        &self,
+        _request: Request<pb::OpenPositionRequest>,
+    ) -> Result<Response<pb::OpenPositionResponse>, Status> {
         Err(not_built("OpenPosition"))
     }
 
-    async fn close_position(&self, _request: Request<pb::ClosePositionRequest>) -> Result<Response<pb::ClosePositionResponse>, Status> {
+    async fn close_position(
+        &self,
+        _request: Request<pb::ClosePositionRequest>,
+    ) -> Result<Response<pb::ClosePositionResponse>, Status> {
         Err(not_built("ClosePosition"))
     }
 
-    async fn flip_position(&self, _request: Request<pb::FlipPositionRequest>) -> Result<Response<pb::FlipPositionResponse>, Status> {
+    async fn flip_position(
+        &self,
+        _request: Request<pb::FlipPositionRequest>,
+    ) -> Result<Response<pb::FlipPositionResponse>, Status> {
         Err(not_built("FlipPosition"))
     }
 
-    async fn get_allocation(&self, _request: Request<pb::GetAllocationRequest>) -> Result<Response<pb::GetAllocationResponse>, Status> {
+    async fn get_allocation(
+        &self,
+        _request: Request<pb::GetAllocationRequest>,
+    ) -> Result<Response<pb::GetAllocationResponse>, Status> {
         Err(not_built("GetAllocation"))
     }
 
-    async fn get_pnl(&self, _request: Request<pb::GetPnlRequest>) -> Result<Response<pb::GetPnlResponse>, Status> {
+    async fn get_pnl(
+        &self,
+        _request: Request<pb::GetPnlRequest>,
+    ) -> Result<Response<pb::GetPnlResponse>, Status> {
         Err(not_built("GetPnl"))
     }
 
-    async fn pause(&self, _request: Request<pb::PauseRequest>) -> Result<Response<pb::PauseResponse>, Status> {
+    async fn pause(
+        &self,
+        _request: Request<pb::PauseRequest>,
+    ) -> Result<Response<pb::PauseResponse>, Status> {
         Err(not_built("Pause"))
     }
 
-    async fn resume(&self, _request: Request<pb::ResumeRequest>) -> Result<Response<pb::ResumeResponse>, Status> {
+    async fn resume(
+        &self,
+        _request: Request<pb::ResumeRequest>,
+    ) -> Result<Response<pb::ResumeResponse>, Status> {
         Err(not_built("Resume"))
     }
 
-    async fn get_status(&self, _request: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
+    async fn get_status(
+        &self,
+        _request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
         Err(not_built("GetStatus"))
     }
 
     type StreamPositionEventsStream = ResponseStream<pb::StreamPositionEventsResponse>;
 
-    async fn stream_position_events(&self, _request: Request<pb::StreamPositionEventsRequest>) -> Result<Response<Self::StreamPositionEventsStream>, Status> {
+    async fn stream_position_events(
+        &self,
+        _request: Request<pb::StreamPositionEventsRequest>,
+    ) -> Result<Response<Self::StreamPositionEventsStream>, Status> {
         Err(not_built("StreamPositionEvents"))
     }
-
 }

@@ -18,23 +18,33 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 pub struct ScannerService;
 
 fn not_built(method: &str) -> Status {
-    Status::unimplemented(format!("scanner.{method} is not implemented yet (issue #4)"))
+    Status::unimplemented(format!(
+        "scanner.{method} is not implemented yet (issue #4)"
+    ))
 }
 
 #[tonic::async_trait]
 impl Scanner for ScannerService {
-    async fn list_opportunities(&self, _request: Request<pb::ListOpportunitiesRequest>) -> Result<Response<pb::ListOpportunitiesResponse>, Status> {
+    async fn list_opportunities(
+        &self,
+        _request: Request<pb::ListOpportunitiesRequest>,
+    ) -> Result<Response<pb::ListOpportunitiesResponse>, Status> {
         Err(not_built("ListOpportunities"))
     }
 
     type StreamOpportunitiesStream = ResponseStream<pb::StreamOpportunitiesResponse>;
 
-    async fn stream_opportunities(&self, _request: Request<pb::StreamOpportunitiesRequest>) -> Result<Response<Self::StreamOpportunitiesStream>, Status> {
+    async fn stream_opportunities(
+        &self,
+        _request: Request<pb::StreamOpportunitiesRequest>,
+    ) -> Result<Response<Self::StreamOpportunitiesStream>, Status> {
         Err(not_built("StreamOpportunities"))
     }
 
-    async fn explain_pair(&self, _request: Request<pb::ExplainPairRequest>) -> Result<Response<pb::ExplainPairResponse>, Status> {
+    async fn explain_pair(
+        &self,
+        _request: Request<pb::ExplainPairRequest>,
+    ) -> Result<Response<pb::ExplainPairResponse>, Status> {
         Err(not_built("ExplainPair"))
     }
-
 }

@@ -18,23 +18,33 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 pub struct RebalancerService;
 
 fn not_built(method: &str) -> Status {
-    Status::unimplemented(format!("rebalancer.{method} is not implemented yet (issue #5)"))
+    Status::unimplemented(format!(
+        "rebalancer.{method} is not implemented yet (issue #5)"
+    ))
 }
 
 #[tonic::async_trait]
 impl Rebalancer for RebalancerService {
-    async fn get_last_run(&self, _request: Request<pb::GetLastRunRequest>) -> Result<Response<pb::GetLastRunResponse>, Status> {
+    async fn get_last_run(
+        &self,
+        _request: Request<pb::GetLastRunRequest>,
+    ) -> Result<Response<pb::GetLastRunResponse>, Status> {
         Err(not_built("GetLastRun"))
     }
 
-    async fn trigger_now(&self, _request: Request<pb::TriggerNowRequest>) -> Result<Response<pb::TriggerNowResponse>, Status> {
+    async fn trigger_now(
+        &self,
+        _request: Request<pb::TriggerNowRequest>,
+    ) -> Result<Response<pb::TriggerNowResponse>, Status> {
         Err(not_built("TriggerNow"))
     }
 
     type StreamActionsStream = ResponseStream<pb::StreamActionsResponse>;
 
-    async fn stream_actions(&self, _request: Request<pb::StreamActionsRequest>) -> Result<Response<Self::StreamActionsStream>, Status> {
+    async fn stream_actions(
+        &self,
+        _request: Request<pb::StreamActionsRequest>,
+    ) -> Result<Response<Self::StreamActionsStream>, Status> {
         Err(not_built("StreamActions"))
     }
-
 }

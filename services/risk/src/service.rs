@@ -23,26 +23,40 @@ fn not_built(method: &str) -> Status {
 
 #[tonic::async_trait]
 impl Risk for RiskService {
-    async fn get_risk_state(&self, _request: Request<pb::GetRiskStateRequest>) -> Result<Response<pb::GetRiskStateResponse>, Status> {
+    async fn get_risk_state(
+        &self,
+        _request: Request<pb::GetRiskStateRequest>,
+    ) -> Result<Response<pb::GetRiskStateResponse>, Status> {
         Err(not_built("GetRiskState"))
     }
 
     type StreamDirectivesStream = ResponseStream<pb::StreamDirectivesResponse>;
 
-    async fn stream_directives(&self, _request: Request<pb::StreamDirectivesRequest>) -> Result<Response<Self::StreamDirectivesStream>, Status> {
+    async fn stream_directives(
+        &self,
+        _request: Request<pb::StreamDirectivesRequest>,
+    ) -> Result<Response<Self::StreamDirectivesStream>, Status> {
         Err(not_built("StreamDirectives"))
     }
 
-    async fn list_directives(&self, _request: Request<pb::ListDirectivesRequest>) -> Result<Response<pb::ListDirectivesResponse>, Status> {
+    async fn list_directives(
+        &self,
+        _request: Request<pb::ListDirectivesRequest>,
+    ) -> Result<Response<pb::ListDirectivesResponse>, Status> {
         Err(not_built("ListDirectives"))
     }
 
-    async fn ack_directive(&self, _request: Request<pb::AckDirectiveRequest>) -> Result<Response<pb::AckDirectiveResponse>, Status> {
+    async fn ack_directive(
+        &self,
+        _request: Request<pb::AckDirectiveRequest>,
+    ) -> Result<Response<pb::AckDirectiveResponse>, Status> {
         Err(not_built("AckDirective"))
     }
 
-    async fn request_approval(&self, _request: Request<pb::RequestApprovalRequest>) -> Result<Response<pb::RequestApprovalResponse>, Status> {
+    async fn request_approval(
+        &self,
+        _request: Request<pb::RequestApprovalRequest>,
+    ) -> Result<Response<pb::RequestApprovalResponse>, Status> {
         Err(not_built("RequestApproval"))
     }
-
 }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::DAY_MS;
-use super::table::{Header, column_of, read_table};
+use super::table::{Header, MAX_RATE, column_of, read_table};
 use crate::error::Result;
 
 const SNAPSHOT_SPAN_DAYS: i64 = 30;
@@ -29,9 +29,7 @@ impl BorrowHistory {
     pub fn hourly_rate(&self, asset: &str, time_ms: i64) -> Option<Decimal> {
         let points = self.series.get(asset)?;
         let index = points.partition_point(|(t, _)| *t <= time_ms);
-        points
-            .get(index.saturating_sub(1))
-            .map(|(_, rate)| *rate)
+        points.get(index.saturating_sub(1)).map(|(_, rate)| *rate)
     }
 
     /// Whether `asset` has a time series rather than a snapshot.
@@ -41,8 +39,16 @@ impl BorrowHistory {
 }
 
 enum Layout {
-    Daily { asset: usize, time: usize, rate: usize },
-    Annual { asset: usize, date: usize, percent: usize },
+    Daily {
+        asset: usize,
+        time: usize,
+        rate: usize,
+    },
+    Annual {
+        asset: usize,
+        date: usize,
+        percent: usize,
+    },
 }
 
 /// Reads one borrow file into `(asset, time ms, hourly rate)` rows.
@@ -51,25 +57,34 @@ pub(crate) fn read_borrow_file(path: &Path, out: &mut Vec<(String, i64, Decimal)
         path,
         |header: &Header, _| {
             let names = header.as_deref().unwrap_or_default();
-            Ok(if names.iter().any(|n| n.eq_ignore_ascii_case("annualPercent")) {
-                Layout::Annual {
-                    asset: column_of(path, names, &["asset"])?,
-                    date: column_of(path, names, &["date"])?,
-                    percent: column_of(path, names, &["annualPercent"])?,
-                }
-            } else {
-                Layout::Daily {
-                    asset: column_of(path, names, &["asset"])?,
-                    time: column_of(path, names, &["timestamp"])?,
-                    rate: column_of(path, names, &["dailyInterestRate"])?,
-                }
-            })
+            Ok(
+                if names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case("annualPercent"))
+                {
+                    Layout::Annual {
+                        asset: column_of(path, names, &["asset"])?,
+                        date: column_of(path, names, &["date"])?,
+                        percent: column_of(path, names, &["annualPercent"])?,
+                    }
+                } else {
+                    Layout::Daily {
+                        asset: column_of(path, names, &["asset"])?,
+                        time: column_of(path, names, &["timestamp"])?,
+                        rate: column_of(path, names, &["dailyInterestRate"])?,
+                    }
+                },
+            )
         },
         |layout, row| {
             match layout {
                 Layout::Daily { asset, time, rate } => {
-                    let hourly = row.decimal(*rate)? / Decimal::from(24);
-                    out.push((row.text(*asset)?.to_ascii_uppercase(), row.time_ms(*time)?, hourly));
+                    let hourly = row.bounded(*rate, Decimal::ZERO, MAX_RATE)? / Decimal::from(24);
+                    out.push((
+                        row.text(*asset)?.to_ascii_uppercase(),
+                        row.time_ms(*time)?,
+                        hourly,
+                    ));
                 }
                 Layout::Annual {
                     asset,
@@ -77,12 +92,15 @@ pub(crate) fn read_borrow_file(path: &Path, out: &mut Vec<(String, i64, Decimal)
                     percent,
                 } => {
                     let text = row.text(*date)?;
-                    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                        .map_err(|_| row.error(*date, format!("expected YYYY-MM-DD, got {text:?}")))?;
+                    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                        row.error(*date, format!("expected YYYY-MM-DD, got {text:?}"))
+                    })?;
                     let time_ms = day
                         .and_hms_opt(0, 0, 0)
                         .map_or(0, |t| t.and_utc().timestamp_millis());
-                    let hourly = row.decimal(*percent)? / Decimal::from(100 * 365 * 24);
+                    let yearly_max = Decimal::from(36_500);
+                    let hourly = row.bounded(*percent, Decimal::ZERO, yearly_max)?
+                        / Decimal::from(100 * 365 * 24);
                     out.push((row.text(*asset)?.to_ascii_uppercase(), time_ms, hourly));
                 }
             }

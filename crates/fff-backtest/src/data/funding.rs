@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 
-use super::table::{Header, column_of, read_table};
+use super::table::{Header, MAX_RATE, column_of, read_table};
 use crate::error::{Error, Result};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -51,10 +51,13 @@ pub(crate) fn read_funding_file(path: &Path, out: &mut Vec<RawFunding>) -> Resul
             match layout {
                 Layout::Rest { time, rate, mark } => {
                     let mark_price = match mark {
-                        Some(col) => row.optional_decimal(*col)?,
-                        None => None,
+                        Some(col) if row.optional_decimal(*col)?.is_some() => {
+                            Some(row.price(*col)?)
+                        }
+                        _ => None,
                     };
-                    out.push((row.time_ms(*time)?, row.decimal(*rate)?, mark_price, None));
+                    let rate = row.bounded(*rate, -MAX_RATE, MAX_RATE)?;
+                    out.push((row.time_ms(*time)?, rate, mark_price, None));
                 }
                 Layout::Bulk {
                     time,
@@ -66,7 +69,8 @@ pub(crate) fn read_funding_file(path: &Path, out: &mut Vec<RawFunding>) -> Resul
                         .ok()
                         .filter(|h| *h > 0)
                         .ok_or_else(|| row.error(*interval, format!("bad interval {hours}")))?;
-                    out.push((row.time_ms(*time)?, row.decimal(*rate)?, None, Some(hours)));
+                    let rate = row.bounded(*rate, -MAX_RATE, MAX_RATE)?;
+                    out.push((row.time_ms(*time)?, rate, None, Some(hours)));
                 }
             }
             Ok(())

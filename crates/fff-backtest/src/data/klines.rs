@@ -9,6 +9,9 @@ use rust_decimal::Decimal;
 use super::table::{Header, column_of, read_table};
 use crate::error::{Error, Result};
 
+/// Largest 24h quote volume accepted (1e15 USDT).
+const MAX_VOLUME: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
 /// One daily bar; only what the replay uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyBar {
@@ -32,13 +35,12 @@ pub(crate) fn read_kline_file(path: &Path, out: &mut Vec<DailyBar>) -> Result<()
         path,
         |header: &Header, width| detect_columns(path, header.as_deref(), width),
         |cols, row| {
-            let close = row.decimal(cols.close)?;
-            if close <= Decimal::ZERO {
-                return Err(row.error(cols.close, format!("close price must be positive, got {close}")));
-            }
+            let close = row.price(cols.close)?;
             let quote_volume = match cols.quote_volume {
-                Some(col) => row.optional_decimal(col)?,
-                None => None,
+                Some(col) if row.optional_decimal(col)?.is_some() => {
+                    Some(row.bounded(col, Decimal::ZERO, MAX_VOLUME)?)
+                }
+                _ => None,
             };
             out.push(DailyBar {
                 open_time_ms: row.time_ms(cols.open_time)?,

@@ -45,8 +45,12 @@ impl Row<'_> {
     /// Epoch milliseconds; microsecond stamps are scaled down.
     pub(crate) fn time_ms(&self, column: usize) -> Result<i64> {
         let text = self.text(column)?;
-        let value = i64::from_str(text)
-            .map_err(|_| self.error(column, format!("expected an integer timestamp, got {text:?}")))?;
+        let value = i64::from_str(text).map_err(|_| {
+            self.error(
+                column,
+                format!("expected an integer timestamp, got {text:?}"),
+            )
+        })?;
         if value < 0 {
             return Err(self.error(column, format!("negative timestamp {value}")));
         }
@@ -63,6 +67,24 @@ impl Row<'_> {
             .ok_or_else(|| self.error(column, format!("expected a decimal number, got {text:?}")))
     }
 
+    /// A decimal within `[low, high]`; values outside are data errors (they would also push
+    /// later arithmetic out of `Decimal`'s range).
+    pub(crate) fn bounded(&self, column: usize, low: Decimal, high: Decimal) -> Result<Decimal> {
+        let value = self.decimal(column)?;
+        if value < low || value > high {
+            return Err(self.error(
+                column,
+                format!("{value} outside the plausible range [{low}, {high}]"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// A price: positive and within `[1e-12, 1e12]`.
+    pub(crate) fn price(&self, column: usize) -> Result<Decimal> {
+        self.bounded(column, MIN_PRICE, MAX_PRICE)
+    }
+
     /// Empty cells and missing trailing columns are `None`.
     pub(crate) fn optional_decimal(&self, column: usize) -> Result<Option<Decimal>> {
         if column >= self.len() || self.text(column)?.is_empty() {
@@ -77,6 +99,12 @@ impl Row<'_> {
             .map_err(|_| self.error(column, format!("expected an integer, got {text:?}")))
     }
 }
+
+/// Smallest and largest prices accepted.
+pub(crate) const MIN_PRICE: Decimal = Decimal::from_parts(1, 0, 0, false, 12);
+pub(crate) const MAX_PRICE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+/// Largest |rate| accepted for funding and daily borrow rates (100 % per period).
+pub(crate) const MAX_RATE: Decimal = Decimal::ONE;
 
 /// Plain or scientific notation (`4.354e-05` appears in Binance's borrow-rate exports).
 pub(crate) fn parse_decimal(text: &str) -> Option<Decimal> {
@@ -108,7 +136,9 @@ pub(crate) fn read_table<L>(
     let mut record = ByteRecord::new();
     let mut first = true;
     loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| csv_error(path, &e))?;
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(path, &e))?;
         if !more {
             break;
         }
@@ -139,19 +169,20 @@ pub(crate) fn read_table<L>(
         let Some(layout) = &layout else {
             continue;
         };
-        on_row(layout, &Row {
-            path,
-            line,
-            record: &record,
-        })?;
+        on_row(
+            layout,
+            &Row {
+                path,
+                line,
+                record: &record,
+            },
+        )?;
     }
     Ok(())
 }
 
 fn csv_error(path: &Path, error: &csv::Error) -> Error {
-    let (line, column) = error
-        .position()
-        .map_or((0, 0), |p| (p.line(), 1));
+    let (line, column) = error.position().map_or((0, 0), |p| (p.line(), 1));
     Error::Malformed {
         path: PathBuf::from(path),
         line,
@@ -213,12 +244,24 @@ mod tests {
     }
 
     #[test]
+    fn price_bounds_are_1e_minus_12_and_1e12() {
+        assert_eq!(MIN_PRICE, Decimal::new(1, 12));
+        assert_eq!(MAX_PRICE, Decimal::from(1_000_000_000_000u64));
+    }
+
+    #[test]
     fn symbol_from_file_names() {
-        assert_eq!(symbol_of(Path::new("x/BTCUSDT.csv")).as_deref(), Some("BTCUSDT"));
+        assert_eq!(
+            symbol_of(Path::new("x/BTCUSDT.csv")).as_deref(),
+            Some("BTCUSDT")
+        );
         assert_eq!(
             symbol_of(Path::new("ETHUSDT-fundingRate-2024-01.csv")).as_deref(),
             Some("ETHUSDT")
         );
-        assert_eq!(symbol_of(Path::new("solusdt-1d-2025-03.csv")).as_deref(), Some("SOLUSDT"));
+        assert_eq!(
+            symbol_of(Path::new("solusdt-1d-2025-03.csv")).as_deref(),
+            Some("SOLUSDT")
+        );
     }
 }

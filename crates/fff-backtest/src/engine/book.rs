@@ -32,12 +32,12 @@ pub struct Position {
 impl Position {
     /// Perp-leg notional at the last mark.
     pub fn notional(&self) -> Decimal {
-        self.qty * self.perp_price
+        self.qty.saturating_mul(self.perp_price)
     }
 
     /// Spot-leg notional at the last mark.
     pub fn spot_notional(&self) -> Decimal {
-        self.qty * self.spot_price
+        self.qty.saturating_mul(self.spot_price)
     }
 
     /// +1 when the spot leg is long.
@@ -158,15 +158,18 @@ impl Book {
         let sign = position.spot_sign();
         let mut pnl = Decimal::ZERO;
         if let Some(spot) = spot {
-            pnl += sign * position.qty * (spot - position.spot_price);
+            pnl =
+                pnl.saturating_add(sign * position.qty.saturating_mul(spot - position.spot_price));
             position.spot_price = spot;
         }
         if let Some(perp) = perp {
-            pnl -= sign * position.qty * (perp - position.perp_price);
+            pnl =
+                pnl.saturating_sub(sign * position.qty.saturating_mul(perp - position.perp_price));
             position.perp_price = perp;
         }
-        self.ledgers[symbol].basis += pnl;
-        self.equity += pnl;
+        let ledger = &mut self.ledgers[symbol];
+        ledger.basis = ledger.basis.saturating_add(pnl);
+        self.equity = self.equity.saturating_add(pnl);
     }
 
     /// Marks with whatever legs have fresh prices: a leg without one moves by the other leg's
@@ -209,23 +212,23 @@ impl Book {
             Some(mark) if position.priced => mark,
             _ => position.perp_price,
         };
-        let notional = position.qty * price;
+        let notional = position.qty.saturating_mul(price);
         // Positive carry is short perp: receives rate * notional; negative carry is long perp.
         let amount = match position.direction {
-            Direction::PositiveCarry => rate * notional,
-            Direction::NegativeCarry => -rate * notional,
+            Direction::PositiveCarry => rate.saturating_mul(notional),
+            Direction::NegativeCarry => -rate.saturating_mul(notional),
         };
-        let net = amount - position.pending_cost;
+        let net = amount.saturating_sub(position.pending_cost);
         position.pending_cost = Decimal::ZERO;
         let ledger = &mut self.ledgers[symbol];
-        ledger.funding += amount;
+        ledger.funding = ledger.funding.saturating_add(amount);
         ledger.settlements += 1;
         self.settlements += 1;
         if net > Decimal::ZERO {
             ledger.positive_settlements += 1;
             self.positive_settlements += 1;
         }
-        self.equity += amount;
+        self.equity = self.equity.saturating_add(amount);
     }
 
     /// Accrues one hour of borrow interest on every short-spot leg.
@@ -235,10 +238,13 @@ impl Book {
             if position.direction != Direction::NegativeCarry {
                 continue;
             }
-            let interest = position.spot_notional() * hourly_rate(position.symbol);
-            position.pending_cost += interest;
-            self.ledgers[position.symbol].borrow += interest;
-            self.equity -= interest;
+            let interest = position
+                .spot_notional()
+                .saturating_mul(hourly_rate(position.symbol));
+            position.pending_cost = position.pending_cost.saturating_add(interest);
+            let ledger = &mut self.ledgers[position.symbol];
+            ledger.borrow = ledger.borrow.saturating_add(interest);
+            self.equity = self.equity.saturating_sub(interest);
         }
     }
 
@@ -258,9 +264,15 @@ impl Book {
             None if target_qty.is_zero() => return,
             None => (TradeKind::Open, target_qty, target_qty),
             Some(p) if target_qty.is_zero() => (TradeKind::Close, p.qty, -p.qty),
-            Some(p) if p.direction != direction => (TradeKind::Flip, p.qty + target_qty, target_qty),
+            Some(p) if p.direction != direction => {
+                (TradeKind::Flip, p.qty + target_qty, target_qty)
+            }
             Some(p) if p.qty == target_qty => return,
-            Some(p) => (TradeKind::Adjust, (target_qty - p.qty).abs(), target_qty - p.qty),
+            Some(p) => (
+                TradeKind::Adjust,
+                (target_qty - p.qty).abs(),
+                target_qty - p.qty,
+            ),
         };
         // Mark to the execution prices first so basis P&L up to now is booked; without
         // prices the hedge trades at its own last marks (or 1 for a notional-only hedge).
@@ -276,15 +288,20 @@ impl Book {
             ),
             (None, None) => (Decimal::ONE, Decimal::ONE, false),
         };
-        let spot_notional = traded_qty * spot_price;
-        let perp_notional = traded_qty * perp_price;
-        let fees = spot_notional * self.costs.spot_fee() + perp_notional * self.costs.futures_fee();
-        let slippage = (spot_notional + perp_notional) * self.costs.slippage;
-        self.equity -= fees + slippage;
+        // Saturating: absurd inputs end the run through the replay's equity cap, not a panic.
+        let spot_notional = traded_qty.saturating_mul(spot_price);
+        let perp_notional = traded_qty.saturating_mul(perp_price);
+        let traded = spot_notional.saturating_add(perp_notional);
+        let fees = spot_notional
+            .saturating_mul(self.costs.spot_fee())
+            .saturating_add(perp_notional.saturating_mul(self.costs.futures_fee()));
+        let slippage = traded.saturating_mul(self.costs.slippage);
+        let cost = fees.saturating_add(slippage);
+        self.equity = self.equity.saturating_sub(cost);
         let ledger = &mut self.ledgers[symbol];
-        ledger.fees += fees;
-        ledger.slippage += slippage;
-        ledger.turnover += spot_notional + perp_notional;
+        ledger.fees = ledger.fees.saturating_add(fees);
+        ledger.slippage = ledger.slippage.saturating_add(slippage);
+        ledger.turnover = ledger.turnover.saturating_add(traded);
         ledger.trades += 1;
         if kind == TradeKind::Flip {
             ledger.flips += 1;
@@ -295,8 +312,8 @@ impl Book {
             kind,
             direction,
             qty_delta,
-            notional: spot_notional + perp_notional,
-            cost: fees + slippage,
+            notional: traded,
+            cost,
         });
         match (current, kind) {
             (Some(i), TradeKind::Close) => {
@@ -307,7 +324,7 @@ impl Book {
                 position.qty = target_qty;
                 position.direction = direction;
                 position.priced = priced;
-                position.pending_cost += fees + slippage;
+                position.pending_cost = position.pending_cost.saturating_add(cost);
                 if kind == TradeKind::Flip {
                     position.opened_ms = time_ms;
                 }
@@ -318,7 +335,7 @@ impl Book {
                 qty: target_qty,
                 spot_price,
                 perp_price,
-                pending_cost: fees + slippage,
+                pending_cost: cost,
                 opened_ms: time_ms,
                 priced,
             }),
@@ -334,12 +351,33 @@ mod tests {
     #[test]
     fn equity_is_capital_plus_ledger_items() {
         let mut book = Book::new(CostModel::default(), 1);
-        book.trade_to(0, 0, "X", Direction::PositiveCarry, dec!(10), Some((dec!(100), dec!(100.1))));
+        book.trade_to(
+            0,
+            0,
+            "X",
+            Direction::PositiveCarry,
+            dec!(10),
+            Some((dec!(100), dec!(100.1))),
+        );
         book.settle_funding(0, dec!(0.001), Some(dec!(100.2)));
         book.mark_fresh(0, Some(dec!(101)), Some(dec!(101.05)));
-        book.trade_to(1, 0, "X", Direction::NegativeCarry, dec!(5), Some((dec!(101), dec!(101.05))));
+        book.trade_to(
+            1,
+            0,
+            "X",
+            Direction::NegativeCarry,
+            dec!(5),
+            Some((dec!(101), dec!(101.05))),
+        );
         book.accrue_borrow(|_| dec!(0.0001));
-        book.trade_to(2, 0, "X", Direction::NegativeCarry, dec!(0), Some((dec!(102), dec!(102))));
+        book.trade_to(
+            2,
+            0,
+            "X",
+            Direction::NegativeCarry,
+            dec!(0),
+            Some((dec!(102), dec!(102))),
+        );
         let l = &book.ledgers[0];
         assert_eq!(book.equity, book.initial_capital + l.net());
         assert_eq!(l.trades, 3);

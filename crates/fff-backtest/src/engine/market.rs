@@ -63,9 +63,9 @@ impl SymbolState {
 
     /// Whether the perp is still settling: the last settlement is at most two intervals old.
     pub fn is_live(&self, now_ms: i64) -> bool {
-        self.recent
-            .back()
-            .is_some_and(|(t, _)| now_ms - t <= 2 * i64::from(self.interval_hours) * HOUR_MS + HOUR_MS)
+        self.recent.back().is_some_and(|(t, _)| {
+            now_ms - t <= 2 * i64::from(self.interval_hours) * HOUR_MS + HOUR_MS
+        })
     }
 
     /// Mean of the last `n` settled rates (per interval).
@@ -79,11 +79,15 @@ impl SymbolState {
     }
 
     pub fn fresh_spot(&self, now_ms: i64) -> Option<Decimal> {
-        self.spot.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS).map(|(_, p)| p)
+        self.spot
+            .filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)
+            .map(|(_, p)| p)
     }
 
     pub fn fresh_perp(&self, now_ms: i64) -> Option<Decimal> {
-        self.perp.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS).map(|(_, p)| p)
+        self.perp
+            .filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)
+            .map(|(_, p)| p)
     }
 
     /// Whether a daily close of either leg is fresh (then marks come from closes only).

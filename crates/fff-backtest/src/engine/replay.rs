@@ -13,6 +13,10 @@ use crate::costs::CostModel;
 use crate::data::{DAY_MS, Dataset, HOUR_MS};
 use crate::error::{Error, Result};
 
+/// Equity beyond this means the data or parameters are implausible; stopping here keeps every
+/// later sum far inside `Decimal`'s range (about 7.9e28), so no arithmetic can overflow.
+const MAX_EQUITY: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0); // 1e15
+
 /// One hourly point of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct HourSample {
@@ -68,7 +72,12 @@ pub fn total_ledger(ledgers: &[PairLedger]) -> PairLedger {
 
 /// Hourly borrow rate of `asset` at `time_ms`: config override, else data, else the default.
 /// Returns the rate and whether it came from config or data (not the blanket default).
-pub fn borrow_hourly(dataset: &Dataset, costs: &CostModel, asset: &str, time_ms: i64) -> (Decimal, bool) {
+pub fn borrow_hourly(
+    dataset: &Dataset,
+    costs: &CostModel,
+    asset: &str,
+    time_ms: i64,
+) -> (Decimal, bool) {
     if let Some(daily) = costs.borrow_daily_rate.get(asset) {
         return (hourly_from_daily(*daily), true);
     }
@@ -96,9 +105,17 @@ pub fn replay(
     let (first, last) = dataset
         .span_ms()
         .ok_or_else(|| Error::Data("no funding settlements inside the requested window".into()))?;
-    let start = dataset.range.from_ms.unwrap_or(first).max(first - first.rem_euclid(HOUR_MS));
+    let start = dataset
+        .range
+        .from_ms
+        .unwrap_or(first)
+        .max(first - first.rem_euclid(HOUR_MS));
     let start = start - start.rem_euclid(HOUR_MS);
-    let end = dataset.range.to_ms.unwrap_or(last + HOUR_MS).min(last + HOUR_MS);
+    let end = dataset
+        .range
+        .to_ms
+        .unwrap_or(last + HOUR_MS)
+        .min(last + HOUR_MS);
     let symbols = &dataset.symbols;
     let mut market: Vec<SymbolState> = symbols
         .iter()
@@ -126,7 +143,14 @@ pub fn replay(
     advance(dataset, &mut market, &mut cursors, &mut book, start, &mut 0);
     while hour < end {
         let next = hour + HOUR_MS;
-        advance(dataset, &mut market, &mut cursors, &mut book, next, &mut events);
+        advance(
+            dataset,
+            &mut market,
+            &mut cursors,
+            &mut book,
+            next,
+            &mut events,
+        );
         if hour.rem_euclid(DAY_MS) == 0 {
             for (state, data) in market.iter_mut().zip(symbols) {
                 let (rate, known) = borrow_hourly(dataset, costs, &data.base_asset, hour);
@@ -148,6 +172,14 @@ pub fn replay(
             execute(dataset, &market, &mut book, hour, &orders);
         }
         book.accrue_borrow(|i| market[i].borrow_hourly);
+        if book.equity.abs() > MAX_EQUITY {
+            return Err(Error::Data(format!(
+                "{}: equity reached {} usdt at {}; the data or parameters are implausible",
+                policy.name(),
+                book.equity.round_dp(0),
+                crate::data::format_time(hour)
+            )));
+        }
         let margin = book.gross_notional() * margin_per_notional;
         let maintenance = book.maintenance_margin();
         if maintenance > Decimal::ZERO {
@@ -291,5 +323,15 @@ fn execute(dataset: &Dataset, market: &[SymbolState], book: &mut Book, now: i64,
             .unwrap_or(Decimal::ONE);
         let qty = notional.checked_div(perp_price).unwrap_or(Decimal::ZERO);
         book.trade_to(now, symbol, &data.symbol, direction, qty, prices);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equity_cap_is_one_quadrillion() {
+        assert_eq!(MAX_EQUITY, Decimal::from(1_000_000_000_000_000u64));
     }
 }

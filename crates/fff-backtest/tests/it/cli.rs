@@ -13,12 +13,20 @@ fn write_market(dir: &Path) {
     for (name, interval, rate) in [("BTCUSDT", 8, "0.0002"), ("ETHUSDT", 4, "0.00015")] {
         let mut text = String::from("symbol,fundingTime,fundingRate,markPrice\n");
         for i in 0..(60 * 24 / interval) {
-            text.push_str(&format!("{name},{},{rate},\n", start + i * interval * 3_600_000));
+            text.push_str(&format!(
+                "{name},{},{rate},\n",
+                start + i * interval * 3_600_000
+            ));
         }
         std::fs::write(funding.join(format!("{name}.csv")), text).unwrap();
-        let mut bars = String::from("openTime,open,high,low,close,volume,quoteVolume,count,closeTime\n");
+        let mut bars =
+            String::from("openTime,open,high,low,close,volume,quoteVolume,count,closeTime\n");
         for d in 0..60 {
-            bars.push_str(&format!("{},1,1,1,{},1,900000000,1,0\n", start + d * 86_400_000, 100 + d));
+            bars.push_str(&format!(
+                "{},1,1,1,{},1,900000000,1,0\n",
+                start + d * 86_400_000,
+                100 + d
+            ));
         }
         std::fs::write(perp.join(format!("{name}.csv")), bars).unwrap();
     }
@@ -31,7 +39,11 @@ fn args(data: &Path, out: &Path) -> BacktestArgs {
         from: None,
         to: None,
         config: None,
-        set: vec!["backtest.borrow_daily_rate={ BTC = 0.0001, ETH = 0.0001 }".parse().unwrap()],
+        set: vec![
+            "backtest.borrow_daily_rate={ BTC = 0.0001, ETH = 0.0001 }"
+                .parse()
+                .unwrap(),
+        ],
         grid: Vec::new(),
         split: None,
         no_progress: true,
@@ -48,13 +60,28 @@ fn single_run_writes_metrics_report_and_charts() {
     let summary = run(&a).unwrap();
     assert_eq!(summary.metrics.len(), 4);
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap())
+            .unwrap();
     for key in [
-        "annual_return", "sharpe", "sortino", "max_drawdown", "worst_month_drawdown",
-        "capital_utilization", "win_rate", "avg_daily_return", "funding_income", "borrow_cost",
-        "fees", "turnover", "trades", "per_year",
+        "annual_return",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "worst_month_drawdown",
+        "capital_utilization",
+        "win_rate",
+        "avg_daily_return",
+        "funding_income",
+        "borrow_cost",
+        "fees",
+        "turnover",
+        "trades",
+        "per_year",
     ] {
-        assert!(json["strategy"].get(key).is_some(), "metrics.json lacks {key}");
+        assert!(
+            json["strategy"].get(key).is_some(),
+            "metrics.json lacks {key}"
+        );
     }
     assert_eq!(json["baselines"].as_array().unwrap().len(), 3);
     assert_eq!(json["split"].as_array().unwrap().len(), 2);

@@ -22,7 +22,10 @@ fn malformed_cell_names_file_line_and_column() {
          BTCUSDT,1704096000000,0.0001x,42000\n",
     );
     let error = load_dataset(dir.path(), DateRange::default()).unwrap_err();
-    let Error::Malformed { path, line, column, .. } = &error else {
+    let Error::Malformed {
+        path, line, column, ..
+    } = &error
+    else {
         panic!("expected a malformed-data error, got {error}");
     };
     assert!(path.ends_with("funding/BTCUSDT.csv"));
@@ -35,13 +38,19 @@ fn malformed_cell_names_file_line_and_column() {
 #[test]
 fn malformed_kline_timestamp_is_located() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "funding/ETHUSDT.csv", "symbol,fundingTime,fundingRate,markPrice\nETHUSDT,1704067200000,0.0001,\n");
+    write(
+        dir.path(),
+        "funding/ETHUSDT.csv",
+        "symbol,fundingTime,fundingRate,markPrice\nETHUSDT,1704067200000,0.0001,\n",
+    );
     write(
         dir.path(),
         "spot_1d/ETHUSDT.csv",
         "openTime,open,high,low,close,volume\n1704067200000,1,1,1,2300.5,10\nyesterday,1,1,1,2301,10\n",
     );
-    let message = load_dataset(dir.path(), DateRange::default()).unwrap_err().to_string();
+    let message = load_dataset(dir.path(), DateRange::default())
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("spot_1d/ETHUSDT.csv:3:1"), "{message}");
 }
 
@@ -80,7 +89,10 @@ fn binance_bulk_funding_and_kline_files_parse_and_merge() {
     assert_eq!(btc.symbol, "BTCUSDT");
     assert_eq!(btc.base_asset, "BTC");
     let rates: Vec<_> = btc.funding.iter().map(|p| p.rate).collect();
-    assert_eq!(rates, vec![dec!(0.00037409), dec!(0.0003), dec!(-0.00001), dec!(0.0001)]);
+    assert_eq!(
+        rates,
+        vec![dec!(0.00037409), dec!(0.0003), dec!(-0.00001), dec!(0.0001)]
+    );
     // Interval from stamps; across the month gap the file's stated interval is used.
     let intervals: Vec<_> = btc.funding.iter().map(|p| p.interval_hours).collect();
     assert_eq!(intervals, vec![8, 8, 4, 4]);

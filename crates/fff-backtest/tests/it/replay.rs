@@ -16,7 +16,10 @@ fn free_config(assets: &[&str]) -> BacktestConfig {
         ..BacktestConfig::default()
     };
     for asset in assets {
-        config.backtest.borrow_daily_rate.insert((*asset).to_string(), Decimal::ZERO);
+        config
+            .backtest
+            .borrow_daily_rate
+            .insert((*asset).to_string(), Decimal::ZERO);
     }
     config
 }
@@ -51,7 +54,10 @@ fn constant_funding_without_costs_returns_exactly_the_funding_sum() {
     assert_eq!(funding, rate * notional * settlements);
     assert_eq!(book.equity - book.initial_capital, funding);
     let metrics = fff_backtest::metrics::compute(&run);
-    assert_eq!(metrics.flows.fees + metrics.flows.borrow_cost + metrics.flows.slippage, Decimal::ZERO);
+    assert_eq!(
+        metrics.flows.fees + metrics.flows.borrow_cost + metrics.flows.slippage,
+        Decimal::ZERO
+    );
     assert!((metrics.flows.win_rate - 1.0).abs() < 1e-12);
 }
 
@@ -60,9 +66,14 @@ fn funding_sign_flip_triggers_exactly_one_flip() {
     let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 20, 8, |i| {
         if i < 30 { dec!(0.0003) } else { dec!(-0.0003) }
     })]);
-    let run = Backtest::from_config(free_config(&["X"])).run(&data).unwrap();
+    let run = Backtest::from_config(free_config(&["X"]))
+        .run(&data)
+        .unwrap();
     let trades = &run.book.trades;
-    let flips: Vec<_> = trades.iter().filter(|t| t.kind == TradeKind::Flip).collect();
+    let flips: Vec<_> = trades
+        .iter()
+        .filter(|t| t.kind == TradeKind::Flip)
+        .collect();
     assert_eq!(flips.len(), 1, "{trades:#?}");
     assert_eq!(flips[0].direction, Direction::NegativeCarry);
     // The flip waits for the 3-settlement signal to turn: settlement 31 (index) at the latest.
@@ -81,7 +92,13 @@ fn halt_market(jump: bool) -> fff_backtest::Dataset {
     a.perp = bars(
         EPOCH_2024_MS,
         40,
-        |d| if jump && d >= 5 { dec!(103.5) } else { dec!(100) },
+        |d| {
+            if jump && d >= 5 {
+                dec!(103.5)
+            } else {
+                dec!(100)
+            }
+        },
         Some(dec!(1_000_000_000)),
     );
     let b = symbol("BUSDT", EPOCH_2024_MS + 8 * DAY, 32, 8, |_| dec!(0.0005));
@@ -99,16 +116,27 @@ fn first_open(run: &fff_backtest::engine::replay::RunOutput, name: &str) -> Opti
 #[test]
 fn drawdown_halt_stops_new_entries() {
     let config = free_config(&["A", "B"]);
-    let control = Backtest::from_config(config.clone()).run(&halt_market(false)).unwrap();
+    let control = Backtest::from_config(config.clone())
+        .run(&halt_market(false))
+        .unwrap();
     let b_entry = first_open(&control, "BUSDT").expect("B is entered without a drawdown");
     assert!(b_entry < EPOCH_2024_MS + 9 * DAY);
     assert_eq!(control.stats.halts, 0);
 
-    let halted = Backtest::from_config(config).run(&halt_market(true)).unwrap();
+    let halted = Backtest::from_config(config)
+        .run(&halt_market(true))
+        .unwrap();
     assert_eq!(halted.stats.halts, 1);
-    assert_eq!(halted.stats.limit_breaches, 0, "the loss stays below the hard limit");
+    assert_eq!(
+        halted.stats.limit_breaches, 0,
+        "the loss stays below the hard limit"
+    );
     // A is kept (halts stop entries, not exits) and B waits until the drawdown heals.
-    assert!(halted.book.trades.iter().all(|t| t.symbol != "AUSDT" || t.kind != TradeKind::Close || t.time_ms >= halted.end_ms));
+    assert!(
+        halted.book.trades.iter().all(|t| t.symbol != "AUSDT"
+            || t.kind != TradeKind::Close
+            || t.time_ms >= halted.end_ms)
+    );
     let b_halted = first_open(&halted, "BUSDT");
     assert!(
         b_halted.is_none_or(|t| t > EPOCH_2024_MS + 15 * DAY),
@@ -121,9 +149,14 @@ fn drawdown_halt_stops_new_entries() {
 #[test]
 fn costs_decide_the_sign() {
     // 1 bp per 8 h cannot pay a 0.19 % round trip within a few days.
-    let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 3, 8, |_| dec!(0.00011))]);
+    let data = dataset(vec![symbol("XUSDT", EPOCH_2024_MS, 3, 8, |_| {
+        dec!(0.00011)
+    })]);
     let mut config = BacktestConfig::default();
-    config.backtest.borrow_daily_rate.insert("X".into(), Decimal::ZERO);
+    config
+        .backtest
+        .borrow_daily_rate
+        .insert("X".into(), Decimal::ZERO);
     let run = Backtest::from_config(config).run(&data).unwrap();
     let ledger = &run.book.ledgers[0];
     assert!(ledger.funding > Decimal::ZERO);
@@ -135,19 +168,41 @@ fn costs_decide_the_sign() {
 fn baselines_and_bound_run_on_the_same_data() {
     let data = dataset(vec![
         symbol("BTCUSDT", EPOCH_2024_MS, 10, 8, |_| dec!(0.0001)),
-        symbol("XUSDT", EPOCH_2024_MS, 10, 4, |i| if i % 12 < 6 { dec!(0.0004) } else { dec!(-0.0002) }),
+        symbol("XUSDT", EPOCH_2024_MS, 10, 4, |i| {
+            if i % 12 < 6 {
+                dec!(0.0004)
+            } else {
+                dec!(-0.0002)
+            }
+        }),
     ]);
     let comparison = Backtest::from_config(free_config(&["BTC", "X"]))
         .compare(&data, |_| {})
         .unwrap();
-    let names: Vec<&str> = comparison.baselines.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = comparison
+        .baselines
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(
         names,
-        vec!["always-on BTCUSDT carry", "naive top-1 rotation", "perfect foresight (bound)"]
+        vec![
+            "always-on BTCUSDT carry",
+            "naive top-1 rotation",
+            "perfect foresight (bound)"
+        ]
     );
     let bound = &comparison.baselines[2];
     // Hindsight never collects less funding than the always-on carry of the same capital cap.
-    assert!(bound.book.ledgers.iter().map(|l| l.funding).sum::<Decimal>() > Decimal::ZERO);
+    assert!(
+        bound
+            .book
+            .ledgers
+            .iter()
+            .map(|l| l.funding)
+            .sum::<Decimal>()
+            > Decimal::ZERO
+    );
     let btc = &comparison.baselines[0];
     assert_eq!(btc.book.trades.len(), 2, "enter once, close at the end");
 }

@@ -85,6 +85,9 @@ impl SubscriptionState {
             }
         };
         if let Some(raw) = envelope.event {
+            if raw.get("e").and_then(|e| e.as_str()) == Some("serverShutdown") {
+                return Parsed::Reconnect("server shutting down".to_string());
+            }
             let event: AccountEvent = match serde_json::from_value(raw) {
                 Ok(event) => event,
                 Err(err) => {
@@ -352,6 +355,11 @@ mod tests {
         assert!(matches!(state.parse(old_end), Parsed::Ignore));
         let ours = fixture::load("wsapi_event_eventStreamTerminated.json");
         assert!(matches!(state.parse(&ours), Parsed::Reconnect(_)));
+        let shutdown = format!(
+            r#"{{"event":{}}}"#,
+            fixture::load("ws_spot_serverShutdown.json")
+        );
+        assert!(matches!(state.parse(&shutdown), Parsed::Reconnect(_)));
         let refused = fixture::load("wsapi_response_error.json");
         assert!(matches!(state.parse(&refused), Parsed::Fail(_)));
     }

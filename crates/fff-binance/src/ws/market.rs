@@ -95,6 +95,24 @@ pub fn parse_market_frame(text: &str) -> Result<Vec<MarketEvent>> {
     Ok(out)
 }
 
+/// Frame → stream action; a `serverShutdown` notice (sent before maintenance) means reconnect now.
+fn classify(text: &str) -> Parsed<MarketEvent> {
+    let shutdown = serde_json::from_str::<serde_json::Value>(text).is_ok_and(|value| {
+        let data = value.get("data").unwrap_or(&value);
+        data.get("e").and_then(|e| e.as_str()) == Some("serverShutdown")
+    });
+    if shutdown {
+        return Parsed::Reconnect("server shutting down".to_string());
+    }
+    match parse_market_frame(text) {
+        Ok(events) => Parsed::Events(events),
+        Err(err) => {
+            tracing::warn!(error = %err, "unparseable market frame skipped");
+            Parsed::Ignore
+        }
+    }
+}
+
 /// Subscribes to `streams`, one reconnecting connection per route, all feeding one handle. A `Gap`
 /// on any route means: re-read `premiumIndex` / book tickers over REST.
 pub fn subscribe_market(
@@ -133,13 +151,7 @@ async fn run_route(
     // Nothing is pushed into market connections; the sender only keeps the channel open.
     let (_keep, mut outbound) = mpsc::channel::<Outbound>(1);
     let mut first = true;
-    let mut parse = |text: &str| match parse_market_frame(text) {
-        Ok(events) => Parsed::Events(events),
-        Err(err) => {
-            tracing::warn!(error = %err, "unparseable market frame skipped");
-            Parsed::Ignore
-        }
-    };
+    let mut parse = classify;
     loop {
         let end = drive(
             &url,
@@ -202,5 +214,10 @@ mod tests {
         assert!(matches!(&events[0], MarketEvent::BookTicker(b) if b.symbol == "BNBUSDT"));
         let ack = fixture::load("ws_fapi_subscribe_response.json");
         assert!(parse_market_frame(&ack).unwrap().is_empty());
+        let shutdown = fixture::load("ws_spot_serverShutdown.json");
+        assert!(matches!(classify(&shutdown), Parsed::Reconnect(_)));
+        let wrapped = format!(r#"{{"stream":"!serverShutdown","data":{shutdown}}}"#);
+        assert!(matches!(classify(&wrapped), Parsed::Reconnect(_)));
+        assert!(matches!(classify(&arr), Parsed::Events(ref e) if !e.is_empty()));
     }
 }

@@ -58,6 +58,9 @@ async fn market_data_endpoints() {
     assert!(client.premium_indexes().await.unwrap().len() >= 2);
     let oi = client.open_interest("BTCUSDT").await.unwrap();
     assert!(oi.open_interest > Decimal::ZERO);
+    let instruments = client.load_instruments().await.unwrap();
+    let hedgeable = instruments.hedgeable(true);
+    assert!(hedgeable.iter().any(|(spot, _)| spot.symbol == "BTCUSDT"));
     // History is only what the simulator has settled; the call itself must parse.
     client
         .funding_rate_history(Some("BTCUSDT"), None, None, Some(10))
@@ -378,4 +381,37 @@ async fn rate_limit_storm_stops_the_client() {
         matches!(err, Error::RateLimited { .. } | Error::IpBanned { .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn orders_are_resolved_by_client_order_id() {
+    use fff_binance::{Market, Resolution};
+    let (_sim, client) = start(manual()).await;
+    let order = FuturesOrderRequest {
+        symbol: "ETHUSDT".into(),
+        side: Side::Buy,
+        kind: OrderKind::Market,
+        qty: dec!(0.1),
+        client_order_id: "fff-resolve-1".into(),
+        reduce_only: false,
+        position_side: PositionSide::Both,
+    };
+    client.futures_new_order(&order).await.unwrap();
+    let Resolution::Found(state) = client
+        .resolve_order(Market::Futures, "ETHUSDT", "fff-resolve-1")
+        .await
+        .unwrap()
+    else {
+        panic!("placed order not found")
+    };
+    assert_eq!(state.status, Some(OrderStatus::Filled));
+    assert_eq!(state.executed_qty, dec!(0.1));
+    assert!(state.avg_price.is_some());
+    for market in [Market::Spot, Market::Margin, Market::Futures] {
+        let missing = client
+            .resolve_order(market, "ETHUSDT", "fff-never-sent")
+            .await
+            .unwrap();
+        assert_eq!(missing, Resolution::NotFound, "{market:?}");
+    }
 }

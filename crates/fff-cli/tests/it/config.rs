@@ -7,10 +7,7 @@ fn unknown_config_key_fails_startup_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fff.toml");
     std::fs::write(&file, "[capital]\nreserv_ratio = 0.1\n").unwrap();
-    let (code, stderr) = run_to_end(
-        fff().args(["executor", "--config"]).arg(&file),
-        dir.path(),
-    );
+    let (code, stderr) = run_to_end(fff().args(["executor", "--config"]).arg(&file), dir.path());
     assert_eq!(code, Some(64), "stderr: {stderr}");
     assert!(stderr.contains("capital.reserv_ratio"), "stderr: {stderr}");
 }
@@ -26,7 +23,12 @@ fn every_bad_key_is_reported_at_once() {
     .unwrap();
     let (code, stderr) = run_to_end(
         fff()
-            .args(["gateway", "--set", "rebalance.drift_threshold=abc", "--config"])
+            .args([
+                "gateway",
+                "--set",
+                "rebalance.drift_threshold=abc",
+                "--config",
+            ])
             .arg(&file)
             .env("FFF_EXECUTION__NOPE", "1"),
         dir.path(),

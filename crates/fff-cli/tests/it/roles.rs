@@ -8,10 +8,10 @@ use fff_testkit::test_database;
 use tokio_stream::StreamExt as _;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Request};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 use crate::harness::{TOKEN, channel, start_role};
 
@@ -38,8 +38,15 @@ async fn listed_services(addr: SocketAddr) -> Vec<String> {
 }
 
 fn assert_lists(services: &[String], own: &str) {
-    for name in [own, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"] {
-        assert!(services.iter().any(|s| s == name), "{name} not in {services:?}");
+    for name in [
+        own,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(
+            services.iter().any(|s| s == name),
+            "{name} not in {services:?}"
+        );
     }
     // A role lists only what it serves, not every fff service in the descriptor set.
     let fff_services = services.iter().filter(|s| s.starts_with("fff.")).count();
@@ -69,15 +76,24 @@ async fn gateway_role_guards_orders() {
     let order = gateway::v1::PlaceOrderRequest::default;
     let refused = client.place_order(order()).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
-    let refused = client.place_order(with_wrong_token(order())).await.unwrap_err();
+    let refused = client
+        .place_order(with_wrong_token(order()))
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     let passed = client.place_order(with_token(order())).await;
-    assert_ne!(passed.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        passed.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
     // Reads need no token.
     let read = client
         .get_universe(gateway::v1::GetUniverseRequest::default())
         .await;
-    assert_ne!(read.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        read.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
 }
 
 #[tokio::test]
@@ -88,7 +104,10 @@ async fn scanner_role_is_read_only_and_open() {
     let read = client
         .list_opportunities(scanner::v1::ListOpportunitiesRequest::default())
         .await;
-    assert_ne!(read.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        read.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
 }
 
 #[tokio::test]
@@ -97,9 +116,11 @@ async fn executor_role_guards_manual_commands() {
     let role = start_role("executor", &[("DATABASE_URL", db.url())])
         .await
         .unwrap();
-    assert_lists(&listed_services(role.addr).await, "fff.executor.v1.Executor");
-    let mut client =
-        executor::v1::executor_client::ExecutorClient::new(channel(role.addr).await);
+    assert_lists(
+        &listed_services(role.addr).await,
+        "fff.executor.v1.Executor",
+    );
+    let mut client = executor::v1::executor_client::ExecutorClient::new(channel(role.addr).await);
     let refused = client
         .pause(executor::v1::PauseRequest::default())
         .await
@@ -113,13 +134,18 @@ async fn executor_role_guards_manual_commands() {
     let passed = client
         .pause(with_token(executor::v1::PauseRequest::default()))
         .await;
-    assert_ne!(passed.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        passed.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
 }
 
 #[tokio::test]
 async fn risk_role_guards_acknowledgements() {
     let db = test_database().await.unwrap();
-    let role = start_role("risk", &[("DATABASE_URL", db.url())]).await.unwrap();
+    let role = start_role("risk", &[("DATABASE_URL", db.url())])
+        .await
+        .unwrap();
     assert_lists(&listed_services(role.addr).await, "fff.risk.v1.Risk");
     let mut client = risk::v1::risk_client::RiskClient::new(channel(role.addr).await);
     let refused = client
@@ -130,7 +156,10 @@ async fn risk_role_guards_acknowledgements() {
     let read = client
         .get_risk_state(risk::v1::GetRiskStateRequest::default())
         .await;
-    assert_ne!(read.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        read.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
 }
 
 #[tokio::test]
@@ -150,5 +179,26 @@ async fn rebalancer_role_guards_trigger() {
     let passed = client
         .trigger_now(with_token(rebalancer::v1::TriggerNowRequest::default()))
         .await;
-    assert_ne!(passed.map_err(|s| s.code()).err(), Some(Code::Unauthenticated));
+    assert_ne!(
+        passed.map_err(|s| s.code()).err(),
+        Some(Code::Unauthenticated)
+    );
+}
+
+#[tokio::test]
+async fn health_subcommand_reports_serving_and_unreachable() {
+    let role = start_role("rebalancer", &[]).await.unwrap();
+    let serving = crate::harness::fff()
+        .args(["health", "--addr", &role.addr.to_string()])
+        .output()
+        .unwrap();
+    assert!(serving.status.success(), "{serving:?}");
+    assert_eq!(String::from_utf8_lossy(&serving.stdout).trim(), "SERVING");
+
+    let closed = fff_testkit::free_port().unwrap();
+    let unreachable = crate::harness::fff()
+        .args(["health", "--addr", &format!("127.0.0.1:{closed}")])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(1), "{unreachable:?}");
 }

@@ -1,4 +1,4 @@
-//! Spot and cross-margin orders: validation, balance locking, taker walks, resting fills, cancels.
+//! Spot and cross-margin order placement: validation, balance locking, taker walks.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 mod fill;
 
 use super::market::{Levels, round_down};
-use super::{Channel, Exchange, Fill, OrdType, Order, Side, SideEffect, Status, Tif, Venue};
+use super::{Exchange, OrdType, Order, Side, SideEffect, Status, Tif, Venue};
 use crate::ApiError;
 
 /// Filter maxima published in exchangeInfo; they also keep Decimal arithmetic far from overflow.
@@ -307,7 +307,6 @@ impl Exchange {
         self.emit_balances(account, venue, &[base, quote]);
         Ok(id)
     }
-
 }
 
 #[cfg(test)]

@@ -303,7 +303,6 @@ fn account(ex: &mut Exchange, r: &Req, version: u8) -> Result<Value, ApiError> {
         "assets": [asset_json(ex, id)], "positions": positions
     });
     if version == 2 {
-        let f = &ex.cfg.fees;
         v["feeTier"] = json!(0);
         v["feeBurn"] = json!(false);
         v["canTrade"] = json!(true);
@@ -312,7 +311,9 @@ fn account(ex: &mut Exchange, r: &Req, version: u8) -> Result<Value, ApiError> {
         v["updateTime"] = json!(0);
         v["multiAssetsMargin"] = json!(false);
         v["tradeGroupId"] = json!(-1);
-        v["makerCommission"] = json!(ds(f.futures_maker));
+        if let Some(a) = v["assets"].get_mut(0) {
+            a["marginAvailable"] = json!(true);
+        }
     }
     Ok(v)
 }

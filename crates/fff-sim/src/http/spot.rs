@@ -107,6 +107,16 @@ pub fn order_result(o: &Order) -> Value {
     })
 }
 
+/// Margin order bodies carry `isIsolated` and lack the spot-only list/quote/working fields.
+fn margin_shape(v: &mut Value) {
+    if let Some(obj) = v.as_object_mut() {
+        for k in ["orderListId", "origQuoteOrderQty", "workingTime"] {
+            obj.remove(k);
+        }
+        obj.insert("isIsolated".into(), json!(false));
+    }
+}
+
 pub fn order_response(o: &Order, resp_type: Option<&str>) -> Value {
     let default_full = matches!(o.kind, OrdType::Market | OrdType::Limit);
     let kind = resp_type.unwrap_or(if default_full { "FULL" } else { "ACK" });
@@ -125,7 +135,7 @@ pub fn order_response(o: &Order, resp_type: Option<&str>) -> Value {
         );
     }
     if o.venue == Venue::Margin {
-        v["isIsolated"] = json!(false);
+        margin_shape(&mut v);
         if let Some((asset, amt)) = &o.borrowed {
             // The documented example carries this one as a JSON number.
             v["marginBuyBorrowAmount"] = d8(*amt)
@@ -150,7 +160,7 @@ pub fn order_status(o: &Order) -> Value {
         obj.insert("isWorking".into(), json!(true));
     }
     if o.venue == Venue::Margin {
-        v["isIsolated"] = json!(false);
+        margin_shape(&mut v);
     }
     v
 }
@@ -186,6 +196,7 @@ pub fn cancel(ex: &mut Exchange, r: &Req, venue: Venue) -> Result<Value, ApiErro
     let o = &ex.orders[&id];
     let mut v = order_result(o);
     if let Some(obj) = v.as_object_mut() {
+        obj.remove("workingTime");
         obj.insert("origClientOrderId".into(), json!(o.client_id));
         obj.insert(
             "clientOrderId".into(),
@@ -193,7 +204,7 @@ pub fn cancel(ex: &mut Exchange, r: &Req, venue: Venue) -> Result<Value, ApiErro
         );
     }
     if venue == Venue::Margin {
-        v["isIsolated"] = json!(false);
+        margin_shape(&mut v);
     }
     Ok(v)
 }

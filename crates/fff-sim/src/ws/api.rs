@@ -39,14 +39,14 @@ fn verify_signature(sim: &Sim, params: &serde_json::Map<String, Value>) -> Resul
         .get("apiKey")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::mandatory("apiKey"))?;
-    let ts = params
-        .get("timestamp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| ApiError::mandatory("timestamp"))?;
-    let recv = params
-        .get("recvWindow")
-        .and_then(Value::as_i64)
-        .unwrap_or(5000);
+    let int = |k: &str| {
+        params.get(k).and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+    };
+    let ts = int("timestamp").ok_or_else(|| ApiError::mandatory("timestamp"))?;
+    let recv = int("recvWindow").unwrap_or(5000);
     let sig = params
         .get("signature")
         .and_then(Value::as_str)
