@@ -1,5 +1,5 @@
 //! Raw REST client: one method per Binance endpoint (in `spot`, `margin`, `futures`), all funnelled
-//! through [`RestClient::send`], which owns signing, time sync, the rate limiter and retries.
+//! through one private `send` path, which owns signing, time sync, the rate limiter and retries.
 //!
 //! Retry policy (STYLE rule 14): only GETs are retried automatically (transient failures, bounded,
 //! with backoff). POST/PUT/DELETE are sent once; a `-1021` timestamp rejection (nothing executed) is

@@ -23,7 +23,7 @@ pub fn main(args: &HealthArgs) -> ExitCode {
         }
     };
     let timeout = Duration::from_millis(args.timeout_ms);
-    match runtime.block_on(tokio::time::timeout(timeout, check(args))) {
+    match runtime.block_on(async { tokio::time::timeout(timeout, check(args)).await }) {
         Ok(Ok(ServingStatus::Serving)) => {
             println!("SERVING");
             ExitCode::SUCCESS
