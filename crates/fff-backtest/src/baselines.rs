@@ -140,10 +140,11 @@ impl Policy for TopOneRotation {
     }
 }
 
-/// Upper bound: each UTC day, allocate the *initial* capital with the strategy's own caps
+/// Hindsight yardstick: each UTC day, allocate current equity with the strategy's own caps
 /// (`fff_core::allocate`) to the pairs whose *realised* funding over the next 24 h, net of
-/// borrow, is best. Run with zero fees and slippage, so it bounds what any daily allocation of
-/// that capital could have collected.
+/// borrow, is best. Zero fees and slippage, so it bounds what any daily allocation could have
+/// collected. It compounds like the strategy, so compare per-year funding yields (funding /
+/// equity at the start of the year), not multi-year totals.
 pub struct PerfectForesight {
     capital: CapitalParams,
     max_pairs: u32,
@@ -202,14 +203,8 @@ impl Policy for PerfectForesight {
             .iter()
             .filter_map(|(_, i, _)| ctx.market[*i].symbol.clone())
             .collect();
-        // Sized on the initial capital, not compounded: the bound is a yardstick of how much
-        // funding a book of this size could collect, and compounding it for years says nothing.
-        let Ok(allocation) = allocate(
-            ctx.book.initial_capital,
-            &symbols,
-            &self.capital,
-            self.max_pairs,
-        ) else {
+        let Ok(allocation) = allocate(ctx.book.equity, &symbols, &self.capital, self.max_pairs)
+        else {
             return Vec::new();
         };
         let mut orders = Vec::new();

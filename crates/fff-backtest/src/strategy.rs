@@ -30,6 +30,7 @@ pub struct Strategy {
     drawdown: DrawdownTracker,
     tiers: TierTracker,
     breached: bool,
+    last_fingerprint: Option<u64>,
     /// No exchange filters in history: quantity rounding is left out of the replay.
     filters: SymbolFilters,
     cache: Vec<Option<Evaluation>>,
@@ -44,6 +45,7 @@ impl Strategy {
             drawdown: DrawdownTracker::new(&config.risk),
             tiers: TierTracker::new(),
             breached: false,
+            last_fingerprint: None,
             filters: SymbolFilters {
                 tick_size: Decimal::ZERO,
                 step_size: Decimal::ZERO,
@@ -236,14 +238,11 @@ impl Strategy {
             })
             .collect();
         let plan = plan_turnover(&held, &proposed, &self.switch_costs());
-        let min_trade = self.config.rebalance.min_trade_usdt;
-        let resize = self.config.backtest.resize_threshold;
-        let mut targeted = Vec::new();
+        let mut lines: Vec<SizedLine> = Vec::new();
         for target in &plan.targets {
             let Some(index) = index_of(&target.symbol) else {
                 continue;
             };
-            targeted.push(index);
             let Some((direction, _)) = carry.get(&index).copied() else {
                 continue;
             };
@@ -253,20 +252,49 @@ impl Strategy {
                 && p.direction != direction
                 && !flipped.contains(&index)
             {
+                lines.push(SizedLine::keep(index, p.direction, p.notional()));
                 continue;
             }
-            if let Some(p) = current
-                && p.direction == direction
-                && (p.notional() - target.notional).abs() < min_trade.max(p.notional() * resize)
-            {
+            let held_size = current
+                .filter(|p| p.direction == direction)
+                .map(|p| p.notional());
+            lines.push(SizedLine {
+                index,
+                direction,
+                target: target.notional,
+                current: held_size,
+                size: held_size.unwrap_or(target.notional),
+            });
+        }
+        let budget = allocation.max_position_notional;
+        let cap = allocation.pair_notional_cap;
+        // Price moves and funding make the held book drift around the budget; tolerate half
+        // the resize band above it, but never into the reserve.
+        let capital = &self.config.capital;
+        let headroom = ((Decimal::ONE - capital.reserve_ratio)
+            .checked_div(capital.target_utilization)
+            .unwrap_or(Decimal::ONE)
+            - Decimal::ONE)
+            .max(Decimal::ZERO);
+        let band = self.config.backtest.resize_threshold;
+        let slack = (band / Decimal::TWO).min(headroom);
+        lazy_resize(&mut lines, budget, cap, band, slack);
+        let min_trade = self.config.rebalance.min_trade_usdt;
+        let mut targeted = Vec::new();
+        for line in &lines {
+            targeted.push(line.index);
+            let unchanged = line
+                .current
+                .is_some_and(|c| (c - line.size).abs() < min_trade);
+            if unchanged {
                 continue;
             }
             orders.insert(
-                index,
+                line.index,
                 Order::Set {
-                    symbol: index,
-                    direction,
-                    notional: target.notional,
+                    symbol: line.index,
+                    direction: line.direction,
+                    notional: line.size,
                 },
             );
         }
@@ -279,6 +307,22 @@ impl Strategy {
                 orders.insert(p.symbol, Order::Close { symbol: p.symbol });
             }
         }
+    }
+
+    /// Changes whenever market state, the set of hedges or the entry gate changes.
+    fn fingerprint(ctx: &DecisionContext<'_>, entries_allowed: bool) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        entries_allowed.hash(&mut hasher);
+        for state in ctx.market {
+            state.version.hash(&mut hasher);
+            state.is_live(ctx.now_ms).hash(&mut hasher);
+        }
+        for p in &ctx.book.positions {
+            (p.symbol, p.direction == Direction::PositiveCarry).hash(&mut hasher);
+            p.qty.hash(&mut hasher);
+        }
+        hasher.finish()
     }
 
     fn count(&mut self, what: &str, n: u64) {
@@ -330,6 +374,13 @@ impl Policy for Strategy {
         if !entries_allowed {
             self.stats.halted_decisions += 1;
         }
+        // Nothing the pass reads has changed since the last one (no settlement, close or
+        // trade, same risk gate): its answer would be the same, so skip the work.
+        let fingerprint = Self::fingerprint(ctx, entries_allowed);
+        if cut.is_none() && self.last_fingerprint == Some(fingerprint) {
+            return Vec::new();
+        }
+        self.last_fingerprint = Some(fingerprint);
         // The rebalancer's decision table for every open hedge.
         let mut orders: BTreeMap<usize, Order> = BTreeMap::new();
         let mut flipped: Vec<usize> = Vec::new();
@@ -427,5 +478,141 @@ impl Policy for Strategy {
             .collect();
         stats.evaluations = self.evaluations;
         stats
+    }
+}
+
+/// One hedge of the final plan: what the allocation wants and what is held.
+#[derive(Debug, Clone, PartialEq)]
+struct SizedLine {
+    index: usize,
+    direction: Direction,
+    /// The allocation's notional for it.
+    target: Decimal,
+    /// Held notional in the same direction, `None` for entries and flips.
+    current: Option<Decimal>,
+    /// Notional to hold after this pass.
+    size: Decimal,
+}
+
+impl SizedLine {
+    fn keep(index: usize, direction: Direction, notional: Decimal) -> Self {
+        Self {
+            index,
+            direction,
+            target: notional,
+            current: Some(notional),
+            size: notional,
+        }
+    }
+}
+
+/// Executor-side reconciliation of held sizes with a fresh allocation, without trading on
+/// noise. The greedy allocation gives the last-ranked pair the remainder, so two held pairs
+/// whose scores swap order would swap sizes every pass; instead held hedges keep their size
+/// unless the book no longer fits the allocation's total (`budget`) or a hedge is far above
+/// the per-pair cap (shrink), or far below its target while capital is free (grow).
+/// Entries and flips take their target.
+/// `slack` is the tolerated overshoot of `budget` (a fraction); once exceeded, the book is cut
+/// back to the budget itself so the trim does not repeat every pass.
+fn lazy_resize(
+    lines: &mut [SizedLine],
+    budget: Decimal,
+    cap: Decimal,
+    band: Decimal,
+    slack: Decimal,
+) {
+    for line in lines.iter_mut() {
+        if line.current.is_some() && line.size > cap * (Decimal::ONE + band) {
+            line.size = line.target.min(cap);
+        }
+    }
+    let total = |lines: &[SizedLine]| lines.iter().map(|l| l.size).sum::<Decimal>();
+    let mut excess = total(lines) - budget;
+    if total(lines) > budget * (Decimal::ONE + slack) {
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lines[i].size - lines[i].target));
+        for i in order {
+            let over = lines[i].size - lines[i].target;
+            if excess <= Decimal::ZERO || over <= Decimal::ZERO {
+                break;
+            }
+            let cut = over.min(excess);
+            lines[i].size -= cut;
+            excess -= cut;
+        }
+    }
+    let mut room = budget - total(lines);
+    for line in lines.iter_mut() {
+        if room <= Decimal::ZERO {
+            break;
+        }
+        if line.current.is_some() && line.target > line.size * (Decimal::ONE + band) {
+            let grow = (line.target - line.size).min(room);
+            if grow >= line.size * band {
+                line.size += grow;
+                room -= grow;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn line(index: usize, target: Decimal, current: Option<Decimal>) -> SizedLine {
+        SizedLine {
+            index,
+            direction: Direction::PositiveCarry,
+            target,
+            current,
+            size: current.unwrap_or(target),
+        }
+    }
+
+    #[test]
+    fn swapped_remainder_does_not_trade() {
+        // Held 130/105; the new allocation says 105/130 (ranks swapped): keep both.
+        let mut lines = vec![
+            line(0, dec!(105), Some(dec!(130))),
+            line(1, dec!(130), Some(dec!(105))),
+        ];
+        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(lines[0].size, dec!(130));
+        assert_eq!(lines[1].size, dec!(105));
+    }
+
+    #[test]
+    fn entries_take_their_target_and_held_shrink_to_fit() {
+        let mut lines = vec![
+            line(0, dec!(100), Some(dec!(130))),
+            line(1, dec!(100), Some(dec!(120))),
+            line(2, dec!(35), None),
+        ];
+        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(lines[2].size, dec!(35));
+        let total: Decimal = lines.iter().map(|l| l.size).sum();
+        assert_eq!(total, dec!(235));
+        // the largest excess (30) is cut first, then 15 from the next
+        assert_eq!(lines[0].size, dec!(100));
+        assert_eq!(lines[1].size, dec!(100));
+    }
+
+    #[test]
+    fn undersized_hedges_grow_into_free_capital() {
+        let mut lines = vec![line(0, dec!(130), Some(dec!(60)))];
+        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(lines[0].size, dec!(130));
+        let mut small = vec![line(0, dec!(130), Some(dec!(125)))];
+        lazy_resize(&mut small, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(small[0].size, dec!(125), "within the band: no trade");
+        // 4 % over the budget is tolerated, 6 % is cut back to the budget
+        let mut near = vec![line(0, dec!(100), Some(dec!(104)))];
+        lazy_resize(&mut near, dec!(100), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(near[0].size, dec!(104));
+        let mut over = vec![line(0, dec!(100), Some(dec!(106)))];
+        lazy_resize(&mut over, dec!(100), dec!(130), dec!(0.10), dec!(0.05));
+        assert_eq!(over[0].size, dec!(100));
     }
 }

@@ -12,6 +12,50 @@
 //!   data over the WebSocket API, the margin risk stream) that report gaps so callers re-snapshot.
 //!
 //! Base URLs come only from [`urls::BinanceUrls`]; switching simulator → testnet → mainnet is config.
+//!
+//! ```no_run
+//! use fff_binance::models::{OrderKind, Side};
+//! use fff_binance::rest::{FuturesOrderRequest, PositionSide, RestConfig};
+//! use fff_binance::ws::{StreamEvent, WsConfig, subscribe_futures_user};
+//! use fff_binance::{BinanceUrls, Credentials, Market, Outcome, Resolution, RestClient};
+//! use rust_decimal::Decimal;
+//!
+//! # async fn demo() -> fff_binance::Result<()> {
+//! let credentials = Credentials::new("api-key", "secret");
+//! let client = RestClient::new(BinanceUrls::mainnet(), Some(credentials), RestConfig::default())?;
+//! let instruments = client.load_instruments().await?;
+//! let perp = instruments.perp("BTCUSDT").expect("listed");
+//! let mark = client.premium_index("BTCUSDT").await?.mark_price;
+//! let order = FuturesOrderRequest {
+//!     symbol: "BTCUSDT".into(),
+//!     side: Side::Sell,
+//!     kind: OrderKind::Market,
+//!     qty: Decimal::new(105, 4),
+//!     client_order_id: "fff-open-1".into(),
+//!     reduce_only: false,
+//!     position_side: PositionSide::Both,
+//! }
+//! .apply_filters(&perp.filters, Some(mark))?; // 0.0105 → 0.010 (step 0.001)
+//! match client.futures_new_order(&order).await {
+//!     Ok(placed) => println!("placed {}", placed.order_id),
+//!     Err(err) if err.outcome() == Outcome::Unknown => {
+//!         // Never resend: look the order up by its client order id.
+//!         match client.resolve_order(Market::Futures, "BTCUSDT", "fff-open-1").await? {
+//!             Resolution::Found(state) => println!("{:?}", state.status),
+//!             Resolution::NotFound => println!("not placed (once recvWindow has passed)"),
+//!         }
+//!     }
+//!     Err(err) => return Err(err),
+//! }
+//! let mut user = subscribe_futures_user(client.clone(), WsConfig::default());
+//! while let Some(event) = user.recv().await {
+//!     if let StreamEvent::Reconnected = event {
+//!         // Events may have been missed: re-read positions and open orders over REST.
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod credential;
 pub mod error;

@@ -25,7 +25,7 @@ use crate::credential::Credentials;
 use crate::error::{Error, Result, code_means_unknown};
 use crate::limiter::{Cost, RateLimiter, Scope};
 use crate::models::{ApiErrorBody, ServerTime};
-use crate::sign::{encode_params, sign_rest};
+use crate::sign::{encode_component, encode_params, sign_rest};
 use crate::urls::BinanceUrls;
 
 /// Tunables of the REST client.
@@ -276,6 +276,9 @@ impl RestClient {
         endpoint: &Endpoint,
         params: Params,
     ) -> Result<T> {
+        if endpoint.security != Security::Public && self.inner.credentials.is_none() {
+            return Err(Error::MissingCredentials(endpoint.path));
+        }
         if endpoint.security == Security::Signed
             && !self.clock(endpoint.host).synced.load(Ordering::Relaxed)
         {
@@ -302,7 +305,12 @@ impl RestClient {
                     self.sync_time(endpoint.host).await?;
                 }
                 Err(err) if is_read && attempt < max_attempts && transient(&err) => {
-                    let delay = self.inner.config.retry_backoff * 2u32.saturating_pow(attempt - 1);
+                    let delay = self
+                        .inner
+                        .config
+                        .retry_backoff
+                        .checked_mul(2u32.saturating_pow(attempt - 1))
+                        .map_or(MAX_RETRY_DELAY, |d| d.min(MAX_RETRY_DELAY));
                     tracing::debug!(path = endpoint.path, attempt, error = %err, "retrying read");
                     tokio::time::sleep(delay).await;
                 }
@@ -348,7 +356,8 @@ impl RestClient {
                 query.push('&');
             }
             query.push_str("signature=");
-            query.push_str(&signature);
+            // Ed25519 signatures are base64 (`+`, `/`, `=`): percent-encode; hex is unchanged.
+            query.push_str(&encode_component(&signature));
         }
         let base = match endpoint.host {
             Host::Spot => &self.inner.urls.spot_rest,
@@ -426,6 +435,9 @@ impl RestClient {
         }
     }
 }
+
+/// Upper bound of one read-retry delay.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 fn time_endpoint(host: Host) -> Endpoint {
     match host {

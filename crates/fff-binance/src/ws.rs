@@ -5,7 +5,8 @@
 //! cut, kept alive with pings (and listenKey keepalives / listen-token renewals where needed), and
 //! dropped when it goes silent. Whenever events may have been missed the stream says so with
 //! [`StreamEvent::Gap`] followed by [`StreamEvent::Reconnected`]: callers then re-snapshot over REST
-//! (open orders, positions, balances, premium index).
+//! (open orders, positions, balances, premium index). The `subscribe_*` functions spawn their task
+//! and so must be called inside a Tokio runtime.
 //!
 //! - [`market::subscribe_market`]: USDⓈ-M `/market` (mark price) and `/public` (book ticker) routes.
 //! - [`listen_key::subscribe_futures_user`]: USDⓈ-M `/private` user data with a listenKey.

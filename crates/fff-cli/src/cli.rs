@@ -27,6 +27,8 @@ pub enum Command {
     Rebalancer(RoleArgs),
     /// Binance-compatible exchange simulator; prints its base URLs as JSON on the first line.
     Sim(SimArgs),
+    /// The whole suite locally: simulator, PostgreSQL, the five roles; Ctrl-C stops it.
+    Up(UpArgs),
     /// Asks a role's grpc.health.v1 whether it is SERVING (exit 0) or not (exit 1); for
     /// container healthchecks and scripts.
     Health(HealthArgs),
@@ -55,6 +57,32 @@ pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port; the first stdout line says which).
     #[arg(long, default_value = "127.0.0.1:8765", value_name = "HOST:PORT")]
     pub listen: SocketAddr,
+    /// Run the simulated clock this many times faster than the wall clock (3600 = an hour a second).
+    #[arg(long, value_name = "SPEED")]
+    pub accelerate: Option<f64>,
+}
+
+/// Options of `fff up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// fff TOML configuration passed to every role.
+    #[arg(long, short = 'c', env = "FFF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Configuration overrides passed to every role (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Simulator configuration (accounts, symbols, faults).
+    #[arg(long, value_name = "FILE")]
+    pub sim_config: Option<PathBuf>,
+    /// Address of the simulator.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "HOST:PORT")]
+    pub sim_listen: SocketAddr,
+    /// Accelerate the simulated clock (3600 = an hour a second: funding every few seconds).
+    #[arg(long, value_name = "SPEED")]
+    pub accelerate: Option<f64>,
+    /// Port of the private PostgreSQL cluster (used when DATABASE_URL is unset).
+    #[arg(long, default_value_t = 55432)]
+    pub postgres_port: u16,
 }
 
 /// Options every role takes.

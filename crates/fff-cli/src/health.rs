@@ -46,20 +46,30 @@ pub fn main(args: &HealthArgs) -> ExitCode {
     }
 }
 
+/// True when the role at `addr` answers SERVING for `service` ("" = the whole server).
+pub async fn is_serving(addr: &str, service: &str) -> bool {
+    let probe = tokio::time::timeout(Duration::from_secs(2), status(addr, service));
+    matches!(probe.await, Ok(Ok(ServingStatus::Serving)))
+}
+
 async fn check(args: &HealthArgs) -> anyhow::Result<ServingStatus> {
-    let uri = if args.addr.contains("://") {
-        args.addr.clone()
+    status(&args.addr, &args.service).await
+}
+
+async fn status(addr: &str, service: &str) -> anyhow::Result<ServingStatus> {
+    let uri = if addr.contains("://") {
+        addr.to_owned()
     } else {
-        format!("http://{}", args.addr)
+        format!("http://{addr}")
     };
     let channel = Endpoint::from_shared(uri)
-        .with_context(|| format!("invalid address {:?}", args.addr))?
+        .with_context(|| format!("invalid address {addr:?}"))?
         .connect()
         .await
-        .with_context(|| format!("cannot connect to {}", args.addr))?;
+        .with_context(|| format!("cannot connect to {addr}"))?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
-            service: args.service.clone(),
+            service: service.to_owned(),
         })
         .await
         .context("health check failed")?;

@@ -5,6 +5,7 @@ mod cli;
 mod health;
 mod role;
 mod sim;
+mod up;
 
 use std::process::ExitCode;
 
@@ -22,5 +23,6 @@ fn main() -> ExitCode {
         cli::Command::Rebalancer(args) => role::main(fff_runtime::Role::Rebalancer, &args),
         cli::Command::Sim(args) => sim::main(&args),
         cli::Command::Health(args) => health::main(&args),
+        cli::Command::Up(args) => up::main(&args),
     }
 }

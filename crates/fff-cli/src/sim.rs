@@ -18,6 +18,13 @@ pub fn main(args: &SimArgs) -> ExitCode {
         Some(path) => SimConfig::load(path),
         None => Ok(SimConfig::default()),
     };
+    let config = config.map(|mut c| {
+        if let Some(speed) = args.accelerate {
+            c.clock.mode = fff_sim::config::ClockMode::Accelerated;
+            c.clock.speed = speed;
+        }
+        c
+    });
     let config = match config.and_then(|c| c.validate().map(|()| c)) {
         Ok(config) => config,
         Err(error) => {

@@ -10,6 +10,7 @@ mod error;
 mod exchange;
 mod layers;
 mod role;
+mod risk_service;
 mod scanner;
 mod sections;
 
@@ -28,6 +29,7 @@ pub use env::{ENV_NESTING, ENV_PREFIX, EnvSource, MapEnv, ProcessEnv, vars};
 pub use error::{ConfigError, ConfigIssue, Origin};
 pub use exchange::{ExchangeConfig, ExchangeVenue};
 pub use role::{Role, UnknownRole, default_endpoint, default_port};
+pub use risk_service::{RebalancerConfig, RiskServiceConfig};
 pub use scanner::{ScannerConfig, ShardSpec};
 pub use sections::{
     AuthConfig, DatabaseConfig, LogFormat, PortsConfig, ServerConfig, ServicesConfig,
@@ -50,6 +52,8 @@ pub struct FffConfig {
     pub database: DatabaseConfig,
     pub exchange: ExchangeConfig,
     pub scanner: ScannerConfig,
+    pub risk_service: RiskServiceConfig,
+    pub rebalancer: RebalancerConfig,
 }
 
 /// Secrets, read only from the environment (see [`vars`]); empty values count as unset.
@@ -118,6 +122,8 @@ impl FffConfig {
         errors.extend(self.database.validate());
         errors.extend(self.exchange.validate());
         errors.extend(self.scanner.validate());
+        errors.extend(self.risk_service.validate());
+        errors.extend(self.rebalancer.validate());
         errors
     }
 
@@ -296,6 +302,8 @@ impl Loader {
         let database = self.section("database", DatabaseConfig::validate);
         let exchange = self.section("exchange", ExchangeConfig::validate);
         let scanner = self.section("scanner", ScannerConfig::validate);
+        let risk_service = self.section("risk_service", RiskServiceConfig::validate);
+        let rebalancer = self.section("rebalancer", RebalancerConfig::validate);
         Some(FffConfig {
             capital: capital?,
             risk: risk?,
@@ -309,6 +317,8 @@ impl Loader {
             database: database?,
             exchange: exchange?,
             scanner: scanner?,
+            risk_service: risk_service?,
+            rebalancer: rebalancer?,
         })
     }
 

@@ -185,6 +185,8 @@ pub struct Order {
     pub update_time: i64,
     pub reduce_only: bool,
     pub side_effect: SideEffect,
+    /// Margin: repay this order's auto-borrow when it is cancelled (default true).
+    pub auto_repay_at_cancel: bool,
     pub fills: Vec<Fill>,
     /// Amount auto-borrowed for this order (margin), and its asset.
     pub borrowed: Option<(String, Decimal)>,

@@ -51,7 +51,8 @@ pub(crate) fn read_funding_file(path: &Path, out: &mut Vec<RawFunding>) -> Resul
             match layout {
                 Layout::Rest { time, rate, mark } => {
                     let mark_price = match mark {
-                        Some(col) if row.optional_decimal(*col)?.is_some() => {
+                        // Sources without a mark price leave the cell empty or write 0.
+                        Some(col) if row.optional_decimal(*col)?.is_some_and(|m| !m.is_zero()) => {
                             Some(row.price(*col)?)
                         }
                         _ => None,

@@ -98,10 +98,15 @@ impl SymbolState {
     /// Execution prices (spot, perp): each leg's own fresh close, else the other leg's, else
     /// the last mark price, else `None` (the hedge is then tracked by notional only).
     pub fn exec_prices(&self, now_ms: i64) -> Option<(Decimal, Decimal)> {
-        match (self.fresh_spot(now_ms), self.fresh_perp(now_ms)) {
-            (Some(s), Some(p)) => Some((s, p)),
-            (Some(s), None) => Some((s, s)),
-            (None, Some(p)) => Some((p, p)),
+        let spot = self.spot.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS);
+        let perp = self.perp.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS);
+        match (spot, perp) {
+            // Closes of the same day only: a leg whose series ended must not be paired with
+            // the other leg's newer close.
+            (Some((ts, s)), Some((tp, p))) if ts == tp => Some((s, p)),
+            (Some((ts, s)), Some((tp, p))) => Some(if ts > tp { (s, s) } else { (p, p) }),
+            (Some((_, s)), None) => Some((s, s)),
+            (None, Some((_, p))) => Some((p, p)),
             (None, None) => self
                 .mark
                 .filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)

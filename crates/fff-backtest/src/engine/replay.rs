@@ -242,7 +242,7 @@ fn advance(
     for (index, data) in dataset.symbols.iter().enumerate() {
         let cursor = &mut cursors[index];
         let state = &mut market[index];
-        let mut moved = false;
+        let (mut spot_moved, mut perp_moved) = (false, false);
         while let Some(bar) = data.spot.get(cursor.spot) {
             let closed = bar.open_time_ms + DAY_MS;
             if closed >= until {
@@ -251,7 +251,7 @@ fn advance(
             state.spot = Some((closed, bar.close));
             cursor.spot += 1;
             *events += 1;
-            moved = true;
+            spot_moved = true;
         }
         while let Some(bar) = data.perp.get(cursor.perp) {
             let closed = bar.open_time_ms + DAY_MS;
@@ -262,11 +262,15 @@ fn advance(
             state.volume_24h = bar.quote_volume;
             cursor.perp += 1;
             *events += 1;
-            moved = true;
+            perp_moved = true;
         }
-        if moved {
+        if spot_moved || perp_moved {
             state.version += 1;
-            book.mark_fresh(index, state.fresh_spot(until), state.fresh_perp(until));
+            // Only legs with a close in this step are marked; a leg whose series ended (or
+            // lags) follows the other leg's return instead of showing a fake basis move.
+            let spot = state.spot.filter(|_| spot_moved).map(|(_, p)| p);
+            let perp = state.perp.filter(|_| perp_moved).map(|(_, p)| p);
+            book.mark_fresh(index, spot, perp);
         }
         while let Some(point) = data.funding.get(cursor.funding) {
             if point.time_ms >= until {

@@ -206,3 +206,19 @@ fn baselines_and_bound_run_on_the_same_data() {
     let btc = &comparison.baselines[0];
     assert_eq!(btc.book.trades.len(), 2, "enter once, close at the end");
 }
+
+#[test]
+fn a_leg_whose_series_ends_books_no_basis() {
+    // Both legs trend together (+1 %/day, no basis); the perp klines stop after day 10.
+    let mut x = symbol("XUSDT", EPOCH_2024_MS, 20, 8, |_| dec!(0.0003));
+    let price = |d: i64| dec!(100) * (Decimal::ONE + dec!(0.01) * Decimal::from(d));
+    x.spot = bars(EPOCH_2024_MS, 20, price, None);
+    x.perp = bars(EPOCH_2024_MS, 10, price, Some(dec!(1_000_000_000)));
+    let run = Backtest::from_config(free_config(&["X"]))
+        .run(&dataset(vec![x]))
+        .unwrap();
+    let ledger = &run.book.ledgers[0];
+    assert_eq!(ledger.basis, Decimal::ZERO);
+    assert!(ledger.funding > Decimal::ZERO);
+    assert_eq!(run.book.equity, run.book.initial_capital + ledger.funding);
+}

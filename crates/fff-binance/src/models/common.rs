@@ -331,6 +331,12 @@ mod tests {
     }
 
     #[test]
+    fn parses_error_body() {
+        let err: ApiErrorBody = fixture::parse("error_invalid_symbol.json");
+        assert_eq!((err.code, err.msg.as_str()), (-1121, "Invalid symbol."));
+    }
+
+    #[test]
     fn unknown_status_does_not_fail_parsing() {
         let s: OrderStatus = serde_json::from_str("\"PENDING_SOMETHING_NEW\"").unwrap();
         assert_eq!(s, OrderStatus::Unknown);

@@ -211,6 +211,10 @@ mod tests {
         assert_eq!(token.expiration_time, 1758792204196);
         let key: ListenKey = fixture::parse("sapi_v1_margin_listen-key_POST.json");
         assert!(key.listen_key.starts_with("T3ee"));
+        let futures_key: ListenKey = fixture::parse("fapi_v1_listenKey_POST.json");
+        assert_eq!(futures_key.listen_key.len(), 64);
+        let kept: ListenKey = fixture::parse("fapi_v1_listenKey_PUT.json");
+        assert!(kept.listen_key.starts_with("3HBn"));
     }
 
     #[test]

@@ -360,6 +360,12 @@ mod tests {
             fixture::load("ws_spot_serverShutdown.json")
         );
         assert!(matches!(state.parse(&shutdown), Parsed::Reconnect(_)));
+        // The doc shows only the `result` of a listen-token subscription; wrap it as on the wire.
+        let result = fixture::load("wsapi_userDataStream_subscribe_listenToken_response.json");
+        let mut fresh = SubscriptionState::default();
+        let wire = format!(r#"{{"id":"a","status":200,"result":{result}}}"#);
+        assert!(matches!(fresh.parse(&wire), Parsed::Subscribed));
+        assert_eq!(fresh.current, Some(1));
         let refused = fixture::load("wsapi_response_error.json");
         assert!(matches!(state.parse(&refused), Parsed::Fail(_)));
     }

@@ -148,8 +148,8 @@ async fn run_route(
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(&cfg);
-    // Nothing is pushed into market connections; the sender only keeps the channel open.
-    let (_keep, mut outbound) = mpsc::channel::<Outbound>(1);
+    // Nothing is pushed into market connections.
+    let (_, mut outbound) = mpsc::channel::<Outbound>(1);
     let mut first = true;
     let mut parse = classify;
     loop {

@@ -200,4 +200,10 @@ async fn missing_credentials_are_reported_before_sending() {
     let err = client.account(false).await.unwrap_err();
     assert_eq!(err.outcome(), Outcome::NotSent);
     assert_eq!(counters.calls("GET /api/v3/account"), 0);
+    assert_eq!(
+        counters
+            .time_calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }

@@ -166,3 +166,35 @@ async fn margin_risk_stream_reports_liability_changes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn margin_listen_token_is_renewed_before_it_expires() {
+    let (_sim, client) = start(SimConfig::default()).await;
+    let cfg = fff_binance::ws::WsConfig {
+        listen_token_validity: Duration::from_secs(3),
+        listen_token_renew_before: Duration::from_secs(2),
+        ..fast_ws()
+    };
+    let mut handle = subscribe_margin_account(client.clone(), cfg).unwrap();
+    connected(&mut handle).await;
+    // Past the first token's expiry: the renewed subscription must still deliver, without a gap.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let order = MarginOrderRequest {
+        symbol: "ETHUSDT".into(),
+        side: Side::Buy,
+        kind: OrderKind::Market,
+        qty: dec!(0.1),
+        client_order_id: "fff-ws-renewed-1".into(),
+        side_effect: SideEffect::NoSideEffect,
+        auto_repay_at_cancel: false,
+    };
+    client.margin_new_order(&order).await.unwrap();
+    let seen = until(&mut handle, |e| {
+        matches!(e, StreamEvent::Data(AccountEvent::ExecutionReport(r)) if r.client_order_id == "fff-ws-renewed-1")
+    })
+    .await;
+    assert!(
+        !seen.iter().any(|e| matches!(e, StreamEvent::Gap { .. })),
+        "{seen:?}"
+    );
+}

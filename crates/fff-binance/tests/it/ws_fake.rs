@@ -434,3 +434,26 @@ async fn margin_risk_stream_delivers_typed_events() {
     ));
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn connections_are_rotated_before_the_age_limit() {
+    let (urls, _state) = spawn().await;
+    let cfg = WsConfig {
+        max_connection_age: Duration::from_millis(300),
+        ..fast()
+    };
+    let book = [MarketStream::BookTicker {
+        symbol: "BTCUSDT".into(),
+    }];
+    let mut handle = subscribe_market(&urls, &book, cfg);
+    let events = collect(&mut handle, |seen| {
+        seen.iter().any(|e| matches!(e, StreamEvent::Reconnected))
+    })
+    .await;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Gap { reason } if reason.contains("rotating"))),
+        "{events:?}"
+    );
+}

@@ -35,6 +35,18 @@ pub struct RiskParams {
     pub drawdown_resume_threshold: Decimal,
     /// Length of the rolling drawdown window in days (30).
     pub drawdown_window_days: u32,
+    /// Cross-margin level (total asset / total liability, liquidation at 1.1) above which cross
+    /// margin is Green (2.0).
+    pub margin_level_green_above: Decimal,
+    /// Cross-margin level above which (up to `margin_level_green_above`) cross margin is Yellow
+    /// (1.5, where Binance stops lending on Cross Margin Classic 3x).
+    pub margin_level_reduce_above: Decimal,
+    /// Cross-margin level above which (up to `margin_level_reduce_above`) cross margin is Orange;
+    /// at or below it Red (1.3, Binance's margin call).
+    pub margin_level_deleverage_above: Decimal,
+    /// Level points the cross-margin level must climb past a boundary before its tier improves
+    /// (0.05).
+    pub margin_level_hysteresis: Decimal,
 }
 
 impl Default for RiskParams {
@@ -50,11 +62,27 @@ impl Default for RiskParams {
             drawdown_halt_threshold: dec!(0.04),
             drawdown_resume_threshold: dec!(0.03),
             drawdown_window_days: 30,
+            margin_level_green_above: dec!(2.0),
+            margin_level_reduce_above: dec!(1.5),
+            margin_level_deleverage_above: dec!(1.3),
+            margin_level_hysteresis: dec!(0.05),
         }
     }
 }
 
 impl RiskParams {
+    /// These parameters with the cross-margin level thresholds in place of the futures ones, so
+    /// [`crate::tier_for`] and [`crate::TierTracker`] apply unchanged to the cross-margin level.
+    pub fn for_cross_margin(&self) -> Self {
+        Self {
+            green_above: self.margin_level_green_above,
+            reduce_above: self.margin_level_reduce_above,
+            deleverage_above: self.margin_level_deleverage_above,
+            tier_hysteresis: self.margin_level_hysteresis,
+            ..self.clone()
+        }
+    }
+
     /// Every violation in this section.
     pub fn validate(&self) -> Vec<ParamError> {
         let mut c = Checker::new("risk");
@@ -127,6 +155,31 @@ impl RiskParams {
             "drawdown_window_days",
             "must be positive",
         );
+        c.check(
+            self.margin_level_deleverage_above > dec!(1.1),
+            "margin_level_deleverage_above",
+            format!(
+                "must be above 1.1 (cross margin is liquidated at 1.1), got {}",
+                self.margin_level_deleverage_above
+            ),
+        );
+        c.check(
+            self.margin_level_reduce_above > self.margin_level_deleverage_above,
+            "margin_level_reduce_above",
+            format!(
+                "must be greater than margin_level_deleverage_above ({}), got {}",
+                self.margin_level_deleverage_above, self.margin_level_reduce_above
+            ),
+        );
+        c.check(
+            self.margin_level_green_above > self.margin_level_reduce_above,
+            "margin_level_green_above",
+            format!(
+                "must be greater than margin_level_reduce_above ({}), got {}",
+                self.margin_level_reduce_above, self.margin_level_green_above
+            ),
+        );
+        c.non_negative("margin_level_hysteresis", self.margin_level_hysteresis);
         c.errors
     }
 }
@@ -144,6 +197,23 @@ mod tests {
         let errors = params.validate();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].key, "risk.green_above");
+    }
+
+    #[test]
+    fn cross_margin_thresholds_feed_the_tier_functions() {
+        let params = RiskParams::default();
+        let cross = params.for_cross_margin();
+        assert_eq!(cross.validate(), vec![]);
+        assert_eq!(crate::tier_for(dec!(2.1), &cross), crate::MarginTier::Green);
+        assert_eq!(crate::tier_for(dec!(1.6), &cross), crate::MarginTier::Yellow);
+        assert_eq!(crate::tier_for(dec!(1.4), &cross), crate::MarginTier::Orange);
+        assert_eq!(crate::tier_for(dec!(1.3), &cross), crate::MarginTier::Red);
+        let inverted = RiskParams {
+            margin_level_reduce_above: dec!(2.5),
+            ..params
+        };
+        let keys: Vec<String> = inverted.validate().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, vec!["risk.margin_level_green_above"]);
     }
 
     #[test]

@@ -141,6 +141,19 @@ mod tests {
     }
 
     #[test]
+    fn shard_comes_from_env_and_overrides() {
+        use crate::config::{FffConfig, MapEnv};
+        let env = MapEnv::new().with("FFF_SCANNER__SHARD", "1/3");
+        let config = FffConfig::load(None, &env, &[]).unwrap();
+        assert_eq!(config.scanner.shard_spec(), ShardSpec { index: 1, count: 3 });
+        let overridden = FffConfig::load(None, &env, &["scanner.shard=2/3".to_owned()]).unwrap();
+        assert_eq!(overridden.scanner.shard, "2/3");
+        let bad = MapEnv::new().with("FFF_SCANNER__SHARD", "3/3");
+        let error = FffConfig::load(None, &bad, &[]).unwrap_err().to_string();
+        assert!(error.contains("scanner.shard"), "{error}");
+    }
+
+    #[test]
     fn zero_intervals_are_rejected() {
         let config = ScannerConfig {
             scan_interval_secs: 0,

@@ -312,6 +312,7 @@ impl Exchange {
                 update_time: now,
                 reduce_only: req.reduce_only,
                 side_effect: SideEffect::None,
+                auto_repay_at_cancel: false,
                 fills: Vec::new(),
                 borrowed: None,
                 locked: Decimal::ZERO,

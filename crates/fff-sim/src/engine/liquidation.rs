@@ -137,6 +137,7 @@ impl Exchange {
                 update_time: now,
                 reduce_only: true,
                 side_effect: SideEffect::None,
+                auto_repay_at_cancel: false,
                 fills: vec![fill.clone()],
                 borrowed: None,
                 locked: Decimal::ZERO,

@@ -396,6 +396,7 @@ mod tests {
             client_id: None,
             reduce_only: false,
             side_effect: crate::engine::SideEffect::MarginBuy,
+            auto_repay_at_cancel: true,
         };
         ex.place_spot(0, crate::engine::Venue::Margin, req).unwrap();
         ex.advance_to(1000);

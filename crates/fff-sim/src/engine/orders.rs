@@ -27,6 +27,7 @@ pub struct NewOrder {
     pub client_id: Option<String>,
     pub reduce_only: bool,
     pub side_effect: SideEffect,
+    pub auto_repay_at_cancel: bool,
 }
 
 /// Taker fills available for `qty` against `levels` (best first), respecting a limit price.
@@ -290,6 +291,7 @@ impl Exchange {
             update_time: now,
             reduce_only: false,
             side_effect: req.side_effect,
+            auto_repay_at_cancel: req.auto_repay_at_cancel,
             fills: Vec::new(),
             borrowed,
             locked: lock,

@@ -93,6 +93,9 @@ pub fn parse_new_order(r: &Req, futures: bool) -> Result<NewOrder, ApiError> {
         client_id: r.get("newClientOrderId").map(str::to_string),
         reduce_only: r.bool("reduceOnly"),
         side_effect,
+        auto_repay_at_cancel: !r
+            .get("autoRepayAtCancel")
+            .is_some_and(|v| v.eq_ignore_ascii_case("false")),
     })
 }
 

@@ -140,3 +140,42 @@ async fn borrow_repay_endpoint_limits_and_inventory_fault() {
         .await;
     assert_eq!(non_margin.code(), -3028);
 }
+
+#[tokio::test]
+async fn cancelled_margin_buy_repays_its_borrow_unless_told_not_to() {
+    // Repaying from the 5 SOL released pays the first hour's interest first, so a dust of
+    // principal (the interest amount) stays borrowed.
+    for (repay, expect) in [("true", d!(0.00004167)), ("false", d!(5))] {
+        let (_sim, c) = start(manual_config()).await;
+        let px = dec(&c
+            .get("/api/v3/ticker/bookTicker", "symbol=SOLUSDT")
+            .await
+            .body["askPrice"]);
+        let high = (px * d!(1.2)).round_dp(2);
+        let borrowed = || async {
+            let acct = c.signed("GET", "/sapi/v1/margin/account", "").await.body;
+            acct["userAssets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["asset"] == "SOL")
+                .map(|a| dec(&a["borrowed"]))
+                .unwrap_or_default()
+        };
+        let q = format!(
+            "symbol=SOLUSDT&side=SELL&type=LIMIT&timeInForce=GTC&quantity=5&price={high}&sideEffectType=MARGIN_BUY&autoRepayAtCancel={repay}&newClientOrderId=s1"
+        );
+        let r = c.signed("POST", "/sapi/v1/margin/order", &q).await;
+        assert_eq!(r.body["status"], "NEW", "{}", r.body);
+        assert_eq!(borrowed().await, d!(5));
+        let del = c
+            .signed(
+                "DELETE",
+                "/sapi/v1/margin/order",
+                "symbol=SOLUSDT&origClientOrderId=s1",
+            )
+            .await;
+        assert_eq!(del.body["status"], "CANCELED");
+        assert_eq!(borrowed().await, expect, "autoRepayAtCancel={repay}");
+    }
+}

@@ -244,3 +244,23 @@ async fn periodic_disconnect_fault_closes_streams() {
     assert_eq!(closed, Ok(true));
     assert!(t.elapsed() >= Duration::from_millis(900));
 }
+
+#[tokio::test]
+async fn shutdown_completes_with_open_connections() {
+    let (sim, c) = start(manual_config()).await;
+    let _ws = connect(&format!(
+        "{}/market/ws/btcusdt@markPrice",
+        sim.urls.futures_ws
+    ))
+    .await;
+    assert_eq!(c.get("/api/v3/ping", "").await.status, 200);
+    let done = tokio::time::timeout(Duration::from_secs(5), sim.shutdown()).await;
+    assert!(matches!(done, Ok(Ok(()))), "{done:?}");
+    assert!(
+        c.http
+            .get(format!("{}/api/v3/ping", c.base))
+            .send()
+            .await
+            .is_err()
+    );
+}

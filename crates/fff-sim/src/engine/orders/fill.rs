@@ -188,12 +188,38 @@ impl Exchange {
             Err(e) => return Err(e),
         };
         self.finish(o, Status::Canceled);
+        self.repay_at_cancel(o);
         if venue != Venue::Futures {
             let m = &self.markets[symbol];
             let assets = [m.base.clone(), m.quote.clone()];
             self.emit_balances(account, venue, &assets);
         }
         Ok(o)
+    }
+
+    /// Repays what a cancelled MARGIN_BUY / AUTO_BORROW_REPAY order borrowed, from free funds.
+    fn repay_at_cancel(&mut self, id: i64) {
+        let Some(o) = self.orders.get(&id) else {
+            return;
+        };
+        let Some((asset, amount)) = o.borrowed.clone() else {
+            return;
+        };
+        if o.venue != Venue::Margin || !o.auto_repay_at_cancel {
+            return;
+        }
+        let account = o.account;
+        let b = self.accounts[account]
+            .margin
+            .get(&asset)
+            .cloned()
+            .unwrap_or_default();
+        let pay = (amount + b.interest)
+            .min(b.free)
+            .min(b.borrowed + b.interest);
+        if pay > Decimal::ZERO {
+            let _ = self.repay(account, &asset, pay, "AUTO");
+        }
     }
 
     /// Resting LIMIT orders fill (as maker, at their price) when the book moves through them,

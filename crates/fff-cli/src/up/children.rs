@@ -1,0 +1,164 @@
+//! Child processes of `fff up`: start, wait until SERVING, watch, stop in reverse order.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fff_runtime::Role;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{ChildStdout, Command};
+
+use crate::cli::UpArgs;
+
+/// One child process with its display name.
+pub struct Child {
+    name: String,
+    process: tokio::process::Child,
+    // Held open so the simulator never writes into a closed pipe.
+    _stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Child {
+    /// Starts `fff sim` and returns it with its base-URL JSON line.
+    pub async fn start_sim(exe: &Path, args: &UpArgs, log: &Path) -> anyhow::Result<(Self, String)> {
+        let mut command = Command::new(exe);
+        command.arg("sim").arg("--listen").arg(args.sim_listen.to_string());
+        if let Some(config) = &args.sim_config {
+            command.arg("--config").arg(config);
+        }
+        if let Some(speed) = args.accelerate {
+            command.arg("--accelerate").arg(speed.to_string());
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file(log)?)
+            .kill_on_drop(true);
+        let mut process = command.spawn().context("cannot start fff sim")?;
+        let stdout = process.stdout.take().context("fff sim has no stdout")?;
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), reader.read_line(&mut line)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => bail!("fff sim printed no base URLs; see {}", log.display()),
+        }
+        let child = Self {
+            name: "sim".into(),
+            process,
+            _stdout: Some(reader),
+        };
+        Ok((child, line.trim().to_owned()))
+    }
+
+    /// Starts `fff <role>` listening on `addr`, stderr appended to `log`.
+    pub fn start_role(
+        exe: &Path,
+        role: Role,
+        args: &UpArgs,
+        addr: SocketAddr,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(exe);
+        command.arg(role.as_str()).arg("--listen").arg(addr.to_string());
+        if let Some(config) = &args.config {
+            command.arg("--config").arg(config);
+        }
+        for item in &args.overrides {
+            command.arg("--set").arg(item);
+        }
+        command
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(log)?)
+            .kill_on_drop(true);
+        let process = command
+            .spawn()
+            .with_context(|| format!("cannot start fff {role}"))?;
+        Ok(Self {
+            name: role.as_str().into(),
+            process,
+            _stdout: None,
+        })
+    }
+}
+
+fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// The running children, in start order.
+#[derive(Default)]
+pub struct Suite {
+    children: Vec<Child>,
+}
+
+impl Suite {
+    pub fn push(&mut self, child: Child) {
+        self.children.push(child);
+    }
+
+    /// Polls the role's health until SERVING; fails early when any child exits.
+    pub async fn wait_serving(
+        &mut self,
+        role: Role,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if crate::health::is_serving(&addr.to_string(), "").await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("{role} not SERVING after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Runs until `stop` resolves (Ok) or a child exits on its own (Err naming it).
+    pub async fn watch(&mut self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = tokio::time::sleep(Duration::from_millis(500)) => self.check_alive()?,
+            }
+        }
+    }
+
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        for child in &mut self.children {
+            if let Some(status) = child.process.try_wait()? {
+                bail!("{} exited ({status}); see .fff/logs/{}.log", child.name, child.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGTERM to every child in reverse start order, each given `grace` to drain, then killed.
+    pub async fn stop_all(&mut self, grace: Duration) {
+        while let Some(mut child) = self.children.pop() {
+            if let Some(pid) = child.process.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            if tokio::time::timeout(grace, child.process.wait()).await.is_err() {
+                eprintln!("fff up: {} did not stop within {grace:?}; killing it", child.name);
+                let _ = child.process.kill().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The execution engine: owns the positions' life cycles.
+//!
+//! Concurrency model: one tokio mutex per symbol serialises every operation on a position
+//! (entry, exit, adjust, reconciliation), so a position is never driven by two tasks at once,
+//! while different symbols run in parallel. Operations that must finish (anything that sends
+//! orders) run in tasks spawned on a [`TaskTracker`], never inside an RPC handler: a caller
+//! that hangs up cannot cancel half an entry. Every order is written to `orders` as an INTENT
+//! before it is sent (see [`orders`]).
+
+mod adjust;
+mod entry;
+mod exit;
+pub(crate) mod orders;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fff_core::{CapitalParams, Direction, ExecutionParams};
+use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
+use fff_store::{NewPosition, Position, PositionState, Store};
+use rust_decimal::Decimal;
+use tokio::sync::{OwnedMutexGuard, broadcast};
+use tokio_util::task::TaskTracker;
+
+use crate::error::{ExecutorError, Result};
+use crate::exchange::Exchange;
+use crate::legs::store_direction;
+use crate::metrics::Metrics;
+use crate::reconcile::ReconcileReport;
+
+pub use adjust::LegOrder;
+pub use exit::Urgency;
+
+/// Execution settings taken from the validated config.
+#[derive(Debug, Clone)]
+pub struct EngineParams {
+    pub capital: CapitalParams,
+    pub execution: ExecutionParams,
+    /// Default perp leverage (capital.leverage, whole).
+    pub leverage: u32,
+    /// Bound on waiting for a market/IOC order to reach a terminal state.
+    pub order_timeout: Duration,
+}
+
+impl EngineParams {
+    pub fn from_config(capital: CapitalParams, execution: ExecutionParams) -> Self {
+        use rust_decimal::prelude::ToPrimitive;
+        let leverage = capital.leverage.trunc().to_u32().unwrap_or(1).clamp(1, 125);
+        Self {
+            capital,
+            execution,
+            leverage,
+            order_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Kill switch and risk halt.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    pub paused: bool,
+    pub reason: String,
+    pub changed_by: String,
+    pub changed_at: Option<DateTime<Utc>>,
+    pub entries_halted_by_risk: bool,
+    pub halt_reason: String,
+}
+
+/// A position change, fanned out to StreamPositionEvents subscribers.
+#[derive(Debug, Clone)]
+pub struct EngineEvent {
+    pub kind: PositionEventKind,
+    pub position: Position,
+    pub initiator: Initiator,
+    pub detail: String,
+    pub amount: Option<Decimal>,
+    pub client_order_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub struct Engine {
+    pub(crate) store: Store,
+    pub(crate) exchange: Arc<dyn Exchange>,
+    pub(crate) params: EngineParams,
+    state: Mutex<RunState>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    events: broadcast::Sender<EngineEvent>,
+    tasks: TaskTracker,
+    marks: Mutex<HashMap<String, Decimal>>,
+    pub(crate) metrics: Metrics,
+    reconcile: Mutex<Option<ReconcileReport>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    pub fn new(store: Store, exchange: Arc<dyn Exchange>, params: EngineParams) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            store,
+            exchange,
+            params,
+            state: Mutex::new(RunState::default()),
+            locks: Mutex::new(HashMap::new()),
+            events,
+            tasks: TaskTracker::new(),
+            marks: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            reconcile: Mutex::new(None),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn params(&self) -> &EngineParams {
+        &self.params
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn run_state(&self) -> RunState {
+        lock(&self.state).clone()
+    }
+
+    pub fn set_paused(&self, paused: bool, reason: &str, by: &str) -> RunState {
+        let mut state = lock(&self.state);
+        state.paused = paused;
+        reason.clone_into(&mut state.reason);
+        by.clone_into(&mut state.changed_by);
+        state.changed_at = Some(Utc::now());
+        tracing::warn!(paused, reason, changed_by = by, "kill switch changed");
+        state.clone()
+    }
+
+    pub fn set_risk_halt(&self, halted: bool, reason: &str) {
+        let mut state = lock(&self.state);
+        state.entries_halted_by_risk = halted;
+        reason.clone_into(&mut state.halt_reason);
+        tracing::warn!(halted, reason, "risk entry halt changed");
+    }
+
+    /// Why new entries are refused right now, if they are.
+    pub fn entry_block(&self) -> Option<String> {
+        let state = lock(&self.state);
+        if state.paused {
+            Some(format!("executor paused: {}", state.reason))
+        } else if state.entries_halted_by_risk {
+            Some(format!("entries halted by risk: {}", state.halt_reason))
+        } else {
+            None
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn set_mark(&self, symbol: &str, mark: Decimal) {
+        lock(&self.marks).insert(symbol.to_owned(), mark);
+    }
+
+    pub fn mark(&self, symbol: &str) -> Option<Decimal> {
+        lock(&self.marks).get(symbol).copied()
+    }
+
+    pub fn set_reconcile_report(&self, report: ReconcileReport) {
+        *lock(&self.reconcile) = Some(report);
+    }
+
+    pub fn reconcile_report(&self) -> Option<ReconcileReport> {
+        lock(&self.reconcile).clone()
+    }
+
+    pub(crate) fn emit(
+        &self,
+        kind: PositionEventKind,
+        position: &Position,
+        initiator: Initiator,
+        detail: impl Into<String>,
+    ) {
+        let _ = self.events.send(EngineEvent {
+            kind,
+            position: position.clone(),
+            initiator,
+            detail: detail.into(),
+            amount: None,
+            client_order_id: None,
+            at: Utc::now(),
+        });
+    }
+
+    pub(crate) fn emit_event(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Serialises work on one symbol.
+    pub(crate) async fn lock_symbol(&self, symbol: &str) -> OwnedMutexGuard<()> {
+        let mutex = lock(&self.locks)
+            .entry(symbol.to_owned())
+            .or_default()
+            .clone();
+        mutex.lock_owned().await
+    }
+
+    /// Spawns work that must run to completion, tracked for shutdown.
+    pub fn spawn<F>(&self, name: &'static str, work: F)
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.tasks.spawn(async move {
+            if let Err(err) = work.await {
+                tracing::error!(task = name, error = %err, "executor task failed");
+            }
+        });
+    }
+
+    /// Waits (bounded) for spawned work to finish, e.g. at shutdown.
+    pub async fn drain(&self, timeout: Duration) {
+        self.tasks.close();
+        if tokio::time::timeout(timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("executor tasks still running at shutdown");
+        }
+    }
+
+    /// Creates a position in OPENING and spawns its entry. The caller gets the new row at once.
+    pub async fn open(
+        self: &Arc<Self>,
+        symbol: &str,
+        direction: Direction,
+        notional: Decimal,
+        leverage: Option<u32>,
+        initiator: Initiator,
+        reason: &str,
+    ) -> Result<Position> {
+        if let Some(block) = self.entry_block() {
+            return Err(ExecutorError::FailedPrecondition(block));
+        }
+        let position = self
+            .store
+            .create_position(&NewPosition {
+                symbol: symbol.to_owned(),
+                direction: store_direction(direction),
+                target_notional: notional,
+                leverage: i32::try_from(leverage.unwrap_or(self.params.leverage)).unwrap_or(1),
+            })
+            .await?;
+        tracing::info!(
+            symbol,
+            position_id = position.id,
+            %notional,
+            ?direction,
+            reason,
+            "position opening"
+        );
+        self.emit(
+            PositionEventKind::Opening,
+            &position,
+            initiator,
+            reason.to_owned(),
+        );
+        let engine = Arc::clone(self);
+        let id = position.id;
+        self.spawn("entry", async move { engine.run_entry(id, initiator).await });
+        Ok(position)
+    }
+
+    /// Moves to CLOSING and spawns the exit.
+    pub async fn close(
+        self: &Arc<Self>,
+        position: &Position,
+        urgency: Urgency,
+        initiator: Initiator,
+        reason: &str,
+    ) -> Result<Position> {
+        let closing = self.mark_closing(position.id, reason).await?;
+        self.emit(PositionEventKind::Closing, &closing, initiator, reason);
+        let engine = Arc::clone(self);
+        let id = position.id;
+        self.spawn("exit", async move {
+            engine.run_exit(id, urgency, initiator).await.map(|_| ())
+        });
+        Ok(closing)
+    }
+
+    async fn mark_closing(&self, id: i64, reason: &str) -> Result<Position> {
+        let position = self
+            .store
+            .get_position(id)
+            .await?
+            .ok_or_else(|| ExecutorError::NotFound(format!("position {id} not found")))?;
+        if position.state.is_terminal() {
+            return Err(ExecutorError::FailedPrecondition(format!(
+                "position {id} is {}",
+                position.state
+            )));
+        }
+        // OPENING positions are closed by their entry task when it sees CLOSING.
+        Ok(self
+            .store
+            .set_position_state(id, PositionState::Closing, Some(reason))
+            .await?)
+    }
+
+    /// Closes the position, then opens the opposite direction with the same notional.
+    pub async fn flip(
+        self: &Arc<Self>,
+        position: &Position,
+        initiator: Initiator,
+        reason: &str,
+    ) -> Result<Position> {
+        let closing = self.mark_closing(position.id, reason).await?;
+        self.emit(PositionEventKind::Flipping, &closing, initiator, reason);
+        let engine = Arc::clone(self);
+        let old = position.clone();
+        let reason = reason.to_owned();
+        self.spawn("flip", async move {
+            let closed = engine.run_exit(old.id, Urgency::High, initiator).await?;
+            if closed.state != PositionState::Closed {
+                return Err(ExecutorError::Internal(format!(
+                    "flip of {} stopped: exit ended {}",
+                    old.symbol, closed.state
+                )));
+            }
+            let direction = crate::legs::core_direction(old.direction).opposite();
+            engine
+                .open(
+                    &old.symbol,
+                    direction,
+                    old.target_notional,
+                    u32::try_from(old.leverage).ok(),
+                    initiator,
+                    &format!("flip of position {}: {reason}", old.id),
+                )
+                .await
+                .map(|_| ())
+        });
+        Ok(closing)
+    }
+
+    pub async fn live_positions(&self) -> Result<Vec<Position>> {
+        Ok(self.store.list_live_positions().await?)
+    }
+}

@@ -1,0 +1,124 @@
+//! What the executor needs from the exchange, behind a trait: the gateway over gRPC in
+//! production ([`GatewayExchange`]), a scripted fake in unit tests.
+//!
+//! Errors are classified by outcome (house rule 14): [`ExchangeError::Rejected`] means the order
+//! definitely does not exist; [`ExchangeError::Unknown`] means it may, and the caller must ask
+//! again by client order id before doing anything else.
+
+mod grpc;
+
+#[cfg(test)]
+pub mod fake;
+
+use std::collections::HashMap;
+
+use fff_core::{Side, SymbolFilters, Venue};
+use fff_store::{OrderStatus, SideEffect};
+use rust_decimal::Decimal;
+
+pub use grpc::GatewayExchange;
+
+/// How an order prices itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKind {
+    Market,
+    /// Limit, immediate-or-cancel: takes what is available up to `price`, never rests.
+    LimitIoc(Decimal),
+}
+
+/// One order for the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub client_order_id: String,
+    pub venue: Venue,
+    pub symbol: String,
+    pub side: Side,
+    pub kind: OrderKind,
+    pub qty: Decimal,
+    pub reduce_only: bool,
+    pub side_effect: SideEffect,
+}
+
+/// The exchange's view of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderReport {
+    pub client_order_id: String,
+    pub status: OrderStatus,
+    pub exchange_order_id: Option<i64>,
+    pub executed_qty: Decimal,
+    pub avg_price: Option<Decimal>,
+    pub reject_reason: Option<String>,
+}
+
+/// Trading rules and marks of one symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstrumentInfo {
+    pub symbol: String,
+    pub base_asset: String,
+    pub quote_asset: String,
+    pub spot: SymbolFilters,
+    pub perp: SymbolFilters,
+    pub mark_price: Decimal,
+    pub funding_rate: Decimal,
+    /// Both venues trading (entries allowed).
+    pub tradable: bool,
+}
+
+/// One cross-margin asset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarginAsset {
+    pub free: Decimal,
+    pub borrowed: Decimal,
+    pub interest: Decimal,
+    pub net: Decimal,
+}
+
+/// Account balances and perp positions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountView {
+    pub equity: Decimal,
+    /// Signed perp position per symbol (long positive).
+    pub perp_positions: HashMap<String, Decimal>,
+    pub margin: HashMap<String, MarginAsset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    /// Definite refusal: nothing was created.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// Timeout, disconnect, 5xx: the outcome is unknown.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+/// The gateway operations the executor uses.
+#[tonic::async_trait]
+pub trait Exchange: Send + Sync + 'static {
+    /// Places an order; idempotent by client order id at the gateway.
+    async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError>;
+    /// The order with this client order id, `None` if the exchange never saw it.
+    async fn get_order(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, ExchangeError>;
+    async fn cancel_order(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<(), ExchangeError>;
+    /// Cross margin and `leverage` on the perp.
+    async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<(), ExchangeError>;
+    async fn instrument(&self, symbol: &str) -> Result<InstrumentInfo, ExchangeError>;
+    async fn account(&self) -> Result<AccountView, ExchangeError>;
+    /// Repays `amount` of a cross-margin loan (idempotent by `request_id`).
+    async fn repay(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        request_id: &str,
+    ) -> Result<(), ExchangeError>;
+}

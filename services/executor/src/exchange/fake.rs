@@ -1,0 +1,171 @@
+//! A scripted in-memory exchange for unit tests: market and IOC orders fill at once at the
+//! mark price (or partly, or are rejected, per venue), and it remembers every order it saw so a
+//! test can count them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use fff_core::{Side, SymbolFilters, Venue};
+use fff_store::OrderStatus;
+use rust_decimal::Decimal;
+
+use super::{
+    AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderReport, OrderRequest,
+};
+
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub orders: Vec<OrderRequest>,
+    pub reports: HashMap<String, OrderReport>,
+    /// Signed perp position per symbol.
+    pub perp: HashMap<String, Decimal>,
+    /// Signed spot holding per symbol (short = borrowed and sold).
+    pub spot: HashMap<String, Decimal>,
+    /// Reject every order on these venues.
+    pub reject_venue: Vec<Venue>,
+    /// Fill only this fraction of orders on a venue.
+    pub partial: HashMap<Venue, Decimal>,
+    /// Answer `Unknown` (but execute) for the next n orders.
+    pub lose_answers: u32,
+    pub mark: Decimal,
+    pub equity: Decimal,
+}
+
+#[derive(Debug)]
+pub struct FakeExchange {
+    pub state: Mutex<FakeState>,
+}
+
+impl FakeExchange {
+    pub fn new(mark: Decimal, equity: Decimal) -> Self {
+        Self {
+            state: Mutex::new(FakeState {
+                mark,
+                equity,
+                ..FakeState::default()
+            }),
+        }
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state)
+    }
+
+    pub fn order_count(&self, venue: Venue) -> usize {
+        self.with(|s| s.orders.iter().filter(|o| o.venue == venue).count())
+    }
+}
+
+fn filters() -> SymbolFilters {
+    SymbolFilters {
+        tick_size: Decimal::new(1, 2),
+        step_size: Decimal::new(1, 3),
+        min_qty: Decimal::new(1, 3),
+        max_qty: Decimal::ZERO,
+        market_step_size: Decimal::ZERO,
+        min_notional: Decimal::from(5),
+    }
+}
+
+#[tonic::async_trait]
+impl Exchange for FakeExchange {
+    async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.with(|s| {
+            if let Some(existing) = s.reports.get(&request.client_order_id) {
+                return Ok(existing.clone());
+            }
+            s.orders.push(request.clone());
+            if s.reject_venue.contains(&request.venue) {
+                return Err(ExchangeError::Rejected("fake rejection".into()));
+            }
+            let fraction = s.partial.get(&request.venue).copied().unwrap_or(Decimal::ONE);
+            let qty = (request.qty * fraction).round_dp(3);
+            let signed = match request.side {
+                Side::Buy => qty,
+                Side::Sell => -qty,
+            };
+            let book = match request.venue {
+                Venue::UsdmPerp => &mut s.perp,
+                Venue::SpotMargin => &mut s.spot,
+            };
+            *book.entry(request.symbol.clone()).or_default() += signed;
+            let report = OrderReport {
+                client_order_id: request.client_order_id.clone(),
+                status: if qty == request.qty {
+                    OrderStatus::Filled
+                } else {
+                    OrderStatus::Expired
+                },
+                exchange_order_id: Some(s.orders.len() as i64),
+                executed_qty: qty,
+                avg_price: Some(s.mark),
+                reject_reason: None,
+            };
+            s.reports
+                .insert(request.client_order_id.clone(), report.clone());
+            if s.lose_answers > 0 {
+                s.lose_answers -= 1;
+                return Err(ExchangeError::Unknown("fake timeout".into()));
+            }
+            Ok(report)
+        })
+    }
+
+    async fn get_order(
+        &self,
+        _venue: Venue,
+        _symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, ExchangeError> {
+        Ok(self.with(|s| s.reports.get(client_order_id).cloned()))
+    }
+
+    async fn cancel_order(&self, _: Venue, _: &str, _: &str) -> Result<(), ExchangeError> {
+        Ok(())
+    }
+
+    async fn prepare_perp(&self, _symbol: &str, _leverage: u32) -> Result<(), ExchangeError> {
+        Ok(())
+    }
+
+    async fn instrument(&self, symbol: &str) -> Result<InstrumentInfo, ExchangeError> {
+        Ok(InstrumentInfo {
+            symbol: symbol.to_owned(),
+            base_asset: symbol.trim_end_matches("USDT").to_owned(),
+            quote_asset: "USDT".into(),
+            spot: filters(),
+            perp: filters(),
+            mark_price: self.with(|s| s.mark),
+            funding_rate: Decimal::new(1, 4),
+            tradable: true,
+        })
+    }
+
+    async fn account(&self) -> Result<AccountView, ExchangeError> {
+        Ok(self.with(|s| {
+            let mut margin = HashMap::new();
+            for (symbol, qty) in &s.spot {
+                let asset = symbol.trim_end_matches("USDT").to_owned();
+                margin.insert(
+                    asset,
+                    MarginAsset {
+                        free: qty.max(Decimal::ZERO),
+                        borrowed: (-*qty).max(Decimal::ZERO),
+                        interest: Decimal::ZERO,
+                        net: *qty,
+                    },
+                );
+            }
+            AccountView {
+                equity: s.equity,
+                perp_positions: s.perp.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                margin,
+            }
+        }))
+    }
+
+    async fn repay(&self, _: &str, _: Decimal, _: &str) -> Result<(), ExchangeError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,315 @@
+//! [`Exchange`] over the gateway's gRPC API. Every call carries the bearer token and the
+//! caller's trace context ([`ClientInterceptor`]).
+
+use fff_core::{Side, Venue};
+use fff_proto::convert::{decimal_to_string, parse_decimal, parse_optional_decimal};
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as gw;
+use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
+use fff_runtime::telemetry::ClientInterceptor;
+use fff_store::{OrderStatus, SideEffect};
+use rust_decimal::Decimal;
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use super::{
+    AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderKind, OrderReport,
+    OrderRequest,
+};
+
+pub type GatewayClientT = GatewayClient<InterceptedService<Channel, ClientInterceptor>>;
+
+/// The gateway as the executor's exchange.
+#[derive(Clone)]
+pub struct GatewayExchange {
+    client: GatewayClientT,
+}
+
+impl std::fmt::Debug for GatewayExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayExchange").finish_non_exhaustive()
+    }
+}
+
+impl GatewayExchange {
+    pub fn new(client: GatewayClientT) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> GatewayClientT {
+        self.client.clone()
+    }
+}
+
+/// Definite refusals vs unknown outcomes (house rule 14).
+pub fn classify(status: &tonic::Status) -> ExchangeError {
+    match status.code() {
+        Code::InvalidArgument
+        | Code::FailedPrecondition
+        | Code::PermissionDenied
+        | Code::Unauthenticated
+        | Code::OutOfRange
+        | Code::AlreadyExists
+        | Code::NotFound
+        | Code::Unimplemented => ExchangeError::Rejected(status.message().to_owned()),
+        _ => ExchangeError::Unknown(format!("{:?}: {}", status.code(), status.message())),
+    }
+}
+
+fn wire_venue(venue: Venue) -> i32 {
+    common::Venue::from(venue) as i32
+}
+
+fn wire_side(side: Side) -> i32 {
+    common::Side::from(side) as i32
+}
+
+fn wire_side_effect(effect: SideEffect) -> common::MarginSideEffect {
+    match effect {
+        SideEffect::NoSideEffect => common::MarginSideEffect::NoSideEffect,
+        SideEffect::MarginBuy => common::MarginSideEffect::MarginBuy,
+        SideEffect::AutoRepay => common::MarginSideEffect::AutoRepay,
+        SideEffect::AutoBorrowRepay => common::MarginSideEffect::AutoBorrowRepay,
+    }
+}
+
+pub fn order_status(raw: i32) -> OrderStatus {
+    match common::OrderStatus::try_from(raw).unwrap_or_default() {
+        common::OrderStatus::New => OrderStatus::Acked,
+        common::OrderStatus::PartiallyFilled => OrderStatus::PartiallyFilled,
+        common::OrderStatus::Filled => OrderStatus::Filled,
+        common::OrderStatus::Canceled => OrderStatus::Canceled,
+        common::OrderStatus::Rejected => OrderStatus::Rejected,
+        common::OrderStatus::Expired => OrderStatus::Expired,
+        common::OrderStatus::Pending | common::OrderStatus::Unspecified => OrderStatus::Unknown,
+    }
+}
+
+fn bad_answer(err: impl std::fmt::Display) -> ExchangeError {
+    // The request went out; a malformed answer leaves its outcome unknown.
+    ExchangeError::Unknown(format!("malformed gateway answer: {err}"))
+}
+
+fn report(order: &gw::Order) -> Result<OrderReport, ExchangeError> {
+    let avg_price = parse_optional_decimal("avg_price", &order.avg_price)
+        .map_err(bad_answer)?
+        .filter(|p| *p > Decimal::ZERO);
+    Ok(OrderReport {
+        client_order_id: order.client_order_id.clone(),
+        status: order_status(order.status),
+        exchange_order_id: i64::try_from(order.exchange_order_id)
+            .ok()
+            .filter(|id| *id > 0),
+        executed_qty: parse_optional_decimal("executed_qty", &order.executed_qty)
+            .map_err(bad_answer)?
+            .unwrap_or_default(),
+        avg_price,
+        reject_reason: Some(order.reject_reason.clone()).filter(|r| !r.is_empty()),
+    })
+}
+
+fn decimal_or_zero(field: &str, raw: &str) -> Result<Decimal, ExchangeError> {
+    Ok(parse_optional_decimal(field, raw)
+        .map_err(bad_answer)?
+        .unwrap_or_default())
+}
+
+#[tonic::async_trait]
+impl Exchange for GatewayExchange {
+    async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        let (order_type, tif, price) = match request.kind {
+            OrderKind::Market => (common::OrderType::Market, common::TimeInForce::Unspecified, ""),
+            OrderKind::LimitIoc(_) => (common::OrderType::Limit, common::TimeInForce::Ioc, ""),
+        };
+        let price = match request.kind {
+            OrderKind::LimitIoc(p) => decimal_to_string(p),
+            OrderKind::Market => price.to_owned(),
+        };
+        let side_effect = match request.venue {
+            Venue::SpotMargin => wire_side_effect(request.side_effect),
+            Venue::UsdmPerp => common::MarginSideEffect::Unspecified,
+        };
+        let wire = gw::PlaceOrderRequest {
+            client_order_id: request.client_order_id.clone(),
+            venue: wire_venue(request.venue),
+            symbol: request.symbol.clone(),
+            side: wire_side(request.side),
+            r#type: order_type as i32,
+            time_in_force: tif as i32,
+            quantity: decimal_to_string(request.qty),
+            price,
+            reduce_only: request.reduce_only,
+            margin_side_effect: side_effect as i32,
+            intent_id: request.client_order_id.clone(),
+        };
+        let response = self
+            .client
+            .clone()
+            .place_order(wire)
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner();
+        let order = response
+            .order
+            .ok_or_else(|| bad_answer("PlaceOrder without order"))?;
+        report(&order)
+    }
+
+    async fn get_order(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, ExchangeError> {
+        let wire = gw::GetOrderRequest {
+            order: Some(gw::OrderRef {
+                venue: wire_venue(venue),
+                symbol: symbol.to_owned(),
+                id: Some(gw::order_ref::Id::ClientOrderId(client_order_id.to_owned())),
+            }),
+        };
+        match self.client.clone().get_order(wire).await {
+            Ok(response) => match response.into_inner().order {
+                Some(order) => report(&order).map(Some),
+                None => Ok(None),
+            },
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(ExchangeError::Unknown(status.message().to_owned())),
+        }
+    }
+
+    async fn cancel_order(
+        &self,
+        venue: Venue,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<(), ExchangeError> {
+        let wire = gw::CancelOrderRequest {
+            order: Some(gw::OrderRef {
+                venue: wire_venue(venue),
+                symbol: symbol.to_owned(),
+                id: Some(gw::order_ref::Id::ClientOrderId(client_order_id.to_owned())),
+            }),
+        };
+        self.client
+            .clone()
+            .cancel_order(wire)
+            .await
+            .map(|_| ())
+            .map_err(|s| classify(&s))
+    }
+
+    async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<(), ExchangeError> {
+        let mut client = self.client.clone();
+        client
+            .set_margin_type(gw::SetMarginTypeRequest {
+                symbol: symbol.to_owned(),
+                margin_type: common::MarginType::Crossed as i32,
+            })
+            .await
+            .map_err(|s| classify(&s))?;
+        client
+            .set_leverage(gw::SetLeverageRequest {
+                symbol: symbol.to_owned(),
+                leverage,
+            })
+            .await
+            .map_err(|s| classify(&s))?;
+        Ok(())
+    }
+
+    async fn instrument(&self, symbol: &str) -> Result<InstrumentInfo, ExchangeError> {
+        let response = self
+            .client
+            .clone()
+            .get_universe(gw::GetUniverseRequest {
+                symbols: vec![symbol.to_owned()],
+                include_non_trading: true,
+            })
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner();
+        let instrument = response
+            .instruments
+            .into_iter()
+            .find(|i| i.symbol == symbol)
+            .ok_or_else(|| ExchangeError::Rejected(format!("unknown symbol {symbol}")))?;
+        instrument_info(&instrument)
+    }
+
+    async fn account(&self) -> Result<AccountView, ExchangeError> {
+        let account = self
+            .client
+            .clone()
+            .get_account(gw::GetAccountRequest {
+                include_zero_balances: false,
+            })
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner()
+            .account
+            .ok_or_else(|| bad_answer("GetAccount without account"))?;
+        let mut view = AccountView {
+            equity: decimal_or_zero("total_equity_usdt", &account.total_equity_usdt)?,
+            ..AccountView::default()
+        };
+        for position in &account.positions {
+            let amount = decimal_or_zero("position_amt", &position.position_amt)?;
+            if !amount.is_zero() {
+                view.perp_positions.insert(position.symbol.clone(), amount);
+            }
+        }
+        for balance in &account.margin_balances {
+            view.margin.insert(
+                balance.asset.clone(),
+                MarginAsset {
+                    free: decimal_or_zero("free", &balance.free)?,
+                    borrowed: decimal_or_zero("borrowed", &balance.borrowed)?,
+                    interest: decimal_or_zero("interest", &balance.interest)?,
+                    net: decimal_or_zero("net_asset", &balance.net_asset)?,
+                },
+            );
+        }
+        Ok(view)
+    }
+
+    async fn repay(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        request_id: &str,
+    ) -> Result<(), ExchangeError> {
+        self.client
+            .clone()
+            .repay(gw::RepayRequest {
+                asset: asset.to_owned(),
+                amount: decimal_to_string(amount),
+                request_id: request_id.to_owned(),
+                intent_id: request_id.to_owned(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| classify(&s))
+    }
+}
+
+/// Gateway instrument -> [`InstrumentInfo`].
+pub fn instrument_info(instrument: &gw::Instrument) -> Result<InstrumentInfo, ExchangeError> {
+    let filters = |wire: &Option<common::SymbolFilters>, name: &str| {
+        wire.as_ref()
+            .ok_or_else(|| bad_answer(format!("{name} missing")))
+            .and_then(|f| fff_core::SymbolFilters::try_from(f).map_err(bad_answer))
+    };
+    let trading = common::InstrumentStatus::Trading as i32;
+    Ok(InstrumentInfo {
+        symbol: instrument.symbol.clone(),
+        base_asset: instrument.base_asset.clone(),
+        quote_asset: instrument.quote_asset.clone(),
+        spot: filters(&instrument.spot_filters, "spot_filters")?,
+        perp: filters(&instrument.perp_filters, "perp_filters")?,
+        mark_price: parse_decimal("mark_price", &instrument.mark_price).map_err(bad_answer)?,
+        funding_rate: decimal_or_zero("last_funding_rate", &instrument.last_funding_rate)?,
+        tradable: instrument.spot_status == trading && instrument.perp_status == trading,
+    })
+}

@@ -1,0 +1,465 @@
+//! Order placement, cancellation and lookup against the venue, idempotent by client order id.
+//!
+//! PlaceOrder never sends a second order for an id: a known id is answered from the book; an
+//! id the book does not know (e.g. after a gateway restart) is first looked up at the venue;
+//! an id whose last attempt had an unknown outcome is looked up again and only re-sent once the
+//! venue cannot accept the earlier attempt any more (its recvWindow has passed). The send runs
+//! in a spawned task, so a caller hanging up mid-request cannot lose the outcome.
+
+pub mod book;
+pub mod request;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use fff_binance::filters::{FilterError, OrderDraft};
+use fff_binance::models::OrderKind;
+use fff_binance::orders::Market;
+use fff_binance::rest::{FuturesOrderRequest, MarginOrderRequest, OrderRef, PositionSide};
+use fff_binance::{Error as BinanceError, Outcome, RestClient};
+use fff_proto::FieldError;
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as pb;
+use rust_decimal::Decimal;
+use tonic::Status;
+
+use crate::convert::{now_ms, order_from_futures, order_from_spot, ts};
+use crate::error::exchange_status;
+use crate::market::MarketHub;
+use crate::throttle::OrderQueue;
+use crate::universe::Universe;
+use book::{AfterLookup, Decision, OrderBook, Record, after_not_found, decide};
+use request::ValidOrder;
+
+/// How often an unknown outcome is looked up before answering PENDING.
+const RESOLVE_ATTEMPTS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
+
+#[derive(Debug)]
+pub struct Orders {
+    rest: RestClient,
+    universe: Arc<RwLock<Universe>>,
+    market: Arc<MarketHub>,
+    pub book: OrderBook,
+    queue: OrderQueue,
+    recv_window_ms: i64,
+}
+
+/// Which account a venue's orders live in: the spot legs trade on cross margin.
+fn market_of(venue: common::Venue) -> Market {
+    match venue {
+        common::Venue::UsdmPerp => Market::Futures,
+        _ => Market::Margin,
+    }
+}
+
+fn is_unknown_order(err: &BinanceError) -> bool {
+    matches!(err, BinanceError::Api { code: -2011 | -2013, .. })
+}
+
+/// The venue says the client id is already taken: the order exists there.
+fn is_duplicate(err: &BinanceError) -> bool {
+    match err {
+        BinanceError::Api { code: -4116, .. } => true,
+        BinanceError::Api { code: -2010, msg, .. } => msg.contains("Duplicate"),
+        _ => false,
+    }
+}
+
+fn filter_status(err: &FilterError) -> Status {
+    let field = match err {
+        FilterError::NonPositivePrice { .. }
+        | FilterError::PriceBelowMin { .. }
+        | FilterError::PriceAboveMax { .. } => "price",
+        FilterError::MissingReferencePrice => {
+            return Status::unavailable("no reference price yet to check the market order's notional");
+        }
+        _ => "quantity",
+    };
+    FieldError::invalid(field, err).into()
+}
+
+impl Orders {
+    pub fn new(
+        rest: RestClient,
+        universe: Arc<RwLock<Universe>>,
+        market: Arc<MarketHub>,
+        orders_per_second: u32,
+        recv_window_ms: u64,
+    ) -> Self {
+        Self {
+            rest,
+            universe,
+            market,
+            book: OrderBook::default(),
+            queue: OrderQueue::per_second(orders_per_second),
+            recv_window_ms: i64::try_from(recv_window_ms).unwrap_or(60_000),
+        }
+    }
+
+    /// Places `order` once; returns the order and whether nothing new was sent.
+    pub async fn place(self: &Arc<Self>, order: ValidOrder) -> Result<(pb::Order, bool), Status> {
+        let guard = self.book.lock_id(&order.client_order_id).await;
+        let fingerprint = order.fingerprint();
+        let pending = match decide(self.book.get(&order.client_order_id).as_ref(), &fingerprint) {
+            Decision::Answer(known) => return Ok((known, true)),
+            Decision::Conflict => {
+                return Err(Status::already_exists(format!(
+                    "client_order_id {:?} was already used for a different order",
+                    order.client_order_id
+                )));
+            }
+            Decision::Lookup { pending } => pending,
+        };
+        match self.lookup(order.venue, &order.symbol, &order.client_order_id).await {
+            Ok(Some(found)) => {
+                if pending.is_none() {
+                    self.book.put(Record {
+                        order: order.pending_order(ts(now_ms())),
+                        fingerprint: Some(fingerprint),
+                        sent_at_ms: None,
+                    });
+                }
+                return Ok((self.book.observe(&found), true));
+            }
+            Ok(None) => {
+                if after_not_found(pending.as_ref(), now_ms(), self.recv_window_ms)
+                    == AfterLookup::StillPending
+                    && let Some(pending) = pending
+                {
+                    return Ok((pending.order, true));
+                }
+            }
+            Err(err) => {
+                return match pending {
+                    Some(pending) => Ok((pending.order, true)),
+                    None => Err(exchange_status(&err)),
+                };
+            }
+        }
+        let checked = self.check_filters(&order)?;
+        let this = self.clone();
+        // the send outlives a caller that hangs up; the id stays locked until it is recorded
+        let task = tokio::spawn(async move {
+            let result = this.send(checked, fingerprint).await;
+            drop(guard);
+            result
+        });
+        task.await
+            .map_err(|e| Status::internal(format!("order task failed: {e}")))?
+            .map(|order| (order, false))
+    }
+
+    /// Applies the symbol's venue filters; the request must already be on the grid.
+    fn check_filters(&self, order: &ValidOrder) -> Result<ValidOrder, Status> {
+        let universe = self.universe.read().unwrap_or_else(|p| p.into_inner());
+        let listing = universe.get(&order.symbol).ok_or_else(|| {
+            Status::from(FieldError::invalid("symbol", "not in the gateway's universe"))
+        })?;
+        let perp = order.venue == common::Venue::UsdmPerp;
+        let filters = if perp {
+            &listing.perp_filters
+        } else {
+            &listing.spot_filters
+        };
+        let limit_price = match order.kind {
+            OrderKind::Limit { price, .. } => Some(price),
+            OrderKind::Market => None,
+        };
+        let reference_price = if perp {
+            self.market
+                .mark_price(&order.symbol)
+                .or_else(|| self.market.mid_price(&order.symbol, common::Venue::UsdmPerp))
+        } else {
+            self.market
+                .mid_price(&order.symbol, common::Venue::SpotMargin)
+                .or_else(|| self.market.mark_price(&order.symbol))
+        };
+        let checked = filters
+            .check(&OrderDraft {
+                side: order.side,
+                qty: order.qty,
+                limit_price,
+                reference_price,
+                reduce_only: order.reduce_only,
+            })
+            .map_err(|e| filter_status(&e))?;
+        if checked.qty != order.qty {
+            return Err(FieldError::invalid(
+                "quantity",
+                format!("{} is not a multiple of the step size", order.qty),
+            )
+            .into());
+        }
+        if checked.price != limit_price {
+            return Err(FieldError::invalid(
+                "price",
+                format!("{} is not a multiple of the tick size", limit_price.unwrap_or_default()),
+            )
+            .into());
+        }
+        Ok(order.clone())
+    }
+
+    async fn send(&self, order: ValidOrder, fingerprint: String) -> Result<pb::Order, Status> {
+        self.queue.acquire().await;
+        let sent_at = now_ms();
+        let mut pending = order.pending_order(ts(sent_at));
+        self.book.put(Record {
+            order: pending.clone(),
+            fingerprint: Some(fingerprint.clone()),
+            sent_at_ms: Some(sent_at),
+        });
+        let result = match order.venue {
+            common::Venue::UsdmPerp => {
+                let request = FuturesOrderRequest {
+                    symbol: order.symbol.clone(),
+                    side: order.side,
+                    kind: order.kind,
+                    qty: order.qty,
+                    client_order_id: order.client_order_id.clone(),
+                    reduce_only: order.reduce_only,
+                    position_side: PositionSide::Both,
+                };
+                self.rest
+                    .futures_new_order(&request)
+                    .await
+                    .map(|o| order_from_futures(&o))
+            }
+            _ => {
+                let request = MarginOrderRequest {
+                    symbol: order.symbol.clone(),
+                    side: order.side,
+                    kind: order.kind,
+                    qty: order.qty,
+                    client_order_id: order.client_order_id.clone(),
+                    side_effect: order.side_effect.unwrap_or_default(),
+                    auto_repay_at_cancel: false,
+                };
+                self.rest
+                    .margin_new_order(&request)
+                    .await
+                    .map(|o| order_from_spot(Market::Margin, &o))
+            }
+        };
+        let err = match result {
+            Ok(placed) => return Ok(self.book.observe(&placed)),
+            Err(err) => err,
+        };
+        match err.outcome() {
+            Outcome::Rejected if !is_duplicate(&err) => {
+                tracing::info!(client_order_id = %order.client_order_id, error = %err, "order rejected");
+                pending.status = common::OrderStatus::Rejected as i32;
+                pending.reject_reason = match &err {
+                    BinanceError::Api { code, msg, .. } => format!("{code} {msg}"),
+                    other => other.to_string(),
+                };
+                self.book.put(Record {
+                    order: pending.clone(),
+                    fingerprint: Some(fingerprint),
+                    sent_at_ms: Some(sent_at),
+                });
+                Ok(pending)
+            }
+            Outcome::NotSent => {
+                self.book.forget(&order.client_order_id);
+                Err(exchange_status(&err))
+            }
+            _ => {
+                tracing::warn!(client_order_id = %order.client_order_id, error = %err, "order outcome unknown, resolving");
+                for delay in RESOLVE_ATTEMPTS {
+                    tokio::time::sleep(delay).await;
+                    if let Ok(Some(found)) =
+                        self.lookup(order.venue, &order.symbol, &order.client_order_id).await
+                    {
+                        return Ok(self.book.observe(&found));
+                    }
+                }
+                Ok(pending)
+            }
+        }
+    }
+
+    /// The venue's view of an order by client id; `None` if the venue does not know it.
+    async fn lookup(
+        &self,
+        venue: common::Venue,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<pb::Order>, BinanceError> {
+        self.query(venue, symbol, &OrderRef::ClientOrderId(client_order_id.to_owned()))
+            .await
+    }
+
+    async fn query(
+        &self,
+        venue: common::Venue,
+        symbol: &str,
+        reference: &OrderRef,
+    ) -> Result<Option<pb::Order>, BinanceError> {
+        let found = match market_of(venue) {
+            Market::Futures => self
+                .rest
+                .futures_query_order(symbol, reference)
+                .await
+                .map(|o| order_from_futures(&o)),
+            market => self
+                .rest
+                .margin_query_order(symbol, reference)
+                .await
+                .map(|o| order_from_spot(market, &o)),
+        };
+        match found {
+            Ok(order) => Ok(Some(order)),
+            Err(err) if is_unknown_order(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// GetOrder: the book's state unless PENDING or unknown, else the venue's.
+    pub async fn get(
+        &self,
+        venue: common::Venue,
+        symbol: &str,
+        reference: OrderRef,
+    ) -> Result<pb::Order, Status> {
+        let record = match &reference {
+            OrderRef::ClientOrderId(id) => self.book.get(id),
+            OrderRef::OrderId(_) => None,
+        };
+        if let Some(record) = &record
+            && record.order.status != common::OrderStatus::Pending as i32
+        {
+            return Ok(record.order.clone());
+        }
+        match self.query(venue, symbol, &reference).await {
+            Ok(Some(order)) => Ok(self.book.observe(&order)),
+            Ok(None) => match record {
+                Some(record) => Ok(record.order),
+                None => Err(Status::not_found("no such order on the venue")),
+            },
+            Err(err) => match record {
+                Some(record) => Ok(record.order),
+                None => Err(exchange_status(&err)),
+            },
+        }
+    }
+
+    pub async fn cancel(
+        &self,
+        venue: common::Venue,
+        symbol: &str,
+        reference: OrderRef,
+    ) -> Result<pb::Order, Status> {
+        let cancelled = match market_of(venue) {
+            Market::Futures => self
+                .rest
+                .futures_cancel_order(symbol, &reference)
+                .await
+                .map(|o| order_from_futures(&o)),
+            market => self
+                .rest
+                .margin_cancel_order(symbol, &reference)
+                .await
+                .map(|o| order_from_spot(market, &o)),
+        };
+        match cancelled {
+            Ok(order) => Ok(self.book.observe(&order)),
+            Err(err) if is_unknown_order(&err) => {
+                // already terminal (filled or cancelled) or never existed: say which
+                match self.query(venue, symbol, &reference).await {
+                    Ok(Some(order)) => Ok(self.book.observe(&order)),
+                    Ok(None) => Err(Status::not_found("no such order on the venue")),
+                    Err(err) => Err(exchange_status(&err)),
+                }
+            }
+            Err(err) => Err(exchange_status(&err)),
+        }
+    }
+
+    /// Working orders of `venue` (or both), optionally one symbol, oldest first.
+    pub async fn open_orders(
+        &self,
+        venue: common::Venue,
+        symbol: Option<&str>,
+    ) -> Result<Vec<pb::Order>, Status> {
+        let mut orders = Vec::new();
+        if venue != common::Venue::UsdmPerp {
+            let spot = self
+                .rest
+                .margin_open_orders(symbol)
+                .await
+                .map_err(|e| exchange_status(&e))?;
+            orders.extend(spot.iter().map(|o| order_from_spot(Market::Margin, o)));
+        }
+        if venue != common::Venue::SpotMargin {
+            let perp = self
+                .rest
+                .futures_open_orders(symbol)
+                .await
+                .map_err(|e| exchange_status(&e))?;
+            orders.extend(perp.iter().map(order_from_futures));
+        }
+        let mut orders: Vec<pb::Order> = orders.iter().map(|o| self.book.observe(o)).collect();
+        orders.sort_by_key(|o| {
+            (
+                o.created_at.map_or((0, 0), |t| (t.seconds, t.nanos)),
+                o.exchange_order_id,
+            )
+        });
+        Ok(orders)
+    }
+
+    /// Cancels each working order of the symbol (the connector has no cancel-all endpoint).
+    pub async fn cancel_all(&self, venue: common::Venue, symbol: &str) -> Result<Vec<pb::Order>, Status> {
+        let open = self.open_orders(venue, Some(symbol)).await?;
+        let mut cancelled = Vec::new();
+        for order in open {
+            let reference = OrderRef::OrderId(i64::try_from(order.exchange_order_id).unwrap_or(0));
+            match self.cancel(venue, symbol, reference).await {
+                Ok(order) if order.status == common::OrderStatus::Canceled as i32 => cancelled.push(order),
+                Ok(_) => {}
+                Err(status) if status.code() == tonic::Code::NotFound => {}
+                Err(status) => return Err(status),
+            }
+        }
+        Ok(cancelled)
+    }
+
+    /// Quantity of `qty` that is on the step grid, for callers that size orders themselves.
+    pub fn listing_exists(&self, symbol: &str) -> bool {
+        self.universe
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(symbol)
+            .is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_errors_name_the_field() {
+        let status = filter_status(&FilterError::PriceBelowMin {
+            price: Decimal::ONE,
+            min: Decimal::TWO,
+        });
+        assert!(status.message().contains("`price`"), "{status:?}");
+        let status = filter_status(&FilterError::NotionalBelowMin {
+            notional: Decimal::ONE,
+            min: Decimal::TEN,
+        });
+        assert!(status.message().contains("`quantity`"), "{status:?}");
+        assert!(is_duplicate(&BinanceError::Api {
+            status: 400,
+            code: -2010,
+            msg: "Duplicate order sent.".into()
+        }));
+        assert!(!is_duplicate(&BinanceError::Api {
+            status: 400,
+            code: -2010,
+            msg: "Account has insufficient balance".into()
+        }));
+    }
+}

@@ -1,0 +1,280 @@
+//! The idempotency book: every client order id the gateway has seen, with the request it
+//! stood for and the latest known order state. Placement of one id is serialised by a
+//! per-id async lock, so a retry racing the original waits for its outcome instead of
+//! sending a second order.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as pb;
+use rust_decimal::Decimal;
+use tokio::sync::OwnedMutexGuard;
+
+use super::request::Fingerprint;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub order: pb::Order,
+    /// `None` for orders learnt from the venue (stream, queries) rather than placed here.
+    pub fingerprint: Option<Fingerprint>,
+    /// When the placement was signed and sent (ms), if this gateway sent it.
+    pub sent_at_ms: Option<i64>,
+}
+
+/// What a PlaceOrder must do about an id, given what the book knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Known with a definite state: answer it, send nothing.
+    Answer(pb::Order),
+    /// The id was used for a different order.
+    Conflict,
+    /// Unknown here, or PENDING: ask the venue by client order id first.
+    Lookup { pending: Option<Record> },
+}
+
+/// After asking the venue about an id that had no definite state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterLookup {
+    /// The venue has it.
+    Found,
+    /// The venue does not have it and never will (never sent, or the recvWindow of the last
+    /// attempt has passed): sending is safe.
+    Send,
+    /// Sent recently, not visible yet: a delayed request may still land; answer PENDING.
+    StillPending,
+}
+
+pub fn decide(record: Option<&Record>, fingerprint: &Fingerprint) -> Decision {
+    match record {
+        None => Decision::Lookup { pending: None },
+        Some(record) if record.fingerprint.as_ref().is_some_and(|f| f != fingerprint) => {
+            Decision::Conflict
+        }
+        Some(record) if record.order.status == common::OrderStatus::Pending as i32 => {
+            Decision::Lookup {
+                pending: Some(record.clone()),
+            }
+        }
+        Some(record) => Decision::Answer(record.order.clone()),
+    }
+}
+
+pub fn after_not_found(pending: Option<&Record>, now_ms: i64, recv_window_ms: i64) -> AfterLookup {
+    match pending.and_then(|r| r.sent_at_ms) {
+        // a request signed at `sent` is refused by Binance after sent + recvWindow
+        Some(sent) if now_ms <= sent + recv_window_ms => AfterLookup::StillPending,
+        _ => AfterLookup::Send,
+    }
+}
+
+/// True if `new` is not older than `old` (fills only grow; terminal states stay terminal).
+pub fn is_newer_or_same(old: &pb::Order, new: &pb::Order) -> bool {
+    let executed = |o: &pb::Order| o.executed_qty.parse::<Decimal>().unwrap_or_default();
+    let terminal = |o: &pb::Order| {
+        [
+            common::OrderStatus::Filled,
+            common::OrderStatus::Canceled,
+            common::OrderStatus::Rejected,
+            common::OrderStatus::Expired,
+        ]
+        .iter()
+        .any(|s| *s as i32 == o.status)
+    };
+    if terminal(old) && !terminal(new) {
+        return false;
+    }
+    executed(new) >= executed(old)
+}
+
+#[derive(Debug, Default)]
+pub struct OrderBook {
+    records: Mutex<HashMap<String, Record>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl OrderBook {
+    /// Serialises work on one client order id; hold the guard until the outcome is recorded.
+    pub async fn lock_id(&self, client_order_id: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks
+                .entry(client_order_id.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
+                .clone()
+        };
+        lock.lock_owned().await
+    }
+
+    pub fn get(&self, client_order_id: &str) -> Option<Record> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(client_order_id)
+            .cloned()
+    }
+
+    pub fn put(&self, record: Record) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        records.insert(record.order.client_order_id.clone(), record);
+    }
+
+    /// Drops an id whose placement never left the gateway (so a retry may send it).
+    pub fn forget(&self, client_order_id: &str) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        records.remove(client_order_id);
+    }
+
+    /// Applies a venue update (stream event, query, cancel answer) to a known or new id,
+    /// keeping the request fields the venue does not echo and ignoring stale updates.
+    pub fn observe(&self, update: &pb::Order) -> pb::Order {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        match records.get_mut(&update.client_order_id) {
+            Some(record) => {
+                if record.order.status == common::OrderStatus::Pending as i32
+                    || is_newer_or_same(&record.order, update)
+                {
+                    merge(&mut record.order, update);
+                }
+                record.order.clone()
+            }
+            None => {
+                records.insert(
+                    update.client_order_id.clone(),
+                    Record {
+                        order: update.clone(),
+                        fingerprint: None,
+                        sent_at_ms: None,
+                    },
+                );
+                update.clone()
+            }
+        }
+    }
+}
+
+/// Venue fields over request fields; empty venue fields keep what the gateway knew.
+fn merge(into: &mut pb::Order, update: &pb::Order) {
+    into.exchange_order_id = update.exchange_order_id;
+    into.status = update.status;
+    into.executed_qty.clone_from(&update.executed_qty);
+    if !update.cumulative_quote_qty.is_empty() {
+        into.cumulative_quote_qty.clone_from(&update.cumulative_quote_qty);
+    }
+    if !update.avg_price.is_empty() {
+        into.avg_price.clone_from(&update.avg_price);
+    }
+    if !update.reject_reason.is_empty() {
+        into.reject_reason.clone_from(&update.reject_reason);
+    }
+    if !update.quantity.is_empty() {
+        into.quantity.clone_from(&update.quantity);
+    }
+    if update.updated_at.is_some() {
+        into.updated_at = update.updated_at;
+    }
+    for (field, value) in [
+        (&mut into.price, &update.price),
+        (&mut into.symbol, &update.symbol),
+    ] {
+        if field.is_empty() {
+            field.clone_from(value);
+        }
+    }
+    if into.r#type == 0 {
+        into.r#type = update.r#type;
+    }
+    if into.side == 0 {
+        into.side = update.side;
+    }
+    if into.venue == 0 {
+        into.venue = update.venue;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str, status: common::OrderStatus, executed: &str) -> pb::Order {
+        pb::Order {
+            client_order_id: id.into(),
+            status: status as i32,
+            executed_qty: executed.into(),
+            intent_id: "intent-7".into(),
+            ..Default::default()
+        }
+    }
+
+    fn record(status: common::OrderStatus, sent_at_ms: Option<i64>) -> Record {
+        Record {
+            order: order("a", status, "0"),
+            fingerprint: Some("fp".into()),
+            sent_at_ms,
+        }
+    }
+
+    #[test]
+    fn known_ids_are_answered_without_sending() {
+        let known = record(common::OrderStatus::New, Some(1));
+        assert_eq!(
+            decide(Some(&known), &"fp".into()),
+            Decision::Answer(known.order.clone())
+        );
+        assert_eq!(decide(Some(&known), &"other".into()), Decision::Conflict);
+        assert_eq!(decide(None, &"fp".into()), Decision::Lookup { pending: None });
+        let pending = record(common::OrderStatus::Pending, Some(1));
+        assert!(matches!(
+            decide(Some(&pending), &"fp".into()),
+            Decision::Lookup { pending: Some(_) }
+        ));
+    }
+
+    #[test]
+    fn not_found_is_conclusive_only_after_the_recv_window() {
+        let pending = record(common::OrderStatus::Pending, Some(10_000));
+        assert_eq!(
+            after_not_found(Some(&pending), 12_000, 5_000),
+            AfterLookup::StillPending
+        );
+        assert_eq!(
+            after_not_found(Some(&pending), 15_001, 5_000),
+            AfterLookup::Send
+        );
+        assert_eq!(after_not_found(None, 0, 5_000), AfterLookup::Send);
+    }
+
+    #[test]
+    fn observe_keeps_request_fields_and_ignores_stale_updates() {
+        let book = OrderBook::default();
+        book.put(record(common::OrderStatus::Pending, Some(1)));
+        let filled = order("a", common::OrderStatus::Filled, "1");
+        let merged = book.observe(&pb::Order {
+            intent_id: String::new(),
+            ..filled
+        });
+        assert_eq!(merged.status, common::OrderStatus::Filled as i32);
+        assert_eq!(merged.intent_id, "intent-7");
+        // a late NEW event must not resurrect a filled order
+        let stale = book.observe(&order("a", common::OrderStatus::New, "0"));
+        assert_eq!(stale.status, common::OrderStatus::Filled as i32);
+        // ids placed elsewhere are learnt
+        book.observe(&order("b", common::OrderStatus::New, "0"));
+        assert!(book.get("b").unwrap().fingerprint.is_none());
+    }
+
+    #[tokio::test]
+    async fn one_id_is_worked_on_by_one_task_at_a_time() {
+        let book = Arc::new(OrderBook::default());
+        let guard = book.lock_id("a").await;
+        let other = book.clone();
+        let waiter = tokio::spawn(async move {
+            let _g = other.lock_id("a").await;
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let _b = book.lock_id("b").await; // other ids are not blocked
+        drop(guard);
+        waiter.await.unwrap();
+    }
+}

@@ -1,0 +1,295 @@
+//! PlaceOrder validation: every field checked, errors name the field (INVALID_ARGUMENT).
+
+use fff_binance::models::margin::SideEffect;
+use fff_binance::models::{OrderKind, Side, TimeInForce};
+use fff_proto::FieldError;
+use fff_proto::convert::{parse_decimal, parse_enum, parse_optional_decimal, parse_required_enum, parse_symbol};
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as pb;
+use rust_decimal::Decimal;
+use tonic::Status;
+
+use crate::convert::tif_from_pb;
+
+/// A PlaceOrder request that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidOrder {
+    pub client_order_id: String,
+    pub venue: common::Venue,
+    pub symbol: String,
+    pub side: Side,
+    pub order_type: common::OrderType,
+    pub kind: OrderKind,
+    pub qty: Decimal,
+    pub reduce_only: bool,
+    /// Set for spot/margin orders only.
+    pub side_effect: Option<SideEffect>,
+    pub intent_id: String,
+}
+
+/// What makes two PlaceOrder requests "the same order" for idempotency.
+pub type Fingerprint = String;
+
+impl ValidOrder {
+    pub fn fingerprint(&self) -> Fingerprint {
+        format!(
+            "{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}",
+            self.venue,
+            self.symbol,
+            self.side,
+            self.order_type,
+            self.kind,
+            self.qty.normalize(),
+            self.reduce_only,
+            self.side_effect
+        )
+    }
+
+    /// The order as the gateway knows it before the venue answered.
+    pub fn pending_order(&self, now: prost_types::Timestamp) -> pb::Order {
+        let (price, tif) = match self.kind {
+            OrderKind::Limit { price, tif } => (crate::convert::dec(price), Some(tif)),
+            OrderKind::Market => (String::new(), None),
+        };
+        let tif = match (self.order_type, tif) {
+            (common::OrderType::Limit, Some(tif)) => tif_pb(tif),
+            _ => common::TimeInForce::Unspecified,
+        };
+        pb::Order {
+            venue: self.venue as i32,
+            symbol: self.symbol.clone(),
+            client_order_id: self.client_order_id.clone(),
+            exchange_order_id: 0,
+            side: crate::convert::side_to_pb(self.side) as i32,
+            r#type: self.order_type as i32,
+            time_in_force: tif as i32,
+            status: common::OrderStatus::Pending as i32,
+            price,
+            quantity: crate::convert::dec(self.qty),
+            executed_qty: "0".to_owned(),
+            cumulative_quote_qty: String::new(),
+            avg_price: String::new(),
+            reduce_only: self.reduce_only,
+            margin_side_effect: self.side_effect.map_or(common::MarginSideEffect::Unspecified, side_effect_pb)
+                as i32,
+            reject_reason: String::new(),
+            intent_id: self.intent_id.clone(),
+            created_at: Some(now),
+            updated_at: Some(now),
+        }
+    }
+}
+
+fn tif_pb(tif: TimeInForce) -> common::TimeInForce {
+    match tif {
+        TimeInForce::Gtc => common::TimeInForce::Gtc,
+        TimeInForce::Ioc => common::TimeInForce::Ioc,
+        TimeInForce::Fok => common::TimeInForce::Fok,
+        TimeInForce::Gtx => common::TimeInForce::Gtx,
+    }
+}
+
+fn side_effect_pb(effect: SideEffect) -> common::MarginSideEffect {
+    match effect {
+        SideEffect::NoSideEffect => common::MarginSideEffect::NoSideEffect,
+        SideEffect::MarginBuy => common::MarginSideEffect::MarginBuy,
+        SideEffect::AutoRepay => common::MarginSideEffect::AutoRepay,
+        SideEffect::AutoBorrowRepay => common::MarginSideEffect::AutoBorrowRepay,
+    }
+}
+
+/// 1-36 chars of `[A-Za-z0-9._:-]`, the subset both Binance venues accept.
+pub fn check_client_order_id(field: &str, id: &str) -> Result<(), FieldError> {
+    if id.is_empty() {
+        return Err(FieldError::missing(field));
+    }
+    let ok = id.len() <= 36
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::invalid(field, "must be 1-36 chars of [A-Za-z0-9._:-]"))
+    }
+}
+
+/// Validates `request`; spot LIMIT_MAKER is refused as UNIMPLEMENTED (no connector support).
+pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
+    check_client_order_id("client_order_id", &request.client_order_id)?;
+    let venue: common::Venue = parse_required_enum("venue", request.venue)?;
+    let symbol = parse_symbol("symbol", &request.symbol)?.as_str().to_owned();
+    let side = match parse_required_enum::<common::Side>("side", request.side)? {
+        common::Side::Sell => Side::Sell,
+        _ => Side::Buy,
+    };
+    let order_type: common::OrderType = parse_required_enum("type", request.r#type)?;
+    let tif: common::TimeInForce = parse_enum("time_in_force", request.time_in_force)?;
+    let qty = parse_decimal("quantity", &request.quantity)?;
+    if qty <= Decimal::ZERO {
+        return Err(FieldError::invalid("quantity", "must be greater than 0").into());
+    }
+    let price = parse_optional_decimal("price", &request.price)?;
+    let perp = venue == common::Venue::UsdmPerp;
+    let kind = match order_type {
+        common::OrderType::Market => {
+            if price.is_some() {
+                return Err(FieldError::invalid("price", "must be empty for MARKET orders").into());
+            }
+            if tif != common::TimeInForce::Unspecified {
+                return Err(FieldError::invalid("time_in_force", "must be unset for MARKET orders").into());
+            }
+            OrderKind::Market
+        }
+        common::OrderType::Limit => {
+            let tif = match (tif_from_pb(tif), perp) {
+                (None, _) => return Err(FieldError::missing("time_in_force").into()),
+                (Some(TimeInForce::Gtx), false) => {
+                    return Err(FieldError::invalid("time_in_force", "GTX exists on USDⓈ-M only").into());
+                }
+                (Some(tif), _) => tif,
+            };
+            OrderKind::Limit { price: positive_price(price)?, tif }
+        }
+        common::OrderType::LimitMaker => {
+            if tif != common::TimeInForce::Unspecified {
+                return Err(FieldError::invalid("time_in_force", "must be unset for LIMIT_MAKER orders").into());
+            }
+            if !perp {
+                return Err(Status::unimplemented(
+                    "LIMIT_MAKER on VENUE_SPOT_MARGIN is not supported by the connector yet",
+                ));
+            }
+            OrderKind::Limit { price: positive_price(price)?, tif: TimeInForce::Gtx }
+        }
+        common::OrderType::Unspecified => return Err(FieldError::missing("type").into()),
+    };
+    let side_effect = match (perp, request.margin_side_effect) {
+        (true, 0) => None,
+        (true, _) => {
+            return Err(FieldError::invalid("margin_side_effect", "must be unset for perp orders").into());
+        }
+        (false, raw) => Some(match parse_required_enum("margin_side_effect", raw)? {
+            common::MarginSideEffect::MarginBuy => SideEffect::MarginBuy,
+            common::MarginSideEffect::AutoRepay => SideEffect::AutoRepay,
+            common::MarginSideEffect::AutoBorrowRepay => SideEffect::AutoBorrowRepay,
+            _ => SideEffect::NoSideEffect,
+        }),
+    };
+    if request.reduce_only && !perp {
+        return Err(FieldError::invalid("reduce_only", "must be false on spot").into());
+    }
+    if request.intent_id.len() > 128 {
+        return Err(FieldError::invalid("intent_id", "at most 128 bytes").into());
+    }
+    Ok(ValidOrder {
+        client_order_id: request.client_order_id.clone(),
+        venue,
+        symbol,
+        side,
+        order_type,
+        kind,
+        qty,
+        reduce_only: request.reduce_only,
+        side_effect,
+        intent_id: request.intent_id.clone(),
+    })
+}
+
+fn positive_price(price: Option<Decimal>) -> Result<Decimal, Status> {
+    match price {
+        None => Err(FieldError::missing("price").into()),
+        Some(p) if p <= Decimal::ZERO => Err(FieldError::invalid("price", "must be greater than 0").into()),
+        Some(p) => Ok(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn limit_perp() -> pb::PlaceOrderRequest {
+        pb::PlaceOrderRequest {
+            client_order_id: "fff-1".into(),
+            venue: common::Venue::UsdmPerp as i32,
+            symbol: "BTCUSDT".into(),
+            side: common::Side::Sell as i32,
+            r#type: common::OrderType::Limit as i32,
+            time_in_force: common::TimeInForce::Gtc as i32,
+            quantity: "0.010".into(),
+            price: "70000.0".into(),
+            ..Default::default()
+        }
+    }
+
+    fn field_of(status: Status) -> String {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        status.message().to_owned()
+    }
+
+    #[test]
+    fn a_good_limit_order_passes() {
+        let order = validate(&limit_perp()).unwrap();
+        assert_eq!(order.side_effect, None);
+        assert!(matches!(order.kind, OrderKind::Limit { tif: TimeInForce::Gtc, .. }));
+        // equal quantities written differently are the same order
+        let mut other = limit_perp();
+        other.quantity = "0.01".into();
+        assert_eq!(validate(&other).unwrap().fingerprint(), order.fingerprint());
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let cases: Vec<(fn(&mut pb::PlaceOrderRequest), &str)> = vec![
+            (|r| r.client_order_id = "has space".into(), "client_order_id"),
+            (|r| r.client_order_id = String::new(), "client_order_id"),
+            (|r| r.venue = 0, "venue"),
+            (|r| r.symbol = "btcusdt".into(), "symbol"),
+            (|r| r.side = 0, "side"),
+            (|r| r.r#type = 0, "type"),
+            (|r| r.quantity = "-1".into(), "quantity"),
+            (|r| r.quantity = "1e3".into(), "quantity"),
+            (|r| r.price = String::new(), "price"),
+            (|r| r.time_in_force = 0, "time_in_force"),
+            (|r| r.margin_side_effect = 1, "margin_side_effect"),
+            (
+                |r| {
+                    r.r#type = common::OrderType::Market as i32;
+                    r.time_in_force = 0;
+                },
+                "price",
+            ),
+            (
+                |r| {
+                    r.venue = common::Venue::SpotMargin as i32;
+                    r.margin_side_effect = 0;
+                },
+                "margin_side_effect",
+            ),
+            (
+                |r| {
+                    r.venue = common::Venue::SpotMargin as i32;
+                    r.margin_side_effect = 1;
+                    r.reduce_only = true;
+                },
+                "reduce_only",
+            ),
+        ];
+        for (break_it, field) in cases {
+            let mut request = limit_perp();
+            break_it(&mut request);
+            let message = field_of(validate(&request).unwrap_err());
+            assert!(message.contains(&format!("`{field}`")), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn spot_limit_maker_is_unimplemented() {
+        let mut request = limit_perp();
+        request.venue = common::Venue::SpotMargin as i32;
+        request.margin_side_effect = common::MarginSideEffect::NoSideEffect as i32;
+        request.r#type = common::OrderType::LimitMaker as i32;
+        request.time_in_force = 0;
+        assert_eq!(validate(&request).unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+}

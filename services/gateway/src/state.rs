@@ -1,0 +1,165 @@
+//! The gateway's shared state and its background loops: universe refresh (plus the optional
+//! `instruments` upsert), market feeds, account streams, and readiness.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use fff_binance::RestClient;
+use fff_runtime::config::{ExchangeConfig, ExchangeVenue};
+use fff_runtime::grpc::HealthHandle;
+use fff_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::account::{AccountHub, spawn_streams};
+use crate::loans::RequestLog;
+use crate::market::{FeedPeriods, MarketHub, spawn_feeds};
+use crate::orders::Orders;
+use crate::universe::{self, Universe};
+
+/// Delay between attempts while the first universe load or account snapshot fails.
+const STARTUP_RETRY: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+pub struct Gateway {
+    pub venue: ExchangeVenue,
+    pub rest: RestClient,
+    pub universe: Arc<RwLock<Universe>>,
+    pub market: Arc<MarketHub>,
+    pub account: Arc<AccountHub>,
+    pub orders: Arc<Orders>,
+    pub loans: RequestLog,
+    ready: AtomicBool,
+}
+
+impl Gateway {
+    pub fn new(venue: ExchangeVenue, rest: RestClient, config: &ExchangeConfig) -> Arc<Self> {
+        let universe = Arc::new(RwLock::new(Universe::default()));
+        let market = Arc::new(MarketHub::new(config.subscriber_buffer));
+        let account = Arc::new(AccountHub::new(
+            rest.clone(),
+            market.clone(),
+            Duration::from_millis(config.account_max_age_ms),
+            config.subscriber_buffer,
+        ));
+        let orders = Arc::new(Orders::new(
+            rest.clone(),
+            universe.clone(),
+            market.clone(),
+            config.orders_per_second,
+            config.recv_window_ms,
+        ));
+        Arc::new(Self {
+            venue,
+            rest,
+            universe,
+            market,
+            account,
+            orders,
+            loans: RequestLog::default(),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    /// True once the first universe and account snapshot were loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn universe(&self) -> std::sync::RwLockReadGuard<'_, Universe> {
+        self.universe.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts every background loop; flips `health` to SERVING once ready.
+    pub fn start(
+        self: &Arc<Self>,
+        config: &ExchangeConfig,
+        store: Option<Store>,
+        health: HealthHandle,
+        cancel: CancellationToken,
+    ) {
+        spawn_feeds(
+            self.rest.clone(),
+            self.market.clone(),
+            FeedPeriods {
+                spot_books: Duration::from_millis(config.spot_book_poll_ms),
+                stats: Duration::from_millis(config.stats_poll_ms),
+            },
+            cancel.clone(),
+        );
+        spawn_streams(
+            &self.rest,
+            self.account.clone(),
+            self.orders.clone(),
+            cancel.clone(),
+        );
+        let this = self.clone();
+        let refresh = Duration::from_secs(config.universe_refresh_secs);
+        tokio::spawn(async move {
+            this.run_universe(refresh, store, health, cancel).await;
+        });
+    }
+
+    async fn run_universe(
+        self: Arc<Self>,
+        refresh: Duration,
+        store: Option<Store>,
+        health: HealthHandle,
+        cancel: CancellationToken,
+    ) {
+        loop {
+            let loaded = self.load_universe(store.as_ref()).await;
+            if loaded && !self.is_ready() {
+                self.become_ready(&health, &cancel).await;
+            }
+            let wait = if self.is_ready() { refresh } else { STARTUP_RETRY };
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn load_universe(&self, store: Option<&Store>) -> bool {
+        let inputs = match universe::fetch_inputs(&self.rest).await {
+            Ok(inputs) => inputs,
+            Err(err) => {
+                tracing::warn!(error = %err, "universe load failed");
+                return false;
+            }
+        };
+        let fresh = universe::build(&inputs);
+        let intervals: HashMap<String, u32> = fresh
+            .listings
+            .iter()
+            .map(|(s, l)| (s.clone(), l.instrument.funding_interval_hours))
+            .collect();
+        tracing::info!(instruments = fresh.listings.len(), "universe loaded");
+        if let Some(store) = store {
+            match store.upsert_instruments(&universe::to_store_rows(&fresh)).await {
+                Ok(changed) => tracing::debug!(changed, "instruments upserted"),
+                Err(err) => tracing::warn!(error = %err, "instruments upsert failed"),
+            }
+        }
+        *self.universe.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.market.set_universe(intervals);
+        true
+    }
+
+    async fn become_ready(&self, health: &HealthHandle, cancel: &CancellationToken) {
+        loop {
+            match self.account.get().await {
+                Ok(_) => break,
+                Err(err) => tracing::warn!(error = %err, "account snapshot failed"),
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(STARTUP_RETRY) => {}
+            }
+        }
+        self.ready.store(true, Ordering::Release);
+        health.set_serving().await;
+        tracing::info!(venue = self.venue.as_str(), "gateway ready");
+    }
+}

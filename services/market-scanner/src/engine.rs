@@ -1,0 +1,301 @@
+//! The scanner's state machine: applies universe and market events, re-evaluates the touched
+//! symbol on every event, and produces ranked snapshots with change detection. Synchronous and
+//! I/O-free; the feed and the gRPC handlers live around it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use fff_core::{Direction, Symbol};
+use fff_proto::FieldError;
+use fff_proto::fff::gateway::v1 as gw;
+
+use crate::evaluation::{EvalParams, Evaluated, rank_order};
+use crate::shard::Shard;
+use crate::snapshot::Snapshot;
+use crate::state::{Applied, SymbolState, is_trading};
+
+/// What changed when a universe was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UniverseChange {
+    /// Symbols that joined this shard.
+    pub added: Vec<String>,
+    /// Symbols that left (delisted, halted, or no longer in the universe).
+    pub removed: Vec<String>,
+    /// Instruments skipped because a field was malformed, with the reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+impl UniverseChange {
+    /// Whether the set of symbols to subscribe to changed.
+    pub fn membership_changed(&self) -> bool {
+        !self.added.is_empty() || !self.removed.is_empty()
+    }
+}
+
+/// Result of one scan cycle.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub snapshot: Arc<Snapshot>,
+    /// The ranking or the qualifying set changed (or a publication was forced): send it to
+    /// stream subscribers.
+    pub publish: bool,
+}
+
+/// Ranking identity used for change detection: qualified symbols in order, with direction.
+type RankKey = Vec<(Symbol, Option<Direction>)>;
+
+/// Per-shard scanner state.
+#[derive(Debug)]
+pub struct Engine {
+    params: Arc<EvalParams>,
+    shard: Shard,
+    instance_id: Arc<str>,
+    history_len: usize,
+    states: HashMap<String, SymbolState>,
+    evaluated: HashMap<String, Arc<Evaluated>>,
+    universe_loaded: bool,
+    sequence: u64,
+    published_key: Option<RankKey>,
+    dirty: bool,
+}
+
+impl Engine {
+    pub fn new(params: EvalParams, shard: Shard, history_len: usize, instance_id: &str) -> Self {
+        Self {
+            params: Arc::new(params),
+            shard,
+            instance_id: Arc::from(instance_id),
+            history_len: history_len.max(1),
+            states: HashMap::new(),
+            evaluated: HashMap::new(),
+            universe_loaded: false,
+            sequence: 0,
+            published_key: None,
+            dirty: false,
+        }
+    }
+
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    pub fn universe_loaded(&self) -> bool {
+        self.universe_loaded
+    }
+
+    /// Symbols this shard follows, sorted.
+    pub fn symbols(&self) -> Vec<String> {
+        let mut symbols: Vec<String> = self.states.keys().cloned().collect();
+        symbols.sort();
+        symbols
+    }
+
+    /// Replaces the universe: keeps this shard's trading instruments, refreshes known symbols
+    /// (their history and books survive), drops the rest, and re-evaluates everything.
+    pub fn load_universe(&mut self, instruments: &[gw::Instrument]) -> UniverseChange {
+        let mut change = UniverseChange::default();
+        let mut next: HashMap<String, SymbolState> = HashMap::with_capacity(instruments.len());
+        for instrument in instruments {
+            if !is_trading(instrument) || !self.shard.owns(&instrument.symbol) {
+                continue;
+            }
+            let result = match self.states.remove(&instrument.symbol) {
+                Some(mut state) => state.refresh(instrument).map(|()| state),
+                None => SymbolState::from_instrument(instrument, self.history_len).inspect(|_| {
+                    change.added.push(instrument.symbol.clone());
+                }),
+            };
+            match result {
+                Ok(state) => {
+                    next.insert(instrument.symbol.clone(), state);
+                }
+                Err(error) => change
+                    .rejected
+                    .push((instrument.symbol.clone(), error.to_string())),
+            }
+        }
+        change.removed = self.states.drain().map(|(symbol, _)| symbol).collect();
+        change.removed.sort();
+        change.added.sort();
+        self.states = next;
+        self.evaluated = self
+            .states
+            .iter()
+            .map(|(symbol, state)| (symbol.clone(), Arc::new(Evaluated::of(state, &self.params))))
+            .collect();
+        self.universe_loaded = true;
+        self.dirty = true;
+        change
+    }
+
+    /// Applies one market event and re-evaluates its symbol at once. Events about symbols
+    /// this shard does not follow are ignored.
+    pub fn apply(&mut self, event: &gw::StreamMarketResponse) -> Result<Applied, FieldError> {
+        let Some(state) = self.states.get_mut(&event.symbol) else {
+            return Ok(Applied::Unchanged);
+        };
+        let applied = state.apply(event)?;
+        if applied == Applied::Changed {
+            let _span = tracing::debug_span!("scanner.evaluate", symbol = %event.symbol).entered();
+            self.evaluated.insert(
+                event.symbol.clone(),
+                Arc::new(Evaluated::of(state, &self.params)),
+            );
+            self.dirty = true;
+        }
+        Ok(applied)
+    }
+
+    /// Ranks the current evaluations into a new snapshot if anything changed since the last
+    /// cycle (or `force`, for the periodic publication). `None` when there is nothing new or
+    /// the universe has not been loaded yet.
+    pub fn cycle(&mut self, now: DateTime<Utc>, force: bool) -> Option<Cycle> {
+        if !self.universe_loaded || !(self.dirty || force) {
+            return None;
+        }
+        let mut ranked: Vec<Arc<Evaluated>> = self.evaluated.values().cloned().collect();
+        ranked.sort_by(|a, b| rank_order(a, b));
+        let key: RankKey = ranked
+            .iter()
+            .take_while(|e| e.qualified())
+            .map(|e| (e.symbol().clone(), e.direction()))
+            .collect();
+        let publish = force || self.published_key.as_ref() != Some(&key);
+        if publish {
+            self.published_key = Some(key);
+        }
+        self.sequence += 1;
+        self.dirty = false;
+        let snapshot = Snapshot {
+            sequence: self.sequence,
+            instance_id: self.instance_id.clone(),
+            shard: self.shard,
+            computed_at: now,
+            ranked,
+            params: self.params.clone(),
+        };
+        Some(Cycle {
+            snapshot: Arc::new(snapshot),
+            publish,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::fixtures::{book, instrument, mark};
+    use fff_proto::fff::common::v1::Venue;
+
+    fn engine() -> Engine {
+        Engine::new(EvalParams::default(), Shard::ALL, 5, "test")
+    }
+
+    fn universe() -> Vec<gw::Instrument> {
+        vec![
+            instrument("SOLUSDT", "-0.00012"),
+            instrument("XRPUSDT", "0.00015"),
+            instrument("BTCUSDT", "0.00001"),
+        ]
+    }
+
+    fn with_books(engine: &mut Engine) {
+        for symbol in engine.symbols() {
+            engine
+                .apply(&book(&symbol, Venue::SpotMargin, "179.999", "180.001"))
+                .unwrap();
+        }
+    }
+
+    fn qualified(cycle: &Cycle) -> Vec<String> {
+        cycle
+            .snapshot
+            .ranked
+            .iter()
+            .filter(|e| e.qualified())
+            .map(|e| e.symbol().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn nothing_before_the_universe() {
+        let mut engine = engine();
+        assert!(engine.cycle(Utc::now(), true).is_none());
+    }
+
+    #[test]
+    fn publishes_only_when_the_ranking_changes_unless_forced() {
+        let mut engine = engine();
+        engine.load_universe(&universe());
+        with_books(&mut engine);
+        let first = engine.cycle(Utc::now(), false).unwrap();
+        assert!(first.publish);
+        assert_eq!(first.snapshot.sequence, 1);
+        // XRP's 0.03 % per 8 h beats SOL's 0.024 % minus borrow
+        assert_eq!(qualified(&first), ["XRPUSDT", "SOLUSDT"]);
+        assert!(engine.cycle(Utc::now(), false).is_none(), "nothing changed");
+
+        // a book move that keeps the ranking: new cycle, no publication
+        engine
+            .apply(&book("SOLUSDT", Venue::SpotMargin, "179.998", "180.002"))
+            .unwrap();
+        let quiet = engine.cycle(Utc::now(), false).unwrap();
+        assert!(!quiet.publish);
+        assert_eq!(quiet.snapshot.sequence, 2);
+        assert!(engine.cycle(Utc::now(), true).unwrap().publish, "forced");
+
+        // BTC's funding jumps: it qualifies and ranks first
+        let mut event = mark("BTCUSDT", "0.002", 1_800_000_000);
+        event.snapshot = false;
+        engine.apply(&event).unwrap();
+        let changed = engine.cycle(Utc::now(), false).unwrap();
+        assert!(changed.publish);
+        assert_eq!(qualified(&changed)[0], "BTCUSDT");
+    }
+
+    #[test]
+    fn universe_reload_keeps_history_and_reports_membership() {
+        let mut engine = engine();
+        let change = engine.load_universe(&universe());
+        assert_eq!(change.added, ["BTCUSDT", "SOLUSDT", "XRPUSDT"]);
+        engine.apply(&mark("SOLUSDT", "-0.0002", 1_800_000_000)).unwrap();
+        engine.apply(&mark("SOLUSDT", "-0.0002", 1_800_014_400)).unwrap();
+        let mut smaller = universe();
+        smaller.retain(|i| i.symbol != "BTCUSDT");
+        let mut bad = instrument("BADUSDT", "x");
+        bad.last_funding_rate = "one".to_owned();
+        smaller.push(bad);
+        let change = engine.load_universe(&smaller);
+        assert_eq!(change.removed, ["BTCUSDT"]);
+        assert_eq!(change.rejected.len(), 1);
+        assert!(change.membership_changed());
+        assert_eq!(engine.symbols(), ["SOLUSDT", "XRPUSDT"]);
+        assert_eq!(engine.states["SOLUSDT"].funding_history.len(), 1);
+    }
+
+    #[test]
+    fn shards_split_the_universe() {
+        let many: Vec<gw::Instrument> = (0..60)
+            .map(|i| instrument(&format!("S{i}USDT"), "0.0003"))
+            .collect();
+        let mut seen = Vec::new();
+        for index in 0..3 {
+            let mut engine = Engine::new(EvalParams::default(), Shard::new(index, 3).unwrap(), 5, "t");
+            engine.load_universe(&many);
+            seen.extend(engine.symbols());
+        }
+        seen.sort();
+        let mut all: Vec<String> = many.iter().map(|i| i.symbol.clone()).collect();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn events_for_other_symbols_are_ignored() {
+        let mut engine = engine();
+        engine.load_universe(&universe());
+        let applied = engine.apply(&mark("ETHUSDT", "0.01", 1)).unwrap();
+        assert_eq!(applied, Applied::Unchanged);
+    }
+}

@@ -1,0 +1,218 @@
+//! One symbol evaluated by fff-core, with the extra market facts a snapshot reports, and the
+//! ranking order (the same as [`fff_core::scan`]).
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use fff_core::rates::annualize;
+use fff_core::{Direction, MarketSnapshot, PairEvaluation, PairSelectionParams, Symbol};
+use rust_decimal::Decimal;
+
+use crate::state::SymbolState;
+
+/// Parameters of the evaluation and of the derived (display) figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalParams {
+    pub selection: PairSelectionParams,
+    /// Days over which a round trip's fees are amortized in `expected_net_apr`.
+    pub fee_amortization_days: u32,
+    /// Capacity per leg in basis points of the lower 24 h volume.
+    pub capacity_volume_bps: u32,
+}
+
+impl Default for EvalParams {
+    fn default() -> Self {
+        Self {
+            selection: PairSelectionParams::default(),
+            fee_amortization_days: 30,
+            capacity_volume_bps: 10,
+        }
+    }
+}
+
+/// Market facts reported alongside the evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairFacts {
+    pub next_funding_time: Option<DateTime<Utc>>,
+    pub mark_price: Decimal,
+    pub spot_mid: Option<Decimal>,
+    pub spot_taker_fee: Decimal,
+    pub perp_taker_fee: Decimal,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A symbol's inputs and fff-core's verdict on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluated {
+    pub market: MarketSnapshot,
+    pub evaluation: PairEvaluation,
+    pub facts: PairFacts,
+}
+
+impl Evaluated {
+    /// Qualifies and scores `state` with fff-core.
+    pub fn of(state: &SymbolState, params: &EvalParams) -> Self {
+        let market = state.market_snapshot();
+        let evaluation = fff_core::evaluate(&market, &params.selection);
+        Self {
+            market,
+            evaluation,
+            facts: PairFacts {
+                next_funding_time: state.next_funding_time,
+                mark_price: state.mark_price,
+                spot_mid: state.spot_mid(),
+                spot_taker_fee: state.spot_taker_fee,
+                perp_taker_fee: state.perp_taker_fee,
+                updated_at: state.updated_at,
+            },
+        }
+    }
+
+    pub fn symbol(&self) -> &Symbol {
+        &self.evaluation.score.symbol
+    }
+
+    pub fn qualified(&self) -> bool {
+        self.evaluation.qualification.passed
+    }
+
+    pub fn direction(&self) -> Option<Direction> {
+        self.evaluation.qualification.direction
+    }
+
+    pub fn score(&self) -> Decimal {
+        self.evaluation.score.total
+    }
+
+    /// Funding annualized: the per-period rate times periods per year.
+    pub fn funding_apr(&self, params: &EvalParams) -> Decimal {
+        let period = params.selection.rate_period_hours;
+        annualize(self.market.funding_per_period(period), period)
+    }
+
+    /// Annualized borrow cost; zero unless the direction shorts spot.
+    pub fn borrow_apr(&self, params: &EvalParams) -> Decimal {
+        let period = params.selection.rate_period_hours;
+        match self.direction() {
+            Some(direction) if direction.borrows() => {
+                annualize(self.market.borrow_per_period(period), period)
+            }
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// Net carry annualized, minus one round trip of taker fees on both legs spread over
+    /// `fee_amortization_days`.
+    pub fn expected_net_apr(&self, params: &EvalParams) -> Decimal {
+        let period = params.selection.rate_period_hours;
+        let carry = annualize(self.market.net_carry_per_period(period), period);
+        let round_trip = (self.facts.spot_taker_fee.saturating_add(self.facts.perp_taker_fee))
+            .saturating_mul(Decimal::TWO);
+        let fees_per_year = round_trip
+            .saturating_mul(Decimal::from(365u32))
+            .checked_div(Decimal::from(params.fee_amortization_days.max(1)))
+            .unwrap_or(Decimal::MAX);
+        carry.saturating_sub(fees_per_year)
+    }
+
+    /// `(mark - spot mid) / spot mid`, if the spot book is known.
+    pub fn basis(&self) -> Option<Decimal> {
+        let mid = self.facts.spot_mid?;
+        self.facts.mark_price.checked_sub(mid)?.checked_div(mid)
+    }
+
+    /// Suggested notional per leg: a fraction of the thinner venue's 24 h volume.
+    pub fn capacity_usdt(&self, params: &EvalParams) -> Decimal {
+        self.market
+            .volume_24h_usd
+            .saturating_mul(Decimal::from(params.capacity_volume_bps))
+            / Decimal::from(10_000u32)
+    }
+
+    /// Mean of the recorded settled funding rates (per funding interval).
+    pub fn funding_rate_mean(&self) -> Option<Decimal> {
+        let history = &self.market.funding_history;
+        if history.is_empty() {
+            return None;
+        }
+        let sum = history
+            .iter()
+            .try_fold(Decimal::ZERO, |acc, rate| acc.checked_add(*rate))?;
+        sum.checked_div(Decimal::from(history.len()))
+    }
+}
+
+/// Ranking order of [`fff_core::scan`]: qualified pairs by total score (best first, ties by
+/// symbol), then the rest by symbol. Kept here so cached evaluations can be re-sorted without
+/// re-evaluating every symbol; a test pins it to `scan`.
+pub fn rank_order(a: &Evaluated, b: &Evaluated) -> Ordering {
+    b.qualified()
+        .cmp(&a.qualified())
+        .then_with(|| {
+            if a.qualified() {
+                b.score().cmp(&a.score())
+            } else {
+                Ordering::Equal
+            }
+        })
+        .then_with(|| a.symbol().cmp(b.symbol()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::fixtures::instrument;
+    use rust_decimal_macros::dec;
+
+    fn evaluated(symbol: &str, funding: &str, volume: &str) -> Evaluated {
+        let mut raw = instrument(symbol, funding);
+        raw.spot_quote_volume_24h = volume.to_owned();
+        let mut state = SymbolState::from_instrument(&raw, 5).unwrap();
+        state.spot_book = Some(crate::state::Book {
+            bid: dec!(179.999),
+            ask: dec!(180.001),
+        });
+        for rate in ["0.0001", "0.0002", "0.00015"] {
+            state.record_settled(rate.parse().unwrap());
+        }
+        Evaluated::of(&state, &EvalParams::default())
+    }
+
+    #[test]
+    fn ranking_matches_fff_core_scan() {
+        let params = EvalParams::default();
+        let mut all = vec![
+            evaluated("AAAUSDT", "0.0003", "900000000"),
+            evaluated("BBBUSDT", "0.0003", "900000000"), // tie with AAA: symbol order
+            evaluated("CCCUSDT", "0.00001", "900000000"), // fails funding
+            evaluated("DDDUSDT", "0.0009", "200000000"),
+            evaluated("EEEUSDT", "-0.0009", "50000000"), // fails volume
+            evaluated("FFFUSDT", "0.0002", "5000000000"),
+        ];
+        let snapshots: Vec<MarketSnapshot> = all.iter().map(|e| e.market.clone()).collect();
+        let expected: Vec<Symbol> = fff_core::scan(&snapshots, &params.selection)
+            .into_iter()
+            .map(|e| e.score.symbol)
+            .collect();
+        all.reverse();
+        all.sort_by(rank_order);
+        let ours: Vec<Symbol> = all.iter().map(|e| e.symbol().clone()).collect();
+        assert_eq!(ours, expected);
+        assert!(all[0].qualified() && !all[5].qualified());
+    }
+
+    #[test]
+    fn derived_figures() {
+        let params = EvalParams::default();
+        let e = evaluated("SOLUSDT", "-0.00012", "400000000");
+        // -0.00012 per 4 h = -0.00024 per 8 h = -0.2628 a year
+        assert_eq!(e.funding_apr(&params), dec!(-0.2628));
+        // 0.00000833 per hour = 0.0729708 a year
+        assert_eq!(e.borrow_apr(&params), dec!(0.0729708));
+        // carry 0.2628 - 0.0729708 = 0.1898292; fees 2 x 0.0015 over 30 days = 0.0365 a year
+        assert_eq!(e.expected_net_apr(&params), dec!(0.1898292) - dec!(0.0365));
+        assert_eq!(e.capacity_usdt(&params), dec!(400000));
+        assert_eq!(e.basis(), Some(Decimal::ZERO));
+        assert_eq!(e.funding_rate_mean(), Some(dec!(0.00015)));
+    }
+}

@@ -1,0 +1,231 @@
+//! Follows the gateway: GetUniverse, then StreamMarket for this shard's symbols, forwarding
+//! everything to the engine task. Reconnects with exponential backoff, re-reads the universe
+//! on Resync and periodically (borrow rates and margin flags only come with the universe).
+
+use std::time::Duration;
+
+use fff_proto::fff::gateway::v1::{
+    self as gw, gateway_client::GatewayClient, stream_market_response::Event,
+};
+use fff_runtime::telemetry::ClientInterceptor;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::shard::Shard;
+use crate::state::is_trading;
+
+/// What the feed hands to the engine.
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    /// A fresh universe (every trading instrument; the engine keeps its shard's).
+    Universe(Vec<gw::Instrument>),
+    /// One market event for a subscribed symbol.
+    Market(gw::StreamMarketResponse),
+}
+
+/// Where and how to follow the gateway.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub endpoint: String,
+    pub shard: Shard,
+    pub universe_refresh: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+/// Exponential backoff: `initial`, doubled per failure, capped at `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max: max.max(initial),
+            next: initial,
+        }
+    }
+
+    /// The delay before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = self.next.saturating_mul(2).min(self.max);
+        delay
+    }
+
+    /// After a success the next failure waits `initial` again.
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// Symbols of `instruments` this shard subscribes to, sorted.
+pub fn owned_symbols(instruments: &[gw::Instrument], shard: Shard) -> Vec<String> {
+    let mut symbols: Vec<String> = instruments
+        .iter()
+        .filter(|i| is_trading(i) && shard.owns(&i.symbol))
+        .map(|i| i.symbol.clone())
+        .collect();
+    symbols.sort();
+    symbols
+}
+
+type Client = GatewayClient<InterceptedService<Channel, ClientInterceptor>>;
+
+/// Why a session ended without an error.
+enum Ended {
+    /// Resync, or the shard's membership changed: subscribe again at once.
+    Resubscribe,
+    /// The engine is gone or shutdown began.
+    Stop,
+}
+
+/// Runs until `cancel` fires or the engine drops its receiver.
+pub async fn run(config: FeedConfig, events: mpsc::Sender<FeedEvent>, cancel: CancellationToken) {
+    let mut backoff = Backoff::new(config.backoff_initial, config.backoff_max);
+    let client = match fff_runtime::grpc::channel(&config.endpoint) {
+        Ok(channel) => GatewayClient::with_interceptor(channel, ClientInterceptor::default()),
+        Err(error) => {
+            tracing::error!(endpoint = %config.endpoint, %error, "invalid gateway endpoint");
+            return;
+        }
+    };
+    loop {
+        let outcome = tokio::select! {
+            () = cancel.cancelled() => return,
+            outcome = session(client.clone(), &config, &events, &mut backoff) => outcome,
+        };
+        match outcome {
+            Ok(Ended::Stop) => return,
+            Ok(Ended::Resubscribe) => {
+                // a short pause so a gateway that keeps resyncing is not hammered
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(config.backoff_initial) => {}
+                }
+            }
+            Err(status) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    endpoint = %config.endpoint,
+                    code = ?status.code(),
+                    message = status.message(),
+                    retry_in_ms = delay.as_millis(),
+                    "gateway feed failed"
+                );
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn universe(client: &mut Client) -> Result<Vec<gw::Instrument>, tonic::Status> {
+    let request = gw::GetUniverseRequest {
+        symbols: Vec::new(),
+        include_non_trading: false,
+    };
+    Ok(client.get_universe(request).await?.into_inner().instruments)
+}
+
+async fn session(
+    mut client: Client,
+    config: &FeedConfig,
+    events: &mpsc::Sender<FeedEvent>,
+    backoff: &mut Backoff,
+) -> Result<Ended, tonic::Status> {
+    let instruments = universe(&mut client).await?;
+    let symbols = owned_symbols(&instruments, config.shard);
+    tracing::info!(
+        universe = instruments.len(),
+        owned = symbols.len(),
+        shard = %config.shard,
+        "gateway universe loaded"
+    );
+    if events.send(FeedEvent::Universe(instruments)).await.is_err() {
+        return Ok(Ended::Stop);
+    }
+    backoff.reset();
+    let mut refresh = tokio::time::interval(config.universe_refresh);
+    refresh.tick().await;
+    if symbols.is_empty() {
+        // an empty subscription would mean "the whole universe": wait for listings instead
+        refresh.tick().await;
+        return Ok(Ended::Resubscribe);
+    }
+    let request = gw::StreamMarketRequest {
+        symbols: symbols.clone(),
+        kinds: Vec::new(),
+    };
+    let mut stream = client.stream_market(request).await?.into_inner();
+    loop {
+        tokio::select! {
+            message = stream.message() => {
+                let Some(event) = message? else {
+                    return Err(tonic::Status::unavailable("gateway ended the market stream"));
+                };
+                match &event.event {
+                    Some(Event::Resync(resync)) => {
+                        tracing::warn!(reason = resync.reason, detail = %resync.detail, "market stream resync");
+                        return Ok(Ended::Resubscribe);
+                    }
+                    Some(Event::SnapshotComplete(done)) => {
+                        tracing::info!(events = done.event_count, "market snapshot complete");
+                    }
+                    _ => {
+                        if events.send(FeedEvent::Market(event)).await.is_err() {
+                            return Ok(Ended::Stop);
+                        }
+                    }
+                }
+            }
+            _ = refresh.tick() => {
+                let instruments = universe(&mut client).await?;
+                let changed = owned_symbols(&instruments, config.shard) != symbols;
+                if events.send(FeedEvent::Universe(instruments)).await.is_err() {
+                    return Ok(Ended::Stop);
+                }
+                if changed {
+                    tracing::info!("shard membership changed, resubscribing");
+                    return Ok(Ended::Resubscribe);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::fixtures::instrument;
+    use fff_proto::fff::common::v1::InstrumentStatus;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        let delays: Vec<u128> = (0..4).map(|_| backoff.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 350, 350]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn owned_symbols_skip_halted_and_foreign() {
+        let mut halted = instrument("HALTUSDT", "0.0001");
+        halted.status = InstrumentStatus::Halted as i32;
+        let all = vec![instrument("BTCUSDT", "0.0001"), halted, instrument("ETHUSDT", "0.0001")];
+        assert_eq!(owned_symbols(&all, Shard::ALL), ["BTCUSDT", "ETHUSDT"]);
+        let split: usize = (0..2)
+            .map(|i| owned_symbols(&all, Shard::new(i, 2).unwrap()).len())
+            .sum();
+        assert_eq!(split, 2);
+    }
+}

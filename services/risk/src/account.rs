@@ -1,0 +1,178 @@
+//! The account metrics risk works from, parsed out of a gateway `Account` snapshot.
+
+use chrono::{DateTime, Utc};
+use fff_core::margin_ratio;
+use fff_proto::convert::{FieldError, optional_timestamp, parse_decimal, parse_optional_decimal};
+use fff_proto::fff::gateway::v1 as gw;
+use rust_decimal::Decimal;
+
+/// What one account snapshot says about margin health and equity (USDT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountMetrics {
+    /// When the gateway took the snapshot (falls back to the time risk read it).
+    pub as_of: DateTime<Utc>,
+    /// Total equity across wallets, net of liabilities.
+    pub total_equity: Decimal,
+    /// Spot wallet share of `total_equity` (what is left after margin and futures).
+    pub spot_equity: Decimal,
+    /// Cross-margin net assets (total asset - total liability).
+    pub margin_equity: Decimal,
+    /// Futures margin balance (wallet + unrealized P&L).
+    pub futures_equity: Decimal,
+    /// Binance's futures margin ratio (maintenance / margin balance, lower is safer).
+    pub futures_margin_ratio: Decimal,
+    /// fff-core's coverage (margin balance / maintenance, higher is safer); `None` without
+    /// positions.
+    pub futures_coverage: Option<Decimal>,
+    /// Cross-margin level (total asset / total liability); `None` without liability.
+    pub cross_margin_level: Option<Decimal>,
+    /// Sum of |perp notional| at mark: the per-leg notional deployed.
+    pub deployed_notional: Decimal,
+    /// Perp positions as (symbol, signed amount); used in directive reasons and logs.
+    pub open_symbols: Vec<String>,
+}
+
+/// Parses the fields risk needs; a malformed field names itself (`account.<field>`).
+pub fn metrics_from_account(
+    account: &gw::Account,
+    received_at: DateTime<Utc>,
+) -> Result<AccountMetrics, FieldError> {
+    let within = |e: FieldError| e.within("account");
+    let total_equity = parse_decimal("total_equity_usdt", &account.total_equity_usdt).map_err(within)?;
+    let margin_asset = decimal_or_zero("margin_total_asset_usdt", &account.margin_total_asset_usdt)
+        .map_err(within)?;
+    let margin_liability = decimal_or_zero(
+        "margin_total_liability_usdt",
+        &account.margin_total_liability_usdt,
+    )
+    .map_err(within)?;
+    let futures_balance = decimal_or_zero(
+        "futures_margin_balance_usdt",
+        &account.futures_margin_balance_usdt,
+    )
+    .map_err(within)?;
+    let futures_maint = decimal_or_zero(
+        "futures_maint_margin_usdt",
+        &account.futures_maint_margin_usdt,
+    )
+    .map_err(within)?;
+    let futures_margin_ratio =
+        decimal_or_zero("futures_margin_ratio", &account.futures_margin_ratio).map_err(within)?;
+    let as_of = optional_timestamp("as_of", account.as_of.as_ref())
+        .map_err(within)?
+        .unwrap_or(received_at);
+
+    let mut deployed_notional = Decimal::ZERO;
+    let mut open_symbols = Vec::new();
+    for (i, position) in account.positions.iter().enumerate() {
+        let at = |e: FieldError| e.within(&format!("account.positions[{i}]"));
+        let amount = parse_decimal("position_amt", &position.position_amt).map_err(at)?;
+        if amount.is_zero() {
+            continue;
+        }
+        let notional = match parse_optional_decimal("notional", &position.notional).map_err(at)? {
+            Some(notional) => notional,
+            None => {
+                let mark = parse_decimal("mark_price", &position.mark_price).map_err(at)?;
+                amount.saturating_mul(mark)
+            }
+        };
+        deployed_notional = deployed_notional.saturating_add(notional.abs());
+        open_symbols.push(position.symbol.clone());
+    }
+
+    let margin_equity = margin_asset.saturating_sub(margin_liability);
+    let cross_margin_level = if margin_liability > Decimal::ZERO {
+        margin_asset.checked_div(margin_liability)
+    } else {
+        None
+    };
+    // The exact quotient from the two totals; Binance's rounded ratio only when they are absent.
+    let futures_coverage = if futures_maint > Decimal::ZERO {
+        margin_ratio(futures_balance, futures_maint)
+    } else if futures_margin_ratio > Decimal::ZERO {
+        fff_core::margin_ratio_from_binance(futures_margin_ratio)
+    } else {
+        None
+    };
+    Ok(AccountMetrics {
+        as_of,
+        total_equity,
+        spot_equity: total_equity
+            .saturating_sub(margin_equity)
+            .saturating_sub(futures_balance),
+        margin_equity,
+        futures_equity: futures_balance,
+        futures_margin_ratio,
+        futures_coverage,
+        cross_margin_level,
+        deployed_notional,
+        open_symbols,
+    })
+}
+
+fn decimal_or_zero(field: &str, value: &str) -> Result<Decimal, FieldError> {
+    Ok(parse_optional_decimal(field, value)?.unwrap_or(Decimal::ZERO))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    pub(crate) fn account(balance: &str, maint: &str, liability: &str) -> gw::Account {
+        gw::Account {
+            total_equity_usdt: "300000".into(),
+            margin_total_asset_usdt: "100000".into(),
+            margin_total_liability_usdt: liability.into(),
+            futures_margin_balance_usdt: balance.into(),
+            futures_maint_margin_usdt: maint.into(),
+            futures_margin_ratio: "0".into(),
+            positions: vec![gw::PerpPosition {
+                symbol: "BTCUSDT".into(),
+                position_amt: "-1.5".into(),
+                mark_price: "100000".into(),
+                notional: "-150000".into(),
+                ..gw::PerpPosition::default()
+            }],
+            ..gw::Account::default()
+        }
+    }
+
+    #[test]
+    fn coverage_level_and_equity_split() {
+        let m = metrics_from_account(&account("1000", "250", "50000"), Utc::now()).unwrap();
+        assert_eq!(m.futures_coverage, Some(dec!(4)));
+        assert_eq!(m.cross_margin_level, Some(dec!(2)));
+        assert_eq!(m.margin_equity, dec!(50000));
+        assert_eq!(m.futures_equity, dec!(1000));
+        assert_eq!(m.spot_equity, dec!(249000));
+        assert_eq!(m.deployed_notional, dec!(150000));
+        assert_eq!(m.open_symbols, vec!["BTCUSDT".to_owned()]);
+    }
+
+    #[test]
+    fn no_positions_no_liability_means_no_ratio() {
+        let mut a = account("1000", "0", "0");
+        a.positions.clear();
+        let m = metrics_from_account(&a, Utc::now()).unwrap();
+        assert_eq!((m.futures_coverage, m.cross_margin_level), (None, None));
+        // Binance's ratio is the fallback when the totals are missing
+        a.futures_maint_margin_usdt.clear();
+        a.futures_margin_ratio = "0.25".into();
+        let m = metrics_from_account(&a, Utc::now()).unwrap();
+        assert_eq!(m.futures_coverage, Some(dec!(4)));
+    }
+
+    #[test]
+    fn malformed_fields_are_named() {
+        let mut a = account("1000", "250", "0");
+        a.total_equity_usdt = "1e5".into();
+        let err = metrics_from_account(&a, Utc::now()).unwrap_err();
+        assert_eq!(err.field(), "account.total_equity_usdt");
+        let mut a = account("1000", "250", "0");
+        a.positions[0].position_amt = "x".into();
+        let err = metrics_from_account(&a, Utc::now()).unwrap_err();
+        assert_eq!(err.field(), "account.positions[0].position_amt");
+    }
+}

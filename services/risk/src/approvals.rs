@@ -1,0 +1,211 @@
+//! Entry approvals: refuse while margin is not Green, while entries are halted, or when the
+//! entry would push utilization over `capital.target_utilization`.
+//!
+//! Kept in memory (idempotent on `request_id`, bounded): fff-store has no approvals table yet,
+//! so a restart forgets them. An approval is valid only until `expires_at` anyway.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+use fff_core::{Direction, MarginTier, Symbol};
+use rust_decimal::Decimal;
+
+use crate::directives::new_id;
+use crate::monitor::RiskMonitor;
+
+/// Approvals remembered for idempotency.
+const REMEMBERED: usize = 10_000;
+
+/// A validated RequestApproval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRequest {
+    pub request_id: String,
+    pub symbol: Symbol,
+    pub direction: Direction,
+    pub notional: Decimal,
+    pub leverage: u32,
+    pub reason: String,
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub id: String,
+    pub approved: bool,
+    pub approved_notional: Decimal,
+    pub reasons: Vec<String>,
+    pub tier: MarginTier,
+    pub decided_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Decisions by request id.
+#[derive(Debug)]
+pub struct Approvals {
+    ttl: Duration,
+    by_request: HashMap<String, Approval>,
+    order: VecDeque<String>,
+}
+
+impl Approvals {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            by_request: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// The earlier decision for this `request_id`, or a new one.
+    pub fn decide(
+        &mut self,
+        request: &ApprovalRequest,
+        monitor: &RiskMonitor,
+        now: DateTime<Utc>,
+    ) -> Approval {
+        if let Some(earlier) = self.by_request.get(&request.request_id) {
+            return earlier.clone();
+        }
+        let approval = evaluate(request, monitor, now, self.ttl);
+        tracing::info!(
+            symbol = %request.symbol,
+            request_id = %request.request_id,
+            approval_id = %approval.id,
+            approved = approval.approved,
+            reasons = ?approval.reasons,
+            "entry approval decided"
+        );
+        if self.order.len() == REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_request.remove(&oldest);
+        }
+        self.order.push_back(request.request_id.clone());
+        self.by_request
+            .insert(request.request_id.clone(), approval.clone());
+        approval
+    }
+}
+
+fn evaluate(
+    request: &ApprovalRequest,
+    monitor: &RiskMonitor,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Approval {
+    let view = monitor.view(now);
+    let tier = view.tier.unwrap_or(MarginTier::Red);
+    let mut reasons = Vec::new();
+    match monitor.metrics() {
+        None => reasons.push("no account data from the gateway yet".to_owned()),
+        Some(metrics) => {
+            if tier > MarginTier::Green {
+                reasons.push(format!("margin tier is {tier:?}, entries need Green"));
+            }
+            if view.entries_halted {
+                reasons.push(format!("entries halted: {}", view.halt_reason));
+            }
+            let max = monitor.capital().max_leverage;
+            if Decimal::from(request.leverage) > max {
+                reasons.push(format!(
+                    "leverage {} above capital.max_leverage {max}",
+                    request.leverage
+                ));
+            }
+            match monitor.utilization(metrics, request.notional) {
+                Some(after) if after <= view.utilization_limit => {}
+                Some(after) => reasons.push(format!(
+                    "utilization after entry {} above limit {}",
+                    after.round_dp(4),
+                    view.utilization_limit
+                )),
+                None => reasons.push("equity is not positive".to_owned()),
+            }
+        }
+    }
+    let approved = reasons.is_empty();
+    Approval {
+        id: new_id(),
+        approved,
+        approved_notional: if approved {
+            request.notional
+        } else {
+            Decimal::ZERO
+        },
+        reasons,
+        tier,
+        decided_at: now,
+        expires_at: now.checked_add_signed(ttl).unwrap_or(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountMetrics;
+    use fff_core::params::{CapitalParams, RiskParams};
+    use rust_decimal_macros::dec;
+
+    fn monitor_at(coverage: Decimal) -> RiskMonitor {
+        let mut m = RiskMonitor::new(
+            RiskParams::default(),
+            CapitalParams::default(),
+            Duration::seconds(300),
+        );
+        m.observe_account(
+            AccountMetrics {
+                as_of: Utc::now(),
+                total_equity: dec!(100000),
+                spot_equity: dec!(0),
+                margin_equity: dec!(0),
+                futures_equity: dec!(100000),
+                futures_margin_ratio: Decimal::ZERO,
+                futures_coverage: Some(coverage),
+                cross_margin_level: None,
+                deployed_notional: dec!(100000),
+                open_symbols: Vec::new(),
+            },
+            Utc::now(),
+        );
+        m
+    }
+
+    fn request(id: &str, notional: Decimal) -> ApprovalRequest {
+        ApprovalRequest {
+            request_id: id.into(),
+            symbol: Symbol::parse("ETHUSDT").unwrap(),
+            direction: Direction::PositiveCarry,
+            notional,
+            leverage: 5,
+            reason: "test".into(),
+        }
+    }
+
+    #[test]
+    fn green_with_headroom_is_approved_and_idempotent() {
+        let monitor = monitor_at(dec!(10));
+        let mut approvals = Approvals::new(Duration::seconds(60));
+        let now = Utc::now();
+        // 100k + 200k deployed -> 300k x 1.15 / 5 = 69 % of equity, under 85 %
+        let first = approvals.decide(&request("r1", dec!(200000)), &monitor, now);
+        assert!(first.approved, "{:?}", first.reasons);
+        assert_eq!(first.approved_notional, dec!(200000));
+        let again = approvals.decide(&request("r1", dec!(1)), &monitor, now);
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn utilization_and_tier_refuse_with_reasons() {
+        let mut approvals = Approvals::new(Duration::seconds(60));
+        let now = Utc::now();
+        let monitor = monitor_at(dec!(10));
+        // 100k + 300k -> 92 % > 85 %
+        let refused = approvals.decide(&request("r2", dec!(300000)), &monitor, now);
+        assert!(!refused.approved);
+        assert_eq!(refused.approved_notional, Decimal::ZERO);
+        assert!(refused.reasons[0].contains("utilization"), "{:?}", refused.reasons);
+        let yellow = monitor_at(dec!(4));
+        let refused = approvals.decide(&request("r3", dec!(1000)), &yellow, now);
+        assert!(refused.reasons[0].contains("Yellow"), "{:?}", refused.reasons);
+    }
+}

@@ -1,0 +1,202 @@
+//! Following the account through the gateway: StreamAccount for changes, GetAccount for the
+//! numbers. Every session subscribes first and then reads a snapshot, so no change falls
+//! between them; a Resync or any balance/position/margin event triggers a fresh snapshot; a
+//! periodic poll covers mark-price moves, which change the margin ratio without any account
+//! event. Failures reconnect with exponential backoff.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use fff_proto::fff::gateway::v1::{
+    self as gw, GetAccountRequest, StreamAccountRequest, gateway_client::GatewayClient,
+    stream_account_response::Event,
+};
+use fff_runtime::grpc::HealthHandle;
+use fff_runtime::telemetry::ClientInterceptor;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_stream::{Stream, StreamExt as _};
+use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tracing::Instrument as _;
+
+use crate::account::metrics_from_account;
+use crate::state::RiskCore;
+
+/// Account events as the feed consumes them.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<gw::StreamAccountResponse, Status>> + Send>>;
+
+/// Where account data comes from: the gateway, or a fake in tests.
+pub trait AccountSource: Send + Sync + 'static {
+    /// A fresh snapshot (GetAccount).
+    fn get_account(&self) -> impl Future<Output = Result<gw::Account, Status>> + Send;
+    /// Live events (StreamAccount).
+    fn account_events(&self) -> impl Future<Output = Result<EventStream, Status>> + Send;
+}
+
+/// The gateway's tonic client with token and trace context.
+#[derive(Debug, Clone)]
+pub struct GatewaySource {
+    client: GatewayClient<InterceptedService<Channel, ClientInterceptor>>,
+}
+
+impl GatewaySource {
+    pub fn new(channel: Channel, interceptor: ClientInterceptor) -> Self {
+        Self {
+            client: GatewayClient::with_interceptor(channel, interceptor),
+        }
+    }
+}
+
+impl AccountSource for GatewaySource {
+    async fn get_account(&self) -> Result<gw::Account, Status> {
+        let response = self
+            .client
+            .clone()
+            .get_account(GetAccountRequest::default())
+            .await?;
+        response
+            .into_inner()
+            .account
+            .ok_or_else(|| Status::internal("gateway returned no account"))
+    }
+
+    async fn account_events(&self) -> Result<EventStream, Status> {
+        let response = self
+            .client
+            .clone()
+            .stream_account(StreamAccountRequest::default())
+            .await?;
+        Ok(Box::pin(response.into_inner()))
+    }
+}
+
+/// Timing of the feed.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSettings {
+    pub poll: Duration,
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+}
+
+/// Events closer together than this share one snapshot (the periodic poll catches up).
+const MIN_REFRESH_GAP: Duration = Duration::from_millis(100);
+
+/// Follows the account forever; reports SERVING on `health` after the first snapshot.
+pub async fn follow_account<S: AccountSource>(
+    source: S,
+    core: Arc<RiskCore>,
+    health: HealthHandle,
+    settings: FeedSettings,
+) {
+    let mut delay = settings.reconnect_initial;
+    loop {
+        let mut connected = false;
+        let result = session(&source, &core, &health, settings, &mut connected).await;
+        if connected {
+            delay = settings.reconnect_initial;
+        }
+        match result {
+            Ok(()) => tracing::warn!("gateway account stream ended, reconnecting"),
+            Err(status) => tracing::warn!(
+                code = ?status.code(),
+                message = status.message(),
+                retry_in_ms = delay.as_millis(),
+                "gateway account feed failed"
+            ),
+        }
+        tokio::time::sleep(delay).await;
+        delay = delay.saturating_mul(2).min(settings.reconnect_max);
+    }
+}
+
+async fn session<S: AccountSource>(
+    source: &S,
+    core: &RiskCore,
+    health: &HealthHandle,
+    settings: FeedSettings,
+    connected: &mut bool,
+) -> Result<(), Status> {
+    let mut events = source.account_events().await?;
+    refresh(source, core, "connect").await?;
+    *connected = true;
+    if !health.is_serving().await {
+        tracing::info!("gateway answered: risk is serving");
+        health.set_serving().await;
+    }
+    let mut poll = tokio::time::interval(settings.poll);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_refresh = Instant::now();
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {
+                refresh(source, core, "poll").await?;
+                last_refresh = Instant::now();
+            }
+            event = events.next() => {
+                let event = match event {
+                    None => return Ok(()),
+                    Some(event) => event?,
+                };
+                let trigger = match event.event {
+                    Some(Event::Resync(resync)) => {
+                        tracing::warn!(reason = resync.reason, detail = %resync.detail, "account resync");
+                        Some("resync")
+                    }
+                    Some(
+                        Event::BalanceUpdate(_)
+                        | Event::PositionUpdate(_)
+                        | Event::MarginCall(_)
+                        | Event::Fill(_),
+                    ) if last_refresh.elapsed() >= MIN_REFRESH_GAP => Some("event"),
+                    _ => None,
+                };
+                if let Some(trigger) = trigger {
+                    refresh(source, core, trigger).await?;
+                    last_refresh = Instant::now();
+                }
+            }
+        }
+    }
+}
+
+/// Reads one snapshot and applies it; a malformed snapshot is logged and skipped.
+async fn refresh<S: AccountSource>(
+    source: &S,
+    core: &RiskCore,
+    trigger: &'static str,
+) -> Result<(), Status> {
+    let span = tracing::debug_span!(
+        "risk.account",
+        trigger,
+        symbols = tracing::field::Empty,
+        coverage = tracing::field::Empty,
+        tier = tracing::field::Empty,
+    );
+    async {
+        let account = source.get_account().await?;
+        let now = Utc::now();
+        let metrics = match metrics_from_account(&account, now) {
+            Ok(metrics) => metrics,
+            Err(error) => {
+                tracing::error!(%error, "gateway account snapshot rejected");
+                return Ok(());
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("symbols", tracing::field::debug(&metrics.open_symbols));
+        if let Some(coverage) = metrics.futures_coverage {
+            span.record("coverage", tracing::field::display(coverage.round_dp(4)));
+        }
+        core.apply_account(metrics, now);
+        if let Some(tier) = core.lock().monitor.tier() {
+            span.record("tier", tracing::field::debug(tier));
+        }
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,458 @@
+//! The risk decisions: margin tiers with hysteresis, the drawdown latch, and which directive
+//! each change calls for. Pure and synchronous; time is passed in.
+//!
+//! - Overall tier = worst of the futures tier (coverage) and the cross-margin tier (level), each
+//!   from its own [`TierTracker`], so a value hovering at a boundary does not flap.
+//! - Worsening to Yellow / Orange / Red issues REDUCE / EMERGENCY_DELEVERAGE / CLOSE_ALL at once.
+//! - Improving issues no cut; leaving Orange or Red (to Yellow or Green) issues RESUME unless the
+//!   drawdown latch still halts entries.
+//! - A cut expires after `directive_ttl`; if the tier still calls for a cut then, it is issued
+//!   again (the previous one did not restore the ratio).
+//! - The drawdown latch ([`DrawdownTracker`]) is fed the persisted equity snapshots: HALT_ENTRIES
+//!   when it engages, RESUME when it releases (unless margin still halts entries).
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use fff_core::params::{CapitalParams, RiskParams};
+use fff_core::{
+    DrawdownEvent, DrawdownStatus, DrawdownTracker, MarginDirective, MarginTier, TierTracker,
+    directive_for,
+};
+use fff_proto::fff::risk::v1::DirectiveKind;
+use rust_decimal::Decimal;
+
+use crate::account::AccountMetrics;
+use crate::directives::NewDirective;
+
+/// Risk state between observations.
+#[derive(Debug)]
+pub struct RiskMonitor {
+    params: RiskParams,
+    cross_params: RiskParams,
+    capital: CapitalParams,
+    directive_ttl: Duration,
+    futures: TierTracker,
+    cross: TierTracker,
+    tier: Option<MarginTier>,
+    drawdown: DrawdownTracker,
+    drawdown_status: Option<DrawdownStatus>,
+    /// (year, month, largest drawdown fraction this UTC month).
+    month_max: Option<(i32, u32, Decimal)>,
+    metrics: Option<AccountMetrics>,
+    /// Expiry of the newest cut directive, if one is standing.
+    cut_expires: Option<DateTime<Utc>>,
+}
+
+/// Everything GetRiskState reports besides the last directive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskView {
+    pub metrics: Option<AccountMetrics>,
+    pub futures_tier: Option<MarginTier>,
+    pub cross_tier: Option<MarginTier>,
+    pub tier: Option<MarginTier>,
+    pub peak_equity: Option<Decimal>,
+    pub drawdown: Option<Decimal>,
+    pub drawdown_month_max: Option<Decimal>,
+    pub drawdown_limit: Decimal,
+    pub utilization: Option<Decimal>,
+    pub utilization_limit: Decimal,
+    pub entries_halted: bool,
+    pub halt_reason: String,
+}
+
+impl RiskMonitor {
+    pub fn new(params: RiskParams, capital: CapitalParams, directive_ttl: Duration) -> Self {
+        Self {
+            cross_params: params.for_cross_margin(),
+            drawdown: DrawdownTracker::new(&params),
+            params,
+            capital,
+            directive_ttl,
+            futures: TierTracker::new(),
+            cross: TierTracker::new(),
+            tier: None,
+            drawdown_status: None,
+            month_max: None,
+            metrics: None,
+            cut_expires: None,
+        }
+    }
+
+    pub fn params(&self) -> &RiskParams {
+        &self.params
+    }
+
+    pub fn metrics(&self) -> Option<&AccountMetrics> {
+        self.metrics.as_ref()
+    }
+
+    pub fn tier(&self) -> Option<MarginTier> {
+        self.tier
+    }
+
+    /// Replays persisted equity samples (oldest first) so the peak and the halt latch survive a
+    /// restart. Returns HALT_ENTRIES when the replayed history leaves entries halted.
+    pub fn seed_equity(
+        &mut self,
+        samples: impl IntoIterator<Item = (DateTime<Utc>, Decimal)>,
+    ) -> Option<NewDirective> {
+        for (at, equity) in samples {
+            // out-of-order rows (same timestamp ties are fine) are skipped, not fatal
+            if let Ok(status) = self.drawdown.observe(at, equity, &self.params) {
+                self.note_month_max(at, status.drawdown);
+                self.drawdown_status = Some(status);
+            }
+        }
+        let status = self.drawdown_status.as_ref()?;
+        status
+            .entries_halted
+            .then(|| self.halt_directive(status.drawdown, "restored from equity history"))
+    }
+
+    /// Applies one account snapshot; returns the directives it calls for.
+    pub fn observe_account(
+        &mut self,
+        metrics: AccountMetrics,
+        now: DateTime<Utc>,
+    ) -> Vec<NewDirective> {
+        let futures_tier = match metrics.futures_coverage {
+            Some(coverage) => {
+                self.futures.observe(coverage, &self.params);
+                self.futures.current()
+            }
+            None => {
+                // no positions: nothing to protect; the next position starts a fresh history
+                self.futures = TierTracker::new();
+                Some(MarginTier::Green)
+            }
+        };
+        let cross_tier = match metrics.cross_margin_level {
+            Some(level) => {
+                self.cross.observe(level, &self.cross_params);
+                self.cross.current()
+            }
+            None => {
+                self.cross = TierTracker::new();
+                Some(MarginTier::Green)
+            }
+        };
+        let tier = futures_tier.max(cross_tier).unwrap_or(MarginTier::Green);
+        let previous = self.tier.replace(tier);
+        self.metrics = Some(metrics);
+
+        let mut out = Vec::new();
+        match previous {
+            Some(before) if tier > before => out.extend(self.cut_for(tier, now, "entered")),
+            None if tier > MarginTier::Green => out.extend(self.cut_for(tier, now, "entered")),
+            Some(before) if tier < before => {
+                self.cut_expires = None;
+                let was_halting = before >= MarginTier::Orange;
+                if was_halting && tier < MarginTier::Orange && !self.drawdown_halted() {
+                    out.push(self.resume_directive(format!(
+                        "margin recovered to {}",
+                        self.describe(tier)
+                    )));
+                }
+            }
+            _ => {
+                let expired = self.cut_expires.is_some_and(|at| at <= now);
+                if tier > MarginTier::Green && expired {
+                    out.extend(self.cut_for(tier, now, "still"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Feeds one persisted equity snapshot to the drawdown latch.
+    pub fn observe_equity(&mut self, at: DateTime<Utc>, equity: Decimal) -> Vec<NewDirective> {
+        let status = match self.drawdown.observe(at, equity, &self.params) {
+            Ok(status) => status,
+            Err(error) => {
+                tracing::warn!(%error, "equity sample ignored");
+                return Vec::new();
+            }
+        };
+        self.note_month_max(at, status.drawdown);
+        let event = status.event;
+        let drawdown = status.drawdown;
+        self.drawdown_status = Some(status);
+        match event {
+            Some(DrawdownEvent::Halted) => vec![self.halt_directive(drawdown, "drawdown")],
+            Some(DrawdownEvent::Resumed) if !self.margin_halted() => {
+                vec![self.resume_directive(format!(
+                    "drawdown {drawdown} below resume threshold {}",
+                    self.params.drawdown_resume_threshold
+                ))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The month's largest drawdown as computed by the database (covers pre-restart samples).
+    pub fn set_month_max(&mut self, at: DateTime<Utc>, fraction: Decimal) {
+        self.note_month_max(at, fraction);
+    }
+
+    pub fn drawdown_halted(&self) -> bool {
+        self.drawdown.entries_halted()
+    }
+
+    /// EMERGENCY_DELEVERAGE and CLOSE_ALL halt entries until margin recovers.
+    pub fn margin_halted(&self) -> bool {
+        self.tier.is_some_and(|t| t >= MarginTier::Orange)
+    }
+
+    /// Current metrics and tiers for GetRiskState and approvals.
+    pub fn view(&self, now: DateTime<Utc>) -> RiskView {
+        let status = self.drawdown_status.as_ref();
+        let utilization = self.metrics.as_ref().and_then(|m| self.utilization(m, Decimal::ZERO));
+        let mut reasons = Vec::new();
+        if self.margin_halted() {
+            reasons.push(format!(
+                "margin tier {}",
+                self.describe(self.tier.unwrap_or(MarginTier::Red))
+            ));
+        }
+        if let Some(status) = status.filter(|s| s.entries_halted) {
+            reasons.push(format!(
+                "drawdown {} reached halt threshold {}",
+                status.drawdown, self.params.drawdown_halt_threshold
+            ));
+        }
+        RiskView {
+            metrics: self.metrics.clone(),
+            futures_tier: self
+                .metrics
+                .as_ref()
+                .map(|m| match m.futures_coverage {
+                    Some(_) => self.futures.current().unwrap_or(MarginTier::Green),
+                    None => MarginTier::Green,
+                }),
+            cross_tier: self.metrics.as_ref().map(|m| match m.cross_margin_level {
+                Some(_) => self.cross.current().unwrap_or(MarginTier::Green),
+                None => MarginTier::Green,
+            }),
+            tier: self.tier,
+            peak_equity: status.map(|s| s.peak),
+            drawdown: status.map(|s| s.drawdown),
+            drawdown_month_max: self
+                .month_max
+                .filter(|(y, m, _)| (*y, *m) == (now.year(), now.month()))
+                .map(|(_, _, max)| max),
+            drawdown_limit: self.params.max_monthly_drawdown,
+            utilization,
+            utilization_limit: self.capital.target_utilization,
+            entries_halted: !reasons.is_empty(),
+            halt_reason: reasons.join("; "),
+        }
+    }
+
+    /// Margin capital of the deployed notional plus `extra` (per-leg USDT), over equity.
+    pub fn utilization(&self, metrics: &AccountMetrics, extra: Decimal) -> Option<Decimal> {
+        if metrics.total_equity <= Decimal::ZERO {
+            return None;
+        }
+        let notional = metrics.deployed_notional.checked_add(extra)?;
+        fff_core::allocate::margin_for_notional(notional, &self.capital)
+            .ok()?
+            .checked_div(metrics.total_equity)
+    }
+
+    pub fn capital(&self) -> &CapitalParams {
+        &self.capital
+    }
+
+    fn cut_for(&mut self, tier: MarginTier, now: DateTime<Utc>, verb: &str) -> Option<NewDirective> {
+        let (kind, fraction) = match directive_for(tier, &self.params) {
+            MarginDirective::Normal => return None,
+            MarginDirective::Reduce { fraction } => (DirectiveKind::Reduce, Some(fraction)),
+            MarginDirective::Deleverage { fraction } => {
+                (DirectiveKind::EmergencyDeleverage, Some(fraction))
+            }
+            MarginDirective::CloseAll => (DirectiveKind::CloseAll, None),
+        };
+        let expires_at = now.checked_add_signed(self.directive_ttl);
+        self.cut_expires = expires_at;
+        Some(NewDirective {
+            kind,
+            reduce_fraction: fraction,
+            reason: format!("{verb} {}", self.describe(tier)),
+            tier,
+            expires_at,
+        })
+    }
+
+    fn halt_directive(&self, drawdown: Decimal, why: &str) -> NewDirective {
+        NewDirective {
+            kind: DirectiveKind::HaltEntries,
+            reduce_fraction: None,
+            reason: format!(
+                "{why}: drawdown {drawdown} >= halt threshold {} (limit {})",
+                self.params.drawdown_halt_threshold, self.params.max_monthly_drawdown
+            ),
+            tier: self.tier.unwrap_or(MarginTier::Green),
+            expires_at: None,
+        }
+    }
+
+    fn resume_directive(&self, reason: String) -> NewDirective {
+        NewDirective {
+            kind: DirectiveKind::Resume,
+            reduce_fraction: None,
+            reason,
+            tier: self.tier.unwrap_or(MarginTier::Green),
+            expires_at: None,
+        }
+    }
+
+    /// "orange tier (futures coverage 2.5, cross-margin level none)".
+    fn describe(&self, tier: MarginTier) -> String {
+        let show = |v: Option<Decimal>| v.map_or_else(|| "none".to_owned(), |v| v.round_dp(4).to_string());
+        let (coverage, level) = self
+            .metrics
+            .as_ref()
+            .map_or((None, None), |m| (m.futures_coverage, m.cross_margin_level));
+        format!(
+            "{} tier (futures coverage {}, cross-margin level {})",
+            format!("{tier:?}").to_lowercase(),
+            show(coverage),
+            show(level)
+        )
+    }
+
+    fn note_month_max(&mut self, at: DateTime<Utc>, drawdown: Decimal) {
+        let key = (at.year(), at.month());
+        self.month_max = match self.month_max {
+            Some((y, m, max)) if (y, m) == key => Some((y, m, max.max(drawdown))),
+            Some((y, m, _)) if (y, m) > key => self.month_max,
+            _ => Some((key.0, key.1, drawdown)),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn metrics(coverage: Option<Decimal>, level: Option<Decimal>) -> AccountMetrics {
+        AccountMetrics {
+            as_of: Utc::now(),
+            total_equity: dec!(100000),
+            spot_equity: dec!(50000),
+            margin_equity: dec!(25000),
+            futures_equity: dec!(25000),
+            futures_margin_ratio: Decimal::ZERO,
+            futures_coverage: coverage,
+            cross_margin_level: level,
+            deployed_notional: dec!(50000),
+            open_symbols: vec!["BTCUSDT".into()],
+        }
+    }
+
+    fn monitor() -> RiskMonitor {
+        RiskMonitor::new(
+            RiskParams::default(),
+            CapitalParams::default(),
+            Duration::seconds(300),
+        )
+    }
+
+    fn kinds(out: &[NewDirective]) -> Vec<DirectiveKind> {
+        out.iter().map(|d| d.kind).collect()
+    }
+
+    #[test]
+    fn each_worse_tier_issues_its_cut_and_recovery_resumes() {
+        let mut m = monitor();
+        let t = Utc::now();
+        assert!(m.observe_account(metrics(Some(dec!(6)), None), t).is_empty());
+        let out = m.observe_account(metrics(Some(dec!(4)), None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::Reduce]);
+        assert_eq!(out[0].reduce_fraction, Some(dec!(0.25)));
+        let out = m.observe_account(metrics(Some(dec!(2.5)), None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::EmergencyDeleverage]);
+        assert_eq!(out[0].reduce_fraction, Some(dec!(0.50)));
+        assert!(out[0].reason.contains("2.5"), "{}", out[0].reason);
+        assert!(m.view(t).entries_halted);
+        let out = m.observe_account(metrics(Some(dec!(1.5)), None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::CloseAll]);
+        // positions closed: no coverage, green, entries resume
+        let out = m.observe_account(metrics(None, None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
+        assert!(!m.view(t).entries_halted);
+    }
+
+    #[test]
+    fn oscillation_around_a_boundary_does_not_flap() {
+        let mut m = monitor();
+        let t = Utc::now();
+        let mut issued = Vec::new();
+        for ratio in [dec!(3.1), dec!(2.95), dec!(3.05), dec!(2.99), dec!(3.2), dec!(2.98)] {
+            issued.extend(kinds(&m.observe_account(metrics(Some(ratio), None), t)));
+        }
+        // Yellow first, Orange once; wobbling within 0.25 of 3.0 never recovers to Yellow
+        assert_eq!(
+            issued,
+            vec![DirectiveKind::Reduce, DirectiveKind::EmergencyDeleverage]
+        );
+        // clearing the band does: resume once
+        let out = m.observe_account(metrics(Some(dec!(3.3)), None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
+    }
+
+    #[test]
+    fn cross_margin_level_alone_can_drive_the_tier() {
+        let mut m = monitor();
+        let t = Utc::now();
+        let out = m.observe_account(metrics(Some(dec!(10)), Some(dec!(1.4))), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::EmergencyDeleverage]);
+        let view = m.view(t);
+        assert_eq!(view.futures_tier, Some(MarginTier::Green));
+        assert_eq!(view.cross_tier, Some(MarginTier::Orange));
+    }
+
+    #[test]
+    fn an_expired_cut_is_reissued_while_the_tier_persists() {
+        let mut m = monitor();
+        let t = Utc::now();
+        m.observe_account(metrics(Some(dec!(2.5)), None), t);
+        let soon = t + Duration::seconds(10);
+        assert!(m.observe_account(metrics(Some(dec!(2.5)), None), soon).is_empty());
+        let late = t + Duration::seconds(301);
+        let out = m.observe_account(metrics(Some(dec!(2.5)), None), late);
+        assert_eq!(kinds(&out), vec![DirectiveKind::EmergencyDeleverage]);
+        assert!(out[0].reason.starts_with("still"));
+    }
+
+    #[test]
+    fn drawdown_halts_and_resumes_and_survives_a_restart() {
+        let t = Utc::now();
+        let mut m = monitor();
+        assert!(m.observe_equity(t, dec!(100000)).is_empty());
+        let out = m.observe_equity(t + Duration::minutes(1), dec!(95900));
+        assert_eq!(kinds(&out), vec![DirectiveKind::HaltEntries]);
+        assert!(m.view(t).entries_halted);
+        // a restarted monitor seeded with the same samples is halted too
+        let mut restarted = monitor();
+        let seeded = restarted.seed_equity([
+            (t, dec!(100000)),
+            (t + Duration::minutes(1), dec!(95900)),
+        ]);
+        assert_eq!(seeded.map(|d| d.kind), Some(DirectiveKind::HaltEntries));
+        let view = restarted.view(t + Duration::minutes(1));
+        assert_eq!(view.peak_equity, Some(dec!(100000)));
+        assert_eq!(view.drawdown_month_max, Some(dec!(0.041)));
+        let out = restarted.observe_equity(t + Duration::minutes(2), dec!(97100));
+        assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
+    }
+
+    #[test]
+    fn utilization_is_margin_capital_over_equity() {
+        let mut m = monitor();
+        let t = Utc::now();
+        m.observe_account(metrics(Some(dec!(10)), None), t);
+        // 50 000 x 1.15 / 5 = 11 500 of 100 000
+        assert_eq!(m.view(t).utilization, Some(dec!(0.115)));
+    }
+}
