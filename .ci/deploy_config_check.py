@@ -106,6 +106,9 @@ def main() -> int:
         if var not in documented:
             problems.append(f"docker-compose.yml uses ${{{var}}}, which .env.example does not document")
 
+    dockerfile_env = re.findall(r"^ENV\s+(FFF_\w+)=", (ROOT / "Dockerfile").read_text(), re.M)
+    check_env("Dockerfile", dockerfile_env, keys)
+
     # Kubernetes: env keys in every manifest, and the scanner count in three places.
     for path in sorted(ROOT.glob("k8s/**/*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):

@@ -122,7 +122,9 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
     }
     let config = build_config(&table, &args.set)?;
     let backtest = Backtest::from_config(config.clone());
-    let bar = progress_bar(args, span_days * 4);
+    // Strategy, up to three yardsticks, and the two split runs.
+    let replays = 4 + if args.split.is_some() { 2 } else { 0 };
+    let bar = progress_bar(args, span_days * replays);
     bar.set_message("replaying");
     let comparison = backtest.compare(&dataset, |_| bar.inc(1))?;
     bar.finish_and_clear();
@@ -135,11 +137,14 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
     };
     let elapsed_secs = started.elapsed().as_secs_f64();
     let notes = coverage_notes(&dataset, &config);
+    let (strategy_metrics, baseline_metrics) = metrics
+        .split_first()
+        .ok_or_else(|| Error::Data("no run produced metrics".into()))?;
     write_json(
         &args.out.join("metrics.json"),
         &MetricsFile {
-            strategy: &metrics[0],
-            baselines: &metrics[1..],
+            strategy: strategy_metrics,
+            baselines: baseline_metrics,
             split: split.as_ref().map(|(a, b, _)| [a, b]),
             data_notes: &notes,
             decisions: &comparison.strategy.stats,
@@ -392,10 +397,14 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
         &drawdown,
         true,
     )?;
-    let utilization = vec![Series {
-        name: &runs[0].name,
-        points: daily_points(runs[0], |h| h.utilization * 100.0),
-    }];
+    let utilization: Vec<Series<'_>> = runs
+        .iter()
+        .take(1)
+        .map(|r| Series {
+            name: &r.name,
+            points: daily_points(r, |h| h.utilization * 100.0),
+        })
+        .collect();
     line_chart(
         &out.join("utilization.svg"),
         "Capital utilization, strategy (% of equity as margin)",

@@ -85,7 +85,7 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
     );
     let no_volume = names(&|s| s.perp.iter().all(|b| b.quote_volume.is_none()));
     notes.push(format!(
-        "24h volume comes from perp_1d quoteVolume; {} symbols have none, and for any instant without it the volume filter is skipped (and scores 0). Spread and open-interest filters are always skipped: no history of either.",
+        "24h volume comes from perp_1d quoteVolume; {} symbol(s) have none, and for any instant without it the volume filter is skipped (and scores 0). Spread and open-interest filters are always skipped: no history of either.",
         no_volume.len()
     ));
     let start = dataset.span_ms().map_or(0, |s| s.0);
@@ -314,7 +314,9 @@ pub struct ReportInput<'a> {
 /// Renders `report.md`.
 pub fn render(input: &ReportInput<'_>) -> String {
     let mut out = String::new();
-    let m = &input.metrics[0];
+    let Some(m) = input.metrics.first() else {
+        return "# fff backtest report\n\nNo runs.\n".to_string();
+    };
     let costs = &input.config.backtest;
     let _ = writeln!(out, "# fff backtest report\n");
     let _ = writeln!(out, "Command: `{}`\n", input.command);
@@ -367,8 +369,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
             let _ = writeln!(
                 out,
                 "\nSummed over years, the strategy's funding yield is {} of the perfect-foresight \
-                 bound's (same caps, daily re-allocation with hindsight, no trading costs, no \
-                 compounding).",
+                 bound's (same caps and universe, daily re-allocation with hindsight, no trading \
+                 costs).",
                 pct(yield_of(m) / bound_yield)
             );
         }
@@ -380,8 +382,8 @@ pub fn render(input: &ReportInput<'_>) -> String {
     yearly_comparison(&mut out, &all, |y| y.return_pct);
     out.push_str(
         "\n## Per year: funding yield (funding income / equity at the start of the year)\n\n\
-         Scale-free, so the strategy can be set against the non-compounding foresight bound: \
-         the ratio of the two is the share of the available funding the strategy captured.\n\n",
+         Scale-free, so runs of different size compare; the ratio of the strategy's to the \
+         foresight bound's is the share of the available funding the strategy captured.\n\n",
     );
     yearly_comparison(&mut out, &all, |y| y.funding_yield);
     out.push_str("\n## Per year, strategy detail\n\n");

@@ -29,6 +29,8 @@ pub enum Command {
     Sim(SimArgs),
     /// The whole suite locally: simulator, PostgreSQL, the five roles; Ctrl-C stops it.
     Up(UpArgs),
+    /// Positions, funding, borrow, fees, P&L, risk tier and utilisation from the running suite.
+    Status(StatusArgs),
     /// Asks a role's grpc.health.v1 whether it is SERVING (exit 0) or not (exit 1); for
     /// container healthchecks and scripts.
     Health(HealthArgs),
@@ -97,4 +99,21 @@ pub struct RoleArgs {
     /// Override one configuration key, e.g. `--set capital.leverage=4` (repeatable; beats env).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub overrides: Vec<String>,
+}
+
+/// Options of `fff status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// fff TOML configuration (for `services.executor` / `services.risk`).
+    #[arg(long, short = 'c', env = "FFF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Executor endpoint (default from the configuration).
+    #[arg(long, value_name = "URL")]
+    pub executor: Option<String>,
+    /// Risk endpoint (default from the configuration).
+    #[arg(long, value_name = "URL")]
+    pub risk: Option<String>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }

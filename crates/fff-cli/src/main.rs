@@ -5,6 +5,7 @@ mod cli;
 mod health;
 mod role;
 mod sim;
+mod status;
 mod up;
 
 use std::process::ExitCode;
@@ -24,5 +25,6 @@ fn main() -> ExitCode {
         cli::Command::Sim(args) => sim::main(&args),
         cli::Command::Health(args) => health::main(&args),
         cli::Command::Up(args) => up::main(&args),
+        cli::Command::Status(args) => status::main(&args),
     }
 }

@@ -358,3 +358,6 @@ impl Engine {
         Ok(self.store.list_live_positions().await?)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -3,6 +3,13 @@
 //! The binary is a thin shim over [`run`]; tests call it with a port-0 listener and a oneshot
 //! shutdown.
 
+pub mod engine;
+pub mod error;
+pub mod exchange;
+pub mod ids;
+pub mod legs;
+pub mod metrics;
+pub mod reconcile;
 mod service;
 
 use std::future::Future;

@@ -121,7 +121,7 @@ mod tests {
         fanout.publish(&3);
         fanout.publish(&4);
         drop(fanout);
-        let got: Vec<i32> = sub.by_ref().map(|r| r.unwrap()).collect().await;
+        let got: Vec<i32> = (&mut sub).map(|r| r.unwrap()).collect().await;
         assert_eq!(got, [1, 2, 4]);
     }
 

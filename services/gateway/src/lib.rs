@@ -1,18 +1,40 @@
-//! `fff gateway`: the exchange gateway: the only role that talks to Binance and holds its keys.
+//! `fff gateway`: the exchange gateway, the only role that talks to Binance and holds its keys.
 //!
-//! The binary is a thin shim over [`run`]; tests call it with a port-0 listener and a oneshot
-//! shutdown.
+//! Start-up: resolve `[exchange]` (URLs, credentials from the environment or a mounted file,
+//! the simulator's paper account on venue sim), refuse live keys that can withdraw, serve at
+//! once with health NOT_SERVING, and flip to SERVING after the first universe load and account
+//! snapshot. Modules: [`universe`] (instrument universe), [`market`] (market-data fan-out),
+//! [`account`] (account cache and events), [`orders`] (idempotent placement), [`service`]
+//! (thin gRPC handlers).
 
+pub mod account;
+mod convert;
+mod error;
+pub mod fanout;
+mod history;
+mod loans;
+pub mod market;
+pub mod orders;
 mod service;
+pub mod settings;
+mod state;
+mod throttle;
+pub mod universe;
 
 use std::future::Future;
 
+use anyhow::Context as _;
+use fff_binance::RestClient;
 use fff_proto::fff::gateway::v1::{MUTATING_METHODS, gateway_server::GatewayServer};
 use fff_runtime::RoleContext;
 use fff_runtime::grpc::GrpcServer;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
+pub use error::{Error, Result};
 pub use service::GatewayService;
+pub use settings::ExchangeSettings;
+pub use state::Gateway;
 
 /// Serves the gateway role on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -20,18 +42,86 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let exchange = &context.config.exchange;
+    let settings = ExchangeSettings::resolve(exchange, &context.secrets)?;
+    let rest = RestClient::new(
+        settings.urls.clone(),
+        Some(settings.credentials.clone()),
+        settings.rest.clone(),
+    )
+    .context("cannot build the binance client")?;
+    if settings.venue.is_live() {
+        check_key_restrictions(&rest).await?;
+    }
+    let store = match &context.secrets.database_url {
+        Some(url) => {
+            match fff_store::Store::connect(url.expose(), context.config.database.max_connections)
+                .await
+            {
+                Ok(store) => Some(store),
+                Err(err) => {
+                    tracing::warn!(error = %err, "database unavailable: instruments are not persisted");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
+    let gateway = Gateway::new(settings.venue, rest, exchange);
     let mut server = GrpcServer::new("gateway", &context.config.server)
         .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
-        .add_service(GatewayServer::new(GatewayService), MUTATING_METHODS);
+        .add_service(
+            GatewayServer::new(GatewayService::new(gateway.clone())),
+            MUTATING_METHODS,
+        );
     if let Some(token) = context.auth_token.clone() {
         server = server.auth_token(token);
     } else {
         tracing::warn!("no auth token configured: mutating RPCs are refused");
     }
+    let cancel = CancellationToken::new();
+    gateway.start(exchange, store, server.health(), cancel.clone());
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        venue = settings.venue.as_str(),
+        spot_rest = %settings.urls.spot_rest,
+        "gateway serving; ready once universe and account are loaded"
+    );
+    let stop = {
+        let cancel = cancel.clone();
+        async move {
+            shutdown.await;
+            cancel.cancel();
+        }
+    };
+    let result = server.serve(listener, stop).await;
+    cancel.cancel();
+    result?;
+    Ok(())
+}
 
-    let health = server.health();
-    health.set_serving().await;
-    tracing::info!(addr = %listener.local_addr()?, "gateway serving");
-    server.serve(listener, shutdown).await?;
+/// A live key must not be able to withdraw: the gateway is internet-facing software.
+async fn check_key_restrictions(rest: &RestClient) -> anyhow::Result<()> {
+    let restrictions = rest
+        .api_restrictions()
+        .await
+        .context("cannot read the api key's restrictions (GET /sapi/v1/account/apiRestrictions)")?;
+    if restrictions.enable_withdrawals {
+        anyhow::bail!(
+            "refusing to start: the binance api key has withdrawals enabled; create a key \
+             without withdrawal permission (reading, spot & margin trading, margin loans and \
+             futures only)"
+        );
+    }
+    if !restrictions.fit_for_farming() {
+        tracing::warn!(
+            reading = restrictions.enable_reading,
+            spot_and_margin = restrictions.enable_spot_and_margin_trading,
+            margin = restrictions.enable_margin,
+            futures = restrictions.enable_futures,
+            "the api key lacks permissions the farmer needs"
+        );
+    }
     Ok(())
 }

@@ -18,7 +18,7 @@ use tokio_stream::StreamExt as _;
 use crate::convert::{dec, now_ms, ts};
 use crate::fanout::{Fanout, Subscription};
 
-pub use feed::spawn_feeds;
+pub use feed::{FeedPeriods, spawn_feeds};
 
 /// Latest values of one symbol.
 #[derive(Debug, Clone, Default)]

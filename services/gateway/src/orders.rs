@@ -20,7 +20,6 @@ use fff_binance::{Error as BinanceError, Outcome, RestClient};
 use fff_proto::FieldError;
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as pb;
-use rust_decimal::Decimal;
 use tonic::Status;
 
 use crate::convert::{now_ms, order_from_futures, order_from_spot, ts};
@@ -424,20 +423,12 @@ impl Orders {
         }
         Ok(cancelled)
     }
-
-    /// Quantity of `qty` that is on the step grid, for callers that size orders themselves.
-    pub fn listing_exists(&self, symbol: &str) -> bool {
-        self.universe
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(symbol)
-            .is_some()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     #[test]
     fn filter_errors_name_the_field() {

@@ -1,150 +1,500 @@
-//! `fff.gateway.v1.Gateway` handlers.
-//!
-//! The foundation wires the role (health, reflection, auth, tracing, shutdown); the handlers'
-//! behaviour lands with issue #4. Until then every RPC answers UNIMPLEMENTED with the
-//! method's name, so a client can tell "not built yet" from a failure.
+//! `fff.gateway.v1.Gateway` handlers: validate, call the module that does the work, convert.
 
+use std::collections::HashSet;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use fff_proto::fff::gateway::v1::{self as pb, gateway_server::Gateway};
+use fff_binance::models::futures::MarginType;
+use fff_binance::models::margin::BorrowRepay;
+use fff_binance::rest::OrderRef;
+use fff_proto::FieldError;
+use fff_proto::convert::{parse_decimal, parse_enum, parse_required_enum, parse_symbol};
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1::{self as pb, gateway_server::Gateway as GatewayApi};
+use rust_decimal::Decimal;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
+
+use crate::convert::{dec, now_ms, ts};
+use crate::error::exchange_status;
+use crate::history;
+use crate::loans::{LoanRecord, Seen, check_asset, check_request_id};
+use crate::orders::request::{check_client_order_id, validate};
+use crate::state::Gateway;
 
 /// Server-streaming response type shared by the streaming RPCs.
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// The role's gRPC service.
-#[derive(Debug, Default)]
-pub struct GatewayService;
+#[derive(Debug, Clone)]
+pub struct GatewayService {
+    gateway: Arc<Gateway>,
+}
 
-fn not_built(method: &str) -> Status {
-    Status::unimplemented(format!(
-        "gateway.{method} is not implemented yet (issue #4)"
-    ))
+impl GatewayService {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Self { gateway }
+    }
+
+    fn ready(&self) -> Result<&Gateway, Status> {
+        if self.gateway.is_ready() {
+            Ok(&self.gateway)
+        } else {
+            Err(Status::unavailable(
+                "gateway not ready: universe or account snapshot not loaded yet",
+            ))
+        }
+    }
+}
+
+fn symbols(field: &str, raw: &[String]) -> Result<HashSet<String>, Status> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            parse_symbol(&format!("{field}[{i}]"), s)
+                .map(|s| s.as_str().to_owned())
+                .map_err(Status::from)
+        })
+        .collect()
+}
+
+fn trading_venue(field: &str, raw: i32) -> Result<common::Venue, Status> {
+    Ok(parse_required_enum::<common::Venue>(field, raw)?)
+}
+
+/// Venue, symbol and id of an order reference.
+fn order_ref(raw: Option<&pb::OrderRef>) -> Result<(common::Venue, String, OrderRef), Status> {
+    let raw = raw.ok_or_else(|| FieldError::missing("order"))?;
+    let venue = trading_venue("order.venue", raw.venue)?;
+    let symbol = parse_symbol("order.symbol", &raw.symbol)?.as_str().to_owned();
+    let id = match &raw.id {
+        Some(pb::order_ref::Id::ClientOrderId(id)) => {
+            check_client_order_id("order.client_order_id", id)?;
+            OrderRef::ClientOrderId(id.clone())
+        }
+        Some(pb::order_ref::Id::ExchangeOrderId(id)) => OrderRef::OrderId(
+            i64::try_from(*id)
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| FieldError::invalid("order.exchange_order_id", "out of range"))?,
+        ),
+        None => return Err(FieldError::missing("order.id").into()),
+    };
+    Ok((venue, symbol, id))
+}
+
+fn positive(field: &str, raw: &str) -> Result<Decimal, Status> {
+    let value = parse_decimal(field, raw)?;
+    if value <= Decimal::ZERO {
+        return Err(FieldError::invalid(field, "must be greater than 0").into());
+    }
+    Ok(value)
 }
 
 #[tonic::async_trait]
-impl Gateway for GatewayService {
+impl GatewayApi for GatewayService {
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
     async fn get_universe(
         &self,
-        _request: Request<pb::GetUniverseRequest>,
+        request: Request<pb::GetUniverseRequest>,
     ) -> Result<Response<pb::GetUniverseResponse>, Status> {
-        Err(not_built("GetUniverse"))
+        let request = request.into_inner();
+        let wanted = symbols("symbols", &request.symbols)?;
+        let gateway = self.ready()?;
+        let universe = gateway.universe();
+        let instruments = universe
+            .listings
+            .values()
+            .filter(|l| wanted.is_empty() || wanted.contains(&l.instrument.symbol))
+            .filter(|l| request.include_non_trading || l.trading_on_both())
+            .map(|l| {
+                let mut instrument = l.instrument.clone();
+                gateway.market.overlay(&mut instrument);
+                instrument
+            })
+            .collect();
+        Ok(Response::new(pb::GetUniverseResponse {
+            instruments,
+            as_of: Some(ts(universe.as_of_ms)),
+        }))
     }
 
     type StreamMarketStream = ResponseStream<pb::StreamMarketResponse>;
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
     async fn stream_market(
         &self,
-        _request: Request<pb::StreamMarketRequest>,
+        request: Request<pb::StreamMarketRequest>,
     ) -> Result<Response<Self::StreamMarketStream>, Status> {
-        Err(not_built("StreamMarket"))
+        let request = request.into_inner();
+        let wanted = symbols("symbols", &request.symbols)?;
+        let kinds = request
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| parse_required_enum(&format!("kinds[{i}]"), *k).map_err(Status::from))
+            .collect::<Result<HashSet<pb::MarketEventKind>, Status>>()?;
+        let gateway = self.ready()?;
+        Ok(Response::new(gateway.market.subscribe(wanted, kinds)))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
     async fn get_account(
         &self,
-        _request: Request<pb::GetAccountRequest>,
+        request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
-        Err(not_built("GetAccount"))
+        let include_zero = request.into_inner().include_zero_balances;
+        let gateway = self.ready()?;
+        let mut account = gateway
+            .account
+            .get()
+            .await
+            .map_err(|e| exchange_status(&e))?;
+        if !include_zero {
+            let nonzero = |s: &str| s.parse::<Decimal>().is_ok_and(|d| !d.is_zero());
+            account
+                .spot_balances
+                .retain(|b| nonzero(&b.free) || nonzero(&b.locked));
+            account.margin_balances.retain(|b| {
+                nonzero(&b.free) || nonzero(&b.locked) || nonzero(&b.borrowed) || nonzero(&b.interest)
+            });
+            account
+                .futures_balances
+                .retain(|b| nonzero(&b.wallet_balance) || nonzero(&b.margin_balance));
+        }
+        Ok(Response::new(pb::GetAccountResponse {
+            account: Some(account),
+        }))
     }
 
     type StreamAccountStream = ResponseStream<pb::StreamAccountResponse>;
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
     async fn stream_account(
         &self,
-        _request: Request<pb::StreamAccountRequest>,
+        request: Request<pb::StreamAccountRequest>,
     ) -> Result<Response<Self::StreamAccountStream>, Status> {
-        Err(not_built("StreamAccount"))
+        let request = request.into_inner();
+        let venues = request
+            .venues
+            .iter()
+            .enumerate()
+            .map(|(i, v)| trading_venue(&format!("venues[{i}]"), *v).map(|v| v as i32))
+            .collect::<Result<HashSet<i32>, Status>>()?;
+        let wanted = symbols("symbols", &request.symbols)?;
+        let gateway = self.ready()?;
+        Ok(Response::new(gateway.account.subscribe(venues, wanted)))
     }
 
+    #[tracing::instrument(skip_all, fields(
+        venue = %self.gateway.venue.as_str(),
+        symbol = %request.get_ref().symbol,
+        client_order_id = %request.get_ref().client_order_id,
+    ))]
     async fn place_order(
         &self,
-        _request: Request<pb::PlaceOrderRequest>,
+        request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        Err(not_built("PlaceOrder"))
+        let order = validate(request.get_ref())?;
+        let gateway = self.ready()?;
+        let (order, duplicate) = gateway.orders.place(order).await?;
+        tracing::info!(status = order.status, duplicate, "place order answered");
+        Ok(Response::new(pb::PlaceOrderResponse {
+            order: Some(order),
+            duplicate,
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol, client_order_id))]
     async fn cancel_order(
         &self,
-        _request: Request<pb::CancelOrderRequest>,
+        request: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
-        Err(not_built("CancelOrder"))
+        let (venue, symbol, id) = order_ref(request.get_ref().order.as_ref())?;
+        record_ref(&symbol, &id);
+        let gateway = self.ready()?;
+        let order = gateway.orders.cancel(venue, &symbol, id).await?;
+        Ok(Response::new(pb::CancelOrderResponse { order: Some(order) }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn cancel_all_orders(
         &self,
-        _request: Request<pb::CancelAllOrdersRequest>,
+        request: Request<pb::CancelAllOrdersRequest>,
     ) -> Result<Response<pb::CancelAllOrdersResponse>, Status> {
-        Err(not_built("CancelAllOrders"))
+        let request = request.into_inner();
+        let venue = trading_venue("venue", request.venue)?;
+        let symbol = parse_symbol("symbol", &request.symbol)?;
+        let gateway = self.ready()?;
+        let orders = gateway.orders.cancel_all(venue, symbol.as_str()).await?;
+        Ok(Response::new(pb::CancelAllOrdersResponse { orders }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol, client_order_id))]
     async fn get_order(
         &self,
-        _request: Request<pb::GetOrderRequest>,
+        request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
-        Err(not_built("GetOrder"))
+        let (venue, symbol, id) = order_ref(request.get_ref().order.as_ref())?;
+        record_ref(&symbol, &id);
+        let gateway = self.ready()?;
+        let order = gateway.orders.get(venue, &symbol, id).await?;
+        Ok(Response::new(pb::GetOrderResponse { order: Some(order) }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn list_open_orders(
         &self,
-        _request: Request<pb::ListOpenOrdersRequest>,
+        request: Request<pb::ListOpenOrdersRequest>,
     ) -> Result<Response<pb::ListOpenOrdersResponse>, Status> {
-        Err(not_built("ListOpenOrders"))
+        let request = request.into_inner();
+        let venue: common::Venue = parse_enum("venue", request.venue)?;
+        let symbol = if request.symbol.is_empty() {
+            None
+        } else {
+            Some(parse_symbol("symbol", &request.symbol)?.as_str().to_owned())
+        };
+        let size = match request.page_size {
+            0 => 100,
+            n => n.min(500),
+        } as usize;
+        let offset = if request.page_token.is_empty() {
+            0
+        } else {
+            request
+                .page_token
+                .parse::<usize>()
+                .map_err(|_| FieldError::invalid("page_token", "not a token from a previous page"))?
+        };
+        let gateway = self.ready()?;
+        let all = gateway.orders.open_orders(venue, symbol.as_deref()).await?;
+        let next = offset.saturating_add(size);
+        let next_page_token = if next < all.len() {
+            next.to_string()
+        } else {
+            String::new()
+        };
+        let orders = all.into_iter().skip(offset).take(size).collect();
+        Ok(Response::new(pb::ListOpenOrdersResponse {
+            orders,
+            next_page_token,
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn set_leverage(
         &self,
-        _request: Request<pb::SetLeverageRequest>,
+        request: Request<pb::SetLeverageRequest>,
     ) -> Result<Response<pb::SetLeverageResponse>, Status> {
-        Err(not_built("SetLeverage"))
+        let request = request.into_inner();
+        let symbol = parse_symbol("symbol", &request.symbol)?;
+        if !(1..=125).contains(&request.leverage) {
+            return Err(FieldError::invalid("leverage", "must be within 1..=125").into());
+        }
+        let gateway = self.ready()?;
+        let change = gateway
+            .rest
+            .set_leverage(symbol.as_str(), request.leverage)
+            .await
+            .map_err(|e| exchange_status(&e))?;
+        Ok(Response::new(pb::SetLeverageResponse {
+            symbol: change.symbol,
+            leverage: change.leverage,
+            max_notional: dec(change.max_notional_value),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn set_margin_type(
         &self,
-        _request: Request<pb::SetMarginTypeRequest>,
+        request: Request<pb::SetMarginTypeRequest>,
     ) -> Result<Response<pb::SetMarginTypeResponse>, Status> {
-        Err(not_built("SetMarginType"))
+        let request = request.into_inner();
+        let symbol = parse_symbol("symbol", &request.symbol)?;
+        let wanted: common::MarginType = parse_required_enum("margin_type", request.margin_type)?;
+        let margin_type = match wanted {
+            common::MarginType::Isolated => MarginType::Isolated,
+            _ => MarginType::Crossed,
+        };
+        let gateway = self.ready()?;
+        let changed = match gateway.rest.set_margin_type(symbol.as_str(), margin_type).await {
+            Ok(_) => true,
+            // -4046: no need to change margin type
+            Err(fff_binance::Error::Api { code: -4046, .. }) => false,
+            Err(err) => return Err(exchange_status(&err)),
+        };
+        Ok(Response::new(pb::SetMarginTypeResponse {
+            symbol: symbol.as_str().to_owned(),
+            margin_type: wanted as i32,
+            changed,
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn borrow(
         &self,
-        _request: Request<pb::BorrowRequest>,
+        request: Request<pb::BorrowRequest>,
     ) -> Result<Response<pb::BorrowResponse>, Status> {
-        Err(not_built("Borrow"))
+        let r = request.into_inner();
+        let (transaction_id, duplicate) = self
+            .loan(BorrowRepay::Borrow, &r.asset, &r.amount, &r.request_id)
+            .await?;
+        Ok(Response::new(pb::BorrowResponse {
+            transaction_id,
+            asset: r.asset,
+            amount: r.amount,
+            borrowed_total: String::new(),
+            duplicate,
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn repay(
         &self,
-        _request: Request<pb::RepayRequest>,
+        request: Request<pb::RepayRequest>,
     ) -> Result<Response<pb::RepayResponse>, Status> {
-        Err(not_built("Repay"))
+        let r = request.into_inner();
+        let (transaction_id, duplicate) = self
+            .loan(BorrowRepay::Repay, &r.asset, &r.amount, &r.request_id)
+            .await?;
+        Ok(Response::new(pb::RepayResponse {
+            transaction_id,
+            asset: r.asset,
+            amount: r.amount,
+            borrowed_total: String::new(),
+            duplicate,
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
     async fn transfer(
         &self,
         _request: Request<pb::TransferRequest>,
     ) -> Result<Response<pb::TransferResponse>, Status> {
-        Err(not_built("Transfer"))
+        Err(Status::unimplemented(
+            "Transfer: the binance connector has no wallet transfer endpoint (POST /sapi/v1/asset/transfer) yet",
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn get_max_borrowable(
         &self,
-        _request: Request<pb::GetMaxBorrowableRequest>,
+        request: Request<pb::GetMaxBorrowableRequest>,
     ) -> Result<Response<pb::GetMaxBorrowableResponse>, Status> {
-        Err(not_built("GetMaxBorrowable"))
+        let asset = request.into_inner().asset;
+        check_asset("asset", &asset)?;
+        let gateway = self.ready()?;
+        let max = gateway
+            .rest
+            .margin_max_borrowable(&asset)
+            .await
+            .map_err(|e| exchange_status(&e))?;
+        Ok(Response::new(pb::GetMaxBorrowableResponse {
+            asset,
+            amount: dec(max.amount),
+            borrow_limit: crate::convert::opt_dec(max.borrow_limit),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn list_funding_rates(
         &self,
-        _request: Request<pb::ListFundingRatesRequest>,
+        request: Request<pb::ListFundingRatesRequest>,
     ) -> Result<Response<pb::ListFundingRatesResponse>, Status> {
-        Err(not_built("ListFundingRates"))
+        let r = request.into_inner();
+        let symbol = parse_symbol("symbol", &r.symbol)?;
+        let page = history::page(r.page_size, &r.page_token, r.range.as_ref())?;
+        let gateway = self.ready()?;
+        Ok(Response::new(
+            history::funding_rates(&gateway.rest, symbol.as_str(), &page).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn list_income(
         &self,
-        _request: Request<pb::ListIncomeRequest>,
+        request: Request<pb::ListIncomeRequest>,
     ) -> Result<Response<pb::ListIncomeResponse>, Status> {
-        Err(not_built("ListIncome"))
+        let r = request.into_inner();
+        let symbol = if r.symbol.is_empty() {
+            None
+        } else {
+            Some(parse_symbol("symbol", &r.symbol)?.as_str().to_owned())
+        };
+        let kinds = r
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| parse_required_enum(&format!("kinds[{i}]"), *k).map_err(Status::from))
+            .collect::<Result<Vec<pb::IncomeKind>, Status>>()?;
+        let page = history::page(r.page_size, &r.page_token, r.range.as_ref())?;
+        let gateway = self.ready()?;
+        Ok(Response::new(
+            history::income(&gateway.rest, symbol.as_deref(), &kinds, &page).await?,
+        ))
+    }
+}
+
+fn record_ref(symbol: &str, id: &OrderRef) {
+    let span = tracing::Span::current();
+    span.record("symbol", symbol);
+    if let OrderRef::ClientOrderId(id) = id {
+        span.record("client_order_id", id.as_str());
+    }
+}
+
+impl GatewayService {
+    /// Borrow or repay once per request id; an unknown outcome is settled from the venue's
+    /// borrow/repay history before answering.
+    async fn loan(
+        &self,
+        kind: BorrowRepay,
+        asset: &str,
+        amount: &str,
+        request_id: &str,
+    ) -> Result<(String, bool), Status> {
+        check_asset("asset", asset)?;
+        let amount = positive("amount", amount)?;
+        check_request_id("request_id", request_id)?;
+        let gateway = self.ready()?;
+        let _guard = gateway.loans.lock_id(request_id).await;
+        let fingerprint = format!("{}|{asset}|{}", kind.as_str(), amount.normalize());
+        match gateway.loans.check(request_id, &fingerprint) {
+            Seen::Done(record) => return Ok((record.transaction_id, true)),
+            Seen::Conflict => {
+                return Err(Status::already_exists(format!(
+                    "request_id {request_id:?} was already used for a different request"
+                )));
+            }
+            Seen::New => {}
+        }
+        let sent_at = now_ms();
+        let transaction_id = match gateway.rest.margin_borrow_repay(asset, amount, kind).await {
+            Ok(tran) => tran.tran_id.to_string(),
+            Err(err) if err.outcome() == fff_binance::Outcome::Unknown => {
+                let history = gateway
+                    .rest
+                    .margin_borrow_repay_history(kind, Some(asset), Some(sent_at - 60_000))
+                    .await
+                    .map_err(|e| exchange_status(&e))?;
+                let found = history
+                    .rows
+                    .iter()
+                    .find(|r| r.amount == amount && r.timestamp >= sent_at - 60_000);
+                match found {
+                    Some(row) => row.tx_id.to_string(),
+                    None => return Err(exchange_status(&err)),
+                }
+            }
+            Err(err) => return Err(exchange_status(&err)),
+        };
+        gateway.loans.record(
+            request_id,
+            LoanRecord {
+                fingerprint,
+                transaction_id: transaction_id.clone(),
+            },
+        );
+        Ok((transaction_id, false))
     }
 }

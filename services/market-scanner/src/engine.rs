@@ -259,8 +259,12 @@ mod tests {
         let mut engine = engine();
         let change = engine.load_universe(&universe());
         assert_eq!(change.added, ["BTCUSDT", "SOLUSDT", "XRPUSDT"]);
-        engine.apply(&mark("SOLUSDT", "-0.0002", 1_800_000_000)).unwrap();
-        engine.apply(&mark("SOLUSDT", "-0.0002", 1_800_014_400)).unwrap();
+        engine
+            .apply(&mark("SOLUSDT", "-0.0002", 1_800_000_000))
+            .unwrap();
+        engine
+            .apply(&mark("SOLUSDT", "-0.0002", 1_800_014_400))
+            .unwrap();
         let mut smaller = universe();
         smaller.retain(|i| i.symbol != "BTCUSDT");
         let mut bad = instrument("BADUSDT", "x");
@@ -281,7 +285,8 @@ mod tests {
             .collect();
         let mut seen = Vec::new();
         for index in 0..3 {
-            let mut engine = Engine::new(EvalParams::default(), Shard::new(index, 3).unwrap(), 5, "t");
+            let mut engine =
+                Engine::new(EvalParams::default(), Shard::new(index, 3).unwrap(), 5, "t");
             engine.load_universe(&many);
             seen.extend(engine.symbols());
         }

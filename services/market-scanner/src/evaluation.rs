@@ -106,8 +106,11 @@ impl Evaluated {
     pub fn expected_net_apr(&self, params: &EvalParams) -> Decimal {
         let period = params.selection.rate_period_hours;
         let carry = annualize(self.market.net_carry_per_period(period), period);
-        let round_trip = (self.facts.spot_taker_fee.saturating_add(self.facts.perp_taker_fee))
-            .saturating_mul(Decimal::TWO);
+        let round_trip = (self
+            .facts
+            .spot_taker_fee
+            .saturating_add(self.facts.perp_taker_fee))
+        .saturating_mul(Decimal::TWO);
         let fees_per_year = round_trip
             .saturating_mul(Decimal::from(365u32))
             .checked_div(Decimal::from(params.fee_amortization_days.max(1)))
@@ -181,7 +184,7 @@ mod tests {
     #[test]
     fn ranking_matches_fff_core_scan() {
         let params = EvalParams::default();
-        let mut all = vec![
+        let mut all = [
             evaluated("AAAUSDT", "0.0003", "900000000"),
             evaluated("BBBUSDT", "0.0003", "900000000"), // tie with AAA: symbol order
             evaluated("CCCUSDT", "0.00001", "900000000"), // fails funding

@@ -97,11 +97,7 @@ fn filter_result(check: &FilterCheck, params: &EvalParams) -> pb::FilterResult {
         CheckName::MarginEnabled if params.selection.require_margin => {
             (flag(check.observed), flag(check.threshold), Comparison::Eq)
         }
-        CheckName::MarginEnabled => (
-            flag(check.observed),
-            String::new(),
-            Comparison::Unspecified,
-        ),
+        CheckName::MarginEnabled => (flag(check.observed), String::new(), Comparison::Unspecified),
     };
     let unit = match check.name {
         CheckName::Volume24h => "lower of spot and perp 24 h quote volume, usd; ",
@@ -207,7 +203,9 @@ mod tests {
     use chrono::Utc;
     use fff_proto::fff::common::v1::Venue;
 
-    fn snapshot(instruments: &[fff_proto::fff::gateway::v1::Instrument]) -> std::sync::Arc<Snapshot> {
+    fn snapshot(
+        instruments: &[fff_proto::fff::gateway::v1::Instrument],
+    ) -> std::sync::Arc<Snapshot> {
         let mut engine = Engine::new(EvalParams::default(), Shard::ALL, 5, "t");
         engine.load_universe(instruments);
         for symbol in engine.symbols() {
@@ -218,7 +216,11 @@ mod tests {
         engine.cycle(Utc::now(), true).unwrap().snapshot
     }
 
-    fn explained(snapshot: &Snapshot, symbol: &str, d: Option<Direction>) -> pb::ExplainPairResponse {
+    fn explained(
+        snapshot: &Snapshot,
+        symbol: &str,
+        d: Option<Direction>,
+    ) -> pb::ExplainPairResponse {
         let (position, evaluated) = snapshot.find(symbol).unwrap();
         explain(snapshot, position, evaluated, d)
     }
@@ -245,14 +247,24 @@ mod tests {
         let lsk = explained(&snapshot, "LSKUSDT", None);
         assert_eq!(failed(&lsk), ["volume_24h"]);
         let volume = &lsk.filters[0];
-        assert_eq!((volume.observed.as_str(), volume.threshold.as_str()), ("120000", "100000000"));
+        assert_eq!(
+            (volume.observed.as_str(), volume.threshold.as_str()),
+            ("120000", "100000000")
+        );
         assert_eq!(volume.comparison, Comparison::Gt as i32);
         assert_eq!(lsk.rank, 0);
 
         let orca = explained(&snapshot, "ORCAUSDT", None);
         assert_eq!(failed(&orca), ["margin_enabled"]);
-        let margin = orca.filters.iter().find(|f| f.name == "margin_enabled").unwrap();
-        assert_eq!((margin.observed.as_str(), margin.threshold.as_str()), ("false", "true"));
+        let margin = orca
+            .filters
+            .iter()
+            .find(|f| f.name == "margin_enabled")
+            .unwrap();
+        assert_eq!(
+            (margin.observed.as_str(), margin.threshold.as_str()),
+            ("false", "true")
+        );
 
         let ada = explained(&snapshot, "ADAUSDT", None);
         assert_eq!(failed(&ada), ["borrow_cover"]);

@@ -221,7 +221,11 @@ mod tests {
     fn owned_symbols_skip_halted_and_foreign() {
         let mut halted = instrument("HALTUSDT", "0.0001");
         halted.status = InstrumentStatus::Halted as i32;
-        let all = vec![instrument("BTCUSDT", "0.0001"), halted, instrument("ETHUSDT", "0.0001")];
+        let all = vec![
+            instrument("BTCUSDT", "0.0001"),
+            halted,
+            instrument("ETHUSDT", "0.0001"),
+        ];
         assert_eq!(owned_symbols(&all, Shard::ALL), ["BTCUSDT", "ETHUSDT"]);
         let split: usize = (0..2)
             .map(|i| owned_symbols(&all, Shard::new(i, 2).unwrap()).len())

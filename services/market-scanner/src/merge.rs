@@ -168,7 +168,10 @@ pub async fn resolve_endpoints(endpoints: &[String]) -> Result<Vec<String>> {
         let uri: http::Uri = endpoint.parse().map_err(|e| invalid(format!("{e}")))?;
         let host = uri.host().ok_or_else(|| invalid("no host".to_owned()))?;
         let port = uri.port_u16().unwrap_or(80);
-        let is_ip = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok();
+        let is_ip = host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok();
         if uri.scheme_str() != Some("http") || is_ip {
             resolved.push(endpoint.trim_end_matches('/').to_owned());
             continue;
@@ -249,10 +252,10 @@ async fn follow(
             result = async {
                 let mut stream = client.stream_opportunities(request).await?.into_inner();
                 while let Some(message) = stream.message().await? {
-                    if let Some(snapshot) = message.snapshot {
-                        if snapshots.send(snapshot).await.is_err() {
-                            return Ok(());
-                        }
+                    if let Some(snapshot) = message.snapshot
+                        && snapshots.send(snapshot).await.is_err()
+                    {
+                        return Ok(());
                     }
                 }
                 Err(tonic::Status::unavailable("scanner ended the stream"))
@@ -317,13 +320,34 @@ mod tests {
     #[test]
     fn merges_shards_into_one_ranking() {
         let mut merger = Merger::default();
-        merger.apply(snapshot(0, 2, 1, 10, vec![opportunity("AUSDT", "0.5", true), opportunity("ZUSDT", "0.9", false)]));
+        merger.apply(snapshot(
+            0,
+            2,
+            1,
+            10,
+            vec![
+                opportunity("AUSDT", "0.5", true),
+                opportunity("ZUSDT", "0.9", false),
+            ],
+        ));
         assert!(!merger.view(0).complete);
-        merger.apply(snapshot(1, 2, 1, 11, vec![opportunity("BUSDT", "0.7", true), opportunity("CUSDT", "0.5", true)]));
+        merger.apply(snapshot(
+            1,
+            2,
+            1,
+            11,
+            vec![
+                opportunity("BUSDT", "0.7", true),
+                opportunity("CUSDT", "0.5", true),
+            ],
+        ));
         let view = merger.view(0);
         assert!(view.complete);
         assert_eq!(view.shard_count, 2);
-        assert_eq!(symbols(&view), [("BUSDT", 1), ("AUSDT", 2), ("CUSDT", 3), ("ZUSDT", 0)]);
+        assert_eq!(
+            symbols(&view),
+            [("BUSDT", 1), ("AUSDT", 2), ("CUSDT", 3), ("ZUSDT", 0)]
+        );
         assert_eq!(symbols(&merger.view(2)), [("BUSDT", 1), ("AUSDT", 2)]);
         assert!(view.shards.iter().all(|s| s.opportunities.is_empty()));
     }
@@ -331,9 +355,24 @@ mod tests {
     #[test]
     fn keeps_the_latest_snapshot_per_shard() {
         let mut merger = Merger::default();
-        assert!(merger.apply(snapshot(0, 1, 5, 10, vec![opportunity("AUSDT", "0.5", true)])));
-        assert!(!merger.apply(snapshot(0, 1, 4, 11, vec![])), "older sequence of the same replica");
-        assert!(merger.apply(snapshot(0, 1, 6, 12, vec![opportunity("BUSDT", "0.5", true)])));
+        assert!(merger.apply(snapshot(
+            0,
+            1,
+            5,
+            10,
+            vec![opportunity("AUSDT", "0.5", true)]
+        )));
+        assert!(
+            !merger.apply(snapshot(0, 1, 4, 11, vec![])),
+            "older sequence of the same replica"
+        );
+        assert!(merger.apply(snapshot(
+            0,
+            1,
+            6,
+            12,
+            vec![opportunity("BUSDT", "0.5", true)]
+        )));
         assert_eq!(symbols(&merger.view(0)), [("BUSDT", 1)]);
         // a restarted replica (new instance) starts again at sequence 1
         let mut restarted = snapshot(0, 1, 1, 13, vec![opportunity("CUSDT", "0.5", true)]);
@@ -345,8 +384,20 @@ mod tests {
     #[test]
     fn dedupes_a_symbol_reported_twice_by_the_newest() {
         let mut merger = Merger::default();
-        merger.apply(snapshot(0, 2, 1, 10, vec![opportunity("AUSDT", "0.1", true)]));
-        merger.apply(snapshot(1, 2, 1, 20, vec![opportunity("AUSDT", "0.8", true)]));
+        merger.apply(snapshot(
+            0,
+            2,
+            1,
+            10,
+            vec![opportunity("AUSDT", "0.1", true)],
+        ));
+        merger.apply(snapshot(
+            1,
+            2,
+            1,
+            20,
+            vec![opportunity("AUSDT", "0.8", true)],
+        ));
         let view = merger.view(0);
         assert_eq!(view.opportunities.len(), 1);
         assert_eq!(view.opportunities[0].score, "0.8");
@@ -355,13 +406,28 @@ mod tests {
     #[test]
     fn resharding_drops_the_old_layout() {
         let mut merger = Merger::default();
-        merger.apply(snapshot(0, 1, 1, 10, vec![opportunity("AUSDT", "0.1", true)]));
-        merger.apply(snapshot(2, 3, 1, 20, vec![opportunity("BUSDT", "0.2", true)]));
+        merger.apply(snapshot(
+            0,
+            1,
+            1,
+            10,
+            vec![opportunity("AUSDT", "0.1", true)],
+        ));
+        merger.apply(snapshot(
+            2,
+            3,
+            1,
+            20,
+            vec![opportunity("BUSDT", "0.2", true)],
+        ));
         let view = merger.view(0);
         assert_eq!(view.shard_count, 3);
         assert_eq!(symbols(&view), [("BUSDT", 1)]);
         assert!(!view.complete);
-        assert!(!merger.apply(snapshot(5, 3, 1, 30, vec![])), "shard id out of range");
+        assert!(
+            !merger.apply(snapshot(5, 3, 1, 30, vec![])),
+            "shard id out of range"
+        );
     }
 
     #[tokio::test]
@@ -372,9 +438,17 @@ mod tests {
             "https://scanner.example:443".to_owned(),
         ];
         let resolved = resolve_endpoints(&endpoints).await.unwrap();
-        assert_eq!(resolved, ["http://127.0.0.1:50052", "https://scanner.example:443"]);
-        assert!(matches!(resolve_endpoints(&[]).await, Err(Error::NoEndpoints)));
-        let localhost = resolve_endpoints(&["http://localhost:1".to_owned()]).await.unwrap();
+        assert_eq!(
+            resolved,
+            ["http://127.0.0.1:50052", "https://scanner.example:443"]
+        );
+        assert!(matches!(
+            resolve_endpoints(&[]).await,
+            Err(Error::NoEndpoints)
+        ));
+        let localhost = resolve_endpoints(&["http://localhost:1".to_owned()])
+            .await
+            .unwrap();
         assert!(!localhost.is_empty() && localhost.iter().all(|e| e.starts_with("http://")));
     }
 }

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use fff_core::{FundingInterval, MarketSnapshot, Symbol};
 use fff_proto::FieldError;
 use fff_proto::convert::{
-    optional_timestamp, parse_decimal, parse_funding_interval, parse_optional_decimal,
-    parse_symbol,
+    optional_timestamp, parse_decimal, parse_funding_interval, parse_optional_decimal, parse_symbol,
 };
 use fff_proto::fff::common::v1::{InstrumentStatus, Venue};
 use fff_proto::fff::gateway::v1::{self as gw, stream_market_response::Event};
@@ -104,8 +103,10 @@ impl SymbolState {
         self.spot_taker_fee = zero("spot_taker_fee_rate", &instrument.spot_taker_fee_rate)?;
         self.perp_taker_fee = zero("perp_taker_fee_rate", &instrument.perp_taker_fee_rate)?;
         if instrument.funding_interval_hours > 0 {
-            self.funding_interval =
-                parse_funding_interval("funding_interval_hours", instrument.funding_interval_hours)?;
+            self.funding_interval = parse_funding_interval(
+                "funding_interval_hours",
+                instrument.funding_interval_hours,
+            )?;
         }
         let updated_at = optional_timestamp("updated_at", instrument.updated_at.as_ref())?;
         if self.updated_at.is_some() && updated_at < self.updated_at {
@@ -211,10 +212,11 @@ impl SymbolState {
             )?;
         }
         // open interest is quoted in USDT at the mark price
-        if old_mark > Decimal::ZERO && self.mark_price > Decimal::ZERO {
-            if let Some(contracts) = self.open_interest_usd.checked_div(old_mark) {
-                self.open_interest_usd = contracts.saturating_mul(self.mark_price);
-            }
+        if old_mark > Decimal::ZERO
+            && self.mark_price > Decimal::ZERO
+            && let Some(contracts) = self.open_interest_usd.checked_div(old_mark)
+        {
+            self.open_interest_usd = contracts.saturating_mul(self.mark_price);
         }
         Ok(())
     }
@@ -314,7 +316,12 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub(crate) fn book(symbol: &str, venue: Venue, bid: &str, ask: &str) -> gw::StreamMarketResponse {
+    pub(crate) fn book(
+        symbol: &str,
+        venue: Venue,
+        bid: &str,
+        ask: &str,
+    ) -> gw::StreamMarketResponse {
         gw::StreamMarketResponse {
             symbol: symbol.to_owned(),
             event: Some(Event::BookTicker(gw::BookTicker {
@@ -327,7 +334,11 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub(crate) fn mark(symbol: &str, funding: &str, next_funding_secs: i64) -> gw::StreamMarketResponse {
+    pub(crate) fn mark(
+        symbol: &str,
+        funding: &str,
+        next_funding_secs: i64,
+    ) -> gw::StreamMarketResponse {
         gw::StreamMarketResponse {
             symbol: symbol.to_owned(),
             event: Some(Event::MarkPrice(gw::MarkPriceUpdate {
@@ -354,13 +365,22 @@ mod tests {
 
     #[test]
     fn instrument_fields_reach_the_core_snapshot() {
-        let mut state = SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 3).unwrap();
-        state.apply(&book("SOLUSDT", Venue::SpotMargin, "179.99", "180.01")).unwrap();
-        state.apply(&book("SOLUSDT", Venue::UsdmPerp, "179.995", "180.005")).unwrap();
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 3).unwrap();
+        state
+            .apply(&book("SOLUSDT", Venue::SpotMargin, "179.99", "180.01"))
+            .unwrap();
+        state
+            .apply(&book("SOLUSDT", Venue::UsdmPerp, "179.995", "180.005"))
+            .unwrap();
         let snapshot = state.market_snapshot();
         assert_eq!(snapshot.funding_rate, dec!(-0.00012));
         assert_eq!(snapshot.funding_interval, FundingInterval::FOUR_HOURS);
-        assert_eq!(snapshot.volume_24h_usd, dec!(400000000), "lower of spot and perp");
+        assert_eq!(
+            snapshot.volume_24h_usd,
+            dec!(400000000),
+            "lower of spot and perp"
+        );
         assert_eq!(snapshot.best_bid, dec!(179.99), "the wider (spot) book");
         assert!(snapshot.margin_enabled);
         assert_eq!(snapshot.borrow_rate_hourly, dec!(0.00000833));
@@ -376,14 +396,23 @@ mod tests {
 
     #[test]
     fn settlement_is_recorded_when_the_funding_time_advances() {
-        let mut state = SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 2).unwrap();
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 2).unwrap();
         // same settlement window: no history
-        state.apply(&mark("SOLUSDT", "-0.0002", 1_800_000_000)).unwrap();
+        state
+            .apply(&mark("SOLUSDT", "-0.0002", 1_800_000_000))
+            .unwrap();
         assert!(state.funding_history.is_empty());
         // the window rolled: the estimate in force (-0.0002) settled
-        state.apply(&mark("SOLUSDT", "-0.0001", 1_800_014_400)).unwrap();
-        state.apply(&mark("SOLUSDT", "-0.0003", 1_800_028_800)).unwrap();
-        state.apply(&mark("SOLUSDT", "-0.0003", 1_800_043_200)).unwrap();
+        state
+            .apply(&mark("SOLUSDT", "-0.0001", 1_800_014_400))
+            .unwrap();
+        state
+            .apply(&mark("SOLUSDT", "-0.0003", 1_800_028_800))
+            .unwrap();
+        state
+            .apply(&mark("SOLUSDT", "-0.0003", 1_800_043_200))
+            .unwrap();
         assert_eq!(
             state.funding_history.iter().copied().collect::<Vec<_>>(),
             vec![dec!(-0.0001), dec!(-0.0003)],
@@ -393,7 +422,8 @@ mod tests {
 
     #[test]
     fn snapshot_events_record_no_settlement() {
-        let mut state = SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
         let mut event = mark("SOLUSDT", "-0.0002", 1_800_014_400);
         event.snapshot = true;
         assert_eq!(state.apply(&event).unwrap(), Applied::Changed);
@@ -402,7 +432,8 @@ mod tests {
 
     #[test]
     fn malformed_event_names_the_field() {
-        let mut state = SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
         let err = state.apply(&mark("SOLUSDT", "1e-4", 1)).unwrap_err();
         assert_eq!(err.field(), "mark_price.funding_rate");
         let err = state
@@ -413,7 +444,8 @@ mod tests {
 
     #[test]
     fn repeated_event_is_unchanged() {
-        let mut state = SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 5).unwrap();
         let event = book("SOLUSDT", Venue::SpotMargin, "179.99", "180.01");
         assert_eq!(state.apply(&event).unwrap(), Applied::Changed);
         assert_eq!(state.apply(&event).unwrap(), Applied::Unchanged);

@@ -38,7 +38,8 @@ pub fn metrics_from_account(
     received_at: DateTime<Utc>,
 ) -> Result<AccountMetrics, FieldError> {
     let within = |e: FieldError| e.within("account");
-    let total_equity = parse_decimal("total_equity_usdt", &account.total_equity_usdt).map_err(within)?;
+    let total_equity =
+        parse_decimal("total_equity_usdt", &account.total_equity_usdt).map_err(within)?;
     let margin_asset = decimal_or_zero("margin_total_asset_usdt", &account.margin_total_asset_usdt)
         .map_err(within)?;
     let margin_liability = decimal_or_zero(

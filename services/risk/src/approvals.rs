@@ -203,9 +203,17 @@ mod tests {
         let refused = approvals.decide(&request("r2", dec!(300000)), &monitor, now);
         assert!(!refused.approved);
         assert_eq!(refused.approved_notional, Decimal::ZERO);
-        assert!(refused.reasons[0].contains("utilization"), "{:?}", refused.reasons);
+        assert!(
+            refused.reasons[0].contains("utilization"),
+            "{:?}",
+            refused.reasons
+        );
         let yellow = monitor_at(dec!(4));
         let refused = approvals.decide(&request("r3", dec!(1000)), &yellow, now);
-        assert!(refused.reasons[0].contains("Yellow"), "{:?}", refused.reasons);
+        assert!(
+            refused.reasons[0].contains("Yellow"),
+            "{:?}",
+            refused.reasons
+        );
     }
 }

@@ -78,7 +78,9 @@ pub struct DirectiveLog {
 impl DirectiveLog {
     /// An empty log whose first sequence number is derived from `started_at`.
     pub fn new(started_at: DateTime<Utc>, capacity: usize) -> Self {
-        let first = u64::try_from(started_at.timestamp_micros()).unwrap_or(1).max(1);
+        let first = u64::try_from(started_at.timestamp_micros())
+            .unwrap_or(1)
+            .max(1);
         Self {
             next_sequence: first,
             capacity: capacity.max(1),
@@ -181,9 +183,10 @@ impl DirectiveLog {
         before: Option<u64>,
         keep: impl Fn(&Directive) -> bool,
     ) -> impl Iterator<Item = &DirectiveRecord> {
-        self.records.iter().rev().filter(move |r| {
-            before.is_none_or(|b| r.directive.sequence < b) && keep(&r.directive)
-        })
+        self.records
+            .iter()
+            .rev()
+            .filter(move |r| before.is_none_or(|b| r.directive.sequence < b) && keep(&r.directive))
     }
 }
 

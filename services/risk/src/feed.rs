@@ -27,7 +27,8 @@ use crate::account::metrics_from_account;
 use crate::state::RiskCore;
 
 /// Account events as the feed consumes them.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<gw::StreamAccountResponse, Status>> + Send>>;
+pub type EventStream =
+    Pin<Box<dyn Stream<Item = Result<gw::StreamAccountResponse, Status>> + Send>>;
 
 /// Where account data comes from: the gateway, or a fake in tests.
 pub trait AccountSource: Send + Sync + 'static {

@@ -1,20 +1,45 @@
-//! `fff risk`: the risk monitor: margin tiers, drawdown, directives.
+//! `fff risk`: the risk monitor: margin tiers, drawdown, directives, entry approvals.
+//!
+//! Follows the account through the gateway ([`feed`]), maps futures margin coverage and the
+//! cross-margin level to tiers with hysteresis ([`monitor`], fff-core's `TierTracker`), keeps the
+//! rolling drawdown latch on equity snapshots it persists every `risk_service.
+//! snapshot_interval_secs` ([`snapshots`]), and publishes directives with ids and sequence
+//! numbers ([`directives`]) on StreamDirectives. Health is NOT_SERVING until the database is
+//! migrated and the gateway has answered once.
 //!
 //! The binary is a thin shim over [`run`]; tests call it with a port-0 listener and a oneshot
 //! shutdown.
 
+pub mod account;
+pub mod approvals;
+mod convert;
+pub mod directives;
+pub mod feed;
+pub mod monitor;
 mod service;
+pub mod snapshots;
+pub mod state;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Utc;
 use fff_proto::fff::risk::v1::{MUTATING_METHODS, risk_server::RiskServer};
 use fff_runtime::RoleContext;
-use fff_runtime::grpc::GrpcServer;
+use fff_runtime::grpc::{GrpcServer, channel};
+use fff_runtime::telemetry::ClientInterceptor;
 use fff_store::Store;
 use tokio::net::TcpListener;
 
 pub use service::RiskService;
+
+use crate::approvals::Approvals;
+use crate::directives::DirectiveLog;
+use crate::feed::{FeedSettings, GatewaySource, follow_account};
+use crate::monitor::RiskMonitor;
+use crate::state::RiskCore;
 
 /// Serves the risk role on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -22,9 +47,29 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut server = GrpcServer::new("risk", &context.config.server)
+    let config = &context.config;
+    let settings = &config.risk_service;
+    let now = Utc::now();
+    let monitor = RiskMonitor::new(
+        config.risk.clone(),
+        config.capital.clone(),
+        chrono::Duration::seconds(i64::try_from(settings.directive_ttl_secs).unwrap_or(i64::MAX)),
+    );
+    let log = DirectiveLog::new(
+        now,
+        usize::try_from(settings.directive_history).unwrap_or(usize::MAX),
+    );
+    let approvals = Approvals::new(chrono::Duration::seconds(
+        i64::try_from(settings.approval_ttl_secs).unwrap_or(i64::MAX),
+    ));
+    let core = Arc::new(RiskCore::new(monitor, log, approvals));
+
+    let mut server = GrpcServer::new("risk", &config.server)
         .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
-        .add_service(RiskServer::new(RiskService), MUTATING_METHODS);
+        .add_service(
+            RiskServer::new(RiskService::new(core.clone())),
+            MUTATING_METHODS,
+        );
     if let Some(token) = context.auth_token.clone() {
         server = server.auth_token(token);
     } else {
@@ -37,18 +82,45 @@ pub async fn run(
         .database_url
         .as_ref()
         .context("DATABASE_URL is not set: the risk role persists to PostgreSQL")?;
-    let store = Store::connect(url.expose(), context.config.database.max_connections)
+    let store = Store::connect(url.expose(), config.database.max_connections)
         .await
         .context("cannot connect to PostgreSQL (DATABASE_URL)")?;
     store
         .migrate()
         .await
         .context("cannot apply database migrations")?;
-    tracing::info!("database migrated");
+    let seeded = snapshots::seed_from_store(&store, &core, config.risk.drawdown_window_days, now)
+        .await
+        .context("cannot read equity history")?;
+    tracing::info!(
+        snapshots = seeded,
+        "database migrated, drawdown history loaded"
+    );
 
-    let health = server.health();
-    health.set_serving().await;
-    tracing::info!(addr = %listener.local_addr()?, "risk serving");
-    server.serve(listener, shutdown).await?;
+    let gateway = GatewaySource::new(
+        channel(&config.services.gateway).context("services.gateway is not a valid endpoint")?,
+        ClientInterceptor::new(context.auth_token.as_ref())?,
+    );
+    let feed = tokio::spawn(follow_account(
+        gateway,
+        core.clone(),
+        server.health(),
+        FeedSettings {
+            poll: Duration::from_millis(settings.account_poll_ms),
+            reconnect_initial: Duration::from_millis(settings.reconnect_initial_ms),
+            reconnect_max: Duration::from_millis(settings.reconnect_max_ms),
+        },
+    ));
+    let writer = tokio::spawn(snapshots::snapshot_loop(
+        store,
+        core,
+        Duration::from_secs(settings.snapshot_interval_secs),
+    ));
+
+    tracing::info!(addr = %listener.local_addr()?, gateway = %config.services.gateway, "risk starting");
+    let result = server.serve(listener, shutdown).await;
+    feed.abort();
+    writer.abort();
+    result?;
     Ok(())
 }

@@ -147,10 +147,12 @@ impl RiskMonitor {
                 self.cut_expires = None;
                 let was_halting = before >= MarginTier::Orange;
                 if was_halting && tier < MarginTier::Orange && !self.drawdown_halted() {
-                    out.push(self.resume_directive(format!(
-                        "margin recovered to {}",
-                        self.describe(tier)
-                    )));
+                    out.push(
+                        self.resume_directive(format!(
+                            "margin recovered to {}",
+                            self.describe(tier)
+                        )),
+                    );
                 }
             }
             _ => {
@@ -205,7 +207,10 @@ impl RiskMonitor {
     /// Current metrics and tiers for GetRiskState and approvals.
     pub fn view(&self, now: DateTime<Utc>) -> RiskView {
         let status = self.drawdown_status.as_ref();
-        let utilization = self.metrics.as_ref().and_then(|m| self.utilization(m, Decimal::ZERO));
+        let utilization = self
+            .metrics
+            .as_ref()
+            .and_then(|m| self.utilization(m, Decimal::ZERO));
         let mut reasons = Vec::new();
         if self.margin_halted() {
             reasons.push(format!(
@@ -221,13 +226,10 @@ impl RiskMonitor {
         }
         RiskView {
             metrics: self.metrics.clone(),
-            futures_tier: self
-                .metrics
-                .as_ref()
-                .map(|m| match m.futures_coverage {
-                    Some(_) => self.futures.current().unwrap_or(MarginTier::Green),
-                    None => MarginTier::Green,
-                }),
+            futures_tier: self.metrics.as_ref().map(|m| match m.futures_coverage {
+                Some(_) => self.futures.current().unwrap_or(MarginTier::Green),
+                None => MarginTier::Green,
+            }),
             cross_tier: self.metrics.as_ref().map(|m| match m.cross_margin_level {
                 Some(_) => self.cross.current().unwrap_or(MarginTier::Green),
                 None => MarginTier::Green,
@@ -262,7 +264,12 @@ impl RiskMonitor {
         &self.capital
     }
 
-    fn cut_for(&mut self, tier: MarginTier, now: DateTime<Utc>, verb: &str) -> Option<NewDirective> {
+    fn cut_for(
+        &mut self,
+        tier: MarginTier,
+        now: DateTime<Utc>,
+        verb: &str,
+    ) -> Option<NewDirective> {
         let (kind, fraction) = match directive_for(tier, &self.params) {
             MarginDirective::Normal => return None,
             MarginDirective::Reduce { fraction } => (DirectiveKind::Reduce, Some(fraction)),
@@ -307,7 +314,8 @@ impl RiskMonitor {
 
     /// "orange tier (futures coverage 2.5, cross-margin level none)".
     fn describe(&self, tier: MarginTier) -> String {
-        let show = |v: Option<Decimal>| v.map_or_else(|| "none".to_owned(), |v| v.round_dp(4).to_string());
+        let show =
+            |v: Option<Decimal>| v.map_or_else(|| "none".to_owned(), |v| v.round_dp(4).to_string());
         let (coverage, level) = self
             .metrics
             .as_ref()
@@ -366,7 +374,10 @@ mod tests {
     fn each_worse_tier_issues_its_cut_and_recovery_resumes() {
         let mut m = monitor();
         let t = Utc::now();
-        assert!(m.observe_account(metrics(Some(dec!(6)), None), t).is_empty());
+        assert!(
+            m.observe_account(metrics(Some(dec!(6)), None), t)
+                .is_empty()
+        );
         let out = m.observe_account(metrics(Some(dec!(4)), None), t);
         assert_eq!(kinds(&out), vec![DirectiveKind::Reduce]);
         assert_eq!(out[0].reduce_fraction, Some(dec!(0.25)));
@@ -388,7 +399,14 @@ mod tests {
         let mut m = monitor();
         let t = Utc::now();
         let mut issued = Vec::new();
-        for ratio in [dec!(3.1), dec!(2.95), dec!(3.05), dec!(2.99), dec!(3.2), dec!(2.98)] {
+        for ratio in [
+            dec!(3.1),
+            dec!(2.95),
+            dec!(3.05),
+            dec!(2.99),
+            dec!(3.2),
+            dec!(2.98),
+        ] {
             issued.extend(kinds(&m.observe_account(metrics(Some(ratio), None), t)));
         }
         // Yellow first, Orange once; wobbling within 0.25 of 3.0 never recovers to Yellow
@@ -418,7 +436,10 @@ mod tests {
         let t = Utc::now();
         m.observe_account(metrics(Some(dec!(2.5)), None), t);
         let soon = t + Duration::seconds(10);
-        assert!(m.observe_account(metrics(Some(dec!(2.5)), None), soon).is_empty());
+        assert!(
+            m.observe_account(metrics(Some(dec!(2.5)), None), soon)
+                .is_empty()
+        );
         let late = t + Duration::seconds(301);
         let out = m.observe_account(metrics(Some(dec!(2.5)), None), late);
         assert_eq!(kinds(&out), vec![DirectiveKind::EmergencyDeleverage]);
@@ -435,10 +456,8 @@ mod tests {
         assert!(m.view(t).entries_halted);
         // a restarted monitor seeded with the same samples is halted too
         let mut restarted = monitor();
-        let seeded = restarted.seed_equity([
-            (t, dec!(100000)),
-            (t + Duration::minutes(1), dec!(95900)),
-        ]);
+        let seeded =
+            restarted.seed_equity([(t, dec!(100000)), (t + Duration::minutes(1), dec!(95900))]);
         assert_eq!(seeded.map(|d| d.kind), Some(DirectiveKind::HaltEntries));
         let view = restarted.view(t + Duration::minutes(1));
         assert_eq!(view.peak_equity, Some(dec!(100000)));

@@ -1,24 +1,43 @@
-//! `fff.risk.v1.Risk` handlers.
-//!
-//! The foundation wires the role (health, reflection, auth, tracing, shutdown); the handlers'
-//! behaviour lands with issue #5. Until then every RPC answers UNIMPLEMENTED with the
-//! method's name, so a client can tell "not built yet" from a failure.
+//! `fff.risk.v1.Risk` handlers: thin edges over [`RiskCore`].
 
 use std::pin::Pin;
+use std::sync::Arc;
 
-use fff_proto::fff::risk::v1::{self as pb, risk_server::Risk};
+use chrono::Utc;
+use fff_core::Direction;
+use fff_proto::convert::{
+    FieldError, optional_timestamp, parse_decimal, parse_required_enum, parse_symbol,
+};
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::risk::v1::{self as pb, DirectiveKind, DirectiveOutcome, risk_server::Risk};
+use rust_decimal::Decimal;
+use tokio::sync::{broadcast, mpsc};
 use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+
+use crate::approvals::ApprovalRequest;
+use crate::convert;
+use crate::directives::{Ack, Directive};
+use crate::state::RiskCore;
 
 /// Server-streaming response type shared by the streaming RPCs.
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-/// The role's gRPC service.
-#[derive(Debug, Default)]
-pub struct RiskService;
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 500;
+const MAX_DETAIL: usize = 4096;
 
-fn not_built(method: &str) -> Status {
-    Status::unimplemented(format!("risk.{method} is not implemented yet (issue #5)"))
+/// The role's gRPC service.
+#[derive(Debug, Clone)]
+pub struct RiskService {
+    core: Arc<RiskCore>,
+}
+
+impl RiskService {
+    pub fn new(core: Arc<RiskCore>) -> Self {
+        Self { core }
+    }
 }
 
 #[tonic::async_trait]
@@ -27,36 +46,201 @@ impl Risk for RiskService {
         &self,
         _request: Request<pb::GetRiskStateRequest>,
     ) -> Result<Response<pb::GetRiskStateResponse>, Status> {
-        Err(not_built("GetRiskState"))
+        let now = Utc::now();
+        let inner = self.core.lock();
+        let state = convert::state(&inner.monitor.view(now), inner.log.last(), now);
+        Ok(Response::new(pb::GetRiskStateResponse {
+            state: Some(state),
+        }))
     }
 
     type StreamDirectivesStream = ResponseStream<pb::StreamDirectivesResponse>;
 
     async fn stream_directives(
         &self,
-        _request: Request<pb::StreamDirectivesRequest>,
+        request: Request<pb::StreamDirectivesRequest>,
     ) -> Result<Response<Self::StreamDirectivesStream>, Status> {
-        Err(not_built("StreamDirectives"))
+        let after = request.into_inner().after_sequence;
+        let (replay, live) = self.core.lock().log.subscribe(after, Utc::now());
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(forward_directives(self.core.clone(), replay, live, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn list_directives(
         &self,
-        _request: Request<pb::ListDirectivesRequest>,
+        request: Request<pb::ListDirectivesRequest>,
     ) -> Result<Response<pb::ListDirectivesResponse>, Status> {
-        Err(not_built("ListDirectives"))
+        let request = request.into_inner();
+        let range = request.range.unwrap_or_default();
+        let start = optional_timestamp("range.start", range.start.as_ref())?;
+        let end = optional_timestamp("range.end", range.end.as_ref())?;
+        let kinds = request
+            .kinds
+            .iter()
+            .map(|k| parse_required_enum::<DirectiveKind>("kinds", *k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE,
+            n => usize::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
+        };
+        let before = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(request.page_token.parse::<u64>().map_err(|_| {
+                FieldError::invalid("page_token", "not a token from a previous response")
+            })?)
+        };
+        let inner = self.core.lock();
+        let mut page: Vec<pb::DirectiveRecord> = Vec::new();
+        let mut next_page_token = String::new();
+        let matching = inner.log.newest_first(before, |d| {
+            start.is_none_or(|s| d.issued_at >= s)
+                && end.is_none_or(|e| d.issued_at < e)
+                && (kinds.is_empty() || kinds.contains(&d.kind))
+        });
+        for record in matching {
+            if page.len() == page_size {
+                // the last record returned is the cursor: the next page starts below it
+                if let Some(last) = page.last().and_then(|r| r.directive.as_ref()) {
+                    next_page_token = last.sequence.to_string();
+                }
+                break;
+            }
+            page.push(convert::record(record));
+        }
+        Ok(Response::new(pb::ListDirectivesResponse {
+            directives: page,
+            next_page_token,
+        }))
     }
 
     async fn ack_directive(
         &self,
-        _request: Request<pb::AckDirectiveRequest>,
+        request: Request<pb::AckDirectiveRequest>,
     ) -> Result<Response<pb::AckDirectiveResponse>, Status> {
-        Err(not_built("AckDirective"))
+        let request = request.into_inner();
+        if request.directive_id.is_empty() {
+            return Err(FieldError::missing("directive_id").into());
+        }
+        let outcome: DirectiveOutcome = parse_required_enum("outcome", request.outcome)?;
+        if request.detail.len() > MAX_DETAIL {
+            return Err(
+                FieldError::invalid("detail", format!("longer than {MAX_DETAIL} bytes")).into(),
+            );
+        }
+        let ack = Ack {
+            outcome,
+            detail: request.detail,
+            acked_at: Utc::now(),
+        };
+        if !self.core.lock().log.ack(&request.directive_id, ack) {
+            return Err(Status::not_found(format!(
+                "directive {} is unknown (issued before this process started or evicted)",
+                request.directive_id
+            )));
+        }
+        tracing::info!(directive_id = %request.directive_id, outcome = ?outcome, "directive acknowledged");
+        Ok(Response::new(pb::AckDirectiveResponse {}))
     }
 
     async fn request_approval(
         &self,
-        _request: Request<pb::RequestApprovalRequest>,
+        request: Request<pb::RequestApprovalRequest>,
     ) -> Result<Response<pb::RequestApprovalResponse>, Status> {
-        Err(not_built("RequestApproval"))
+        let request = approval_request(request.into_inner())?;
+        let now = Utc::now();
+        let mut inner = self.core.lock();
+        let inner = &mut *inner;
+        let approval = inner.approvals.decide(&request, &inner.monitor, now);
+        Ok(Response::new(pb::RequestApprovalResponse {
+            approval: Some(convert::approval(&approval)),
+        }))
     }
+}
+
+fn approval_request(request: pb::RequestApprovalRequest) -> Result<ApprovalRequest, FieldError> {
+    if request.request_id.is_empty() || request.request_id.chars().count() > 64 {
+        return Err(FieldError::invalid("request_id", "must be 1-64 characters"));
+    }
+    let symbol = parse_symbol("symbol", &request.symbol)?;
+    let direction: common::Direction = parse_required_enum("direction", request.direction)?;
+    let direction = Direction::try_from(direction)
+        .map_err(|_| FieldError::invalid("direction", "unknown direction"))?;
+    let notional = parse_decimal("notional", &request.notional)?;
+    if notional <= Decimal::ZERO {
+        return Err(FieldError::invalid("notional", "must be positive"));
+    }
+    if request.leverage == 0 {
+        return Err(FieldError::invalid("leverage", "must be at least 1"));
+    }
+    Ok(ApprovalRequest {
+        request_id: request.request_id,
+        symbol,
+        direction,
+        notional,
+        leverage: request.leverage,
+        reason: request.reason,
+    })
+}
+
+/// Sends the replay, then live directives; a lagging subscriber is caught up from history.
+async fn forward_directives(
+    core: Arc<RiskCore>,
+    replay: Vec<Directive>,
+    mut live: broadcast::Receiver<Directive>,
+    tx: mpsc::Sender<Result<pb::StreamDirectivesResponse, Status>>,
+) {
+    let mut last_sent = 0;
+    for directive in replay {
+        last_sent = directive.sequence;
+        if send(&tx, &directive, true).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        let received = tokio::select! {
+            received = live.recv() => received,
+            // the client went away while nothing was being issued
+            () = tx.closed() => return,
+        };
+        let directive = match received {
+            Ok(directive) => directive,
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(
+                    skipped,
+                    "directive subscriber lagged, resending from history"
+                );
+                let missed = core.lock().log.after(last_sent);
+                for directive in missed {
+                    last_sent = directive.sequence;
+                    if send(&tx, &directive, true).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        // the replay may already hold directives issued between subscribe and spawn
+        if directive.sequence <= last_sent {
+            continue;
+        }
+        last_sent = directive.sequence;
+        if send(&tx, &directive, false).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send(
+    tx: &mpsc::Sender<Result<pb::StreamDirectivesResponse, Status>>,
+    directive: &Directive,
+    replayed: bool,
+) -> Result<(), ()> {
+    let message = pb::StreamDirectivesResponse {
+        directive: Some(convert::directive(directive)),
+        replayed,
+    };
+    tx.send(Ok(message)).await.map_err(|_| ())
 }

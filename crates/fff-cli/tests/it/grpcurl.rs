@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::harness::start_role;
+use crate::harness::start_role_listening;
 
 fn grpcurl_available() -> bool {
     Command::new("grpcurl").arg("-version").output().is_ok()
@@ -20,7 +20,7 @@ async fn grpcurl_lists_role_health_and_reflection() {
         eprintln!("grpcurl not installed: skipping the grpcurl check");
         return;
     }
-    let role = start_role("rebalancer", &[]).await.unwrap();
+    let role = start_role_listening("rebalancer", &[]).await.unwrap();
     let output = Command::new("grpcurl")
         .args(["-plaintext", &role.addr.to_string(), "list"])
         .output()

@@ -35,6 +35,23 @@ pub fn fff() -> Command {
 /// Starts `fff <role>` on a free port with the test token, `extra_env` added, in a fresh
 /// working directory (so no `.fff/` of the developer's is touched).
 pub async fn start_role(role: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<RoleProcess> {
+    let process = spawn_role(role, extra_env)?;
+    wait_until(Duration::from_secs(30), || serving(process.addr)).await?;
+    Ok(process)
+}
+
+/// Starts `fff <role>` and waits only until its health service answers (SERVING or not): for
+/// tests of the role's shell (reflection, auth) that run without its upstream dependencies.
+pub async fn start_role_listening(
+    role: &str,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<RoleProcess> {
+    let process = spawn_role(role, extra_env)?;
+    wait_until(Duration::from_secs(30), || answering(process.addr)).await?;
+    Ok(process)
+}
+
+fn spawn_role(role: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<RoleProcess> {
     let port = free_port()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let workdir = tempfile::tempdir()?;
@@ -53,13 +70,24 @@ pub async fn start_role(role: &str, extra_env: &[(&str, &str)]) -> anyhow::Resul
         command.env(key, value);
     }
     let child = command.spawn()?;
-    let process = RoleProcess {
+    Ok(RoleProcess {
         child,
         addr,
         _workdir: workdir,
+    })
+}
+
+async fn answering(addr: SocketAddr) -> bool {
+    let Ok(channel) = Channel::from_shared(format!("http://{addr}")) else {
+        return false;
     };
-    wait_until(Duration::from_secs(30), || serving(addr)).await?;
-    Ok(process)
+    let Ok(channel) = channel.connect().await else {
+        return false;
+    };
+    let request = HealthCheckRequest {
+        service: String::new(),
+    };
+    HealthClient::new(channel).check(request).await.is_ok()
 }
 
 async fn serving(addr: SocketAddr) -> bool {

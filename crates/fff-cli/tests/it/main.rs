@@ -4,3 +4,4 @@ mod config;
 mod grpcurl;
 mod harness;
 mod roles;
+mod status;

@@ -13,7 +13,7 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::harness::{TOKEN, channel, start_role};
+use crate::harness::{TOKEN, channel, start_role_listening};
 
 async fn listed_services(addr: SocketAddr) -> Vec<String> {
     let mut client = ServerReflectionClient::new(channel(addr).await);
@@ -70,7 +70,7 @@ fn with_wrong_token<T>(message: T) -> Request<T> {
 
 #[tokio::test]
 async fn gateway_role_guards_orders() {
-    let role = start_role("gateway", &[]).await.unwrap();
+    let role = start_role_listening("gateway", &[]).await.unwrap();
     assert_lists(&listed_services(role.addr).await, "fff.gateway.v1.Gateway");
     let mut client = gateway::v1::gateway_client::GatewayClient::new(channel(role.addr).await);
     let order = gateway::v1::PlaceOrderRequest::default;
@@ -98,7 +98,7 @@ async fn gateway_role_guards_orders() {
 
 #[tokio::test]
 async fn scanner_role_is_read_only_and_open() {
-    let role = start_role("scanner", &[]).await.unwrap();
+    let role = start_role_listening("scanner", &[]).await.unwrap();
     assert_lists(&listed_services(role.addr).await, "fff.scanner.v1.Scanner");
     let mut client = scanner::v1::scanner_client::ScannerClient::new(channel(role.addr).await);
     let read = client
@@ -113,7 +113,7 @@ async fn scanner_role_is_read_only_and_open() {
 #[tokio::test]
 async fn executor_role_guards_manual_commands() {
     let db = test_database().await.unwrap();
-    let role = start_role("executor", &[("DATABASE_URL", db.url())])
+    let role = start_role_listening("executor", &[("DATABASE_URL", db.url())])
         .await
         .unwrap();
     assert_lists(
@@ -143,7 +143,7 @@ async fn executor_role_guards_manual_commands() {
 #[tokio::test]
 async fn risk_role_guards_acknowledgements() {
     let db = test_database().await.unwrap();
-    let role = start_role("risk", &[("DATABASE_URL", db.url())])
+    let role = start_role_listening("risk", &[("DATABASE_URL", db.url())])
         .await
         .unwrap();
     assert_lists(&listed_services(role.addr).await, "fff.risk.v1.Risk");
@@ -164,7 +164,7 @@ async fn risk_role_guards_acknowledgements() {
 
 #[tokio::test]
 async fn rebalancer_role_guards_trigger() {
-    let role = start_role("rebalancer", &[]).await.unwrap();
+    let role = start_role_listening("rebalancer", &[]).await.unwrap();
     assert_lists(
         &listed_services(role.addr).await,
         "fff.rebalancer.v1.Rebalancer",
@@ -186,14 +186,20 @@ async fn rebalancer_role_guards_trigger() {
 }
 
 #[tokio::test]
-async fn health_subcommand_reports_serving_and_unreachable() {
-    let role = start_role("rebalancer", &[]).await.unwrap();
-    let serving = crate::harness::fff()
+async fn health_subcommand_exit_code_follows_the_serving_status() {
+    // Without its upstreams (executor, gateway) the rebalancer listens but is not ready.
+    let role = start_role_listening("rebalancer", &[]).await.unwrap();
+    let answer = crate::harness::fff()
         .args(["health", "--addr", &role.addr.to_string()])
         .output()
         .unwrap();
-    assert!(serving.status.success(), "{serving:?}");
-    assert_eq!(String::from_utf8_lossy(&serving.stdout).trim(), "SERVING");
+    let printed = String::from_utf8_lossy(&answer.stdout).trim().to_owned();
+    if printed == "SERVING" {
+        assert!(answer.status.success(), "{answer:?}");
+    } else {
+        assert_eq!(printed, "NOT_SERVING", "{answer:?}");
+        assert_eq!(answer.status.code(), Some(1), "{answer:?}");
+    }
 
     let closed = fff_testkit::free_port().unwrap();
     let unreachable = crate::harness::fff()

@@ -205,8 +205,14 @@ mod tests {
         let cross = params.for_cross_margin();
         assert_eq!(cross.validate(), vec![]);
         assert_eq!(crate::tier_for(dec!(2.1), &cross), crate::MarginTier::Green);
-        assert_eq!(crate::tier_for(dec!(1.6), &cross), crate::MarginTier::Yellow);
-        assert_eq!(crate::tier_for(dec!(1.4), &cross), crate::MarginTier::Orange);
+        assert_eq!(
+            crate::tier_for(dec!(1.6), &cross),
+            crate::MarginTier::Yellow
+        );
+        assert_eq!(
+            crate::tier_for(dec!(1.4), &cross),
+            crate::MarginTier::Orange
+        );
         assert_eq!(crate::tier_for(dec!(1.3), &cross), crate::MarginTier::Red);
         let inverted = RiskParams {
             margin_level_reduce_above: dec!(2.5),

@@ -152,7 +152,10 @@ mod tests {
         let keys: Vec<_> = risk.validate().into_iter().map(|e| e.key).collect();
         assert_eq!(
             keys,
-            ["risk_service.snapshot_interval_secs", "risk_service.reconnect_max_ms"]
+            [
+                "risk_service.snapshot_interval_secs",
+                "risk_service.reconnect_max_ms"
+            ]
         );
         let rebalancer = RebalancerConfig {
             action_ttl_secs: 0,

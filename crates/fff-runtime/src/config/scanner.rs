@@ -92,7 +92,10 @@ impl ScannerConfig {
             ("universe_refresh_secs", self.universe_refresh_secs),
             ("reconnect_initial_ms", self.reconnect_initial_ms),
             ("funding_history_len", u64::from(self.funding_history_len)),
-            ("fee_amortization_days", u64::from(self.fee_amortization_days)),
+            (
+                "fee_amortization_days",
+                u64::from(self.fee_amortization_days),
+            ),
         ] {
             if value == 0 {
                 fail(key, "must be positive".to_owned());
@@ -145,7 +148,10 @@ mod tests {
         use crate::config::{FffConfig, MapEnv};
         let env = MapEnv::new().with("FFF_SCANNER__SHARD", "1/3");
         let config = FffConfig::load(None, &env, &[]).unwrap();
-        assert_eq!(config.scanner.shard_spec(), ShardSpec { index: 1, count: 3 });
+        assert_eq!(
+            config.scanner.shard_spec(),
+            ShardSpec { index: 1, count: 3 }
+        );
         let overridden = FffConfig::load(None, &env, &["scanner.shard=2/3".to_owned()]).unwrap();
         assert_eq!(overridden.scanner.shard, "2/3");
         let bad = MapEnv::new().with("FFF_SCANNER__SHARD", "3/3");
@@ -161,6 +167,9 @@ mod tests {
             ..ScannerConfig::default()
         };
         let keys: Vec<_> = config.validate().into_iter().map(|e| e.key).collect();
-        assert_eq!(keys, ["scanner.scan_interval_secs", "scanner.reconnect_max_ms"]);
+        assert_eq!(
+            keys,
+            ["scanner.scan_interval_secs", "scanner.reconnect_max_ms"]
+        );
     }
 }

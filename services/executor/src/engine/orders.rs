@@ -4,14 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use fff_core::Venue;
 use fff_store::{Order, OrderIntent, OrderStatus, OrderType, OrderUpdate, TimeInForce};
 use tracing::Instrument as _;
 
 use super::Engine;
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{ExchangeError, OrderKind, OrderReport, OrderRequest};
-use crate::legs::{core_side, core_venue};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -22,22 +20,6 @@ pub(crate) fn update_from(report: &OrderReport) -> OrderUpdate {
         executed_qty: Some(report.executed_qty),
         avg_price: report.avg_price,
         error: report.reject_reason.clone(),
-    }
-}
-
-pub(crate) fn request_from(order: &Order) -> OrderRequest {
-    OrderRequest {
-        client_order_id: order.client_order_id.clone(),
-        venue: core_venue(order.venue),
-        symbol: order.symbol.clone(),
-        side: core_side(order.side),
-        kind: match (order.order_type, order.price) {
-            (OrderType::Limit, Some(price)) => OrderKind::LimitIoc(price),
-            _ => OrderKind::Market,
-        },
-        qty: order.qty,
-        reduce_only: order.reduce_only,
-        side_effect: order.side_effect,
     }
 }
 
@@ -197,9 +179,4 @@ impl Engine {
         let count = self.position_orders(position_id).await?.len();
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
-}
-
-/// Whether `venue` orders of this kind need the spot filters.
-pub(crate) fn is_spot(venue: Venue) -> bool {
-    venue == Venue::SpotMargin
 }

@@ -150,7 +150,7 @@ impl Exchange for FakeExchange {
                 margin.insert(
                     asset,
                     MarginAsset {
-                        free: qty.max(Decimal::ZERO),
+                        free: (*qty).max(Decimal::ZERO),
                         borrowed: (-*qty).max(Decimal::ZERO),
                         interest: Decimal::ZERO,
                         net: *qty,

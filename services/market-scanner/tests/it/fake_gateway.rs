@@ -226,7 +226,11 @@ impl Gateway for FakeGateway {
                     instrument.funding_interval_hours,
                 );
                 m.snapshot = true;
-                for mut event in [m, book(&instrument.symbol, Venue::SpotMargin), book(&instrument.symbol, Venue::UsdmPerp)] {
+                for mut event in [
+                    m,
+                    book(&instrument.symbol, Venue::SpotMargin),
+                    book(&instrument.symbol, Venue::UsdmPerp),
+                ] {
                     sequence += 1;
                     count += 1;
                     event.sequence = sequence;
@@ -238,7 +242,9 @@ impl Gateway for FakeGateway {
             sequence += 1;
             let complete = gw::StreamMarketResponse {
                 sequence,
-                event: Some(Event::SnapshotComplete(SnapshotComplete { event_count: count })),
+                event: Some(Event::SnapshotComplete(SnapshotComplete {
+                    event_count: count,
+                })),
                 ..gw::StreamMarketResponse::default()
             };
             if tx.send(Ok(complete)).await.is_err() {
@@ -258,65 +264,110 @@ impl Gateway for FakeGateway {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn get_account(&self, _r: Request<gw::GetAccountRequest>) -> Result<Response<gw::GetAccountResponse>, Status> {
+    async fn get_account(
+        &self,
+        _r: Request<gw::GetAccountRequest>,
+    ) -> Result<Response<gw::GetAccountResponse>, Status> {
         unimplemented()
     }
 
     type StreamAccountStream = ResponseStream<gw::StreamAccountResponse>;
 
-    async fn stream_account(&self, _r: Request<gw::StreamAccountRequest>) -> Result<Response<Self::StreamAccountStream>, Status> {
+    async fn stream_account(
+        &self,
+        _r: Request<gw::StreamAccountRequest>,
+    ) -> Result<Response<Self::StreamAccountStream>, Status> {
         unimplemented()
     }
 
-    async fn place_order(&self, _r: Request<gw::PlaceOrderRequest>) -> Result<Response<gw::PlaceOrderResponse>, Status> {
+    async fn place_order(
+        &self,
+        _r: Request<gw::PlaceOrderRequest>,
+    ) -> Result<Response<gw::PlaceOrderResponse>, Status> {
         unimplemented()
     }
 
-    async fn cancel_order(&self, _r: Request<gw::CancelOrderRequest>) -> Result<Response<gw::CancelOrderResponse>, Status> {
+    async fn cancel_order(
+        &self,
+        _r: Request<gw::CancelOrderRequest>,
+    ) -> Result<Response<gw::CancelOrderResponse>, Status> {
         unimplemented()
     }
 
-    async fn cancel_all_orders(&self, _r: Request<gw::CancelAllOrdersRequest>) -> Result<Response<gw::CancelAllOrdersResponse>, Status> {
+    async fn cancel_all_orders(
+        &self,
+        _r: Request<gw::CancelAllOrdersRequest>,
+    ) -> Result<Response<gw::CancelAllOrdersResponse>, Status> {
         unimplemented()
     }
 
-    async fn get_order(&self, _r: Request<gw::GetOrderRequest>) -> Result<Response<gw::GetOrderResponse>, Status> {
+    async fn get_order(
+        &self,
+        _r: Request<gw::GetOrderRequest>,
+    ) -> Result<Response<gw::GetOrderResponse>, Status> {
         unimplemented()
     }
 
-    async fn list_open_orders(&self, _r: Request<gw::ListOpenOrdersRequest>) -> Result<Response<gw::ListOpenOrdersResponse>, Status> {
+    async fn list_open_orders(
+        &self,
+        _r: Request<gw::ListOpenOrdersRequest>,
+    ) -> Result<Response<gw::ListOpenOrdersResponse>, Status> {
         unimplemented()
     }
 
-    async fn set_leverage(&self, _r: Request<gw::SetLeverageRequest>) -> Result<Response<gw::SetLeverageResponse>, Status> {
+    async fn set_leverage(
+        &self,
+        _r: Request<gw::SetLeverageRequest>,
+    ) -> Result<Response<gw::SetLeverageResponse>, Status> {
         unimplemented()
     }
 
-    async fn set_margin_type(&self, _r: Request<gw::SetMarginTypeRequest>) -> Result<Response<gw::SetMarginTypeResponse>, Status> {
+    async fn set_margin_type(
+        &self,
+        _r: Request<gw::SetMarginTypeRequest>,
+    ) -> Result<Response<gw::SetMarginTypeResponse>, Status> {
         unimplemented()
     }
 
-    async fn borrow(&self, _r: Request<gw::BorrowRequest>) -> Result<Response<gw::BorrowResponse>, Status> {
+    async fn borrow(
+        &self,
+        _r: Request<gw::BorrowRequest>,
+    ) -> Result<Response<gw::BorrowResponse>, Status> {
         unimplemented()
     }
 
-    async fn repay(&self, _r: Request<gw::RepayRequest>) -> Result<Response<gw::RepayResponse>, Status> {
+    async fn repay(
+        &self,
+        _r: Request<gw::RepayRequest>,
+    ) -> Result<Response<gw::RepayResponse>, Status> {
         unimplemented()
     }
 
-    async fn transfer(&self, _r: Request<gw::TransferRequest>) -> Result<Response<gw::TransferResponse>, Status> {
+    async fn transfer(
+        &self,
+        _r: Request<gw::TransferRequest>,
+    ) -> Result<Response<gw::TransferResponse>, Status> {
         unimplemented()
     }
 
-    async fn get_max_borrowable(&self, _r: Request<gw::GetMaxBorrowableRequest>) -> Result<Response<gw::GetMaxBorrowableResponse>, Status> {
+    async fn get_max_borrowable(
+        &self,
+        _r: Request<gw::GetMaxBorrowableRequest>,
+    ) -> Result<Response<gw::GetMaxBorrowableResponse>, Status> {
         unimplemented()
     }
 
-    async fn list_funding_rates(&self, _r: Request<gw::ListFundingRatesRequest>) -> Result<Response<gw::ListFundingRatesResponse>, Status> {
+    async fn list_funding_rates(
+        &self,
+        _r: Request<gw::ListFundingRatesRequest>,
+    ) -> Result<Response<gw::ListFundingRatesResponse>, Status> {
         unimplemented()
     }
 
-    async fn list_income(&self, _r: Request<gw::ListIncomeRequest>) -> Result<Response<gw::ListIncomeResponse>, Status> {
+    async fn list_income(
+        &self,
+        _r: Request<gw::ListIncomeRequest>,
+    ) -> Result<Response<gw::ListIncomeResponse>, Status> {
         unimplemented()
     }
 }

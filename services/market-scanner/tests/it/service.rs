@@ -34,7 +34,11 @@ impl RunningScanner {
     }
 
     async fn serving(&self) -> bool {
-        let Ok(channel) = Channel::from_shared(self.endpoint()).unwrap().connect().await else {
+        let Ok(channel) = Channel::from_shared(self.endpoint())
+            .unwrap()
+            .connect()
+            .await
+        else {
             return false;
         };
         let mut health = HealthClient::new(channel);
@@ -56,9 +60,13 @@ async fn start_scanner(gateway: &str, shard: &str, scan_interval_secs: u64) -> R
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(fff_scanner::run(RoleContext::new(config), listener, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(fff_scanner::run(
+        RoleContext::new(config),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     RunningScanner { addr, _stop: stop }
 }
 
@@ -68,7 +76,26 @@ async fn ready(scanner: &RunningScanner) {
         .unwrap();
 }
 
-async fn list(client: &mut ScannerClient<Channel>, filter: pb::OpportunityFilter) -> pb::OpportunitySnapshot {
+/// Waits until the market snapshot (books) has been applied: three pairs qualify.
+async fn settled(scanner: &RunningScanner) {
+    let client = scanner.client().await;
+    wait_until(Duration::from_secs(5), || {
+        let mut client = client.clone();
+        async move {
+            list(&mut client, pb::OpportunityFilter::default())
+                .await
+                .qualified_count
+                == 3
+        }
+    })
+    .await
+    .unwrap();
+}
+
+async fn list(
+    client: &mut ScannerClient<Channel>,
+    filter: pb::OpportunityFilter,
+) -> pb::OpportunitySnapshot {
     client
         .list_opportunities(pb::ListOpportunitiesRequest {
             filter: Some(filter),
@@ -131,9 +158,20 @@ async fn not_serving_until_the_gateway_answers_then_ranks() {
         },
     )
     .await;
-    let symbols: Vec<&str> = filtered.opportunities.iter().map(|o| o.symbol.as_str()).collect();
+    let symbols: Vec<&str> = filtered
+        .opportunities
+        .iter()
+        .map(|o| o.symbol.as_str())
+        .collect();
     assert_eq!(symbols, ["SOLUSDT", "ADAUSDT", "ORCAUSDT"]);
-    let top = list(&mut client, pb::OpportunityFilter { top_n: 1, ..Default::default() }).await;
+    let top = list(
+        &mut client,
+        pb::OpportunityFilter {
+            top_n: 1,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(qualified(&top), ["DOGEUSDT"]);
 
     let err = client
@@ -146,7 +184,11 @@ async fn not_serving_until_the_gateway_answers_then_ranks() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("filter.min_score"), "{}", err.message());
+    assert!(
+        err.message().contains("filter.min_score"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -219,6 +261,7 @@ async fn explain_pair_names_the_failing_filter() {
     let gateway = fake_gateway::start().await;
     let scanner = start_scanner(&gateway.endpoint(), "0/1", 60).await;
     ready(&scanner).await;
+    settled(&scanner).await;
     let mut client = scanner.client().await;
     let explain = |symbol: &str, direction: Direction| pb::ExplainPairRequest {
         symbol: symbol.to_owned(),
@@ -343,7 +386,11 @@ async fn three_shards_merge_to_the_single_scanner_view() {
     })
     .await
     .unwrap();
-    let mut universe: Vec<String> = expected.opportunities.iter().map(|o| o.symbol.clone()).collect();
+    let mut universe: Vec<String> = expected
+        .opportunities
+        .iter()
+        .map(|o| o.symbol.clone())
+        .collect();
     universe.sort();
     assert_eq!(subscribed, universe);
 

@@ -1,0 +1,212 @@
+//! Text table and JSON views of a status snapshot. Decimal strings are shown as the services
+//! sent them (exact), never re-parsed into floats.
+
+use std::fmt::Write as _;
+
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::executor::v1 as exec;
+use fff_proto::fff::risk::v1 as risk;
+use serde_json::{Value, json};
+
+use super::{Snapshot, part};
+
+fn direction(raw: i32) -> &'static str {
+    match common::Direction::try_from(raw) {
+        Ok(common::Direction::PositiveCarry) => "long spot/short perp",
+        Ok(common::Direction::NegativeCarry) => "short spot/long perp",
+        _ => "?",
+    }
+}
+
+fn status(raw: i32) -> &'static str {
+    exec::PositionStatus::try_from(raw)
+        .map(|s| s.as_str_name().trim_start_matches("POSITION_STATUS_"))
+        .unwrap_or("?")
+}
+
+fn tier(raw: i32) -> &'static str {
+    common::MarginTier::try_from(raw)
+        .map(|t| t.as_str_name().trim_start_matches("MARGIN_TIER_"))
+        .unwrap_or("?")
+}
+
+fn or_dash(value: &str) -> &str {
+    if value.is_empty() { "-" } else { value }
+}
+
+fn leg_json(leg: Option<&exec::Leg>) -> Value {
+    leg.map_or(Value::Null, |leg| {
+        json!({
+            "quantity": leg.quantity,
+            "avg_entry_price": leg.avg_entry_price,
+            "mark_price": leg.mark_price,
+            "notional": leg.notional,
+            "borrowed": leg.borrowed,
+            "unrealized_pnl": leg.unrealized_pnl,
+        })
+    })
+}
+
+fn pnl_json(pnl: &exec::PnlBreakdown) -> Value {
+    json!({
+        "funding_received": pnl.funding_received,
+        "funding_paid": pnl.funding_paid,
+        "borrow_interest": pnl.borrow_interest,
+        "fees_spot": pnl.fees_spot,
+        "fees_perp": pnl.fees_perp,
+        "basis_pnl_spot": pnl.basis_pnl_spot,
+        "basis_pnl_perp": pnl.basis_pnl_perp,
+        "realized": pnl.realized,
+        "unrealized": pnl.unrealized,
+        "net": pnl.net,
+        "funding_expected": pnl.funding_expected,
+        "funding_actual": pnl.funding_actual,
+        "funding_discrepancy": pnl.funding_discrepancy,
+    })
+}
+
+/// The snapshot as one JSON document (`fff status --json`).
+pub fn json(snapshot: &Snapshot) -> Value {
+    json!({
+        "positions": part(&snapshot.positions, |positions| {
+            Value::Array(positions.iter().map(|p| json!({
+                "position_id": p.position_id,
+                "symbol": p.symbol,
+                "direction": direction(p.direction),
+                "status": status(p.status),
+                "spot": leg_json(p.spot_leg.as_ref()),
+                "perp": leg_json(p.perp_leg.as_ref()),
+                "drift": p.drift,
+                "target_notional": p.target_notional,
+                "funding_net": p.funding_net,
+                "borrow_interest": p.borrow_interest,
+                "fees": p.fees,
+                "realized_pnl": p.realized_pnl,
+                "unrealized_pnl": p.unrealized_pnl,
+            })).collect())
+        }),
+        "pnl": part(&snapshot.pnl, |pnl| pnl.total.as_ref().map_or(Value::Null, pnl_json)),
+        "allocation": part(&snapshot.allocation, |a| json!({
+            "equity": a.equity,
+            "reserve": a.reserve,
+            "deployable": a.deployable,
+            "deployed": a.deployed,
+            "utilization": a.utilization,
+        })),
+        "executor": part(&snapshot.executor, |s| json!({
+            "paused": s.paused,
+            "reason": s.reason,
+            "entries_halted_by_risk": s.entries_halted_by_risk,
+            "live_positions": s.live_positions,
+        })),
+        "risk": part(&snapshot.risk, risk_json),
+    })
+}
+
+fn risk_json(state: &risk::RiskState) -> Value {
+    json!({
+        "tier": tier(state.tier),
+        "futures_margin_coverage": state.futures_margin_coverage,
+        "futures_margin_ratio": state.futures_margin_ratio,
+        "cross_margin_level": state.cross_margin_level,
+        "equity": state.equity,
+        "drawdown": state.drawdown,
+        "drawdown_month_max": state.drawdown_month_max,
+        "drawdown_limit": state.drawdown_limit,
+        "utilization": state.utilization,
+        "entries_halted": state.entries_halted,
+        "halt_reason": state.halt_reason,
+    })
+}
+
+/// The human view (`fff status`).
+pub fn table(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    match &snapshot.positions {
+        Ok(positions) => {
+            let _ = writeln!(out, "POSITIONS ({} live)", positions.len());
+            let _ = writeln!(
+                out,
+                "{:<12} {:<21} {:<9} {:>14} {:>14} {:>12} {:>12} {:>8} {:>12} {:>10} {:>10} {:>12}",
+                "SYMBOL", "DIRECTION", "STATUS", "SPOT QTY", "PERP QTY", "SPOT ENTRY",
+                "PERP ENTRY", "DRIFT", "FUNDING", "BORROW", "FEES", "UNREALIZED"
+            );
+            for p in positions {
+                let spot = p.spot_leg.clone().unwrap_or_default();
+                let perp = p.perp_leg.clone().unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<21} {:<9} {:>14} {:>14} {:>12} {:>12} {:>8} {:>12} {:>10} {:>10} {:>12}",
+                    p.symbol,
+                    direction(p.direction),
+                    status(p.status),
+                    or_dash(&spot.quantity),
+                    or_dash(&perp.quantity),
+                    or_dash(&spot.avg_entry_price),
+                    or_dash(&perp.avg_entry_price),
+                    or_dash(&p.drift),
+                    or_dash(&p.funding_net),
+                    or_dash(&p.borrow_interest),
+                    or_dash(&p.fees),
+                    or_dash(&p.unrealized_pnl),
+                );
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "POSITIONS unavailable ({error})");
+        }
+    }
+    match &snapshot.pnl {
+        Ok(pnl) => {
+            if let Some(t) = &pnl.total {
+                let _ = writeln!(
+                    out,
+                    "P&L        funding +{} / -{}  borrow {}  fees {} (spot) {} (perp)  basis {} / {}  realized {}  unrealized {}  net {}",
+                    or_dash(&t.funding_received), or_dash(&t.funding_paid),
+                    or_dash(&t.borrow_interest), or_dash(&t.fees_spot), or_dash(&t.fees_perp),
+                    or_dash(&t.basis_pnl_spot), or_dash(&t.basis_pnl_perp),
+                    or_dash(&t.realized), or_dash(&t.unrealized), or_dash(&t.net)
+                );
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(out, "P&L        unavailable ({error})");
+        }
+    }
+    match &snapshot.allocation {
+        Ok(a) => {
+            let _ = writeln!(
+                out,
+                "CAPITAL    equity {}  deployed {} of {}  utilization {}  reserve {}",
+                or_dash(&a.equity), or_dash(&a.deployed), or_dash(&a.deployable),
+                or_dash(&a.utilization), or_dash(&a.reserve)
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(out, "CAPITAL    unavailable ({error})");
+        }
+    }
+    match &snapshot.risk {
+        Ok(r) => {
+            let _ = writeln!(
+                out,
+                "RISK       tier {}  margin coverage {}  cross-margin level {}  drawdown {} (month max {}, limit {})  entries {}",
+                tier(r.tier), or_dash(&r.futures_margin_coverage), or_dash(&r.cross_margin_level),
+                or_dash(&r.drawdown), or_dash(&r.drawdown_month_max), or_dash(&r.drawdown_limit),
+                if r.entries_halted { "HALTED" } else { "allowed" }
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(out, "RISK       unavailable ({error})");
+        }
+    }
+    if let Ok(s) = &snapshot.executor {
+        let _ = writeln!(
+            out,
+            "EXECUTOR   {}{}",
+            if s.paused { "PAUSED" } else { "running" },
+            if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) }
+        );
+    }
+    out
+}

@@ -1,0 +1,316 @@
+//! Engine behaviour against a real PostgreSQL (fff-testkit) and the scripted fake exchange.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fff_core::{CapitalParams, Direction, ExecutionParams, Venue};
+use fff_proto::fff::executor::v1::Initiator;
+use fff_store::{Leg, OrderStatus, Position, PositionState, Store};
+use fff_testkit::{TestDb, test_database, wait_for};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::{Engine, EngineParams, Urgency};
+use crate::exchange::fake::FakeExchange;
+use crate::exchange::{Exchange, OrderKind, OrderRequest};
+use crate::ids::{Step, client_order_id};
+use crate::legs::{SignedLegs, core_direction};
+
+pub(crate) struct Rig {
+    pub engine: Arc<Engine>,
+    pub fake: Arc<FakeExchange>,
+    pub store: Store,
+    _db: TestDb,
+}
+
+pub(crate) async fn rig() -> Rig {
+    let db = test_database().await.unwrap();
+    let store = Store::connect(db.url(), 4).await.unwrap();
+    store.migrate().await.unwrap();
+    let fake = Arc::new(FakeExchange::new(dec!(100), dec!(100000)));
+    let execution = ExecutionParams {
+        hedge_retry_delay_ms: 1,
+        twap_slice_interval_ms: 1,
+        ..ExecutionParams::default()
+    };
+    let mut params = EngineParams::from_config(CapitalParams::default(), execution);
+    params.order_timeout = Duration::from_millis(300);
+    let exchange: Arc<dyn Exchange> = fake.clone();
+    let engine = Engine::new(store.clone(), exchange, params);
+    Rig {
+        engine,
+        fake,
+        store,
+        _db: db,
+    }
+}
+
+pub(crate) async fn settled(store: &Store, id: i64) -> Position {
+    wait_for(Duration::from_secs(10), || async {
+        store
+            .get_position(id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.state != PositionState::Opening && p.state != PositionState::Closing)
+    })
+    .await
+    .unwrap()
+}
+
+async fn open(rig: &Rig, notional: Decimal, direction: Direction) -> Position {
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            direction,
+            notional,
+            None,
+            Initiator::Operator,
+            "test",
+        )
+        .await
+        .unwrap();
+    settled(&rig.store, position.id).await
+}
+
+async fn legs(rig: &Rig, position: &Position) -> SignedLegs {
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    SignedLegs::from_orders(core_direction(position.direction), &orders)
+}
+
+#[tokio::test]
+async fn entry_hedges_perp_fill_with_spot() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    assert_eq!(position.perp_qty, dec!(10));
+    assert_eq!(position.spot_qty, dec!(10));
+    let legs = legs(&rig, &position).await;
+    assert_eq!((legs.spot, legs.perp), (dec!(10), dec!(-10)));
+    // futures first, then the hedge; one order each; both FILLED in the database
+    let sent = rig.fake.with(|s| s.orders.clone());
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].venue, Venue::UsdmPerp);
+    assert_eq!(sent[1].venue, Venue::SpotMargin);
+    for order in rig.store.list_position_orders(position.id).await.unwrap() {
+        assert_eq!(order.status, OrderStatus::Filled);
+    }
+    assert_eq!(rig.engine.metrics().unhedged_window.len(), 1);
+}
+
+#[tokio::test]
+async fn negative_carry_borrows_the_spot_leg() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    let sent = rig.fake.with(|s| s.orders.clone());
+    assert_eq!(sent[0].side, fff_core::Side::Buy);
+    assert_eq!(sent[1].side, fff_core::Side::Sell);
+    assert_eq!(sent[1].side_effect, fff_store::SideEffect::MarginBuy);
+}
+
+#[tokio::test]
+async fn failed_hedge_unwinds_the_perp() {
+    let rig = rig().await;
+    rig.fake.with(|s| s.reject_venue.push(Venue::SpotMargin));
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Failed);
+    assert_eq!(rig.fake.with(|s| s.perp.get("BTCUSDT").copied()), Some(dec!(0)));
+    let retries = ExecutionParams::default().hedge_max_retries as usize;
+    assert_eq!(rig.fake.order_count(Venue::SpotMargin), retries + 1);
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let unwind = orders
+        .iter()
+        .find(|o| o.client_order_id == client_order_id(position.id, Leg::Perp, Step::Unwind(0)))
+        .unwrap();
+    assert!(unwind.reduce_only);
+    assert_eq!(unwind.executed_qty, dec!(10));
+    assert_eq!(rig.engine.metrics().unwind_window.len(), 1);
+}
+
+#[tokio::test]
+async fn partial_spot_fills_are_retried_until_hedged() {
+    let rig = rig().await;
+    rig.fake.with(|s| {
+        s.partial.insert(Venue::SpotMargin, dec!(0.5));
+    });
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    let legs = legs(&rig, &position).await;
+    // 5 + 2.5 + 1.25 + 0.625: the retries close the gap to within the entry drift limit
+    assert!(legs.drift() < dec!(0.05), "drift {}", legs.drift());
+}
+
+#[tokio::test]
+async fn large_entries_are_sliced_and_each_slice_hedged() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(60000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    let venues: Vec<Venue> = rig.fake.with(|s| s.orders.iter().map(|o| o.venue).collect());
+    assert_eq!(venues.len(), 12, "{venues:?}");
+    for pair in venues.chunks(2) {
+        assert_eq!(pair, [Venue::UsdmPerp, Venue::SpotMargin]);
+    }
+    assert_eq!(position.perp_qty, dec!(600));
+}
+
+#[tokio::test]
+async fn close_flattens_both_legs() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .close(&position, Urgency::Normal, Initiator::Operator, "test")
+        .await
+        .unwrap();
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(0));
+    assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(0));
+    let exit = rig.fake.with(|s| s.orders[2].clone());
+    assert!(matches!(exit.kind, OrderKind::LimitIoc(_)));
+    assert!(exit.reduce_only);
+}
+
+#[tokio::test]
+async fn flip_reopens_the_opposite_direction() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .flip(&position, Initiator::Rebalancer, "funding reversed")
+        .await
+        .unwrap();
+    let flipped = wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .live_position("BTCUSDT")
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.id != position.id && p.state == PositionState::Open)
+    })
+    .await
+    .unwrap();
+    assert_eq!(flipped.direction, fff_store::Direction::ShortSpotLongPerp);
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(10));
+}
+
+#[tokio::test]
+async fn lost_answer_is_resolved_without_a_second_order() {
+    let rig = rig().await;
+    rig.fake.with(|s| s.lose_answers = 1);
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1);
+}
+
+#[tokio::test]
+async fn reduce_cuts_both_legs() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .reduce(&position, dec!(0.25), Initiator::Risk, "orange")
+        .await
+        .unwrap();
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(after.state, PositionState::Open);
+    assert_eq!((after.perp_qty, after.spot_qty), (dec!(7.5), dec!(7.5)));
+}
+
+#[tokio::test]
+async fn paused_engine_refuses_entries() {
+    let rig = rig().await;
+    rig.engine.set_paused(true, "maintenance", "test");
+    let refused = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::PositiveCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "x",
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("paused"), "{refused}");
+    assert!(rig.fake.with(|s| s.orders.is_empty()));
+}
+
+/// A crash after the perp filled but before the hedge was sent: the perp intent is still
+/// INTENT in the database while the exchange filled it.
+#[tokio::test]
+async fn reconciliation_hedges_a_naked_perp_without_duplicates() {
+    let rig = rig().await;
+    let position = rig
+        .store
+        .create_position(&fff_store::NewPosition {
+            symbol: "BTCUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap();
+    let perp = OrderRequest {
+        client_order_id: client_order_id(position.id, Leg::Perp, Step::Entry(0)),
+        venue: Venue::UsdmPerp,
+        symbol: "BTCUSDT".into(),
+        side: fff_core::Side::Sell,
+        kind: OrderKind::Market,
+        qty: dec!(10),
+        reduce_only: false,
+        side_effect: fff_store::SideEffect::NoSideEffect,
+    };
+    rig.store
+        .insert_order_intent(&super::orders::intent_for(position.id, &perp))
+        .await
+        .unwrap();
+    rig.fake.place_order(&perp).await.unwrap();
+    // and a hedge intent that never left the process
+    let hedge = OrderRequest {
+        client_order_id: client_order_id(position.id, Leg::Spot, Step::Hedge(0, 0)),
+        venue: Venue::SpotMargin,
+        side: fff_core::Side::Buy,
+        ..perp.clone()
+    };
+    rig.store
+        .insert_order_intent(&super::orders::intent_for(position.id, &hedge))
+        .await
+        .unwrap();
+
+    let report = crate::reconcile::reconcile(&rig.engine).await.unwrap();
+    assert_eq!(report.orders_checked, 2);
+    assert_eq!(report.orders_updated, 1);
+    assert_eq!(report.orders_never_sent, 1);
+    assert_eq!(report.positions_repaired, 1);
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(after.state, PositionState::Open);
+    assert_eq!((after.perp_qty, after.spot_qty), (dec!(10), dec!(10)));
+    assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1, "no duplicate perp order");
+    assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(10));
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+    // a second pass finds nothing to do
+    let again = crate::reconcile::reconcile(&rig.engine).await.unwrap();
+    assert_eq!((again.orders_checked, again.positions_repaired), (0, 0));
+}
+
+#[tokio::test]
+async fn reconciliation_fails_an_entry_that_never_traded() {
+    let rig = rig().await;
+    let position = rig
+        .store
+        .create_position(&fff_store::NewPosition {
+            symbol: "ETHUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap();
+    let report = crate::reconcile::reconcile(&rig.engine).await.unwrap();
+    assert_eq!(report.positions_failed, 1);
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(after.state, PositionState::Failed);
+}

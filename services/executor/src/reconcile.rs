@@ -1,0 +1,256 @@
+//! Start-up reconciliation: converge the database and the exchange after a crash.
+//!
+//! 1. Every unfinished order (INTENT, SENT, UNKNOWN, ACKED, PARTIALLY_FILLED) is looked up at
+//!    the gateway by client order id. Found: its real state is recorded (a still-working order
+//!    is cancelled first, so nothing keeps trading behind our back). Not found after a second
+//!    look: the intent never reached the exchange and is closed as EXPIRED; its step is never
+//!    reused because new ids count the position's orders.
+//! 2. Every live position's legs are recomputed from its orders. An interrupted entry or
+//!    adjustment with a naked leg is hedged (smaller leg brought to the larger); one with
+//!    nothing filled is FAILED; an interrupted exit is resumed.
+//! 3. The perp positions at the exchange are compared with the database and any difference
+//!    is reported (and logged) as a mismatch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fff_core::filters::floor_to_step;
+use fff_proto::fff::executor::v1::Initiator;
+use fff_store::{OrderStatus, OrderUpdate, PositionState};
+use rust_decimal::Decimal;
+
+use crate::engine::orders::update_from;
+use crate::engine::{Engine, Urgency};
+use crate::error::Result;
+use crate::legs::{SignedLegs, core_direction, core_venue};
+
+/// What reconciliation found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub orders_checked: u32,
+    pub orders_updated: u32,
+    pub orders_never_sent: u32,
+    pub positions_checked: u32,
+    pub positions_repaired: u32,
+    pub positions_failed: u32,
+    pub exits_resumed: u32,
+    /// Differences between the database and the exchange after convergence.
+    pub mismatches: Vec<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl ReconcileReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "orders checked {} updated {} never sent {}; positions checked {} repaired {} \
+             failed {} exits resumed {}; mismatches {}",
+            self.orders_checked,
+            self.orders_updated,
+            self.orders_never_sent,
+            self.positions_checked,
+            self.positions_repaired,
+            self.positions_failed,
+            self.exits_resumed,
+            if self.mismatches.is_empty() {
+                "none".to_owned()
+            } else {
+                self.mismatches.join("; ")
+            }
+        )
+    }
+}
+
+const SECOND_LOOK: Duration = Duration::from_millis(500);
+
+pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
+    let mut report = ReconcileReport::default();
+    reconcile_orders(engine, &mut report).await?;
+    reconcile_positions(engine, &mut report).await?;
+    compare_with_exchange(engine, &mut report).await?;
+    report.completed_at = Some(Utc::now());
+    if report.mismatches.is_empty() {
+        tracing::info!(summary = %report.summary(), "reconciliation complete");
+    } else {
+        tracing::error!(summary = %report.summary(), "reconciliation found mismatches");
+    }
+    engine.set_reconcile_report(report.clone());
+    Ok(report)
+}
+
+async fn reconcile_orders(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
+    let store = engine.store();
+    for order in store.list_unfinished_orders().await? {
+        report.orders_checked += 1;
+        let venue = core_venue(order.venue);
+        let mut found = engine
+            .exchange
+            .get_order(venue, &order.symbol, &order.client_order_id)
+            .await?;
+        if found.is_none() {
+            // a send racing our death may land a moment later
+            tokio::time::sleep(SECOND_LOOK).await;
+            found = engine
+                .exchange
+                .get_order(venue, &order.symbol, &order.client_order_id)
+                .await?;
+        }
+        match found {
+            Some(mut exchange_order) => {
+                if !exchange_order.status.is_terminal() {
+                    engine
+                        .exchange
+                        .cancel_order(venue, &order.symbol, &order.client_order_id)
+                        .await?;
+                    if let Some(after) = engine
+                        .exchange
+                        .get_order(venue, &order.symbol, &order.client_order_id)
+                        .await?
+                    {
+                        exchange_order = after;
+                    }
+                }
+                store
+                    .update_order(&order.client_order_id, &update_from(&exchange_order))
+                    .await?;
+                report.orders_updated += 1;
+                tracing::info!(
+                    client_order_id = %order.client_order_id,
+                    symbol = %order.symbol,
+                    status = %exchange_order.status,
+                    executed = %exchange_order.executed_qty,
+                    "reconciled order"
+                );
+            }
+            None => {
+                let update = OrderUpdate {
+                    error: Some("never reached the exchange before a restart".to_owned()),
+                    executed_qty: Some(Decimal::ZERO),
+                    ..OrderUpdate::status(OrderStatus::Expired)
+                };
+                store.update_order(&order.client_order_id, &update).await?;
+                report.orders_never_sent += 1;
+                tracing::warn!(
+                    client_order_id = %order.client_order_id,
+                    symbol = %order.symbol,
+                    "order intent never sent; closed"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport) -> Result<()> {
+    let store = engine.store();
+    let max_drift = engine.params().execution.max_entry_leg_drift;
+    for position in store.list_live_positions().await? {
+        report.positions_checked += 1;
+        let direction = core_direction(position.direction);
+        let orders = store.list_position_orders(position.id).await?;
+        let legs = SignedLegs::from_orders(direction, &orders);
+        store
+            .update_position_legs(position.id, &legs.to_store())
+            .await?;
+        if position.state == PositionState::Closing {
+            report.exits_resumed += 1;
+            let engine = Arc::clone(engine);
+            let id = position.id;
+            engine.clone().spawn("resumed exit", async move {
+                engine
+                    .run_exit(id, Urgency::High, Initiator::Reconciliation)
+                    .await
+                    .map(|_| ())
+            });
+            continue;
+        }
+        if legs.spot.is_zero() && legs.perp.is_zero() {
+            if position.state == PositionState::Opening {
+                store
+                    .set_position_state(
+                        position.id,
+                        PositionState::Failed,
+                        Some("entry interrupted by a restart before any fill"),
+                    )
+                    .await?;
+                report.positions_failed += 1;
+            }
+            continue;
+        }
+        if legs.drift() > max_drift {
+            repair(engine, &position, direction, legs).await?;
+            report.positions_repaired += 1;
+        }
+        if position.state != PositionState::Open {
+            store
+                .set_position_state(position.id, PositionState::Open, None)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Brings the smaller leg to mirror the larger one.
+async fn repair(
+    engine: &Arc<Engine>,
+    position: &fff_store::Position,
+    direction: fff_core::Direction,
+    legs: SignedLegs,
+) -> Result<()> {
+    let Some(adjustment) = fff_core::smaller_leg_adjustment(legs.spot, legs.perp) else {
+        return Ok(());
+    };
+    let instrument = engine.exchange.instrument(&position.symbol).await?;
+    let filters = match adjustment.venue {
+        fff_core::Venue::SpotMargin => &instrument.spot,
+        fff_core::Venue::UsdmPerp => &instrument.perp,
+    };
+    let qty = floor_to_step(
+        adjustment.qty,
+        filters.effective_step().unwrap_or(Decimal::ZERO),
+    );
+    tracing::warn!(
+        symbol = %position.symbol,
+        spot = %legs.spot,
+        perp = %legs.perp,
+        %qty,
+        "naked leg after restart; hedging"
+    );
+    if qty > Decimal::ZERO {
+        engine
+            .trade_leg(
+                position.id,
+                direction,
+                &position.symbol,
+                adjustment.venue,
+                adjustment.side,
+                qty,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
+    let account = engine.exchange.account().await?;
+    let mut db_perp: BTreeMap<String, Decimal> = BTreeMap::new();
+    for position in engine.store().list_live_positions().await? {
+        let orders = engine.store().list_position_orders(position.id).await?;
+        let legs = SignedLegs::from_orders(core_direction(position.direction), &orders);
+        *db_perp.entry(position.symbol.clone()).or_default() += legs.perp;
+    }
+    let mut symbols: Vec<&String> = db_perp.keys().chain(account.perp_positions.keys()).collect();
+    symbols.sort();
+    symbols.dedup();
+    for symbol in symbols {
+        let ours = db_perp.get(symbol).copied().unwrap_or_default();
+        let theirs = account.perp_positions.get(symbol).copied().unwrap_or_default();
+        if ours != theirs {
+            report.mismatches.push(format!(
+                "{symbol} perp: database {ours}, exchange {theirs}"
+            ));
+        }
+    }
+    Ok(())
+}
