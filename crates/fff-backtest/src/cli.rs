@@ -8,14 +8,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::backtest::Backtest;
-use crate::config::{
-    BacktestConfig, GridAxis, Override, build_config, grid_combinations, read_config_table,
-};
+use crate::config::{BacktestConfig, GridAxis, Override, build_config, read_config_table};
 use crate::data::{DAY_MS, Dataset, DateRange, load_dataset};
 use crate::engine::replay::RunOutput;
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, compute};
-use crate::plot::{Series, line_chart};
+use crate::plot::{Scale, Series, line_chart};
 use crate::report::{ReportInput, coverage_notes, render};
 
 /// Arguments of `fff backtest`.
@@ -91,7 +89,7 @@ impl std::fmt::Display for Summary {
     }
 }
 
-fn progress_bar(args: &BacktestArgs, days: u64) -> ProgressBar {
+pub(crate) fn progress_bar(args: &BacktestArgs, days: u64) -> ProgressBar {
     if args.no_progress {
         return ProgressBar::hidden();
     }
@@ -118,7 +116,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
         .span_ms()
         .map_or(1, |(a, b)| ((b - a) / DAY_MS + 2) as u64);
     if !args.grid.is_empty() {
-        return run_grid(args, &table, &dataset, span_days, started);
+        return crate::grid::run_grid(args, &table, &dataset, span_days, started);
     }
     let config = build_config(&table, &args.set)?;
     let backtest = Backtest::from_config(config.clone());
@@ -227,110 +225,6 @@ fn split_metrics(
     Ok((in_sample, out_sample, day(split)))
 }
 
-fn run_grid(
-    args: &BacktestArgs,
-    table: &toml::Table,
-    dataset: &Dataset,
-    span_days: u64,
-    started: Instant,
-) -> anyhow::Result<Summary> {
-    let combos = grid_combinations(&args.grid);
-    let bar = progress_bar(args, span_days * combos.len() as u64);
-    bar.set_message("grid");
-    let path = args.out.join("grid.csv");
-    let mut writer = csv::Writer::from_path(&path).map_err(|e| Error::output(&path, e))?;
-    let mut header: Vec<String> = args
-        .grid
-        .iter()
-        .map(|a| format!("{}.{}", a.section, a.key))
-        .collect();
-    header.extend(
-        [
-            "period",
-            "start",
-            "end",
-            "annual_return",
-            "sharpe",
-            "sortino",
-            "max_drawdown",
-            "worst_month_drawdown",
-            "capital_utilization",
-            "win_rate",
-            "funding_income",
-            "borrow_cost",
-            "fees",
-            "slippage",
-            "basis_pnl",
-            "trades",
-            "final_equity",
-        ]
-        .map(String::from),
-    );
-    writer
-        .write_record(&header)
-        .map_err(|e| Error::output(&path, e))?;
-    let mut rows = 0;
-    let mut events = 0;
-    for combo in &combos {
-        let mut overrides = args.set.clone();
-        overrides.extend(combo.iter().cloned());
-        let config = build_config(table, &overrides)?;
-        let backtest = Backtest::from_config(config);
-        let periods: Vec<(String, Dataset)> = match args.split {
-            None => vec![("all".to_string(), dataset.clone())],
-            Some(split) => {
-                let split_ms = DateRange::from_dates(Some(split), None).from_ms;
-                let mut before = dataset.clone();
-                before.range.to_ms = split_ms;
-                let mut after = dataset.clone();
-                after.range.from_ms = split_ms;
-                vec![
-                    ("in_sample".to_string(), before),
-                    ("out_of_sample".to_string(), after),
-                ]
-            }
-        };
-        for (period, data) in periods {
-            let run = backtest.run_with_progress(&data, |_| bar.inc(1))?;
-            events += run.events;
-            let m = compute(&run);
-            let mut record: Vec<String> = combo.iter().map(|o| o.value.clone()).collect();
-            record.extend([
-                period,
-                m.start.clone(),
-                m.end.clone(),
-                format!("{:.6}", m.annual_return),
-                format!("{:.4}", m.sharpe),
-                m.sortino.map_or(String::new(), |s| format!("{s:.4}")),
-                format!("{:.6}", m.max_drawdown),
-                format!("{:.6}", m.worst_month_drawdown),
-                format!("{:.6}", m.capital_utilization),
-                format!("{:.6}", m.flows.win_rate),
-                m.flows.funding_income.round_dp(2).to_string(),
-                m.flows.borrow_cost.round_dp(2).to_string(),
-                m.flows.fees.round_dp(2).to_string(),
-                m.flows.slippage.round_dp(2).to_string(),
-                m.flows.basis_pnl.round_dp(2).to_string(),
-                m.flows.trades.to_string(),
-                m.final_equity.round_dp(2).to_string(),
-            ]);
-            writer
-                .write_record(&record)
-                .map_err(|e| Error::output(&path, e))?;
-            rows += 1;
-        }
-    }
-    writer.flush().map_err(|e| Error::io(&path, e))?;
-    bar.finish_and_clear();
-    Ok(Summary {
-        out_dir: args.out.clone(),
-        metrics: Vec::new(),
-        grid_rows: rows,
-        events,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-    })
-}
-
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::output(path, e))?;
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
@@ -357,10 +251,11 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
         .collect();
     line_chart(
         &out.join("equity.svg"),
-        "Equity (USDT)",
+        "Equity (USDT, log scale)",
         "USDT",
         &equity,
         false,
+        Scale::Log,
     )?;
     let drawdown: Vec<Series<'_>> = runs
         .iter()
@@ -396,6 +291,7 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
         "%",
         &drawdown,
         true,
+        Scale::Linear,
     )?;
     let utilization: Vec<Series<'_>> = runs
         .iter()
@@ -411,6 +307,7 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
         "%",
         &utilization,
         true,
+        Scale::Linear,
     )
 }
 

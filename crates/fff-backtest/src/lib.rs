@@ -13,6 +13,7 @@ pub mod costs;
 pub mod data;
 pub mod engine;
 pub mod error;
+mod grid;
 pub mod metrics;
 pub mod plot;
 pub mod report;

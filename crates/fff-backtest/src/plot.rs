@@ -27,6 +27,14 @@ fn year_fraction(time_ms: i64) -> f64 {
     1970.0 + time_ms as f64 / MS_PER_YEAR
 }
 
+/// How the y axis maps values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Linear,
+    /// Base-10 logarithm (non-positive values are dropped); labels show the values.
+    Log,
+}
+
 /// Draws `series` as lines (the first one also filled when `fill`) into an SVG at `path`.
 pub fn line_chart(
     path: &Path,
@@ -34,7 +42,27 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series<'_>],
     fill: bool,
+    scale: Scale,
 ) -> Result<()> {
+    let transformed: Vec<Series<'_>>;
+    let series = match scale {
+        Scale::Linear => series,
+        Scale::Log => {
+            transformed = series
+                .iter()
+                .map(|s| Series {
+                    name: s.name,
+                    points: s
+                        .points
+                        .iter()
+                        .filter(|(_, y)| *y > 0.0)
+                        .map(|(t, y)| (*t, y.log10()))
+                        .collect(),
+                })
+                .collect();
+            &transformed
+        }
+    };
     let err = |e: &dyn std::fmt::Display| Error::output(path, e.to_string());
     let points = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -71,6 +99,10 @@ pub fn line_chart(
         .configure_mesh()
         .y_desc(y_label)
         .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| match scale {
+            Scale::Linear => format!("{y:.2}"),
+            Scale::Log => format!("{:.0}", 10f64.powf(*y)),
+        })
         .draw()
         .map_err(|e| err(&e))?;
     for (i, s) in series.iter().enumerate() {

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 
 use chrono::DateTime;
 use fff_core::{
-    Action, CarryPosition, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeState,
-    MarginDirective, MarketSnapshot, ScoreBreakdown, SwitchCosts, Symbol, SymbolFilters,
-    TierTracker, allocate, plan_turnover, qualify, score,
+    Action, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeState, MarginDirective,
+    MarketSnapshot, ScoreBreakdown, SwitchCosts, SymbolFilters, TierTracker, qualify, score,
 };
 use rust_decimal::Decimal;
+
+mod entries;
+mod sizing;
 
 use crate::config::BacktestConfig;
 use crate::engine::market::SymbolState;
@@ -118,9 +120,10 @@ impl Strategy {
                 self.stats.halts += 1;
             }
             entries_allowed &= !status.entries_halted;
+            // Like the risk service, the hard limit is reported, not traded on: the latch
+            // (engaged earlier, at the halt threshold) already stops entries.
             if status.limit_breached && !self.breached {
                 self.stats.limit_breaches += 1;
-                close_all = true;
             }
             self.breached = status.limit_breached;
         }
@@ -145,168 +148,6 @@ impl Strategy {
             .current()
             .is_none_or(|tier| tier == fff_core::MarginTier::Green);
         (entries_allowed, close_all, cut)
-    }
-
-    /// Qualify, score, rank, allocate and apply minimal turnover; merges into `orders`.
-    fn allocate_entries(
-        &mut self,
-        ctx: &DecisionContext<'_>,
-        orders: &mut BTreeMap<usize, Order>,
-        flipped: &[usize],
-    ) {
-        let period = self.config.pair_selection.rate_period_hours;
-        let mut ranked: Vec<(Decimal, usize)> = Vec::new();
-        let mut carry: BTreeMap<usize, (Direction, Decimal)> = BTreeMap::new();
-        for (index, state) in ctx.market.iter().enumerate() {
-            if !state.is_live(ctx.now_ms) {
-                continue;
-            }
-            let Some(eval) = self.evaluate(index, state) else {
-                continue;
-            };
-            let Some(direction) = eval.snapshot.direction() else {
-                continue;
-            };
-            carry.insert(
-                index,
-                (direction, eval.snapshot.net_carry_per_period(period)),
-            );
-            let closing = matches!(orders.get(&index), Some(Order::Close { .. }));
-            // Entry needs qualification; a held hedge stays a candidate until the rebalance
-            // table closes it or minimal turnover hands its slot to a better pair, so a rate
-            // hovering at a threshold does not open and close it every settlement.
-            let held = ctx.book.position(index).is_some();
-            if (eval.passed || held) && !closing {
-                ranked.push((eval.score.total, index));
-            }
-        }
-        // Best first; ties by symbol for determinism.
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let symbols: Vec<Symbol> = ranked
-            .iter()
-            .filter_map(|(_, i)| ctx.market[*i].symbol.clone())
-            .collect();
-        let index_of = |symbol: &Symbol| {
-            ctx.market
-                .iter()
-                .position(|s| s.symbol.as_ref() == Some(symbol))
-        };
-        let allocation = match allocate(
-            ctx.book.equity,
-            &symbols,
-            &self.config.capital,
-            self.config.pair_selection.max_pairs,
-        ) {
-            Ok(allocation) => allocation,
-            Err(error) => {
-                self.stats.notes.push(format!("allocation failed: {error}"));
-                return;
-            }
-        };
-        let carry_of = |index: Option<usize>| {
-            index
-                .and_then(|i| carry.get(&i))
-                .map_or(Decimal::ZERO, |c| c.1)
-        };
-        let proposed: Vec<CarryPosition> = allocation
-            .targets
-            .iter()
-            .map(|t| CarryPosition {
-                symbol: t.symbol.clone(),
-                notional: t.notional,
-                expected_carry: carry_of(index_of(&t.symbol)),
-            })
-            .collect();
-        let held: Vec<CarryPosition> = ctx
-            .book
-            .positions
-            .iter()
-            .filter(|p| !matches!(orders.get(&p.symbol), Some(Order::Close { .. })))
-            .filter_map(|p| {
-                let facing = carry.get(&p.symbol).map_or(Decimal::ZERO, |c| {
-                    if c.0 == p.direction || flipped.contains(&p.symbol) {
-                        c.1
-                    } else {
-                        -c.1
-                    }
-                });
-                Some(CarryPosition {
-                    symbol: ctx.market[p.symbol].symbol.clone()?,
-                    notional: p.notional(),
-                    expected_carry: facing,
-                })
-            })
-            .collect();
-        let plan = plan_turnover(&held, &proposed, &self.switch_costs());
-        let mut lines: Vec<SizedLine> = Vec::new();
-        for target in &plan.targets {
-            let Some(index) = index_of(&target.symbol) else {
-                continue;
-            };
-            let Some((direction, _)) = carry.get(&index).copied() else {
-                continue;
-            };
-            let current = ctx.book.position(index);
-            // A held hedge changes direction only through the rebalance table's flip.
-            if let Some(p) = current
-                && p.direction != direction
-                && !flipped.contains(&index)
-            {
-                lines.push(SizedLine::keep(index, p.direction, p.notional()));
-                continue;
-            }
-            let held_size = current
-                .filter(|p| p.direction == direction)
-                .map(|p| p.notional());
-            lines.push(SizedLine {
-                index,
-                direction,
-                target: target.notional,
-                current: held_size,
-                size: held_size.unwrap_or(target.notional),
-            });
-        }
-        let budget = allocation.max_position_notional;
-        let cap = allocation.pair_notional_cap;
-        // Price moves and funding make the held book drift around the budget; tolerate half
-        // the resize band above it, but never into the reserve.
-        let capital = &self.config.capital;
-        let headroom = ((Decimal::ONE - capital.reserve_ratio)
-            .checked_div(capital.target_utilization)
-            .unwrap_or(Decimal::ONE)
-            - Decimal::ONE)
-            .max(Decimal::ZERO);
-        let band = self.config.backtest.resize_threshold;
-        let slack = (band / Decimal::TWO).min(headroom);
-        lazy_resize(&mut lines, budget, cap, band, slack);
-        let min_trade = self.config.rebalance.min_trade_usdt;
-        let mut targeted = Vec::new();
-        for line in &lines {
-            targeted.push(line.index);
-            let unchanged = line
-                .current
-                .is_some_and(|c| (c - line.size).abs() < min_trade);
-            if unchanged {
-                continue;
-            }
-            orders.insert(
-                line.index,
-                Order::Set {
-                    symbol: line.index,
-                    direction: line.direction,
-                    notional: line.size,
-                },
-            );
-        }
-        for p in &ctx.book.positions {
-            if !targeted.contains(&p.symbol)
-                && !flipped.contains(&p.symbol)
-                && !matches!(orders.get(&p.symbol), Some(Order::Close { .. }))
-            {
-                self.count("close: dropped by allocation / turnover", 1);
-                orders.insert(p.symbol, Order::Close { symbol: p.symbol });
-            }
-        }
     }
 
     /// Changes whenever market state, the set of hedges or the entry gate changes.
@@ -361,7 +202,7 @@ impl Policy for Strategy {
         let (entries_allowed, close_all, cut) = self.risk_gate(ctx);
         if close_all {
             self.count(
-                "close: risk (drawdown limit or red margin tier)",
+                "close: risk (red margin tier)",
                 ctx.book.positions.len() as u64,
             );
             return ctx
@@ -478,141 +319,5 @@ impl Policy for Strategy {
             .collect();
         stats.evaluations = self.evaluations;
         stats
-    }
-}
-
-/// One hedge of the final plan: what the allocation wants and what is held.
-#[derive(Debug, Clone, PartialEq)]
-struct SizedLine {
-    index: usize,
-    direction: Direction,
-    /// The allocation's notional for it.
-    target: Decimal,
-    /// Held notional in the same direction, `None` for entries and flips.
-    current: Option<Decimal>,
-    /// Notional to hold after this pass.
-    size: Decimal,
-}
-
-impl SizedLine {
-    fn keep(index: usize, direction: Direction, notional: Decimal) -> Self {
-        Self {
-            index,
-            direction,
-            target: notional,
-            current: Some(notional),
-            size: notional,
-        }
-    }
-}
-
-/// Executor-side reconciliation of held sizes with a fresh allocation, without trading on
-/// noise. The greedy allocation gives the last-ranked pair the remainder, so two held pairs
-/// whose scores swap order would swap sizes every pass; instead held hedges keep their size
-/// unless the book no longer fits the allocation's total (`budget`) or a hedge is far above
-/// the per-pair cap (shrink), or far below its target while capital is free (grow).
-/// Entries and flips take their target.
-/// `slack` is the tolerated overshoot of `budget` (a fraction); once exceeded, the book is cut
-/// back to the budget itself so the trim does not repeat every pass.
-fn lazy_resize(
-    lines: &mut [SizedLine],
-    budget: Decimal,
-    cap: Decimal,
-    band: Decimal,
-    slack: Decimal,
-) {
-    for line in lines.iter_mut() {
-        if line.current.is_some() && line.size > cap * (Decimal::ONE + band) {
-            line.size = line.target.min(cap);
-        }
-    }
-    let total = |lines: &[SizedLine]| lines.iter().map(|l| l.size).sum::<Decimal>();
-    let mut excess = total(lines) - budget;
-    if total(lines) > budget * (Decimal::ONE + slack) {
-        let mut order: Vec<usize> = (0..lines.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(lines[i].size - lines[i].target));
-        for i in order {
-            let over = lines[i].size - lines[i].target;
-            if excess <= Decimal::ZERO || over <= Decimal::ZERO {
-                break;
-            }
-            let cut = over.min(excess);
-            lines[i].size -= cut;
-            excess -= cut;
-        }
-    }
-    let mut room = budget - total(lines);
-    for line in lines.iter_mut() {
-        if room <= Decimal::ZERO {
-            break;
-        }
-        if line.current.is_some() && line.target > line.size * (Decimal::ONE + band) {
-            let grow = (line.target - line.size).min(room);
-            if grow >= line.size * band {
-                line.size += grow;
-                room -= grow;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    fn line(index: usize, target: Decimal, current: Option<Decimal>) -> SizedLine {
-        SizedLine {
-            index,
-            direction: Direction::PositiveCarry,
-            target,
-            current,
-            size: current.unwrap_or(target),
-        }
-    }
-
-    #[test]
-    fn swapped_remainder_does_not_trade() {
-        // Held 130/105; the new allocation says 105/130 (ranks swapped): keep both.
-        let mut lines = vec![
-            line(0, dec!(105), Some(dec!(130))),
-            line(1, dec!(130), Some(dec!(105))),
-        ];
-        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(lines[0].size, dec!(130));
-        assert_eq!(lines[1].size, dec!(105));
-    }
-
-    #[test]
-    fn entries_take_their_target_and_held_shrink_to_fit() {
-        let mut lines = vec![
-            line(0, dec!(100), Some(dec!(130))),
-            line(1, dec!(100), Some(dec!(120))),
-            line(2, dec!(35), None),
-        ];
-        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(lines[2].size, dec!(35));
-        let total: Decimal = lines.iter().map(|l| l.size).sum();
-        assert_eq!(total, dec!(235));
-        // the largest excess (30) is cut first, then 15 from the next
-        assert_eq!(lines[0].size, dec!(100));
-        assert_eq!(lines[1].size, dec!(100));
-    }
-
-    #[test]
-    fn undersized_hedges_grow_into_free_capital() {
-        let mut lines = vec![line(0, dec!(130), Some(dec!(60)))];
-        lazy_resize(&mut lines, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(lines[0].size, dec!(130));
-        let mut small = vec![line(0, dec!(130), Some(dec!(125)))];
-        lazy_resize(&mut small, dec!(235), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(small[0].size, dec!(125), "within the band: no trade");
-        // 4 % over the budget is tolerated, 6 % is cut back to the budget
-        let mut near = vec![line(0, dec!(100), Some(dec!(104)))];
-        lazy_resize(&mut near, dec!(100), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(near[0].size, dec!(104));
-        let mut over = vec![line(0, dec!(100), Some(dec!(106)))];
-        lazy_resize(&mut over, dec!(100), dec!(130), dec!(0.10), dec!(0.05));
-        assert_eq!(over[0].size, dec!(100));
     }
 }

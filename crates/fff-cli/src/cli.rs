@@ -27,6 +27,8 @@ pub enum Command {
     Rebalancer(RoleArgs),
     /// Binance-compatible exchange simulator; prints its base URLs as JSON on the first line.
     Sim(SimArgs),
+    /// Replays real Binance history through the decision core, with baselines and a report.
+    Backtest(fff_backtest::BacktestArgs),
     /// The whole suite locally: simulator, PostgreSQL, the five roles; Ctrl-C stops it.
     Up(UpArgs),
     /// Positions, funding, borrow, fees, P&L, risk tier and utilisation from the running suite.

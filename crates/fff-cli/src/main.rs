@@ -25,6 +25,21 @@ fn main() -> ExitCode {
         cli::Command::Sim(args) => sim::main(&args),
         cli::Command::Health(args) => health::main(&args),
         cli::Command::Up(args) => up::main(&args),
+        cli::Command::Backtest(args) => backtest(&args),
         cli::Command::Status(args) => status::main(&args),
+    }
+}
+
+/// `fff backtest`: synchronous, no runtime needed.
+fn backtest(args: &fff_backtest::BacktestArgs) -> ExitCode {
+    match fff_backtest::run(args) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fff backtest: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }

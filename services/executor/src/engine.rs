@@ -91,6 +91,19 @@ pub struct Engine {
     marks: Mutex<HashMap<String, Decimal>>,
     pub(crate) metrics: Metrics,
     reconcile: Mutex<Option<ReconcileReport>>,
+    reconciled: std::sync::atomic::AtomicBool,
+    annotations: Mutex<HashMap<i64, Annotation>>,
+    origins: Mutex<HashMap<i64, std::time::Instant>>,
+}
+
+/// Facts about a position the schema has no column for (kept in memory: lost on restart).
+#[derive(Debug, Clone, Default)]
+pub struct Annotation {
+    pub opened_by: Option<Initiator>,
+    pub open_reason: String,
+    pub close_reason: String,
+    pub approval_id: String,
+    pub flipped_from: Option<i64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -117,6 +130,9 @@ impl Engine {
             marks: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             reconcile: Mutex::new(None),
+            reconciled: std::sync::atomic::AtomicBool::new(false),
+            annotations: Mutex::new(HashMap::new()),
+            origins: Mutex::new(HashMap::new()),
         })
     }
 
@@ -155,6 +171,9 @@ impl Engine {
 
     /// Why new entries are refused right now, if they are.
     pub fn entry_block(&self) -> Option<String> {
+        if !self.reconciled.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some("start-up reconciliation has not completed".to_owned());
+        }
         let state = lock(&self.state);
         if state.paused {
             Some(format!("executor paused: {}", state.reason))
@@ -179,6 +198,33 @@ impl Engine {
 
     pub fn set_reconcile_report(&self, report: ReconcileReport) {
         *lock(&self.reconcile) = Some(report);
+        self.reconciled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Entries wait for start-up reconciliation (tests that skip it call this).
+    pub fn mark_reconciled(&self) {
+        self.reconciled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn annotation(&self, id: i64) -> Annotation {
+        lock(&self.annotations)
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn annotate(&self, id: i64, f: impl FnOnce(&mut Annotation)) {
+        f(lock(&self.annotations).entry(id).or_default());
+    }
+
+    pub fn annotate_approval(&self, id: i64, approval_id: &str) {
+        self.annotate(id, |a| approval_id.clone_into(&mut a.approval_id));
+    }
+
+    pub(crate) fn take_origin(&self, id: i64) -> Option<std::time::Instant> {
+        lock(&self.origins).remove(&id)
     }
 
     pub fn reconcile_report(&self) -> Option<ReconcileReport> {
@@ -240,6 +286,7 @@ impl Engine {
     }
 
     /// Creates a position in OPENING and spawns its entry. The caller gets the new row at once.
+    /// Risk approval is the caller's job (see [`crate::approval`]).
     pub async fn open(
         self: &Arc<Self>,
         symbol: &str,
@@ -248,6 +295,50 @@ impl Engine {
         leverage: Option<u32>,
         initiator: Initiator,
         reason: &str,
+    ) -> Result<Position> {
+        self.open_inner(
+            symbol, direction, notional, leverage, initiator, reason, None, None,
+        )
+        .await
+    }
+
+    /// [`Engine::open`] for the strategy loop: records the approval and when the opportunity
+    /// arrived (for the opportunity-to-order latency).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open_with_origin(
+        self: &Arc<Self>,
+        symbol: &str,
+        direction: Direction,
+        notional: Decimal,
+        initiator: Initiator,
+        reason: &str,
+        approval_id: Option<String>,
+        origin: Option<std::time::Instant>,
+    ) -> Result<Position> {
+        self.open_inner(
+            symbol,
+            direction,
+            notional,
+            None,
+            initiator,
+            reason,
+            approval_id,
+            origin,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open_inner(
+        self: &Arc<Self>,
+        symbol: &str,
+        direction: Direction,
+        notional: Decimal,
+        leverage: Option<u32>,
+        initiator: Initiator,
+        reason: &str,
+        approval_id: Option<String>,
+        origin: Option<std::time::Instant>,
     ) -> Result<Position> {
         if let Some(block) = self.entry_block() {
             return Err(ExecutorError::FailedPrecondition(block));
@@ -269,6 +360,14 @@ impl Engine {
             reason,
             "position opening"
         );
+        self.annotate(position.id, |a| {
+            a.opened_by = Some(initiator);
+            reason.clone_into(&mut a.open_reason);
+            a.approval_id = approval_id.unwrap_or_default();
+        });
+        if let Some(origin) = origin {
+            lock(&self.origins).insert(position.id, origin);
+        }
         self.emit(
             PositionEventKind::Opening,
             &position,
@@ -277,7 +376,10 @@ impl Engine {
         );
         let engine = Arc::clone(self);
         let id = position.id;
-        self.spawn("entry", async move { engine.run_entry(id, initiator).await });
+        self.spawn(
+            "entry",
+            async move { engine.run_entry(id, initiator).await },
+        );
         Ok(position)
     }
 
@@ -290,6 +392,7 @@ impl Engine {
         reason: &str,
     ) -> Result<Position> {
         let closing = self.mark_closing(position.id, reason).await?;
+        self.annotate(position.id, |a| reason.clone_into(&mut a.close_reason));
         self.emit(PositionEventKind::Closing, &closing, initiator, reason);
         let engine = Arc::clone(self);
         let id = position.id;
@@ -297,6 +400,26 @@ impl Engine {
             engine.run_exit(id, urgency, initiator).await.map(|_| ())
         });
         Ok(closing)
+    }
+
+    /// Closes `position` within the calling task (which must not hold its symbol lock).
+    pub async fn run_close_now(
+        self: &Arc<Self>,
+        position: &Position,
+        urgency: Urgency,
+        reason: &str,
+    ) -> Result<()> {
+        let closing = self.mark_closing(position.id, reason).await?;
+        self.annotate(position.id, |a| reason.clone_into(&mut a.close_reason));
+        self.emit(
+            PositionEventKind::Closing,
+            &closing,
+            Initiator::Risk,
+            reason,
+        );
+        self.run_exit(position.id, urgency, Initiator::Risk)
+            .await
+            .map(|_| ())
     }
 
     async fn mark_closing(&self, id: i64, reason: &str) -> Result<Position> {
@@ -339,7 +462,7 @@ impl Engine {
                 )));
             }
             let direction = crate::legs::core_direction(old.direction).opposite();
-            engine
+            let opened = engine
                 .open(
                     &old.symbol,
                     direction,
@@ -348,8 +471,9 @@ impl Engine {
                     initiator,
                     &format!("flip of position {}: {reason}", old.id),
                 )
-                .await
-                .map(|_| ())
+                .await?;
+            engine.annotate(opened.id, |a| a.flipped_from = Some(old.id));
+            Ok(())
         });
         Ok(closing)
     }

@@ -16,7 +16,7 @@ use fff_core::{Side, SymbolFilters, Venue};
 use fff_store::{OrderStatus, SideEffect};
 use rust_decimal::Decimal;
 
-pub use grpc::GatewayExchange;
+pub use grpc::{GatewayClientT, GatewayExchange};
 
 /// How an order prices itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

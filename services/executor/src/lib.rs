@@ -1,27 +1,53 @@
-//! `fff executor`: the executor: capital allocation and order execution.
+//! `fff executor`: capital allocation and order execution.
 //!
 //! The binary is a thin shim over [`run`]; tests call it with a port-0 listener and a oneshot
 //! shutdown.
+//!
+//! Inside, one [`engine::Engine`] owns the positions (a mutex per symbol serialises their
+//! work; order work runs in tracked tasks). Around it, tasks that feed it: start-up
+//! reconciliation ([`reconcile`], entries wait for it), the account ledger ([`ledger`]: fills,
+//! funding, interest), the strategy loop on the merged scanner view ([`strategy`]), risk
+//! directives and rebalancer actions ([`inputs`]), and a periodic `pnl_daily` writer.
 
+pub mod approval;
 pub mod engine;
 pub mod error;
 pub mod exchange;
 pub mod ids;
+pub mod inputs;
+pub mod ledger;
 pub mod legs;
 pub mod metrics;
+pub mod pnl;
 pub mod reconcile;
 mod service;
+pub mod strategy;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use fff_proto::fff::executor::v1::{MUTATING_METHODS, executor_server::ExecutorServer};
+use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
+use fff_proto::fff::rebalancer::v1::rebalancer_client::RebalancerClient;
+use fff_proto::fff::risk::v1::risk_client::RiskClient;
+use fff_proto::fff::scanner::v1 as scan;
 use fff_runtime::RoleContext;
-use fff_runtime::grpc::GrpcServer;
+use fff_runtime::grpc::{GrpcServer, channel};
+use fff_runtime::telemetry::ClientInterceptor;
 use fff_store::Store;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use service::ExecutorService;
+
+use crate::approval::RiskApprover;
+use crate::engine::{Engine, EngineParams};
+use crate::exchange::GatewayExchange;
+use crate::strategy::PlanCell;
+
+const PNL_DAILY_EVERY: Duration = Duration::from_secs(30);
 
 /// Serves the executor role on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -29,15 +55,6 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut server = GrpcServer::new("executor", &context.config.server)
-        .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
-        .add_service(ExecutorServer::new(ExecutorService), MUTATING_METHODS);
-    if let Some(token) = context.auth_token.clone() {
-        server = server.auth_token(token);
-    } else {
-        tracing::warn!("no auth token configured: mutating RPCs are refused");
-    }
-
     // This role persists; it is not ready until the schema is migrated.
     let url = context
         .secrets
@@ -53,9 +70,110 @@ pub async fn run(
         .context("cannot apply database migrations")?;
     tracing::info!("database migrated");
 
+    let config = &context.config;
+    let interceptor = ClientInterceptor::new(context.auth_token.as_ref())?;
+    let gateway =
+        GatewayClient::with_interceptor(channel(&config.services.gateway)?, interceptor.clone());
+    let risk = RiskClient::with_interceptor(channel(&config.services.risk)?, interceptor.clone());
+    let rebalancer =
+        RebalancerClient::with_interceptor(channel(&config.services.rebalancer)?, interceptor);
+    let exchange = Arc::new(GatewayExchange::new(gateway.clone()));
+    let engine = Engine::new(
+        store,
+        exchange,
+        EngineParams::from_config(config.capital.clone(), config.execution.clone()),
+    );
+    let approver = Arc::new(RiskApprover::new(risk.clone()));
+    let plan = Arc::new(PlanCell::default());
+
+    let cancel = CancellationToken::new();
+    let mut tasks = vec![
+        tokio::spawn(reconcile_until_done(Arc::clone(&engine), cancel.clone())),
+        tokio::spawn(ledger::run(Arc::clone(&engine), gateway, cancel.clone())),
+        tokio::spawn(inputs::follow_directives(
+            Arc::clone(&engine),
+            risk,
+            config.risk.deleverage_fraction,
+            cancel.clone(),
+        )),
+    ];
+    tasks.push(tokio::spawn(inputs::follow_actions(
+        Arc::clone(&engine),
+        rebalancer,
+        cancel.clone(),
+    )));
+    let endpoints = fff_scanner::merge::resolve_endpoints(&config.services.scanners).await?;
+    // cancels its stream tasks when dropped at the end of `run`
+    let opportunities =
+        fff_scanner::merge::subscribe(endpoints, scan::OpportunityFilter::default());
+    tasks.push(tokio::spawn(strategy::run(
+        Arc::clone(&engine),
+        approver.clone(),
+        opportunities.view.clone(),
+        config.pair_selection.max_pairs,
+        Arc::clone(&plan),
+        cancel.clone(),
+    )));
+    tasks.push(tokio::spawn(book_pnl_daily(
+        Arc::clone(&engine),
+        cancel.clone(),
+    )));
+
+    let service = ExecutorService::new(Arc::clone(&engine), approver, plan);
+    let mut server = GrpcServer::new("executor", &config.server)
+        .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
+        .add_service(ExecutorServer::new(service), MUTATING_METHODS);
+    if let Some(token) = context.auth_token.clone() {
+        server = server.auth_token(token);
+    } else {
+        tracing::warn!("no auth token configured: mutating RPCs are refused");
+    }
     let health = server.health();
     health.set_serving().await;
     tracing::info!(addr = %listener.local_addr()?, "executor serving");
-    server.serve(listener, shutdown).await?;
+    let result = server.serve(listener, shutdown).await;
+
+    cancel.cancel();
+    engine.drain(config.server.grace_period()).await;
+    for task in tasks {
+        task.abort();
+    }
+    drop(opportunities);
+    result?;
     Ok(())
+}
+
+/// Reconciles with the exchange at start-up, retrying until the gateway answers.
+async fn reconcile_until_done(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match reconcile::reconcile(&engine).await {
+            Ok(_) => return,
+            Err(err) => tracing::warn!(error = %err, "reconciliation failed; retrying"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Keeps today's `pnl_daily` row of every live position current.
+async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(PNL_DAILY_EVERY) => {}
+        }
+        let Ok(live) = engine.live_positions().await else {
+            continue;
+        };
+        for position in live {
+            let mark = engine.mark(&position.symbol);
+            if let Err(err) = pnl::book_daily(engine.store(), &position, mark).await {
+                tracing::warn!(symbol = %position.symbol, error = %err, "pnl_daily not written");
+            }
+        }
+    }
 }

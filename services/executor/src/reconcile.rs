@@ -240,16 +240,23 @@ async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) ->
         let legs = SignedLegs::from_orders(core_direction(position.direction), &orders);
         *db_perp.entry(position.symbol.clone()).or_default() += legs.perp;
     }
-    let mut symbols: Vec<&String> = db_perp.keys().chain(account.perp_positions.keys()).collect();
+    let mut symbols: Vec<&String> = db_perp
+        .keys()
+        .chain(account.perp_positions.keys())
+        .collect();
     symbols.sort();
     symbols.dedup();
     for symbol in symbols {
         let ours = db_perp.get(symbol).copied().unwrap_or_default();
-        let theirs = account.perp_positions.get(symbol).copied().unwrap_or_default();
+        let theirs = account
+            .perp_positions
+            .get(symbol)
+            .copied()
+            .unwrap_or_default();
         if ours != theirs {
-            report.mismatches.push(format!(
-                "{symbol} perp: database {ours}, exchange {theirs}"
-            ));
+            report
+                .mismatches
+                .push(format!("{symbol} perp: database {ours}, exchange {theirs}"));
         }
     }
     Ok(())

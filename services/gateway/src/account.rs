@@ -210,6 +210,10 @@ mod tests {
         .into_iter()
         .map(|m| m.unwrap().unwrap().sequence)
         .collect();
-        assert_eq!(seqs, [3, 4, 5], "gateway-wide numbering, others filtered out");
+        assert_eq!(
+            seqs,
+            [3, 4, 5],
+            "gateway-wide numbering, others filtered out"
+        );
     }
 }

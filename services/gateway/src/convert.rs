@@ -101,9 +101,7 @@ pub fn apply_state(order: &mut pb::Order, state: &OrderState) {
     if let Some(side) = state.side {
         order.side = side_to_pb(side) as i32;
     }
-    order.status = state
-        .status
-        .map_or(common::OrderStatus::New, status_to_pb) as i32;
+    order.status = state.status.map_or(common::OrderStatus::New, status_to_pb) as i32;
     if let Some(qty) = state.orig_qty {
         order.quantity = dec(qty);
     }
@@ -167,7 +165,10 @@ mod tests {
 
     #[test]
     fn statuses_map_conservatively() {
-        assert_eq!(status_to_pb(OrderStatus::Unknown), common::OrderStatus::Pending);
+        assert_eq!(
+            status_to_pb(OrderStatus::Unknown),
+            common::OrderStatus::Pending
+        );
         assert_eq!(
             status_to_pb(OrderStatus::ExpiredInMatch),
             common::OrderStatus::Expired

@@ -57,6 +57,10 @@ impl<T: Clone + Send + 'static> Fanout<T> {
         self.subscribers.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+    }
+
     /// Registers a subscriber that first receives `initial`, then every published event that
     /// passes `filter`.
     pub fn subscribe(

@@ -32,15 +32,14 @@ pub fn page(
         0 => 100,
         n => n.min(VENUE_MAX),
     } as usize;
-    let token = if page_token.is_empty() {
-        None
-    } else {
-        Some(
-            page_token
-                .parse::<i64>()
-                .map_err(|_| FieldError::invalid("page_token", "not a token from a previous page"))?,
-        )
-    };
+    let token =
+        if page_token.is_empty() {
+            None
+        } else {
+            Some(page_token.parse::<i64>().map_err(|_| {
+                FieldError::invalid("page_token", "not a token from a previous page")
+            })?)
+        };
     let (start, end) = match range {
         Some(range) => (
             optional_timestamp("range.start", range.start.as_ref())?.map(|t| t.timestamp_millis()),
@@ -152,7 +151,11 @@ pub async fn income(
                 asset: r.asset,
                 amount: dec(r.income),
                 time: Some(ts(r.time)),
-                info: if r.info.is_empty() { r.income_type } else { r.info },
+                info: if r.info.is_empty() {
+                    r.income_type
+                } else {
+                    r.info
+                },
             })
             .collect(),
         next_page_token,

@@ -67,7 +67,10 @@ pub fn check_request_id(field: &str, id: &str) -> Result<(), FieldError> {
         return Err(FieldError::missing(field));
     }
     if id.len() > 64 || !id.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(FieldError::invalid(field, "must be 1-64 printable ascii chars"));
+        return Err(FieldError::invalid(
+            field,
+            "must be 1-64 printable ascii chars",
+        ));
     }
     Ok(())
 }
@@ -84,7 +87,10 @@ pub fn check_asset(field: &str, asset: &str) -> Result<(), FieldError> {
     if ok {
         Ok(())
     } else {
-        Err(FieldError::invalid(field, "must be 1-20 upper-case letters or digits"))
+        Err(FieldError::invalid(
+            field,
+            "must be 1-20 upper-case letters or digits",
+        ))
     }
 }
 

@@ -108,7 +108,12 @@ impl MarketHub {
             return;
         }
         state.mark = Some((mark.clone(), update.event_time));
-        let event = message(&update.symbol, update.event_time, false, Event::MarkPrice(mark));
+        let event = message(
+            &update.symbol,
+            update.event_time,
+            false,
+            Event::MarkPrice(mark),
+        );
         inner.fanout.publish(&event);
     }
 
@@ -137,10 +142,16 @@ impl MarketHub {
         let Some(state) = inner.symbols.get_mut(symbol) else {
             return;
         };
-        if state.tickers.get(&ticker.venue).is_some_and(|(old, _)| *old == ticker) {
+        if state
+            .tickers
+            .get(&ticker.venue)
+            .is_some_and(|(old, _)| *old == ticker)
+        {
             return;
         }
-        state.tickers.insert(ticker.venue, (ticker.clone(), time_ms));
+        state
+            .tickers
+            .insert(ticker.venue, (ticker.clone(), time_ms));
         let event = message(symbol, time_ms, false, Event::Ticker24h(ticker));
         inner.fanout.publish(&event);
     }
@@ -234,12 +245,22 @@ impl MarketHub {
             }
             if wants_kind(pb::MarketEventKind::BookTicker) {
                 for (book, time) in state.books.values() {
-                    snapshot.push(message(symbol, *time, true, Event::BookTicker(book.clone())));
+                    snapshot.push(message(
+                        symbol,
+                        *time,
+                        true,
+                        Event::BookTicker(book.clone()),
+                    ));
                 }
             }
             if wants_kind(pb::MarketEventKind::Ticker24h) {
                 for (ticker, time) in state.tickers.values() {
-                    snapshot.push(message(symbol, *time, true, Event::Ticker24h(ticker.clone())));
+                    snapshot.push(message(
+                        symbol,
+                        *time,
+                        true,
+                        Event::Ticker24h(ticker.clone()),
+                    ));
                 }
             }
         }
@@ -315,20 +336,30 @@ mod tests {
         let first = sub.next().await.unwrap().unwrap();
         assert!(first.snapshot);
         assert_eq!((first.sequence, first.symbol.as_str()), (1, "ETHUSDT"));
-        let Some(Event::MarkPrice(m)) = &first.event else { panic!("{first:?}") };
-        assert_eq!((m.mark_price.as_str(), m.funding_interval_hours), ("3000", 4));
+        let Some(Event::MarkPrice(m)) = &first.event else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            (m.mark_price.as_str(), m.funding_interval_hours),
+            ("3000", 4)
+        );
         let marker = sub.next().await.unwrap().unwrap();
         assert!(matches!(marker.event, Some(Event::SnapshotComplete(c)) if c.event_count == 1));
         let live = sub.next().await.unwrap().unwrap();
         assert_eq!((live.sequence, live.snapshot), (3, false));
-        let Some(Event::MarkPrice(m)) = &live.event else { panic!("{live:?}") };
+        let Some(Event::MarkPrice(m)) = &live.event else {
+            panic!("{live:?}")
+        };
         assert_eq!(m.mark_price, "3001");
     }
 
     #[tokio::test]
     async fn kinds_filter_and_unchanged_books_are_not_resent() {
         let hub = hub();
-        let mut books = hub.subscribe(HashSet::new(), HashSet::from([pb::MarketEventKind::BookTicker]));
+        let mut books = hub.subscribe(
+            HashSet::new(),
+            HashSet::from([pb::MarketEventKind::BookTicker]),
+        );
         let book = pb::BookTicker {
             venue: common::Venue::SpotMargin as i32,
             bid_price: "1".into(),
@@ -341,10 +372,22 @@ mod tests {
         hub.on_book("BTCUSDT", book.clone(), 1);
         hub.on_book("BTCUSDT", book.clone(), 2);
         hub.resync(common::ResyncReason::UpstreamReconnected, "test");
-        assert!(matches!(books.next().await.unwrap().unwrap().event, Some(Event::SnapshotComplete(_))));
-        assert!(matches!(books.next().await.unwrap().unwrap().event, Some(Event::BookTicker(_))));
-        assert!(matches!(books.next().await.unwrap().unwrap().event, Some(Event::Resync(_))));
-        assert_eq!(hub.mid_price("BTCUSDT", common::Venue::SpotMargin), Some(d!(2)));
+        assert!(matches!(
+            books.next().await.unwrap().unwrap().event,
+            Some(Event::SnapshotComplete(_))
+        ));
+        assert!(matches!(
+            books.next().await.unwrap().unwrap().event,
+            Some(Event::BookTicker(_))
+        ));
+        assert!(matches!(
+            books.next().await.unwrap().unwrap().event,
+            Some(Event::Resync(_))
+        ));
+        assert_eq!(
+            hub.mid_price("BTCUSDT", common::Venue::SpotMargin),
+            Some(d!(2))
+        );
         assert_eq!(hub.mark_price("BTCUSDT"), Some(d!(65000)));
     }
 }

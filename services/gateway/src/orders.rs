@@ -52,14 +52,22 @@ fn market_of(venue: common::Venue) -> Market {
 }
 
 fn is_unknown_order(err: &BinanceError) -> bool {
-    matches!(err, BinanceError::Api { code: -2011 | -2013, .. })
+    matches!(
+        err,
+        BinanceError::Api {
+            code: -2011 | -2013,
+            ..
+        }
+    )
 }
 
 /// The venue says the client id is already taken: the order exists there.
 fn is_duplicate(err: &BinanceError) -> bool {
     match err {
         BinanceError::Api { code: -4116, .. } => true,
-        BinanceError::Api { code: -2010, msg, .. } => msg.contains("Duplicate"),
+        BinanceError::Api {
+            code: -2010, msg, ..
+        } => msg.contains("Duplicate"),
         _ => false,
     }
 }
@@ -70,7 +78,9 @@ fn filter_status(err: &FilterError) -> Status {
         | FilterError::PriceBelowMin { .. }
         | FilterError::PriceAboveMax { .. } => "price",
         FilterError::MissingReferencePrice => {
-            return Status::unavailable("no reference price yet to check the market order's notional");
+            return Status::unavailable(
+                "no reference price yet to check the market order's notional",
+            );
         }
         _ => "quantity",
     };
@@ -98,6 +108,19 @@ impl Orders {
     /// Places `order` once; returns the order and whether nothing new was sent.
     pub async fn place(self: &Arc<Self>, order: ValidOrder) -> Result<(pb::Order, bool), Status> {
         let guard = self.book.lock_id(&order.client_order_id).await;
+        let this = self.clone();
+        // lookup and send outlive a caller that hangs up; the id stays locked until recorded
+        let task = tokio::spawn(async move {
+            let result = this.place_locked(order).await;
+            drop(guard);
+            result
+        });
+        task.await
+            .map_err(|e| Status::internal(format!("order task failed: {e}")))?
+    }
+
+    /// [`Orders::place`] with the id's lock held.
+    async fn place_locked(&self, order: ValidOrder) -> Result<(pb::Order, bool), Status> {
         let fingerprint = order.fingerprint();
         let pending = match decide(self.book.get(&order.client_order_id).as_ref(), &fingerprint) {
             Decision::Answer(known) => return Ok((known, true)),
@@ -109,7 +132,10 @@ impl Orders {
             }
             Decision::Lookup { pending } => pending,
         };
-        match self.lookup(order.venue, &order.symbol, &order.client_order_id).await {
+        match self
+            .lookup(order.venue, &order.symbol, &order.client_order_id)
+            .await
+        {
             Ok(Some(found)) => {
                 if pending.is_none() {
                     self.book.put(Record {
@@ -136,15 +162,8 @@ impl Orders {
             }
         }
         let checked = self.check_filters(&order)?;
-        let this = self.clone();
-        // the send outlives a caller that hangs up; the id stays locked until it is recorded
-        let task = tokio::spawn(async move {
-            let result = this.send(checked, fingerprint).await;
-            drop(guard);
-            result
-        });
-        task.await
-            .map_err(|e| Status::internal(format!("order task failed: {e}")))?
+        self.send(checked, fingerprint)
+            .await
             .map(|order| (order, false))
     }
 
@@ -152,7 +171,10 @@ impl Orders {
     fn check_filters(&self, order: &ValidOrder) -> Result<ValidOrder, Status> {
         let universe = self.universe.read().unwrap_or_else(|p| p.into_inner());
         let listing = universe.get(&order.symbol).ok_or_else(|| {
-            Status::from(FieldError::invalid("symbol", "not in the gateway's universe"))
+            Status::from(FieldError::invalid(
+                "symbol",
+                "not in the gateway's universe",
+            ))
         })?;
         let perp = order.venue == common::Venue::UsdmPerp;
         let filters = if perp {
@@ -165,9 +187,10 @@ impl Orders {
             OrderKind::Market => None,
         };
         let reference_price = if perp {
-            self.market
-                .mark_price(&order.symbol)
-                .or_else(|| self.market.mid_price(&order.symbol, common::Venue::UsdmPerp))
+            self.market.mark_price(&order.symbol).or_else(|| {
+                self.market
+                    .mid_price(&order.symbol, common::Venue::UsdmPerp)
+            })
         } else {
             self.market
                 .mid_price(&order.symbol, common::Venue::SpotMargin)
@@ -192,7 +215,10 @@ impl Orders {
         if checked.price != limit_price {
             return Err(FieldError::invalid(
                 "price",
-                format!("{} is not a multiple of the tick size", limit_price.unwrap_or_default()),
+                format!(
+                    "{} is not a multiple of the tick size",
+                    limit_price.unwrap_or_default()
+                ),
             )
             .into());
         }
@@ -267,8 +293,9 @@ impl Orders {
                 tracing::warn!(client_order_id = %order.client_order_id, error = %err, "order outcome unknown, resolving");
                 for delay in RESOLVE_ATTEMPTS {
                     tokio::time::sleep(delay).await;
-                    if let Ok(Some(found)) =
-                        self.lookup(order.venue, &order.symbol, &order.client_order_id).await
+                    if let Ok(Some(found)) = self
+                        .lookup(order.venue, &order.symbol, &order.client_order_id)
+                        .await
                     {
                         return Ok(self.book.observe(&found));
                     }
@@ -285,8 +312,12 @@ impl Orders {
         symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<pb::Order>, BinanceError> {
-        self.query(venue, symbol, &OrderRef::ClientOrderId(client_order_id.to_owned()))
-            .await
+        self.query(
+            venue,
+            symbol,
+            &OrderRef::ClientOrderId(client_order_id.to_owned()),
+        )
+        .await
     }
 
     async fn query(
@@ -409,13 +440,19 @@ impl Orders {
     }
 
     /// Cancels each working order of the symbol (the connector has no cancel-all endpoint).
-    pub async fn cancel_all(&self, venue: common::Venue, symbol: &str) -> Result<Vec<pb::Order>, Status> {
+    pub async fn cancel_all(
+        &self,
+        venue: common::Venue,
+        symbol: &str,
+    ) -> Result<Vec<pb::Order>, Status> {
         let open = self.open_orders(venue, Some(symbol)).await?;
         let mut cancelled = Vec::new();
         for order in open {
             let reference = OrderRef::OrderId(i64::try_from(order.exchange_order_id).unwrap_or(0));
             match self.cancel(venue, symbol, reference).await {
-                Ok(order) if order.status == common::OrderStatus::Canceled as i32 => cancelled.push(order),
+                Ok(order) if order.status == common::OrderStatus::Canceled as i32 => {
+                    cancelled.push(order)
+                }
                 Ok(_) => {}
                 Err(status) if status.code() == tonic::Code::NotFound => {}
                 Err(status) => return Err(status),

@@ -66,7 +66,9 @@ fn trading_venue(field: &str, raw: i32) -> Result<common::Venue, Status> {
 fn order_ref(raw: Option<&pb::OrderRef>) -> Result<(common::Venue, String, OrderRef), Status> {
     let raw = raw.ok_or_else(|| FieldError::missing("order"))?;
     let venue = trading_venue("order.venue", raw.venue)?;
-    let symbol = parse_symbol("order.symbol", &raw.symbol)?.as_str().to_owned();
+    let symbol = parse_symbol("order.symbol", &raw.symbol)?
+        .as_str()
+        .to_owned();
     let id = match &raw.id {
         Some(pb::order_ref::Id::ClientOrderId(id)) => {
             check_client_order_id("order.client_order_id", id)?;
@@ -156,7 +158,10 @@ impl GatewayApi for GatewayService {
                 .spot_balances
                 .retain(|b| nonzero(&b.free) || nonzero(&b.locked));
             account.margin_balances.retain(|b| {
-                nonzero(&b.free) || nonzero(&b.locked) || nonzero(&b.borrowed) || nonzero(&b.interest)
+                nonzero(&b.free)
+                    || nonzero(&b.locked)
+                    || nonzero(&b.borrowed)
+                    || nonzero(&b.interest)
             });
             account
                 .futures_balances
@@ -214,7 +219,9 @@ impl GatewayApi for GatewayService {
         record_ref(&symbol, &id);
         let gateway = self.ready()?;
         let order = gateway.orders.cancel(venue, &symbol, id).await?;
-        Ok(Response::new(pb::CancelOrderResponse { order: Some(order) }))
+        Ok(Response::new(pb::CancelOrderResponse {
+            order: Some(order),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
@@ -261,10 +268,9 @@ impl GatewayApi for GatewayService {
         let offset = if request.page_token.is_empty() {
             0
         } else {
-            request
-                .page_token
-                .parse::<usize>()
-                .map_err(|_| FieldError::invalid("page_token", "not a token from a previous page"))?
+            request.page_token.parse::<usize>().map_err(|_| {
+                FieldError::invalid("page_token", "not a token from a previous page")
+            })?
         };
         let gateway = self.ready()?;
         let all = gateway.orders.open_orders(venue, symbol.as_deref()).await?;
@@ -317,7 +323,11 @@ impl GatewayApi for GatewayService {
             _ => MarginType::Crossed,
         };
         let gateway = self.ready()?;
-        let changed = match gateway.rest.set_margin_type(symbol.as_str(), margin_type).await {
+        let changed = match gateway
+            .rest
+            .set_margin_type(symbol.as_str(), margin_type)
+            .await
+        {
             Ok(_) => true,
             // -4046: no need to change margin type
             Err(fff_binance::Error::Api { code: -4046, .. }) => false,

@@ -103,7 +103,10 @@ fn read_sim_urls(path: &Path) -> Result<BinanceUrls> {
 fn resolve_credentials(config: &ExchangeConfig, secrets: &Secrets) -> Result<Credentials> {
     match (&secrets.binance_api_key, &secrets.binance_api_secret) {
         (Some(key), Some(secret)) => {
-            return Ok(Credentials::new(key.expose().clone(), secret.expose().clone()));
+            return Ok(Credentials::new(
+                key.expose().clone(),
+                secret.expose().clone(),
+            ));
         }
         (Some(_), None) | (None, Some(_)) => {
             return Err(Error::config(

@@ -113,7 +113,11 @@ impl Gateway {
             if loaded && !self.is_ready() {
                 self.become_ready(&health, &cancel).await;
             }
-            let wait = if self.is_ready() { refresh } else { STARTUP_RETRY };
+            let wait = if self.is_ready() {
+                refresh
+            } else {
+                STARTUP_RETRY
+            };
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -137,7 +141,10 @@ impl Gateway {
             .collect();
         tracing::info!(instruments = fresh.listings.len(), "universe loaded");
         if let Some(store) = store {
-            match store.upsert_instruments(&universe::to_store_rows(&fresh)).await {
+            match store
+                .upsert_instruments(&universe::to_store_rows(&fresh))
+                .await
+            {
                 Ok(changed) => tracing::debug!(changed, "instruments upserted"),
                 Err(err) => tracing::warn!(error = %err, "instruments upsert failed"),
             }

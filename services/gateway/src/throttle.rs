@@ -57,6 +57,10 @@ mod tests {
         times.sort();
         assert_eq!(times[0], Duration::ZERO);
         assert_eq!(times[9], Duration::from_millis(900));
-        assert_eq!(times[19], Duration::from_millis(1900), "20 orders take ~2 s at 10/s");
+        assert_eq!(
+            times[19],
+            Duration::from_millis(1900),
+            "20 orders take ~2 s at 10/s"
+        );
     }
 }

@@ -79,10 +79,16 @@ pub fn build(inputs: &UniverseInputs) -> Universe {
         .filter(|s| s.contract_type == "PERPETUAL")
         .map(|s| (s.symbol.as_str(), s))
         .collect();
-    let funding: HashMap<&str, &FundingInfo> =
-        inputs.funding.iter().map(|f| (f.symbol.as_str(), f)).collect();
-    let premium: HashMap<&str, &PremiumIndex> =
-        inputs.premium.iter().map(|p| (p.symbol.as_str(), p)).collect();
+    let funding: HashMap<&str, &FundingInfo> = inputs
+        .funding
+        .iter()
+        .map(|f| (f.symbol.as_str(), f))
+        .collect();
+    let premium: HashMap<&str, &PremiumIndex> = inputs
+        .premium
+        .iter()
+        .map(|p| (p.symbol.as_str(), p))
+        .collect();
     let pairs: HashMap<&str, &MarginPair> = inputs
         .margin_pairs
         .iter()
@@ -116,8 +122,7 @@ pub fn build(inputs: &UniverseInputs) -> Universe {
         let margin_trading_allowed =
             spot.is_margin_trading_allowed && pair.is_some_and(|p| p.is_margin_trade);
         let margin_buy_allowed = margin_trading_allowed && pair.is_some_and(|p| p.is_buy_allowed);
-        let margin_sell_allowed =
-            margin_trading_allowed && pair.is_some_and(|p| p.is_sell_allowed);
+        let margin_sell_allowed = margin_trading_allowed && pair.is_some_and(|p| p.is_sell_allowed);
         let borrow_rate = inputs.borrow_rates.get(&spot.base_asset).copied();
         // no isBorrowable in the connector: a listed cross-margin pair whose base asset has a
         // published borrow rate is taken as borrowable
@@ -184,6 +189,9 @@ pub fn build(inputs: &UniverseInputs) -> Universe {
 
 pub fn filters_to_pb(filters: &SymbolFilters) -> common::SymbolFilters {
     let zero = Decimal::ZERO;
+    // venues pad to 8 places ("0.01000000"); the wire carries the plain value
+    let dec = |d: Decimal| dec(d.normalize());
+    let opt_dec = |d: Option<Decimal>| opt_dec(d.map(|d| d.normalize()));
     let price = filters.price;
     let lot = filters.lot;
     let market = filters.market_lot;
@@ -277,8 +285,10 @@ mod tests {
             perp_symbol("BTCUSDT_260327", "BTC", "CURRENT_QUARTER", "TRADING"),
             perp_symbol("PERPONLY", "PPO", "PERPETUAL", "TRADING"),
         ]});
-        let pair = |s: &str, b: &str| json!({"id": 1, "symbol": s, "base": b, "quote": "USDT",
-            "isMarginTrade": true, "isBuyAllowed": true, "isSellAllowed": true});
+        let pair = |s: &str, b: &str| {
+            json!({"id": 1, "symbol": s, "base": b, "quote": "USDT",
+            "isMarginTrade": true, "isBuyAllowed": true, "isSellAllowed": true})
+        };
         UniverseInputs {
             spot: serde_json::from_value(spot).unwrap(),
             margin_pairs: serde_json::from_value(json!([pair("BTCUSDT", "BTC"), pair("ETHUSDT", "ETH")])).unwrap(),
@@ -312,7 +322,10 @@ mod tests {
         assert_eq!(btc.spot_filters.as_ref().unwrap().tick_size, "0.01");
         assert_eq!(btc.perp_filters.as_ref().unwrap().step_size, "0.001");
         assert_eq!(btc.perp_filters.as_ref().unwrap().min_notional, "5");
-        assert_eq!(btc.funding_interval_hours, 8, "not adjusted: binance default");
+        assert_eq!(
+            btc.funding_interval_hours, 8,
+            "not adjusted: binance default"
+        );
         assert!(btc.margin_trading_allowed && btc.base_borrowable);
         assert_eq!(btc.base_borrow_rate_hourly, "0.0000025");
         assert_eq!(btc.open_interest_usdt, "130001.0");
@@ -322,7 +335,10 @@ mod tests {
         let eth = &universe.get("ETHUSDT").unwrap();
         assert_eq!(eth.instrument.funding_interval_hours, 4);
         assert_eq!(eth.instrument.funding_rate_cap, "0.02");
-        assert_eq!(eth.instrument.status, common::InstrumentStatus::Halted as i32);
+        assert_eq!(
+            eth.instrument.status,
+            common::InstrumentStatus::Halted as i32
+        );
         assert!(!eth.trading_on_both());
         assert!(!eth.instrument.base_borrowable, "no borrow rate published");
     }

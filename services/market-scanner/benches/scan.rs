@@ -104,12 +104,12 @@ fn scan(c: &mut Criterion) {
     for size in [500usize, 5_000] {
         let instruments = universe(size);
         let mut engine = loaded_engine(&instruments);
-        let events: Vec<gw::StreamMarketResponse> = (0..64)
+        // 64 symbols, each alternating between two funding rates, so every event changes
+        // its symbol and forces a re-evaluation and a re-rank
+        let events: Vec<gw::StreamMarketResponse> = (0..128)
             .map(|i| {
-                mark(
-                    &instruments[(i * 37) % size].symbol,
-                    &format!("0.000{}", i % 9 + 1),
-                )
+                let funding = if i < 64 { "0.0003" } else { "0.0007" };
+                mark(&instruments[(i % 64 * 37) % size].symbol, funding)
             })
             .collect();
         let mut next = 0usize;
@@ -118,7 +118,11 @@ fn scan(c: &mut Criterion) {
             b.iter(|| {
                 next = (next + 1) % events.len();
                 engine.apply(black_box(&events[next])).expect("valid event");
-                black_box(engine.cycle(Utc::now(), false))
+                black_box(
+                    engine
+                        .cycle(Utc::now(), false)
+                        .expect("the event changed the state"),
+                )
             });
         });
     }

@@ -3,9 +3,9 @@
 //!
 //! ```ignore
 //! let endpoints = merge::resolve_endpoints(&config.services.scanners).await?;
-//! let mut view = merge::subscribe(endpoints, filter, cancel.clone());
-//! while view.changed().await.is_ok() {
-//!     let merged = view.borrow_and_update().clone();
+//! let mut subscription = merge::subscribe(endpoints, filter);
+//! while subscription.view.changed().await.is_ok() {
+//!     let merged = subscription.view.borrow_and_update().clone();
 //!     if merged.complete { /* every shard reported */ }
 //! }
 //! ```
@@ -191,14 +191,26 @@ pub async fn resolve_endpoints(endpoints: &[String]) -> Result<Vec<String>> {
     Ok(resolved)
 }
 
+/// A live merged view; dropping it stops every subscription.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Updated after every shard snapshot that changed the view.
+    pub view: watch::Receiver<MergedView>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
 /// Subscribes to StreamOpportunities on every endpoint (reconnecting with backoff) and
 /// publishes the merged view after every snapshot. `filter.top_n` applies to the merged view,
-/// not per shard. Runs until `cancel` fires. Must be called inside a tokio runtime.
-pub fn subscribe(
-    endpoints: Vec<String>,
-    filter: pb::OpportunityFilter,
-    cancel: CancellationToken,
-) -> watch::Receiver<MergedView> {
+/// not per shard. Runs until the returned [`Subscription`] is dropped. Must be called inside a
+/// tokio runtime.
+pub fn subscribe(endpoints: Vec<String>, filter: pb::OpportunityFilter) -> Subscription {
+    let cancel = CancellationToken::new();
     let (view_tx, view_rx) = watch::channel(MergedView::default());
     let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<pb::OpportunitySnapshot>(64);
     let top_n = filter.top_n;
@@ -212,11 +224,12 @@ pub fn subscribe(
         ));
     }
     drop(snapshot_tx);
+    let stop = cancel.clone();
     tokio::spawn(async move {
         let mut merger = Merger::default();
         loop {
             let snapshot = tokio::select! {
-                () = cancel.cancelled() => return,
+                () = stop.cancelled() => return,
                 snapshot = snapshot_rx.recv() => snapshot,
             };
             let Some(snapshot) = snapshot else { return };
@@ -225,7 +238,10 @@ pub fn subscribe(
             }
         }
     });
-    view_rx
+    Subscription {
+        view: view_rx,
+        cancel,
+    }
 }
 
 async fn follow(

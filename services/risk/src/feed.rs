@@ -104,7 +104,7 @@ pub async fn follow_account<S: AccountSource>(
             Ok(()) => tracing::warn!("gateway account stream ended, reconnecting"),
             Err(status) => tracing::warn!(
                 code = ?status.code(),
-                message = status.message(),
+                error = status.message(),
                 retry_in_ms = delay.as_millis(),
                 "gateway account feed failed"
             ),

@@ -32,7 +32,8 @@ pub struct SymbolState {
     /// Hourly borrow rate of the base asset, and whether it came from data or config.
     pub borrow_hourly: Decimal,
     pub borrow_known: bool,
-    /// Bumped on every change, so policies can cache per-symbol work.
+    /// Bumped whenever an input of qualification or scoring changes (settlement, volume,
+    /// borrow rate), so policies can cache per-symbol work.
     pub version: u64,
 }
 

@@ -38,7 +38,7 @@ pub struct PolicyStats {
     pub halted_decisions: u64,
     /// Times the drawdown tracker halted new entries.
     pub halts: u64,
-    /// Times the hard drawdown limit was breached (everything is closed then).
+    /// Times the hard drawdown limit was reached (reported; the halt already stops entries).
     pub limit_breaches: u64,
     /// Margin-tier transitions.
     pub tier_changes: u64,

@@ -264,8 +264,11 @@ fn advance(
             *events += 1;
             perp_moved = true;
         }
-        if spot_moved || perp_moved {
+        if perp_moved {
+            // New 24h volume; prices alone do not change what qualification reads.
             state.version += 1;
+        }
+        if spot_moved || perp_moved {
             // Only legs with a close in this step are marked; a leg whose series ended (or
             // lags) follows the other leg's return instead of showing a fake basis move.
             let spot = state.spot.filter(|_| spot_moved).map(|(_, p)| p);

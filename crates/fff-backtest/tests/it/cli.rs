@@ -125,3 +125,35 @@ fn bad_override_is_a_config_error() {
     let error = run(&a).unwrap_err().to_string();
     assert!(error.contains("capital.leverage"), "{error}");
 }
+
+#[test]
+fn config_file_sections_are_read_and_others_ignored() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_market(data.path());
+    let config = data.path().join("fff.toml");
+    std::fs::write(
+        &config,
+        "[gateway]\nlisten = \"0.0.0.0:1\"\n\n[capital]\nleverage = 3\n\n\
+         [backtest]\ninitial_capital = 50000\nborrow_daily_rate = { BTC = 0.0002 }\n",
+    )
+    .unwrap();
+    let mut a = args(data.path(), out.path());
+    a.set.clear();
+    a.config = Some(config);
+    a.set.push("capital.max_pair_fraction=0.2".parse().unwrap());
+    let summary = run(&a).unwrap();
+    assert_eq!(
+        summary.metrics[0].initial_equity,
+        rust_decimal::Decimal::from(50_000)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["config"]["capital"]["leverage"], "3");
+    assert_eq!(json["config"]["capital"]["max_pair_fraction"], "0.2");
+    assert_eq!(
+        json["config"]["backtest"]["borrow_daily_rate"]["BTC"],
+        "0.0002"
+    );
+}

@@ -82,6 +82,12 @@ fn funding_sign_flip_triggers_exactly_one_flip() {
     assert_eq!(trades.first().map(|t| t.kind), Some(TradeKind::Open));
     assert_eq!(trades.last().map(|t| t.kind), Some(TradeKind::Close));
     assert_eq!(trades.len(), 3);
+    // Sign conventions both ways: only the two settlements between the sign change and the
+    // flip pay against the hedge (short perp paying negative funding); the rest, before and
+    // after the flip (long perp receiving negative funding), pay it.
+    let ledger = &run.book.ledgers[0];
+    assert_eq!(ledger.settlements, 59);
+    assert_eq!(ledger.positive_settlements, 57);
 }
 
 /// A: hedged from day 0; its perp jumps 3.5 % against the hedge on day 6 (`jump`).
@@ -221,4 +227,30 @@ fn a_leg_whose_series_ends_books_no_basis() {
     assert_eq!(ledger.basis, Decimal::ZERO);
     assert!(ledger.funding > Decimal::ZERO);
     assert_eq!(run.book.equity, run.book.initial_capital + ledger.funding);
+}
+
+#[test]
+fn window_start_trades_from_day_one_with_warm_up_history() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let funding = data_dir.path().join("funding");
+    std::fs::create_dir_all(&funding).unwrap();
+    let mut text = String::from("symbol,fundingTime,fundingRate,markPrice\n");
+    for i in 0..(40 * 3) {
+        text.push_str(&format!(
+            "XUSDT,{},0.0003,\n",
+            EPOCH_2024_MS + i * 8 * 3_600_000
+        ));
+    }
+    std::fs::write(funding.join("XUSDT.csv"), text).unwrap();
+    let from = chrono::NaiveDate::from_ymd_opt(2024, 1, 21).unwrap();
+    let range = fff_backtest::DateRange::from_dates(Some(from), None);
+    let data = fff_backtest::load_dataset(data_dir.path(), range).unwrap();
+    let run = Backtest::from_config(free_config(&["X"]))
+        .run(&data)
+        .unwrap();
+    let from_ms = EPOCH_2024_MS + 20 * DAY;
+    assert_eq!(run.start_ms, from_ms);
+    // The warm-up settlements are known, so the hedge opens in the first hour of the window.
+    assert_eq!(run.book.trades.first().map(|t| t.time_ms), Some(from_ms));
+    assert_eq!(run.book.ledgers[0].settlements, 20 * 3 - 1);
 }

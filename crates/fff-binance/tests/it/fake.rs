@@ -229,6 +229,39 @@ async fn margin_order(State(c): State<Shared>) -> Response {
     json(StatusCode::OK, "<html>gateway</html>")
 }
 
+fn test_data(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/test_data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Klines answer only the query the connector is expected to send.
+async fn klines(State(c): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    let raw = raw.unwrap_or_default();
+    c.bump(&format!("GET klines?{raw}"));
+    if raw != "symbol=BTCUSDT&interval=1h&startTime=1499040000000&limit=2" {
+        return api_error(StatusCode::BAD_REQUEST, -1102, "unexpected kline query");
+    }
+    json(StatusCode::OK, &test_data("api_v3_klines.json"))
+}
+
+async fn futures_klines(State(c): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    c.bump(&format!("GET fapi klines?{}", raw.unwrap_or_default()));
+    json(StatusCode::OK, &test_data("fapi_v1_klines.json"))
+}
+
+async fn api_restrictions(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(resp) = check_signed(&c, &headers, raw.as_deref().unwrap_or("")) {
+        return resp;
+    }
+    json(
+        StatusCode::OK,
+        &test_data("sapi_v1_account_apiRestrictions.json"),
+    )
+}
+
 pub async fn spawn() -> (String, Shared) {
     let counters: Shared = Arc::default();
     let app = Router::new()
@@ -247,6 +280,9 @@ pub async fn spawn() -> (String, Shared) {
         .route("/fapi/v1/ticker/bookTicker", get(futures_book))
         .route("/fapi/v1/premiumIndex", get(futures_premium))
         .route("/sapi/v1/margin/order", axum::routing::post(margin_order))
+        .route("/api/v3/klines", get(klines))
+        .route("/fapi/v1/klines", get(futures_klines))
+        .route("/sapi/v1/account/apiRestrictions", get(api_restrictions))
         .with_state(counters.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

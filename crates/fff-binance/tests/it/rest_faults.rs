@@ -207,3 +207,38 @@ async fn missing_credentials_are_reported_before_sending() {
         0
     );
 }
+
+/// fff-sim serves neither klines nor apiRestrictions, so these go over HTTP to the fake.
+#[tokio::test]
+async fn klines_and_api_restrictions_over_http() {
+    use fff_binance::models::KlineInterval;
+    let (client, counters) = client().await;
+    let rows = client
+        .klines(
+            "BTCUSDT",
+            KlineInterval::H1,
+            Some(1499040000000),
+            None,
+            Some(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].open_time, 1499040000000);
+    let futures = client
+        .futures_klines("BTCUSDT", KlineInterval::M5, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(futures.len(), 1);
+    assert_eq!(
+        counters.calls("GET fapi klines?symbol=BTCUSDT&interval=5m"),
+        1
+    );
+    let restrictions = client.api_restrictions().await.unwrap();
+    assert!(restrictions.enable_reading && !restrictions.enable_withdrawals);
+    assert_eq!(
+        counters
+            .bad_signatures
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}

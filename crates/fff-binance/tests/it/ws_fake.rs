@@ -36,6 +36,8 @@ struct WsState {
     bad_signatures: AtomicUsize,
     listen_keys_created: AtomicUsize,
     keepalives: AtomicUsize,
+    /// When set, keepalives answer -1125 (the key is gone).
+    keepalive_unknown_key: std::sync::atomic::AtomicBool,
     tokens_created: AtomicUsize,
     private_paths: Mutex<Vec<String>>,
 }
@@ -110,9 +112,13 @@ async fn create_listen_key(State(s): State<Shared>) -> impl IntoResponse {
     axum::Json(serde_json::json!({ "listenKey": format!("key{n}") }))
 }
 
-async fn keepalive(State(s): State<Shared>) -> impl IntoResponse {
+async fn keepalive(State(s): State<Shared>) -> axum::response::Response {
     s.keepalives.fetch_add(1, Ordering::SeqCst);
-    axum::Json(serde_json::json!({}))
+    if s.keepalive_unknown_key.load(Ordering::SeqCst) {
+        let body = serde_json::json!({"code": -1125, "msg": "This listenKey does not exist."});
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+    axum::Json(serde_json::json!({})).into_response()
 }
 
 async fn listen_token(State(s): State<Shared>) -> impl IntoResponse {
@@ -456,4 +462,22 @@ async fn connections_are_rotated_before_the_age_limit() {
             .any(|e| matches!(e, StreamEvent::Gap { reason } if reason.contains("rotating"))),
         "{events:?}"
     );
+}
+
+#[tokio::test]
+async fn vanished_listen_key_is_replaced() {
+    let (urls, state) = spawn().await;
+    state.keepalive_unknown_key.store(true, Ordering::SeqCst);
+    let mut handle = subscribe_margin_risk(rest(urls), fast());
+    let events = collect(&mut handle, |seen| {
+        seen.iter().any(|e| matches!(e, StreamEvent::Reconnected))
+    })
+    .await;
+    assert!(
+        events.iter().any(
+            |e| matches!(e, StreamEvent::Gap { reason } if reason.contains("no longer exists"))
+        ),
+        "{events:?}"
+    );
+    assert!(state.listen_keys_created.load(Ordering::SeqCst) >= 2);
 }

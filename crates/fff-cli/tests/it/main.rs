@@ -1,7 +1,10 @@
 //! Cross-process tests of the `fff` binary: each role started as its own process on loopback.
 
 mod config;
+mod gateway;
 mod grpcurl;
 mod harness;
+mod risk;
 mod roles;
+mod scanner;
 mod status;

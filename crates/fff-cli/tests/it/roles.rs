@@ -70,7 +70,9 @@ fn with_wrong_token<T>(message: T) -> Request<T> {
 
 #[tokio::test]
 async fn gateway_role_guards_orders() {
-    let role = start_role_listening("gateway", &[]).await.unwrap();
+    let role = start_role_listening("gateway", &crate::harness::UNREACHABLE_EXCHANGE)
+        .await
+        .unwrap();
     assert_lists(&listed_services(role.addr).await, "fff.gateway.v1.Gateway");
     let mut client = gateway::v1::gateway_client::GatewayClient::new(channel(role.addr).await);
     let order = gateway::v1::PlaceOrderRequest::default;

@@ -115,10 +115,16 @@ impl ExchangeConfig {
             }
         }
         if self.orders_per_second == 0 {
-            errors.push(error("exchange.orders_per_second", "must be greater than 0"));
+            errors.push(error(
+                "exchange.orders_per_second",
+                "must be greater than 0",
+            ));
         }
         if self.subscriber_buffer == 0 {
-            errors.push(error("exchange.subscriber_buffer", "must be greater than 0"));
+            errors.push(error(
+                "exchange.subscriber_buffer",
+                "must be greater than 0",
+            ));
         }
         if !(1..=60_000).contains(&self.recv_window_ms) {
             errors.push(error("exchange.recv_window_ms", "must be within 1..=60000"));

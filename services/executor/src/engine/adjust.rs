@@ -76,7 +76,9 @@ impl Engine {
             &self.position_orders(id).await?,
         );
         Ok(Some(
-            self.store.update_position_legs(id, &legs.to_store()).await?,
+            self.store
+                .update_position_legs(id, &legs.to_store())
+                .await?,
         ))
     }
 

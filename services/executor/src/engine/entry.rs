@@ -26,13 +26,14 @@ enum Stop {
     Interrupted(String),
 }
 
-/// Side effect of a spot order: borrow the base asset when selling short, repay when buying
-/// back a short, plain otherwise.
+/// Side effect of a spot order on cross margin: trades that open exposure borrow what the free
+/// balance lacks (the base asset for a short, USDT for a levered buy); trades that reduce it
+/// repay loans from the proceeds.
 pub(crate) fn spot_side_effect(direction: Direction, side: Side) -> SideEffect {
-    match (direction.borrows(), side) {
-        (true, Side::Sell) => SideEffect::MarginBuy,
-        (true, Side::Buy) => SideEffect::AutoRepay,
-        (false, _) => SideEffect::NoSideEffect,
+    if side == direction.spot_entry_side() {
+        SideEffect::MarginBuy
+    } else {
+        SideEffect::AutoRepay
     }
 }
 
@@ -129,6 +130,9 @@ impl Engine {
                 }
                 tokio::time::sleep(interval).await;
             }
+            if let Some(origin) = self.take_origin(id) {
+                self.metrics.opportunity_to_order.record(origin.elapsed());
+            }
             let perp = self
                 .execute(
                     id,
@@ -146,7 +150,10 @@ impl Engine {
                 .await?;
             let filled_at = Instant::now();
             if perp.executed_qty <= Decimal::ZERO {
-                let reason = perp.error.clone().unwrap_or_else(|| perp.status.to_string());
+                let reason = perp
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| perp.status.to_string());
                 return Ok(Some(Stop::HedgeFailed(format!(
                     "perp entry not filled: {reason}"
                 ))));
@@ -207,7 +214,11 @@ impl Engine {
                 .execute(
                     id,
                     OrderRequest {
-                        client_order_id: client_order_id(id, Leg::Spot, Step::Hedge(slice, attempt)),
+                        client_order_id: client_order_id(
+                            id,
+                            Leg::Spot,
+                            Step::Hedge(slice, attempt),
+                        ),
                         venue: Venue::SpotMargin,
                         symbol: instrument.symbol.clone(),
                         side,
@@ -307,7 +318,10 @@ impl Engine {
         };
         let direction = core_direction(position.direction);
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        let position = self.store.update_position_legs(id, &legs.to_store()).await?;
+        let position = self
+            .store
+            .update_position_legs(id, &legs.to_store())
+            .await?;
         let detail = match &stop {
             None => "entry complete".to_owned(),
             Some(Stop::HedgeFailed(m)) => m.clone(),

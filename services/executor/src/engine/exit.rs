@@ -58,7 +58,9 @@ impl Engine {
         self.close_spot(&position, direction, &instrument).await?;
 
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        self.store.update_position_legs(id, &legs.to_store()).await?;
+        self.store
+            .update_position_legs(id, &legs.to_store())
+            .await?;
         if !legs.perp.is_zero() {
             let message = format!("exit incomplete: perp {} left", legs.perp);
             self.store
@@ -113,7 +115,14 @@ impl Engine {
                 let order = self
                     .execute(
                         id,
-                        perp_exit(id, n, &position.symbol, side, qty, OrderKind::LimitIoc(price)),
+                        perp_exit(
+                            id,
+                            n,
+                            &position.symbol,
+                            side,
+                            qty,
+                            OrderKind::LimitIoc(price),
+                        ),
                     )
                     .await?;
                 remaining -= order.executed_qty;

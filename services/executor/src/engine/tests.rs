@@ -37,6 +37,7 @@ pub(crate) async fn rig() -> Rig {
     params.order_timeout = Duration::from_millis(300);
     let exchange: Arc<dyn Exchange> = fake.clone();
     let engine = Engine::new(store.clone(), exchange, params);
+    engine.mark_reconciled();
     Rig {
         engine,
         fake,
@@ -108,6 +109,8 @@ async fn negative_carry_borrows_the_spot_leg() {
     assert_eq!(sent[0].side, fff_core::Side::Buy);
     assert_eq!(sent[1].side, fff_core::Side::Sell);
     assert_eq!(sent[1].side_effect, fff_store::SideEffect::MarginBuy);
+    let legs = legs(&rig, &position).await;
+    assert_eq!((legs.spot, legs.perp), (dec!(-10), dec!(10)));
 }
 
 #[tokio::test]
@@ -116,7 +119,10 @@ async fn failed_hedge_unwinds_the_perp() {
     rig.fake.with(|s| s.reject_venue.push(Venue::SpotMargin));
     let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
     assert_eq!(position.state, PositionState::Failed);
-    assert_eq!(rig.fake.with(|s| s.perp.get("BTCUSDT").copied()), Some(dec!(0)));
+    assert_eq!(
+        rig.fake.with(|s| s.perp.get("BTCUSDT").copied()),
+        Some(dec!(0))
+    );
     let retries = ExecutionParams::default().hedge_max_retries as usize;
     assert_eq!(rig.fake.order_count(Venue::SpotMargin), retries + 1);
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
@@ -147,7 +153,9 @@ async fn large_entries_are_sliced_and_each_slice_hedged() {
     let rig = rig().await;
     let position = open(&rig, dec!(60000), Direction::PositiveCarry).await;
     assert_eq!(position.state, PositionState::Open);
-    let venues: Vec<Venue> = rig.fake.with(|s| s.orders.iter().map(|o| o.venue).collect());
+    let venues: Vec<Venue> = rig
+        .fake
+        .with(|s| s.orders.iter().map(|o| o.venue).collect());
     assert_eq!(venues.len(), 12, "{venues:?}");
     for pair in venues.chunks(2) {
         assert_eq!(pair, [Venue::UsdmPerp, Venue::SpotMargin]);
@@ -288,7 +296,11 @@ async fn reconciliation_hedges_a_naked_perp_without_duplicates() {
     let after = rig.store.get_position(position.id).await.unwrap().unwrap();
     assert_eq!(after.state, PositionState::Open);
     assert_eq!((after.perp_qty, after.spot_qty), (dec!(10), dec!(10)));
-    assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1, "no duplicate perp order");
+    assert_eq!(
+        rig.fake.order_count(Venue::UsdmPerp),
+        1,
+        "no duplicate perp order"
+    );
     assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(10));
     assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
     // a second pass finds nothing to do

@@ -79,7 +79,11 @@ impl Exchange for FakeExchange {
             if s.reject_venue.contains(&request.venue) {
                 return Err(ExchangeError::Rejected("fake rejection".into()));
             }
-            let fraction = s.partial.get(&request.venue).copied().unwrap_or(Decimal::ONE);
+            let fraction = s
+                .partial
+                .get(&request.venue)
+                .copied()
+                .unwrap_or(Decimal::ONE);
             let qty = (request.qty * fraction).round_dp(3);
             let signed = match request.side {
                 Side::Buy => qty,

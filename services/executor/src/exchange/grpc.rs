@@ -119,7 +119,11 @@ fn decimal_or_zero(field: &str, raw: &str) -> Result<Decimal, ExchangeError> {
 impl Exchange for GatewayExchange {
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
         let (order_type, tif, price) = match request.kind {
-            OrderKind::Market => (common::OrderType::Market, common::TimeInForce::Unspecified, ""),
+            OrderKind::Market => (
+                common::OrderType::Market,
+                common::TimeInForce::Unspecified,
+                "",
+            ),
             OrderKind::LimitIoc(_) => (common::OrderType::Limit, common::TimeInForce::Ioc, ""),
         };
         let price = match request.kind {

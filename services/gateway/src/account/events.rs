@@ -32,20 +32,34 @@ pub fn spawn_streams(
 ) {
     let cfg = WsConfig::default();
     let futures = subscribe_futures_user(rest.clone(), cfg.clone());
-    tokio::spawn(pump(futures, hub.clone(), orders.clone(), cancel.clone(), futures_events));
+    tokio::spawn(pump(
+        futures,
+        hub.clone(),
+        orders.clone(),
+        cancel.clone(),
+        futures_events,
+    ));
     match subscribe_spot_account(rest.clone(), cfg.clone()) {
         Ok(spot) => {
-            tokio::spawn(pump(spot, hub.clone(), orders.clone(), cancel.clone(), |e, o| {
-                spot_events(Market::Spot, e, o)
-            }));
+            tokio::spawn(pump(
+                spot,
+                hub.clone(),
+                orders.clone(),
+                cancel.clone(),
+                |e, o| spot_events(Market::Spot, e, o),
+            ));
         }
         Err(err) => tracing::warn!(error = %err, "spot user stream unavailable"),
     }
     match subscribe_margin_account(rest.clone(), cfg.clone()) {
         Ok(margin) => {
-            tokio::spawn(pump(margin, hub.clone(), orders.clone(), cancel.clone(), |e, o| {
-                spot_events(Market::Margin, e, o)
-            }));
+            tokio::spawn(pump(
+                margin,
+                hub.clone(),
+                orders.clone(),
+                cancel.clone(),
+                |e, o| spot_events(Market::Margin, e, o),
+            ));
         }
         Err(err) => tracing::warn!(error = %err, "margin user stream unavailable"),
     }

@@ -137,7 +137,8 @@ mod tests {
             "accountType": "SPOT", "balances": [
                 {"asset": "USDT", "free": "100", "locked": "0"},
                 {"asset": "BTC", "free": "0.5", "locked": "0.5"},
-                {"asset": "XYZ", "free": "7", "locked": "0"}]})).unwrap();
+                {"asset": "XYZ", "free": "7", "locked": "0"}]}))
+        .unwrap();
         let margin: MarginAccount = serde_json::from_value(json!({
             "borrowEnabled": true, "marginLevel": "2.5", "totalAssetOfBtc": "1",
             "totalLiabilityOfBtc": "0.4", "totalNetAssetOfBtc": "0.6", "tradeEnabled": true,
@@ -172,7 +173,10 @@ mod tests {
         assert_eq!(account.futures_margin_ratio, "0.005");
         assert_eq!(account.margin_total_liability_usdt, "24000.0");
         // 100 + 1 BTC spot + 0.6 BTC net margin + 1000 futures; XYZ has no price
-        assert_eq!(account.total_equity_usdt.parse::<Decimal>().unwrap(), d!(97100));
+        assert_eq!(
+            account.total_equity_usdt.parse::<Decimal>().unwrap(),
+            d!(97100)
+        );
         assert_eq!(account.stream_sequence, 42);
     }
 }

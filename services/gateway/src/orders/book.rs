@@ -48,7 +48,12 @@ pub enum AfterLookup {
 pub fn decide(record: Option<&Record>, fingerprint: &Fingerprint) -> Decision {
     match record {
         None => Decision::Lookup { pending: None },
-        Some(record) if record.fingerprint.as_ref().is_some_and(|f| f != fingerprint) => {
+        Some(record)
+            if record
+                .fingerprint
+                .as_ref()
+                .is_some_and(|f| f != fingerprint) =>
+        {
             Decision::Conflict
         }
         Some(record) if record.order.status == common::OrderStatus::Pending as i32 => {
@@ -159,7 +164,8 @@ fn merge(into: &mut pb::Order, update: &pb::Order) {
     into.status = update.status;
     into.executed_qty.clone_from(&update.executed_qty);
     if !update.cumulative_quote_qty.is_empty() {
-        into.cumulative_quote_qty.clone_from(&update.cumulative_quote_qty);
+        into.cumulative_quote_qty
+            .clone_from(&update.cumulative_quote_qty);
     }
     if !update.avg_price.is_empty() {
         into.avg_price.clone_from(&update.avg_price);
@@ -222,7 +228,10 @@ mod tests {
             Decision::Answer(known.order.clone())
         );
         assert_eq!(decide(Some(&known), &"other".into()), Decision::Conflict);
-        assert_eq!(decide(None, &"fp".into()), Decision::Lookup { pending: None });
+        assert_eq!(
+            decide(None, &"fp".into()),
+            Decision::Lookup { pending: None }
+        );
         let pending = record(common::OrderStatus::Pending, Some(1));
         assert!(matches!(
             decide(Some(&pending), &"fp".into()),

@@ -3,7 +3,9 @@
 use fff_binance::models::margin::SideEffect;
 use fff_binance::models::{OrderKind, Side, TimeInForce};
 use fff_proto::FieldError;
-use fff_proto::convert::{parse_decimal, parse_enum, parse_optional_decimal, parse_required_enum, parse_symbol};
+use fff_proto::convert::{
+    parse_decimal, parse_enum, parse_optional_decimal, parse_required_enum, parse_symbol,
+};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as pb;
 use rust_decimal::Decimal;
@@ -70,7 +72,9 @@ impl ValidOrder {
             cumulative_quote_qty: String::new(),
             avg_price: String::new(),
             reduce_only: self.reduce_only,
-            margin_side_effect: self.side_effect.map_or(common::MarginSideEffect::Unspecified, side_effect_pb)
+            margin_side_effect: self
+                .side_effect
+                .map_or(common::MarginSideEffect::Unspecified, side_effect_pb)
                 as i32,
             reject_reason: String::new(),
             intent_id: self.intent_id.clone(),
@@ -110,7 +114,10 @@ pub fn check_client_order_id(field: &str, id: &str) -> Result<(), FieldError> {
     if ok {
         Ok(())
     } else {
-        Err(FieldError::invalid(field, "must be 1-36 chars of [A-Za-z0-9._:-]"))
+        Err(FieldError::invalid(
+            field,
+            "must be 1-36 chars of [A-Za-z0-9._:-]",
+        ))
     }
 }
 
@@ -137,7 +144,11 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
                 return Err(FieldError::invalid("price", "must be empty for MARKET orders").into());
             }
             if tif != common::TimeInForce::Unspecified {
-                return Err(FieldError::invalid("time_in_force", "must be unset for MARKET orders").into());
+                return Err(FieldError::invalid(
+                    "time_in_force",
+                    "must be unset for MARKET orders",
+                )
+                .into());
             }
             OrderKind::Market
         }
@@ -145,29 +156,43 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
             let tif = match (tif_from_pb(tif), perp) {
                 (None, _) => return Err(FieldError::missing("time_in_force").into()),
                 (Some(TimeInForce::Gtx), false) => {
-                    return Err(FieldError::invalid("time_in_force", "GTX exists on USDⓈ-M only").into());
+                    return Err(
+                        FieldError::invalid("time_in_force", "GTX exists on USDⓈ-M only").into(),
+                    );
                 }
                 (Some(tif), _) => tif,
             };
-            OrderKind::Limit { price: positive_price(price)?, tif }
+            OrderKind::Limit {
+                price: positive_price(price)?,
+                tif,
+            }
         }
         common::OrderType::LimitMaker => {
             if tif != common::TimeInForce::Unspecified {
-                return Err(FieldError::invalid("time_in_force", "must be unset for LIMIT_MAKER orders").into());
+                return Err(FieldError::invalid(
+                    "time_in_force",
+                    "must be unset for LIMIT_MAKER orders",
+                )
+                .into());
             }
             if !perp {
                 return Err(Status::unimplemented(
                     "LIMIT_MAKER on VENUE_SPOT_MARGIN is not supported by the connector yet",
                 ));
             }
-            OrderKind::Limit { price: positive_price(price)?, tif: TimeInForce::Gtx }
+            OrderKind::Limit {
+                price: positive_price(price)?,
+                tif: TimeInForce::Gtx,
+            }
         }
         common::OrderType::Unspecified => return Err(FieldError::missing("type").into()),
     };
     let side_effect = match (perp, request.margin_side_effect) {
         (true, 0) => None,
         (true, _) => {
-            return Err(FieldError::invalid("margin_side_effect", "must be unset for perp orders").into());
+            return Err(
+                FieldError::invalid("margin_side_effect", "must be unset for perp orders").into(),
+            );
         }
         (false, raw) => Some(match parse_required_enum("margin_side_effect", raw)? {
             common::MarginSideEffect::MarginBuy => SideEffect::MarginBuy,
@@ -199,7 +224,9 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
 fn positive_price(price: Option<Decimal>) -> Result<Decimal, Status> {
     match price {
         None => Err(FieldError::missing("price").into()),
-        Some(p) if p <= Decimal::ZERO => Err(FieldError::invalid("price", "must be greater than 0").into()),
+        Some(p) if p <= Decimal::ZERO => {
+            Err(FieldError::invalid("price", "must be greater than 0").into())
+        }
         Some(p) => Ok(p),
     }
 }
@@ -231,7 +258,13 @@ mod tests {
     fn a_good_limit_order_passes() {
         let order = validate(&limit_perp()).unwrap();
         assert_eq!(order.side_effect, None);
-        assert!(matches!(order.kind, OrderKind::Limit { tif: TimeInForce::Gtc, .. }));
+        assert!(matches!(
+            order.kind,
+            OrderKind::Limit {
+                tif: TimeInForce::Gtc,
+                ..
+            }
+        ));
         // equal quantities written differently are the same order
         let mut other = limit_perp();
         other.quantity = "0.01".into();
@@ -240,8 +273,12 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let cases: Vec<(fn(&mut pb::PlaceOrderRequest), &str)> = vec![
-            (|r| r.client_order_id = "has space".into(), "client_order_id"),
+        type Breaker = fn(&mut pb::PlaceOrderRequest);
+        let cases: Vec<(Breaker, &str)> = vec![
+            (
+                |r| r.client_order_id = "has space".into(),
+                "client_order_id",
+            ),
             (|r| r.client_order_id = String::new(), "client_order_id"),
             (|r| r.venue = 0, "venue"),
             (|r| r.symbol = "btcusdt".into(), "symbol"),
@@ -279,7 +316,10 @@ mod tests {
             let mut request = limit_perp();
             break_it(&mut request);
             let message = field_of(validate(&request).unwrap_err());
-            assert!(message.contains(&format!("`{field}`")), "{field}: {message}");
+            assert!(
+                message.contains(&format!("`{field}`")),
+                "{field}: {message}"
+            );
         }
     }
 
@@ -290,6 +330,9 @@ mod tests {
         request.margin_side_effect = common::MarginSideEffect::NoSideEffect as i32;
         request.r#type = common::OrderType::LimitMaker as i32;
         request.time_in_force = 0;
-        assert_eq!(validate(&request).unwrap_err().code(), tonic::Code::Unimplemented);
+        assert_eq!(
+            validate(&request).unwrap_err().code(),
+            tonic::Code::Unimplemented
+        );
     }
 }

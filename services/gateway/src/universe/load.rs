@@ -44,7 +44,9 @@ pub async fn fetch_inputs(rest: &RestClient) -> Result<UniverseInputs> {
             Ok(oi) => {
                 open_interest.insert(symbol.symbol.clone(), oi.open_interest);
             }
-            Err(err) => tracing::warn!(symbol = %symbol.symbol, error = %err, "open interest unavailable"),
+            Err(err) => {
+                tracing::warn!(symbol = %symbol.symbol, error = %err, "open interest unavailable")
+            }
         }
     }
 

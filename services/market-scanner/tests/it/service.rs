@@ -11,7 +11,6 @@ use fff_scanner::merge;
 use fff_testkit::{wait_for, wait_until};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -395,12 +394,11 @@ async fn three_shards_merge_to_the_single_scanner_view() {
     assert_eq!(subscribed, universe);
 
     let endpoints: Vec<String> = shards.iter().map(RunningScanner::endpoint).collect();
-    let cancel = CancellationToken::new();
-    let mut view = merge::subscribe(endpoints, filter, cancel.clone());
+    let mut subscription = merge::subscribe(endpoints, filter);
     let merged = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            view.changed().await.unwrap();
-            let merged = view.borrow_and_update().clone();
+            subscription.view.changed().await.unwrap();
+            let merged = subscription.view.borrow_and_update().clone();
             let qualified = merged.opportunities.iter().filter(|o| o.qualified).count();
             if merged.complete && qualified == 3 {
                 return merged;
@@ -409,7 +407,7 @@ async fn three_shards_merge_to_the_single_scanner_view() {
     })
     .await
     .expect("all three shards reported");
-    cancel.cancel();
+    drop(subscription);
     let key = |o: &pb::Opportunity| (o.symbol.clone(), o.rank, o.qualified, o.score.clone());
     let merged_key: Vec<_> = merged.opportunities.iter().map(key).collect();
     let expected_key: Vec<_> = expected.opportunities.iter().map(key).collect();

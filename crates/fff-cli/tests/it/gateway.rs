@@ -1,0 +1,233 @@
+//! The gateway as its own process against `fff sim` as its own process: the universe it serves
+//! is the simulator's, PlaceOrder is idempotent across retries and a caller timeout, and a
+//! subscriber that never reads does not delay one that does.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as pb;
+use pb::gateway_client::GatewayClient;
+use pb::stream_market_response::Event;
+use tokio_stream::StreamExt as _;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use crate::harness::{SimProcess, TOKEN, channel, start_gateway, start_sim};
+
+fn authed<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {TOKEN}")).expect("ascii token");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+fn symbols_of(info: &serde_json::Value, perpetual_only: bool) -> BTreeSet<String> {
+    info["symbols"]
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .filter(|s| !perpetual_only || s["contractType"] == "PERPETUAL")
+        .filter_map(|s| s["symbol"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn sim_orders_with(sim: &SimProcess, client_order_id: &str) -> usize {
+    let state = sim.http("GET", "/admin/state", "").await;
+    state["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .filter(|o| o["clientOrderId"] == client_order_id)
+        .count()
+}
+
+#[tokio::test]
+async fn gateway_universe_is_the_simulators_both_venue_listings() {
+    let sim = start_sim().await.unwrap();
+    let gateway = start_gateway(&sim, &[]).await.unwrap();
+    let spot = symbols_of(&sim.http("GET", "/api/v3/exchangeInfo", "").await, false);
+    let perp = symbols_of(&sim.http("GET", "/fapi/v1/exchangeInfo", "").await, true);
+    let expected: Vec<String> = spot.intersection(&perp).cloned().collect();
+    assert!(!expected.is_empty());
+
+    let mut client = GatewayClient::new(channel(gateway.addr).await);
+    let universe = client
+        .get_universe(pb::GetUniverseRequest {
+            symbols: Vec::new(),
+            include_non_trading: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<String> = universe
+        .instruments
+        .iter()
+        .map(|i| i.symbol.clone())
+        .collect();
+    assert_eq!(got, expected);
+    for instrument in &universe.instruments {
+        let perp = instrument.perp_filters.as_ref().unwrap();
+        assert!(
+            !perp.tick_size.is_empty() && perp.tick_size != "0",
+            "{instrument:?}"
+        );
+        assert!(instrument.funding_interval_hours > 0, "{instrument:?}");
+    }
+}
+
+/// A limit sell far above the market (twice the mark price), so it rests.
+fn resting_sell(client_order_id: &str, mark_price: &str) -> pb::PlaceOrderRequest {
+    let whole: u64 = mark_price.split('.').next().unwrap().parse().unwrap();
+    pb::PlaceOrderRequest {
+        client_order_id: client_order_id.into(),
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        side: common::Side::Sell as i32,
+        r#type: common::OrderType::Limit as i32,
+        time_in_force: common::TimeInForce::Gtc as i32,
+        quantity: "0.010".into(),
+        price: format!("{}.0", whole * 2),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn place_order_yields_one_order_across_retries_and_a_caller_timeout() {
+    let sim = start_sim().await.unwrap();
+    let gateway = start_gateway(&sim, &[("FFF_EXCHANGE__REQUEST_TIMEOUT_MS", "3000")])
+        .await
+        .unwrap();
+    let mut client = GatewayClient::new(channel(gateway.addr).await);
+    let universe = client
+        .get_universe(pb::GetUniverseRequest {
+            symbols: vec!["BTCUSDT".into()],
+            include_non_trading: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mark = universe.instruments[0].mark_price.clone();
+
+    let request = resting_sell("xp-idem-1", &mark);
+    let first = client
+        .place_order(authed(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.duplicate);
+    let placed = first.order.unwrap();
+    assert_eq!(placed.status, common::OrderStatus::New as i32, "{placed:?}");
+    let second = client
+        .place_order(authed(request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.duplicate);
+    assert_eq!(
+        second.order.unwrap().exchange_order_id,
+        placed.exchange_order_id
+    );
+    assert_eq!(sim_orders_with(&sim, "xp-idem-1").await, 1);
+
+    // the simulator slows down; the caller gives up before the gateway hears back
+    sim.http("POST", "/admin/faults", r#"{"latency_ms":800}"#)
+        .await;
+    let slow = resting_sell("xp-idem-2", &mark);
+    let mut impatient = authed(slow.clone());
+    impatient.set_timeout(Duration::from_millis(1_000));
+    let gave_up = client.place_order(impatient).await.unwrap_err();
+    assert!(
+        matches!(
+            gave_up.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
+        "{gave_up:?}"
+    );
+    sim.http("POST", "/admin/faults", r#"{"latency_ms":0}"#)
+        .await;
+    let retried = client.place_order(authed(slow)).await.unwrap().into_inner();
+    let order = retried.order.unwrap();
+    assert_eq!(order.status, common::OrderStatus::New as i32, "{order:?}");
+    assert!(
+        retried.duplicate,
+        "the gateway finished the first attempt; nothing new was sent"
+    );
+    assert_eq!(sim_orders_with(&sim, "xp-idem-2").await, 1);
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn subscribe(addr: std::net::SocketAddr) -> tonic::Streaming<pb::StreamMarketResponse> {
+    // each subscriber on its own connection, like separate services
+    let channel: Channel = channel(addr).await;
+    GatewayClient::new(channel)
+        .stream_market(pb::StreamMarketRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_does_not_delay_one_that_does() {
+    let sim = start_sim().await.unwrap();
+    let gateway = start_gateway(
+        &sim,
+        &[
+            ("FFF_EXCHANGE__SUBSCRIBER_BUFFER", "64"),
+            ("FFF_EXCHANGE__SPOT_BOOK_POLL_MS", "50"),
+        ],
+    )
+    .await
+    .unwrap();
+    let slow = subscribe(gateway.addr).await;
+    let mut fast = subscribe(gateway.addr).await;
+
+    let started = tokio::time::Instant::now();
+    let mut live_marks = 0;
+    let mut worst_lag_ms = 0;
+    let mut last_sequence = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        let event = tokio::time::timeout(Duration::from_secs(3), fast.next())
+            .await
+            .expect("the fast subscriber keeps receiving")
+            .expect("stream open")
+            .expect("no error for the fast subscriber");
+        assert_eq!(event.sequence, last_sequence + 1, "gapless sequence");
+        last_sequence = event.sequence;
+        if let (Some(Event::MarkPrice(_)), false, Some(time)) =
+            (&event.event, event.snapshot, event.event_time)
+        {
+            live_marks += 1;
+            let event_ms = time.seconds * 1000 + i64::from(time.nanos / 1_000_000);
+            worst_lag_ms = worst_lag_ms.max(now_ms() - event_ms);
+        }
+    }
+    assert!(
+        live_marks >= 12,
+        "only {live_marks} live mark prices in 8 s"
+    );
+    assert!(
+        worst_lag_ms < 2_500,
+        "fast subscriber lagged {worst_lag_ms} ms"
+    );
+
+    // the slow one was cut off with a status once its buffer filled
+    let ended = tokio::time::timeout(Duration::from_secs(10), async move {
+        let mut slow = slow;
+        loop {
+            match slow.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(status)) => return Some(status.code()),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the slow subscriber's stream ends");
+    assert_eq!(ended, Some(tonic::Code::ResourceExhausted));
+}

@@ -1,0 +1,595 @@
+//! Risk and rebalancer across processes: `fff sim`, `fff gateway`, `fff risk` (and a fake
+//! executor for the rebalancer) on loopback. Price shocks at the simulator move the futures
+//! margin coverage through the tiers; the tests follow risk's directive stream.
+//!
+//! Thresholds are scaled for a small futures wallet (green above 40, yellow above 30, orange
+//! above 20, hysteresis 2) so a few percent of price move crosses a tier; shocks are computed
+//! from the live account so they land at a chosen coverage.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::executor::v1::{self as ex, executor_server};
+use fff_proto::fff::gateway::v1::{self as gw, gateway_client::GatewayClient};
+use fff_proto::fff::rebalancer::v1::{self as rb, rebalancer_client::RebalancerClient};
+use fff_proto::fff::risk::v1::{self as risk, DirectiveKind, risk_client::RiskClient};
+use fff_testkit::{TestDb, free_port, test_database, wait_for};
+use tokio_stream::StreamExt as _;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::harness::{
+    RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_sim_with_config,
+};
+
+/// Simulator account: the documented paper keys, a small futures wallet.
+const SIM_CONFIG: &str = r#"
+seed = 11
+
+[[accounts]]
+name = "paper"
+api_key = "fff-paper-key"
+api_secret = "fff-paper-secret"
+spot = { USDT = "20000" }
+margin = { USDT = "20000" }
+futures = { USDT = "2000" }
+
+[[symbols]]
+base = "BTC"
+price = "100000"
+volatility = 0.0
+margin = true
+spot = { tick_size = "0.01", step_size = "0.00001", min_notional = "5", volume_24h = "1800000000" }
+perp = { tick_size = "0.1", step_size = "0.001", min_notional = "100", volume_24h = "12000000000", funding_interval_hours = 8, funding_rate = "0.0001", open_interest = "80000", maint_margin_rate = "0.004" }
+
+[[assets]]
+asset = "BTC"
+daily_interest_rate = "0.0002"
+borrow_limit = "100"
+inventory = "10000"
+"#;
+
+/// Risk thresholds and timings for the tests.
+const RISK_ENV: &[(&str, &str)] = &[
+    ("FFF_RISK__GREEN_ABOVE", "40"),
+    ("FFF_RISK__REDUCE_ABOVE", "30"),
+    ("FFF_RISK__DELEVERAGE_ABOVE", "20"),
+    ("FFF_RISK__TIER_HYSTERESIS", "2"),
+    ("FFF_RISK_SERVICE__ACCOUNT_POLL_MS", "100"),
+    ("FFF_RISK_SERVICE__SNAPSHOT_INTERVAL_SECS", "1"),
+];
+
+async fn start_sim() -> SimProcess {
+    start_sim_with_config(SIM_CONFIG).await.unwrap()
+}
+
+/// `POST /admin/<path>` at the simulator.
+async fn admin_post(sim: &SimProcess, path: &str, body: &str) {
+    let answer = sim.http("POST", &format!("/admin/{path}"), body).await;
+    assert!(answer.get("code").is_none(), "{path}: {answer}");
+}
+
+async fn start_gateway_for(sim: &SimProcess) -> RoleProcess {
+    start_gateway(sim, &[("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "50")])
+        .await
+        .unwrap()
+}
+
+async fn start_risk(db: &TestDb, gateway: &RoleProcess, extra: &[(&str, &str)]) -> RoleProcess {
+    let gateway_url = format!("http://{}", gateway.addr);
+    let mut env: Vec<(&str, &str)> = vec![
+        ("DATABASE_URL", db.url()),
+        ("FFF_SERVICES__GATEWAY", &gateway_url),
+    ];
+    env.extend_from_slice(RISK_ENV);
+    env.extend_from_slice(extra);
+    start_role("risk", &env).await.unwrap()
+}
+
+fn authorized<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {TOKEN}")).unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+async fn account(gateway: &mut GatewayClient<Channel>) -> gw::Account {
+    gateway
+        .get_account(gw::GetAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap()
+}
+
+fn dec(value: &str) -> f64 {
+    // test arithmetic only: picking a shock size, not money handling
+    value.parse().unwrap_or(0.0)
+}
+
+/// Moves the BTC price so the futures coverage lands near `target` (single short position).
+async fn shock_to_coverage(sim: &SimProcess, gateway: &mut GatewayClient<Channel>, target: f64) {
+    let account = account(gateway).await;
+    let balance = dec(&account.futures_margin_balance_usdt);
+    let maint = dec(&account.futures_maint_margin_usdt);
+    let position = account
+        .positions
+        .iter()
+        .find(|p| p.symbol == "BTCUSDT")
+        .expect("btc position");
+    let signed_notional = dec(&position.position_amt) * dec(&position.mark_price);
+    // balance + notional * x = target * maint * (1 + x)
+    let x = (target * maint - balance) / (signed_notional - target * maint);
+    let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
+    admin_post(sim, "shock", &body).await;
+}
+
+async fn open_short_perp(gateway: &mut GatewayClient<Channel>, quantity: &str) {
+    let order = gw::PlaceOrderRequest {
+        client_order_id: format!("risk-it-{}", free_port().unwrap()),
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        side: common::Side::Sell as i32,
+        r#type: common::OrderType::Market as i32,
+        quantity: quantity.into(),
+        ..gw::PlaceOrderRequest::default()
+    };
+    // the gateway refuses market orders (UNAVAILABLE) until it has a reference price
+    let placed = wait_for(Duration::from_secs(15), || {
+        let mut gateway = gateway.clone();
+        let order = order.clone();
+        async move {
+            match gateway.place_order(authorized(order)).await {
+                Ok(placed) => Some(placed.into_inner()),
+                Err(status) if status.code() == tonic::Code::Unavailable => None,
+                Err(status) => panic!("order refused: {status:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let status = placed.order.unwrap().status();
+    assert!(
+        matches!(
+            status,
+            common::OrderStatus::Filled | common::OrderStatus::Pending
+        ),
+        "order status {status:?}"
+    );
+    wait_for(Duration::from_secs(10), || {
+        let mut gateway = gateway.clone();
+        async move {
+            account(&mut gateway)
+                .await
+                .positions
+                .iter()
+                .any(|p| p.symbol == "BTCUSDT")
+                .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+}
+
+async fn risk_state(client: &mut RiskClient<Channel>) -> risk::RiskState {
+    client
+        .get_risk_state(risk::GetRiskStateRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+        .unwrap()
+}
+
+/// The next directive within `within`, or `None`.
+async fn next_directive(
+    stream: &mut Streaming<risk::StreamDirectivesResponse>,
+    within: Duration,
+) -> Option<risk::Directive> {
+    match tokio::time::timeout(within, stream.next()).await {
+        Ok(Some(Ok(message))) => message.directive,
+        Ok(other) => panic!("directive stream ended: {other:?}"),
+        Err(_) => None,
+    }
+}
+
+/// Waits for a directive of `kind`, failing on any other kind first.
+async fn expect_directive(
+    stream: &mut Streaming<risk::StreamDirectivesResponse>,
+    kind: DirectiveKind,
+) -> risk::Directive {
+    let directive = next_directive(stream, Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("no {kind:?} directive within 15 s"));
+    assert_eq!(directive.kind(), kind, "{directive:?}");
+    directive
+}
+
+fn psql_count(db: &TestDb, sql: &str) -> i64 {
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/psql"))
+        .find(|p| p.exists())
+        .expect("psql next to the test cluster");
+    let output = Command::new(psql)
+        .args([db.url(), "-tAc", sql])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() {
+    let db = test_database().await.unwrap();
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
+    // 0.1 BTC short on 2000 USDT: coverage about 2000 / 40 = 50, Green
+    open_short_perp(&mut gateway, "0.1").await;
+    let risk_role = start_risk(&db, &gateway_role, &[]).await;
+    let mut client = RiskClient::new(channel(risk_role.addr).await);
+    wait_for(Duration::from_secs(10), || {
+        let mut client = client.clone();
+        async move {
+            let state = risk_state(&mut client).await;
+            (state.futures_tier() == common::MarginTier::Green
+                && !state.futures_margin_coverage.is_empty())
+            .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let mut directives = client
+        .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        next_directive(&mut directives, Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+
+    // Yellow: REDUCE 25 %
+    let started = Instant::now();
+    shock_to_coverage(&sim, &mut gateway, 31.0).await;
+    let reduce = expect_directive(&mut directives, DirectiveKind::Reduce).await;
+    let to_reduce = started.elapsed();
+    assert_eq!(reduce.reduce_fraction, "0.25");
+    assert_eq!(reduce.tier(), common::MarginTier::Yellow);
+
+    // Orange: EMERGENCY_DELEVERAGE 50 %
+    let started = Instant::now();
+    shock_to_coverage(&sim, &mut gateway, 29.0).await;
+    let deleverage = expect_directive(&mut directives, DirectiveKind::EmergencyDeleverage).await;
+    let to_deleverage = started.elapsed();
+    assert_eq!(deleverage.reduce_fraction, "0.50");
+    assert!(deleverage.sequence > reduce.sequence);
+    assert!(
+        deleverage.reason.contains("futures coverage"),
+        "{}",
+        deleverage.reason
+    );
+    eprintln!(
+        "BENCH risk reaction: shock -> REDUCE {} ms, shock -> EMERGENCY_DELEVERAGE {} ms",
+        to_reduce.as_millis(),
+        to_deleverage.as_millis()
+    );
+
+    // Around the 30 boundary, within the hysteresis band: no directive at all
+    for target in [31.0, 29.0, 31.5, 29.5] {
+        shock_to_coverage(&sim, &mut gateway, target).await;
+        let flap = next_directive(&mut directives, Duration::from_millis(1200)).await;
+        assert!(flap.is_none(), "flapped at coverage {target}: {flap:?}");
+    }
+    let state = risk_state(&mut client).await;
+    assert_eq!(state.tier(), common::MarginTier::Orange);
+    assert!(state.entries_halted, "{state:?}");
+
+    // Red: CLOSE_ALL
+    shock_to_coverage(&sim, &mut gateway, 15.0).await;
+    let close_all = expect_directive(&mut directives, DirectiveKind::CloseAll).await;
+
+    // equity snapshots reached PostgreSQL
+    wait_for(Duration::from_secs(10), || async {
+        (psql_count(&db, "SELECT count(*) FROM equity_snapshots") >= 2).then_some(())
+    })
+    .await
+    .unwrap();
+    let with_ratio = psql_count(
+        &db,
+        "SELECT count(*) FROM equity_snapshots WHERE margin_ratio > 0 AND total_equity > 0",
+    );
+    assert!(with_ratio >= 1);
+
+    // a restarted risk keeps the peak (from PostgreSQL) and sequences keep increasing
+    drop(directives);
+    drop(risk_role);
+    let risk_role = start_risk(
+        &db,
+        &gateway_role,
+        &[("FFF_RISK_SERVICE__SNAPSHOT_INTERVAL_SECS", "3600")],
+    )
+    .await;
+    let mut client = RiskClient::new(channel(risk_role.addr).await);
+    let state = risk_state(&mut client).await;
+    assert!(
+        !state.peak_equity.is_empty(),
+        "peak not restored: {state:?}"
+    );
+    let mut directives = client
+        .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let standing = expect_directive(&mut directives, DirectiveKind::CloseAll).await;
+    assert!(standing.sequence > close_all.sequence);
+    let listed = client
+        .list_directives(risk::ListDirectivesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.directives[0]
+            .directive
+            .as_ref()
+            .unwrap()
+            .directive_id,
+        standing.directive_id
+    );
+}
+
+#[tokio::test]
+async fn risk_validates_inputs_and_records_acks() {
+    let db = test_database().await.unwrap();
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let risk_role = start_risk(&db, &gateway_role, &[]).await;
+    let mut client = RiskClient::new(channel(risk_role.addr).await);
+    let refused = client
+        .request_approval(authorized(risk::RequestApprovalRequest {
+            request_id: "r-1".into(),
+            symbol: "BTCUSDT".into(),
+            direction: common::Direction::PositiveCarry as i32,
+            notional: "-5".into(),
+            leverage: 5,
+            reason: "test".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("notional"),
+        "{}",
+        refused.message()
+    );
+    let unknown = client
+        .ack_directive(authorized(risk::AckDirectiveRequest {
+            directive_id: "nope".into(),
+            outcome: risk::DirectiveOutcome::Completed as i32,
+            detail: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    // flat account, green: an entry within utilization is approved, idempotently
+    let ask = || risk::RequestApprovalRequest {
+        request_id: "r-2".into(),
+        symbol: "BTCUSDT".into(),
+        direction: common::Direction::PositiveCarry as i32,
+        notional: "5000".into(),
+        leverage: 5,
+        reason: "test".into(),
+    };
+    let first = client
+        .request_approval(authorized(ask()))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert!(first.approved, "{first:?}");
+    let again = client
+        .request_approval(authorized(ask()))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert_eq!(again.approval_id, first.approval_id);
+}
+
+// ------------------------------------------------------------------------- rebalancer
+
+/// Executor stand-in: one drifted BTC hedge (spot +1.05, perp -1.0); everything else
+/// UNIMPLEMENTED.
+#[derive(Debug, Clone, Default)]
+struct DriftedExecutor;
+
+fn drifted_position() -> ex::Position {
+    let leg = |venue: common::Venue, side: common::Side, qty: &str| ex::Leg {
+        venue: venue as i32,
+        side: side as i32,
+        quantity: qty.into(),
+        ..ex::Leg::default()
+    };
+    ex::Position {
+        position_id: "pos-drifted".into(),
+        symbol: "BTCUSDT".into(),
+        direction: common::Direction::PositiveCarry as i32,
+        status: ex::PositionStatus::Open as i32,
+        spot_leg: Some(leg(common::Venue::SpotMargin, common::Side::Buy, "1.05")),
+        perp_leg: Some(leg(common::Venue::UsdmPerp, common::Side::Sell, "1.0")),
+        target_notional: "100000".into(),
+        ..ex::Position::default()
+    }
+}
+
+type Unary<T> = Result<Response<T>, Status>;
+
+fn fake() -> Status {
+    Status::unimplemented("fake executor")
+}
+
+#[tonic::async_trait]
+impl executor_server::Executor for DriftedExecutor {
+    async fn list_positions(
+        &self,
+        _: Request<ex::ListPositionsRequest>,
+    ) -> Unary<ex::ListPositionsResponse> {
+        Ok(Response::new(ex::ListPositionsResponse {
+            positions: vec![drifted_position()],
+            next_page_token: String::new(),
+        }))
+    }
+    async fn get_position(
+        &self,
+        _: Request<ex::GetPositionRequest>,
+    ) -> Unary<ex::GetPositionResponse> {
+        Err(fake())
+    }
+    async fn open_position(
+        &self,
+        _: Request<ex::OpenPositionRequest>,
+    ) -> Unary<ex::OpenPositionResponse> {
+        Err(fake())
+    }
+    async fn close_position(
+        &self,
+        _: Request<ex::ClosePositionRequest>,
+    ) -> Unary<ex::ClosePositionResponse> {
+        Err(fake())
+    }
+    async fn flip_position(
+        &self,
+        _: Request<ex::FlipPositionRequest>,
+    ) -> Unary<ex::FlipPositionResponse> {
+        Err(fake())
+    }
+    async fn get_allocation(
+        &self,
+        _: Request<ex::GetAllocationRequest>,
+    ) -> Unary<ex::GetAllocationResponse> {
+        Err(fake())
+    }
+    async fn get_pnl(&self, _: Request<ex::GetPnlRequest>) -> Unary<ex::GetPnlResponse> {
+        Err(fake())
+    }
+    async fn pause(&self, _: Request<ex::PauseRequest>) -> Unary<ex::PauseResponse> {
+        Err(fake())
+    }
+    async fn resume(&self, _: Request<ex::ResumeRequest>) -> Unary<ex::ResumeResponse> {
+        Err(fake())
+    }
+    async fn get_status(&self, _: Request<ex::GetStatusRequest>) -> Unary<ex::GetStatusResponse> {
+        Err(fake())
+    }
+    type StreamPositionEventsStream =
+        tokio_stream::Empty<Result<ex::StreamPositionEventsResponse, Status>>;
+    async fn stream_position_events(
+        &self,
+        _: Request<ex::StreamPositionEventsRequest>,
+    ) -> Unary<Self::StreamPositionEventsStream> {
+        Err(fake())
+    }
+}
+
+async fn serve_fake_executor() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(executor_server::ExecutorServer::new(DriftedExecutor))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+#[tokio::test]
+async fn rebalancer_trigger_adjusts_the_smaller_leg_of_a_drifted_hedge() {
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let executor = serve_fake_executor().await;
+    let executor_url = format!("http://{executor}");
+    let gateway_url = format!("http://{}", gateway_role.addr);
+    let no_risk = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let role = start_role(
+        "rebalancer",
+        &[
+            ("FFF_SERVICES__EXECUTOR", &executor_url),
+            ("FFF_SERVICES__GATEWAY", &gateway_url),
+            ("FFF_SERVICES__RISK", &no_risk),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut client = RebalancerClient::new(channel(role.addr).await);
+    let missing = client
+        .trigger_now(authorized(rb::TriggerNowRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    assert!(
+        missing.message().contains("reason"),
+        "{}",
+        missing.message()
+    );
+
+    let mut actions = client
+        .stream_actions(rb::StreamActionsRequest {
+            symbols: vec!["BTCUSDT".into()],
+            replay_since: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = client
+        .trigger_now(authorized(rb::TriggerNowRequest {
+            reason: "drift test".into(),
+            dry_run: false,
+            symbols: Vec::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert!(run.error.is_empty(), "{}", run.error);
+    assert_eq!(run.trigger(), rb::RunTrigger::Manual);
+    let review = &run.reviews[0];
+    assert_eq!(review.decision(), rb::Decision::Act, "{review:?}");
+    assert_eq!(review.drift, "0.04761905");
+    assert!(!review.funding_rate.is_empty() && !review.funding_apr.is_empty());
+    let action = &review.actions[0];
+    // the perp (-1.0) is the smaller leg: sell 0.05 more
+    assert_eq!(action.kind(), rb::ActionKind::AdjustFutures);
+    assert_eq!(action.venue(), common::Venue::UsdmPerp);
+    assert_eq!(action.side(), common::Side::Sell);
+    assert_eq!(action.quantity, "0.05");
+    assert_eq!(action.position_id, "pos-drifted");
+
+    let streamed = tokio::time::timeout(Duration::from_secs(5), actions.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(streamed.action.unwrap().action_id, action.action_id);
+    assert!(!streamed.replayed);
+    let last = client
+        .get_last_run(rb::GetLastRunRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert_eq!(last.run_id, run.run_id);
+}

@@ -1,0 +1,360 @@
+//! From the merged opportunity ranking to position changes, with the decision core:
+//! [`fff_core::allocate`] sizes the ranked pairs (reserve, pair cap, max pairs), then
+//! [`fff_core::plan_turnover`] keeps held pairs unless replacing them pays for the round trip.
+//! The plan is pure ([`plan`]); [`run`] applies it: new targets are opened (after risk
+//! approval), replaced pairs closed. Held pairs are never resized here (that is the
+//! rebalancer's and risk's job).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use fff_core::{
+    Allocation, CapitalParams, CarryPosition, Direction, SwitchCosts, Symbol, allocate,
+    plan_turnover,
+};
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::executor::v1::Initiator;
+use fff_proto::fff::scanner::v1 as scan;
+use fff_scanner::merge::MergedView;
+use fff_store::Position;
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::approval::Approver;
+use crate::engine::{Engine, Urgency};
+use crate::error::Result;
+use crate::legs::core_direction;
+
+/// Round-trip cost assumed when comparing a held pair with a replacement: taker fees on two
+/// legs plus slippage, per side.
+const ENTRY_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
+const EXIT_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
+/// Carry is an APR; a replacement must pay for itself within a week.
+const HORIZON_YEARS: Decimal = Decimal::from_parts(192, 0, 0, false, 4);
+/// Re-plan at least this often even without new snapshots (equity moves).
+const REPLAN_EVERY: Duration = Duration::from_secs(5);
+
+/// A qualified opportunity, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub symbol: Symbol,
+    pub direction: Direction,
+    /// Expected net APR (fraction).
+    pub carry: Decimal,
+}
+
+pub fn candidates(opportunities: &[scan::Opportunity]) -> Vec<Candidate> {
+    opportunities
+        .iter()
+        .filter(|o| o.qualified)
+        .filter_map(|o| {
+            let direction = match common::Direction::try_from(o.direction).ok()? {
+                common::Direction::PositiveCarry => Direction::PositiveCarry,
+                common::Direction::NegativeCarry => Direction::NegativeCarry,
+                common::Direction::Unspecified => return None,
+            };
+            Some(Candidate {
+                symbol: Symbol::parse(&o.symbol).ok()?,
+                direction,
+                carry: o.expected_net_apr.parse().unwrap_or(Decimal::ZERO),
+            })
+        })
+        .collect()
+}
+
+/// What to change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub allocation: Allocation,
+    /// Target per pair after turnover: symbol, direction, per-leg notional.
+    pub targets: Vec<(Symbol, Direction, Decimal)>,
+    /// Targets without a live position.
+    pub entries: Vec<(Symbol, Direction, Decimal)>,
+    /// Held positions replaced by better pairs.
+    pub exits: Vec<i64>,
+}
+
+pub fn plan(
+    equity: Decimal,
+    ranked: &[Candidate],
+    held: &[Position],
+    capital: &CapitalParams,
+    max_pairs: u32,
+) -> Result<Plan> {
+    let symbols: Vec<Symbol> = ranked.iter().map(|c| c.symbol.clone()).collect();
+    let allocation = allocate(equity, &symbols, capital, max_pairs)?;
+    let by_symbol: HashMap<&str, &Candidate> =
+        ranked.iter().map(|c| (c.symbol.as_str(), c)).collect();
+    let proposed: Vec<CarryPosition> = allocation
+        .targets
+        .iter()
+        .map(|t| CarryPosition {
+            symbol: t.symbol.clone(),
+            notional: t.notional,
+            expected_carry: by_symbol
+                .get(t.symbol.as_str())
+                .map_or(Decimal::ZERO, |c| c.carry),
+        })
+        .collect();
+    let held_carry: Vec<CarryPosition> = held
+        .iter()
+        .filter_map(|p| {
+            let symbol = Symbol::parse(&p.symbol).ok()?;
+            // a held pair the scanner no longer ranks, or ranks the other way, carries nothing
+            let carry = by_symbol
+                .get(p.symbol.as_str())
+                .filter(|c| c.direction == core_direction(p.direction))
+                .map_or(Decimal::ZERO, |c| c.carry);
+            Some(CarryPosition {
+                symbol,
+                notional: p.target_notional,
+                expected_carry: carry,
+            })
+        })
+        .collect();
+    let turnover = plan_turnover(
+        &held_carry,
+        &proposed,
+        &SwitchCosts {
+            entry_cost_rate: ENTRY_COST,
+            exit_cost_rate: EXIT_COST,
+            horizon_periods: HORIZON_YEARS,
+        },
+    );
+    let held_by_symbol: HashMap<&str, &Position> =
+        held.iter().map(|p| (p.symbol.as_str(), p)).collect();
+    let mut targets = Vec::new();
+    let mut entries = Vec::new();
+    for target in &turnover.targets {
+        let direction = match held_by_symbol.get(target.symbol.as_str()) {
+            Some(position) => core_direction(position.direction),
+            None => match by_symbol.get(target.symbol.as_str()) {
+                Some(candidate) => candidate.direction,
+                None => continue,
+            },
+        };
+        targets.push((target.symbol.clone(), direction, target.notional));
+        if !held_by_symbol.contains_key(target.symbol.as_str()) {
+            entries.push((target.symbol.clone(), direction, target.notional));
+        }
+    }
+    let exits = turnover
+        .replaced
+        .iter()
+        .filter_map(|(out, _)| held_by_symbol.get(out.as_str()).map(|p| p.id))
+        .collect();
+    Ok(Plan {
+        allocation,
+        targets,
+        entries,
+        exits,
+    })
+}
+
+/// The last plan, for GetAllocation.
+#[derive(Debug, Clone)]
+pub struct LastPlan {
+    pub plan: Plan,
+    pub computed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+pub struct PlanCell(Mutex<Option<LastPlan>>);
+
+impl PlanCell {
+    pub fn get(&self) -> Option<LastPlan> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, plan: Plan) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastPlan {
+            plan,
+            computed_at: Utc::now(),
+        });
+    }
+}
+
+/// Applies the plan on every merged snapshot (and every few seconds) until cancelled.
+pub async fn run(
+    engine: Arc<Engine>,
+    approver: Arc<dyn Approver>,
+    mut view: watch::Receiver<MergedView>,
+    max_pairs: u32,
+    last: Arc<PlanCell>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let received = Instant::now();
+        let opportunities = view.borrow_and_update().opportunities.clone();
+        if !opportunities.is_empty()
+            && let Err(err) = step(
+                &engine,
+                approver.as_ref(),
+                &opportunities,
+                max_pairs,
+                &last,
+                received,
+            )
+            .await
+        {
+            tracing::warn!(error = %err, "allocation step failed");
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = view.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(REPLAN_EVERY) => {}
+        }
+    }
+}
+
+async fn step(
+    engine: &Arc<Engine>,
+    approver: &dyn Approver,
+    opportunities: &[scan::Opportunity],
+    max_pairs: u32,
+    last: &PlanCell,
+    received: Instant,
+) -> Result<()> {
+    let ranked = candidates(opportunities);
+    let equity = engine.exchange.account().await?.equity;
+    let held = engine.live_positions().await?;
+    let plan = plan(equity, &ranked, &held, &engine.params.capital, max_pairs)?;
+    last.set(plan.clone());
+    if engine.entry_block().is_some() {
+        return Ok(());
+    }
+    for id in &plan.exits {
+        if let Some(position) = held.iter().find(|p| p.id == *id) {
+            engine
+                .close(
+                    position,
+                    Urgency::Normal,
+                    Initiator::Strategy,
+                    "replaced by a better pair",
+                )
+                .await?;
+        }
+    }
+    for (symbol, direction, notional) in &plan.entries {
+        let approval = match approver
+            .approve(
+                symbol.as_str(),
+                *direction,
+                *notional,
+                engine.params.leverage,
+                "strategy",
+            )
+            .await
+        {
+            Ok(approval) if approval.approved => approval,
+            Ok(refused) => {
+                tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
+                continue;
+            }
+        };
+        let notional = approval.notional.min(*notional);
+        if notional < engine.params.capital.min_position_usdt {
+            continue;
+        }
+        match engine
+            .open_with_origin(
+                symbol.as_str(),
+                *direction,
+                notional,
+                Initiator::Strategy,
+                "top-ranked opportunity",
+                Some(approval.approval_id.clone()),
+                Some(received),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(crate::error::ExecutorError::Store(
+                fff_store::StoreError::LivePositionExists { .. },
+            )) => {}
+            Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn candidate(symbol: &str, carry: Decimal) -> Candidate {
+        Candidate {
+            symbol: Symbol::parse(symbol).unwrap(),
+            direction: Direction::PositiveCarry,
+            carry,
+        }
+    }
+
+    fn held(id: i64, symbol: &str, notional: Decimal) -> Position {
+        Position {
+            id,
+            symbol: symbol.into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            state: fff_store::PositionState::Open,
+            spot_qty: Decimal::ONE,
+            spot_entry_price: None,
+            perp_qty: Decimal::ONE,
+            perp_entry_price: None,
+            target_notional: notional,
+            leverage: 5,
+            opened_at: None,
+            closed_at: None,
+            last_error: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn empty_book_enters_the_top_ranked_pairs_within_caps() {
+        let ranked = [
+            candidate("AAAUSDT", dec!(0.30)),
+            candidate("BBBUSDT", dec!(0.20)),
+            candidate("CCCUSDT", dec!(0.10)),
+            candidate("DDDUSDT", dec!(0.05)),
+        ];
+        let capital = CapitalParams::default();
+        let plan = plan(dec!(10000), &ranked, &[], &capital, 10).unwrap();
+        assert!(plan.exits.is_empty());
+        assert_eq!(plan.entries.len(), plan.targets.len());
+        assert_eq!(plan.entries[0].0.as_str(), "AAAUSDT");
+        // pair cap: 30 % of equity in margin at 5x with a 15 % buffer
+        let cap = plan.allocation.pair_notional_cap;
+        assert!(plan.entries.iter().all(|(_, _, n)| *n <= cap));
+        let total: Decimal = plan.entries.iter().map(|(_, _, n)| *n).sum();
+        assert_eq!(total, plan.allocation.total_notional);
+    }
+
+    #[test]
+    fn held_pairs_are_kept_unless_replacing_pays() {
+        let capital = CapitalParams::default();
+        let ranked = [
+            candidate("AAAUSDT", dec!(0.30)),
+            candidate("BBBUSDT", dec!(0.20)),
+            candidate("CCCUSDT", dec!(0.10)),
+            candidate("EEEUSDT", dec!(0.101)),
+        ];
+        // held XXX is no longer ranked: no carry, so the weakest entrant replaces it
+        let book = [held(7, "XXXUSDT", dec!(5000))];
+        let replaced = plan(dec!(10000), &ranked, &book, &capital, 4).unwrap();
+        assert_eq!(replaced.exits, vec![7]);
+        // held CCC still ranked: kept, not re-entered
+        let book = [held(8, "CCCUSDT", dec!(5000))];
+        let kept = plan(dec!(10000), &ranked, &book, &capital, 4).unwrap();
+        assert!(kept.exits.is_empty());
+        assert!(kept.entries.iter().all(|(s, _, _)| s.as_str() != "CCCUSDT"));
+    }
+}

@@ -1,0 +1,166 @@
+//! PlaceOrder is idempotent by client order id, also across an unknown (timed-out) outcome.
+
+use std::time::Duration;
+
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::gateway::v1 as pb;
+use fff_sim::config::FaultConfig;
+
+use crate::harness::{authed, client, sim_orders_with, start};
+
+fn resting_sell(client_order_id: &str, mark: &str) -> pb::PlaceOrderRequest {
+    // far above the market so it rests: 2 x mark on the 0.1 tick
+    let mark: rust_decimal::Decimal = mark.parse().unwrap();
+    let price = (mark * rust_decimal::Decimal::TWO).round_dp(1);
+    pb::PlaceOrderRequest {
+        client_order_id: client_order_id.into(),
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        side: common::Side::Sell as i32,
+        r#type: common::OrderType::Limit as i32,
+        time_in_force: common::TimeInForce::Gtc as i32,
+        quantity: "0.010".into(),
+        price: price.to_string(),
+        ..Default::default()
+    }
+}
+
+async fn btc_mark(
+    client: &mut pb::gateway_client::GatewayClient<tonic::transport::Channel>,
+) -> String {
+    let universe = client
+        .get_universe(pb::GetUniverseRequest {
+            symbols: vec!["BTCUSDT".into()],
+            include_non_trading: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    universe.instruments[0].mark_price.clone()
+}
+
+#[tokio::test]
+async fn same_client_order_id_yields_one_order_even_after_a_timeout() {
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let mark = btc_mark(&mut client).await;
+
+    let request = resting_sell("it-idem-1", &mark);
+    let first = client
+        .place_order(authed(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let order = first.order.unwrap();
+    assert!(!first.duplicate);
+    assert_eq!(order.status, common::OrderStatus::New as i32);
+    assert!(order.exchange_order_id > 0);
+    let again = client
+        .place_order(authed(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        again.order.unwrap().exchange_order_id,
+        order.exchange_order_id
+    );
+    assert_eq!(sim_orders_with(&running.sim, "it-idem-1"), 1);
+
+    // the same id for a different order is refused
+    let mut other = request.clone();
+    other.quantity = "0.020".into();
+    let conflict = client.place_order(authed(other)).await.unwrap_err();
+    assert_eq!(conflict.code(), tonic::Code::AlreadyExists);
+
+    // a caller timeout: the venue is slow (below the connector's 1 s timeout), the caller
+    // gives up after 800 ms, the gateway finishes the placement anyway
+    running.sim.set_faults(FaultConfig {
+        latency_ms: 600,
+        ..FaultConfig::default()
+    });
+    let timed_out = resting_sell("it-idem-2", &mark);
+    let mut impatient = authed(timed_out.clone());
+    impatient.set_timeout(Duration::from_millis(800));
+    let gave_up = client.place_order(impatient).await.unwrap_err();
+    assert!(
+        matches!(
+            gave_up.code(),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+        ),
+        "{gave_up:?}"
+    );
+    running.sim.set_faults(FaultConfig::default());
+    let retried = client
+        .place_order(authed(timed_out.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let settled = retried.order.unwrap();
+    assert!(
+        retried.duplicate,
+        "the first attempt went through: nothing new sent"
+    );
+    assert_eq!(
+        settled.status,
+        common::OrderStatus::New as i32,
+        "{settled:?}"
+    );
+    let third = client
+        .place_order(authed(timed_out))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(third.duplicate);
+    assert_eq!(sim_orders_with(&running.sim, "it-idem-2"), 1);
+
+    // the book answers GetOrder and CancelOrder
+    let reference = pb::OrderRef {
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        id: Some(pb::order_ref::Id::ClientOrderId("it-idem-1".into())),
+    };
+    let cancelled = client
+        .cancel_order(authed(pb::CancelOrderRequest {
+            order: Some(reference.clone()),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        cancelled.order.unwrap().status,
+        common::OrderStatus::Canceled as i32
+    );
+    let open = client
+        .list_open_orders(pb::ListOpenOrdersRequest {
+            venue: common::Venue::UsdmPerp as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = open
+        .orders
+        .iter()
+        .map(|o| o.client_order_id.as_str())
+        .collect();
+    assert_eq!(ids, ["it-idem-2"]);
+}
+
+#[tokio::test]
+async fn off_grid_and_malformed_orders_are_refused_before_sending() {
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let mark = btc_mark(&mut client).await;
+    let mut off_tick = resting_sell("it-bad-1", &mark);
+    off_tick.price = format!("{}.05", off_tick.price.split('.').next().unwrap());
+    let err = client.place_order(authed(off_tick)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("`price`"), "{}", err.message());
+    let mut off_step = resting_sell("it-bad-2", &mark);
+    off_step.quantity = "0.0105".into();
+    let err = client.place_order(authed(off_step)).await.unwrap_err();
+    assert!(err.message().contains("`quantity`"), "{}", err.message());
+    assert_eq!(sim_orders_with(&running.sim, "it-bad-1"), 0);
+    assert_eq!(sim_orders_with(&running.sim, "it-bad-2"), 0);
+}

@@ -1,0 +1,71 @@
+//! GetUniverse serves exactly the simulator's both-venue listings, with live market data.
+
+use fff_proto::fff::gateway::v1::GetUniverseRequest;
+
+use crate::harness::{client, start};
+
+#[tokio::test]
+async fn universe_is_the_simulators_spot_and_perp_listings() {
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let expected: Vec<String> = running.sim.with_exchange(|ex| {
+        ex.markets
+            .values()
+            .filter(|m| m.spot.is_some() && m.perp.is_some())
+            .map(|m| m.symbol.clone())
+            .collect()
+    });
+    let universe = client
+        .get_universe(GetUniverseRequest {
+            symbols: Vec::new(),
+            include_non_trading: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<String> = universe
+        .instruments
+        .iter()
+        .map(|i| i.symbol.clone())
+        .collect();
+    assert_eq!(got, expected);
+    let btc = universe
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "BTCUSDT")
+        .unwrap();
+    assert_eq!(btc.spot_filters.as_ref().unwrap().tick_size, "0.01");
+    assert_eq!(btc.perp_filters.as_ref().unwrap().step_size, "0.001");
+    assert!(!btc.mark_price.is_empty() && !btc.last_funding_rate.is_empty());
+    let orca = universe
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "ORCAUSDT")
+        .unwrap();
+    assert!(!orca.margin_trading_allowed && !orca.base_borrowable);
+    let doge = universe
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "DOGEUSDT")
+        .unwrap();
+    assert_eq!(doge.funding_interval_hours, 1);
+    // a symbol filter narrows the answer
+    let one = client
+        .get_universe(GetUniverseRequest {
+            symbols: vec!["ETHUSDT".into()],
+            include_non_trading: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.instruments.len(), 1);
+    let bad = client
+        .get_universe(GetUniverseRequest {
+            symbols: vec!["eth".into()],
+            include_non_trading: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(bad.message().contains("symbols[0]"), "{}", bad.message());
+}

@@ -1,0 +1,291 @@
+//! One rebalance run: read positions and market data, review each position with fff-core's
+//! `decide`, emit the actions, remember the run. Runs never overlap (schedule and TriggerNow
+//! queue on one lock).
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use fff_core::params::{PairSelectionParams, RebalanceParams};
+use fff_proto::convert::datetime_to_timestamp;
+use fff_proto::fff::rebalancer::v1::{self as pb, RunTrigger};
+use fff_runtime::config::RebalancerConfig;
+use tonic::Status;
+use tracing::Instrument as _;
+
+use crate::actions::{ActionLog, new_id};
+use crate::review::{ReviewContext, review_position};
+use crate::upstreams::Upstreams;
+
+/// What started a run and how.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub trigger: RunTrigger,
+    pub reason: String,
+    pub dry_run: bool,
+    /// Only these symbols; empty means all live positions.
+    pub symbols: Vec<String>,
+}
+
+/// Runs rebalances and keeps their results.
+#[derive(Debug)]
+pub struct Runner<U> {
+    upstreams: U,
+    params: RebalanceParams,
+    selection: PairSelectionParams,
+    settings: RebalancerConfig,
+    actions: Mutex<ActionLog>,
+    last: Mutex<Option<pb::RebalanceRun>>,
+    exclusive: tokio::sync::Mutex<()>,
+}
+
+impl<U: Upstreams> Runner<U> {
+    pub fn new(
+        upstreams: U,
+        params: RebalanceParams,
+        selection: PairSelectionParams,
+        settings: RebalancerConfig,
+    ) -> Self {
+        let capacity = usize::try_from(settings.action_history).unwrap_or(usize::MAX);
+        Self {
+            upstreams,
+            params,
+            selection,
+            settings,
+            actions: Mutex::new(ActionLog::new(capacity)),
+            last: Mutex::new(None),
+            exclusive: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn upstreams(&self) -> &U {
+        &self.upstreams
+    }
+
+    pub fn actions(&self) -> MutexGuard<'_, ActionLog> {
+        self.actions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn last_run(&self) -> Option<pb::RebalanceRun> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs once (after any run in progress) and returns the completed run.
+    pub async fn run(&self, request: RunRequest) -> pb::RebalanceRun {
+        let _exclusive = self.exclusive.lock().await;
+        let run_id = new_id();
+        let span = tracing::info_span!(
+            "rebalance.run",
+            run_id = %run_id,
+            trigger = ?request.trigger,
+            dry_run = request.dry_run
+        );
+        let run = self.run_inner(run_id, request).instrument(span).await;
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(run.clone());
+        run
+    }
+
+    async fn run_inner(&self, run_id: String, request: RunRequest) -> pb::RebalanceRun {
+        let started = Utc::now();
+        let mut run = pb::RebalanceRun {
+            run_id: run_id.clone(),
+            trigger: request.trigger as i32,
+            trigger_reason: request.reason.clone(),
+            dry_run: request.dry_run,
+            started_at: datetime_to_timestamp(started),
+            ..pb::RebalanceRun::default()
+        };
+        let timeout = Duration::from_millis(self.settings.upstream_timeout_ms);
+        let positions = match bounded(timeout, self.upstreams.live_positions()).await {
+            Ok(positions) => positions,
+            Err(status) => return self.failed(run, "executor ListPositions", &status),
+        };
+        let positions: Vec<_> = positions
+            .into_iter()
+            .filter(|p| request.symbols.is_empty() || request.symbols.contains(&p.symbol))
+            .collect();
+        let mut symbols: Vec<String> = positions.iter().map(|p| p.symbol.clone()).collect();
+        symbols.sort();
+        symbols.dedup();
+        let instruments = if symbols.is_empty() {
+            Vec::new()
+        } else {
+            match bounded(timeout, self.upstreams.instruments(symbols)).await {
+                Ok(instruments) => instruments,
+                Err(status) => return self.failed(run, "gateway GetUniverse", &status),
+            }
+        };
+        // without risk's answer a flip could open into a halt: degrade flips to closes
+        let entries_allowed = match bounded(timeout, self.upstreams.entries_halted()).await {
+            Ok(halted) => !halted,
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), error = status.message(), "risk unreachable: flips degrade to closes");
+                false
+            }
+        };
+        let now = Utc::now();
+        let ctx = ReviewContext {
+            params: &self.params,
+            selection: &self.selection,
+            entries_allowed,
+            run_id: &run_id,
+            now,
+            max_data_age: seconds(self.settings.max_data_age_secs),
+            action_ttl: seconds(self.settings.action_ttl_secs),
+            dry_run: request.dry_run,
+        };
+        for position in &positions {
+            let instrument = instruments.iter().find(|i| i.symbol == position.symbol);
+            let review = tracing::info_span!("rebalance.review", symbol = %position.symbol, position_id = %position.position_id)
+                .in_scope(|| {
+                    let review = review_position(position, instrument, &ctx);
+                    tracing::info!(
+                        decision = review.decision().as_str_name(),
+                        drift = %review.drift,
+                        funding_rate = %review.funding_rate,
+                        detail = %review.detail,
+                        "position reviewed"
+                    );
+                    review
+                });
+            if review.decision == pb::Decision::Act as i32 {
+                let mut log = self.actions();
+                for action in &review.actions {
+                    tracing::warn!(
+                        symbol = %action.symbol,
+                        action_id = %action.action_id,
+                        kind = action.kind().as_str_name(),
+                        quantity = %action.quantity,
+                        "action emitted"
+                    );
+                    log.emit(action.clone());
+                }
+            }
+            run.reviews.push(review);
+        }
+        run.finished_at = datetime_to_timestamp(Utc::now());
+        run
+    }
+
+    fn failed(&self, mut run: pb::RebalanceRun, what: &str, status: &Status) -> pb::RebalanceRun {
+        tracing::warn!(upstream = what, code = ?status.code(), error = status.message(), "rebalance run failed");
+        run.error = format!("{what} failed: {:?}: {}", status.code(), status.message());
+        run.finished_at = datetime_to_timestamp(Utc::now());
+        run
+    }
+}
+
+fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(Status::deadline_exceeded("upstream call timed out")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::tests::{instrument, position};
+    use fff_proto::fff::executor::v1 as ex;
+    use fff_proto::fff::gateway::v1 as gw;
+
+    struct Fake {
+        positions: Result<Vec<ex::Position>, Status>,
+        instruments: Vec<gw::Instrument>,
+        halted: Result<bool, Status>,
+    }
+
+    impl Upstreams for Fake {
+        async fn live_positions(&self) -> Result<Vec<ex::Position>, Status> {
+            self.positions.clone()
+        }
+        async fn instruments(&self, symbols: Vec<String>) -> Result<Vec<gw::Instrument>, Status> {
+            Ok(self
+                .instruments
+                .iter()
+                .filter(|i| symbols.contains(&i.symbol))
+                .cloned()
+                .collect())
+        }
+        async fn entries_halted(&self) -> Result<bool, Status> {
+            self.halted.clone()
+        }
+    }
+
+    fn runner(fake: Fake) -> Runner<Fake> {
+        Runner::new(
+            fake,
+            RebalanceParams::default(),
+            PairSelectionParams::default(),
+            RebalancerConfig::default(),
+        )
+    }
+
+    fn manual(dry_run: bool) -> RunRequest {
+        RunRequest {
+            trigger: RunTrigger::Manual,
+            reason: "test".into(),
+            dry_run,
+            symbols: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_emits_actions_and_is_remembered() {
+        let runner = runner(Fake {
+            positions: Ok(vec![position("1.05", "1.0")]),
+            instruments: vec![instrument("0.0001")],
+            halted: Ok(false),
+        });
+        let (_, mut live) = runner.actions().subscribe(None, Utc::now());
+        let run = runner.run(manual(false)).await;
+        assert!(run.error.is_empty(), "{}", run.error);
+        assert_eq!(run.reviews.len(), 1);
+        let emitted = live.recv().await.unwrap().1;
+        assert_eq!(emitted.quantity, "0.05");
+        assert_eq!(emitted.run_id, run.run_id);
+        assert_eq!(runner.last_run().unwrap().run_id, run.run_id);
+
+        // dry run: computed, not emitted
+        let run = runner.run(manual(true)).await;
+        assert_eq!(run.reviews[0].decision, pb::Decision::Suppressed as i32);
+        assert!(live.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn upstream_failures_are_reported_in_the_run() {
+        let runner = runner(Fake {
+            positions: Err(Status::unavailable("executor down")),
+            instruments: Vec::new(),
+            halted: Ok(false),
+        });
+        let run = runner.run(manual(false)).await;
+        assert!(run.error.contains("executor down"), "{}", run.error);
+        assert!(run.finished_at.is_some());
+
+        // risk down: a reversal closes instead of flipping
+        let runner = runner_with_reversal(Err(Status::unavailable("risk down")));
+        let run = runner.run(manual(false)).await;
+        assert_eq!(run.reviews[0].actions[0].kind, pb::ActionKind::Close as i32);
+        let runner = runner_with_reversal(Ok(false));
+        let run = runner.run(manual(false)).await;
+        assert_eq!(run.reviews[0].actions[0].kind, pb::ActionKind::Flip as i32);
+    }
+
+    fn runner_with_reversal(halted: Result<bool, Status>) -> Runner<Fake> {
+        runner(Fake {
+            positions: Ok(vec![position("1", "1")]),
+            instruments: vec![instrument("-0.0003")],
+            halted,
+        })
+    }
+}
