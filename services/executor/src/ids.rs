@@ -13,8 +13,8 @@ pub enum Step {
     Entry(u32),
     /// Hedge of an entry slice, attempt n.
     Hedge(u32, u32),
-    /// Unwind of a slice whose hedge failed.
-    Unwind(u32),
+    /// Unwind of a slice whose hedge failed, attempt n.
+    Unwind(u32, u32),
     /// Drift correction n.
     Adjust(u32),
     /// Exit, attempt n (limit first, then market).
@@ -31,7 +31,8 @@ pub fn client_order_id(position_id: i64, leg: Leg, step: Step) -> String {
     let step = match step {
         Step::Entry(i) => format!("e{i}"),
         Step::Hedge(i, attempt) => format!("e{i}r{attempt}"),
-        Step::Unwind(i) => format!("u{i}"),
+        Step::Unwind(i, 0) => format!("u{i}"),
+        Step::Unwind(i, attempt) => format!("u{i}r{attempt}"),
         Step::Adjust(i) => format!("a{i}"),
         Step::Exit(i) => format!("x{i}"),
         Step::Reduce(i) => format!("d{i}"),
@@ -52,7 +53,8 @@ mod tests {
             Step::Entry(1),
             Step::Hedge(1, 0),
             Step::Hedge(1, 1),
-            Step::Unwind(1),
+            Step::Unwind(1, 0),
+            Step::Unwind(1, 1),
             Step::Adjust(1),
             Step::Exit(1),
             Step::Reduce(1),

@@ -25,7 +25,11 @@ use crate::error::{ExecutorError, Result};
 use crate::exchange::GatewayClientT;
 use crate::legs::{SignedLegs, core_direction};
 
-const INCOME_POLL: Duration = Duration::from_secs(2);
+/// Funding settles at most hourly and the stream's funding events trigger a poll at once; the
+/// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare.
+const INCOME_POLL: Duration = Duration::from_secs(30);
+/// Pokes arriving within this window after a poll are served by one more poll.
+const POKE_DEBOUNCE: Duration = Duration::from_millis(500);
 
 fn dec(field: &str, raw: &str) -> Decimal {
     parse_optional_decimal(field, raw)
@@ -57,7 +61,10 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
                 }
                 tokio::select! {
                     () = cancel.cancelled() => return,
-                    _ = poke_rx.recv() => {}
+                    _ = poke_rx.recv() => {
+                        tokio::time::sleep(POKE_DEBOUNCE).await;
+                        while poke_rx.try_recv().is_ok() {}
+                    }
                     () = tokio::time::sleep(INCOME_POLL) => {}
                 }
             }
@@ -409,6 +416,86 @@ async fn settlement(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::tests::{rig, settled};
+    use fff_core::Direction;
+    use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
+    use fff_runtime::telemetry::ClientInterceptor;
+    use rust_decimal_macros::dec;
+
+    #[tokio::test]
+    async fn fills_and_funding_are_booked_once() {
+        let rig = rig().await;
+        let position = rig
+            .engine
+            .open(
+                "BTCUSDT",
+                Direction::PositiveCarry,
+                dec!(1000),
+                None,
+                Initiator::Operator,
+                "t",
+            )
+            .await
+            .unwrap();
+        let position = settled(&rig.store, position.id).await;
+        let orders = rig.store.list_position_orders(position.id).await.unwrap();
+        let spot = orders
+            .iter()
+            .find(|o| o.leg == fff_store::Leg::Spot)
+            .unwrap();
+        let fill = gw::Fill {
+            symbol: "BTCUSDT".into(),
+            client_order_id: spot.client_order_id.clone(),
+            trade_id: 77,
+            price: "100".into(),
+            quantity: "10".into(),
+            commission: "0.01".into(),
+            commission_asset: "BTC".into(),
+            ..gw::Fill::default()
+        };
+        let venue = common::Venue::SpotMargin as i32;
+        assert!(
+            book_fill(&rig.engine, venue, &fill, Utc::now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !book_fill(&rig.engine, venue, &fill, Utc::now())
+                .await
+                .unwrap()
+        );
+        let foreign = gw::Fill {
+            client_order_id: "web-123".into(),
+            ..fill.clone()
+        };
+        assert!(
+            !book_fill(&rig.engine, venue, &foreign, Utc::now())
+                .await
+                .unwrap()
+        );
+        let fees = rig.store.position_cash_pnl(position.id).await.unwrap().fees;
+        assert_eq!(fees, dec!(1), "base-asset fee valued at the fill price");
+
+        // no gateway to ask for the settlement mark: booked without an expectation
+        let client = GatewayClient::with_interceptor(
+            fff_runtime::grpc::channel("http://127.0.0.1:9").unwrap(),
+            ClientInterceptor::default(),
+        );
+        let record = gw::IncomeRecord {
+            income_id: "555".into(),
+            kind: gw::IncomeKind::FundingFee as i32,
+            symbol: "BTCUSDT".into(),
+            asset: "USDT".into(),
+            amount: "0.1".into(),
+            ..gw::IncomeRecord::default()
+        };
+        assert!(book_funding(&rig.engine, &client, &record).await.unwrap());
+        assert!(!book_funding(&rig.engine, &client, &record).await.unwrap());
+        let funding = rig.store.list_position_funding(position.id).await.unwrap();
+        assert_eq!(funding.len(), 1);
+        assert_eq!(funding[0].amount, dec!(0.1));
+        assert_eq!(funding[0].tran_id, 555);
+    }
 
     #[test]
     fn interest_ids_differ_per_asset_and_time() {

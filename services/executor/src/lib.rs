@@ -177,3 +177,11 @@ async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
         }
     }
 }
+
+/// Crates the executor's public API speaks in, for callers (the `fff` cross-process tests)
+/// that inspect the database without depending on them directly.
+#[doc(hidden)]
+pub mod reexport {
+    pub use fff_store;
+    pub use rust_decimal;
+}

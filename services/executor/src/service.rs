@@ -681,3 +681,215 @@ impl Executor for ExecutorService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use fff_testkit::wait_for;
+    use tonic::Code;
+
+    use super::*;
+    use crate::approval::ApproveAll;
+    use crate::engine::tests::rig;
+
+    fn service(engine: &Arc<Engine>) -> ExecutorService {
+        ExecutorService::new(
+            Arc::clone(engine),
+            Arc::new(ApproveAll),
+            Arc::new(PlanCell::default()),
+        )
+    }
+
+    fn open_request() -> pb::OpenPositionRequest {
+        pb::OpenPositionRequest {
+            request_id: "r1".into(),
+            symbol: "BTCUSDT".into(),
+            direction: common::Direction::PositiveCarry as i32,
+            notional: "1000".into(),
+            leverage: None,
+            reason: "manual".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_requests_name_the_field() {
+        let rig = rig().await;
+        let service = service(&rig.engine);
+        let cases = [
+            (
+                pb::OpenPositionRequest {
+                    request_id: String::new(),
+                    ..open_request()
+                },
+                "request_id",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    symbol: "btc usdt".into(),
+                    ..open_request()
+                },
+                "symbol",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    direction: 0,
+                    ..open_request()
+                },
+                "direction",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    notional: "-5".into(),
+                    ..open_request()
+                },
+                "notional",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    notional: "1e3".into(),
+                    ..open_request()
+                },
+                "notional",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    leverage: Some(0),
+                    ..open_request()
+                },
+                "leverage",
+            ),
+            (
+                pb::OpenPositionRequest {
+                    reason: " ".into(),
+                    ..open_request()
+                },
+                "reason",
+            ),
+        ];
+        for (request, field) in cases {
+            let status = service
+                .open_position(Request::new(request))
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+            assert!(
+                status.message().contains(field),
+                "{field}: {}",
+                status.message()
+            );
+        }
+        let status = service
+            .pause(Request::new(pb::PauseRequest::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("reason"));
+        let status = service
+            .get_position(Request::new(pb::GetPositionRequest {
+                key: Some(pb::get_position_request::Key::PositionId("abc".into())),
+            }))
+            .await
+            .unwrap_err();
+        assert!(status.message().contains("position_id"));
+        assert!(rig.fake.with(|s| s.orders.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn manual_open_is_idempotent_and_pause_blocks_entries_not_exits() {
+        let rig = rig().await;
+        let service = service(&rig.engine);
+        let first = service
+            .open_position(Request::new(open_request()))
+            .await
+            .unwrap()
+            .into_inner();
+        let again = service
+            .open_position(Request::new(open_request()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!first.duplicate);
+        assert!(again.duplicate);
+        assert_eq!(first.position, again.position);
+        let id = first.position.unwrap().position_id;
+        let store = rig.store.clone();
+        let numeric: i64 = id.parse().unwrap();
+        wait_for(Duration::from_secs(10), || async {
+            store
+                .get_position(numeric)
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| p.state == PositionState::Open)
+        })
+        .await
+        .unwrap();
+
+        let paused = service
+            .pause(Request::new(pb::PauseRequest {
+                reason: "maintenance".into(),
+                cancel_working_entries: false,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .unwrap();
+        assert!(paused.paused);
+        assert_eq!(paused.live_positions, 1);
+        let refused = service
+            .open_position(Request::new(pb::OpenPositionRequest {
+                request_id: "r2".into(),
+                symbol: "ETHUSDT".into(),
+                ..open_request()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        // exits still allowed while paused
+        let closing = service
+            .close_position(Request::new(pb::ClosePositionRequest {
+                request_id: "c1".into(),
+                key: Some(pb::close_position_request::Key::PositionId(id.clone())),
+                urgency: pb::CloseUrgency::Immediate as i32,
+                reason: "done".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            closing.position.unwrap().status,
+            pb::PositionStatus::Closing as i32
+        );
+        wait_for(Duration::from_secs(10), || async {
+            store
+                .get_position(numeric)
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| p.state == PositionState::Closed)
+        })
+        .await
+        .unwrap();
+        let listed = service
+            .list_positions(Request::new(pb::ListPositionsRequest {
+                statuses: vec![pb::PositionStatus::Closed as i32],
+                ..pb::ListPositionsRequest::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.positions.len(), 1);
+        let resumed = service
+            .resume(Request::new(pb::ResumeRequest {
+                reason: "back".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+            .unwrap();
+        assert!(!resumed.paused);
+    }
+}

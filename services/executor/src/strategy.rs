@@ -36,6 +36,9 @@ const EXIT_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
 const HORIZON_YEARS: Decimal = Decimal::from_parts(192, 0, 0, false, 4);
 /// Re-plan at least this often even without new snapshots (equity moves).
 const REPLAN_EVERY: Duration = Duration::from_secs(5);
+/// Equity read from the gateway is reused this long: snapshots may arrive every second and
+/// GetAccount costs exchange request weight.
+const EQUITY_MAX_AGE: Duration = Duration::from_secs(10);
 
 /// A qualified opportunity, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +189,7 @@ pub async fn run(
     last: Arc<PlanCell>,
     cancel: CancellationToken,
 ) {
+    let mut equity: Option<(Decimal, Instant)> = None;
     loop {
         let received = Instant::now();
         let opportunities = view.borrow_and_update().opportunities.clone();
@@ -197,6 +201,7 @@ pub async fn run(
                 max_pairs,
                 &last,
                 received,
+                &mut equity,
             )
             .await
         {
@@ -217,9 +222,17 @@ async fn step(
     max_pairs: u32,
     last: &PlanCell,
     received: Instant,
+    equity_cache: &mut Option<(Decimal, Instant)>,
 ) -> Result<()> {
     let ranked = candidates(opportunities);
-    let equity = engine.exchange.account().await?.equity;
+    let equity = match equity_cache {
+        Some((equity, at)) if at.elapsed() < EQUITY_MAX_AGE => *equity,
+        _ => {
+            let equity = engine.exchange.account().await?.equity;
+            *equity_cache = Some((equity, Instant::now()));
+            equity
+        }
+    };
     let held = engine.live_positions().await?;
     let plan = plan(equity, &ranked, &held, &engine.params.capital, max_pairs)?;
     last.set(plan.clone());

@@ -4,6 +4,7 @@
 //! GetAccount to re-read the venue.
 
 mod events;
+mod funding;
 mod snapshot;
 
 use std::collections::HashSet;
@@ -34,6 +35,9 @@ pub struct AccountHub {
     rest: RestClient,
     market: Arc<MarketHub>,
     max_age: Duration,
+    /// Binance's testnets have no cross margin: a failing margin read leaves those fields empty
+    /// instead of failing the snapshot.
+    margin_optional: bool,
     /// The async lock makes concurrent refreshes single-flight.
     snapshot: tokio::sync::Mutex<Option<(pb::Account, Instant)>>,
     events: Mutex<Events>,
@@ -45,11 +49,13 @@ impl AccountHub {
         market: Arc<MarketHub>,
         max_age: Duration,
         subscriber_buffer: usize,
+        margin_optional: bool,
     ) -> Self {
         Self {
             rest,
             market,
             max_age,
+            margin_optional,
             snapshot: tokio::sync::Mutex::new(None),
             events: Mutex::new(Events {
                 sequence: 0,
@@ -83,12 +89,21 @@ impl AccountHub {
     async fn fetch(&self) -> Result<pb::Account, fff_binance::Error> {
         // events up to here are included in what the venue returns next
         let sequence = self.events().sequence;
-        let (spot, margin, futures, positions) = tokio::try_join!(
+        let (spot, margin, futures, positions) = tokio::join!(
             self.rest.account(false),
             self.rest.margin_account(),
             self.rest.futures_account(),
             self.rest.position_risk(None),
-        )?;
+        );
+        let (spot, futures, positions) = (spot?, futures?, positions?);
+        let margin = match margin {
+            Ok(margin) => Some(margin),
+            Err(err) if self.margin_optional => {
+                tracing::debug!(error = %err, "no cross-margin account on this venue");
+                None
+            }
+            Err(err) => return Err(err),
+        };
         let market = &self.market;
         let price = |asset: &str| -> Option<rust_decimal::Decimal> {
             if matches!(asset, "USDT" | "USDC" | "FDUSD") {
@@ -102,7 +117,7 @@ impl AccountHub {
         Ok(build_account(
             &SnapshotParts {
                 spot: &spot,
-                margin: &margin,
+                margin: margin.as_ref(),
                 futures: &futures,
                 positions: &positions,
             },
@@ -137,6 +152,11 @@ impl AccountHub {
                 last_sequence: last,
             }),
         );
+    }
+
+    /// Ends every subscription (shutdown).
+    pub fn close(&self, status: &tonic::Status) {
+        self.events().fanout.close(status);
     }
 
     /// Live account events for `venues` (empty = all) and `symbols` (empty = all).
@@ -177,7 +197,13 @@ mod tests {
     fn hub() -> AccountHub {
         let urls = fff_binance::BinanceUrls::mainnet();
         let rest = RestClient::new(urls, None, RestConfig::default()).unwrap();
-        AccountHub::new(rest, Arc::new(MarketHub::new(4)), Duration::from_secs(3), 4)
+        AccountHub::new(
+            rest,
+            Arc::new(MarketHub::new(4)),
+            Duration::from_secs(3),
+            4,
+            false,
+        )
     }
 
     #[tokio::test]

@@ -10,8 +10,7 @@
 //! miss or repeat anything.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,7 +22,8 @@ type Filter<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 struct Subscriber<T> {
     tx: mpsc::Sender<T>,
     filter: Filter<T>,
-    lagged: Arc<AtomicBool>,
+    /// Why the subscription was ended by the server, told after the buffered events.
+    end: Arc<OnceLock<Status>>,
 }
 
 /// The subscribers of one event kind.
@@ -73,19 +73,13 @@ impl<T: Clone + Send + 'static> Fanout<T> {
             // capacity covers the snapshot, so this cannot fail
             let _ = tx.try_send(event);
         }
-        let lagged = Arc::new(AtomicBool::new(false));
+        let end = Arc::new(OnceLock::new());
         self.subscribers.push(Subscriber {
             tx,
             filter: Box::new(filter),
-            lagged: lagged.clone(),
+            end: end.clone(),
         });
-        let tail = tokio_stream::once(()).filter_map(move |()| {
-            lagged.load(Ordering::Acquire).then(|| {
-                Err(Status::resource_exhausted(
-                    "subscriber too slow: its buffer filled up and it was dropped; resubscribe",
-                ))
-            })
-        });
+        let tail = tokio_stream::once(()).filter_map(move |()| end.get().cloned().map(Err));
         Box::pin(ReceiverStream::new(rx).map(Ok).chain(tail))
     }
 
@@ -100,7 +94,9 @@ impl<T: Clone + Send + 'static> Fanout<T> {
             match sub.tx.try_send(event.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    sub.lagged.store(true, Ordering::Release);
+                    let _ = sub.end.set(Status::resource_exhausted(
+                        "subscriber too slow: its buffer filled up and it was dropped; resubscribe",
+                    ));
                     slow += 1;
                     false
                 }
@@ -111,6 +107,15 @@ impl<T: Clone + Send + 'static> Fanout<T> {
             tracing::warn!(dropped = slow, "dropped slow stream subscribers");
         }
         slow
+    }
+}
+
+impl<T> Fanout<T> {
+    /// Ends every subscription with `status` after the events already buffered (shutdown).
+    pub fn close(&mut self, status: &Status) {
+        for sub in self.subscribers.drain(..) {
+            let _ = sub.end.set(status.clone());
+        }
     }
 }
 
@@ -147,6 +152,19 @@ mod tests {
         assert_eq!(items[0].as_ref().unwrap(), &0);
         let status = items[2].as_ref().unwrap_err();
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    }
+
+    #[tokio::test]
+    async fn close_ends_every_stream_with_the_status() {
+        let mut fanout = Fanout::new(2);
+        let sub = fanout.subscribe(vec![7u8], |_: &u8| true);
+        fanout.close(&Status::unavailable("shutting down"));
+        let items: Vec<Result<u8, Status>> = sub.collect().await;
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[1].as_ref().unwrap_err().code(),
+            tonic::Code::Unavailable
+        );
     }
 
     #[tokio::test]

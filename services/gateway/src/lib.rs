@@ -27,6 +27,7 @@ use anyhow::Context as _;
 use fff_binance::RestClient;
 use fff_proto::fff::gateway::v1::{MUTATING_METHODS, gateway_server::GatewayServer};
 use fff_runtime::RoleContext;
+use fff_runtime::config::ExchangeVenue;
 use fff_runtime::grpc::GrpcServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,13 +52,37 @@ pub async fn run(
     )
     .context("cannot build the binance client")?;
     if settings.venue.is_live() {
-        check_key_restrictions(&rest).await?;
+        match check_key(&rest).await {
+            KeyCheck::Fit => {}
+            KeyCheck::CanWithdraw => anyhow::bail!(
+                "refusing to start: the binance api key has withdrawals enabled; create a key \
+                 without withdrawal permission (reading, spot & margin trading, margin loans and \
+                 futures only)"
+            ),
+            // the spot testnet serves no /sapi, and its keys hold test funds only
+            KeyCheck::Unreadable(err) if settings.venue == ExchangeVenue::Testnet => {
+                tracing::warn!(error = %err, "testnet: the key's restrictions cannot be read");
+            }
+            KeyCheck::Unreadable(err) => {
+                return Err(anyhow::Error::new(err).context(
+                    "refusing to start: cannot read the api key's restrictions \
+                     (GET /sapi/v1/account/apiRestrictions)",
+                ));
+            }
+        }
     }
     let store = match &context.secrets.database_url {
         Some(url) => {
-            match fff_store::Store::connect(url.expose(), context.config.database.max_connections)
-                .await
-            {
+            let connected = async {
+                let store = fff_store::Store::connect(
+                    url.expose(),
+                    context.config.database.max_connections,
+                )
+                .await?;
+                store.migrate().await?;
+                Ok::<_, fff_store::StoreError>(store)
+            };
+            match connected.await {
                 Ok(store) => Some(store),
                 Err(err) => {
                     tracing::warn!(error = %err, "database unavailable: instruments are not persisted");
@@ -101,18 +126,21 @@ pub async fn run(
     Ok(())
 }
 
+/// What the key's restrictions say.
+enum KeyCheck {
+    Fit,
+    CanWithdraw,
+    Unreadable(fff_binance::Error),
+}
+
 /// A live key must not be able to withdraw: the gateway is internet-facing software.
-async fn check_key_restrictions(rest: &RestClient) -> anyhow::Result<()> {
-    let restrictions = rest
-        .api_restrictions()
-        .await
-        .context("cannot read the api key's restrictions (GET /sapi/v1/account/apiRestrictions)")?;
+async fn check_key(rest: &RestClient) -> KeyCheck {
+    let restrictions = match rest.api_restrictions().await {
+        Ok(restrictions) => restrictions,
+        Err(err) => return KeyCheck::Unreadable(err),
+    };
     if restrictions.enable_withdrawals {
-        anyhow::bail!(
-            "refusing to start: the binance api key has withdrawals enabled; create a key \
-             without withdrawal permission (reading, spot & margin trading, margin loans and \
-             futures only)"
-        );
+        return KeyCheck::CanWithdraw;
     }
     if !restrictions.fit_for_farming() {
         tracing::warn!(
@@ -123,5 +151,5 @@ async fn check_key_restrictions(rest: &RestClient) -> anyhow::Result<()> {
             "the api key lacks permissions the farmer needs"
         );
     }
-    Ok(())
+    KeyCheck::Fit
 }

@@ -4,8 +4,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use fff_binance::models::margin::BorrowRepay;
 use fff_proto::FieldError;
 use tokio::sync::OwnedMutexGuard;
+use tonic::Status;
+
+use crate::convert::now_ms;
+use crate::error::exchange_status;
+use crate::service::fields::positive;
+use crate::state::Gateway;
 
 /// A finished loan operation: what was asked and the venue's transaction id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +99,60 @@ pub fn check_asset(field: &str, asset: &str) -> Result<(), FieldError> {
             "must be 1-20 upper-case letters or digits",
         ))
     }
+}
+
+/// Borrows or repays once per request id; an unknown outcome is settled from the venue's
+/// borrow/repay history before answering. Returns the transaction id and whether it was a
+/// repeat.
+pub async fn borrow_or_repay(
+    gateway: &Gateway,
+    kind: BorrowRepay,
+    asset: &str,
+    amount: &str,
+    request_id: &str,
+) -> Result<(String, bool), Status> {
+    check_asset("asset", asset)?;
+    let amount = positive("amount", amount)?;
+    check_request_id("request_id", request_id)?;
+    let _guard = gateway.loans.lock_id(request_id).await;
+    let fingerprint = format!("{}|{asset}|{}", kind.as_str(), amount.normalize());
+    match gateway.loans.check(request_id, &fingerprint) {
+        Seen::Done(record) => return Ok((record.transaction_id, true)),
+        Seen::Conflict => {
+            return Err(Status::already_exists(format!(
+                "request_id {request_id:?} was already used for a different request"
+            )));
+        }
+        Seen::New => {}
+    }
+    let sent_at = now_ms();
+    let transaction_id = match gateway.rest.margin_borrow_repay(asset, amount, kind).await {
+        Ok(tran) => tran.tran_id.to_string(),
+        Err(err) if err.outcome() == fff_binance::Outcome::Unknown => {
+            let history = gateway
+                .rest
+                .margin_borrow_repay_history(kind, Some(asset), Some(sent_at - 60_000))
+                .await
+                .map_err(|e| exchange_status(&e))?;
+            let found = history
+                .rows
+                .iter()
+                .find(|r| r.amount == amount && r.timestamp >= sent_at - 60_000);
+            match found {
+                Some(row) => row.tx_id.to_string(),
+                None => return Err(exchange_status(&err)),
+            }
+        }
+        Err(err) => return Err(exchange_status(&err)),
+    };
+    gateway.loans.record(
+        request_id,
+        LoanRecord {
+            fingerprint,
+            transaction_id: transaction_id.clone(),
+        },
+    );
+    Ok((transaction_id, false))
 }
 
 #[cfg(test)]

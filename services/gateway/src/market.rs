@@ -104,7 +104,12 @@ impl MarketHub {
             next_funding_time: Some(ts(update.next_funding_time)),
             funding_interval_hours: interval,
         };
-        if state.mark.as_ref().is_some_and(|(m, _)| *m == mark) {
+        // REST re-snapshots can be older than what the stream already delivered
+        if state
+            .mark
+            .as_ref()
+            .is_some_and(|(m, time)| *m == mark || *time > update.event_time)
+        {
             return;
         }
         state.mark = Some((mark.clone(), update.event_time));
@@ -287,9 +292,17 @@ impl MarketHub {
             item.map(|mut event| {
                 sequence += 1;
                 event.sequence = sequence;
+                if let Some(Event::Resync(resync)) = &mut event.event {
+                    resync.last_sequence = sequence - 1;
+                }
                 event
             })
         }))
+    }
+
+    /// Ends every subscription (shutdown).
+    pub fn close(&self, status: &tonic::Status) {
+        self.lock().fanout.close(status);
     }
 
     pub fn subscriber_count(&self) -> usize {
@@ -368,7 +381,8 @@ mod tests {
             ask_qty: "4".into(),
             update_id: 1,
         };
-        hub.on_mark_price(&mark("BTCUSDT", d!(65000), 1));
+        hub.on_mark_price(&mark("BTCUSDT", d!(65000), 5));
+        hub.on_mark_price(&mark("BTCUSDT", d!(64000), 4)); // older: ignored
         hub.on_book("BTCUSDT", book.clone(), 1);
         hub.on_book("BTCUSDT", book.clone(), 2);
         hub.resync(common::ResyncReason::UpstreamReconnected, "test");
@@ -380,10 +394,11 @@ mod tests {
             books.next().await.unwrap().unwrap().event,
             Some(Event::BookTicker(_))
         ));
-        assert!(matches!(
-            books.next().await.unwrap().unwrap().event,
-            Some(Event::Resync(_))
-        ));
+        let resync = books.next().await.unwrap().unwrap();
+        assert!(
+            matches!(&resync.event, Some(Event::Resync(r)) if r.last_sequence == 2),
+            "{resync:?}"
+        );
         assert_eq!(
             hub.mid_price("BTCUSDT", common::Venue::SpotMargin),
             Some(d!(2))

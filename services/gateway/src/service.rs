@@ -1,26 +1,28 @@
 //! `fff.gateway.v1.Gateway` handlers: validate, call the module that does the work, convert.
 
+pub(crate) mod fields;
+
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use fff_binance::models::futures::MarginType;
 use fff_binance::models::margin::BorrowRepay;
-use fff_binance::rest::OrderRef;
 use fff_proto::FieldError;
-use fff_proto::convert::{parse_decimal, parse_enum, parse_required_enum, parse_symbol};
+use fff_proto::convert::{parse_enum, parse_required_enum, parse_symbol};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1::{self as pb, gateway_server::Gateway as GatewayApi};
 use rust_decimal::Decimal;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::convert::{dec, now_ms, ts};
+use crate::convert::{dec, ts};
 use crate::error::exchange_status;
 use crate::history;
-use crate::loans::{LoanRecord, Seen, check_asset, check_request_id};
-use crate::orders::request::{check_client_order_id, validate};
+use crate::loans::{borrow_or_repay, check_asset};
+use crate::orders::request::validate;
 use crate::state::Gateway;
+use fields::{order_ref, record_ref, symbols, trading_venue};
 
 /// Server-streaming response type shared by the streaming RPCs.
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -45,52 +47,6 @@ impl GatewayService {
             ))
         }
     }
-}
-
-fn symbols(field: &str, raw: &[String]) -> Result<HashSet<String>, Status> {
-    raw.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            parse_symbol(&format!("{field}[{i}]"), s)
-                .map(|s| s.as_str().to_owned())
-                .map_err(Status::from)
-        })
-        .collect()
-}
-
-fn trading_venue(field: &str, raw: i32) -> Result<common::Venue, Status> {
-    Ok(parse_required_enum::<common::Venue>(field, raw)?)
-}
-
-/// Venue, symbol and id of an order reference.
-fn order_ref(raw: Option<&pb::OrderRef>) -> Result<(common::Venue, String, OrderRef), Status> {
-    let raw = raw.ok_or_else(|| FieldError::missing("order"))?;
-    let venue = trading_venue("order.venue", raw.venue)?;
-    let symbol = parse_symbol("order.symbol", &raw.symbol)?
-        .as_str()
-        .to_owned();
-    let id = match &raw.id {
-        Some(pb::order_ref::Id::ClientOrderId(id)) => {
-            check_client_order_id("order.client_order_id", id)?;
-            OrderRef::ClientOrderId(id.clone())
-        }
-        Some(pb::order_ref::Id::ExchangeOrderId(id)) => OrderRef::OrderId(
-            i64::try_from(*id)
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| FieldError::invalid("order.exchange_order_id", "out of range"))?,
-        ),
-        None => return Err(FieldError::missing("order.id").into()),
-    };
-    Ok((venue, symbol, id))
-}
-
-fn positive(field: &str, raw: &str) -> Result<Decimal, Status> {
-    let value = parse_decimal(field, raw)?;
-    if value <= Decimal::ZERO {
-        return Err(FieldError::invalid(field, "must be greater than 0").into());
-    }
-    Ok(value)
 }
 
 #[tonic::async_trait]
@@ -346,9 +302,15 @@ impl GatewayApi for GatewayService {
         request: Request<pb::BorrowRequest>,
     ) -> Result<Response<pb::BorrowResponse>, Status> {
         let r = request.into_inner();
-        let (transaction_id, duplicate) = self
-            .loan(BorrowRepay::Borrow, &r.asset, &r.amount, &r.request_id)
-            .await?;
+        let gateway = self.ready()?;
+        let (transaction_id, duplicate) = borrow_or_repay(
+            gateway,
+            BorrowRepay::Borrow,
+            &r.asset,
+            &r.amount,
+            &r.request_id,
+        )
+        .await?;
         Ok(Response::new(pb::BorrowResponse {
             transaction_id,
             asset: r.asset,
@@ -364,9 +326,15 @@ impl GatewayApi for GatewayService {
         request: Request<pb::RepayRequest>,
     ) -> Result<Response<pb::RepayResponse>, Status> {
         let r = request.into_inner();
-        let (transaction_id, duplicate) = self
-            .loan(BorrowRepay::Repay, &r.asset, &r.amount, &r.request_id)
-            .await?;
+        let gateway = self.ready()?;
+        let (transaction_id, duplicate) = borrow_or_repay(
+            gateway,
+            BorrowRepay::Repay,
+            &r.asset,
+            &r.amount,
+            &r.request_id,
+        )
+        .await?;
         Ok(Response::new(pb::RepayResponse {
             transaction_id,
             asset: r.asset,
@@ -442,69 +410,5 @@ impl GatewayApi for GatewayService {
         Ok(Response::new(
             history::income(&gateway.rest, symbol.as_deref(), &kinds, &page).await?,
         ))
-    }
-}
-
-fn record_ref(symbol: &str, id: &OrderRef) {
-    let span = tracing::Span::current();
-    span.record("symbol", symbol);
-    if let OrderRef::ClientOrderId(id) = id {
-        span.record("client_order_id", id.as_str());
-    }
-}
-
-impl GatewayService {
-    /// Borrow or repay once per request id; an unknown outcome is settled from the venue's
-    /// borrow/repay history before answering.
-    async fn loan(
-        &self,
-        kind: BorrowRepay,
-        asset: &str,
-        amount: &str,
-        request_id: &str,
-    ) -> Result<(String, bool), Status> {
-        check_asset("asset", asset)?;
-        let amount = positive("amount", amount)?;
-        check_request_id("request_id", request_id)?;
-        let gateway = self.ready()?;
-        let _guard = gateway.loans.lock_id(request_id).await;
-        let fingerprint = format!("{}|{asset}|{}", kind.as_str(), amount.normalize());
-        match gateway.loans.check(request_id, &fingerprint) {
-            Seen::Done(record) => return Ok((record.transaction_id, true)),
-            Seen::Conflict => {
-                return Err(Status::already_exists(format!(
-                    "request_id {request_id:?} was already used for a different request"
-                )));
-            }
-            Seen::New => {}
-        }
-        let sent_at = now_ms();
-        let transaction_id = match gateway.rest.margin_borrow_repay(asset, amount, kind).await {
-            Ok(tran) => tran.tran_id.to_string(),
-            Err(err) if err.outcome() == fff_binance::Outcome::Unknown => {
-                let history = gateway
-                    .rest
-                    .margin_borrow_repay_history(kind, Some(asset), Some(sent_at - 60_000))
-                    .await
-                    .map_err(|e| exchange_status(&e))?;
-                let found = history
-                    .rows
-                    .iter()
-                    .find(|r| r.amount == amount && r.timestamp >= sent_at - 60_000);
-                match found {
-                    Some(row) => row.tx_id.to_string(),
-                    None => return Err(exchange_status(&err)),
-                }
-            }
-            Err(err) => return Err(exchange_status(&err)),
-        };
-        gateway.loans.record(
-            request_id,
-            LoanRecord {
-                fingerprint,
-                transaction_id: transaction_id.clone(),
-            },
-        );
-        Ok((transaction_id, false))
     }
 }

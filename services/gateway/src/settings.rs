@@ -177,6 +177,31 @@ mod tests {
     }
 
     #[test]
+    fn a_mounted_credentials_file_is_used_when_the_env_has_no_key() {
+        let dir = std::env::temp_dir().join(format!("fff-gw-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("binance");
+        std::fs::write(&file, "file-key\nfile-secret\n").unwrap();
+        let config = ExchangeConfig {
+            venue: ExchangeVenue::Testnet,
+            credentials_file: Some(file.clone()),
+            ..ExchangeConfig::default()
+        };
+        let settings = ExchangeSettings::resolve(&config, &Secrets::default()).unwrap();
+        assert_eq!(settings.credentials.api_key(), "file-key");
+        std::fs::write(&file, "only-a-key\n").unwrap();
+        let err = ExchangeSettings::resolve(&config, &Secrets::default()).unwrap_err();
+        assert!(err.to_string().contains("two lines"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn paper_account_is_the_simulators() {
+        assert_eq!(PAPER_API_KEY, fff_sim::PAPER_API_KEY);
+        assert_eq!(PAPER_API_SECRET, fff_sim::PAPER_API_SECRET);
+    }
+
+    #[test]
     fn sim_without_urls_names_the_missing_keys() {
         let config = ExchangeConfig {
             spot_rest: Some("http://x".into()),

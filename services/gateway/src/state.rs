@@ -21,6 +21,9 @@ use crate::universe::{self, Universe};
 /// Delay between attempts while the first universe load or account snapshot fails.
 const STARTUP_RETRY: Duration = Duration::from_secs(2);
 
+/// Consecutive failed universe refreshes after which health reports NOT_SERVING.
+const UNHEALTHY_AFTER: u32 = 3;
+
 #[derive(Debug)]
 pub struct Gateway {
     pub venue: ExchangeVenue,
@@ -42,6 +45,7 @@ impl Gateway {
             market.clone(),
             Duration::from_millis(config.account_max_age_ms),
             config.subscriber_buffer,
+            venue == ExchangeVenue::Testnet,
         ));
         let orders = Arc::new(Orders::new(
             rest.clone(),
@@ -94,6 +98,15 @@ impl Gateway {
             self.orders.clone(),
             cancel.clone(),
         );
+        let (market, account, closing) =
+            (self.market.clone(), self.account.clone(), cancel.clone());
+        tokio::spawn(async move {
+            closing.cancelled().await;
+            // open streams end now instead of holding the server for its whole grace period
+            let status = tonic::Status::unavailable("gateway shutting down; reconnect");
+            market.close(&status);
+            account.close(&status);
+        });
         let this = self.clone();
         let refresh = Duration::from_secs(config.universe_refresh_secs);
         tokio::spawn(async move {
@@ -108,10 +121,21 @@ impl Gateway {
         health: HealthHandle,
         cancel: CancellationToken,
     ) {
+        let mut failures = 0u32;
         loop {
             let loaded = self.load_universe(store.as_ref()).await;
             if loaded && !self.is_ready() {
                 self.become_ready(&health, &cancel).await;
+            } else if self.is_ready() {
+                // readiness follows the exchange: a venue unreachable for several refreshes
+                // takes the gateway out of rotation until it answers again
+                failures = if loaded { 0 } else { failures + 1 };
+                if failures == UNHEALTHY_AFTER {
+                    tracing::error!(failures, "exchange unreachable: reporting NOT_SERVING");
+                    health.set_not_serving().await;
+                } else if loaded && !health.is_serving().await {
+                    health.set_serving().await;
+                }
             }
             let wait = if self.is_ready() {
                 refresh
@@ -151,6 +175,20 @@ impl Gateway {
         }
         *self.universe.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         self.market.set_universe(intervals);
+        // seed marks so market orders can be checked before the stream's first tick
+        for p in &inputs.premium {
+            self.market
+                .on_mark_price(&fff_binance::models::stream::MarkPriceUpdate {
+                    event_time: p.time,
+                    symbol: p.symbol.clone(),
+                    mark_price: p.mark_price,
+                    mark_price_avg: None,
+                    index_price: p.index_price,
+                    estimated_settle_price: p.estimated_settle_price,
+                    funding_rate: p.last_funding_rate,
+                    next_funding_time: p.next_funding_time,
+                });
+        }
         true
     }
 

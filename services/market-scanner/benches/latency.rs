@@ -12,7 +12,7 @@
 //!
 //! The simulator pushes mark prices on Binance's cadence, so the wait between setting a rate
 //! and its first push is not part of any figure. Run:
-//! `cargo bench -p fff-scanner --bench latency` (`LATENCY_SAMPLES`, default 40).
+//! `cargo bench -p fff-scanner --bench latency` (`LATENCY_SAMPLES`, default 100).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -109,7 +109,7 @@ async fn main() {
     let samples: usize = std::env::var("LATENCY_SAMPLES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
+        .unwrap_or(100);
     let sim = fff_sim::spawn(SimConfig::default())
         .await
         .expect("simulator");
@@ -213,12 +213,22 @@ async fn main() {
             timeouts += 1;
             continue;
         };
-        let first = seen
-            .lock()
-            .expect("lock")
-            .iter()
-            .find(|(r, _, _)| same_rate(r, &rate_text))
-            .map(|(_, event_us, arrival_us)| (*event_us, *arrival_us));
+        // this client's own gateway subscription may see the event a moment after the scanner
+        let first = {
+            let seen = seen.clone();
+            let rate_text = rate_text.clone();
+            fff_testkit::wait_for(Duration::from_secs(2), move || {
+                let found = seen
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .find(|(r, _, _)| same_rate(r, &rate_text))
+                    .map(|(_, event_us, arrival_us)| (*event_us, *arrival_us));
+                async move { found }
+            })
+            .await
+            .ok()
+        };
         if let Some((event_us, gateway_us)) = first {
             total.push((snapshot_us - event_us) as f64 / 1000.0);
             gateway_hop.push((gateway_us - event_us) as f64 / 1000.0);

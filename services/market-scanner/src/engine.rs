@@ -8,12 +8,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use fff_core::{Direction, Symbol};
 use fff_proto::FieldError;
+use fff_proto::convert::{parse_decimal, required_timestamp};
 use fff_proto::fff::gateway::v1 as gw;
 
 use crate::evaluation::{EvalParams, Evaluated, rank_order};
 use crate::shard::Shard;
 use crate::snapshot::Snapshot;
-use crate::state::{Applied, SymbolState, is_trading};
+use crate::state::{Applied, Settlement, SymbolState, is_trading};
 
 /// What changed when a universe was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -145,6 +146,40 @@ impl Engine {
             self.dirty = true;
         }
         Ok(applied)
+    }
+
+    /// Merges settled funding rates from the exchange's history (ListFundingRates) into a
+    /// symbol's stability input and re-evaluates it.
+    pub fn seed_history(
+        &mut self,
+        symbol: &str,
+        records: &[gw::FundingRateRecord],
+    ) -> Result<Applied, FieldError> {
+        let Some(state) = self.states.get_mut(symbol) else {
+            return Ok(Applied::Unchanged);
+        };
+        let mut settlements = Vec::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            let field = |name: &str| format!("records[{i}].{name}");
+            settlements.push(Settlement {
+                time: required_timestamp(&field("funding_time"), record.funding_time.as_ref())?,
+                rate: parse_decimal(&field("funding_rate"), &record.funding_rate)?,
+                exact: true,
+            });
+        }
+        let before = state.funding_history.clone();
+        for settlement in settlements {
+            state.record_settled(settlement);
+        }
+        if state.funding_history == before {
+            return Ok(Applied::Unchanged);
+        }
+        self.evaluated.insert(
+            symbol.to_owned(),
+            Arc::new(Evaluated::of(state, &self.params)),
+        );
+        self.dirty = true;
+        Ok(Applied::Changed)
     }
 
     /// Ranks the current evaluations into a new snapshot if anything changed since the last
@@ -294,6 +329,48 @@ mod tests {
         let mut all: Vec<String> = many.iter().map(|i| i.symbol.clone()).collect();
         all.sort();
         assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn seeded_history_feeds_the_stability_score() {
+        let mut engine = engine();
+        engine.load_universe(&universe());
+        with_books(&mut engine);
+        engine.cycle(Utc::now(), true);
+        let stability = |engine: &Engine| engine.evaluated["XRPUSDT"].evaluation.score.stability;
+        assert_eq!(
+            stability(&engine),
+            rust_decimal::Decimal::ZERO,
+            "no history yet"
+        );
+        let records: Vec<gw::FundingRateRecord> = (0..4)
+            .map(|i| gw::FundingRateRecord {
+                symbol: "XRPUSDT".into(),
+                funding_time: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000 + i * 14_400,
+                    nanos: 0,
+                }),
+                funding_rate: "0.00015".into(),
+                mark_price: String::new(),
+            })
+            .collect();
+        assert_eq!(
+            engine.seed_history("XRPUSDT", &records).unwrap(),
+            Applied::Changed
+        );
+        assert_eq!(
+            stability(&engine),
+            rust_decimal::Decimal::ONE,
+            "flat history is stable"
+        );
+        assert_eq!(
+            engine.seed_history("XRPUSDT", &records).unwrap(),
+            Applied::Unchanged
+        );
+        let mut bad = records.clone();
+        bad[2].funding_time = None;
+        let err = engine.seed_history("XRPUSDT", &bad).unwrap_err();
+        assert_eq!(err.field(), "records[2].funding_time");
     }
 
     #[test]

@@ -175,8 +175,12 @@ mod tests {
             bid: dec!(179.999),
             ask: dec!(180.001),
         });
-        for rate in ["0.0001", "0.0002", "0.00015"] {
-            state.record_settled(rate.parse().unwrap());
+        for (i, rate) in ["0.0001", "0.0002", "0.00015"].iter().enumerate() {
+            state.record_settled(crate::state::Settlement {
+                time: DateTime::from_timestamp(i as i64 * 3600, 0).unwrap(),
+                rate: rate.parse().unwrap(),
+                exact: true,
+            });
         }
         Evaluated::of(&state, &EvalParams::default())
     }

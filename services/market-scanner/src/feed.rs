@@ -2,6 +2,9 @@
 //! everything to the engine task. Reconnects with exponential backoff, re-reads the universe
 //! on Resync and periodically (borrow rates and margin flags only come with the universe).
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fff_proto::fff::gateway::v1::{
@@ -23,6 +26,8 @@ pub enum FeedEvent {
     Universe(Vec<gw::Instrument>),
     /// One market event for a subscribed symbol.
     Market(gw::StreamMarketResponse),
+    /// Settled funding rates of a symbol from ListFundingRates, newest first.
+    History(String, Vec<gw::FundingRateRecord>),
 }
 
 /// Where and how to follow the gateway.
@@ -33,6 +38,8 @@ pub struct FeedConfig {
     pub universe_refresh: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// Settled funding rates fetched per symbol to seed the stability score.
+    pub history_len: u32,
 }
 
 /// Exponential backoff: `initial`, doubled per failure, capped at `max`.
@@ -89,6 +96,7 @@ enum Ended {
 /// Runs until `cancel` fires or the engine drops its receiver.
 pub async fn run(config: FeedConfig, events: mpsc::Sender<FeedEvent>, cancel: CancellationToken) {
     let mut backoff = Backoff::new(config.backoff_initial, config.backoff_max);
+    let seeding = Seeding::default();
     let client = match fff_runtime::grpc::channel(&config.endpoint) {
         Ok(channel) => GatewayClient::with_interceptor(channel, ClientInterceptor::default()),
         Err(error) => {
@@ -99,7 +107,7 @@ pub async fn run(config: FeedConfig, events: mpsc::Sender<FeedEvent>, cancel: Ca
     loop {
         let outcome = tokio::select! {
             () = cancel.cancelled() => return,
-            outcome = session(client.clone(), &config, &events, &mut backoff) => outcome,
+            outcome = session(client.clone(), &config, &events, &mut backoff, &seeding, &cancel) => outcome,
         };
         match outcome {
             Ok(Ended::Stop) => return,
@@ -141,6 +149,8 @@ async fn session(
     config: &FeedConfig,
     events: &mpsc::Sender<FeedEvent>,
     backoff: &mut Backoff,
+    seeding: &Seeding,
+    cancel: &CancellationToken,
 ) -> Result<Ended, tonic::Status> {
     let instruments = universe(&mut client).await?;
     let symbols = owned_symbols(&instruments, config.shard);
@@ -154,6 +164,14 @@ async fn session(
         return Ok(Ended::Stop);
     }
     backoff.reset();
+    tokio::spawn(seed_history(
+        client.clone(),
+        symbols.clone(),
+        config.history_len,
+        events.clone(),
+        seeding.clone(),
+        cancel.clone(),
+    ));
     let mut refresh = tokio::time::interval(config.universe_refresh);
     refresh.tick().await;
     if symbols.is_empty() {
@@ -197,6 +215,73 @@ async fn session(
                     tracing::info!("shard membership changed, resubscribing");
                     return Ok(Ended::Resubscribe);
                 }
+            }
+        }
+    }
+}
+
+/// Which symbols have (or are getting) their funding history, shared across sessions.
+#[derive(Debug, Clone, Default)]
+struct Seeding {
+    started: Arc<Mutex<HashSet<String>>>,
+    /// The gateway does not serve ListFundingRates: stop asking.
+    unsupported: Arc<AtomicBool>,
+}
+
+/// Fetches the settled funding history of each symbol not seeded yet, one request at a time
+/// (the exchange's funding-history endpoint has a small shared rate limit), in the background
+/// so the market stream is never held up. Failed symbols are retried on the next session.
+async fn seed_history(
+    mut client: Client,
+    symbols: Vec<String>,
+    history_len: u32,
+    events: mpsc::Sender<FeedEvent>,
+    seeding: Seeding,
+    cancel: CancellationToken,
+) {
+    for symbol in symbols {
+        if cancel.is_cancelled() || seeding.unsupported.load(Ordering::Relaxed) {
+            return;
+        }
+        let fresh = seeding
+            .started
+            .lock()
+            .map(|mut started| started.insert(symbol.clone()))
+            .unwrap_or(false);
+        if !fresh {
+            continue;
+        }
+        let request = gw::ListFundingRatesRequest {
+            symbol: symbol.clone(),
+            range: None,
+            page_size: history_len,
+            page_token: String::new(),
+        };
+        let result = tokio::select! {
+            () = cancel.cancelled() => return,
+            result = client.list_funding_rates(request) => result,
+        };
+        match result {
+            Ok(response) => {
+                let records = response.into_inner().records;
+                if events
+                    .send(FeedEvent::History(symbol, records))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(status) => {
+                if let Ok(mut started) = seeding.started.lock() {
+                    started.remove(&symbol);
+                }
+                if status.code() == tonic::Code::Unimplemented {
+                    tracing::warn!("gateway serves no funding history: stability builds up live");
+                    seeding.unsupported.store(true, Ordering::Relaxed);
+                    return;
+                }
+                tracing::debug!(symbol = %symbol, code = ?status.code(), "funding history unavailable");
             }
         }
     }

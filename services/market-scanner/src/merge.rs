@@ -263,11 +263,13 @@ async fn follow(
         let request = pb::StreamOpportunitiesRequest {
             filter: Some(filter.clone()),
         };
+        let mut received = false;
         let result = tokio::select! {
             () = cancel.cancelled() => return,
             result = async {
                 let mut stream = client.stream_opportunities(request).await?.into_inner();
                 while let Some(message) = stream.message().await? {
+                    received = true;
                     if let Some(snapshot) = message.snapshot
                         && snapshots.send(snapshot).await.is_err()
                     {
@@ -277,16 +279,20 @@ async fn follow(
                 Err(tonic::Status::unavailable("scanner ended the stream"))
             } => result,
         };
-        if result.is_ok() {
-            return;
+        let Err(status) = result else { return };
+        if received {
+            backoff.reset();
         }
-        if let Err(status) = result {
-            let delay = backoff.next_delay();
-            tracing::warn!(endpoint = %endpoint, code = ?status.code(), retry_in_ms = delay.as_millis(), "scanner stream failed");
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
-            }
+        let delay = backoff.next_delay();
+        tracing::warn!(
+            endpoint = %endpoint,
+            code = ?status.code(),
+            retry_in_ms = delay.as_millis(),
+            "scanner stream failed"
+        );
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
         }
     }
 }

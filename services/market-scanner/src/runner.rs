@@ -19,8 +19,11 @@ use crate::service::ScannerService;
 use crate::shard::Shard;
 use crate::snapshot::Snapshot;
 
-/// Events drained from the feed before one re-ranking, so a burst costs one sort.
+/// Events drained from the feed per wake-up.
 const MAX_BATCH: usize = 4096;
+/// Shortest time between two re-rankings: a quiet feed is ranked on every event, a busy one
+/// (thousands of book updates a second) at most this often, which bounds the sorting cost.
+const MIN_CYCLE_GAP: Duration = Duration::from_millis(20);
 
 /// Everything the scanner needs, usually from [`FffConfig`].
 #[derive(Debug, Clone)]
@@ -85,6 +88,7 @@ impl Scanner {
             universe_refresh: options.universe_refresh,
             backoff_initial: options.backoff_initial,
             backoff_max: options.backoff_max,
+            history_len: u32::try_from(options.funding_history_len).unwrap_or(u32::MAX),
         };
         tasks.spawn(feed::run(feed_config, events_tx, cancel.clone()));
         tasks.spawn(
@@ -127,10 +131,23 @@ struct EngineTask {
 impl EngineTask {
     async fn run(mut self, mut events: mpsc::Receiver<FeedEvent>, cancel: CancellationToken) {
         let mut deadline = Instant::now() + self.scan_interval;
+        let mut last_cycle = Instant::now()
+            .checked_sub(MIN_CYCLE_GAP)
+            .unwrap_or_else(Instant::now);
+        // events applied (and evaluated) but not ranked yet
+        let mut pending = false;
         loop {
+            let rank_at = last_cycle + MIN_CYCLE_GAP;
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(rank_at), if pending => {
+                    pending = false;
+                    last_cycle = Instant::now();
+                    if self.cycle(false) {
+                        deadline = last_cycle + self.scan_interval;
+                    }
+                }
                 event = events.recv() => {
                     let Some(event) = event else { return };
                     self.handle(event).await;
@@ -140,13 +157,14 @@ impl EngineTask {
                         self.handle(event).await;
                         drained += 1;
                     }
-                    if self.cycle(false) {
-                        deadline = Instant::now() + self.scan_interval;
-                    }
+                    // rank at once when quiet; under a burst at most once per gap
+                    pending = true;
                 }
                 () = tokio::time::sleep_until(deadline) => {
+                    last_cycle = Instant::now();
+                    pending = false;
                     self.cycle(true);
-                    deadline = Instant::now() + self.scan_interval;
+                    deadline = last_cycle + self.scan_interval;
                 }
             }
         }
@@ -169,6 +187,11 @@ impl EngineTask {
                 }
                 if first {
                     self.health.set_serving().await;
+                }
+            }
+            FeedEvent::History(symbol, records) => {
+                if let Err(error) = self.engine.seed_history(&symbol, &records) {
+                    tracing::warn!(symbol = %symbol, %error, "funding history skipped");
                 }
             }
             FeedEvent::Market(event) => {

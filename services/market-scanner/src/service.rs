@@ -76,8 +76,10 @@ impl Scanner for ScannerService {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut sent = 0u64;
-            let first = latest.borrow().clone();
+            // latest is updated before published, so nothing published after this point is
+            // older than `first`, and nothing is missed
             published.mark_unchanged();
+            let first = latest.borrow().clone();
             let mut next = first;
             loop {
                 if let Some(snapshot) = next.take()

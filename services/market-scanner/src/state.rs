@@ -39,11 +39,20 @@ pub struct SymbolState {
     pub perp_book: Option<Book>,
     pub spot_taker_fee: Decimal,
     pub perp_taker_fee: Decimal,
-    /// Settled funding rates, oldest first, at most `history_len`.
-    pub funding_history: VecDeque<Decimal>,
+    /// Settled funding rates by settlement time, oldest first, at most `history_len`.
+    pub funding_history: VecDeque<Settlement>,
     history_len: usize,
     /// Newest exchange event time applied; the age of this symbol's data.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// One settled funding rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    pub time: DateTime<Utc>,
+    pub rate: Decimal,
+    /// Reported by the exchange's history (exact), not inferred from the stream's estimate.
+    pub exact: bool,
 }
 
 /// What a market event did to the state.
@@ -196,7 +205,11 @@ impl SymbolState {
             && let (Some(previous), Some(next)) = (self.next_funding_time, next)
             && next > previous
         {
-            self.record_settled(self.funding_rate);
+            self.record_settled(Settlement {
+                time: previous,
+                rate: self.funding_rate,
+                exact: false,
+            });
         }
         let old_mark = self.mark_price;
         self.funding_rate = rate;
@@ -221,9 +234,21 @@ impl SymbolState {
         Ok(())
     }
 
-    /// Appends a settled funding rate, dropping the oldest beyond the configured length.
-    pub fn record_settled(&mut self, rate: Decimal) {
-        self.funding_history.push_back(rate);
+    /// Adds a settled funding rate in time order, keeping the newest `history_len`. An exact
+    /// (exchange history) rate replaces an inferred one for the same settlement; an inferred one
+    /// never replaces anything.
+    pub fn record_settled(&mut self, settlement: Settlement) {
+        match self
+            .funding_history
+            .binary_search_by(|s| s.time.cmp(&settlement.time))
+        {
+            Ok(i) => {
+                if settlement.exact {
+                    self.funding_history[i] = settlement;
+                }
+            }
+            Err(i) => self.funding_history.insert(i, settlement),
+        }
         while self.funding_history.len() > self.history_len {
             self.funding_history.pop_front();
         }
@@ -270,7 +295,7 @@ impl SymbolState {
             open_interest_usd: self.open_interest_usd,
             margin_enabled: self.margin_enabled,
             borrow_rate_hourly: self.borrow_rate_hourly,
-            funding_history: self.funding_history.iter().copied().collect(),
+            funding_history: self.funding_history.iter().map(|s| s.rate).collect(),
         }
     }
 }
@@ -413,11 +438,44 @@ mod tests {
         state
             .apply(&mark("SOLUSDT", "-0.0003", 1_800_043_200))
             .unwrap();
+        let rates: Vec<Decimal> = state.funding_history.iter().map(|s| s.rate).collect();
         assert_eq!(
-            state.funding_history.iter().copied().collect::<Vec<_>>(),
-            vec![dec!(-0.0001), dec!(-0.0003)],
+            rates,
+            [dec!(-0.0001), dec!(-0.0003)],
             "bounded to the last two"
         );
+        assert_eq!(
+            state.funding_history[1].time.timestamp(),
+            1_800_028_800,
+            "settled at the previous funding time"
+        );
+    }
+
+    #[test]
+    fn exchange_history_merges_by_settlement_time() {
+        let mut state =
+            SymbolState::from_instrument(&instrument("SOLUSDT", "-0.00012"), 3).unwrap();
+        let at = |secs| DateTime::from_timestamp(secs, 0).unwrap();
+        let inferred = |secs, rate| Settlement {
+            time: at(secs),
+            rate,
+            exact: false,
+        };
+        let exact = |secs, rate| Settlement {
+            time: at(secs),
+            rate,
+            exact: true,
+        };
+        state.record_settled(inferred(300, dec!(0.3)));
+        for (secs, rate) in [(100, dec!(0.1)), (200, dec!(0.2)), (300, dec!(0.31))] {
+            state.record_settled(exact(secs, rate));
+        }
+        state.record_settled(inferred(300, dec!(0.9)));
+        let rates: Vec<Decimal> = state.funding_history.iter().map(|s| s.rate).collect();
+        assert_eq!(rates, [dec!(0.1), dec!(0.2), dec!(0.31)]);
+        state.record_settled(exact(50, dec!(0.05)));
+        assert_eq!(state.funding_history.len(), 3, "the oldest falls off");
+        assert_eq!(state.funding_history[0].rate, dec!(0.1));
     }
 
     #[test]

@@ -158,3 +158,18 @@ async fn send(
     };
     tx.send(Ok(message)).await.map_err(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_symbols_name_their_index() {
+        assert_eq!(
+            parse_symbols(&["BTCUSDT".into()]).unwrap(),
+            vec!["BTCUSDT".to_owned()]
+        );
+        let error = parse_symbols(&["BTCUSDT".into(), "eth usdt".into()]).unwrap_err();
+        assert_eq!(error.field(), "symbols[1]");
+    }
+}

@@ -28,7 +28,7 @@ pub struct AccountMetrics {
     pub cross_margin_level: Option<Decimal>,
     /// Sum of |perp notional| at mark: the per-leg notional deployed.
     pub deployed_notional: Decimal,
-    /// Perp positions as (symbol, signed amount); used in directive reasons and logs.
+    /// Symbols with an open perp position (for logs and spans).
     pub open_symbols: Vec<String>,
 }
 

@@ -43,14 +43,17 @@ pub struct Approval {
 #[derive(Debug)]
 pub struct Approvals {
     ttl: Duration,
+    max_data_age: Duration,
     by_request: HashMap<String, Approval>,
     order: VecDeque<String>,
 }
 
 impl Approvals {
-    pub fn new(ttl: Duration) -> Self {
+    /// Approvals valid for `ttl`; account data older than `max_data_age` refuses every entry.
+    pub fn new(ttl: Duration, max_data_age: Duration) -> Self {
         Self {
             ttl,
+            max_data_age,
             by_request: HashMap::new(),
             order: VecDeque::new(),
         }
@@ -66,7 +69,7 @@ impl Approvals {
         if let Some(earlier) = self.by_request.get(&request.request_id) {
             return earlier.clone();
         }
-        let approval = evaluate(request, monitor, now, self.ttl);
+        let approval = evaluate(request, monitor, now, self.ttl, self.max_data_age);
         tracing::info!(
             symbol = %request.symbol,
             request_id = %request.request_id,
@@ -92,6 +95,7 @@ fn evaluate(
     monitor: &RiskMonitor,
     now: DateTime<Utc>,
     ttl: Duration,
+    max_data_age: Duration,
 ) -> Approval {
     let view = monitor.view(now);
     let tier = view.tier.unwrap_or(MarginTier::Red);
@@ -99,6 +103,14 @@ fn evaluate(
     match monitor.metrics() {
         None => reasons.push("no account data from the gateway yet".to_owned()),
         Some(metrics) => {
+            let age = now.signed_duration_since(metrics.as_of);
+            if age > max_data_age {
+                reasons.push(format!(
+                    "account data is {} s old (limit {} s)",
+                    age.num_seconds(),
+                    max_data_age.num_seconds()
+                ));
+            }
             if tier > MarginTier::Green {
                 reasons.push(format!("margin tier is {tier:?}, entries need Green"));
             }
@@ -184,7 +196,7 @@ mod tests {
     #[test]
     fn green_with_headroom_is_approved_and_idempotent() {
         let monitor = monitor_at(dec!(10));
-        let mut approvals = Approvals::new(Duration::seconds(60));
+        let mut approvals = Approvals::new(Duration::seconds(60), Duration::seconds(10));
         let now = Utc::now();
         // 100k + 200k deployed -> 300k x 1.15 / 5 = 69 % of equity, under 85 %
         let first = approvals.decide(&request("r1", dec!(200000)), &monitor, now);
@@ -196,7 +208,7 @@ mod tests {
 
     #[test]
     fn utilization_and_tier_refuse_with_reasons() {
-        let mut approvals = Approvals::new(Duration::seconds(60));
+        let mut approvals = Approvals::new(Duration::seconds(60), Duration::seconds(10));
         let now = Utc::now();
         let monitor = monitor_at(dec!(10));
         // 100k + 300k -> 92 % > 85 %
@@ -208,6 +220,12 @@ mod tests {
             "{:?}",
             refused.reasons
         );
+        let stale = approvals.decide(
+            &request("r4", dec!(1000)),
+            &monitor,
+            now + Duration::seconds(11),
+        );
+        assert!(stale.reasons[0].contains("old"), "{:?}", stale.reasons);
         let yellow = monitor_at(dec!(4));
         let refused = approvals.decide(&request("r3", dec!(1000)), &yellow, now);
         assert!(

@@ -201,3 +201,128 @@ async fn refresh<S: AccountSource>(
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use fff_core::params::{CapitalParams, RiskParams};
+    use fff_proto::fff::common::v1 as common;
+    use fff_proto::fff::risk::v1::DirectiveKind;
+    use fff_runtime::grpc::GrpcServer;
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    use super::*;
+    use crate::account::tests::account;
+    use crate::approvals::Approvals;
+    use crate::directives::DirectiveLog;
+    use crate::monitor::RiskMonitor;
+
+    type EventSender = mpsc::Sender<Result<gw::StreamAccountResponse, Status>>;
+
+    /// Serves `account` (changeable) and hands each subscription's sender to the test.
+    struct Fake {
+        account: Mutex<gw::Account>,
+        reads: AtomicUsize,
+        subscriptions: mpsc::UnboundedSender<EventSender>,
+    }
+
+    impl AccountSource for Arc<Fake> {
+        async fn get_account(&self) -> Result<gw::Account, Status> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(self.account.lock().unwrap().clone())
+        }
+
+        async fn account_events(&self) -> Result<EventStream, Status> {
+            let (tx, rx) = mpsc::channel(8);
+            self.subscriptions.send(tx).unwrap();
+            Ok(Box::pin(ReceiverStream::new(rx)))
+        }
+    }
+
+    fn event(event: Event) -> Result<gw::StreamAccountResponse, Status> {
+        Ok(gw::StreamAccountResponse {
+            event: Some(event),
+            ..gw::StreamAccountResponse::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn events_refresh_the_account_and_failures_reconnect() {
+        let (subscriptions, mut subscribed) = mpsc::unbounded_channel();
+        let fake = Arc::new(Fake {
+            account: Mutex::new(account("1000", "100", "0")),
+            reads: AtomicUsize::new(0),
+            subscriptions,
+        });
+        let now = Utc::now();
+        let core = Arc::new(RiskCore::new(
+            RiskMonitor::new(
+                RiskParams::default(),
+                CapitalParams::default(),
+                chrono::Duration::seconds(300),
+            ),
+            DirectiveLog::new(now, 100),
+            Approvals::new(chrono::Duration::seconds(60), chrono::Duration::seconds(10)),
+        ));
+        let health = GrpcServer::new("risk", &Default::default()).health();
+        let (_, mut directives) = core.lock().log.subscribe(0, now);
+        let settings = FeedSettings {
+            // long poll: only events and reconnects read the account here
+            poll: Duration::from_secs(3600),
+            reconnect_initial: Duration::from_millis(10),
+            reconnect_max: Duration::from_millis(20),
+        };
+        let task = tokio::spawn(follow_account(
+            fake.clone(),
+            core.clone(),
+            health.clone(),
+            settings,
+        ));
+        let events = subscribed.recv().await.unwrap();
+        fff_wait(|| fake.reads.load(Ordering::SeqCst) >= 2).await;
+        assert!(health.is_serving().await);
+        assert_eq!(
+            core.lock().monitor.tier(),
+            Some(fff_core::MarginTier::Green)
+        );
+
+        // coverage 1000 / 400 = 2.5: Orange, seen on the next position event
+        *fake.account.lock().unwrap() = account("1000", "400", "0");
+        tokio::time::sleep(MIN_REFRESH_GAP).await;
+        events
+            .send(event(Event::PositionUpdate(gw::PositionUpdate::default())))
+            .await
+            .unwrap();
+        let directive = directives.recv().await.unwrap();
+        assert_eq!(directive.kind, DirectiveKind::EmergencyDeleverage);
+
+        // a resync always re-reads
+        let before = fake.reads.load(Ordering::SeqCst);
+        events
+            .send(event(Event::Resync(common::Resync::default())))
+            .await
+            .unwrap();
+        fff_wait(|| fake.reads.load(Ordering::SeqCst) > before).await;
+
+        // the stream fails: a new subscription follows
+        events
+            .send(Err(Status::unavailable("gateway restarting")))
+            .await
+            .unwrap();
+        let _again = subscribed.recv().await.unwrap();
+        task.abort();
+    }
+
+    async fn fff_wait(done: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not met within 5 s");
+    }
+}

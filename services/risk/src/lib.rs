@@ -59,9 +59,15 @@ pub async fn run(
         now,
         usize::try_from(settings.directive_history).unwrap_or(usize::MAX),
     );
-    let approvals = Approvals::new(chrono::Duration::seconds(
-        i64::try_from(settings.approval_ttl_secs).unwrap_or(i64::MAX),
-    ));
+    // entries need account data no older than ten polls (at least 10 s)
+    let max_data_age = chrono::Duration::milliseconds(
+        i64::try_from(settings.account_poll_ms.saturating_mul(10)).unwrap_or(i64::MAX),
+    )
+    .max(chrono::Duration::seconds(10));
+    let approvals = Approvals::new(
+        chrono::Duration::seconds(i64::try_from(settings.approval_ttl_secs).unwrap_or(i64::MAX)),
+        max_data_age,
+    );
     let core = Arc::new(RiskCore::new(monitor, log, approvals));
 
     let mut server = GrpcServer::new("risk", &config.server)

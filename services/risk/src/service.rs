@@ -75,6 +75,11 @@ impl Risk for RiskService {
         let range = request.range.unwrap_or_default();
         let start = optional_timestamp("range.start", range.start.as_ref())?;
         let end = optional_timestamp("range.end", range.end.as_ref())?;
+        if let (Some(start), Some(end)) = (start, end)
+            && start > end
+        {
+            return Err(FieldError::invalid("range", "start is after end").into());
+        }
         let kinds = request
             .kinds
             .iter()
@@ -243,4 +248,164 @@ async fn send(
         replayed,
     };
     tx.send(Ok(message)).await.map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use fff_core::MarginTier;
+    use fff_core::params::{CapitalParams, RiskParams};
+    use tokio_stream::StreamExt as _;
+
+    use super::*;
+    use crate::approvals::Approvals;
+    use crate::directives::{DirectiveLog, NewDirective};
+    use crate::monitor::RiskMonitor;
+
+    fn service() -> (RiskService, Arc<RiskCore>) {
+        let core = Arc::new(RiskCore::new(
+            RiskMonitor::new(
+                RiskParams::default(),
+                CapitalParams::default(),
+                Duration::seconds(300),
+            ),
+            DirectiveLog::new(Utc::now(), 100),
+            Approvals::new(Duration::seconds(60), Duration::seconds(10)),
+        ));
+        (RiskService::new(core.clone()), core)
+    }
+
+    fn new(kind: DirectiveKind) -> NewDirective {
+        NewDirective {
+            kind,
+            reduce_fraction: None,
+            reason: "test".into(),
+            tier: MarginTier::Orange,
+            expires_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn list_pages_newest_first_and_filters_kinds() {
+        let (service, core) = service();
+        let now = Utc::now();
+        let issued = core.issue(
+            vec![
+                new(DirectiveKind::HaltEntries),
+                new(DirectiveKind::CloseAll),
+                new(DirectiveKind::Resume),
+                new(DirectiveKind::CloseAll),
+            ],
+            now,
+        );
+        let page = |token: String, kinds: Vec<i32>| pb::ListDirectivesRequest {
+            page_size: 2,
+            page_token: token,
+            kinds,
+            range: None,
+        };
+        let first = service
+            .list_directives(Request::new(page(String::new(), Vec::new())))
+            .await
+            .unwrap()
+            .into_inner();
+        let ids = |r: &pb::ListDirectivesResponse| -> Vec<String> {
+            r.directives
+                .iter()
+                .map(|d| d.directive.as_ref().unwrap().directive_id.clone())
+                .collect()
+        };
+        assert_eq!(
+            ids(&first),
+            vec![issued[3].id.clone(), issued[2].id.clone()]
+        );
+        let second = service
+            .list_directives(Request::new(page(
+                first.next_page_token.clone(),
+                Vec::new(),
+            )))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            ids(&second),
+            vec![issued[1].id.clone(), issued[0].id.clone()]
+        );
+        assert!(second.next_page_token.is_empty());
+        let close_only = service
+            .list_directives(Request::new(page(
+                String::new(),
+                vec![DirectiveKind::CloseAll as i32],
+            )))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            ids(&close_only),
+            vec![issued[3].id.clone(), issued[1].id.clone()]
+        );
+        let bad = service
+            .list_directives(Request::new(page("x".into(), Vec::new())))
+            .await
+            .unwrap_err();
+        assert!(bad.message().contains("page_token"), "{}", bad.message());
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_gets_the_standing_directive_then_live_ones() {
+        let (service, core) = service();
+        let now = Utc::now();
+        core.issue(
+            vec![new(DirectiveKind::Reduce), new(DirectiveKind::HaltEntries)],
+            now,
+        );
+        let mut stream = service
+            .stream_directives(Request::new(pb::StreamDirectivesRequest {
+                after_sequence: 0,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.next().await.unwrap().unwrap();
+        assert!(first.replayed);
+        assert_eq!(first.directive.unwrap().kind(), DirectiveKind::Reduce);
+        let second = stream.next().await.unwrap().unwrap();
+        assert_eq!(second.directive.unwrap().kind(), DirectiveKind::HaltEntries);
+        let live = core.issue(vec![new(DirectiveKind::CloseAll)], now);
+        let third = stream.next().await.unwrap().unwrap();
+        assert!(!third.replayed);
+        assert_eq!(third.directive.unwrap().sequence, live[0].sequence);
+    }
+
+    #[tokio::test]
+    async fn bad_input_names_the_field() {
+        let (service, _) = service();
+        let refused = service
+            .request_approval(Request::new(pb::RequestApprovalRequest {
+                request_id: "r".into(),
+                symbol: "btc usdt".into(),
+                ..pb::RequestApprovalRequest::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(
+            refused.message().contains("symbol"),
+            "{}",
+            refused.message()
+        );
+        let refused = service
+            .ack_directive(Request::new(pb::AckDirectiveRequest {
+                directive_id: "d".into(),
+                outcome: 0,
+                detail: String::new(),
+            }))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.message().contains("outcome"),
+            "{}",
+            refused.message()
+        );
+    }
 }

@@ -162,9 +162,20 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-async fn subscribe(addr: std::net::SocketAddr) -> tonic::Streaming<pb::StreamMarketResponse> {
-    // each subscriber on its own connection, like separate services
-    let channel: Channel = channel(addr).await;
+/// A subscriber on its own connection, like a separate service. `window` caps the HTTP/2
+/// flow-control window, so a reader that never reads stalls the server after that many bytes
+/// instead of after the default 64 KiB.
+async fn subscribe(
+    addr: std::net::SocketAddr,
+    window: Option<u32>,
+) -> tonic::Streaming<pb::StreamMarketResponse> {
+    let mut endpoint = Channel::from_shared(format!("http://{addr}")).unwrap();
+    if let Some(window) = window {
+        endpoint = endpoint
+            .initial_stream_window_size(window)
+            .initial_connection_window_size(window);
+    }
+    let channel = endpoint.connect().await.unwrap();
     GatewayClient::new(channel)
         .stream_market(pb::StreamMarketRequest::default())
         .await
@@ -184,8 +195,8 @@ async fn a_subscriber_that_never_reads_does_not_delay_one_that_does() {
     )
     .await
     .unwrap();
-    let slow = subscribe(gateway.addr).await;
-    let mut fast = subscribe(gateway.addr).await;
+    let slow = subscribe(gateway.addr, Some(2048)).await;
+    let mut fast = subscribe(gateway.addr, None).await;
 
     let started = tokio::time::Instant::now();
     let mut live_marks = 0;

@@ -272,3 +272,44 @@ pub async fn start_sim_with_config(config: &str) -> anyhow::Result<SimProcess> {
         dir,
     })
 }
+
+impl RoleProcess {
+    /// SIGKILL without any cleanup, as a crash would (the drop then only reaps it).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `fff <role>` on a port chosen beforehand (roles that call each other can then be
+/// wired before both run, and a killed role can come back on its old address) and waits until
+/// it is SERVING.
+pub async fn start_role_on(
+    role: &str,
+    port: u16,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<RoleProcess> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let workdir = tempfile::tempdir()?;
+    let mut command = fff();
+    command
+        .args([role, "--listen", &addr.to_string()])
+        .current_dir(workdir.path())
+        .env("FFF_AUTH_TOKEN", TOKEN)
+        .env_remove("DATABASE_URL")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let process = RoleProcess {
+        child: command.spawn()?,
+        addr,
+        _workdir: workdir,
+    };
+    wait_until(Duration::from_secs(30), || serving(process.addr)).await?;
+    Ok(process)
+}

@@ -8,3 +8,5 @@ mod risk;
 mod roles;
 mod scanner;
 mod status;
+mod up;
+mod trading;

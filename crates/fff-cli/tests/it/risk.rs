@@ -29,13 +29,19 @@ use crate::harness::{
 const SIM_CONFIG: &str = r#"
 seed = 11
 
+# risk polls GetAccount every 100 ms against a 50 ms gateway cache: lift the weight limits
+[limits]
+spot_weight_per_minute = 1000000
+futures_weight_per_minute = 1000000
+sapi_weight_per_minute = 1000000
+
 [[accounts]]
 name = "paper"
 api_key = "fff-paper-key"
 api_secret = "fff-paper-secret"
 spot = { USDT = "20000" }
 margin = { USDT = "20000" }
-futures = { USDT = "2000" }
+futures = { USDT = "3000" }
 
 [[symbols]]
 base = "BTC"
@@ -112,7 +118,11 @@ fn dec(value: &str) -> f64 {
 }
 
 /// Moves the BTC price so the futures coverage lands near `target` (single short position).
-async fn shock_to_coverage(sim: &SimProcess, gateway: &mut GatewayClient<Channel>, target: f64) {
+async fn shock_to_coverage(
+    sim: &SimProcess,
+    gateway: &mut GatewayClient<Channel>,
+    target: f64,
+) -> Instant {
     let account = account(gateway).await;
     let balance = dec(&account.futures_margin_balance_usdt);
     let maint = dec(&account.futures_maint_margin_usdt);
@@ -126,6 +136,7 @@ async fn shock_to_coverage(sim: &SimProcess, gateway: &mut GatewayClient<Channel
     let x = (target * maint - balance) / (signed_notional - target * maint);
     let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
     admin_post(sim, "shock", &body).await;
+    Instant::now()
 }
 
 async fn open_short_perp(gateway: &mut GatewayClient<Channel>, quantity: &str) {
@@ -233,7 +244,7 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
     let sim = start_sim().await;
     let gateway_role = start_gateway_for(&sim).await;
     let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
-    // 0.1 BTC short on 2000 USDT: coverage about 2000 / 40 = 50, Green
+    // 0.1 BTC short on 3000 USDT: coverage about 3000 / 40 = 75, Green
     open_short_perp(&mut gateway, "0.1").await;
     let risk_role = start_risk(&db, &gateway_role, &[]).await;
     let mut client = RiskClient::new(channel(risk_role.addr).await);
@@ -260,16 +271,14 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
     );
 
     // Yellow: REDUCE 25 %
-    let started = Instant::now();
-    shock_to_coverage(&sim, &mut gateway, 31.0).await;
+    let started = shock_to_coverage(&sim, &mut gateway, 31.0).await;
     let reduce = expect_directive(&mut directives, DirectiveKind::Reduce).await;
     let to_reduce = started.elapsed();
     assert_eq!(reduce.reduce_fraction, "0.25");
     assert_eq!(reduce.tier(), common::MarginTier::Yellow);
 
     // Orange: EMERGENCY_DELEVERAGE 50 %
-    let started = Instant::now();
-    shock_to_coverage(&sim, &mut gateway, 29.0).await;
+    let started = shock_to_coverage(&sim, &mut gateway, 29.0).await;
     let deleverage = expect_directive(&mut directives, DirectiveKind::EmergencyDeleverage).await;
     let to_deleverage = started.elapsed();
     assert_eq!(deleverage.reduce_fraction, "0.50");
@@ -406,6 +415,272 @@ async fn risk_validates_inputs_and_records_acks() {
         .approval
         .unwrap();
     assert_eq!(again.approval_id, first.approval_id);
+}
+
+/// Waits for a directive of `kind`, skipping others (e.g. RESUME after a cut worked).
+async fn directive_of_kind(
+    stream: &mut Streaming<risk::StreamDirectivesResponse>,
+    kind: DirectiveKind,
+) -> risk::Directive {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(directive) = next_directive(stream, Duration::from_secs(1)).await
+            && directive.kind() == kind
+        {
+            return directive;
+        }
+    }
+    panic!("no {kind:?} directive within 20 s");
+}
+
+async fn btc_perp_amount(gateway: &mut GatewayClient<Channel>) -> f64 {
+    account(gateway)
+        .await
+        .positions
+        .iter()
+        .find(|p| p.symbol == "BTCUSDT")
+        .map_or(0.0, |p| dec(&p.position_amt))
+}
+
+/// Waits until the gateway has a spot book and a mark price for BTCUSDT (market orders are
+/// checked against them).
+async fn wait_for_prices(gateway: &mut GatewayClient<Channel>) {
+    use gw::stream_market_response::Event;
+    let mut market = gateway
+        .stream_market(gw::StreamMarketRequest {
+            symbols: vec!["BTCUSDT".into()],
+            kinds: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut spot_book, mut mark) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(spot_book && mark) {
+        assert!(
+            Instant::now() < deadline,
+            "no BTCUSDT prices from the gateway"
+        );
+        match tokio::time::timeout(Duration::from_secs(20), market.next()).await {
+            Ok(Some(Ok(event))) => match event.event {
+                Some(Event::BookTicker(book)) => {
+                    spot_book |= book.venue() == common::Venue::SpotMargin;
+                }
+                Some(Event::MarkPrice(_)) => mark = true,
+                _ => {}
+            },
+            other => panic!("market stream: {other:?}"),
+        }
+    }
+}
+
+async fn sim_order_count(sim: &SimProcess) -> usize {
+    let state = sim.http("GET", "/admin/state", "").await;
+    state["orders"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn bench_tier_change_to_first_deleverage_directive() {
+    let db = test_database().await.unwrap();
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
+    open_short_perp(&mut gateway, "0.1").await;
+    let risk_role = start_risk(&db, &gateway_role, &[]).await;
+    let mut client = RiskClient::new(channel(risk_role.addr).await);
+    let mut directives = client
+        .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut latencies = Vec::new();
+    for _ in 0..10 {
+        // Green -> Orange in one shock: the first directive is EMERGENCY_DELEVERAGE
+        let shocked = shock_to_coverage(&sim, &mut gateway, 25.0).await;
+        directive_of_kind(&mut directives, DirectiveKind::EmergencyDeleverage).await;
+        latencies.push(shocked.elapsed());
+        shock_to_coverage(&sim, &mut gateway, 60.0).await;
+        directive_of_kind(&mut directives, DirectiveKind::Resume).await;
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "BENCH tier change -> EMERGENCY_DELEVERAGE directive over {} shocks \
+         (account_poll_ms 100, gateway account_max_age_ms 50): min {:.0} ms, median {:.0} ms, \
+         max {:.0} ms",
+        latencies.len(),
+        ms(latencies[0]),
+        ms(latencies[latencies.len() / 2]),
+        ms(latencies[latencies.len() - 1])
+    );
+    assert!(
+        latencies.iter().all(|l| *l < Duration::from_secs(3)),
+        "{latencies:?}"
+    );
+}
+
+/// Sim, gateway, risk and executor, with one 10 000 USDT BTC hedge opened through the
+/// executor (risk-approved) and reported OPEN.
+struct HedgedStack {
+    sim: SimProcess,
+    gateway: GatewayClient<Channel>,
+    risk: RiskClient<Channel>,
+    executor: ex::executor_client::ExecutorClient<Channel>,
+    _roles: Vec<RoleProcess>,
+    _db: TestDb,
+}
+
+async fn hedged_stack() -> HedgedStack {
+    let db = test_database().await.unwrap();
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
+    let risk_role = start_risk(&db, &gateway_role, &[]).await;
+    let gateway_url = format!("http://{}", gateway_role.addr);
+    let risk_url = format!("http://{}", risk_role.addr);
+    let nowhere = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let executor_role = start_role(
+        "executor",
+        &[
+            ("DATABASE_URL", db.url()),
+            ("FFF_SERVICES__GATEWAY", &gateway_url),
+            ("FFF_SERVICES__RISK", &risk_url),
+            ("FFF_SERVICES__REBALANCER", &nowhere),
+            ("FFF_SERVICES__SCANNERS", &format!("[\"{nowhere}\"]")),
+        ],
+    )
+    .await
+    .unwrap();
+    let executor = ex::executor_client::ExecutorClient::new(channel(executor_role.addr).await);
+    wait_for_prices(&mut gateway).await;
+    let open = ex::OpenPositionRequest {
+        request_id: "risk-it-open".into(),
+        symbol: "BTCUSDT".into(),
+        direction: common::Direction::PositiveCarry as i32,
+        notional: "10000".into(),
+        leverage: Some(5),
+        reason: "risk end-to-end test".into(),
+    };
+    // the executor refuses entries until its start-up reconciliation is done
+    let opened = wait_for(Duration::from_secs(20), || {
+        let mut executor = executor.clone();
+        let open = open.clone();
+        async move {
+            match executor.open_position(authorized(open)).await {
+                Ok(opened) => Some(opened.into_inner()),
+                Err(status) if status.message().contains("reconciliation") => None,
+                Err(status) => panic!("open refused: {status:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!opened.position.unwrap().approval_id.is_empty());
+    // both legs filled: the executor reports the hedge OPEN
+    wait_for(Duration::from_secs(30), || {
+        let mut executor = executor.clone();
+        async move {
+            let positions = executor
+                .list_positions(ex::ListPositionsRequest::default())
+                .await
+                .ok()?
+                .into_inner()
+                .positions;
+            positions
+                .iter()
+                .any(|p| p.status() == ex::PositionStatus::Open)
+                .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let risk = RiskClient::new(channel(risk_role.addr).await);
+    HedgedStack {
+        sim,
+        gateway,
+        risk,
+        executor,
+        _roles: vec![executor_role, risk_role, gateway_role],
+        _db: db,
+    }
+}
+
+impl HedgedStack {
+    async fn directives(&mut self) -> Streaming<risk::StreamDirectivesResponse> {
+        self.risk
+            .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Directives with their acks and the executor's positions, for failure messages.
+    async fn evidence(&mut self) -> String {
+        let listed = self
+            .risk
+            .list_directives(risk::ListDirectivesRequest::default())
+            .await
+            .map(|r| r.into_inner().directives);
+        let positions = self
+            .executor
+            .list_positions(ex::ListPositionsRequest::default())
+            .await
+            .map(|r| r.into_inner().positions);
+        let orders = self.sim.http("GET", "/admin/state", "").await["orders"].clone();
+        format!("directives {listed:?}, executor positions {positions:?}, sim orders {orders}")
+    }
+
+    /// Waits until the BTC perp amount satisfies `done`.
+    async fn perp_reaches(&mut self, what: &str, done: fn(f64) -> bool) {
+        let reached = wait_for(Duration::from_secs(30), || {
+            let mut gateway = self.gateway.clone();
+            async move { done(btc_perp_amount(&mut gateway).await).then_some(()) }
+        })
+        .await;
+        if let Err(error) = reached {
+            let amount = btc_perp_amount(&mut self.gateway).await;
+            panic!("{what} ({error}): perp {amount}, {}", self.evidence().await);
+        }
+    }
+}
+
+#[tokio::test]
+async fn executor_halves_the_hedge_on_emergency_deleverage() {
+    let mut stack = hedged_stack().await;
+    let mut directives = stack.directives().await;
+    let orders_before = sim_order_count(&stack.sim).await;
+    let shocked = shock_to_coverage(&stack.sim, &mut stack.gateway, 25.0).await;
+    directive_of_kind(&mut directives, DirectiveKind::EmergencyDeleverage).await;
+    let to_directive = shocked.elapsed();
+    let sim = &stack.sim;
+    let ordered = wait_for(Duration::from_secs(20), || async {
+        (sim_order_count(sim).await > orders_before).then_some(())
+    })
+    .await;
+    if let Err(error) = ordered {
+        panic!("no deleverage order ({error}): {}", stack.evidence().await);
+    }
+    eprintln!(
+        "BENCH executor: shock -> EMERGENCY_DELEVERAGE {} ms, shock -> first order at the sim {} ms",
+        to_directive.as_millis(),
+        shocked.elapsed().as_millis()
+    );
+    // 0.099 BTC halved on the 0.001 step: about 0.05 left
+    stack
+        .perp_reaches("perp not halved", |amount| amount > -0.06 && amount < -0.04)
+        .await;
+}
+
+#[tokio::test]
+async fn executor_closes_everything_on_close_all() {
+    let mut stack = hedged_stack().await;
+    let mut directives = stack.directives().await;
+    // Green straight to Red: CLOSE_ALL
+    shock_to_coverage(&stack.sim, &mut stack.gateway, 15.0).await;
+    directive_of_kind(&mut directives, DirectiveKind::CloseAll).await;
+    stack
+        .perp_reaches("perp not closed", |amount| amount.abs() < 1e-9)
+        .await;
 }
 
 // ------------------------------------------------------------------------- rebalancer

@@ -103,8 +103,13 @@ impl Engine {
                 return Err(err);
             }
         };
-        self.verify_drift(id, direction, &instrument, sizes.step)
-            .await?;
+        if let Err(err) = self
+            .verify_drift(id, direction, &instrument, sizes.step)
+            .await
+        {
+            // the legs are recorded as they are; drift repair continues from the rebalancer
+            tracing::error!(symbol = %symbol, error = %err, "entry drift repair failed");
+        }
         self.finish_entry(id, initiator, stop).await
     }
 
@@ -202,16 +207,14 @@ impl Engine {
             if remaining <= Decimal::ZERO {
                 break;
             }
-            if attempt == 0 {
-                self.metrics.unhedged_window.record(filled_at.elapsed());
-            } else {
+            if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(
                     self.params.execution.hedge_retry_delay_ms,
                 ))
                 .await;
             }
             let order = self
-                .execute(
+                .execute_timed(
                     id,
                     OrderRequest {
                         client_order_id: client_order_id(
@@ -227,6 +230,7 @@ impl Engine {
                         reduce_only: false,
                         side_effect: spot_side_effect(direction, side),
                     },
+                    (attempt == 0).then_some(filled_at),
                 )
                 .await?;
             hedged += order.executed_qty;
@@ -243,7 +247,7 @@ impl Engine {
         Ok(hedged)
     }
 
-    /// Closes `qty` of the perp entry at market (reduce-only).
+    /// Closes `qty` of the perp entry at market (reduce-only), retrying what does not fill.
     async fn unwind(
         &self,
         id: i64,
@@ -255,28 +259,43 @@ impl Engine {
     ) -> Result<()> {
         self.metrics.unwind_window.record(filled_at.elapsed());
         tracing::error!(symbol = %instrument.symbol, %qty, "hedge failed: unwinding the perp leg");
-        let order = self
-            .execute(
-                id,
-                OrderRequest {
-                    client_order_id: client_order_id(id, Leg::Perp, Step::Unwind(slice)),
-                    venue: Venue::UsdmPerp,
-                    symbol: instrument.symbol.clone(),
-                    side: direction.perp_entry_side().opposite(),
-                    kind: OrderKind::Market,
-                    qty,
-                    reduce_only: true,
-                    side_effect: SideEffect::NoSideEffect,
-                },
-            )
-            .await?;
-        if order.executed_qty < qty {
-            return Err(ExecutorError::Internal(format!(
-                "unwind of {qty} filled {}",
-                order.executed_qty
-            )));
+        let step = instrument.perp.effective_step().unwrap_or(Decimal::ZERO);
+        let mut remaining = qty;
+        // more attempts than the hedge had: leaving a naked leg is worse than a few more orders
+        for attempt in 0..=self.params.execution.hedge_max_retries.saturating_mul(2) {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(
+                    self.params.execution.hedge_retry_delay_ms,
+                ))
+                .await;
+            }
+            let order = self
+                .execute(
+                    id,
+                    OrderRequest {
+                        client_order_id: client_order_id(
+                            id,
+                            Leg::Perp,
+                            Step::Unwind(slice, attempt),
+                        ),
+                        venue: Venue::UsdmPerp,
+                        symbol: instrument.symbol.clone(),
+                        side: direction.perp_entry_side().opposite(),
+                        kind: OrderKind::Market,
+                        qty: remaining,
+                        reduce_only: true,
+                        side_effect: SideEffect::NoSideEffect,
+                    },
+                )
+                .await?;
+            remaining = floor_to_step(remaining - order.executed_qty, step);
+            if remaining <= Decimal::ZERO {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(ExecutorError::Internal(format!(
+            "unwind of {qty} left {remaining} open"
+        )))
     }
 
     /// If the legs differ by more than `max_entry_leg_drift`, trades the smaller leg.

@@ -50,6 +50,17 @@ impl Engine {
     /// stored order; a definite rejection is a REJECTED row, not an error. Errors mean the
     /// outcome is still unknown (the row stays UNKNOWN for reconciliation) or the store failed.
     pub(crate) async fn execute(&self, position_id: i64, request: OrderRequest) -> Result<Order> {
+        self.execute_timed(position_id, request, None).await
+    }
+
+    /// [`Engine::execute`] that records `since.elapsed()` into the unhedged-window samples at
+    /// the moment the order leaves for the gateway (intent already committed).
+    pub(crate) async fn execute_timed(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        since: Option<Instant>,
+    ) -> Result<Order> {
         let span = tracing::info_span!(
             "order",
             symbol = %request.symbol,
@@ -58,12 +69,17 @@ impl Engine {
             side = ?request.side,
             qty = %request.qty,
         );
-        self.execute_inner(position_id, request)
+        self.execute_inner(position_id, request, since)
             .instrument(span)
             .await
     }
 
-    async fn execute_inner(&self, position_id: i64, request: OrderRequest) -> Result<Order> {
+    async fn execute_inner(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        since: Option<Instant>,
+    ) -> Result<Order> {
         let inserted = self
             .store
             .insert_order_intent(&intent_for(position_id, &request))
@@ -80,6 +96,9 @@ impl Engine {
         {
             // sent before (by us or a previous process): follow it, do not send again
             return self.follow(&request, report).await;
+        }
+        if let Some(since) = since {
+            self.metrics.unhedged_window.record(since.elapsed());
         }
         match self.exchange.place_order(&request).await {
             Ok(report) => self.follow(&request, report).await,

@@ -128,7 +128,7 @@ async fn failed_hedge_unwinds_the_perp() {
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let unwind = orders
         .iter()
-        .find(|o| o.client_order_id == client_order_id(position.id, Leg::Perp, Step::Unwind(0)))
+        .find(|o| o.client_order_id == client_order_id(position.id, Leg::Perp, Step::Unwind(0, 0)))
         .unwrap();
     assert!(unwind.reduce_only);
     assert_eq!(unwind.executed_qty, dec!(10));
@@ -325,4 +325,19 @@ async fn reconciliation_fails_an_entry_that_never_traded() {
     assert_eq!(report.positions_failed, 1);
     let after = rig.store.get_position(position.id).await.unwrap().unwrap();
     assert_eq!(after.state, PositionState::Failed);
+}
+
+#[tokio::test]
+async fn partial_fills_on_both_venues_leave_matched_legs() {
+    let rig = rig().await;
+    rig.fake.with(|s| {
+        s.partial.insert(Venue::SpotMargin, dec!(0.5));
+        s.partial.insert(Venue::UsdmPerp, dec!(0.5));
+    });
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    let legs = legs(&rig, &position).await;
+    // perp 5 filled; spot 2.5 + 1.25 + 0.625 + 0.313 = 4.688; the 0.312 rest unwound in halves
+    assert!(legs.drift() < dec!(0.01), "{} vs {}", legs.spot, legs.perp);
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), legs.perp);
 }

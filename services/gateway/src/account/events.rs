@@ -20,6 +20,7 @@ use pb::stream_account_response::Event;
 use tokio_util::sync::CancellationToken;
 
 use super::AccountHub;
+use super::funding::FundingFollowup;
 use crate::convert::{dec, order_from_state, order_type_to_pb, side_to_pb, ts};
 use crate::orders::Orders;
 
@@ -32,12 +33,20 @@ pub fn spawn_streams(
 ) {
     let cfg = WsConfig::default();
     let futures = subscribe_futures_user(rest.clone(), cfg.clone());
+    let funding = FundingFollowup::new(rest.clone(), hub.clone());
     tokio::spawn(pump(
         futures,
         hub.clone(),
         orders.clone(),
         cancel.clone(),
-        futures_events,
+        move |event, orders| {
+            if let FuturesUserEvent::AccountUpdate(update) = event
+                && update.is_funding_fee()
+            {
+                funding.on_settlement(update);
+            }
+            futures_events(event, orders)
+        },
     ));
     match subscribe_spot_account(rest.clone(), cfg.clone()) {
         Ok(spot) => {
@@ -95,6 +104,7 @@ async fn pump<E>(
                 hub.invalidate().await;
             }
             Some(StreamEvent::Reconnected) => {
+                orders.reconcile_pending().await;
                 hub.invalidate().await;
                 if let Err(err) = hub.get().await {
                     tracing::warn!(error = %err, "account re-snapshot after reconnect failed");
@@ -170,22 +180,6 @@ fn futures_events(event: &FuturesUserEvent, orders: &Orders) -> Converted {
                         reason: reason.clone(),
                     }),
                 ));
-                if update.is_funding_fee() {
-                    // cross-margin funding updates carry no symbol; ListIncome has it
-                    out.push((
-                        venue,
-                        update.event_time,
-                        Event::FundingFee(pb::FundingFee {
-                            symbol: String::new(),
-                            asset: b.asset.clone(),
-                            amount: dec(b.balance_change),
-                            funding_rate: String::new(),
-                            position_amt: String::new(),
-                            funding_time: Some(ts(update.transaction_time)),
-                            income_id: String::new(),
-                        }),
-                    ));
-                }
             }
             for p in &update.data.positions {
                 out.push((

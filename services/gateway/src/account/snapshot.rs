@@ -12,7 +12,8 @@ use crate::convert::{dec, opt_ts, ts};
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotParts<'a> {
     pub spot: &'a SpotAccount,
-    pub margin: &'a MarginAccount,
+    /// `None` where the venue has no cross margin (Binance's testnets): margin fields stay empty.
+    pub margin: Option<&'a MarginAccount>,
     pub futures: &'a FuturesAccount,
     pub positions: &'a [PositionRisk],
 }
@@ -41,9 +42,9 @@ pub fn build_account(
         })
         .collect();
     let btc = price("BTC");
-    let margin_balances = parts
-        .margin
-        .user_assets
+    let no_assets = Vec::new();
+    let margin_assets = parts.margin.map_or(&no_assets, |m| &m.user_assets);
+    let margin_balances = margin_assets
         .iter()
         .map(|a| pb::MarginBalance {
             asset: a.asset.clone(),
@@ -55,16 +56,21 @@ pub fn build_account(
         })
         .collect();
     // per-asset net values are exact where prices are known; the BTC totals are the fallback
-    let margin_net: Option<Decimal> = parts
-        .margin
-        .user_assets
+    let margin_net: Option<Decimal> = margin_assets
         .iter()
         .filter(|a| !a.net_asset.is_zero())
         .map(|a| price(&a.asset).map(|p| a.net_asset * p))
         .sum();
     equity += margin_net
-        .or_else(|| btc.map(|b| parts.margin.total_net_asset_of_btc * b))
+        .or_else(|| Some(parts.margin?.total_net_asset_of_btc * btc?))
         .unwrap_or_default();
+    let margin_usdt = |field: fn(&MarginAccount) -> Decimal| {
+        parts
+            .margin
+            .zip(btc)
+            .map(|(m, b)| dec(field(m) * b))
+            .unwrap_or_default()
+    };
     let futures = parts.futures;
     equity += futures.total_margin_balance;
     let futures_balances = futures
@@ -102,20 +108,19 @@ pub fn build_account(
         margin_balances,
         futures_balances,
         positions,
-        margin_level: dec(parts.margin.margin_level),
-        margin_total_asset_usdt: btc
-            .map(|b| dec(parts.margin.total_asset_of_btc * b))
+        margin_level: parts
+            .margin
+            .map(|m| dec(m.margin_level))
             .unwrap_or_default(),
-        margin_total_liability_usdt: btc
-            .map(|b| dec(parts.margin.total_liability_of_btc * b))
-            .unwrap_or_default(),
+        margin_total_asset_usdt: margin_usdt(|m| m.total_asset_of_btc),
+        margin_total_liability_usdt: margin_usdt(|m| m.total_liability_of_btc),
         futures_margin_ratio: dec(futures.margin_ratio().unwrap_or_default()),
         futures_maint_margin_usdt: dec(futures.total_maint_margin),
         futures_margin_balance_usdt: dec(futures.total_margin_balance),
         futures_available_usdt: dec(futures.available_balance),
         total_equity_usdt: dec(equity),
-        margin_borrow_enabled: parts.margin.borrow_enabled,
-        margin_trade_enabled: parts.margin.trade_enabled,
+        margin_borrow_enabled: parts.margin.is_some_and(|m| m.borrow_enabled),
+        margin_trade_enabled: parts.margin.is_some_and(|m| m.trade_enabled),
         // the futures account answer carries no trade flag; reaching it signed is the evidence
         futures_trade_enabled: true,
         stream_sequence,
@@ -161,7 +166,7 @@ mod tests {
         let account = build_account(
             &SnapshotParts {
                 spot: &spot,
-                margin: &margin,
+                margin: Some(&margin),
                 futures: &futures,
                 positions: &positions,
             },

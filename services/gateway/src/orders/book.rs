@@ -124,6 +124,16 @@ impl OrderBook {
         records.insert(record.order.client_order_id.clone(), record);
     }
 
+    /// Ids whose last placement had an unknown outcome.
+    pub fn pending(&self) -> Vec<Record> {
+        let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        records
+            .values()
+            .filter(|r| r.order.status == common::OrderStatus::Pending as i32)
+            .cloned()
+            .collect()
+    }
+
     /// Drops an id whose placement never left the gateway (so a retry may send it).
     pub fn forget(&self, client_order_id: &str) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());

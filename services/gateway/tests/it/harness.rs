@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use fff_proto::fff::gateway::v1::GetUniverseRequest;
 use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
-use fff_runtime::{FffConfig, RoleContext, SecretString};
+use fff_runtime::{FffConfig, RoleContext, SecretString, Secrets};
 use fff_sim::{SimConfig, SimHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -44,11 +44,28 @@ pub fn config_for(sim: &SimHandle) -> FffConfig {
 }
 
 pub async fn start() -> Running {
+    start_with(Secrets::default()).await
+}
+
+/// [`start`] with secrets (e.g. a database URL).
+pub async fn start_with(secrets: Secrets) -> Running {
     let sim = fff_sim::spawn(SimConfig::default()).await.unwrap();
-    let config = config_for(&sim);
+    let (addr, stop) = gateway_for(&sim, secrets).await;
+    Running {
+        sim,
+        addr,
+        stop: Some(stop),
+    }
+}
+
+/// A gateway on `sim`, ready; it stops when the sender is dropped or fired.
+pub async fn gateway_for(sim: &SimHandle, secrets: Secrets) -> (SocketAddr, oneshot::Sender<()>) {
+    let config = config_for(sim);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let context = RoleContext::new(config).with_auth_token(SecretString::from(TOKEN));
+    let context = RoleContext::new(config)
+        .with_auth_token(SecretString::from(TOKEN))
+        .with_secrets(secrets);
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let shutdown = async move {
@@ -73,11 +90,7 @@ pub async fn start() -> Running {
     })
     .await
     .unwrap();
-    Running {
-        sim,
-        addr,
-        stop: Some(stop),
-    }
+    (addr, stop)
 }
 
 pub async fn client(addr: SocketAddr) -> GatewayClient<Channel> {

@@ -1,5 +1,7 @@
 //! The gateway in-process against the in-process simulator (`fff_sim::spawn`).
 
+mod account;
 mod harness;
 mod orders;
+mod startup;
 mod universe;

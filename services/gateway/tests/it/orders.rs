@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as pb;
+use fff_runtime::Secrets;
 use fff_sim::config::FaultConfig;
+use tokio_stream::StreamExt as _;
 
-use crate::harness::{authed, client, sim_orders_with, start};
+use crate::harness::{authed, client, gateway_for, sim_orders_with, start};
 
 fn resting_sell(client_order_id: &str, mark: &str) -> pb::PlaceOrderRequest {
     // far above the market so it rests: 2 x mark on the 0.1 tick
@@ -114,6 +116,27 @@ async fn same_client_order_id_yields_one_order_even_after_a_timeout() {
     assert!(third.duplicate);
     assert_eq!(sim_orders_with(&running.sim, "it-idem-2"), 1);
 
+    // the venue slower than the connector's timeout: the id cannot even be looked up, so
+    // nothing is sent and the caller may retry
+    running.sim.set_faults(FaultConfig {
+        latency_ms: 1_500,
+        ..FaultConfig::default()
+    });
+    let unreachable = resting_sell("it-idem-3", &mark);
+    let refused = client
+        .place_order(authed(unreachable.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    running.sim.set_faults(FaultConfig::default());
+    let placed = client
+        .place_order(authed(unreachable))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!placed.duplicate);
+    assert_eq!(sim_orders_with(&running.sim, "it-idem-3"), 1);
+
     // the book answers GetOrder and CancelOrder
     let reference = pb::OrderRef {
         venue: common::Venue::UsdmPerp as i32,
@@ -144,7 +167,37 @@ async fn same_client_order_id_yields_one_order_even_after_a_timeout() {
         .iter()
         .map(|o| o.client_order_id.as_str())
         .collect();
-    assert_eq!(ids, ["it-idem-2"]);
+    assert_eq!(ids, ["it-idem-2", "it-idem-3"]);
+
+    // lookup by exchange id, then the kill-switch helper
+    let by_id = client
+        .get_order(pb::GetOrderRequest {
+            order: Some(pb::OrderRef {
+                venue: common::Venue::UsdmPerp as i32,
+                symbol: "BTCUSDT".into(),
+                id: Some(pb::order_ref::Id::ExchangeOrderId(
+                    open.orders[0].exchange_order_id,
+                )),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_id.order.unwrap().client_order_id, "it-idem-2");
+    let all = client
+        .cancel_all_orders(authed(pb::CancelAllOrdersRequest {
+            venue: common::Venue::UsdmPerp as i32,
+            symbol: "BTCUSDT".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.orders.len(), 2);
+    assert!(
+        all.orders
+            .iter()
+            .all(|o| o.status == common::OrderStatus::Canceled as i32)
+    );
 }
 
 #[tokio::test]
@@ -163,4 +216,156 @@ async fn off_grid_and_malformed_orders_are_refused_before_sending() {
     assert!(err.message().contains("`quantity`"), "{}", err.message());
     assert_eq!(sim_orders_with(&running.sim, "it-bad-1"), 0);
     assert_eq!(sim_orders_with(&running.sim, "it-bad-2"), 0);
+}
+
+#[tokio::test]
+async fn a_market_fill_reaches_stream_account_and_get_account() {
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let mut events = client
+        .stream_account(pb::StreamAccountRequest {
+            venues: vec![common::Venue::UsdmPerp as i32],
+            symbols: vec!["BTCUSDT".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let buy = pb::PlaceOrderRequest {
+        client_order_id: "it-fill-1".into(),
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        side: common::Side::Buy as i32,
+        r#type: common::OrderType::Market as i32,
+        quantity: "0.005".into(),
+        ..Default::default()
+    };
+    let placed = client.place_order(authed(buy)).await.unwrap().into_inner();
+    assert_eq!(
+        placed.order.unwrap().status,
+        common::OrderStatus::Filled as i32
+    );
+    let mut saw_fill = false;
+    let mut saw_filled_update = false;
+    while !(saw_fill && saw_filled_update) {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("account events arrive")
+            .unwrap()
+            .unwrap();
+        match event.event {
+            Some(pb::stream_account_response::Event::Fill(fill)) => {
+                assert_eq!(fill.client_order_id, "it-fill-1");
+                saw_fill = true;
+            }
+            Some(pb::stream_account_response::Event::OrderUpdate(update)) => {
+                let order = update.order.unwrap();
+                saw_filled_update |= order.status == common::OrderStatus::Filled as i32;
+            }
+            _ => {}
+        }
+    }
+    // the account cache is at most 3 s old
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    let account = client
+        .get_account(pb::GetAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    let position = account
+        .positions
+        .iter()
+        .find(|p| p.symbol == "BTCUSDT")
+        .expect("position after the fill");
+    assert_eq!(
+        position
+            .position_amt
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        rust_decimal_macros::dec!(0.005)
+    );
+}
+
+#[tokio::test]
+async fn spot_legs_trade_on_cross_margin_and_short_with_auto_borrow() {
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let order =
+        |id: &str, side: common::Side, effect: common::MarginSideEffect| pb::PlaceOrderRequest {
+            client_order_id: id.into(),
+            venue: common::Venue::SpotMargin as i32,
+            symbol: "ETHUSDT".into(),
+            side: side as i32,
+            r#type: common::OrderType::Market as i32,
+            quantity: "0.1000".into(),
+            margin_side_effect: effect as i32,
+            ..Default::default()
+        };
+    let long = client
+        .place_order(authed(order(
+            "it-spot-1",
+            common::Side::Buy,
+            common::MarginSideEffect::NoSideEffect,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(long.status, common::OrderStatus::Filled as i32, "{long:?}");
+    assert_eq!(long.venue, common::Venue::SpotMargin as i32);
+    let short = client
+        .place_order(authed(order(
+            "it-spot-2",
+            common::Side::Sell,
+            common::MarginSideEffect::MarginBuy,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        short.status,
+        common::OrderStatus::Filled as i32,
+        "{short:?}"
+    );
+    let max = client
+        .get_max_borrowable(pb::GetMaxBorrowableRequest {
+            asset: "ETH".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(max.amount.parse::<rust_decimal::Decimal>().unwrap() > rust_decimal::Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn a_restarted_gateway_finds_the_order_at_the_venue_instead_of_sending_it_again() {
+    let running = start().await;
+    let mut first = client(running.addr).await;
+    let mark = btc_mark(&mut first).await;
+    let request = resting_sell("it-restart-1", &mark);
+    let placed = first
+        .place_order(authed(request.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!placed.duplicate);
+
+    // a second gateway knows nothing in memory: it must ask the venue first
+    let (addr, _stop) = gateway_for(&running.sim, Secrets::default()).await;
+    let mut second = client(addr).await;
+    let again = second
+        .place_order(authed(request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        again.order.unwrap().exchange_order_id,
+        placed.order.unwrap().exchange_order_id
+    );
+    assert_eq!(sim_orders_with(&running.sim, "it-restart-1"), 1);
 }

@@ -2,7 +2,9 @@
 
 use fff_proto::fff::gateway::v1::GetUniverseRequest;
 
-use crate::harness::{client, start};
+use fff_runtime::{SecretString, Secrets};
+
+use crate::harness::{client, start, start_with};
 
 #[tokio::test]
 async fn universe_is_the_simulators_spot_and_perp_listings() {
@@ -68,4 +70,27 @@ async fn universe_is_the_simulators_spot_and_perp_listings() {
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     assert!(bad.message().contains("symbols[0]"), "{}", bad.message());
+}
+
+#[tokio::test]
+async fn with_a_database_the_universe_is_upserted_into_instruments() {
+    let db = fff_testkit::test_database().await.unwrap();
+    let running = start_with(Secrets {
+        database_url: Some(SecretString::from(db.url())),
+        ..Secrets::default()
+    })
+    .await;
+    let store = fff_store::Store::connect(db.url(), 2).await.unwrap();
+    let rows = store.list_instruments().await.unwrap();
+    let expected = running.sim.with_exchange(|ex| {
+        ex.markets
+            .values()
+            .filter(|m| m.spot.is_some() && m.perp.is_some())
+            .count()
+    });
+    assert_eq!(rows.len(), expected);
+    let orca = rows.iter().find(|r| r.symbol == "ORCAUSDT").unwrap();
+    assert!(!orca.cross_margin_enabled && !orca.base_borrowable);
+    let btc = rows.iter().find(|r| r.symbol == "BTCUSDT").unwrap();
+    assert_eq!(btc.perp_step_size, rust_decimal_macros::dec!(0.001));
 }

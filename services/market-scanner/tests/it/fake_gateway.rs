@@ -114,6 +114,9 @@ pub struct FakeState {
     pub live: broadcast::Sender<gw::StreamMarketResponse>,
     pub universe_calls: AtomicUsize,
     pub subscriptions: Mutex<Vec<Vec<String>>>,
+    /// ListFundingRates answers four settlements at the instrument's rate; false: UNIMPLEMENTED.
+    pub serve_history: std::sync::atomic::AtomicBool,
+    pub history_calls: AtomicUsize,
 }
 
 impl FakeState {
@@ -164,6 +167,8 @@ pub async fn start_on(listener: TcpListener) -> FakeHandle {
         live,
         universe_calls: AtomicUsize::new(0),
         subscriptions: Mutex::new(Vec::new()),
+        serve_history: std::sync::atomic::AtomicBool::new(true),
+        history_calls: AtomicUsize::new(0),
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let service = GatewayServer::new(FakeGateway(state.clone()));
@@ -359,9 +364,33 @@ impl Gateway for FakeGateway {
 
     async fn list_funding_rates(
         &self,
-        _r: Request<gw::ListFundingRatesRequest>,
+        request: Request<gw::ListFundingRatesRequest>,
     ) -> Result<Response<gw::ListFundingRatesResponse>, Status> {
-        unimplemented()
+        self.0.history_calls.fetch_add(1, Ordering::SeqCst);
+        if !self.0.serve_history.load(Ordering::SeqCst) {
+            return unimplemented();
+        }
+        let symbol = request.into_inner().symbol;
+        let universe = self.0.universe.lock().unwrap().clone();
+        let instrument = universe
+            .iter()
+            .find(|i| i.symbol == symbol)
+            .ok_or_else(|| Status::not_found("unknown symbol"))?;
+        let records = (0..4)
+            .map(|i| gw::FundingRateRecord {
+                symbol: symbol.clone(),
+                funding_time: Some(prost_types::Timestamp {
+                    seconds: 1_800_000_000 - i * 28_800,
+                    nanos: 0,
+                }),
+                funding_rate: instrument.last_funding_rate.clone(),
+                mark_price: String::new(),
+            })
+            .collect();
+        Ok(Response::new(gw::ListFundingRatesResponse {
+            records,
+            next_page_token: String::new(),
+        }))
     }
 
     async fn list_income(

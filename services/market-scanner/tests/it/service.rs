@@ -216,16 +216,25 @@ async fn funding_change_reaches_the_stream_at_once() {
     }
     let started = std::time::Instant::now();
     gateway.state.push(mark("BTCUSDT", "0.005", 8));
-    let updated = tokio::time::timeout(Duration::from_secs(5), stream.message())
-        .await
-        .expect("published before the 60 s scan interval")
-        .unwrap()
-        .unwrap()
-        .snapshot
-        .unwrap();
+    // other publications (e.g. funding-history seeding reordering pairs) may come first
+    let updated = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let snapshot = stream.message().await.unwrap().unwrap().snapshot.unwrap();
+            if snapshot.opportunities.iter().any(|o| o.symbol == "BTCUSDT") {
+                return snapshot;
+            }
+        }
+    })
+    .await
+    .expect("published before the 60 s scan interval");
     assert!(updated.sequence > last_sequence);
-    assert_eq!(qualified(&updated)[0], "BTCUSDT");
-    assert_eq!(updated.opportunities[0].funding_rate, "0.005");
+    let btc = updated
+        .opportunities
+        .iter()
+        .find(|o| o.symbol == "BTCUSDT")
+        .unwrap();
+    assert!(btc.qualified && btc.rank > 0, "{btc:?}");
+    assert_eq!(btc.funding_rate, "0.005");
     assert_eq!(updated.shard.unwrap().shard_count, 1);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -284,6 +293,30 @@ async fn explain_pair_names_the_failing_filter() {
     assert_eq!(failed_of("LSKUSDT").await, ["volume_24h"]);
     assert_eq!(failed_of("ORCAUSDT").await, ["margin_enabled"]);
     assert_eq!(failed_of("ADAUSDT").await, ["borrow_cover"]);
+    // the funding history from ListFundingRates feeds the stability component
+    let stability = wait_for(Duration::from_secs(5), || {
+        let mut client = client.clone();
+        async move {
+            let response = client
+                .explain_pair(pb::ExplainPairRequest {
+                    symbol: "XRPUSDT".into(),
+                    direction: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let stability = response
+                .components
+                .into_iter()
+                .find(|c| c.name == "stability")?;
+            (!stability.raw_value.is_empty()).then_some(stability)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(stability.raw_value, "0", "four equal settlements");
+    assert_eq!(stability.normalized, "1");
+    assert!(gateway.state.history_calls.load(Ordering::SeqCst) >= 7);
 
     let unknown = client
         .explain_pair(explain("NOPEUSDT", Direction::Unspecified))

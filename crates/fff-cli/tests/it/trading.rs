@@ -1,0 +1,647 @@
+//! The executor trading against the simulator through the other roles, every role its own
+//! process: entries on the top-ranked pairs, funding booked exactly as the exchange paid it,
+//! hedge failure unwound, partial fills repaired, funding reversal flipped, and a kill -9 in
+//! the middle of an entry reconciled. The simulator runs an accelerated clock (360x: a 1 h
+//! funding interval settles every 10 wall seconds) so settlements happen within the tests; the
+//! gateway signs with a 60 s recvWindow (the simulator's maximum) so its clock resync keeps up.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use fff_executor::reexport::fff_store::{self, Leg, OrderStatus, PositionState, Store};
+use fff_executor::reexport::rust_decimal::Decimal;
+use fff_proto::fff::common::v1 as common;
+use fff_proto::fff::executor::v1 as ex;
+use fff_proto::fff::executor::v1::executor_client::ExecutorClient;
+use fff_testkit::{TestDb, free_port, test_database, wait_for, wait_until};
+use tonic::Request;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use crate::harness::{
+    RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_role_listening,
+    start_role_on,
+    start_sim_with_config,
+};
+
+/// Three positive-carry pairs of different strength and one negative-carry pair, 1 h funding,
+/// flat prices, deep books; a margin wallet large enough to buy the spot legs unlevered.
+const SIM_CONFIG: &str = r#"
+seed = 7
+
+[clock]
+mode = "accelerated"
+speed = 360.0
+
+[[accounts]]
+name = "paper"
+api_key = "fff-paper-key"
+api_secret = "fff-paper-secret"
+margin = { USDT = "100000" }
+futures = { USDT = "20000" }
+
+[[symbols]]
+base = "BTC"
+price = "100000"
+volatility = 0.0
+margin = true
+spot = { tick_size = "0.01", step_size = "0.00001", min_notional = "5", volume_24h = "1800000000" }
+perp = { tick_size = "0.1", step_size = "0.001", min_notional = "100", volume_24h = "12000000000", funding_interval_hours = 1, funding_rate = "0.0003", open_interest = "80000", maint_margin_rate = "0.004" }
+
+[[symbols]]
+base = "ETH"
+price = "4000"
+volatility = 0.0
+margin = true
+spot = { tick_size = "0.01", step_size = "0.0001", min_notional = "5", volume_24h = "900000000" }
+perp = { tick_size = "0.01", step_size = "0.001", min_notional = "20", volume_24h = "7000000000", funding_interval_hours = 1, funding_rate = "0.0002", open_interest = "1900000", maint_margin_rate = "0.005" }
+
+[[symbols]]
+base = "XRP"
+price = "2"
+volatility = 0.0
+margin = true
+spot = { tick_size = "0.0001", step_size = "0.1", min_notional = "5", volume_24h = "500000000" }
+perp = { tick_size = "0.0001", step_size = "0.1", min_notional = "5", volume_24h = "3000000000", funding_interval_hours = 1, funding_rate = "0.00015", open_interest = "900000000", maint_margin_rate = "0.005" }
+
+[[symbols]]
+base = "SOL"
+price = "200"
+volatility = 0.0
+margin = true
+spot = { tick_size = "0.01", step_size = "0.001", min_notional = "5", volume_24h = "600000000" }
+perp = { tick_size = "0.01", step_size = "0.01", min_notional = "5", volume_24h = "4000000000", funding_interval_hours = 1, funding_rate = "-0.0003", open_interest = "9000000", maint_margin_rate = "0.005" }
+
+[[assets]]
+asset = "SOL"
+daily_interest_rate = "0.0001"
+borrow_limit = "100000"
+inventory = "1000000"
+"#;
+
+/// Capital sized to the account: ~120k equity, 15 % utilization target, a pair cap that
+/// spreads it over three pairs, each below the TWAP threshold.
+const CAPITAL_ENV: &[(&str, &str)] = &[
+    ("FFF_CAPITAL__TARGET_UTILIZATION", "0.15"),
+    ("FFF_CAPITAL__MIN_UTILIZATION", "0.1"),
+    ("FFF_CAPITAL__MAX_PAIR_FRACTION", "0.05"),
+    ("FFF_CAPITAL__MIN_POSITION_USDT", "100"),
+];
+
+const EXECUTOR_ENV: &[(&str, &str)] = &[
+    ("FFF_EXECUTION__HEDGE_RETRY_DELAY_MS", "50"),
+    ("FFF_EXECUTION__TWAP_SLICE_INTERVAL_MS", "300"),
+];
+
+const SCANNER_ENV: &[(&str, &str)] = &[
+    ("FFF_SCANNER__SCAN_INTERVAL_SECS", "1"),
+    ("FFF_PAIR_SELECTION__MAX_SPREAD", "0.01"),
+    ("FFF_PAIR_SELECTION__MIN_OPEN_INTEREST_USD", "0"),
+    ("FFF_PAIR_SELECTION__MIN_VOLUME_24H_USD", "0"),
+    ("FFF_PAIR_SELECTION__MAX_PAIRS", "3"),
+];
+
+/// The roles of one test. Dropping it kills every process.
+struct Stack {
+    db: TestDb,
+    sim: SimProcess,
+    gateway: RoleProcess,
+    _risk: RoleProcess,
+    _others: Vec<RoleProcess>,
+    executor: RoleProcess,
+    executor_port: u16,
+    executor_env: Vec<(String, String)>,
+    store: Store,
+}
+
+struct Options {
+    /// Start scanner shards (the strategy loop then trades on its own).
+    scanner: bool,
+    rebalancer: bool,
+    executor_env: Vec<(&'static str, &'static str)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            scanner: false,
+            rebalancer: false,
+            executor_env: Vec::new(),
+        }
+    }
+}
+
+async fn stack(options: Options) -> Stack {
+    let db = test_database().await.unwrap();
+    let sim = start_sim_with_config(SIM_CONFIG).await.unwrap();
+    let gateway = start_gateway(
+        &sim,
+        &[
+            ("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "1000"),
+            ("FFF_EXCHANGE__RECV_WINDOW_MS", "60000"),
+        ],
+    )
+        .await
+        .unwrap();
+    let gateway_url = format!("http://{}", gateway.addr);
+    let executor_port = free_port().unwrap();
+    let rebalancer_port = free_port().unwrap();
+    let executor_url = format!("http://127.0.0.1:{executor_port}");
+    let rebalancer_url = format!("http://127.0.0.1:{rebalancer_port}");
+    let mut common: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url().to_owned()),
+        ("FFF_SERVICES__GATEWAY".into(), gateway_url.clone()),
+        ("FFF_SERVICES__EXECUTOR".into(), executor_url.clone()),
+        ("FFF_SERVICES__REBALANCER".into(), rebalancer_url.clone()),
+    ];
+    common.extend(CAPITAL_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let env = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut all = common.clone();
+        all.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        all
+    };
+    let borrow = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
+    let risk_env = env(&[]);
+    // risk turns SERVING after its first account snapshot; the executor fails entries closed
+    // until it answers, and `Stack::open` retries meanwhile
+    let risk = start_role_listening("risk", &as_refs(&risk_env)).await.unwrap();
+    let risk_url = format!("http://{}", risk.addr);
+    let mut others = Vec::new();
+    let mut scanners = Vec::new();
+    if options.scanner {
+        let scanner_env = env(SCANNER_ENV);
+        let scanner = start_role("scanner", &as_refs(&scanner_env)).await.unwrap();
+        scanners.push(format!("http://{}", scanner.addr));
+        others.push(scanner);
+    } else {
+        // a closed port: no opportunities, only manual entries
+        scanners.push("http://127.0.0.1:9".to_owned());
+    }
+    let mut executor_env = env(EXECUTOR_ENV);
+    executor_env.push(("FFF_SERVICES__RISK".into(), risk_url.clone()));
+    executor_env.push(("FFF_SERVICES__SCANNERS".into(), format!("[{}]", scanners.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(","))));
+    executor_env.extend(SCANNER_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    executor_env.extend(options.executor_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let executor = start_role_on("executor", executor_port, &as_refs(&borrow(&executor_env)))
+        .await
+        .unwrap();
+    if options.rebalancer {
+        let mut rebalancer_env = env(&[("FFF_REBALANCE__INTERVAL_SECS", "1")]);
+        rebalancer_env.push(("FFF_SERVICES__RISK".into(), risk_url));
+        rebalancer_env.extend(options.executor_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        others.push(
+            start_role_on("rebalancer", rebalancer_port, &as_refs(&rebalancer_env))
+                .await
+                .unwrap(),
+        );
+    }
+    let store = Store::connect(db.url(), 2).await.unwrap();
+    let stack = Stack {
+        db,
+        sim,
+        gateway,
+        _risk: risk,
+        _others: others,
+        executor,
+        executor_port,
+        executor_env,
+        store,
+    };
+    stack.wait_reconciled().await;
+    stack
+}
+
+fn as_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn authed<T>(message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {TOKEN}")).unwrap();
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+fn dec(raw: &str) -> Decimal {
+    raw.parse().unwrap_or_default()
+}
+
+impl Stack {
+    async fn client(&self) -> ExecutorClient<Channel> {
+        ExecutorClient::new(channel(self.executor.addr).await)
+    }
+
+    async fn status_metadata(&self, key: &str) -> String {
+        let response = self
+            .client()
+            .await
+            .get_status(ex::GetStatusRequest {})
+            .await
+            .unwrap();
+        response
+            .metadata()
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn wait_reconciled(&self) {
+        wait_until(Duration::from_secs(20), || async {
+            let summary = self.status_metadata("fff-reconciliation").await;
+            !summary.is_empty() && summary != "pending"
+        })
+        .await
+        .expect("executor reconciles with the exchange at start-up");
+    }
+
+    /// OpenPosition, retried while risk is not ready to approve yet.
+    async fn open(&self, symbol: &str, direction: common::Direction, notional: &str) -> ex::Position {
+        let mut client = self.client().await;
+        let mut last = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let request = authed(ex::OpenPositionRequest {
+                request_id: format!("test-{symbol}-{notional}"),
+                symbol: symbol.to_owned(),
+                direction: direction as i32,
+                notional: notional.to_owned(),
+                leverage: None,
+                reason: "test".to_owned(),
+            });
+            match client.open_position(request).await {
+                Ok(response) => return response.into_inner().position.unwrap(),
+                Err(status) => last = Some(status),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("open of {symbol} refused: {last:?}");
+    }
+
+    async fn settled(&self, id: i64) -> fff_store::Position {
+        wait_for(Duration::from_secs(30), || async {
+            self.store
+                .get_position(id)
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| !matches!(p.state, PositionState::Opening | PositionState::Closing))
+        })
+        .await
+        .expect("position settles")
+    }
+
+    async fn sim_state(&self) -> serde_json::Value {
+        self.sim.http("GET", "/admin/state", "").await
+    }
+
+    async fn admin(&self, path: &str, body: &str) {
+        self.sim.http("POST", &format!("/admin/{path}"), body).await;
+    }
+
+    /// Signed perp position at the simulator.
+    async fn sim_perp(&self, symbol: &str) -> Decimal {
+        let state = self.sim_state().await;
+        state["positions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["symbol"] == symbol)
+            .map(|p| dec(p["positionAmt"].as_str().unwrap_or("0")))
+            .unwrap_or_default()
+    }
+
+    /// (spot, perp) signed quantities from the position's orders in the database.
+    async fn db_legs(&self, position: &fff_store::Position) -> (Decimal, Decimal) {
+        let mut spot = Decimal::ZERO;
+        let mut perp = Decimal::ZERO;
+        for order in self.store.list_position_orders(position.id).await.unwrap() {
+            let signed = match order.side {
+                fff_store::Side::Buy => order.executed_qty,
+                fff_store::Side::Sell => -order.executed_qty,
+            };
+            match order.leg {
+                Leg::Spot => spot += signed,
+                Leg::Perp => perp += signed,
+            }
+        }
+        (spot, perp)
+    }
+}
+
+fn drift(spot: Decimal, perp: Decimal) -> Decimal {
+    let larger = spot.abs().max(perp.abs());
+    if larger.is_zero() {
+        return Decimal::ZERO;
+    }
+    (spot + perp).abs() / larger
+}
+
+#[tokio::test]
+async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
+    let stack = stack(Options {
+        scanner: true,
+        ..Options::default()
+    })
+    .await;
+    // positions open on the top-ranked pairs
+    let open = wait_for(Duration::from_secs(45), || async {
+        let live = stack.store.list_live_positions().await.ok()?;
+        let open: Vec<_> = live
+            .into_iter()
+            .filter(|p| p.state == PositionState::Open)
+            .collect();
+        (open.len() >= 3).then_some(open)
+    })
+    .await
+    .expect("three positions open from the scanner's ranking");
+    let symbols: Vec<&str> = open.iter().map(|p| p.symbol.as_str()).collect();
+    assert!(symbols.contains(&"BTCUSDT"), "{symbols:?}");
+    let mut client = stack.client().await;
+    let allocation = client
+        .get_allocation(ex::GetAllocationRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .allocation
+        .unwrap();
+    let target: Decimal = allocation.pairs.iter().map(|p| dec(&p.target_notional)).sum();
+    let actual: Decimal = allocation.pairs.iter().map(|p| dec(&p.actual_notional)).sum();
+    assert!(
+        actual > target * Decimal::new(8, 1),
+        "utilization {actual} of {target}"
+    );
+    for position in &open {
+        let (spot, perp) = stack.db_legs(position).await;
+        assert!(drift(spot, perp) < Decimal::new(1, 2), "{}: {spot} {perp}", position.symbol);
+        assert_eq!(perp, stack.sim_perp(&position.symbol).await, "{}", position.symbol);
+    }
+
+    // funding settles hourly (a wall second): wait for a few settlements to be booked
+    wait_until(Duration::from_secs(30), || async {
+        let mut booked = 0;
+        for position in &open {
+            booked += stack.store.list_position_funding(position.id).await.map(|f| f.len()).unwrap_or(0);
+        }
+        booked >= 6
+    })
+    .await
+    .expect("funding payments booked");
+    // give the income poll a moment to catch up with the settlements just made, then compare
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let state = stack.sim_state().await;
+    let mut sim_funding: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+    for income in state["income"].as_array().into_iter().flatten() {
+        if income["incomeType"] == "FUNDING_FEE" {
+            sim_funding
+                .entry(income["symbol"].as_str().unwrap_or_default().to_owned())
+                .or_default()
+                .push(dec(income["income"].as_str().unwrap_or("0")));
+        }
+    }
+    let mut db_funding: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+    for position in stack.store.list_positions(PositionState::ALL).await.unwrap() {
+        for payment in stack.store.list_position_funding(position.id).await.unwrap() {
+            db_funding.entry(payment.symbol.clone()).or_default().push(payment.amount);
+        }
+    }
+    // every settlement the simulator paid up to now is in PostgreSQL, amount for amount
+    // (the simulator keeps paying meanwhile, so compare the prefix we have)
+    for (symbol, paid) in &sim_funding {
+        let booked = db_funding.get(symbol).cloned().unwrap_or_default();
+        assert!(
+            booked.len() + 2 >= paid.len() && booked.len() <= paid.len(),
+            "{symbol}: booked {} of {}",
+            booked.len(),
+            paid.len()
+        );
+        let mut paid_sorted = paid[..booked.len()].to_vec();
+        let mut booked_sorted = booked.clone();
+        paid_sorted.sort();
+        booked_sorted.sort();
+        assert_eq!(booked_sorted, paid_sorted, "{symbol}");
+    }
+    // P&L reports the same funding
+    let pnl = client
+        .get_pnl(ex::GetPnlRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let total = pnl.total.unwrap();
+    let booked_total: Decimal = db_funding.values().flatten().copied().sum();
+    let reported = dec(&total.funding_actual);
+    assert!(reported >= booked_total, "{reported} < {booked_total}");
+    assert!(dec(&total.funding_received) > Decimal::ZERO);
+    println!("latency: {}", stack.status_metadata("fff-latency").await);
+}
+
+#[tokio::test]
+async fn rejected_spot_hedge_unwinds_the_futures_leg() {
+    let stack = stack(Options::default()).await;
+    // short SOL spot needs a SOL loan; the simulator has none to lend
+    stack.admin("faults", r#"{"borrow_unavailable": ["SOL"]}"#).await;
+    let started = stack
+        .open("SOLUSDT", common::Direction::NegativeCarry, "2000")
+        .await;
+    let id: i64 = started.position_id.parse().unwrap();
+    let position = stack.settled(id).await;
+    assert_eq!(position.state, PositionState::Failed, "{:?}", position.last_error);
+    // no naked futures leg at the exchange
+    assert_eq!(stack.sim_perp("SOLUSDT").await, Decimal::ZERO);
+    let orders = stack.store.list_position_orders(id).await.unwrap();
+    let entry = orders
+        .iter()
+        .find(|o| o.leg == Leg::Perp && !o.reduce_only)
+        .expect("futures entry");
+    let unwind = orders
+        .iter()
+        .find(|o| o.leg == Leg::Perp && o.reduce_only)
+        .expect("futures unwind");
+    assert_eq!(entry.status, OrderStatus::Filled);
+    assert_eq!(unwind.executed_qty, entry.executed_qty);
+    let hedges = orders.iter().filter(|o| o.leg == Leg::Spot).count();
+    assert_eq!(hedges, 4, "one hedge attempt plus three retries");
+    // unhedged window: futures fill recorded -> unwind intent committed
+    let unhedged = (unwind.created_at - entry.updated_at)
+        .to_std()
+        .unwrap_or_default();
+    println!("hedge failure unhedged window: {unhedged:?}");
+    assert!(unhedged < Duration::from_secs(3), "unhedged for {unhedged:?}");
+}
+
+#[tokio::test]
+async fn partial_fills_are_rebalanced_below_three_percent() {
+    let stack = stack(Options::default()).await;
+    stack.admin("faults", r#"{"partial_fill_rate": 1.0}"#).await;
+    let started = stack.open("ETHUSDT", common::Direction::PositiveCarry, "8000").await;
+    let id: i64 = started.position_id.parse().unwrap();
+    let position = stack.settled(id).await;
+    assert_eq!(position.state, PositionState::Open, "{:?}", position.last_error);
+    let (spot, perp) = stack.db_legs(&position).await;
+    assert!(!perp.is_zero());
+    assert!(drift(spot, perp) < Decimal::new(3, 2), "drift of {spot} vs {perp}");
+    assert_eq!(perp, stack.sim_perp("ETHUSDT").await);
+    // some orders did fill partially (the fault was live)
+    let orders = stack.store.list_position_orders(id).await.unwrap();
+    assert!(orders.iter().any(|o| o.executed_qty < o.qty && o.executed_qty > Decimal::ZERO));
+}
+
+async fn reversal(auto_flip: &'static str) -> (Stack, i64) {
+    let stack = stack(Options {
+        rebalancer: true,
+        executor_env: vec![("FFF_REBALANCE__AUTO_FLIP_ON_REVERSAL", auto_flip)],
+        ..Options::default()
+    })
+    .await;
+    let started = stack.open("BTCUSDT", common::Direction::PositiveCarry, "5000").await;
+    let id: i64 = started.position_id.parse().unwrap();
+    assert_eq!(stack.settled(id).await.state, PositionState::Open);
+    stack
+        .admin("funding", r#"{"symbol": "BTCUSDT", "flip": true}"#)
+        .await;
+    (stack, id)
+}
+
+#[tokio::test]
+async fn funding_reversal_flips_the_position() {
+    let (stack, id) = reversal("true").await;
+    let flipped = wait_for(Duration::from_secs(45), || async {
+        stack
+            .store
+            .live_position("BTCUSDT")
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.id != id && p.state == PositionState::Open)
+    })
+    .await
+    .expect("flipped to negative carry");
+    assert_eq!(flipped.direction, fff_store::Direction::ShortSpotLongPerp);
+    let old = stack.store.get_position(id).await.unwrap().unwrap();
+    assert_eq!(old.state, PositionState::Closed);
+    assert!(stack.sim_perp("BTCUSDT").await > Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn funding_reversal_closes_when_auto_flip_is_off() {
+    let (stack, id) = reversal("false").await;
+    let closed = wait_for(Duration::from_secs(45), || async {
+        stack
+            .store
+            .get_position(id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.state == PositionState::Closed)
+    })
+    .await
+    .expect("closed after the reversal");
+    assert!(closed.closed_at.is_some());
+    assert!(stack.store.live_position("BTCUSDT").await.unwrap().is_none());
+    assert_eq!(stack.sim_perp("BTCUSDT").await, Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn kill_9_mid_entry_is_reconciled_on_restart() {
+    let mut stack = stack(Options::default()).await;
+    // above the TWAP threshold: 6 slices, 300 ms apart
+    let started = stack.open("BTCUSDT", common::Direction::PositiveCarry, "60000").await;
+    let id: i64 = started.position_id.parse().unwrap();
+    wait_until(Duration::from_secs(20), || async {
+        stack
+            .store
+            .list_position_orders(id)
+            .await
+            .map(|o| o.len() >= 3)
+            .unwrap_or(false)
+    })
+    .await
+    .expect("entry under way");
+    stack.executor.kill_now();
+    let killed_at = Instant::now();
+    let env = stack.executor_env.clone();
+    stack.executor = start_role_on("executor", stack.executor_port, &as_refs(&env))
+        .await
+        .unwrap();
+    stack.wait_reconciled().await;
+    println!(
+        "restart to reconciled: {:?}; {}",
+        killed_at.elapsed(),
+        stack.status_metadata("fff-reconciliation").await
+    );
+    let position = stack.settled(id).await;
+    assert_eq!(position.state, PositionState::Open, "{:?}", position.last_error);
+    // nothing left unresolved, no naked leg
+    assert!(stack.store.list_unfinished_orders().await.unwrap().is_empty());
+    let (spot, perp) = stack.db_legs(&position).await;
+    assert!(drift(spot, perp) < Decimal::new(5, 2), "{spot} vs {perp}");
+    // the database and the simulator agree order by order, and no order exists twice
+    let state = stack.sim_state().await;
+    let mut sim_orders: BTreeMap<String, Decimal> = BTreeMap::new();
+    for order in state["orders"].as_array().into_iter().flatten() {
+        let cid = order["clientOrderId"].as_str().unwrap_or_default().to_owned();
+        let executed = dec(order["executedQty"].as_str().unwrap_or("0"));
+        assert!(sim_orders.insert(cid.clone(), executed).is_none(), "{cid} twice");
+    }
+    for order in stack.store.list_position_orders(id).await.unwrap() {
+        match sim_orders.remove(&order.client_order_id) {
+            Some(executed) => assert_eq!(executed, order.executed_qty, "{}", order.client_order_id),
+            None => {
+                assert_eq!(order.status, OrderStatus::Expired, "{}", order.client_order_id);
+                assert!(order.executed_qty.is_zero());
+            }
+        }
+    }
+    assert!(sim_orders.is_empty(), "orders unknown to the database: {sim_orders:?}");
+    assert_eq!(perp, stack.sim_perp("BTCUSDT").await);
+    let _ = (&stack.db, &stack.gateway);
+}
+
+/// Numbers for docs/BENCHMARKS.md: `cargo test -p fff-cli --test it bench_executor_latency
+/// -- --ignored --nocapture`. The strategy loop opens three positions from the scanner's
+/// ranking; each round closes them all and lets it re-enter, so every round adds three
+/// opportunity-to-order samples and three unhedged-window samples.
+#[tokio::test]
+#[ignore = "benchmark: run explicitly, it prints the executor's latency percentiles"]
+async fn bench_executor_latency() {
+    const ROUNDS: usize = 20;
+    let stack = stack(Options {
+        scanner: true,
+        ..Options::default()
+    })
+    .await;
+    let mut client = stack.client().await;
+    for round in 0..ROUNDS {
+        let open = wait_for(Duration::from_secs(45), || async {
+            let live = stack.store.list_live_positions().await.ok()?;
+            (live.len() >= 3 && live.iter().all(|p| p.state == PositionState::Open))
+                .then_some(live)
+        })
+        .await
+        .expect("strategy re-enters");
+        for position in open {
+            client
+                .close_position(authed(ex::ClosePositionRequest {
+                    request_id: format!("bench-{round}-{}", position.id),
+                    key: Some(ex::close_position_request::Key::PositionId(
+                        position.id.to_string(),
+                    )),
+                    urgency: ex::CloseUrgency::Immediate as i32,
+                    reason: "benchmark round".into(),
+                }))
+                .await
+                .unwrap();
+        }
+        wait_until(Duration::from_secs(30), || async {
+            stack
+                .store
+                .list_live_positions()
+                .await
+                .map(|live| live.iter().all(|p| p.state == PositionState::Open) || live.is_empty())
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap();
+    }
+    println!("BENCH {}", stack.status_metadata("fff-latency").await);
+}
