@@ -85,7 +85,13 @@ async fn persist(
         margin_level: metrics.cross_margin_level,
     };
     store.insert_equity_snapshot(&snapshot).await?;
-    let month_max = month_max_drawdown(store, now).await?;
+    // the sample is stored: feed the latch even if the month's maximum cannot be read
+    let month_max = month_max_drawdown(store, now)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "monthly drawdown not read");
+            None
+        });
     core.apply_equity(now, metrics.total_equity, month_max);
     tracing::debug!(equity = %metrics.total_equity, "equity snapshot written");
     Ok(())

@@ -189,13 +189,13 @@ async fn a_subscriber_that_never_reads_does_not_delay_one_that_does() {
     let gateway = start_gateway(
         &sim,
         &[
-            ("FFF_EXCHANGE__SUBSCRIBER_BUFFER", "64"),
+            ("FFF_EXCHANGE__SUBSCRIBER_BUFFER", "256"),
             ("FFF_EXCHANGE__SPOT_BOOK_POLL_MS", "50"),
         ],
     )
     .await
     .unwrap();
-    let slow = subscribe(gateway.addr, Some(2048)).await;
+    let slow = subscribe(gateway.addr, Some(1024)).await;
     let mut fast = subscribe(gateway.addr, None).await;
 
     let started = tokio::time::Instant::now();

@@ -1,10 +1,11 @@
-//! Risk and rebalancer across processes: `fff sim`, `fff gateway`, `fff risk` (and a fake
-//! executor for the rebalancer) on loopback. Price shocks at the simulator move the futures
-//! margin coverage through the tiers; the tests follow risk's directive stream.
+//! Risk and rebalancer across processes: `fff sim`, `fff gateway`, `fff risk`, `fff executor`
+//! (and a fake executor for the rebalancer) on loopback. Price shocks at the simulator move the
+//! futures margin coverage through the tiers; the tests follow risk's directive stream, the
+//! executor's orders at the simulator and the rows in PostgreSQL.
 //!
 //! Thresholds are scaled for a small futures wallet (green above 40, yellow above 30, orange
-//! above 20, hysteresis 2) so a few percent of price move crosses a tier; shocks are computed
-//! from the live account so they land at a chosen coverage.
+//! above 20, hysteresis 2) so one price shock crosses a tier; shocks are computed from the live
+//! account so they land at a chosen coverage.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -358,7 +359,7 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
 }
 
 #[tokio::test]
-async fn risk_validates_inputs_and_records_acks() {
+async fn risk_validates_inputs_and_approves_idempotently() {
     let db = test_database().await.unwrap();
     let sim = start_sim().await;
     let gateway_role = start_gateway_for(&sim).await;

@@ -13,6 +13,8 @@ use crate::convert::now_ms;
 
 /// Binance takes at most 20 assets per next-hourly-interest-rate call.
 const BORROW_RATE_BATCH: usize = 20;
+/// Open-interest requests in flight at once (each is its own REST call).
+const OPEN_INTEREST_PARALLEL: usize = 8;
 
 pub async fn fetch_inputs(rest: &RestClient) -> Result<UniverseInputs> {
     let as_of_ms = now_ms();
@@ -38,17 +40,7 @@ pub async fn fetch_inputs(rest: &RestClient) -> Result<UniverseInputs> {
         .filter(|s| perp_symbols.contains(s.symbol.as_str()))
         .collect();
 
-    let mut open_interest = HashMap::new();
-    for symbol in &both {
-        match rest.open_interest(&symbol.symbol).await {
-            Ok(oi) => {
-                open_interest.insert(symbol.symbol.clone(), oi.open_interest);
-            }
-            Err(err) => {
-                tracing::warn!(symbol = %symbol.symbol, error = %err, "open interest unavailable")
-            }
-        }
-    }
+    let open_interest = open_interest(rest, both.iter().map(|s| s.symbol.clone())).await;
 
     let mut assets: Vec<&str> = margin_pairs
         .iter()
@@ -105,6 +97,37 @@ pub async fn fetch_inputs(rest: &RestClient) -> Result<UniverseInputs> {
         perp_fees,
         as_of_ms,
     })
+}
+
+/// Open interest per symbol, a few requests at a time (one call per symbol on Binance).
+async fn open_interest(
+    rest: &RestClient,
+    symbols: impl Iterator<Item = String>,
+) -> HashMap<String, Decimal> {
+    let symbols: Vec<String> = symbols.collect();
+    let mut out = HashMap::new();
+    for chunk in symbols.chunks(OPEN_INTEREST_PARALLEL) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for symbol in chunk {
+            let (rest, symbol) = (rest.clone(), symbol.clone());
+            tasks.spawn(async move {
+                let result = rest.open_interest(&symbol).await;
+                (symbol, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((symbol, Ok(oi))) => {
+                    out.insert(symbol, oi.open_interest);
+                }
+                Ok((symbol, Err(err))) => {
+                    tracing::warn!(%symbol, error = %err, "open interest unavailable");
+                }
+                Err(err) => tracing::warn!(error = %err, "open interest task failed"),
+            }
+        }
+    }
+    out
 }
 
 fn best_effort<T: Default>(what: &str, result: Result<T>) -> T {

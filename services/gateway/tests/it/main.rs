@@ -5,3 +5,4 @@ mod harness;
 mod orders;
 mod startup;
 mod universe;
+mod unknown;
