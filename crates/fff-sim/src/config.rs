@@ -139,6 +139,43 @@ pub struct AccountConfig {
     pub margin: BTreeMap<String, Decimal>,
     #[serde(default)]
     pub futures: BTreeMap<String, Decimal>,
+    /// What `GET /sapi/v1/account/apiRestrictions` reports for this key.
+    #[serde(default)]
+    pub api_restrictions: ApiRestrictionsConfig,
+}
+
+/// Permission flags of an account's API key (Binance's `apiRestrictions` fields). Withdrawals
+/// are off by default, as a key for a trading bot should be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiRestrictionsConfig {
+    pub ip_restrict: bool,
+    pub enable_reading: bool,
+    pub enable_spot_and_margin_trading: bool,
+    pub enable_margin: bool,
+    pub enable_futures: bool,
+    pub enable_withdrawals: bool,
+    pub enable_internal_transfer: bool,
+    pub permits_universal_transfer: bool,
+    pub enable_vanilla_options: bool,
+    pub enable_portfolio_margin_trading: bool,
+}
+
+impl Default for ApiRestrictionsConfig {
+    fn default() -> Self {
+        Self {
+            ip_restrict: false,
+            enable_reading: true,
+            enable_spot_and_margin_trading: true,
+            enable_margin: true,
+            enable_futures: true,
+            enable_withdrawals: false,
+            enable_internal_transfer: false,
+            permits_universal_transfer: true,
+            enable_vanilla_options: false,
+            enable_portfolio_margin_trading: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for AccountConfig {
@@ -162,6 +199,7 @@ impl AccountConfig {
             spot: usdt(),
             margin: usdt(),
             futures: usdt(),
+            api_restrictions: ApiRestrictionsConfig::default(),
         }
     }
 }

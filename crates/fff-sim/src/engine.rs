@@ -5,6 +5,7 @@ pub mod account;
 pub mod events;
 pub mod funding;
 pub mod futures;
+pub mod history;
 pub mod liquidation;
 pub mod margin;
 pub mod market;
@@ -243,6 +244,8 @@ pub struct Exchange {
     /// listenKey / listenToken → (account, kind, expiry ms)
     pub listen_keys: HashMap<String, (usize, KeyKind, i64)>,
     pub now: i64,
+    /// Simulated time the exchange started at (history before it is synthetic).
+    pub start_ms: i64,
     /// Venue-wide outstanding borrow per asset (for the inventory limit).
     pub lent: BTreeMap<String, Decimal>,
     pub events: Vec<Event>,
@@ -283,6 +286,7 @@ impl Exchange {
             orders: BTreeMap::new(),
             listen_keys: HashMap::new(),
             now,
+            start_ms: now,
             lent: BTreeMap::new(),
             events: Vec::new(),
             next_id: 1,

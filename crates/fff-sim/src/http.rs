@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod futures;
+pub mod history;
 pub mod limits;
 pub mod margin;
 pub mod market;
@@ -127,6 +128,7 @@ fn scope_of(path: &str) -> Option<Scope> {
 
 fn lookup(method: &Method, path: &str) -> Option<Spec> {
     market::route(method, path)
+        .or_else(|| history::route(method, path))
         .or_else(|| spot::route(method, path))
         .or_else(|| margin::route(method, path))
         .or_else(|| futures::route(method, path))

@@ -94,6 +94,8 @@ pub struct Engine {
     reconciled: std::sync::atomic::AtomicBool,
     annotations: Mutex<HashMap<i64, Annotation>>,
     origins: Mutex<HashMap<i64, std::time::Instant>>,
+    /// Approves the re-entry of a flip (every entry needs risk's approval); unset = approve.
+    approver: Mutex<Option<Arc<dyn crate::approval::Approver>>>,
 }
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
@@ -133,6 +135,7 @@ impl Engine {
             reconciled: std::sync::atomic::AtomicBool::new(false),
             annotations: Mutex::new(HashMap::new()),
             origins: Mutex::new(HashMap::new()),
+            approver: Mutex::new(None),
         })
     }
 
@@ -217,6 +220,11 @@ impl Engine {
 
     pub(crate) fn annotate(&self, id: i64, f: impl FnOnce(&mut Annotation)) {
         f(lock(&self.annotations).entry(id).or_default());
+    }
+
+    /// Sets who approves the re-entry of flips.
+    pub fn set_approver(&self, approver: Arc<dyn crate::approval::Approver>) {
+        *lock(&self.approver) = Some(approver);
     }
 
     pub fn annotate_approval(&self, id: i64, approval_id: &str) {
@@ -462,6 +470,30 @@ impl Engine {
                 )));
             }
             let direction = crate::legs::core_direction(old.direction).opposite();
+            let approver = lock(&engine.approver).clone();
+            let mut approval_id = String::new();
+            if let Some(approver) = approver {
+                let leverage = u32::try_from(old.leverage).unwrap_or(1);
+                let outcome = approver
+                    .approve(
+                        &old.symbol,
+                        direction,
+                        old.target_notional,
+                        leverage,
+                        &reason,
+                    )
+                    .await
+                    .map_err(ExecutorError::FailedPrecondition)?;
+                if !outcome.approved {
+                    tracing::warn!(
+                        symbol = %old.symbol,
+                        reasons = ?outcome.reasons,
+                        "flip re-entry refused by risk; position stays closed"
+                    );
+                    return Ok(());
+                }
+                approval_id = outcome.approval_id;
+            }
             let opened = engine
                 .open(
                     &old.symbol,
@@ -472,10 +504,37 @@ impl Engine {
                     &format!("flip of position {}: {reason}", old.id),
                 )
                 .await?;
-            engine.annotate(opened.id, |a| a.flipped_from = Some(old.id));
+            engine.annotate(opened.id, |a| {
+                a.flipped_from = Some(old.id);
+                a.approval_id = approval_id;
+            });
             Ok(())
         });
         Ok(closing)
+    }
+
+    /// Restarts the exit of every CLOSING position nobody is working on (an exit that stopped
+    /// on an error, e.g. a rejected perp order). Called periodically.
+    pub async fn resume_exits(self: &Arc<Self>) -> Result<usize> {
+        let mut resumed = 0;
+        for position in self.store.list_positions(&[PositionState::Closing]).await? {
+            let mutex = lock(&self.locks)
+                .entry(position.symbol.clone())
+                .or_default()
+                .clone();
+            if mutex.try_lock().is_err() {
+                continue; // someone is on it
+            }
+            resumed += 1;
+            let engine = Arc::clone(self);
+            self.spawn("resumed exit", async move {
+                engine
+                    .run_exit(position.id, Urgency::High, Initiator::Reconciliation)
+                    .await
+                    .map(|_| ())
+            });
+        }
+        Ok(resumed)
     }
 
     pub async fn live_positions(&self) -> Result<Vec<Position>> {

@@ -433,28 +433,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rebalancer_adjustment_trades_the_named_leg() {
+    async fn rebalancer_adjustment_trades_the_named_leg_at_most_to_neutral() {
         let rig = rig().await;
         let positions = open_two(&rig.engine).await;
+        let id = positions[0].id;
+        // the perp grew by 1 (say a partial exit elsewhere): spot must buy 1 to be neutral
+        rig.engine
+            .trade_leg(
+                id,
+                Direction::PositiveCarry,
+                "BTCUSDT",
+                Venue::UsdmPerp,
+                Side::Sell,
+                dec!(1),
+            )
+            .await
+            .unwrap();
         let action = rb::Action {
             action_id: "a1".into(),
             kind: rb::ActionKind::AdjustSpot as i32,
             symbol: "BTCUSDT".into(),
-            position_id: positions[0].id.to_string(),
+            position_id: id.to_string(),
             venue: common::Venue::SpotMargin as i32,
             side: common::Side::Buy as i32,
-            quantity: "0.5".into(),
+            quantity: "2".into(),
             ..rb::Action::default()
         };
-        apply_action(&rig.engine, action).await;
+        apply_action(&rig.engine, action.clone()).await;
         let store = rig.store.clone();
-        let id = positions[0].id;
         wait_until(Duration::from_secs(10), || async {
-            store.get_position(id).await.unwrap().unwrap().spot_qty == dec!(10.5)
+            store.get_position(id).await.unwrap().unwrap().spot_qty == dec!(11)
         })
         .await
         .unwrap();
+        // the same action again (a second review before ours landed) trades nothing
+        let spot_orders = rig.fake.order_count(Venue::SpotMargin);
+        apply_action(&rig.engine, action).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rig.fake.order_count(Venue::SpotMargin), spot_orders);
         let open = rig.store.get_position(id).await.unwrap().unwrap();
         assert_eq!(open.state, PositionState::Open);
+        assert_eq!((open.spot_qty, open.perp_qty), (dec!(11), dec!(11)));
     }
 }

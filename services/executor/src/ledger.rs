@@ -295,7 +295,7 @@ pub async fn poll_income(
     Ok(booked)
 }
 
-async fn book_funding(
+pub(crate) async fn book_funding(
     engine: &Engine,
     client: &GatewayClientT,
     record: &gw::IncomeRecord,

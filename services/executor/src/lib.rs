@@ -47,7 +47,8 @@ use crate::engine::{Engine, EngineParams};
 use crate::exchange::GatewayExchange;
 use crate::strategy::PlanCell;
 
-const PNL_DAILY_EVERY: Duration = Duration::from_secs(30);
+/// How often `pnl_daily` is refreshed and stalled exits are retried.
+const PNL_DAILY_EVERY: Duration = Duration::from_secs(10);
 
 /// Serves the executor role on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -84,6 +85,7 @@ pub async fn run(
         EngineParams::from_config(config.capital.clone(), config.execution.clone()),
     );
     let approver = Arc::new(RiskApprover::new(risk.clone()));
+    engine.set_approver(approver.clone());
     let plan = Arc::new(PlanCell::default());
 
     let cancel = CancellationToken::new();
@@ -159,12 +161,18 @@ async fn reconcile_until_done(engine: Arc<Engine>, cancel: CancellationToken) {
     }
 }
 
-/// Keeps today's `pnl_daily` row of every live position current.
+/// Keeps today's `pnl_daily` row of every live position current, and restarts exits that
+/// stopped on an error.
 async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(PNL_DAILY_EVERY) => {}
+        }
+        if engine.reconcile_report().is_some()
+            && let Err(err) = engine.resume_exits().await
+        {
+            tracing::warn!(error = %err, "stalled exits not resumed");
         }
         let Ok(live) = engine.live_positions().await else {
             continue;

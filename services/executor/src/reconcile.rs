@@ -63,12 +63,20 @@ impl ReconcileReport {
 }
 
 const SECOND_LOOK: Duration = Duration::from_millis(500);
+const ACCOUNT_SETTLE: Duration = Duration::from_millis(1500);
 
 pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
     reconcile_orders(engine, &mut report).await?;
     reconcile_positions(engine, &mut report).await?;
     compare_with_exchange(engine, &mut report).await?;
+    if !report.mismatches.is_empty() {
+        // the gateway answers GetAccount from a snapshot up to `exchange.account_max_age_ms`
+        // old: look again before reporting a difference
+        tokio::time::sleep(ACCOUNT_SETTLE).await;
+        report.mismatches.clear();
+        compare_with_exchange(engine, &mut report).await?;
+    }
     report.completed_at = Some(Utc::now());
     if report.mismatches.is_empty() {
         tracing::info!(summary = %report.summary(), "reconciliation complete");

@@ -892,4 +892,132 @@ mod tests {
             .unwrap();
         assert!(!resumed.paused);
     }
+
+    #[tokio::test]
+    async fn event_stream_starts_with_a_snapshot() {
+        use tokio_stream::StreamExt as _;
+        let rig = rig().await;
+        let service = service(&rig.engine);
+        let opened = service
+            .open_position(Request::new(open_request()))
+            .await
+            .unwrap()
+            .into_inner()
+            .position
+            .unwrap();
+        let mut stream = service
+            .stream_position_events(Request::new(pb::StreamPositionEventsRequest {
+                include_snapshot: true,
+                ..pb::StreamPositionEventsRequest::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.sequence, 1);
+        match first.event {
+            Some(pb::stream_position_events_response::Event::PositionEvent(event)) => {
+                assert_eq!(event.kind, pb::PositionEventKind::Snapshot as i32);
+                assert_eq!(event.position.unwrap().position_id, opened.position_id);
+            }
+            other => panic!("{other:?}"),
+        }
+        let second = stream.next().await.unwrap().unwrap();
+        assert_eq!(second.sequence, 2);
+        assert!(matches!(
+            second.event,
+            Some(
+                pb::stream_position_events_response::Event::SnapshotComplete(
+                    common::SnapshotComplete { event_count: 1 }
+                )
+            )
+        ));
+    }
+
+    #[tokio::test]
+    async fn pnl_reports_funding_fees_and_expectations() {
+        use fff_proto::fff::gateway::v1 as gw;
+        use rust_decimal_macros::dec;
+        let rig = rig().await;
+        let service = service(&rig.engine);
+        let opened = service
+            .open_position(Request::new(open_request()))
+            .await
+            .unwrap()
+            .into_inner()
+            .position
+            .unwrap();
+        let id: i64 = opened.position_id.parse().unwrap();
+        let store = rig.store.clone();
+        wait_for(Duration::from_secs(10), || async {
+            store
+                .get_position(id)
+                .await
+                .ok()
+                .flatten()
+                .filter(|p| p.state == PositionState::Open)
+        })
+        .await
+        .unwrap();
+        let perp = rig
+            .store
+            .list_position_orders(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.leg == fff_store::Leg::Perp)
+            .unwrap();
+        let fill = gw::Fill {
+            symbol: "BTCUSDT".into(),
+            client_order_id: perp.client_order_id.clone(),
+            trade_id: 1,
+            price: "100".into(),
+            quantity: "10".into(),
+            commission: "0.5".into(),
+            commission_asset: "USDT".into(),
+            ..gw::Fill::default()
+        };
+        let venue = common::Venue::UsdmPerp as i32;
+        crate::ledger::book_fill(&rig.engine, venue, &fill, Utc::now())
+            .await
+            .unwrap();
+        let client = fff_proto::fff::gateway::v1::gateway_client::GatewayClient::with_interceptor(
+            fff_runtime::grpc::channel("http://127.0.0.1:9").unwrap(),
+            fff_runtime::telemetry::ClientInterceptor::default(),
+        );
+        for (tran, amount) in [(1, "0.3"), (2, "-0.1")] {
+            let record = gw::IncomeRecord {
+                income_id: tran.to_string(),
+                symbol: "BTCUSDT".into(),
+                asset: "USDT".into(),
+                amount: amount.into(),
+                ..gw::IncomeRecord::default()
+            };
+            crate::ledger::book_funding(&rig.engine, &client, &record)
+                .await
+                .unwrap();
+        }
+        let pnl = service
+            .get_pnl(Request::new(pb::GetPnlRequest {
+                position_id: opened.position_id.clone(),
+                ..pb::GetPnlRequest::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let total = pnl.total.unwrap();
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(d(&total.funding_received), dec!(0.3));
+        assert_eq!(d(&total.funding_paid), dec!(-0.1));
+        assert_eq!(d(&total.funding_actual), dec!(0.2));
+        assert_eq!(d(&total.fees_perp), dec!(-0.5));
+        // both legs entered at 100 and marked at 100: no price P&L
+        assert_eq!(d(&total.basis_pnl_spot) + d(&total.basis_pnl_perp), dec!(0));
+        assert_eq!(d(&total.net), dec!(-0.3));
+        assert_eq!(pnl.positions.len(), 1);
+        assert_eq!(
+            pnl.days.iter().map(|day| day.funding_events).sum::<u32>(),
+            2
+        );
+    }
 }

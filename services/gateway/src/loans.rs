@@ -60,6 +60,15 @@ impl RequestLog {
         }
     }
 
+    /// True if a recorded request already accounts for this venue transaction.
+    pub fn knows_transaction(&self, transaction_id: &str) -> bool {
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|r| r.transaction_id == transaction_id)
+    }
+
     pub fn record(&self, request_id: &str, record: LoanRecord) {
         self.done
             .lock()
@@ -134,10 +143,11 @@ pub async fn borrow_or_repay(
                 .margin_borrow_repay_history(kind, Some(asset), Some(sent_at - 60_000))
                 .await
                 .map_err(|e| exchange_status(&e))?;
-            let found = history
-                .rows
-                .iter()
-                .find(|r| r.amount == amount && r.timestamp >= sent_at - 60_000);
+            let found = history.rows.iter().find(|r| {
+                r.amount == amount
+                    && r.timestamp >= sent_at - 60_000
+                    && !gateway.loans.knows_transaction(&r.tx_id.to_string())
+            });
             match found {
                 Some(row) => row.tx_id.to_string(),
                 None => return Err(exchange_status(&err)),
@@ -170,6 +180,7 @@ mod tests {
         log.record("r1", record.clone());
         assert_eq!(log.check("r1", "BORROW|BTC|1"), Seen::Done(record));
         assert_eq!(log.check("r1", "BORROW|BTC|2"), Seen::Conflict);
+        assert!(log.knows_transaction("77") && !log.knows_transaction("78"));
     }
 
     #[test]

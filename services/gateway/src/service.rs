@@ -51,7 +51,7 @@ impl GatewayService {
 
 #[tonic::async_trait]
 impl GatewayApi for GatewayService {
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
     async fn get_universe(
         &self,
         request: Request<pb::GetUniverseRequest>,
@@ -79,7 +79,7 @@ impl GatewayApi for GatewayService {
 
     type StreamMarketStream = ResponseStream<pb::StreamMarketResponse>;
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
     async fn stream_market(
         &self,
         request: Request<pb::StreamMarketRequest>,
@@ -96,7 +96,7 @@ impl GatewayApi for GatewayService {
         Ok(Response::new(gateway.market.subscribe(wanted, kinds)))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
     async fn get_account(
         &self,
         request: Request<pb::GetAccountRequest>,
@@ -130,7 +130,7 @@ impl GatewayApi for GatewayService {
 
     type StreamAccountStream = ResponseStream<pb::StreamAccountResponse>;
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
     async fn stream_account(
         &self,
         request: Request<pb::StreamAccountRequest>,
@@ -148,7 +148,8 @@ impl GatewayApi for GatewayService {
     }
 
     #[tracing::instrument(skip_all, fields(
-        venue = %self.gateway.venue.as_str(),
+        exchange = %self.gateway.venue.as_str(),
+        venue = request.get_ref().venue,
         symbol = %request.get_ref().symbol,
         client_order_id = %request.get_ref().client_order_id,
     ))]
@@ -166,13 +167,13 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol, client_order_id))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), venue, symbol, client_order_id))]
     async fn cancel_order(
         &self,
         request: Request<pb::CancelOrderRequest>,
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
         let (venue, symbol, id) = order_ref(request.get_ref().order.as_ref())?;
-        record_ref(&symbol, &id);
+        record_ref(venue, &symbol, &id);
         let gateway = self.ready()?;
         let order = gateway.orders.cancel(venue, &symbol, id).await?;
         Ok(Response::new(pb::CancelOrderResponse {
@@ -180,7 +181,11 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(
+        exchange = %self.gateway.venue.as_str(),
+        venue = request.get_ref().venue,
+        symbol = %request.get_ref().symbol,
+    ))]
     async fn cancel_all_orders(
         &self,
         request: Request<pb::CancelAllOrdersRequest>,
@@ -193,19 +198,23 @@ impl GatewayApi for GatewayService {
         Ok(Response::new(pb::CancelAllOrdersResponse { orders }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol, client_order_id))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), venue, symbol, client_order_id))]
     async fn get_order(
         &self,
         request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::GetOrderResponse>, Status> {
         let (venue, symbol, id) = order_ref(request.get_ref().order.as_ref())?;
-        record_ref(&symbol, &id);
+        record_ref(venue, &symbol, &id);
         let gateway = self.ready()?;
         let order = gateway.orders.get(venue, &symbol, id).await?;
         Ok(Response::new(pb::GetOrderResponse { order: Some(order) }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(
+        exchange = %self.gateway.venue.as_str(),
+        venue = request.get_ref().venue,
+        symbol = %request.get_ref().symbol,
+    ))]
     async fn list_open_orders(
         &self,
         request: Request<pb::ListOpenOrdersRequest>,
@@ -243,7 +252,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn set_leverage(
         &self,
         request: Request<pb::SetLeverageRequest>,
@@ -266,7 +275,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn set_margin_type(
         &self,
         request: Request<pb::SetMarginTypeRequest>,
@@ -296,7 +305,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn borrow(
         &self,
         request: Request<pb::BorrowRequest>,
@@ -320,7 +329,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn repay(
         &self,
         request: Request<pb::RepayRequest>,
@@ -344,7 +353,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
     async fn transfer(
         &self,
         _request: Request<pb::TransferRequest>,
@@ -354,7 +363,7 @@ impl GatewayApi for GatewayService {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
     async fn get_max_borrowable(
         &self,
         request: Request<pb::GetMaxBorrowableRequest>,
@@ -374,7 +383,7 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn list_funding_rates(
         &self,
         request: Request<pb::ListFundingRatesRequest>,
@@ -388,7 +397,7 @@ impl GatewayApi for GatewayService {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(venue = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), symbol = %request.get_ref().symbol))]
     async fn list_income(
         &self,
         request: Request<pb::ListIncomeRequest>,

@@ -163,6 +163,11 @@ impl Gateway {
             .iter()
             .map(|(s, l)| (s.clone(), l.instrument.funding_interval_hours))
             .collect();
+        let fresh_oi: Vec<(String, String)> = fresh
+            .listings
+            .iter()
+            .map(|(s, l)| (s.clone(), l.instrument.open_interest_contracts.clone()))
+            .collect();
         tracing::info!(instruments = fresh.listings.len(), "universe loaded");
         if let Some(store) = store {
             match store
@@ -175,6 +180,12 @@ impl Gateway {
         }
         *self.universe.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         self.market.set_universe(intervals);
+        self.market.set_open_interest(
+            fresh_oi
+                .into_iter()
+                .filter(|(_, oi)| !oi.is_empty())
+                .collect(),
+        );
         // seed marks so market orders can be checked before the stream's first tick
         for p in &inputs.premium {
             self.market

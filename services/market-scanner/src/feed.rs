@@ -123,7 +123,7 @@ pub async fn run(config: FeedConfig, events: mpsc::Sender<FeedEvent>, cancel: Ca
                 tracing::warn!(
                     endpoint = %config.endpoint,
                     code = ?status.code(),
-                    message = status.message(),
+                    detail = status.message(),
                     retry_in_ms = delay.as_millis(),
                     "gateway feed failed"
                 );

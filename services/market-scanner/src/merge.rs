@@ -2,8 +2,7 @@
 //! one ranked view (the executor uses this).
 //!
 //! ```ignore
-//! let endpoints = merge::resolve_endpoints(&config.services.scanners).await?;
-//! let mut subscription = merge::subscribe(endpoints, filter);
+//! let mut subscription = merge::subscribe(config.services.scanners.clone(), filter);
 //! while subscription.view.changed().await.is_ok() {
 //!     let merged = subscription.view.borrow_and_update().clone();
 //!     if merged.complete { /* every shard reported */ }
@@ -205,25 +204,22 @@ impl Drop for Subscription {
     }
 }
 
-/// Subscribes to StreamOpportunities on every endpoint (reconnecting with backoff) and
-/// publishes the merged view after every snapshot. `filter.top_n` applies to the merged view,
-/// not per shard. Runs until the returned [`Subscription`] is dropped. Must be called inside a
-/// tokio runtime.
+/// How often configured endpoint names are resolved again, so replicas that moved (a restarted
+/// pod behind a headless service) are followed.
+pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Subscribes to StreamOpportunities on every replica behind `endpoints` (see
+/// [`resolve_endpoints`], repeated every [`RESOLVE_INTERVAL`]; each stream reconnects with
+/// backoff) and publishes the merged view after every snapshot. `filter.top_n` applies to the
+/// merged view, not per shard. Runs until the returned [`Subscription`] is dropped. Must be
+/// called inside a tokio runtime.
 pub fn subscribe(endpoints: Vec<String>, filter: pb::OpportunityFilter) -> Subscription {
     let cancel = CancellationToken::new();
     let (view_tx, view_rx) = watch::channel(MergedView::default());
     let (snapshot_tx, mut snapshot_rx) = mpsc::channel::<pb::OpportunitySnapshot>(64);
     let top_n = filter.top_n;
     let per_shard = pb::OpportunityFilter { top_n: 0, ..filter };
-    for endpoint in endpoints {
-        tokio::spawn(follow(
-            endpoint,
-            per_shard.clone(),
-            snapshot_tx.clone(),
-            cancel.clone(),
-        ));
-    }
-    drop(snapshot_tx);
+    tokio::spawn(supervise(endpoints, per_shard, snapshot_tx, cancel.clone()));
     let stop = cancel.clone();
     tokio::spawn(async move {
         let mut merger = Merger::default();
@@ -241,6 +237,52 @@ pub fn subscribe(endpoints: Vec<String>, filter: pb::OpportunityFilter) -> Subsc
     Subscription {
         view: view_rx,
         cancel,
+    }
+}
+
+/// Keeps one follower per resolved replica address: new addresses get one, vanished ones are
+/// stopped (their last snapshot stays until a replica of the same shard reports).
+async fn supervise(
+    configured: Vec<String>,
+    filter: pb::OpportunityFilter,
+    snapshots: mpsc::Sender<pb::OpportunitySnapshot>,
+    cancel: CancellationToken,
+) {
+    let mut followers: HashMap<String, CancellationToken> = HashMap::new();
+    let mut interval = tokio::time::interval(RESOLVE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let resolved = match resolve_endpoints(&configured).await {
+            Ok(resolved) => resolved,
+            Err(error) => {
+                tracing::error!(%error, "cannot resolve scanner endpoints");
+                return;
+            }
+        };
+        followers.retain(|endpoint, token| {
+            let keep = resolved.contains(endpoint);
+            if !keep {
+                tracing::info!(endpoint = %endpoint, "scanner replica gone");
+                token.cancel();
+            }
+            keep
+        });
+        for endpoint in resolved {
+            if followers.contains_key(&endpoint) {
+                continue;
+            }
+            let token = cancel.child_token();
+            tokio::spawn(follow(
+                endpoint.clone(),
+                filter.clone(),
+                snapshots.clone(),
+                token.clone(),
+            ));
+            followers.insert(endpoint, token);
+        }
     }
 }
 

@@ -21,9 +21,14 @@ use crate::snapshot::Snapshot;
 
 /// Events drained from the feed per wake-up.
 const MAX_BATCH: usize = 4096;
-/// Shortest time between two re-rankings: a quiet feed is ranked on every event, a busy one
-/// (thousands of book updates a second) at most this often, which bounds the sorting cost.
-const MIN_CYCLE_GAP: Duration = Duration::from_millis(20);
+/// Ranking may use at most 1/RANK_BUDGET_DIVISOR of the engine task's time: after a cycle
+/// that took `t`, the next one waits until `RANK_BUDGET_DIVISOR x t` has passed. A quiet feed
+/// (or a small shard) is ranked on every event; a busy shard of thousands of symbols with
+/// book updates every few milliseconds is ranked every few milliseconds, not per event.
+const RANK_BUDGET_DIVISOR: u32 = 4;
+/// Bounds of that gap.
+const MIN_CYCLE_GAP: Duration = Duration::from_micros(200);
+const MAX_CYCLE_GAP: Duration = Duration::from_millis(50);
 
 /// Everything the scanner needs, usually from [`FffConfig`].
 #[derive(Debug, Clone)]
@@ -131,20 +136,25 @@ struct EngineTask {
 impl EngineTask {
     async fn run(mut self, mut events: mpsc::Receiver<FeedEvent>, cancel: CancellationToken) {
         let mut deadline = Instant::now() + self.scan_interval;
-        let mut last_cycle = Instant::now()
-            .checked_sub(MIN_CYCLE_GAP)
-            .unwrap_or_else(Instant::now);
+        let mut last_cycle = Instant::now();
+        let mut gap = MIN_CYCLE_GAP;
         // events applied (and evaluated) but not ranked yet
         let mut pending = false;
         loop {
-            let rank_at = last_cycle + MIN_CYCLE_GAP;
+            let rank_at = last_cycle + gap;
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep_until(rank_at), if pending => {
                     pending = false;
+                    let started = Instant::now();
+                    let published = self.cycle(false);
                     last_cycle = Instant::now();
-                    if self.cycle(false) {
+                    gap = last_cycle
+                        .duration_since(started)
+                        .saturating_mul(RANK_BUDGET_DIVISOR)
+                        .clamp(MIN_CYCLE_GAP, MAX_CYCLE_GAP);
+                    if published {
                         deadline = last_cycle + self.scan_interval;
                     }
                 }
@@ -157,7 +167,7 @@ impl EngineTask {
                         self.handle(event).await;
                         drained += 1;
                     }
-                    // rank at once when quiet; under a burst at most once per gap
+                    // ranked at once when quiet, at most once per gap under a burst
                     pending = true;
                 }
                 () = tokio::time::sleep_until(deadline) => {

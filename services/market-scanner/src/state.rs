@@ -31,7 +31,10 @@ pub struct SymbolState {
     pub index_price: Decimal,
     pub spot_quote_volume: Decimal,
     pub perp_quote_volume: Decimal,
+    /// Open interest in USDT as last reported; used while the contract count is unknown.
     pub open_interest_usd: Decimal,
+    /// Open interest in contracts; valued at the current mark price when known.
+    pub open_interest_contracts: Option<Decimal>,
     /// Margin trading allowed, base asset borrowable, and its borrow rate known.
     pub margin_enabled: bool,
     pub borrow_rate_hourly: Decimal,
@@ -82,6 +85,7 @@ impl SymbolState {
             spot_quote_volume: Decimal::ZERO,
             perp_quote_volume: Decimal::ZERO,
             open_interest_usd: Decimal::ZERO,
+            open_interest_contracts: None,
             margin_enabled: false,
             borrow_rate_hourly: Decimal::ZERO,
             spot_book: None,
@@ -129,6 +133,10 @@ impl SymbolState {
         self.spot_quote_volume = zero("spot_quote_volume_24h", &instrument.spot_quote_volume_24h)?;
         self.perp_quote_volume = zero("perp_quote_volume_24h", &instrument.perp_quote_volume_24h)?;
         self.open_interest_usd = zero("open_interest_usdt", &instrument.open_interest_usdt)?;
+        self.open_interest_contracts = parse_optional_decimal(
+            "open_interest_contracts",
+            &instrument.open_interest_contracts,
+        )?;
         self.updated_at = updated_at.or(self.updated_at);
         Ok(())
     }
@@ -160,10 +168,8 @@ impl SymbolState {
                             "ticker_24h.open_interest_contracts",
                             &ticker.open_interest_contracts,
                         )?;
-                        if let Some(contracts) = contracts
-                            && self.mark_price > Decimal::ZERO
-                        {
-                            self.open_interest_usd = contracts.saturating_mul(self.mark_price);
+                        if contracts.is_some() {
+                            self.open_interest_contracts = contracts;
                         }
                     }
                     _ => return Err(FieldError::invalid("ticker_24h.venue", "unknown venue")),
@@ -183,6 +189,7 @@ impl SymbolState {
             || before.spot_quote_volume != self.spot_quote_volume
             || before.perp_quote_volume != self.perp_quote_volume
             || before.open_interest_usd != self.open_interest_usd
+            || before.open_interest_contracts != self.open_interest_contracts
             || before.funding_history != self.funding_history
             || before.mark_price != self.mark_price
             || before.next_funding_time != self.next_funding_time;
@@ -211,7 +218,6 @@ impl SymbolState {
                 exact: false,
             });
         }
-        let old_mark = self.mark_price;
         self.funding_rate = rate;
         self.next_funding_time = next.or(self.next_funding_time);
         self.mark_price = parse_decimal("mark_price.mark_price", &mark.mark_price)?;
@@ -223,13 +229,6 @@ impl SymbolState {
                 "mark_price.funding_interval_hours",
                 mark.funding_interval_hours,
             )?;
-        }
-        // open interest is quoted in USDT at the mark price
-        if old_mark > Decimal::ZERO
-            && self.mark_price > Decimal::ZERO
-            && let Some(contracts) = self.open_interest_usd.checked_div(old_mark)
-        {
-            self.open_interest_usd = contracts.saturating_mul(self.mark_price);
         }
         Ok(())
     }
@@ -273,6 +272,16 @@ impl SymbolState {
         }
     }
 
+    /// Open interest in USDT: contracts at the current mark price when both are known.
+    pub fn open_interest_value(&self) -> Decimal {
+        match self.open_interest_contracts {
+            Some(contracts) if self.mark_price > Decimal::ZERO => {
+                contracts.saturating_mul(self.mark_price)
+            }
+            _ => self.open_interest_usd,
+        }
+    }
+
     /// Spot mid price, if the spot book is known and sane.
     pub fn spot_mid(&self) -> Option<Decimal> {
         let book = self.spot_book?;
@@ -292,7 +301,7 @@ impl SymbolState {
             volume_24h_usd: self.spot_quote_volume.min(self.perp_quote_volume),
             best_bid: book.bid,
             best_ask: book.ask,
-            open_interest_usd: self.open_interest_usd,
+            open_interest_usd: self.open_interest_value(),
             margin_enabled: self.margin_enabled,
             borrow_rate_hourly: self.borrow_rate_hourly,
             funding_history: self.funding_history.iter().map(|s| s.rate).collect(),
@@ -409,6 +418,24 @@ mod tests {
         assert_eq!(snapshot.best_bid, dec!(179.99), "the wider (spot) book");
         assert!(snapshot.margin_enabled);
         assert_eq!(snapshot.borrow_rate_hourly, dec!(0.00000833));
+    }
+
+    #[test]
+    fn open_interest_follows_the_mark_price() {
+        let mut raw = instrument("SOLUSDT", "-0.00012");
+        raw.open_interest_contracts = "9000000".into();
+        let mut state = SymbolState::from_instrument(&raw, 3).unwrap();
+        assert_eq!(state.market_snapshot().open_interest_usd, dec!(1620000000));
+        let mut moved = mark("SOLUSDT", "-0.00012", 1_800_000_000);
+        if let Some(Event::MarkPrice(m)) = &mut moved.event {
+            m.mark_price = "200".into();
+        }
+        state.apply(&moved).unwrap();
+        assert_eq!(state.market_snapshot().open_interest_usd, dec!(1800000000));
+        // without a contract count the reported usd value stands
+        raw.open_interest_contracts = String::new();
+        let state = SymbolState::from_instrument(&raw, 3).unwrap();
+        assert_eq!(state.market_snapshot().open_interest_usd, dec!(1620000000));
     }
 
     #[test]

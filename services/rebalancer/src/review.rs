@@ -407,6 +407,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn emergency_drift_is_critical_and_ignores_the_minimum_trade() {
+        let params = RebalanceParams {
+            min_trade_usdt: dec!(1000000),
+            ..RebalanceParams::default()
+        };
+        let selection = PairSelectionParams::default();
+        // spot 0.8 vs perp 1.0: drift 20 % > 10 %, buy 0.2 spot
+        let review = review_position(
+            &position("0.8", "1.0"),
+            Some(&instrument("0.0001")),
+            &ctx(&params, &selection),
+        );
+        let action = &review.actions[0];
+        assert_eq!(action.kind, pb::ActionKind::EmergencyRebalance as i32);
+        assert_eq!(action.venue, common::Venue::SpotMargin as i32);
+        assert_eq!(action.side, common::Side::Buy as i32);
+        assert_eq!(action.quantity, "0.2");
+        assert_eq!(action.priority, pb::ActionPriority::Critical as i32);
+        assert_eq!(review.reason_code, pb::Reason::EmergencyDrift as i32);
+    }
+
+    #[test]
     fn reversal_flips_or_closes_and_dry_run_suppresses() {
         let (params, selection) = (RebalanceParams::default(), PairSelectionParams::default());
         let mut c = ctx(&params, &selection);

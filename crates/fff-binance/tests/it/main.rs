@@ -4,6 +4,7 @@
 mod fake;
 mod rest_faults;
 mod sim;
+mod sim_history;
 mod sim_rest;
 mod sim_ws;
 mod ws_fake;

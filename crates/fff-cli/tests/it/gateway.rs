@@ -242,3 +242,92 @@ async fn a_subscriber_that_never_reads_does_not_delay_one_that_does() {
     .expect("the slow subscriber's stream ends");
     assert_eq!(ended, Some(tonic::Code::ResourceExhausted));
 }
+
+#[test]
+fn gateway_without_an_exchange_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = crate::harness::run_to_end(
+        crate::harness::fff()
+            .args(["gateway", "--listen", "127.0.0.1:0"])
+            .env_remove("FFF_EXCHANGE__SIM_URLS_FILE")
+            .env_remove("BINANCE_API_KEY")
+            .env_remove("BINANCE_API_SECRET")
+            .env("FFF_AUTH_TOKEN", TOKEN),
+        dir.path(),
+    );
+    assert_ne!(code, Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("exchange.sim_urls_file"), "{stderr}");
+
+    // a live venue without a key is refused before anything is sent
+    let (code, stderr) = crate::harness::run_to_end(
+        crate::harness::fff()
+            .args(["gateway", "--listen", "127.0.0.1:0"])
+            .env_remove("BINANCE_API_KEY")
+            .env_remove("BINANCE_API_SECRET")
+            .env("FFF_EXCHANGE__VENUE", "mainnet")
+            .env("FFF_AUTH_TOKEN", TOKEN),
+        dir.path(),
+    );
+    assert_ne!(code, Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("BINANCE_API_KEY"), "{stderr}");
+}
+
+/// Two simulator accounts: one whose key may withdraw, one that may not.
+const KEYS_SIM: &str = r#"
+[[accounts]]
+name = "careful"
+api_key = "careful-key"
+api_secret = "careful-secret"
+futures = { USDT = "1000" }
+
+[[accounts]]
+name = "reckless"
+api_key = "reckless-key"
+api_secret = "reckless-secret"
+futures = { USDT = "1000" }
+api_restrictions = { enable_withdrawals = true }
+"#;
+
+#[tokio::test]
+async fn a_live_venue_refuses_a_key_that_can_withdraw() {
+    let sim = crate::harness::start_sim_with_config(KEYS_SIM)
+        .await
+        .unwrap();
+    let base = format!("http://{}", sim.http_addr());
+    let ws = format!("ws://{}", sim.http_addr());
+    let ws_api = format!("ws://{}/ws-api/v3", sim.http_addr());
+    // venue "mainnet" with every host pointed at the simulator: only the key differs
+    let live = |key: &str, secret: &str| {
+        let mut command = crate::harness::fff();
+        command
+            .args(["gateway", "--listen", "127.0.0.1:0"])
+            .env("FFF_AUTH_TOKEN", TOKEN)
+            .env("FFF_EXCHANGE__VENUE", "mainnet")
+            .env("FFF_EXCHANGE__SPOT_REST", &base)
+            .env("FFF_EXCHANGE__FUTURES_REST", &base)
+            .env("FFF_EXCHANGE__FUTURES_WS", &ws)
+            .env("FFF_EXCHANGE__SPOT_WS_API", &ws_api)
+            .env("FFF_EXCHANGE__MARGIN_RISK_WS", &ws)
+            .env("BINANCE_API_KEY", key)
+            .env("BINANCE_API_SECRET", secret);
+        command
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) =
+        crate::harness::run_to_end(&mut live("reckless-key", "reckless-secret"), dir.path());
+    assert_ne!(code, Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("withdrawals enabled"), "{stderr}");
+    assert!(!stderr.contains("reckless-secret"), "{stderr}");
+
+    // the careful key gets past the check and serves until stopped
+    let mut careful = live("careful-key", "careful-secret")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(careful.try_wait().unwrap().is_none(), "still running");
+    careful.kill().unwrap();
+    careful.wait().unwrap();
+}

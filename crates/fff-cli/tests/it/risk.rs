@@ -418,6 +418,100 @@ async fn risk_validates_inputs_and_approves_idempotently() {
     assert_eq!(again.approval_id, first.approval_id);
 }
 
+/// Moves the BTC price so total equity sits `fraction` below `peak` (single short position).
+async fn shock_to_drawdown(
+    sim: &SimProcess,
+    gateway: &mut GatewayClient<Channel>,
+    peak: f64,
+    fraction: f64,
+) {
+    let account = account(gateway).await;
+    let equity = dec(&account.total_equity_usdt);
+    let position = account
+        .positions
+        .iter()
+        .find(|p| p.symbol == "BTCUSDT")
+        .expect("btc position");
+    let signed_notional = dec(&position.position_amt) * dec(&position.mark_price);
+    // equity + notional * x = peak * (1 - fraction)
+    let x = (peak * (1.0 - fraction) - equity) / signed_notional;
+    let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
+    admin_post(sim, "shock", &body).await;
+}
+
+#[tokio::test]
+async fn drawdown_halts_entries_and_recovery_resumes() {
+    let db = test_database().await.unwrap();
+    let sim = start_sim().await;
+    let gateway_role = start_gateway_for(&sim).await;
+    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
+    open_short_perp(&mut gateway, "0.1").await;
+    // default margin tiers (coverage stays far above 5); snapshots every second
+    let gateway_url = format!("http://{}", gateway_role.addr);
+    let risk_role = start_role(
+        "risk",
+        &[
+            ("DATABASE_URL", db.url()),
+            ("FFF_SERVICES__GATEWAY", &gateway_url),
+            ("FFF_RISK_SERVICE__ACCOUNT_POLL_MS", "100"),
+            ("FFF_RISK_SERVICE__SNAPSHOT_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut client = RiskClient::new(channel(risk_role.addr).await);
+    let peak = wait_for(Duration::from_secs(10), || {
+        let mut client = client.clone();
+        async move {
+            let state = risk_state(&mut client).await;
+            (!state.peak_equity.is_empty()).then(|| dec(&state.peak_equity))
+        }
+    })
+    .await
+    .unwrap();
+    let mut directives = client
+        .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // 4.5 % below the peak: past the 4 % halt threshold, before the 5 % limit
+    shock_to_drawdown(&sim, &mut gateway, peak, 0.045).await;
+    let halt = expect_directive(&mut directives, DirectiveKind::HaltEntries).await;
+    assert!(halt.reason.contains("drawdown"), "{}", halt.reason);
+    let state = risk_state(&mut client).await;
+    assert!(
+        state.entries_halted && state.halt_reason.contains("drawdown"),
+        "{state:?}"
+    );
+    assert_eq!(state.tier(), common::MarginTier::Green);
+    let refused = client
+        .request_approval(authorized(risk::RequestApprovalRequest {
+            request_id: "during-halt".into(),
+            symbol: "ETHUSDT".into(),
+            direction: common::Direction::PositiveCarry as i32,
+            notional: "1000".into(),
+            leverage: 5,
+            reason: "test".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .approval
+        .unwrap();
+    assert!(!refused.approved);
+    assert!(
+        refused.reasons.iter().any(|r| r.contains("halted")),
+        "{refused:?}"
+    );
+
+    // back within 1 % of the peak: below the 3 % resume threshold
+    shock_to_drawdown(&sim, &mut gateway, peak, 0.01).await;
+    let resume = expect_directive(&mut directives, DirectiveKind::Resume).await;
+    assert!(resume.sequence > halt.sequence);
+    assert!(!risk_state(&mut client).await.entries_halted);
+}
+
 /// Waits for a directive of `kind`, skipping others (e.g. RESUME after a cut worked).
 async fn directive_of_kind(
     stream: &mut Streaming<risk::StreamDirectivesResponse>,

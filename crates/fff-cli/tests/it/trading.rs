@@ -20,8 +20,7 @@ use tonic::transport::Channel;
 
 use crate::harness::{
     RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_role_listening,
-    start_role_on,
-    start_sim_with_config,
+    start_role_on, start_sim_with_config,
 };
 
 /// Three positive-carry pairs of different strength and one negative-carry pair, 1 h funding,
@@ -114,21 +113,12 @@ struct Stack {
     store: Store,
 }
 
+#[derive(Default)]
 struct Options {
     /// Start scanner shards (the strategy loop then trades on its own).
     scanner: bool,
     rebalancer: bool,
     executor_env: Vec<(&'static str, &'static str)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            scanner: false,
-            rebalancer: false,
-            executor_env: Vec::new(),
-        }
-    }
 }
 
 async fn stack(options: Options) -> Stack {
@@ -141,8 +131,8 @@ async fn stack(options: Options) -> Stack {
             ("FFF_EXCHANGE__RECV_WINDOW_MS", "60000"),
         ],
     )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     let gateway_url = format!("http://{}", gateway.addr);
     let executor_port = free_port().unwrap();
     let rebalancer_port = free_port().unwrap();
@@ -154,17 +144,26 @@ async fn stack(options: Options) -> Stack {
         ("FFF_SERVICES__EXECUTOR".into(), executor_url.clone()),
         ("FFF_SERVICES__REBALANCER".into(), rebalancer_url.clone()),
     ];
-    common.extend(CAPITAL_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    common.extend(
+        CAPITAL_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let env = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
         let mut all = common.clone();
-        all.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        all.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         all
     };
-    let borrow = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
     let risk_env = env(&[]);
     // risk turns SERVING after its first account snapshot; the executor fails entries closed
     // until it answers, and `Stack::open` retries meanwhile
-    let risk = start_role_listening("risk", &as_refs(&risk_env)).await.unwrap();
+    let risk = start_role_listening("risk", &as_refs(&risk_env))
+        .await
+        .unwrap();
     let risk_url = format!("http://{}", risk.addr);
     let mut others = Vec::new();
     let mut scanners = Vec::new();
@@ -179,16 +178,40 @@ async fn stack(options: Options) -> Stack {
     }
     let mut executor_env = env(EXECUTOR_ENV);
     executor_env.push(("FFF_SERVICES__RISK".into(), risk_url.clone()));
-    executor_env.push(("FFF_SERVICES__SCANNERS".into(), format!("[{}]", scanners.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(","))));
-    executor_env.extend(SCANNER_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    executor_env.extend(options.executor_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let executor = start_role_on("executor", executor_port, &as_refs(&borrow(&executor_env)))
+    executor_env.push((
+        "FFF_SERVICES__SCANNERS".into(),
+        format!(
+            "[{}]",
+            scanners
+                .iter()
+                .map(|s| format!("\"{s}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    ));
+    executor_env.extend(
+        SCANNER_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    executor_env.extend(
+        options
+            .executor_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let executor = start_role_on("executor", executor_port, &as_refs(&executor_env))
         .await
         .unwrap();
     if options.rebalancer {
         let mut rebalancer_env = env(&[("FFF_REBALANCE__INTERVAL_SECS", "1")]);
         rebalancer_env.push(("FFF_SERVICES__RISK".into(), risk_url));
-        rebalancer_env.extend(options.executor_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        rebalancer_env.extend(
+            options
+                .executor_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         others.push(
             start_role_on("rebalancer", rebalancer_port, &as_refs(&rebalancer_env))
                 .await
@@ -256,7 +279,12 @@ impl Stack {
     }
 
     /// OpenPosition, retried while risk is not ready to approve yet.
-    async fn open(&self, symbol: &str, direction: common::Direction, notional: &str) -> ex::Position {
+    async fn open(
+        &self,
+        symbol: &str,
+        direction: common::Direction,
+        notional: &str,
+    ) -> ex::Position {
         let mut client = self.client().await;
         let mut last = None;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -355,8 +383,32 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
     })
     .await
     .expect("three positions open from the scanner's ranking");
-    let symbols: Vec<&str> = open.iter().map(|p| p.symbol.as_str()).collect();
-    assert!(symbols.contains(&"BTCUSDT"), "{symbols:?}");
+    // the scanner's current ranking: what is held must be its top qualified pairs
+    let mut scanner = fff_proto::fff::scanner::v1::scanner_client::ScannerClient::new(
+        channel(stack._others[0].addr).await,
+    );
+    let ranking = scanner
+        .list_opportunities(fff_proto::fff::scanner::v1::ListOpportunitiesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap()
+        .opportunities;
+    let top: Vec<&str> = ranking
+        .iter()
+        .filter(|o| o.qualified)
+        .take(3)
+        .map(|o| o.symbol.as_str())
+        .collect();
+    let mut symbols: Vec<&str> = open.iter().map(|p| p.symbol.as_str()).collect();
+    symbols.sort_unstable();
+    let mut expected_top = top.clone();
+    expected_top.sort_unstable();
+    assert_eq!(
+        symbols, expected_top,
+        "held vs the scanner's top 3: {ranking:?}"
+    );
     let mut client = stack.client().await;
     let allocation = client
         .get_allocation(ex::GetAllocationRequest {})
@@ -365,23 +417,45 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
         .into_inner()
         .allocation
         .unwrap();
-    let target: Decimal = allocation.pairs.iter().map(|p| dec(&p.target_notional)).sum();
-    let actual: Decimal = allocation.pairs.iter().map(|p| dec(&p.actual_notional)).sum();
+    let target: Decimal = allocation
+        .pairs
+        .iter()
+        .map(|p| dec(&p.target_notional))
+        .sum();
+    let actual: Decimal = allocation
+        .pairs
+        .iter()
+        .map(|p| dec(&p.actual_notional))
+        .sum();
     assert!(
         actual > target * Decimal::new(8, 1),
         "utilization {actual} of {target}"
     );
     for position in &open {
         let (spot, perp) = stack.db_legs(position).await;
-        assert!(drift(spot, perp) < Decimal::new(1, 2), "{}: {spot} {perp}", position.symbol);
-        assert_eq!(perp, stack.sim_perp(&position.symbol).await, "{}", position.symbol);
+        assert!(
+            drift(spot, perp) < Decimal::new(1, 2),
+            "{}: {spot} {perp}",
+            position.symbol
+        );
+        assert_eq!(
+            perp,
+            stack.sim_perp(&position.symbol).await,
+            "{}",
+            position.symbol
+        );
     }
 
     // funding settles hourly (a wall second): wait for a few settlements to be booked
     wait_until(Duration::from_secs(30), || async {
         let mut booked = 0;
         for position in &open {
-            booked += stack.store.list_position_funding(position.id).await.map(|f| f.len()).unwrap_or(0);
+            booked += stack
+                .store
+                .list_position_funding(position.id)
+                .await
+                .map(|f| f.len())
+                .unwrap_or(0);
         }
         booked >= 6
     })
@@ -400,9 +474,22 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
         }
     }
     let mut db_funding: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
-    for position in stack.store.list_positions(PositionState::ALL).await.unwrap() {
-        for payment in stack.store.list_position_funding(position.id).await.unwrap() {
-            db_funding.entry(payment.symbol.clone()).or_default().push(payment.amount);
+    for position in stack
+        .store
+        .list_positions(PositionState::ALL)
+        .await
+        .unwrap()
+    {
+        for payment in stack
+            .store
+            .list_position_funding(position.id)
+            .await
+            .unwrap()
+        {
+            db_funding
+                .entry(payment.symbol.clone())
+                .or_default()
+                .push(payment.amount);
         }
     }
     // every settlement the simulator paid up to now is in PostgreSQL, amount for amount
@@ -432,6 +519,14 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
     let reported = dec(&total.funding_actual);
     assert!(reported >= booked_total, "{reported} < {booked_total}");
     assert!(dec(&total.funding_received) > Decimal::ZERO);
+    // expected funding (rate x size x mark of each settlement) matches what was paid
+    let expected = dec(&total.funding_expected);
+    let discrepancy = dec(&total.funding_discrepancy);
+    println!("funding actual {reported}, expected {expected}, discrepancy {discrepancy}");
+    assert!(
+        discrepancy.abs() <= reported.abs() / Decimal::from(100),
+        "funding {reported} vs expected {expected}"
+    );
     println!("latency: {}", stack.status_metadata("fff-latency").await);
 }
 
@@ -439,13 +534,20 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
 async fn rejected_spot_hedge_unwinds_the_futures_leg() {
     let stack = stack(Options::default()).await;
     // short SOL spot needs a SOL loan; the simulator has none to lend
-    stack.admin("faults", r#"{"borrow_unavailable": ["SOL"]}"#).await;
+    stack
+        .admin("faults", r#"{"borrow_unavailable": ["SOL"]}"#)
+        .await;
     let started = stack
         .open("SOLUSDT", common::Direction::NegativeCarry, "2000")
         .await;
     let id: i64 = started.position_id.parse().unwrap();
     let position = stack.settled(id).await;
-    assert_eq!(position.state, PositionState::Failed, "{:?}", position.last_error);
+    assert_eq!(
+        position.state,
+        PositionState::Failed,
+        "{:?}",
+        position.last_error
+    );
     // no naked futures leg at the exchange
     assert_eq!(stack.sim_perp("SOLUSDT").await, Decimal::ZERO);
     let orders = stack.store.list_position_orders(id).await.unwrap();
@@ -466,24 +568,41 @@ async fn rejected_spot_hedge_unwinds_the_futures_leg() {
         .to_std()
         .unwrap_or_default();
     println!("hedge failure unhedged window: {unhedged:?}");
-    assert!(unhedged < Duration::from_secs(3), "unhedged for {unhedged:?}");
+    assert!(
+        unhedged < Duration::from_secs(3),
+        "unhedged for {unhedged:?}"
+    );
 }
 
 #[tokio::test]
 async fn partial_fills_are_rebalanced_below_three_percent() {
     let stack = stack(Options::default()).await;
     stack.admin("faults", r#"{"partial_fill_rate": 1.0}"#).await;
-    let started = stack.open("ETHUSDT", common::Direction::PositiveCarry, "8000").await;
+    let started = stack
+        .open("ETHUSDT", common::Direction::PositiveCarry, "8000")
+        .await;
     let id: i64 = started.position_id.parse().unwrap();
     let position = stack.settled(id).await;
-    assert_eq!(position.state, PositionState::Open, "{:?}", position.last_error);
+    assert_eq!(
+        position.state,
+        PositionState::Open,
+        "{:?}",
+        position.last_error
+    );
     let (spot, perp) = stack.db_legs(&position).await;
     assert!(!perp.is_zero());
-    assert!(drift(spot, perp) < Decimal::new(3, 2), "drift of {spot} vs {perp}");
+    assert!(
+        drift(spot, perp) < Decimal::new(3, 2),
+        "drift of {spot} vs {perp}"
+    );
     assert_eq!(perp, stack.sim_perp("ETHUSDT").await);
     // some orders did fill partially (the fault was live)
     let orders = stack.store.list_position_orders(id).await.unwrap();
-    assert!(orders.iter().any(|o| o.executed_qty < o.qty && o.executed_qty > Decimal::ZERO));
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.executed_qty < o.qty && o.executed_qty > Decimal::ZERO)
+    );
 }
 
 async fn reversal(auto_flip: &'static str) -> (Stack, i64) {
@@ -493,7 +612,9 @@ async fn reversal(auto_flip: &'static str) -> (Stack, i64) {
         ..Options::default()
     })
     .await;
-    let started = stack.open("BTCUSDT", common::Direction::PositiveCarry, "5000").await;
+    let started = stack
+        .open("BTCUSDT", common::Direction::PositiveCarry, "5000")
+        .await;
     let id: i64 = started.position_id.parse().unwrap();
     assert_eq!(stack.settled(id).await.state, PositionState::Open);
     stack
@@ -537,64 +658,139 @@ async fn funding_reversal_closes_when_auto_flip_is_off() {
     .await
     .expect("closed after the reversal");
     assert!(closed.closed_at.is_some());
-    assert!(stack.store.live_position("BTCUSDT").await.unwrap().is_none());
+    assert!(
+        stack
+            .store
+            .live_position("BTCUSDT")
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(stack.sim_perp("BTCUSDT").await, Decimal::ZERO);
 }
 
 #[tokio::test]
-async fn kill_9_mid_entry_is_reconciled_on_restart() {
+async fn kill_9_with_the_hedge_in_flight_is_reconciled_on_restart() {
+    kill_9_mid_entry(Leg::Spot).await;
+}
+
+/// The worst moment: the perp order of a slice is out, its hedge not yet. After the restart
+/// the perp has filled at the exchange and reconciliation must hedge it.
+#[tokio::test]
+async fn kill_9_with_the_perp_in_flight_is_hedged_on_restart() {
+    let summary = kill_9_mid_entry(Leg::Perp).await;
+    assert!(summary.contains("repaired 1"), "{summary}");
+}
+
+/// Kills the executor while an order of `leg` is in flight in the middle of a TWAP entry,
+/// restarts it and checks that the database and the simulator agree; returns the
+/// reconciliation summary.
+async fn kill_9_mid_entry(leg: Leg) -> String {
     let mut stack = stack(Options::default()).await;
     // above the TWAP threshold: 6 slices, 300 ms apart
-    let started = stack.open("BTCUSDT", common::Direction::PositiveCarry, "60000").await;
+    let started = stack
+        .open("BTCUSDT", common::Direction::PositiveCarry, "60000")
+        .await;
     let id: i64 = started.position_id.parse().unwrap();
+    // Every exchange request now takes 100 ms (more breaks signing against the accelerated
+    // clock: 100 ms wall is 36 s simulated, the recvWindow is 60 s), so the hedge of a slice is in flight long
+    // enough to die in the middle of it: the perp slice filled, the spot hedge's intent
+    // committed and sent, its answer not yet back.
+    stack.admin("faults", r#"{"latency_ms": 100}"#).await;
     wait_until(Duration::from_secs(20), || async {
-        stack
-            .store
-            .list_position_orders(id)
-            .await
-            .map(|o| o.len() >= 3)
-            .unwrap_or(false)
+        let Ok(orders) = stack.store.list_position_orders(id).await else {
+            return false;
+        };
+        let perps_filled = orders
+            .iter()
+            .filter(|o| o.leg == Leg::Perp && o.status == OrderStatus::Filled)
+            .count();
+        perps_filled >= 1
+            && orders
+                .last()
+                .is_some_and(|o| o.leg == leg && o.status == OrderStatus::Intent)
     })
     .await
-    .expect("entry under way");
+    .unwrap_or_else(|e| {
+        panic!("no {leg} order in flight after the first slice ({e})");
+    });
     stack.executor.kill_now();
+    let in_flight = stack
+        .store
+        .list_position_orders(id)
+        .await
+        .unwrap()
+        .last()
+        .map(|o| o.client_order_id.clone())
+        .unwrap();
+    stack.admin("faults", r#"{"latency_ms": 0}"#).await;
     let killed_at = Instant::now();
     let env = stack.executor_env.clone();
     stack.executor = start_role_on("executor", stack.executor_port, &as_refs(&env))
         .await
         .unwrap();
     stack.wait_reconciled().await;
+    let summary = stack.status_metadata("fff-reconciliation").await;
     println!(
-        "restart to reconciled: {:?}; {}",
-        killed_at.elapsed(),
-        stack.status_metadata("fff-reconciliation").await
+        "restart to reconciled: {:?}; {summary}",
+        killed_at.elapsed()
     );
     let position = stack.settled(id).await;
-    assert_eq!(position.state, PositionState::Open, "{:?}", position.last_error);
+    assert_eq!(
+        position.state,
+        PositionState::Open,
+        "{:?}",
+        position.last_error
+    );
+    // the order in flight at the kill was resolved from the exchange, not sent again
+    let resolved = stack.store.get_order(&in_flight).await.unwrap().unwrap();
+    assert!(resolved.status.is_terminal(), "{resolved:?}");
     // nothing left unresolved, no naked leg
-    assert!(stack.store.list_unfinished_orders().await.unwrap().is_empty());
+    assert!(
+        stack
+            .store
+            .list_unfinished_orders()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (spot, perp) = stack.db_legs(&position).await;
     assert!(drift(spot, perp) < Decimal::new(5, 2), "{spot} vs {perp}");
     // the database and the simulator agree order by order, and no order exists twice
     let state = stack.sim_state().await;
     let mut sim_orders: BTreeMap<String, Decimal> = BTreeMap::new();
     for order in state["orders"].as_array().into_iter().flatten() {
-        let cid = order["clientOrderId"].as_str().unwrap_or_default().to_owned();
+        let cid = order["clientOrderId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let executed = dec(order["executedQty"].as_str().unwrap_or("0"));
-        assert!(sim_orders.insert(cid.clone(), executed).is_none(), "{cid} twice");
+        assert!(
+            sim_orders.insert(cid.clone(), executed).is_none(),
+            "{cid} twice"
+        );
     }
     for order in stack.store.list_position_orders(id).await.unwrap() {
         match sim_orders.remove(&order.client_order_id) {
             Some(executed) => assert_eq!(executed, order.executed_qty, "{}", order.client_order_id),
             None => {
-                assert_eq!(order.status, OrderStatus::Expired, "{}", order.client_order_id);
+                assert_eq!(
+                    order.status,
+                    OrderStatus::Expired,
+                    "{}",
+                    order.client_order_id
+                );
                 assert!(order.executed_qty.is_zero());
             }
         }
     }
-    assert!(sim_orders.is_empty(), "orders unknown to the database: {sim_orders:?}");
+    assert!(
+        sim_orders.is_empty(),
+        "orders unknown to the database: {sim_orders:?}"
+    );
     assert_eq!(perp, stack.sim_perp("BTCUSDT").await);
     let _ = (&stack.db, &stack.gateway);
+    summary
 }
 
 /// Numbers for docs/BENCHMARKS.md: `cargo test -p fff-cli --test it bench_executor_latency
@@ -614,8 +810,7 @@ async fn bench_executor_latency() {
     for round in 0..ROUNDS {
         let open = wait_for(Duration::from_secs(45), || async {
             let live = stack.store.list_live_positions().await.ok()?;
-            (live.len() >= 3 && live.iter().all(|p| p.state == PositionState::Open))
-                .then_some(live)
+            (live.len() >= 3 && live.iter().all(|p| p.state == PositionState::Open)).then_some(live)
         })
         .await
         .expect("strategy re-enters");

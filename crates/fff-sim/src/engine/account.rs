@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, ApiRestrictionsConfig};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Balance {
@@ -97,6 +97,9 @@ pub struct Account {
     pub liquidations: u32,
     pub margin_call_sent: bool,
     pub update_time: i64,
+    pub api_restrictions: ApiRestrictionsConfig,
+    /// When the key was "created" (the simulator's start).
+    pub created_ms: i64,
 }
 
 impl Account {
@@ -145,6 +148,8 @@ impl Account {
             liquidations: 0,
             margin_call_sent: false,
             update_time: now,
+            api_restrictions: cfg.api_restrictions.clone(),
+            created_ms: now,
         }
     }
 

@@ -8,6 +8,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 
+use super::history::History;
 use crate::config::{MarketConfig, PerpListing, SpotListing, SymbolConfig};
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -41,6 +42,8 @@ pub struct Market {
     pub replay_funding: Vec<(i64, Decimal, Option<Decimal>)>,
     /// Replay daily closes (openTime, close) for the index path.
     pub replay_prices: Vec<(i64, Decimal)>,
+    /// Hourly bars since the start and the synthetic past before it (klines).
+    pub history: History,
     rng: ChaCha8Rng,
 }
 
@@ -105,9 +108,11 @@ impl Market {
             update_id: 1,
             replay_funding: Vec::new(),
             replay_prices: Vec::new(),
+            history: History::new(seed ^ salt, now, cfg.price, cfg.price),
             rng: ChaCha8Rng::seed_from_u64(seed ^ salt),
         };
         m.basis = m.basis_target();
+        m.history = History::new(seed ^ salt, now, m.index, m.mark_price());
         m.next_funding = m.next_funding_after(now);
         m.hourly.push_back((now, m.index));
         m
@@ -186,6 +191,7 @@ impl Market {
         self.basis = self.basis.clamp(dec!(-0.5), dec!(0.5)).round_dp(10);
         self.index = self.index.round_dp(12);
         self.update_id += 1;
+        self.history.record(now, self.index, self.mark_price());
         if now.div_euclid(HOUR_MS) != (now - dt).div_euclid(HOUR_MS) {
             self.hourly.push_back((now, self.index));
             while self.hourly.len() > 25 {
@@ -306,6 +312,8 @@ impl Market {
         let pct = pct.clamp(dec!(-99), dec!(1000));
         self.index =
             (self.index * (Decimal::ONE + pct / dec!(100))).clamp(self.price_tick(), MAX_INDEX);
+        let mark = self.mark_price();
+        self.history.touch(self.index, mark);
     }
 }
 

@@ -10,6 +10,7 @@ use super::spot;
 use super::{Sec, Spec, spec};
 use crate::ApiError;
 use crate::engine::events::d8;
+use crate::engine::history::{LISTING_MS, daily_borrow_rate};
 use crate::engine::margin::{LIQUIDATION_BAR, MARGIN_CALL_BAR, NORMAL_BAR};
 use crate::engine::{Exchange, KeyKind, Venue};
 
@@ -196,7 +197,8 @@ fn next_hourly(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     ))
 }
 
-/// Rates are constant per asset, so the history repeats the configured daily rate hourly.
+/// Hourly rows, newest first (at most 100, range at most 30 days): the configured rate since the
+/// start (the one charged), a deterministic day-by-day variation of it before.
 fn rate_history(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     let asset = r.req("asset")?;
     let end = r.int("endTime")?.unwrap_or(ex.now);
@@ -205,12 +207,14 @@ fn rate_history(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
         .unwrap_or(end.saturating_sub(7 * 24 * HOUR))
         .max(end.saturating_sub(30 * 24 * HOUR));
     let rate = ex.cfg.asset(asset).daily_interest_rate;
-    let end = end.clamp(0, 1 << 45);
+    let end = end.clamp(0, 1 << 45).min(ex.now);
+    let start = start.max(LISTING_MS.min(ex.start_ms));
     let mut t = end.div_euclid(HOUR) * HOUR;
     let mut rows = Vec::new();
     while t >= start && rows.len() < 100 {
+        let daily = daily_borrow_rate(rate, asset, t, ex.start_ms);
         rows.push(
-            json!({"asset": asset, "dailyInterestRate": d8(rate), "timestamp": t, "vipLevel": 0}),
+            json!({"asset": asset, "dailyInterestRate": d8(daily), "timestamp": t, "vipLevel": 0}),
         );
         t -= HOUR;
     }

@@ -40,7 +40,6 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
         "/fapi/v1/ticker/bookTicker" => all(2, 5, |ex, r| book_ticker(ex, r, true)),
         "/fapi/v1/ticker/price" => all(1, 2, |ex, r| price_ticker(ex, r, true)),
         "/fapi/v1/premiumIndex" => all(1, 10, premium_index),
-        "/fapi/v1/fundingRate" => spec(1, Sec::None, funding_rate_history),
         "/fapi/v1/fundingInfo" => spec(1, Sec::None, funding_info),
         "/fapi/v1/openInterest" => spec(1, Sec::None, open_interest),
         _ => return None,
@@ -283,31 +282,6 @@ fn premium_index(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     Ok(one_or_many(
         ms.iter().map(|m| premium_json(m, ex.now)).collect(),
         single,
-    ))
-}
-
-fn funding_rate_history(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
-    let (ms, _) = select(ex, r, true)?;
-    let start = r.int("startTime")?;
-    let end = r.int("endTime")?;
-    let limit = r.int("limit")?.unwrap_or(100).clamp(1, 1000) as usize;
-    let mut rows: Vec<(i64, &str, Decimal, Decimal)> = ms
-        .iter()
-        .flat_map(|m| {
-            m.funding_history
-                .iter()
-                .map(move |(t, rate, mark)| (*t, m.symbol.as_str(), *rate, *mark))
-        })
-        .filter(|(t, ..)| start.is_none_or(|s| *t >= s) && end.is_none_or(|e| *t <= e))
-        .collect();
-    rows.sort_by_key(|r| r.0);
-    let rows: Vec<_> = if start.is_some() {
-        rows.into_iter().take(limit).collect()
-    } else {
-        rows.split_off(rows.len().saturating_sub(limit))
-    };
-    Ok(Value::Array(
-        rows.into_iter().map(|(t, s, rate, mark)| json!({"symbol": s, "fundingRate": d8(rate), "fundingTime": t, "markPrice": d8(mark)})).collect(),
     ))
 }
 

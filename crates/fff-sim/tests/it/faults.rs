@@ -118,6 +118,9 @@ async fn funding_set_flip_shock_and_clock_advance_knobs() {
     assert!(after < before * d!(0.91) && after > before * d!(0.89));
     let now = admin(&sim, "clock/advance", json!({"hours": 8})).await;
     assert_eq!(now["now"], START + 8 * 3_600_000);
+    // The latest row is the first live settlement (synthetic history precedes it).
     let hist = c.get("/fapi/v1/fundingRate", "symbol=BTCUSDT").await.body;
-    assert_eq!(dec(&hist[0]["fundingRate"]), d!(0.003));
+    let last = hist.as_array().unwrap().last().unwrap();
+    assert_eq!(last["fundingTime"], START + 8 * 3_600_000);
+    assert_eq!(dec(&last["fundingRate"]), d!(0.003));
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod faults;
 mod funding;
+mod history;
 mod margin;
 mod market;
 mod orders;

@@ -99,6 +99,17 @@ impl Engine {
             return Ok(());
         }
         let direction = core_direction(current.direction);
+        // The action was computed from a review that may predate trades since (a repeated
+        // action, a directive): never trade more than what evens the legs out now.
+        let legs = SignedLegs::from_orders(direction, &self.position_orders(current.id).await?);
+        let needed = fff_core::smaller_leg_adjustment(legs.spot, legs.perp)
+            .filter(|a| a.venue == order.venue && a.side == order.side)
+            .map_or(Decimal::ZERO, |a| a.qty);
+        let qty = order.qty.min(needed);
+        if qty <= Decimal::ZERO {
+            tracing::info!(symbol = %current.symbol, "leg order no longer needed");
+            return Ok(());
+        }
         let rebalancing = self
             .store
             .set_position_state(current.id, PositionState::Rebalancing, None)
@@ -110,7 +121,7 @@ impl Engine {
                 &current.symbol,
                 order.venue,
                 order.side,
-                order.qty,
+                qty,
             )
             .await;
         let open = self

@@ -3,6 +3,7 @@
 //! borrowed base asset with auto-repay), then any loan and interest left is repaid.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fff_core::filters::{ceil_to_step, floor_to_step};
 use fff_core::{Direction, PriceRounding, Side, Venue};
@@ -53,21 +54,33 @@ impl Engine {
         self.set_mark(&position.symbol, instrument.mark_price);
         let direction = core_direction(position.direction);
 
-        self.close_perp(&position, direction, &instrument, urgency)
+        let last_error = self
+            .close_perp(&position, direction, &instrument, urgency)
             .await?;
+        let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
+        if !legs.perp.is_zero() {
+            // Never sell the spot leg while the perp is still open: that would leave the perp
+            // naked. The position stays CLOSING; the exit is retried (see resume_exits).
+            self.store
+                .update_position_legs(id, &legs.to_store())
+                .await?;
+            let message = format!(
+                "exit incomplete: perp {} left: {}",
+                legs.perp,
+                last_error.unwrap_or_default()
+            );
+            tracing::error!(symbol = %position.symbol, %message, "exit stopped before the spot leg");
+            self.store
+                .set_position_state(id, PositionState::Closing, Some(&message))
+                .await?;
+            return Err(ExecutorError::Internal(message));
+        }
         self.close_spot(&position, direction, &instrument).await?;
 
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
         self.store
             .update_position_legs(id, &legs.to_store())
             .await?;
-        if !legs.perp.is_zero() {
-            let message = format!("exit incomplete: perp {} left", legs.perp);
-            self.store
-                .set_position_state(id, PositionState::Closing, Some(&message))
-                .await?;
-            return Err(ExecutorError::Internal(message));
-        }
         let closed = self
             .store
             .set_position_state(id, PositionState::Closed, None)
@@ -77,18 +90,20 @@ impl Engine {
         Ok(closed)
     }
 
+    /// Closes the perp leg (limit IOC first unless immediate, then market with retries);
+    /// returns the last order error when something is left.
     async fn close_perp(
         &self,
         position: &Position,
         direction: Direction,
         instrument: &InstrumentInfo,
         urgency: Urgency,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let id = position.id;
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
         let qty = legs.perp.abs();
         if qty.is_zero() {
-            return Ok(());
+            return Ok(None);
         }
         let side = if legs.perp > Decimal::ZERO {
             Side::Sell
@@ -96,6 +111,7 @@ impl Engine {
             Side::Buy
         };
         let mut remaining = qty;
+        let mut last_error = None;
         if urgency != Urgency::Immediate && self.params.execution.exit_prefer_limit {
             let tolerance = self.params.execution.slippage_tolerance;
             // the worst price we accept, rounded towards the mark
@@ -128,15 +144,29 @@ impl Engine {
                 remaining -= order.executed_qty;
             }
         }
-        if remaining > Decimal::ZERO {
+        for attempt in 0..=self.params.execution.hedge_max_retries {
+            if remaining <= Decimal::ZERO {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(
+                    self.params.execution.hedge_retry_delay_ms,
+                ))
+                .await;
+            }
             let n = self.next_step(id).await?;
-            self.execute(
-                id,
-                perp_exit(id, n, &position.symbol, side, remaining, OrderKind::Market),
-            )
-            .await?;
+            let order = self
+                .execute(
+                    id,
+                    perp_exit(id, n, &position.symbol, side, remaining, OrderKind::Market),
+                )
+                .await?;
+            remaining -= order.executed_qty;
+            if order.executed_qty.is_zero() {
+                last_error = order.error.clone().or(Some(order.status.to_string()));
+            }
         }
-        Ok(())
+        Ok(last_error)
     }
 
     async fn close_spot(

@@ -341,3 +341,125 @@ async fn partial_fills_on_both_venues_leave_matched_legs() {
     assert!(legs.drift() < dec!(0.01), "{} vs {}", legs.spot, legs.perp);
     assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), legs.perp);
 }
+
+#[tokio::test]
+async fn rejected_perp_exit_keeps_the_spot_hedge_and_is_retried() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| s.reject_venue.push(Venue::UsdmPerp));
+    let err = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Risk)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("perp -10 left"), "{err}");
+    let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(stuck.state, PositionState::Closing);
+    // the spot leg was not sold: the position is still hedged
+    assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(10));
+    assert_eq!(rig.fake.order_count(Venue::SpotMargin), 1);
+    rig.fake.with(|s| s.reject_venue.clear());
+    assert_eq!(rig.engine.resume_exits().await.unwrap(), 1);
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(0));
+}
+
+struct Refuse;
+
+#[tonic::async_trait]
+impl crate::approval::Approver for Refuse {
+    async fn approve(
+        &self,
+        _: &str,
+        _: Direction,
+        _: Decimal,
+        _: u32,
+        _: &str,
+    ) -> Result<crate::approval::ApprovalOutcome, String> {
+        Ok(crate::approval::ApprovalOutcome {
+            approved: false,
+            approval_id: String::new(),
+            notional: Decimal::ZERO,
+            reasons: vec!["tier orange".into()],
+        })
+    }
+}
+
+#[tokio::test]
+async fn flip_reentry_needs_risk_approval() {
+    let rig = rig().await;
+    rig.engine.set_approver(Arc::new(Refuse));
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .flip(&position, Initiator::Rebalancer, "funding reversed")
+        .await
+        .unwrap();
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(rig.store.live_position("BTCUSDT").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn slippage_beyond_tolerance_pauses_a_sliced_entry() {
+    let rig = rig().await;
+    rig.fake.with(|s| s.fill_premium = dec!(0.001)); // 0.1 % > 0.05 % tolerance
+    let position = open(&rig, dec!(60000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    // one slice, hedged, then the entry stopped
+    assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1);
+    assert_eq!(rig.fake.order_count(Venue::SpotMargin), 1);
+    assert_eq!(
+        (position.perp_qty, position.spot_qty),
+        (dec!(100), dec!(100))
+    );
+}
+
+#[tokio::test]
+async fn negative_carry_exit_buys_back_the_loan_with_auto_repay() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    rig.engine
+        .close(&position, Urgency::Immediate, Initiator::Operator, "done")
+        .await
+        .unwrap();
+    let closed = wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .get_position(position.id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.state == PositionState::Closed)
+    })
+    .await
+    .unwrap();
+    assert_eq!((closed.perp_qty, closed.spot_qty), (dec!(0), dec!(0)));
+    let buy_back = rig.fake.with(|s| s.orders.last().cloned()).unwrap();
+    assert_eq!(buy_back.venue, Venue::SpotMargin);
+    assert_eq!(buy_back.side, fff_core::Side::Buy);
+    assert_eq!(buy_back.side_effect, fff_store::SideEffect::AutoRepay);
+    assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(0));
+}
+
+#[tokio::test]
+async fn events_follow_the_life_cycle() {
+    use fff_proto::fff::executor::v1::PositionEventKind as Kind;
+    let rig = rig().await;
+    let first = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    let mut events = rig.engine.subscribe();
+    rig.engine
+        .close(&first, Urgency::Immediate, Initiator::Operator, "done")
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while !kinds.contains(&Kind::Closed) {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.position.id, first.id);
+        kinds.push(event.kind);
+    }
+    assert_eq!(kinds.first(), Some(&Kind::Closing));
+}

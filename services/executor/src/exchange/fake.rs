@@ -28,6 +28,8 @@ pub struct FakeState {
     /// Answer `Unknown` (but execute) for the next n orders.
     pub lose_answers: u32,
     pub mark: Decimal,
+    /// Fills happen at `mark * (1 + fill_premium)` (slippage).
+    pub fill_premium: Decimal,
     pub equity: Decimal,
 }
 
@@ -103,7 +105,7 @@ impl Exchange for FakeExchange {
                 },
                 exchange_order_id: Some(s.orders.len() as i64),
                 executed_qty: qty,
-                avg_price: Some(s.mark),
+                avg_price: Some(s.mark * (Decimal::ONE + s.fill_premium)),
                 reject_reason: None,
             };
             s.reports

@@ -85,6 +85,8 @@ async fn pump<E>(
     cancel: CancellationToken,
     convert: impl Fn(&E, &Orders) -> Converted,
 ) {
+    // one Resync per outage: a stream that keeps failing to reconnect reports a gap per attempt
+    let mut live = false;
     loop {
         let event = tokio::select! {
             biased;
@@ -100,17 +102,20 @@ async fn pump<E>(
             }
             Some(StreamEvent::Gap { reason }) => {
                 tracing::warn!(%reason, "account stream gap");
-                hub.resync(common::ResyncReason::UpstreamReconnected, &reason);
-                hub.invalidate().await;
+                if std::mem::replace(&mut live, false) {
+                    hub.resync(common::ResyncReason::UpstreamReconnected, &reason);
+                    hub.invalidate().await;
+                }
             }
             Some(StreamEvent::Reconnected) => {
+                live = true;
                 orders.reconcile_pending().await;
                 hub.invalidate().await;
                 if let Err(err) = hub.get().await {
                     tracing::warn!(error = %err, "account re-snapshot after reconnect failed");
                 }
             }
-            Some(StreamEvent::Connected) => {}
+            Some(StreamEvent::Connected) => live = true,
         }
     }
 }

@@ -62,6 +62,8 @@ where
 async fn stream_futures(rest: RestClient, hub: Arc<MarketHub>, cancel: CancellationToken) {
     let streams = [MarketStream::AllMarkPrices, MarketStream::AllBookTickers];
     let mut handle = subscribe_market(rest.urls(), &streams, WsConfig::default());
+    // one Resync per outage, however many reconnect attempts fail
+    let mut live = false;
     loop {
         let event = tokio::select! {
             biased;
@@ -85,9 +87,12 @@ async fn stream_futures(rest: RestClient, hub: Arc<MarketHub>, cancel: Cancellat
             ),
             Some(StreamEvent::Gap { reason }) => {
                 tracing::warn!(%reason, "futures market stream gap");
-                hub.resync(common::ResyncReason::UpstreamReconnected, &reason);
+                if std::mem::replace(&mut live, false) {
+                    hub.resync(common::ResyncReason::UpstreamReconnected, &reason);
+                }
             }
             Some(StreamEvent::Reconnected | StreamEvent::Connected) => {
+                live = true;
                 resnapshot_futures(&rest, &hub).await;
             }
         }

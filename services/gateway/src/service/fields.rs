@@ -12,6 +12,7 @@ use tonic::Status;
 
 use crate::orders::request::check_client_order_id;
 
+/// A list of symbols; each error names its index (`symbols[2]`).
 pub fn symbols(field: &str, raw: &[String]) -> Result<HashSet<String>, Status> {
     raw.iter()
         .enumerate()
@@ -23,6 +24,7 @@ pub fn symbols(field: &str, raw: &[String]) -> Result<HashSet<String>, Status> {
         .collect()
 }
 
+/// A venue that must be set (spot/margin or USDⓈ-M).
 pub fn trading_venue(field: &str, raw: i32) -> Result<common::Venue, Status> {
     Ok(parse_required_enum::<common::Venue>(field, raw)?)
 }
@@ -50,6 +52,7 @@ pub fn order_ref(raw: Option<&pb::OrderRef>) -> Result<(common::Venue, String, O
     Ok((venue, symbol, id))
 }
 
+/// A required decimal string greater than zero.
 pub fn positive(field: &str, raw: &str) -> Result<Decimal, Status> {
     let value = parse_decimal(field, raw)?;
     if value <= Decimal::ZERO {
@@ -58,8 +61,10 @@ pub fn positive(field: &str, raw: &str) -> Result<Decimal, Status> {
     Ok(value)
 }
 
-pub fn record_ref(symbol: &str, id: &OrderRef) {
+/// Puts an order reference on the handler's span (fields declared empty on it).
+pub fn record_ref(venue: common::Venue, symbol: &str, id: &OrderRef) {
     let span = tracing::Span::current();
+    span.record("venue", venue as i32);
     span.record("symbol", symbol);
     if let OrderRef::ClientOrderId(id) = id {
         span.record("client_order_id", id.as_str());

@@ -40,6 +40,7 @@ pub fn config_for(sim: &SimHandle) -> FffConfig {
     config.exchange.request_timeout_ms = 1_000;
     config.exchange.recv_window_ms = 1_000;
     config.exchange.spot_book_poll_ms = 200;
+    config.exchange.account_max_age_ms = 1_000;
     config
 }
 

@@ -264,15 +264,27 @@ async fn a_market_fill_reaches_stream_account_and_get_account() {
             _ => {}
         }
     }
-    // the account cache is at most 3 s old
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
-    let account = client
+    // GetAccount answers from a cache at most account_max_age_ms (1 s here) old
+    let as_of = |a: &pb::GetAccountResponse| a.account.as_ref().unwrap().as_of.unwrap();
+    let first = client
         .get_account(pb::GetAccountRequest::default())
         .await
         .unwrap()
-        .into_inner()
-        .account
-        .unwrap();
+        .into_inner();
+    let cached = client
+        .get_account(pb::GetAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(as_of(&first), as_of(&cached), "served from the cache");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let fresh = client
+        .get_account(pb::GetAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(as_of(&fresh), as_of(&first), "re-read after the max age");
+    let account = fresh.account.unwrap();
     let position = account
         .positions
         .iter()

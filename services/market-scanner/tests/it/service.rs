@@ -426,7 +426,9 @@ async fn three_shards_merge_to_the_single_scanner_view() {
     universe.sort();
     assert_eq!(subscribed, universe);
 
-    let endpoints: Vec<String> = shards.iter().map(RunningScanner::endpoint).collect();
+    // one replica by host name, as behind a DNS name: it is resolved to its address(es)
+    let mut endpoints: Vec<String> = shards.iter().map(RunningScanner::endpoint).collect();
+    endpoints[2] = format!("http://localhost:{}", shards[2].addr.port());
     let mut subscription = merge::subscribe(endpoints, filter);
     let merged = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -451,4 +453,31 @@ async fn three_shards_merge_to_the_single_scanner_view() {
         .map(|s| s.shard.unwrap().symbols_assigned)
         .sum();
     assert_eq!(assigned, expected.symbols_scanned);
+}
+
+#[tokio::test]
+async fn a_gateway_without_funding_history_is_asked_once() {
+    let gateway = fake_gateway::start().await;
+    gateway.state.serve_history.store(false, Ordering::SeqCst);
+    let scanner = start_scanner(&gateway.endpoint(), "0/1", 60).await;
+    ready(&scanner).await;
+    settled(&scanner).await;
+    let mut client = scanner.client().await;
+    let xrp = client
+        .explain_pair(pb::ExplainPairRequest {
+            symbol: "XRPUSDT".into(),
+            direction: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stability = xrp
+        .components
+        .iter()
+        .find(|c| c.name == "stability")
+        .unwrap();
+    assert_eq!(stability.raw_value, "", "no history: stability unknown");
+    assert_eq!(stability.normalized, "0");
+    assert!(xrp.qualified, "stability is scored, not a filter");
+    assert_eq!(gateway.state.history_calls.load(Ordering::SeqCst), 1);
 }
