@@ -18,7 +18,7 @@ pub enum Command {
     /// Exchange gateway: the only role that talks to Binance (default port 50051).
     Gateway(RoleArgs),
     /// Market scanner: qualifies and ranks funding opportunities (default port 50052).
-    Scanner(RoleArgs),
+    Scanner(ScannerArgs),
     /// Executor: capital allocation and order execution (default port 50053).
     Executor(RoleArgs),
     /// Risk monitor: margin tiers, drawdown, directives (default port 50054).
@@ -87,6 +87,16 @@ pub struct UpArgs {
     /// Port of the private PostgreSQL cluster (used when DATABASE_URL is unset).
     #[arg(long, default_value_t = 55432)]
     pub postgres_port: u16,
+}
+
+/// Options of `fff scanner`.
+#[derive(Debug, Args)]
+pub struct ScannerArgs {
+    #[command(flatten)]
+    pub role: RoleArgs,
+    /// Own the symbols whose stable hash mod N is I (`--shard 1/3`); same as `scanner.shard`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 }
 
 /// Options every role takes.

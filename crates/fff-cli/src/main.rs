@@ -18,7 +18,12 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Gateway(args) => role::main(fff_runtime::Role::Gateway, &args),
-        cli::Command::Scanner(args) => role::main(fff_runtime::Role::Scanner, &args),
+        cli::Command::Scanner(mut args) => {
+            if let Some(shard) = args.shard.take() {
+                args.role.overrides.push(format!("scanner.shard={shard}"));
+            }
+            role::main(fff_runtime::Role::Scanner, &args.role)
+        }
         cli::Command::Executor(args) => role::main(fff_runtime::Role::Executor, &args),
         cli::Command::Risk(args) => role::main(fff_runtime::Role::Risk, &args),
         cli::Command::Rebalancer(args) => role::main(fff_runtime::Role::Rebalancer, &args),

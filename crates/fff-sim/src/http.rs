@@ -7,6 +7,7 @@ pub mod limits;
 pub mod margin;
 pub mod market;
 pub mod params;
+pub mod permissions;
 pub mod spot;
 
 use std::net::{IpAddr, SocketAddr};
@@ -312,6 +313,12 @@ async fn rest(
     let mut hdrs = vec![(weight_header.to_string(), used.to_string())];
     if let Err(e) = authenticate(&sim, &mut req, spec.sec) {
         return error_response(&e, hdrs);
+    }
+    if let Some(account) = req.account {
+        let allowed = permissions::check(&sim.lock(), account, &method, &path);
+        if let Err(e) = allowed {
+            return error_response(&e, hdrs);
+        }
     }
     if spec.order {
         let account = req.account.unwrap_or(0);

@@ -66,6 +66,8 @@ pub struct RunState {
     pub changed_at: Option<DateTime<Utc>>,
     pub entries_halted_by_risk: bool,
     pub halt_reason: String,
+    /// Pause also stops entries already under way (between TWAP slices).
+    pub cancel_working_entries: bool,
 }
 
 /// A position change, fanned out to StreamPositionEvents subscribers.
@@ -161,8 +163,30 @@ impl Engine {
         reason.clone_into(&mut state.reason);
         by.clone_into(&mut state.changed_by);
         state.changed_at = Some(Utc::now());
+        if !paused {
+            state.cancel_working_entries = false;
+        }
         tracing::warn!(paused, reason, changed_by = by, "kill switch changed");
         state.clone()
+    }
+
+    /// Pause that also stops entries under way at their next slice.
+    pub fn pause_and_cancel_entries(&self, reason: &str, by: &str) -> RunState {
+        lock(&self.state).cancel_working_entries = true;
+        self.set_paused(true, reason, by)
+    }
+
+    /// Why an entry under way must stop before its next slice: a risk halt always, the kill
+    /// switch only when asked to cancel working entries.
+    pub(crate) fn slice_block(&self) -> Option<String> {
+        let state = lock(&self.state);
+        if state.entries_halted_by_risk {
+            Some(format!("entries halted by risk: {}", state.halt_reason))
+        } else if state.paused && state.cancel_working_entries {
+            Some(format!("executor paused: {}", state.reason))
+        } else {
+            None
+        }
     }
 
     pub fn set_risk_halt(&self, halted: bool, reason: &str) {

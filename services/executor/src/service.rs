@@ -528,8 +528,14 @@ impl Executor for ExecutorService {
     ) -> Result<Response<pb::PauseResponse>, Status> {
         let request = request.into_inner();
         convert::reason(&request.reason)?;
-        // entries use market/IOC orders that never rest, so there is nothing to cancel
-        let state = self.engine.set_paused(true, &request.reason, "operator");
+        // Entry orders are market/IOC and never rest; "cancelling working entries" stops
+        // sliced entries under way before their next slice (otherwise they complete).
+        let state = if request.cancel_working_entries {
+            self.engine
+                .pause_and_cancel_entries(&request.reason, "operator")
+        } else {
+            self.engine.set_paused(true, &request.reason, "operator")
+        };
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         Ok(Response::new(pb::PauseResponse {
             status: Some(convert::run_state(&state, live.len())),

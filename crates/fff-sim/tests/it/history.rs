@@ -229,6 +229,8 @@ async fn api_restrictions_are_per_account_and_signed() {
     alice.api_secret = "alice-secret".into();
     alice.api_restrictions.enable_withdrawals = true;
     alice.api_restrictions.ip_restrict = true;
+    alice.api_restrictions.enable_futures = false;
+    alice.api_restrictions.enable_spot_and_margin_trading = false;
     cfg.accounts = vec![fff_sim::config::AccountConfig::paper(), alice];
     let (_sim, paper) = start(cfg).await;
     let r = paper
@@ -250,6 +252,19 @@ async fn api_restrictions_are_per_account_and_signed() {
         ),
         (true.into(), true.into())
     );
+    assert_eq!(r.body["enableFutures"], false);
+    // The flags are enforced like Binance does (-2015); reading stays allowed.
+    let r = alice.signed("GET", "/fapi/v2/balance", "").await;
+    assert_eq!((r.status, r.code()), (401, -2015));
+    let order = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001";
+    let r = alice.signed("POST", "/api/v3/order", order).await;
+    assert_eq!(r.code(), -2015);
+    let r = alice.signed("POST", "/sapi/v1/margin/order", order).await;
+    assert_eq!(r.code(), -2015);
+    let r = alice.signed("GET", "/api/v3/account", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = paper.signed("POST", "/api/v3/order", order).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = paper.get("/sapi/v1/account/apiRestrictions", "").await;
     assert_eq!(r.code(), -1102, "unsigned: timestamp missing");
     assert!(r.header("X-SAPI-USED-IP-WEIGHT-1M").is_some());

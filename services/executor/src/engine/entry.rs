@@ -126,7 +126,7 @@ impl Engine {
         for (index, qty) in slices.iter().enumerate() {
             let slice = u32::try_from(index).unwrap_or(u32::MAX);
             if index > 0 {
-                if let Some(block) = self.entry_block() {
+                if let Some(block) = self.slice_block() {
                     return Ok(Some(Stop::Interrupted(block)));
                 }
                 let state = self.store.get_position(id).await?.map(|p| p.state);

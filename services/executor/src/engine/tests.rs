@@ -24,15 +24,19 @@ pub(crate) struct Rig {
 }
 
 pub(crate) async fn rig() -> Rig {
+    rig_with(ExecutionParams {
+        hedge_retry_delay_ms: 1,
+        twap_slice_interval_ms: 1,
+        ..ExecutionParams::default()
+    })
+    .await
+}
+
+pub(crate) async fn rig_with(execution: ExecutionParams) -> Rig {
     let db = test_database().await.unwrap();
     let store = Store::connect(db.url(), 4).await.unwrap();
     store.migrate().await.unwrap();
     let fake = Arc::new(FakeExchange::new(dec!(100), dec!(100000)));
-    let execution = ExecutionParams {
-        hedge_retry_delay_ms: 1,
-        twap_slice_interval_ms: 1,
-        ..ExecutionParams::default()
-    };
     let mut params = EngineParams::from_config(CapitalParams::default(), execution);
     params.order_timeout = Duration::from_millis(300);
     let exchange: Arc<dyn Exchange> = fake.clone();
@@ -462,4 +466,53 @@ async fn events_follow_the_life_cycle() {
         kinds.push(event.kind);
     }
     assert_eq!(kinds.first(), Some(&Kind::Closing));
+}
+
+#[tokio::test]
+async fn pause_lets_a_sliced_entry_finish_unless_told_to_cancel_it() {
+    // slices 100 ms apart: the pause lands while an entry is under way
+    let rig = rig_with(ExecutionParams {
+        hedge_retry_delay_ms: 1,
+        twap_slice_interval_ms: 100,
+        ..ExecutionParams::default()
+    })
+    .await;
+    let first = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::PositiveCarry,
+            dec!(60000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    rig.engine.set_paused(true, "maintenance", "test");
+    let first = settled(&rig.store, first.id).await;
+    assert_eq!(first.perp_qty, dec!(600), "all six slices");
+
+    rig.engine.set_paused(false, "back", "test");
+    let second = rig
+        .engine
+        .open(
+            "ETHUSDT",
+            Direction::PositiveCarry,
+            dec!(60000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    rig.engine.pause_and_cancel_entries("stop now", "test");
+    let second = settled(&rig.store, second.id).await;
+    assert_eq!(second.state, PositionState::Open);
+    assert!(
+        second.perp_qty < dec!(600),
+        "stopped early at {}",
+        second.perp_qty
+    );
+    assert_eq!(second.perp_qty, second.spot_qty, "every slice hedged");
 }
