@@ -29,6 +29,9 @@ pub enum Command {
     Sim(SimArgs),
     /// Replays real Binance history through the decision core, with baselines and a report.
     Backtest(fff_backtest::BacktestArgs),
+    /// Historical data for backtests.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// The whole suite locally: simulator, PostgreSQL, the five roles; Ctrl-C stops it.
     Up(UpArgs),
     /// Positions, funding, borrow, fees, P&L, risk tier and utilisation from the running suite.
@@ -87,6 +90,14 @@ pub struct UpArgs {
     /// Port of the private PostgreSQL cluster (used when DATABASE_URL is unset).
     #[arg(long, default_value_t = 55432)]
     pub postgres_port: u16,
+}
+
+/// `fff data ...`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Downloads funding, daily klines and borrow-rate history through the connector into the
+    /// layout `fff backtest --data` reads; re-running resumes where the files end.
+    Pull(fff_data::PullArgs),
 }
 
 /// Options of `fff scanner`.

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         cli::Command::Health(args) => health::main(&args),
         cli::Command::Up(args) => up::main(&args),
         cli::Command::Backtest(args) => backtest(&args),
+        cli::Command::Data(cli::DataCommand::Pull(args)) => data_pull(&args),
         cli::Command::Status(args) => status::main(&args),
     }
 }
@@ -44,6 +45,30 @@ fn backtest(args: &fff_backtest::BacktestArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!("fff backtest: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `fff data pull`.
+fn data_pull(args: &fff_data::PullArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fff data pull: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fff_data::pull(args)) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fff data pull: {error:#}");
             ExitCode::FAILURE
         }
     }

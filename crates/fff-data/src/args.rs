@@ -27,6 +27,16 @@ pub enum Venue {
     Testnet,
 }
 
+impl Venue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::Sim => "sim",
+            Venue::Mainnet => "mainnet",
+            Venue::Testnet => "testnet",
+        }
+    }
+}
+
 /// `fff data pull --symbols BTCUSDT,ETHUSDT --from 2026-01-01 --to 2026-02-01 --out DIR`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PullArgs {

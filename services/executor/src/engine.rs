@@ -93,7 +93,7 @@ pub struct Engine {
     marks: Mutex<HashMap<String, Decimal>>,
     pub(crate) metrics: Metrics,
     reconcile: Mutex<Option<ReconcileReport>>,
-    reconciled: std::sync::atomic::AtomicBool,
+    reconciled: tokio::sync::watch::Sender<bool>,
     annotations: Mutex<HashMap<i64, Annotation>>,
     origins: Mutex<HashMap<i64, std::time::Instant>>,
     /// Approves the re-entry of a flip (every entry needs risk's approval); unset = approve.
@@ -134,7 +134,7 @@ impl Engine {
             marks: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             reconcile: Mutex::new(None),
-            reconciled: std::sync::atomic::AtomicBool::new(false),
+            reconciled: tokio::sync::watch::Sender::new(false),
             annotations: Mutex::new(HashMap::new()),
             origins: Mutex::new(HashMap::new()),
             approver: Mutex::new(None),
@@ -198,7 +198,7 @@ impl Engine {
 
     /// Why new entries are refused right now, if they are.
     pub fn entry_block(&self) -> Option<String> {
-        if !self.reconciled.load(std::sync::atomic::Ordering::SeqCst) {
+        if !*self.reconciled.borrow() {
             return Some("start-up reconciliation has not completed".to_owned());
         }
         let state = lock(&self.state);
@@ -225,14 +225,19 @@ impl Engine {
 
     pub fn set_reconcile_report(&self, report: ReconcileReport) {
         *lock(&self.reconcile) = Some(report);
-        self.reconciled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.reconciled.send_replace(true);
     }
 
     /// Entries wait for start-up reconciliation (tests that skip it call this).
     pub fn mark_reconciled(&self) {
-        self.reconciled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.reconciled.send_replace(true);
+    }
+
+    /// Resolves once start-up reconciliation has completed: directive and action work waits
+    /// for it, so it never trades on legs with unresolved orders.
+    pub async fn wait_reconciled(&self) {
+        let mut reconciled = self.reconciled.subscribe();
+        let _ = reconciled.wait_for(|done| *done).await;
     }
 
     pub fn annotation(&self, id: i64) -> Annotation {

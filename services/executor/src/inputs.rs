@@ -135,6 +135,7 @@ pub async fn apply_directive(
     let client = client.clone();
     let id = directive.directive_id.clone();
     engine.clone().spawn("directive", async move {
+        engine.wait_reconciled().await;
         let mut failures = Vec::new();
         match kind {
             risk::DirectiveKind::Reduce | risk::DirectiveKind::EmergencyDeleverage => {
@@ -229,6 +230,7 @@ pub async fn follow_actions(
 }
 
 pub async fn apply_action(engine: &Arc<Engine>, action: rb::Action) {
+    engine.wait_reconciled().await;
     let kind = rb::ActionKind::try_from(action.kind).unwrap_or_default();
     let position = match action.position_id.parse::<i64>() {
         Ok(id) => engine.store().get_position(id).await.ok().flatten(),

@@ -23,7 +23,6 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{Engine, EngineEvent};
 use crate::error::{ExecutorError, Result};
 use crate::exchange::GatewayClientT;
-use crate::legs::{SignedLegs, core_direction};
 
 /// Funding settles at most hourly and the stream's funding events trigger a poll at once; the
 /// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare.
@@ -305,25 +304,25 @@ pub(crate) async fn book_funding(
         return Ok(false);
     };
     let store = engine.store();
-    // Attribute to the symbol's live position, else its newest one. Exchange and local clocks
-    // differ (the simulator runs accelerated), so times are not compared.
+    // Attribute to the symbol's live position, else its newest one, among positions that
+    // existed when it was paid (a minute of clock skew allowed): history from before fff
+    // traded the symbol stays unattributed. The simulator's clock runs ahead of ours, never
+    // behind, so this holds there too.
+    let paid_at = time(record.time.as_ref());
+    let existed = |p: &fff_store::Position| p.created_at <= paid_at + chrono::Duration::minutes(1);
     let position = match store.live_position(&record.symbol).await? {
-        Some(position) => Some(position),
-        None => store
+        Some(position) if existed(&position) => Some(position),
+        _ => store
             .list_positions(fff_store::PositionState::ALL)
             .await?
             .into_iter()
-            .filter(|p| p.symbol == record.symbol)
+            .filter(|p| p.symbol == record.symbol && existed(p))
             .max_by_key(|p| p.id),
     };
-    let paid_at = time(record.time.as_ref());
     let amount = dec("amount", &record.amount);
     let (rate, mark) = settlement(client, &record.symbol, paid_at).await;
     let perp = match &position {
-        Some(position) => {
-            let orders = store.list_position_orders(position.id).await?;
-            SignedLegs::from_orders(core_direction(position.direction), &orders).perp
-        }
+        Some(position) => perp_at(&store.list_position_orders(position.id).await?, paid_at),
         None => Decimal::ZERO,
     };
     let expected = match (rate, mark) {
@@ -370,6 +369,28 @@ pub(crate) async fn book_funding(
         });
     }
     Ok(inserted.created)
+}
+
+/// Signed perp position held at `at`: the orders recorded by then. When that is flat but the
+/// position held a perp before (a settlement booked after the exit, or an exchange clock ahead
+/// of ours as in the accelerated simulator), the largest position held stands in.
+fn perp_at(orders: &[fff_store::Order], at: DateTime<Utc>) -> Decimal {
+    let mut running = Decimal::ZERO;
+    let mut at_time = Decimal::ZERO;
+    let mut peak = Decimal::ZERO;
+    for order in orders.iter().filter(|o| o.leg == fff_store::Leg::Perp) {
+        running += match order.side {
+            fff_store::Side::Buy => order.executed_qty,
+            fff_store::Side::Sell => -order.executed_qty,
+        };
+        if order.updated_at <= at {
+            at_time = running;
+        }
+        if running.abs() > peak.abs() {
+            peak = running;
+        }
+    }
+    if at_time.is_zero() { peak } else { at_time }
 }
 
 /// Funding rate and mark price of the settlement at `at` (nearest record within a minute).
@@ -491,6 +512,16 @@ mod tests {
         };
         assert!(book_funding(&rig.engine, &client, &record).await.unwrap());
         assert!(!book_funding(&rig.engine, &client, &record).await.unwrap());
+        // a payment from before the position existed is booked, but not to it
+        let old = gw::IncomeRecord {
+            income_id: "554".into(),
+            time: Some(prost_types::Timestamp {
+                seconds: 1_600_000_000,
+                nanos: 0,
+            }),
+            ..record.clone()
+        };
+        assert!(book_funding(&rig.engine, &client, &old).await.unwrap());
         let funding = rig.store.list_position_funding(position.id).await.unwrap();
         assert_eq!(funding.len(), 1);
         assert_eq!(funding[0].amount, dec!(0.1));

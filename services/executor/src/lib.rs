@@ -47,7 +47,10 @@ use crate::engine::{Engine, EngineParams};
 use crate::exchange::GatewayExchange;
 use crate::strategy::PlanCell;
 
-/// How often `pnl_daily` is refreshed and stalled exits are retried.
+/// Unfinished orders untouched this long have no task following them any more (order
+/// follow-up gives up after 10 s).
+const STALE_ORDER_AGE: Duration = Duration::from_secs(60);
+/// How often `pnl_daily` is refreshed, stale orders resolved and stalled exits retried.
 const PNL_DAILY_EVERY: Duration = Duration::from_secs(10);
 
 /// Serves the executor role on `listener` until `shutdown` resolves.
@@ -161,18 +164,21 @@ async fn reconcile_until_done(engine: Arc<Engine>, cancel: CancellationToken) {
     }
 }
 
-/// Keeps today's `pnl_daily` row of every live position current, and restarts exits that
-/// stopped on an error.
+/// Keeps today's `pnl_daily` row of every live position current, resolves orders left with
+/// an unknown outcome, and restarts exits that stopped on an error.
 async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(PNL_DAILY_EVERY) => {}
         }
-        if engine.reconcile_report().is_some()
-            && let Err(err) = engine.resume_exits().await
-        {
-            tracing::warn!(error = %err, "stalled exits not resumed");
+        if engine.reconcile_report().is_some() {
+            if let Err(err) = reconcile::sweep_stale_orders(&engine, STALE_ORDER_AGE).await {
+                tracing::warn!(error = %err, "stale orders not resolved");
+            }
+            if let Err(err) = engine.resume_exits().await {
+                tracing::warn!(error = %err, "stalled exits not resumed");
+            }
         }
         let Ok(live) = engine.live_positions().await else {
             continue;

@@ -88,8 +88,69 @@ pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
 }
 
 async fn reconcile_orders(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
+    let orders = engine.store().list_unfinished_orders().await?;
+    resolve_orders(engine, orders, report).await
+}
+
+/// Resolves unfinished orders that nobody has followed for `min_age` (an entry that hit an
+/// unknown outcome, a task that died): asks the gateway as at start-up, then evens out the
+/// legs of the positions they belong to. Runs periodically, so a naked leg does not wait for
+/// the next restart. Returns the number of orders resolved.
+pub async fn sweep_stale_orders(engine: &Arc<Engine>, min_age: Duration) -> Result<u32> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(min_age).unwrap_or_default();
+    let stale: Vec<fff_store::Order> = engine
+        .store()
+        .list_unfinished_orders()
+        .await?
+        .into_iter()
+        .filter(|o| o.updated_at < cutoff)
+        .collect();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let mut positions: Vec<i64> = stale.iter().filter_map(|o| o.position_id).collect();
+    positions.sort_unstable();
+    positions.dedup();
+    let mut report = ReconcileReport::default();
+    resolve_orders(engine, stale, &mut report).await?;
+    let max_drift = engine.params().execution.max_entry_leg_drift;
+    for id in positions {
+        let Some(position) = engine.store().get_position(id).await? else {
+            continue;
+        };
+        if position.state.is_terminal() {
+            continue;
+        }
+        let _guard = engine.lock_symbol(&position.symbol).await;
+        let direction = core_direction(position.direction);
+        let legs =
+            SignedLegs::from_orders(direction, &engine.store().list_position_orders(id).await?);
+        engine
+            .store()
+            .update_position_legs(id, &legs.to_store())
+            .await?;
+        if matches!(
+            position.state,
+            PositionState::Open | PositionState::Rebalancing
+        ) && legs.drift() > max_drift
+        {
+            repair(engine, &position, direction, legs).await?;
+        }
+    }
+    tracing::warn!(
+        resolved = report.orders_updated + report.orders_never_sent,
+        "stale orders resolved"
+    );
+    Ok(report.orders_updated + report.orders_never_sent)
+}
+
+async fn resolve_orders(
+    engine: &Engine,
+    orders: Vec<fff_store::Order>,
+    report: &mut ReconcileReport,
+) -> Result<()> {
     let store = engine.store();
-    for order in store.list_unfinished_orders().await? {
+    for order in orders {
         report.orders_checked += 1;
         let venue = core_venue(order.venue);
         let mut found = engine
@@ -155,6 +216,9 @@ async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport)
     let max_drift = engine.params().execution.max_entry_leg_drift;
     for position in store.list_live_positions().await? {
         report.positions_checked += 1;
+        // directive and action work waits for reconciliation, but an entry could still be
+        // finishing in this process (a retried reconciliation): never race it
+        let guard = engine.lock_symbol(&position.symbol).await;
         let direction = core_direction(position.direction);
         let orders = store.list_position_orders(position.id).await?;
         let legs = SignedLegs::from_orders(direction, &orders);
@@ -162,6 +226,7 @@ async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport)
             .update_position_legs(position.id, &legs.to_store())
             .await?;
         if position.state == PositionState::Closing {
+            drop(guard);
             report.exits_resumed += 1;
             let engine = Arc::clone(engine);
             let id = position.id;

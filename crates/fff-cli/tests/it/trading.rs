@@ -13,6 +13,8 @@ use fff_executor::reexport::rust_decimal::Decimal;
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::executor::v1 as ex;
 use fff_proto::fff::executor::v1::executor_client::ExecutorClient;
+use fff_proto::fff::scanner::v1 as scan;
+use fff_proto::fff::scanner::v1::scanner_client::ScannerClient;
 use fff_testkit::{TestDb, free_port, test_database, wait_for, wait_until};
 use tonic::Request;
 use tonic::metadata::MetadataValue;
@@ -111,6 +113,8 @@ struct Stack {
     executor_port: u16,
     executor_env: Vec<(String, String)>,
     store: Store,
+    /// The scanner's top three qualified pairs when the executor started.
+    initial_top: Vec<String>,
 }
 
 #[derive(Default)]
@@ -167,9 +171,32 @@ async fn stack(options: Options) -> Stack {
     let risk_url = format!("http://{}", risk.addr);
     let mut others = Vec::new();
     let mut scanners = Vec::new();
+    let mut initial_top: Vec<String> = Vec::new();
     if options.scanner {
         let scanner_env = env(SCANNER_ENV);
         let scanner = start_role("scanner", &as_refs(&scanner_env)).await.unwrap();
+        // the executor starts once the ranking is complete, so its first plan sees all pairs
+        let client = ScannerClient::new(channel(scanner.addr).await);
+        let ranking = wait_for(Duration::from_secs(30), || {
+            let mut client = client.clone();
+            async move {
+                let snapshot = client
+                    .list_opportunities(scan::ListOpportunitiesRequest::default())
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .snapshot?;
+                (snapshot.qualified_count >= 3).then_some(snapshot.opportunities)
+            }
+        })
+        .await
+        .expect("the scanner qualifies three pairs");
+        initial_top = ranking
+            .iter()
+            .filter(|o| o.qualified)
+            .take(3)
+            .map(|o| o.symbol.clone())
+            .collect();
         scanners.push(format!("http://{}", scanner.addr));
         others.push(scanner);
     } else {
@@ -229,6 +256,7 @@ async fn stack(options: Options) -> Stack {
         executor_port,
         executor_env,
         store,
+        initial_top,
     };
     stack.wait_reconciled().await;
     stack
@@ -383,32 +411,12 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
     })
     .await
     .expect("three positions open from the scanner's ranking");
-    // the scanner's current ranking: what is held must be its top qualified pairs
-    let mut scanner = fff_proto::fff::scanner::v1::scanner_client::ScannerClient::new(
-        channel(stack._others[0].addr).await,
-    );
-    let ranking = scanner
-        .list_opportunities(fff_proto::fff::scanner::v1::ListOpportunitiesRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .snapshot
-        .unwrap()
-        .opportunities;
-    let top: Vec<&str> = ranking
-        .iter()
-        .filter(|o| o.qualified)
-        .take(3)
-        .map(|o| o.symbol.as_str())
-        .collect();
+    // the pairs held are the scanner's top three
     let mut symbols: Vec<&str> = open.iter().map(|p| p.symbol.as_str()).collect();
     symbols.sort_unstable();
-    let mut expected_top = top.clone();
-    expected_top.sort_unstable();
-    assert_eq!(
-        symbols, expected_top,
-        "held vs the scanner's top 3: {ranking:?}"
-    );
+    let mut expected: Vec<&str> = stack.initial_top.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(symbols, expected, "held vs the scanner's top three");
     let mut client = stack.client().await;
     let allocation = client
         .get_allocation(ex::GetAllocationRequest {})
@@ -523,10 +531,38 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
     let expected = dec(&total.funding_expected);
     let discrepancy = dec(&total.funding_discrepancy);
     println!("funding actual {reported}, expected {expected}, discrepancy {discrepancy}");
-    assert!(
-        discrepancy.abs() <= reported.abs() / Decimal::from(100),
-        "funding {reported} vs expected {expected}"
-    );
+    if discrepancy.abs() > reported.abs() / Decimal::from(100) {
+        let mut rows = Vec::new();
+        for position in stack
+            .store
+            .list_positions(PositionState::ALL)
+            .await
+            .unwrap()
+        {
+            for p in stack
+                .store
+                .list_position_funding(position.id)
+                .await
+                .unwrap()
+            {
+                rows.push(format!(
+                    "{} {} {} amount {} expected {:?} rate {:?} mark {:?} notional {:?}",
+                    p.symbol,
+                    p.tran_id,
+                    p.paid_at,
+                    p.amount,
+                    p.expected_amount,
+                    p.funding_rate,
+                    p.mark_price,
+                    p.notional
+                ));
+            }
+        }
+        panic!(
+            "funding {reported} vs expected {expected}:\n{}",
+            rows.join("\n")
+        );
+    }
     println!("latency: {}", stack.status_metadata("fff-latency").await);
 }
 

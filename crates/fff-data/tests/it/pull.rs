@@ -141,11 +141,11 @@ async fn pulls_a_month_that_the_backtester_loads() {
         assert!(s.perp.iter().all(|b| b.quote_volume.is_some()));
     }
     assert!(data.borrow.is_history("BTC") && data.borrow.is_history("ETH"));
-    assert!(
-        summary
-            .to_string()
-            .contains("funding/BTCUSDT.csv  +93 rows")
-    );
+    let text = summary.to_string();
+    assert!(text.contains("from sim into"), "{text}");
+    let line =
+        "funding/BTCUSDT.csv      +93 rows (93 total, 2026-01-01T00:00Z .. 2026-01-31T16:00Z)";
+    assert!(text.contains(line), "{text}");
 }
 
 #[tokio::test]
@@ -210,4 +210,120 @@ async fn interrupted_and_failed_runs_resume_to_a_clean_pull() {
     let done = pull_with_env(&small, &no_env).await.unwrap();
     assert!(done.complete, "{done}");
     assert_eq!(snapshot(&out), snapshot(&clean));
+}
+
+#[tokio::test]
+async fn an_earlier_from_is_reported_not_back_filled() {
+    let (_sim, dir, urls) = sim().await;
+    let out = dir.path().join("data");
+    let mut late = args(&out, &urls);
+    late.symbols = vec!["SOLUSDT".into()];
+    late.from = NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
+    pull_with_env(&late, &no_env).await.unwrap();
+    late.from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let again = pull_with_env(&late, &no_env).await.unwrap();
+    assert_eq!(again.added(), 0);
+    let notes = again.notes.join("\n");
+    assert!(
+        notes.contains("funding/SOLUSDT.csv starts at 2026-01-10T00:00Z"),
+        "{notes}"
+    );
+    assert!(notes.contains("not back-filled"));
+    // A symbol the venue does not list is skipped with a note, the others still pulled.
+    late.symbols = vec!["NOPEUSDT".into(), "SOLUSDT".into()];
+    let mixed = pull_with_env(&late, &no_env).await.unwrap();
+    assert!(mixed.complete);
+    assert!(
+        mixed
+            .notes
+            .iter()
+            .any(|n| n.starts_with("funding/NOPEUSDT: not listed")),
+        "{mixed}"
+    );
+    assert!(
+        mixed
+            .notes
+            .iter()
+            .any(|n| n.starts_with("borrow/NOPE: not listed")),
+        "{mixed}"
+    );
+    assert!(!out.join("funding/NOPEUSDT.csv").exists());
+    assert!(!out.join("borrow/NOPE.csv").exists());
+}
+
+/// A replaying simulator serves its replayed history before its start: a pull returns the
+/// replayed funding rows and daily closes unchanged.
+#[tokio::test]
+async fn pulls_replayed_history_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let replay = dir.path().join("replay");
+    std::fs::create_dir_all(replay.join("funding")).unwrap();
+    std::fs::create_dir_all(replay.join("spot_1d")).unwrap();
+    let mut funding = String::from("symbol,fundingTime,fundingRate,markPrice\n");
+    let mut expect_funding = Vec::new();
+    for i in 0..93i64 {
+        // Stamped a few ms after the hour, like Binance; rates of both signs.
+        let t = JAN_1 + i * 8 * HOUR + 3;
+        let rate = format!("{:.8}", (i % 7 - 2) as f64 * 0.00003);
+        funding.push_str(&format!("BTCUSDT,{t},{rate},\n"));
+        expect_funding.push((t, rate));
+    }
+    std::fs::write(replay.join("funding/BTCUSDT.csv"), funding).unwrap();
+    let mut spot = String::from("openTime,open,high,low,close,volume\n");
+    let closes: Vec<String> = (0..31)
+        .map(|i| format!("{}.50", 90_000 + i * 137))
+        .collect();
+    for (i, c) in closes.iter().enumerate() {
+        spot.push_str(&format!("{},1,1,1,{c},1\n", JAN_1 + i as i64 * DAY));
+    }
+    std::fs::write(replay.join("spot_1d/BTCUSDT.csv"), spot).unwrap();
+    let cfg = SimConfig {
+        clock: ClockConfig {
+            mode: ClockMode::Manual,
+            speed: 1.0,
+            start_ms: Some(FEB_1 + DAY),
+        },
+        replay_dir: Some(replay),
+        ..SimConfig::default()
+    };
+    let sim = fff_sim::spawn(cfg).await.unwrap();
+    let urls = dir.path().join("urls.json");
+    std::fs::write(&urls, serde_json::to_string(&sim.urls).unwrap()).unwrap();
+    let out = dir.path().join("data");
+    let mut a = args(&out, &urls);
+    a.symbols = vec!["BTCUSDT".into()];
+    let summary = pull_with_env(&a, &no_env).await.unwrap();
+    assert!(summary.complete, "{summary}");
+    let files = snapshot(&out);
+    let got: Vec<(i64, String)> = files["funding/BTCUSDT.csv"]
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert!(
+                f[3].parse::<f64>().unwrap() > 1000.0,
+                "a mark price is filled in: {l}"
+            );
+            (f[1].parse().unwrap(), f[2].to_string())
+        })
+        .collect();
+    assert_eq!(got, expect_funding);
+    let spot_closes: Vec<String> = files["spot_1d/BTCUSDT.csv"]
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(4)
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+                .normalize()
+                .to_string()
+        })
+        .collect();
+    let expect: Vec<String> = closes
+        .iter()
+        .map(|c| c.trim_end_matches('0').to_string())
+        .collect();
+    assert_eq!(spot_closes, expect);
 }

@@ -3,15 +3,25 @@
 //! symbol, walking the same geometric Brownian model backwards from the start price), so klines
 //! and funding history can be paged through at any date since listing.
 
+use std::collections::VecDeque;
+
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal_macros::dec;
 
 use super::market::{HOUR_MS, Market, round_near};
 
+mod candles;
+mod funding;
+
+pub use candles::Candle;
+
 /// `onboardDate` reported by futures exchangeInfo; nothing exists before it.
 pub const LISTING_MS: i64 = 1_569_398_400_000;
 const YEAR_HOURS: f64 = 365.0 * 24.0;
+/// Live hourly bars kept per listing (two years): bounds memory on a fast accelerated clock;
+/// older live hours are then absent from klines.
+const MAX_LIVE_BARS: usize = 2 * 365 * 24;
 /// Stream tags, so price, range, volume and funding draws of one hour are independent.
 const TAG_RET: u64 = 1;
 const TAG_HIGH: u64 = 2;
@@ -59,24 +69,13 @@ struct LiveBar {
     mark: Ohlc,
 }
 
-/// One aggregated candle (a kline row without its times).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Candle {
-    pub px: Ohlc,
-    pub volume: Decimal,
-    pub quote_volume: Decimal,
-    pub trades: u64,
-    pub taker_base: Decimal,
-    pub taker_quote: Decimal,
-}
-
 #[derive(Debug, Clone)]
 pub struct History {
     key: u64,
     /// Simulated time the simulator started at.
     pub start_ms: i64,
     start_hour: i64,
-    live: Vec<LiveBar>,
+    live: VecDeque<LiveBar>,
     /// `past_log[i]` = ln(index) at the start of hour `start_hour - i`, grown lazily backwards.
     past_log: Vec<f64>,
 }
@@ -104,11 +103,11 @@ impl History {
             key,
             start_ms,
             start_hour,
-            live: vec![LiveBar {
+            live: VecDeque::from([LiveBar {
                 hour: start_hour,
                 index: Ohlc::flat(index),
                 mark: Ohlc::flat(mark),
-            }],
+            }]),
             past_log: vec![index.to_f64().unwrap_or(1.0).max(1e-12).ln()],
         }
     }
@@ -116,7 +115,7 @@ impl History {
     /// Records the prices at simulated time `t` (the end of a step) into its hourly bar.
     pub fn record(&mut self, t: i64, index: Decimal, mark: Decimal) {
         let hour = (t - 1).div_euclid(HOUR_MS);
-        match self.live.last_mut() {
+        match self.live.back_mut() {
             Some(b) if b.hour >= hour => {
                 b.index.update(index);
                 b.mark.update(mark);
@@ -130,14 +129,17 @@ impl History {
                 };
                 bar.index.update(index);
                 bar.mark.update(mark);
-                self.live.push(bar);
+                self.live.push_back(bar);
+                while self.live.len() > MAX_LIVE_BARS {
+                    self.live.pop_front();
+                }
             }
         }
     }
 
     /// Applies an instant price change (admin shock) to the current bar.
     pub fn touch(&mut self, index: Decimal, mark: Decimal) {
-        if let Some(b) = self.live.last_mut() {
+        if let Some(b) = self.live.back_mut() {
             b.index.update(index);
             b.mark.update(mark);
         }
@@ -147,12 +149,12 @@ impl History {
         self.key
     }
 
-    fn earliest_hour(&self) -> i64 {
+    pub(super) fn earliest_hour(&self) -> i64 {
         LISTING_MS.min(self.start_ms).div_euclid(HOUR_MS)
     }
 
     /// ln(index) at the start of `hour` (< start hour), extending the backward walk as needed.
-    fn past_ln(&mut self, hour: i64, vol: f64) -> f64 {
+    pub(super) fn past_ln(&mut self, hour: i64, vol: f64) -> f64 {
         let back = usize::try_from(self.start_hour - hour).unwrap_or(0);
         let dt = 1.0 / YEAR_HOURS;
         while self.past_log.len() <= back {
@@ -167,233 +169,59 @@ impl History {
     }
 }
 
-fn to_price(ln: f64, tick: Decimal) -> Decimal {
+pub(super) fn to_price(ln: f64, tick: Decimal) -> Decimal {
     Decimal::from_f64(ln.exp().clamp(1e-8, 1e9))
         .map(|p| round_near(p, tick).max(tick))
         .unwrap_or(tick)
 }
 
 impl Market {
-    fn spot_tick_fine(&self) -> Decimal {
+    pub(super) fn spot_tick_fine(&self) -> Decimal {
         self.price_tick()
     }
 
-    /// First settlement the running simulator makes; earlier rows are history.
-    pub fn first_live_funding(&self) -> i64 {
-        self.next_funding_after(self.history.start_ms)
+    /// Replayed daily close of the day opening at `open_ms`.
+    fn replay_close(&self, open_ms: i64) -> Option<f64> {
+        let i = self.replay_prices.partition_point(|(t, _)| *t < open_ms);
+        let (t, c) = self.replay_prices.get(i)?;
+        (*t == open_ms)
+            .then(|| c.to_f64())
+            .flatten()
+            .filter(|c| *c > 0.0)
     }
 
-    /// Synthetic settled rate at `t` (before the start): MA(1) noise around the configured mean.
-    fn synthetic_rate(&self, t: i64, noise: Decimal) -> Decimal {
-        let Some(p) = self.perp.as_ref() else {
-            return Decimal::ZERO;
+    /// ln(index) at the start of a past hour (`hour` <= the start hour): the synthetic walk,
+    /// bridged through replayed daily closes (at midnights before the start), so pre-start daily
+    /// klines open and close where the replayed ones did; the start price anchors the end.
+    pub(super) fn past_ln_at(&mut self, hour: i64) -> f64 {
+        let vol = self.volatility;
+        let start_hour = self.history.start_hour;
+        let w = self.history.past_ln(hour, vol);
+        if self.replay_prices.is_empty() || hour >= start_hour {
+            return w;
+        }
+        let day0 = hour.div_euclid(24) * 24;
+        let end = (day0 + 24).min(start_hour);
+        let (w0, w1) = (
+            self.history.past_ln(day0, vol),
+            self.history.past_ln(end, vol),
+        );
+        // Anchor at a midnight: the close of the day ending there, if replayed.
+        let anchor = |m: &Self, h: i64, w: f64| {
+            if h >= start_hour {
+                return w;
+            }
+            m.replay_close((h - 24) * HOUR_MS).map_or(w, f64::ln)
         };
-        let k = t.div_euclid(self.interval_ms());
-        let key = self.history.key();
-        let z = (normal(key, TAG_FUNDING, k) + 0.5 * normal(key, TAG_FUNDING, k - 1)) / 1.118;
-        let shock = Decimal::from_f64(z).unwrap_or_default();
-        (p.funding_rate + noise * shock)
-            .clamp(p.funding_floor, p.funding_cap)
-            .round_dp(8)
-    }
-
-    /// Funding rate in force during the past instant `t` (for the synthetic perp premium).
-    fn past_rate_at(&self, t: i64, noise: Decimal) -> Decimal {
-        self.synthetic_rate(self.next_funding_after(t), noise)
+        let (a0, a1) = (anchor(self, day0, w0), anchor(self, end, w1));
+        let f = (hour - day0) as f64 / (end - day0) as f64;
+        a0 + f * (a1 - a0) + (w - w0) - f * (w1 - w0)
     }
 
     /// Index price at the start of a past hour.
-    fn past_index_at_hour(&mut self, hour: i64) -> Decimal {
-        let vol = self.volatility;
-        let ln = self.history.past_ln(hour, vol);
+    pub(super) fn past_index_at_hour(&mut self, hour: i64) -> Decimal {
+        let ln = self.past_ln_at(hour);
         to_price(ln, self.spot_tick_fine() / dec!(100))
-    }
-
-    /// Settled funding before the start, in `[lo, hi]`: replayed rows when replaying, synthetic
-    /// otherwise. At most `limit` rows, the earliest ones when `ascending`, else the latest
-    /// (still returned in ascending order).
-    pub fn past_funding(
-        &mut self,
-        lo: i64,
-        hi: i64,
-        limit: usize,
-        ascending: bool,
-        noise: Decimal,
-    ) -> Vec<(i64, Decimal, Decimal)> {
-        let first_live = self.first_live_funding();
-        if !self.replay_funding.is_empty() {
-            let cut = first_live - 60_000;
-            let rows = self
-                .replay_funding
-                .iter()
-                .filter(|(t, ..)| *t >= lo && *t <= hi && *t < cut)
-                .map(|(t, r, m)| (*t, *r, m.unwrap_or_default()));
-            let mut v: Vec<_> = rows.collect();
-            if ascending {
-                v.truncate(limit);
-            } else {
-                v = v.split_off(v.len().saturating_sub(limit));
-            }
-            return v;
-        }
-        if self.perp.is_none() {
-            return Vec::new();
-        }
-        let iv = self.interval_ms();
-        let lo = lo.max(self.history.earliest_hour() * HOUR_MS);
-        let hi = hi.min(first_live - 1);
-        if lo > hi {
-            return Vec::new();
-        }
-        let (k_lo, k_hi) = ((lo + iv - 1).div_euclid(iv), hi.div_euclid(iv));
-        let ks: Vec<i64> = if ascending {
-            (k_lo..=k_hi).take(limit).collect()
-        } else {
-            let mut v: Vec<i64> = (k_lo..=k_hi).rev().take(limit).collect();
-            v.reverse();
-            v
-        };
-        let tick = self.perp_tick() / dec!(100);
-        ks.into_iter()
-            .map(|k| {
-                let t = k * iv;
-                let rate = self.synthetic_rate(t, noise);
-                let index = self.past_index_at_hour(t.div_euclid(HOUR_MS));
-                let mark = round_near(index * (Decimal::ONE + rate / dec!(2)), tick);
-                (t, rate, mark)
-            })
-            .collect()
-    }
-
-    /// Hourly candle of the index (`perp` false) or mark (`perp` true) path; `None` for hours
-    /// before listing or after `now`.
-    pub fn hour_candle(
-        &mut self,
-        hour: i64,
-        perp: bool,
-        now: i64,
-        noise: Decimal,
-    ) -> Option<Candle> {
-        let start_hour = self.history.start_hour;
-        let px = if hour < start_hour {
-            if hour < self.history.earliest_hour() {
-                return None;
-            }
-            let vol = self.volatility;
-            let key = self.history.key();
-            let o = self.history.past_ln(hour, vol);
-            let c = if hour + 1 == start_hour {
-                self.history.past_log[0]
-            } else {
-                self.history.past_ln(hour + 1, vol)
-            };
-            let sd = vol / YEAR_HOURS.sqrt() * 0.6;
-            let hi = o.max(c) + normal(key, TAG_HIGH, hour).abs() * sd;
-            let lo = o.min(c) - normal(key, TAG_LOW, hour).abs() * sd;
-            let (premium, tick) = if perp {
-                let r = self.past_rate_at(hour * HOUR_MS, noise);
-                (Decimal::ONE + r / dec!(2), self.perp_tick())
-            } else {
-                (Decimal::ONE, self.price_tick())
-            };
-            let p = |ln: f64| round_near(to_price(ln, tick / dec!(100)) * premium, tick).max(tick);
-            Ohlc {
-                open: p(o),
-                high: p(hi),
-                low: p(lo),
-                close: p(c),
-            }
-        } else {
-            let i = self.history.live.partition_point(|b| b.hour < hour);
-            let bar = match self.history.live.get(i) {
-                Some(b) if b.hour == hour => *b,
-                // An hour that opened exactly now has no step yet: flat at the last price.
-                None if hour * HOUR_MS <= now => {
-                    let last = self.history.live.last()?;
-                    LiveBar {
-                        hour,
-                        index: Ohlc::flat(last.index.close),
-                        mark: Ohlc::flat(last.mark.close),
-                    }
-                }
-                _ => return None,
-            };
-            let (raw, tick) = if perp {
-                (bar.mark, self.perp_tick())
-            } else {
-                (bar.index, self.price_tick())
-            };
-            Ohlc {
-                open: round_near(raw.open, tick),
-                high: round_near(raw.high, tick),
-                low: round_near(raw.low, tick),
-                close: round_near(raw.close, tick),
-            }
-        };
-        if hour * HOUR_MS > now {
-            return None;
-        }
-        // The figure the simulator knows is the 24h quote volume: spread it over hours with noise,
-        // pro rata for the hour in progress.
-        let day_volume = if perp {
-            self.perp.as_ref().map(|p| p.volume_24h)
-        } else {
-            self.spot.as_ref().map(|s| s.volume_24h)
-        }
-        .unwrap_or_default();
-        let key = self.history.key() ^ u64::from(perp);
-        let factor = (0.25 * normal(key, TAG_VOL, hour) - 0.03125).exp();
-        let elapsed = ((now - hour * HOUR_MS) as f64 / HOUR_MS as f64).clamp(0.0, 1.0);
-        let f = Decimal::from_f64(factor * elapsed).unwrap_or_default();
-        let quote_volume = (day_volume / dec!(24) * f).round_dp(8);
-        let avg = (px.open + px.close) / dec!(2);
-        let volume = if avg.is_zero() {
-            Decimal::ZERO
-        } else {
-            (quote_volume / avg).round_dp(8)
-        };
-        let share = (0.5 + 0.04 * normal(key, TAG_TAKER, hour)).clamp(0.3, 0.7);
-        let share = Decimal::from_f64(share).unwrap_or(dec!(0.5));
-        let trades = (quote_volume / dec!(2000)).round().to_u64().unwrap_or(0);
-        Some(Candle {
-            px,
-            volume,
-            quote_volume,
-            trades: trades.max(u64::from(!quote_volume.is_zero())),
-            taker_base: (volume * share).round_dp(8),
-            taker_quote: (quote_volume * share).round_dp(8),
-        })
-    }
-
-    /// Candle over `[open, open + len)` from hourly candles (only hours up to `now`).
-    pub fn candle(
-        &mut self,
-        open: i64,
-        len: i64,
-        perp: bool,
-        now: i64,
-        noise: Decimal,
-    ) -> Option<Candle> {
-        let first = open.div_euclid(HOUR_MS);
-        let last = (open + len - 1).div_euclid(HOUR_MS);
-        let mut acc: Option<Candle> = None;
-        for h in first..=last {
-            let Some(c) = self.hour_candle(h, perp, now, noise) else {
-                continue;
-            };
-            match acc.as_mut() {
-                None => acc = Some(c),
-                Some(a) => {
-                    a.px.merge(&c.px);
-                    a.volume += c.volume;
-                    a.quote_volume += c.quote_volume;
-                    a.trades += c.trades;
-                    a.taker_base += c.taker_base;
-                    a.taker_quote += c.taker_quote;
-                }
-            }
-        }
-        acc
     }
 }
 
@@ -414,7 +242,7 @@ pub fn daily_borrow_rate(configured: Decimal, asset: &str, hour_ms: i64, start_m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{MarketConfig, default_symbols};
+    use crate::config::default_symbols;
 
     const START: i64 = 1_767_225_600_000;
 
@@ -442,53 +270,28 @@ mod tests {
     }
 
     #[test]
-    fn live_bars_follow_the_path_and_stop_at_now() {
+    fn replayed_daily_closes_anchor_the_past_path() {
         let sym = &default_symbols()[0];
-        let cfg = MarketConfig::default();
-        let mut m = Market::new(sym, 3, START);
-        let mut hi = m.index;
-        let mut lo = m.index;
-        for i in 1..=120 {
-            m.step(60_000, START + i * 60_000, &cfg);
-            if i <= 60 {
-                hi = hi.max(m.index);
-                lo = lo.min(m.index);
-            }
-        }
-        let now = START + 120 * 60_000;
-        let c = m.hour_candle(START / HOUR_MS, false, now, dec!(0)).unwrap();
-        assert_eq!(c.px.open, round_near(sym.price, m.price_tick()));
-        assert_eq!(c.px.high, round_near(hi, m.price_tick()));
-        assert_eq!(c.px.low, round_near(lo, m.price_tick()));
-        let second = m
-            .hour_candle(START / HOUR_MS + 1, false, now, dec!(0))
+        let mut m = Market::new(sym, 5, START);
+        let day = 24 * HOUR_MS;
+        m.replay_prices = vec![
+            (START - 4 * day, dec!(90000)),
+            (START - 3 * day, dec!(91000)),
+            (START - 2 * day, dec!(88500.5)),
+        ];
+        let tick = m.price_tick();
+        let d = m
+            .candle(START - 2 * day, day, false, START, dec!(0))
             .unwrap();
-        assert_eq!(second.px.open, c.px.close);
-        assert_eq!(second.px.close, round_near(m.index, m.price_tick()));
-        assert!(
-            m.hour_candle(START / HOUR_MS + 3, false, now, dec!(0))
-                .is_none()
-        );
-        let day = m.candle(START, 86_400_000, false, now, dec!(0)).unwrap();
-        assert_eq!(day.px.open, c.px.open);
-        assert_eq!(day.quote_volume, c.quote_volume + second.quote_volume);
-    }
-
-    #[test]
-    fn past_funding_pages_on_interval_multiples() {
-        let syms = default_symbols();
-        let doge = syms.iter().find(|s| s.base == "DOGE").unwrap();
-        let mut m = Market::new(doge, 1, START);
-        let rows = m.past_funding(START - 10 * HOUR_MS, i64::MAX, 100, true, dec!(0.0001));
-        assert_eq!(rows.len(), 11);
-        assert_eq!(rows[0].0, START - 10 * HOUR_MS);
-        assert_eq!(rows[10].0, START);
-        let tail = m.past_funding(i64::MIN, i64::MAX, 3, false, dec!(0.0001));
-        assert_eq!(
-            tail.iter().map(|r| r.0).collect::<Vec<_>>(),
-            vec![START - 2 * HOUR_MS, START - HOUR_MS, START]
-        );
-        assert_eq!(tail[2], rows[10]);
-        assert!(rows.iter().all(|r| r.2 > Decimal::ZERO));
+        assert_eq!((d.px.open, d.px.close), (dec!(91000), dec!(88500.5)));
+        let d = m
+            .candle(START - 3 * day, day, false, START, dec!(0))
+            .unwrap();
+        assert_eq!((d.px.open, d.px.close), (dec!(90000), dec!(91000)));
+        assert!(d.px.high >= dec!(91000) && d.px.low <= dec!(90000));
+        // Days without a replayed close (or the one before) stay synthetic but contiguous.
+        let next = m.candle(START - day, day, false, START, dec!(0)).unwrap();
+        assert_eq!(next.px.open, dec!(88500.5));
+        assert_eq!(next.px.close, round_near(sym.price, tick));
     }
 }

@@ -201,6 +201,9 @@ fn next_hourly(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
 /// start (the one charged), a deterministic day-by-day variation of it before.
 fn rate_history(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     let asset = r.req("asset")?;
+    if !margin_assets(ex).iter().any(|a| a == asset) {
+        return Err(ApiError::bad(-3027, "Not a valid margin asset."));
+    }
     let end = r.int("endTime")?.unwrap_or(ex.now);
     let start = r
         .int("startTime")?

@@ -218,6 +218,10 @@ async fn interest_rate_history_reaches_before_the_start() {
             .iter()
             .all(|x| dec(&x["dailyInterestRate"]) == configured)
     );
+    let r = c
+        .signed("GET", "/sapi/v1/margin/interestRateHistory", "asset=NOPE")
+        .await;
+    assert_eq!(r.code(), -3027);
 }
 
 #[tokio::test]

@@ -516,3 +516,51 @@ async fn pause_lets_a_sliced_entry_finish_unless_told_to_cancel_it() {
     );
     assert_eq!(second.perp_qty, second.spot_qty, "every slice hedged");
 }
+
+/// An order left UNKNOWN while the process kept running (its follow-up gave up) is resolved by
+/// the periodic sweep, and the naked leg it left is hedged without waiting for a restart.
+#[tokio::test]
+async fn sweep_resolves_orders_nobody_follows_and_hedges_the_leg() {
+    let rig = rig().await;
+    let position = rig
+        .store
+        .create_position(&fff_store::NewPosition {
+            symbol: "BTCUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap();
+    let perp = OrderRequest {
+        client_order_id: client_order_id(position.id, Leg::Perp, Step::Entry(0)),
+        venue: Venue::UsdmPerp,
+        symbol: "BTCUSDT".into(),
+        side: fff_core::Side::Sell,
+        kind: OrderKind::Market,
+        qty: dec!(10),
+        reduce_only: false,
+        side_effect: fff_store::SideEffect::NoSideEffect,
+    };
+    rig.store
+        .insert_order_intent(&super::orders::intent_for(position.id, &perp))
+        .await
+        .unwrap();
+    rig.fake.place_order(&perp).await.unwrap();
+    rig.store
+        .set_position_state(
+            position.id,
+            PositionState::Open,
+            Some("broken: entry interrupted"),
+        )
+        .await
+        .unwrap();
+    let resolved = crate::reconcile::sweep_stale_orders(&rig.engine, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(resolved, 1);
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!((after.perp_qty, after.spot_qty), (dec!(10), dec!(10)));
+    assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1);
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+}
