@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use fff_proto::fff::executor::v1 as exec;
 use fff_proto::fff::risk::v1 as risk;
-use fff_runtime::config::ProcessEnv;
 use fff_runtime::FffConfig;
+use fff_runtime::config::ProcessEnv;
 use serde_json::{Value, json};
 use tonic::transport::Endpoint;
 
@@ -103,7 +103,11 @@ async fn collect(executor: &str, risk_endpoint: &str) -> Snapshot {
                 .get_allocation(exec::GetAllocationRequest {})
                 .await
                 .map_err(describe)
-                .and_then(|r| r.into_inner().allocation.ok_or_else(|| "empty answer".into()));
+                .and_then(|r| {
+                    r.into_inner()
+                        .allocation
+                        .ok_or_else(|| "empty answer".into())
+                });
             let status = client
                 .clone()
                 .get_status(exec::GetStatusRequest {})

@@ -57,7 +57,8 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     let logs = home.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     // Create the token before the roles race for it, and so the operator can read it.
-    auth::load_or_create_token(&config.auth, &ProcessEnv).context("cannot prepare the auth token")?;
+    auth::load_or_create_token(&config.auth, &ProcessEnv)
+        .context("cannot prepare the auth token")?;
 
     let postgres = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(_) => None,
@@ -85,7 +86,9 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
         Err(error) => Err(error),
     };
     eprintln!("fff up: stopping");
-    suite.stop_all(config.server.grace_period() + Duration::from_secs(2)).await;
+    suite
+        .stop_all(config.server.grace_period() + Duration::from_secs(2))
+        .await;
     if let Some(cluster) = &postgres {
         cluster.stop();
     }
@@ -141,10 +144,17 @@ async fn start_and_wait(
 fn print_banner(config: &FffConfig, urls_json: &str, database_url: &str, home: &Path) {
     let sim = serde_json::from_str::<serde_json::Value>(urls_json)
         .ok()
-        .and_then(|v| v.get("spot_rest").and_then(|s| s.as_str()).map(str::to_owned))
+        .and_then(|v| {
+            v.get("spot_rest")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     println!("fff up: the suite is running (Ctrl-C stops it)");
-    println!("  {:<11} {sim}  (Binance-compatible simulator; admin at {sim}/admin)", "sim");
+    println!(
+        "  {:<11} {sim}  (Binance-compatible simulator; admin at {sim}/admin)",
+        "sim"
+    );
     for role in Role::ALL {
         let addr = config.server.listen_addr(role);
         println!(
@@ -154,10 +164,17 @@ fn print_banner(config: &FffConfig, urls_json: &str, database_url: &str, home: &
         );
     }
     println!("  {:<11} {}", "postgres", redact_password(database_url));
-    println!("  {:<11} {}", "auth token", home.join("auth-token").display());
+    println!(
+        "  {:<11} {}",
+        "auth token",
+        home.join("auth-token").display()
+    );
     match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
-            println!("  {:<11} OTLP to {endpoint} (Jaeger UI: http://localhost:16686)", "traces")
+            println!(
+                "  {:<11} OTLP to {endpoint} (Jaeger UI: http://localhost:16686)",
+                "traces"
+            )
         }
         _ => println!(
             "  {:<11} not exported; set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 (Jaeger OTLP gRPC)",

@@ -128,8 +128,18 @@ pub fn table(snapshot: &Snapshot) -> String {
             let _ = writeln!(
                 out,
                 "{:<12} {:<21} {:<9} {:>14} {:>14} {:>12} {:>12} {:>8} {:>12} {:>10} {:>10} {:>12}",
-                "SYMBOL", "DIRECTION", "STATUS", "SPOT QTY", "PERP QTY", "SPOT ENTRY",
-                "PERP ENTRY", "DRIFT", "FUNDING", "BORROW", "FEES", "UNREALIZED"
+                "SYMBOL",
+                "DIRECTION",
+                "STATUS",
+                "SPOT QTY",
+                "PERP QTY",
+                "SPOT ENTRY",
+                "PERP ENTRY",
+                "DRIFT",
+                "FUNDING",
+                "BORROW",
+                "FEES",
+                "UNREALIZED"
             );
             for p in positions {
                 let spot = p.spot_leg.clone().unwrap_or_default();
@@ -162,10 +172,16 @@ pub fn table(snapshot: &Snapshot) -> String {
                 let _ = writeln!(
                     out,
                     "P&L        funding +{} / -{}  borrow {}  fees {} (spot) {} (perp)  basis {} / {}  realized {}  unrealized {}  net {}",
-                    or_dash(&t.funding_received), or_dash(&t.funding_paid),
-                    or_dash(&t.borrow_interest), or_dash(&t.fees_spot), or_dash(&t.fees_perp),
-                    or_dash(&t.basis_pnl_spot), or_dash(&t.basis_pnl_perp),
-                    or_dash(&t.realized), or_dash(&t.unrealized), or_dash(&t.net)
+                    or_dash(&t.funding_received),
+                    or_dash(&t.funding_paid),
+                    or_dash(&t.borrow_interest),
+                    or_dash(&t.fees_spot),
+                    or_dash(&t.fees_perp),
+                    or_dash(&t.basis_pnl_spot),
+                    or_dash(&t.basis_pnl_perp),
+                    or_dash(&t.realized),
+                    or_dash(&t.unrealized),
+                    or_dash(&t.net)
                 );
             }
         }
@@ -178,8 +194,11 @@ pub fn table(snapshot: &Snapshot) -> String {
             let _ = writeln!(
                 out,
                 "CAPITAL    equity {}  deployed {} of {}  utilization {}  reserve {}",
-                or_dash(&a.equity), or_dash(&a.deployed), or_dash(&a.deployable),
-                or_dash(&a.utilization), or_dash(&a.reserve)
+                or_dash(&a.equity),
+                or_dash(&a.deployed),
+                or_dash(&a.deployable),
+                or_dash(&a.utilization),
+                or_dash(&a.reserve)
             );
         }
         Err(error) => {
@@ -191,9 +210,17 @@ pub fn table(snapshot: &Snapshot) -> String {
             let _ = writeln!(
                 out,
                 "RISK       tier {}  margin coverage {}  cross-margin level {}  drawdown {} (month max {}, limit {})  entries {}",
-                tier(r.tier), or_dash(&r.futures_margin_coverage), or_dash(&r.cross_margin_level),
-                or_dash(&r.drawdown), or_dash(&r.drawdown_month_max), or_dash(&r.drawdown_limit),
-                if r.entries_halted { "HALTED" } else { "allowed" }
+                tier(r.tier),
+                or_dash(&r.futures_margin_coverage),
+                or_dash(&r.cross_margin_level),
+                or_dash(&r.drawdown),
+                or_dash(&r.drawdown_month_max),
+                or_dash(&r.drawdown_limit),
+                if r.entries_halted {
+                    "HALTED"
+                } else {
+                    "allowed"
+                }
             );
         }
         Err(error) => {
@@ -205,7 +232,11 @@ pub fn table(snapshot: &Snapshot) -> String {
             out,
             "EXECUTOR   {}{}",
             if s.paused { "PAUSED" } else { "running" },
-            if s.reason.is_empty() { String::new() } else { format!(" ({})", s.reason) }
+            if s.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.reason)
+            }
         );
     }
     out

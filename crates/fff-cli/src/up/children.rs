@@ -23,9 +23,16 @@ pub struct Child {
 
 impl Child {
     /// Starts `fff sim` and returns it with its base-URL JSON line.
-    pub async fn start_sim(exe: &Path, args: &UpArgs, log: &Path) -> anyhow::Result<(Self, String)> {
+    pub async fn start_sim(
+        exe: &Path,
+        args: &UpArgs,
+        log: &Path,
+    ) -> anyhow::Result<(Self, String)> {
         let mut command = Command::new(exe);
-        command.arg("sim").arg("--listen").arg(args.sim_listen.to_string());
+        command
+            .arg("sim")
+            .arg("--listen")
+            .arg(args.sim_listen.to_string());
         if let Some(config) = &args.sim_config {
             command.arg("--config").arg(config);
         }
@@ -64,7 +71,10 @@ impl Child {
         log: &Path,
     ) -> anyhow::Result<Self> {
         let mut command = Command::new(exe);
-        command.arg(role.as_str()).arg("--listen").arg(addr.to_string());
+        command
+            .arg(role.as_str())
+            .arg("--listen")
+            .arg(addr.to_string());
         if let Some(config) = &args.config {
             command.arg("--config").arg(config);
         }
@@ -141,7 +151,11 @@ impl Suite {
     fn check_alive(&mut self) -> anyhow::Result<()> {
         for child in &mut self.children {
             if let Some(status) = child.process.try_wait()? {
-                bail!("{} exited ({status}); see .fff/logs/{}.log", child.name, child.name);
+                bail!(
+                    "{} exited ({status}); see .fff/logs/{}.log",
+                    child.name,
+                    child.name
+                );
             }
         }
         Ok(())
@@ -155,8 +169,14 @@ impl Suite {
                     .args(["-TERM", &pid.to_string()])
                     .status();
             }
-            if tokio::time::timeout(grace, child.process.wait()).await.is_err() {
-                eprintln!("fff up: {} did not stop within {grace:?}; killing it", child.name);
+            if tokio::time::timeout(grace, child.process.wait())
+                .await
+                .is_err()
+            {
+                eprintln!(
+                    "fff up: {} did not stop within {grace:?}; killing it",
+                    child.name
+                );
                 let _ = child.process.kill().await;
             }
         }

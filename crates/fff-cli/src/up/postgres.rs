@@ -29,20 +29,30 @@ impl LocalPostgres {
         let bin = postgres_bin()?;
         let root = home.join("postgres");
         let data = root.join("data");
-        std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create {}", root.display()))?;
         let as_postgres = is_root();
         if as_postgres {
             // PostgreSQL refuses to run as root: the cluster belongs to the `postgres` user, who
             // must be able to traverse `.fff` (the token file inside stays 0600).
             chmod(home, 0o711)?;
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&root))?;
         }
         if !data.join("PG_VERSION").exists() {
             eprintln!("fff up: initialising PostgreSQL in {}", data.display());
             run(pg_command(&bin, "initdb", as_postgres)
                 .arg("-D")
                 .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]))?;
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]))?;
         }
         let mut cluster = Self {
             bin,
@@ -82,15 +92,32 @@ impl LocalPostgres {
 
     fn create_database(&self) -> anyhow::Result<()> {
         let exists = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
-            .args(["-tAc", &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args([
+                "-tAc",
+                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+            ])
             .output()
             .context("cannot run psql")?;
         if String::from_utf8_lossy(&exists.stdout).trim() == "1" {
             return Ok(());
         }
         run(Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-c", &format!("CREATE DATABASE {DATABASE}")]))
     }
 

@@ -8,5 +8,5 @@ mod risk;
 mod roles;
 mod scanner;
 mod status;
-mod up;
 mod trading;
+mod up;

@@ -26,7 +26,10 @@ fn up_then_status_shows_open_positions_within_a_minute() {
     let roles = ["gateway", "scanner", "executor", "risk", "rebalancer"];
     let mut command = fff();
     command.arg("up").current_dir(dir.path());
-    command.args(["--sim-listen", &format!("127.0.0.1:{}", free_port().unwrap())]);
+    command.args([
+        "--sim-listen",
+        &format!("127.0.0.1:{}", free_port().unwrap()),
+    ]);
     command.args(["--postgres-port", &free_port().unwrap().to_string()]);
     command.args(["--accelerate", "3600"]);
     for (role, port) in roles.iter().zip(&ports) {
@@ -76,7 +79,10 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         );
         std::thread::sleep(Duration::from_secs(2));
     };
-    assert!(positions.iter().all(|p| p["symbol"].is_string()), "{positions:?}");
+    assert!(
+        positions.iter().all(|p| p["symbol"].is_string()),
+        "{positions:?}"
+    );
 
     // The table view shows the same positions.
     let table = fff()
