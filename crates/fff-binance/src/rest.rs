@@ -41,6 +41,10 @@ pub struct RestConfig {
     pub retry_backoff: Duration,
     /// How long a request may wait for local rate-limit budget before failing.
     pub max_budget_wait: Duration,
+    /// Sign with the exchange's clock (measured offset, re-synced once on -1021). Off only for
+    /// the simulator with an accelerated clock, whose server time runs ahead of the wall clock
+    /// while it still accepts wall-clock timestamps.
+    pub sync_server_time: bool,
 }
 
 impl Default for RestConfig {
@@ -51,6 +55,7 @@ impl Default for RestConfig {
             max_read_retries: 2,
             retry_backoff: Duration::from_millis(200),
             max_budget_wait: Duration::from_secs(10),
+            sync_server_time: true,
         }
     }
 }
@@ -279,7 +284,9 @@ impl RestClient {
         if endpoint.security != Security::Public && self.inner.credentials.is_none() {
             return Err(Error::MissingCredentials(endpoint.path));
         }
-        if endpoint.security == Security::Signed
+        let sync = self.inner.config.sync_server_time;
+        if sync
+            && endpoint.security == Security::Signed
             && !self.clock(endpoint.host).synced.load(Ordering::Relaxed)
         {
             self.sync_time(endpoint.host).await?;
@@ -295,7 +302,7 @@ impl RestClient {
         loop {
             attempt += 1;
             match self.send_once(endpoint, &params).await {
-                Err(Error::Api { code: -1021, .. }) if !resynced => {
+                Err(Error::Api { code: -1021, .. }) if sync && !resynced => {
                     // Rejected for the timestamp before processing: safe to re-sign and resend once.
                     resynced = true;
                     tracing::warn!(

@@ -184,6 +184,10 @@ async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
             continue;
         };
         for position in live {
+            // marks for P&L and the position views (the gateway serves them from its universe)
+            if let Ok(instrument) = engine.exchange.instrument(&position.symbol).await {
+                engine.set_mark(&position.symbol, instrument.mark_price);
+            }
             let mark = engine.mark(&position.symbol);
             if let Err(err) = pnl::book_daily(engine.store(), &position, mark).await {
                 tracing::warn!(symbol = %position.symbol, error = %err, "pnl_daily not written");

@@ -27,6 +27,9 @@ impl ExchangeSettings {
         let rest = RestConfig {
             recv_window_ms: config.recv_window_ms,
             timeout: Duration::from_millis(config.request_timeout_ms),
+            // The simulator accepts wall-clock timestamps; its (possibly accelerated) server time
+            // would make every signature stale. Binance itself is always signed against its clock.
+            sync_server_time: config.venue.is_live(),
             ..RestConfig::default()
         };
         Ok(Self {

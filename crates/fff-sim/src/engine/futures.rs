@@ -286,7 +286,9 @@ impl Exchange {
         let lev = Decimal::from(self.accounts[account].leverage_of(&req.symbol));
         let px = price.unwrap_or(mark).max(mark);
         let need = opening * px / lev + qty * px * self.cfg.fees.futures_taker;
-        if need > self.futures_totals(account).available {
+        // A pure reduction lowers risk: Binance accepts it even with no available balance (its
+        // fee comes out of the released margin), which is what lets a shocked account de-risk.
+        if opening > Decimal::ZERO && need > self.futures_totals(account).available {
             return Err(ApiError::margin_insufficient());
         }
         let id = self.next_id();
