@@ -256,6 +256,10 @@ impl RestClient {
 
     /// Measures the clock offset against `host` (`GET /api/v3/time` or `/fapi/v1/time`).
     pub async fn sync_time(&self, host: Host) -> Result<i64> {
+        if !self.inner.config.sync_server_time {
+            // Configured to sign with the local clock (see `RestConfig::sync_server_time`).
+            return Ok(0);
+        }
         let endpoint = time_endpoint(host);
         let before = local_now_ms();
         let time: ServerTime = self.send_once(&endpoint, &Params::new()).await?;
