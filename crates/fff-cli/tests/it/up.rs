@@ -54,7 +54,6 @@ fn up_then_status_shows_open_positions_within_a_minute() {
     let started = Instant::now();
     let executor = format!("http://127.0.0.1:{}", ports[2]);
     let risk = format!("http://127.0.0.1:{}", ports[3]);
-    let mut last = String::new();
     let positions = loop {
         assert!(
             up.child.try_wait().unwrap().is_none(),
@@ -65,7 +64,7 @@ fn up_then_status_shows_open_positions_within_a_minute() {
             .args(["status", "--json", "--executor", &executor, "--risk", &risk])
             .output()
             .unwrap();
-        last = String::from_utf8_lossy(&output.stdout).into_owned();
+        let last = String::from_utf8_lossy(&output.stdout).into_owned();
         if let Ok(report) = serde_json::from_str::<serde_json::Value>(&last)
             && let Some(list) = report["positions"].as_array()
             && !list.is_empty()
