@@ -9,8 +9,8 @@ mod env;
 mod error;
 mod exchange;
 mod layers;
-mod role;
 mod risk_service;
+mod role;
 mod scanner;
 mod sections;
 
@@ -28,8 +28,8 @@ use crate::secret::SecretString;
 pub use env::{ENV_NESTING, ENV_PREFIX, EnvSource, MapEnv, ProcessEnv, vars};
 pub use error::{ConfigError, ConfigIssue, Origin};
 pub use exchange::{ExchangeConfig, ExchangeVenue};
-pub use role::{Role, UnknownRole, default_endpoint, default_port};
 pub use risk_service::{RebalancerConfig, RiskServiceConfig};
+pub use role::{Role, UnknownRole, default_endpoint, default_port};
 pub use scanner::{ScannerConfig, ShardSpec};
 pub use sections::{
     AuthConfig, DatabaseConfig, LogFormat, PortsConfig, ServerConfig, ServicesConfig,
@@ -132,6 +132,7 @@ impl FffConfig {
         let mut sample = FffConfig::default();
         sample.telemetry.otlp_endpoint = Some(String::new());
         sample.telemetry.service_name = Some(String::new());
+        sample.telemetry.metrics_listen = Some(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         sample.auth.token_file = Some(PathBuf::new());
         sample.exchange = ExchangeConfig::schema_sample();
         Value::try_from(sample).unwrap_or_else(|_| Value::Table(Table::new()))
