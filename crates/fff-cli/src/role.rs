@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fff_runtime::config::ProcessEnv;
-use fff_runtime::{FffConfig, Role, RoleContext, Secrets, auth, shutdown, telemetry};
+use fff_runtime::{FffConfig, Role, RoleContext, Secrets, auth, metrics, shutdown, telemetry};
 use tokio::net::TcpListener;
 
 use crate::cli::RoleArgs;
@@ -52,6 +52,28 @@ async fn serve(role: Role, config: FffConfig, args: &RoleArgs) -> anyhow::Result
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    // the metrics endpoint lives as long as the role; binding it is checked before serving
+    let metrics = match config.telemetry.metrics_listen {
+        Some(metrics_addr) => {
+            let metrics_listener = TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {metrics_addr}"))?;
+            metrics::gauge_set(
+                "fff_up",
+                "1 while the role process runs.",
+                &[
+                    ("role", role.as_str()),
+                    ("version", env!("CARGO_PKG_VERSION")),
+                ],
+                1.0,
+            );
+            Some(tokio::spawn(metrics::serve(
+                metrics_listener,
+                std::future::pending(),
+            )))
+        }
+        None => None,
+    };
     let context = RoleContext::new(config)
         .with_secrets(Secrets::from_env(&ProcessEnv))
         .with_auth_token(token);
@@ -63,6 +85,9 @@ async fn serve(role: Role, config: FffConfig, args: &RoleArgs) -> anyhow::Result
         Role::Risk => fff_risk::run(context, listener, stop.wait()).await,
         Role::Rebalancer => fff_rebalancer::run(context, listener, stop.wait()).await,
     };
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     // Flush spans even when the role failed: the failure's trace is the one worth keeping.
     if let Err(error) = telemetry.shutdown() {
         eprintln!("fff {role}: telemetry flush failed: {error}");

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod role;
 pub mod secret;
 pub mod shutdown;

@@ -22,7 +22,10 @@ use tracing_subscriber::{EnvFilter, Layer, fmt};
 use crate::config::{EnvSource, LogFormat, ProcessEnv, TelemetryConfig, vars};
 use crate::error::{Error, Result};
 
-pub use propagation::{ClientInterceptor, inject_trace_context, server_span};
+pub use propagation::{
+    ClientInterceptor, current_traceparent, inject_trace_context, server_span,
+    set_parent_from_traceparent,
+};
 
 /// Keeps the trace exporter alive; call [`TelemetryGuard::shutdown`] before exit to flush the
 /// last spans (dropping the guard does the same, without reporting errors).

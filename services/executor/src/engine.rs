@@ -23,6 +23,7 @@ use fff_store::{NewPosition, Position, PositionState, Store};
 use rust_decimal::Decimal;
 use tokio::sync::{OwnedMutexGuard, broadcast};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::error::{ExecutorError, Result};
 use crate::exchange::Exchange;
@@ -304,11 +305,16 @@ impl Engine {
     where
         F: Future<Output = Result<()>> + Send + 'static,
     {
-        self.tasks.spawn(async move {
-            if let Err(err) = work.await {
-                tracing::error!(task = name, error = %err, "executor task failed");
+        // keeps the caller's span, so orders placed by the task stay in the decision's trace
+        let span = tracing::Span::current();
+        self.tasks.spawn(
+            async move {
+                if let Err(err) = work.await {
+                    tracing::error!(task = name, error = %err, "executor task failed");
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 
     /// Waits (bounded) for spawned work to finish, e.g. at shutdown.

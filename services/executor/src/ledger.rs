@@ -352,6 +352,18 @@ pub(crate) async fn book_funding(
         })
         .await?;
     if inserted.created {
+        fff_runtime::metrics::counter_add(
+            "fff_executor_funding_payments_total",
+            "Funding payments booked.",
+            &[("asset", record.asset.as_str())],
+            1.0,
+        );
+        fff_runtime::metrics::gauge_set(
+            "fff_executor_last_funding_amount",
+            "Amount of the last funding payment booked (negative when paid), by symbol.",
+            &[("symbol", record.symbol.as_str())],
+            rust_decimal::prelude::ToPrimitive::to_f64(&amount).unwrap_or(f64::NAN),
+        );
         if let Some(expected) = expected
             && expected != amount
         {

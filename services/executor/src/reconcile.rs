@@ -78,6 +78,19 @@ pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
         compare_with_exchange(engine, &mut report).await?;
     }
     report.completed_at = Some(Utc::now());
+    fff_runtime::metrics::counter_add(
+        "fff_executor_reconciliations_total",
+        "Full reconciliations run, by outcome.",
+        &[(
+            "outcome",
+            if report.mismatches.is_empty() {
+                "clean"
+            } else {
+                "mismatch"
+            },
+        )],
+        1.0,
+    );
     if report.mismatches.is_empty() {
         tracing::info!(summary = %report.summary(), "reconciliation complete");
     } else {

@@ -22,6 +22,7 @@ use fff_store::Position;
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::approval::Approver;
 use crate::engine::{Engine, Urgency};
@@ -192,7 +193,14 @@ pub async fn run(
     let mut equity: Option<(Decimal, Instant)> = None;
     loop {
         let received = Instant::now();
-        let opportunities = view.borrow_and_update().opportunities.clone();
+        let (opportunities, traceparent) = {
+            let merged = view.borrow_and_update();
+            (merged.opportunities.clone(), newest_traceparent(&merged))
+        };
+        // continues the trace of the scan cycle that produced the ranking (carried in the
+        // snapshot: the stream's gRPC metadata is per stream, not per message)
+        let span = tracing::info_span!(parent: None, "executor.decision", opportunities = opportunities.len());
+        fff_runtime::telemetry::set_parent_from_traceparent(&span, &traceparent);
         if !opportunities.is_empty()
             && let Err(err) = step(
                 &engine,
@@ -203,6 +211,7 @@ pub async fn run(
                 received,
                 &mut equity,
             )
+            .instrument(span)
             .await
         {
             tracing::warn!(error = %err, "allocation step failed");
@@ -213,6 +222,16 @@ pub async fn run(
             () = tokio::time::sleep(REPLAN_EVERY) => {}
         }
     }
+}
+
+/// The `traceparent` of the most recently computed shard snapshot that carries one.
+fn newest_traceparent(view: &MergedView) -> String {
+    view.shards
+        .iter()
+        .filter(|s| !s.traceparent.is_empty())
+        .max_by_key(|s| s.computed_at.as_ref().map(|t| (t.seconds, t.nanos)))
+        .map(|s| s.traceparent.clone())
+        .unwrap_or_default()
 }
 
 async fn step(

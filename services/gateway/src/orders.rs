@@ -22,6 +22,7 @@ use fff_proto::FieldError;
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as pb;
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::convert::{now_ms, order_from_futures, order_from_spot, ts};
 use crate::error::exchange_status;
@@ -111,13 +112,54 @@ impl Orders {
         let guard = self.book.lock_id(&order.client_order_id).await;
         let this = self.clone();
         // lookup and send outlive a caller that hangs up; the id stays locked until recorded
-        let task = tokio::spawn(async move {
-            let result = this.place_locked(order).await;
-            drop(guard);
-            result
-        });
-        task.await
-            .map_err(|e| Status::internal(format!("order task failed: {e}")))?
+        let started = std::time::Instant::now();
+        // the exchange call stays in the caller's trace
+        let task = tokio::spawn(
+            async move {
+                let result = this.place_locked(order).await;
+                drop(guard);
+                result
+            }
+            .instrument(tracing::Span::current()),
+        );
+        let result = task
+            .await
+            .map_err(|e| Status::internal(format!("order task failed: {e}")))?;
+        fff_runtime::metrics::histogram_observe(
+            "fff_gateway_order_latency_seconds",
+            "PlaceOrder latency (gateway to exchange and back), by outcome.",
+            &[("outcome", if result.is_ok() { "ok" } else { "error" })],
+            started.elapsed().as_secs_f64(),
+        );
+        self.export_weight_usage();
+        result
+    }
+
+    /// Request weight used per limiter window, as Prometheus gauges.
+    fn export_weight_usage(&self) {
+        let limiters = self.rest.limiters();
+        for (scope, limiter) in [
+            ("spot", &limiters.spot),
+            ("futures", &limiters.futures),
+            ("sapi_ip", &limiters.sapi_ip),
+            ("sapi_uid", &limiters.sapi_uid),
+        ] {
+            for (window, used, limit) in limiter.usage() {
+                let labels = [("scope", scope), ("window", window.as_str())];
+                fff_runtime::metrics::gauge_set(
+                    "fff_gateway_rate_limit_used",
+                    "Exchange request weight / order count used in the current window.",
+                    &labels,
+                    f64::from(used),
+                );
+                fff_runtime::metrics::gauge_set(
+                    "fff_gateway_rate_limit_limit",
+                    "Exchange request weight / order count limit of the window.",
+                    &labels,
+                    f64::from(limit),
+                );
+            }
+        }
     }
 
     /// [`Orders::place`] with the id's lock held.

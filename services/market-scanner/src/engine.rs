@@ -202,6 +202,15 @@ impl Engine {
         }
         self.sequence += 1;
         self.dirty = false;
+        // the root of a decision's trace: consumers parent their spans on it
+        let span = tracing::info_span!(
+            parent: None,
+            "scanner.snapshot",
+            shard = self.shard.index(),
+            sequence = self.sequence,
+            publish,
+        );
+        let traceparent = span.in_scope(fff_runtime::telemetry::current_traceparent);
         let snapshot = Snapshot {
             sequence: self.sequence,
             instance_id: self.instance_id.clone(),
@@ -209,7 +218,17 @@ impl Engine {
             computed_at: now,
             ranked,
             params: self.params.clone(),
+            traceparent,
         };
+        if let Some(as_of) = snapshot.data_as_of() {
+            // how far the oldest market data used lags the scan: a stalled stream shows here
+            fff_runtime::metrics::gauge_set(
+                "fff_scanner_data_lag_seconds",
+                "Scan time minus the oldest market-data time used, per shard.",
+                &[("shard", &self.shard.index().to_string())],
+                (now - as_of).num_milliseconds() as f64 / 1000.0,
+            );
+        }
         Some(Cycle {
             snapshot: Arc::new(snapshot),
             publish,

@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub computed_at: DateTime<Utc>,
     pub ranked: Vec<Arc<Evaluated>>,
     pub params: Arc<EvalParams>,
+    /// W3C `traceparent` of the scan-cycle span; empty when not traced.
+    pub traceparent: String,
 }
 
 impl Snapshot {
@@ -76,6 +78,7 @@ impl Snapshot {
             symbols_scanned: u32::try_from(self.ranked.len()).unwrap_or(u32::MAX),
             qualified_count: u32::try_from(self.qualified_count()).unwrap_or(u32::MAX),
             opportunities,
+            traceparent: self.traceparent.clone(),
         }
     }
 

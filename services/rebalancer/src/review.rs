@@ -117,6 +117,12 @@ pub fn review_position(
         ctx.selection,
     );
     review.drift = decimal_to_string(decision.drift.round_dp(8));
+    fff_runtime::metrics::gauge_set(
+        "fff_position_drift_ratio",
+        "Leg drift |spot - perp| / max of the two, per symbol, at the last review.",
+        &[("symbol", position.symbol.as_str())],
+        rust_decimal::prelude::ToPrimitive::to_f64(&decision.drift).unwrap_or(f64::NAN),
+    );
     review.reason_code = reason(decision.reason) as i32;
     review.detail = decision.detail.clone();
     match action(&decision, position, ctx) {

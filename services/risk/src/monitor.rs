@@ -114,6 +114,7 @@ impl RiskMonitor {
         metrics: AccountMetrics,
         now: DateTime<Utc>,
     ) -> Vec<NewDirective> {
+        export_metrics(&metrics);
         let futures_tier = match metrics.futures_coverage {
             Some(coverage) => {
                 self.futures.observe(coverage, &self.params);
@@ -336,6 +337,43 @@ impl RiskMonitor {
             _ => Some((key.0, key.1, drawdown)),
         };
     }
+}
+
+/// The account figures as Prometheus gauges (statistics: f64 is fine here).
+fn export_metrics(metrics: &AccountMetrics) {
+    use fff_runtime::metrics::gauge_set;
+    use rust_decimal::prelude::ToPrimitive;
+    let f = |d: Decimal| d.to_f64().unwrap_or(f64::NAN);
+    gauge_set(
+        "fff_risk_futures_margin_ratio",
+        "Binance futures margin ratio (maintenance / margin balance; lower is safer).",
+        &[],
+        f(metrics.futures_margin_ratio),
+    );
+    gauge_set(
+        "fff_risk_cross_margin_level",
+        "Cross-margin level (total asset / total liability); 0 without liability.",
+        &[],
+        metrics.cross_margin_level.map_or(0.0, f),
+    );
+    gauge_set(
+        "fff_risk_total_equity_usdt",
+        "Total equity across wallets, net of liabilities.",
+        &[],
+        f(metrics.total_equity),
+    );
+    gauge_set(
+        "fff_risk_deployed_notional_usdt",
+        "Sum of |perp notional| at mark.",
+        &[],
+        f(metrics.deployed_notional),
+    );
+    gauge_set(
+        "fff_open_positions",
+        "Symbols with an open perp position.",
+        &[],
+        metrics.open_symbols.len() as f64,
+    );
 }
 
 #[cfg(test)]

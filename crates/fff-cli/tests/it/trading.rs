@@ -20,6 +20,9 @@ use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
+mod metrics;
+mod traces;
+
 use crate::harness::{
     RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_role_listening,
     start_role_on, start_sim_with_config,
@@ -123,20 +126,23 @@ struct Options {
     scanner: bool,
     rebalancer: bool,
     executor_env: Vec<(&'static str, &'static str)>,
+    /// Extra environment of every role (e.g. the OTLP endpoint).
+    common_env: Vec<(String, String)>,
+    /// Extra environment of the gateway and of risk (e.g. their metrics ports).
+    gateway_env: Vec<(String, String)>,
+    risk_env: Vec<(String, String)>,
 }
 
 async fn stack(options: Options) -> Stack {
     let db = test_database().await.unwrap();
     let sim = start_sim_with_config(SIM_CONFIG).await.unwrap();
-    let gateway = start_gateway(
-        &sim,
-        &[
-            ("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "1000"),
-            ("FFF_EXCHANGE__RECV_WINDOW_MS", "60000"),
-        ],
-    )
-    .await
-    .unwrap();
+    let mut gateway_env = vec![
+        ("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "1000"),
+        ("FFF_EXCHANGE__RECV_WINDOW_MS", "60000"),
+    ];
+    gateway_env.extend(as_refs(&options.common_env));
+    gateway_env.extend(as_refs(&options.gateway_env));
+    let gateway = start_gateway(&sim, &gateway_env).await.unwrap();
     let gateway_url = format!("http://{}", gateway.addr);
     let executor_port = free_port().unwrap();
     let rebalancer_port = free_port().unwrap();
@@ -148,6 +154,7 @@ async fn stack(options: Options) -> Stack {
         ("FFF_SERVICES__EXECUTOR".into(), executor_url.clone()),
         ("FFF_SERVICES__REBALANCER".into(), rebalancer_url.clone()),
     ];
+    common.extend(options.common_env.iter().cloned());
     common.extend(
         CAPITAL_ENV
             .iter()
@@ -162,7 +169,8 @@ async fn stack(options: Options) -> Stack {
         );
         all
     };
-    let risk_env = env(&[]);
+    let mut risk_env = env(&[]);
+    risk_env.extend(options.risk_env.iter().cloned());
     // risk turns SERVING after its first account snapshot; the executor fails entries closed
     // until it answers, and `Stack::open` retries meanwhile
     let risk = start_role_listening("risk", &as_refs(&risk_env))

@@ -195,8 +195,10 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// Fraction of new traces sampled; a sampled parent is always followed.
     pub sample_ratio: f64,
-    /// Service name in traces; unset: `OTEL_SERVICE_NAME`, else `fff-<role>`.
+    /// Service name in traces; unset: `OTEL_SERVICE_NAME`, else the role name (`gateway`, `executor`, ...).
     pub service_name: Option<String>,
+    /// Address of the Prometheus `/metrics` endpoint, e.g. `0.0.0.0:9464`; unset: none.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelemetryConfig {
@@ -207,6 +209,7 @@ impl Default for TelemetryConfig {
             otlp_endpoint: None,
             sample_ratio: 1.0,
             service_name: None,
+            metrics_listen: None,
         }
     }
 }

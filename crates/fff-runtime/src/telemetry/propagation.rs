@@ -56,6 +56,12 @@ pub fn inject_trace_context(
 /// Server span for `Server::trace_fn`: `grpc.server` with `rpc.method`, parented on the
 /// incoming `traceparent` (if any).
 pub fn server_span(request: &http::Request<()>) -> tracing::Span {
+    crate::metrics::counter_add(
+        "fff_grpc_requests_total",
+        "gRPC requests received, by method.",
+        &[("method", request.uri().path())],
+        1.0,
+    );
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
     let span = tracing::info_span!(
         "grpc.server",
@@ -66,6 +72,27 @@ pub fn server_span(request: &http::Request<()>) -> tracing::Span {
     // fails only when no OpenTelemetry layer is installed; the span is still fine for logs
     let _ = span.set_parent(parent);
     span
+}
+
+/// The current span's W3C `traceparent`, or an empty string when it is not traced (no
+/// OpenTelemetry layer, or not sampled). For trace context carried in message bodies.
+pub fn current_traceparent() -> String {
+    let context = tracing::Span::current().context();
+    let mut map = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut map);
+    map.remove("traceparent").unwrap_or_default()
+}
+
+/// Parents `span` on a `traceparent` carried in a message body (a long-lived server stream
+/// cannot carry per-message metadata). Empty or malformed values leave `span` as it is.
+pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let map = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent = TraceContextPropagator::new().extract(&map);
+    // fails only when no OpenTelemetry layer is installed
+    let _ = span.set_parent(parent);
 }
 
 /// Client interceptor for calls between roles and from the CLI: trace context, plus the bearer
@@ -142,6 +169,31 @@ mod tests {
             let server_ids = server_context.span().span_context().clone();
             assert_eq!(server_ids.trace_id(), client_ids.trace_id());
             assert_ne!(server_ids.span_id(), client_ids.span_id());
+        });
+        let _ = provider.shutdown();
+    }
+
+    #[test]
+    fn traceparent_in_a_message_body_parents_the_consumer_span() {
+        assert_eq!(current_traceparent(), "", "untraced without a layer");
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let producer = tracing::info_span!("producer");
+            let producer_ids = producer.context().span().span_context().clone();
+            let traceparent = producer.in_scope(current_traceparent);
+            assert!(traceparent.starts_with("00-"), "{traceparent}");
+
+            let consumer = tracing::info_span!("consumer");
+            set_parent_from_traceparent(&consumer, &traceparent);
+            let consumer_ids = consumer.context().span().span_context().clone();
+            assert_eq!(consumer_ids.trace_id(), producer_ids.trace_id());
+
+            let orphan = tracing::info_span!("orphan");
+            set_parent_from_traceparent(&orphan, "garbage");
+            let orphan_ids = orphan.context().span().span_context().clone();
+            assert_ne!(orphan_ids.trace_id(), producer_ids.trace_id());
         });
         let _ = provider.shutdown();
     }
