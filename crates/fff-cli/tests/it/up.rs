@@ -100,10 +100,35 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         assert!(Instant::now() < deadline, "fff up did not stop");
         std::thread::sleep(Duration::from_millis(200));
     }
-    for port in ports {
+    // Every process of the suite (roles, simulator, PostgreSQL) ran inside `dir`; none is left.
+    // Checked by working directory rather than by port: parallel tests may reuse a free port.
+    let root = dir.path().canonicalize().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = processes_under(&root);
+        if left.is_empty() {
+            break;
+        }
         assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "port {port} still open after fff up stopped"
+            Instant::now() < deadline,
+            "processes still running after fff up stopped: {left:?}"
         );
+        std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Pids of live processes whose working directory is `root` or below it.
+fn processes_under(root: &std::path::Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
+            // Zombies keep no cwd; a process that is gone fails read_link above.
+            cwd.starts_with(root).then_some(pid)
+        })
+        .collect()
 }

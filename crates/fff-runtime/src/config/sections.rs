@@ -195,7 +195,7 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: Option<String>,
     /// Fraction of new traces sampled; a sampled parent is always followed.
     pub sample_ratio: f64,
-    /// Service name in traces; unset: `OTEL_SERVICE_NAME`, else the role name (`gateway`, `executor`, ...).
+    /// Service name in traces; unset: `OTEL_SERVICE_NAME`, else the role name (`executor`).
     pub service_name: Option<String>,
     /// Address of the Prometheus `/metrics` endpoint, e.g. `0.0.0.0:9464`; unset: none.
     pub metrics_listen: Option<std::net::SocketAddr>,

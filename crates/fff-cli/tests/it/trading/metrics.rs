@@ -36,9 +36,13 @@ async fn exposes(port: u16, names: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_and_risk_expose_prometheus_metrics() {
+async fn gateway_risk_and_executor_expose_prometheus_metrics() {
     let gateway_port = free_port().unwrap();
     let risk_port = free_port().unwrap();
+    let executor_port = free_port().unwrap();
+    // Options takes static strings for the executor (test-only leak)
+    let executor_listen: &'static str =
+        Box::leak(format!("127.0.0.1:{executor_port}").into_boxed_str());
     let listen = |port: u16| {
         vec![(
             "FFF_TELEMETRY__METRICS_LISTEN".to_owned(),
@@ -49,6 +53,7 @@ async fn gateway_and_risk_expose_prometheus_metrics() {
         scanner: true,
         gateway_env: listen(gateway_port),
         risk_env: listen(risk_port),
+        executor_env: vec![("FFF_TELEMETRY__METRICS_LISTEN", executor_listen)],
         ..Options::default()
     })
     .await;
@@ -71,6 +76,15 @@ async fn gateway_and_risk_expose_prometheus_metrics() {
             "fff_risk_cross_margin_level",
             "fff_open_positions",
             "fff_up{role=\"risk\"",
+        ],
+    )
+    .await;
+    exposes(
+        executor_port,
+        &[
+            "# TYPE fff_executor_reconciliations_total counter",
+            "fff_executor_reconciliations_total{outcome=\"clean\"}",
+            "fff_up{role=\"executor\"",
         ],
     )
     .await;
