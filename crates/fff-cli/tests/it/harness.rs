@@ -191,10 +191,25 @@ impl SimProcess {
 
 /// Starts the simulator as its own process and reads its first stdout line.
 pub async fn start_sim() -> anyhow::Result<SimProcess> {
-    use std::io::BufRead as _;
+    spawn_sim(tempfile::tempdir()?, None).await
+}
+
+/// [`start_sim`] with a simulator TOML (accounts, symbols, clock) written to its directory.
+pub async fn start_sim_with_config(config: &str) -> anyhow::Result<SimProcess> {
     let dir = tempfile::tempdir()?;
-    let mut child = fff()
-        .args(["sim", "--listen", "127.0.0.1:0"])
+    let path = dir.path().join("sim.toml");
+    std::fs::write(&path, config)?;
+    spawn_sim(dir, Some(&path)).await
+}
+
+async fn spawn_sim(dir: tempfile::TempDir, config: Option<&Path>) -> anyhow::Result<SimProcess> {
+    use std::io::BufRead as _;
+    let mut command = fff();
+    command.args(["sim", "--listen", "127.0.0.1:0"]);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let mut child = command
         .current_dir(dir.path())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -236,41 +251,6 @@ pub async fn start_gateway(
     ];
     env.extend_from_slice(extra_env);
     start_role("gateway", &env).await
-}
-
-/// [`start_sim`] with a simulator TOML (accounts, symbols, clock) written to its directory.
-pub async fn start_sim_with_config(config: &str) -> anyhow::Result<SimProcess> {
-    use std::io::BufRead as _;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("sim.toml");
-    std::fs::write(&path, config)?;
-    let mut child = fff()
-        .args(["sim", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .current_dir(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let line = tokio::task::spawn_blocking(move || {
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).map(|_| (line, reader))
-    });
-    let (line, reader) = tokio::time::timeout(Duration::from_secs(30), line).await???;
-    std::thread::spawn(move || std::io::copy(&mut reader.into_inner(), &mut std::io::sink()));
-    let urls = serde_json::from_str(line.trim())?;
-    Ok(SimProcess {
-        child,
-        urls_line: line.trim().to_owned(),
-        urls,
-        dir,
-    })
 }
 
 impl RoleProcess {
