@@ -364,6 +364,25 @@ pub(crate) async fn book_funding(
             &[("symbol", record.symbol.as_str())],
             rust_decimal::prelude::ToPrimitive::to_f64(&amount).unwrap_or(f64::NAN),
         );
+        // Funding captured, as two monotonic counters (a Prometheus counter never decreases);
+        // a display value: the exact Decimal sums stay in funding_payments and GetPnl.
+        let (name, help) = if amount.is_sign_negative() {
+            (
+                "fff_executor_funding_paid_total",
+                "Funding paid, in the asset it was settled in (display value; exact sums in GetPnl).",
+            )
+        } else {
+            (
+                "fff_executor_funding_received_total",
+                "Funding received, in the asset it was settled in (display value; exact sums in GetPnl).",
+            )
+        };
+        fff_runtime::metrics::counter_add(
+            name,
+            help,
+            &[("asset", record.asset.as_str())],
+            rust_decimal::prelude::ToPrimitive::to_f64(&amount.abs()).unwrap_or(0.0),
+        );
         if let Some(expected) = expected
             && expected != amount
         {
