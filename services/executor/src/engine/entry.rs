@@ -121,7 +121,6 @@ impl Engine {
         step: Decimal,
         slices: &[Decimal],
     ) -> Result<Option<Stop>> {
-        let reference = instrument.mark_price;
         let interval = Duration::from_millis(self.params.execution.twap_slice_interval_ms);
         for (index, qty) in slices.iter().enumerate() {
             let slice = u32::try_from(index).unwrap_or(u32::MAX);
@@ -135,6 +134,16 @@ impl Engine {
                 }
                 tokio::time::sleep(interval).await;
             }
+            // Slippage is measured per slice against the mark when the slice is sent: across a
+            // long TWAP the price's own drift is not execution cost.
+            let reference = if index == 0 {
+                instrument.mark_price
+            } else {
+                match self.exchange.instrument(&instrument.symbol).await {
+                    Ok(fresh) => fresh.mark_price,
+                    Err(_) => instrument.mark_price,
+                }
+            };
             if let Some(origin) = self.take_origin(id) {
                 self.metrics.opportunity_to_order.record(origin.elapsed());
             }
