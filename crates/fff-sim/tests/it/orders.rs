@@ -272,3 +272,50 @@ async fn same_seed_same_fills() {
     assert_eq!(a, script().await);
     assert_ne!(a[0], a[2], "prices move between orders");
 }
+
+/// A pure reduction lowers risk: it is accepted even when the loss of a price move has eaten
+/// all available balance (as on Binance), so a shocked account can still de-risk.
+#[tokio::test]
+async fn reduce_only_order_needs_no_available_balance() {
+    let (sim, c) = start(manual_config()).await;
+    assert_eq!(
+        c.signed("POST", "/fapi/v1/leverage", "symbol=ETHUSDT&leverage=10")
+            .await
+            .status,
+        200
+    );
+    let mark = dec(&c.get("/fapi/v1/premiumIndex", "symbol=ETHUSDT").await.body["markPrice"]);
+    let available = dec(&c.signed("GET", "/fapi/v3/account", "").await.body["availableBalance"]);
+    // About 90 % of the available balance as initial margin at 10x.
+    let qty = (available * d!(9) / mark).floor();
+    let open = c
+        .signed(
+            "POST",
+            "/fapi/v1/order",
+            &format!("symbol=ETHUSDT&side=SELL&type=MARKET&quantity={qty}"),
+        )
+        .await;
+    assert_eq!(open.status, 200, "{}", open.body);
+    // +3 % against a short of ~9x the balance: a loss of ~27 % of it, more than the ~10 % left
+    // available, far from the maintenance margin.
+    sim.shock("ETHUSDT", d!(3)).unwrap();
+    let account = c.signed("GET", "/fapi/v3/account", "").await.body;
+    assert!(dec(&account["availableBalance"]) <= d!(0), "{account}");
+    let growing = c
+        .signed(
+            "POST",
+            "/fapi/v1/order",
+            "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=1",
+        )
+        .await;
+    assert_eq!(growing.code(), -2019, "{}", growing.body);
+    let half = (qty / d!(2)).floor();
+    let reduce = c
+        .signed(
+            "POST",
+            "/fapi/v1/order",
+            &format!("symbol=ETHUSDT&side=BUY&type=MARKET&quantity={half}&reduceOnly=true"),
+        )
+        .await;
+    assert_eq!(reduce.status, 200, "{}", reduce.body);
+}
