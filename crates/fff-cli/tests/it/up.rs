@@ -13,7 +13,19 @@ struct Up {
 }
 
 impl Drop for Up {
+    // SIGTERM first, so `fff up` stops its children (a SIGKILLed `fff up` would orphan them);
+    // SIGKILL only if it has not exited within the grace period.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
