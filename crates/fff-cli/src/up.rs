@@ -53,6 +53,10 @@ pub fn main(args: &UpArgs) -> ExitCode {
 }
 
 async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
+    // Listen for SIGTERM/SIGINT from the first moment: without a handler a signal during
+    // start-up would kill `fff up` at once and orphan the children it had already started.
+    let stop = shutdown::Shutdown::from_signal(shutdown::shutdown_signal());
+    tokio::task::yield_now().await;
     let home = PathBuf::from(HOME);
     let logs = home.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
@@ -77,12 +81,12 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     };
 
     let mut suite = Suite::default();
-    let result = start_and_wait(args, config, &home, &database_url, &mut suite).await;
+    let result = tokio::select! {
+        result = start_and_wait(args, config, &home, &database_url, &mut suite) => result,
+        () = stop.cancelled() => Err(anyhow::anyhow!("interrupted during start-up")),
+    };
     let outcome = match result {
-        Ok(()) => {
-            let stop = shutdown::shutdown_signal();
-            suite.watch(stop).await
-        }
+        Ok(()) => suite.watch(stop.cancelled()).await,
         Err(error) => Err(error),
     };
     eprintln!("fff up: stopping");
