@@ -4,7 +4,7 @@
 //! in, every output is a value. Money, prices, quantities and rates are [`rust_decimal::Decimal`].
 //!
 //! Pipeline: [`scan()`] (= [`qualify()`] + [`score()`] per [`MarketSnapshot`]) → [`ranked_symbols`] →
-//! [`allocate()`] → [`plan_turnover`] → [`size_legs`] / [`twap_slices`] for execution; then per
+//! [`allocate()`] (capital of both legs, [`capital`]) → [`plan_turnover`] → [`size_legs`] / [`twap_slices`] for execution; then per
 //! open hedge [`decide`] (drift, reversal, borrow) and account-wide [`TierTracker`] (margin
 //! tiers) and [`DrawdownTracker`] (halt/resume). Rates are compared per
 //! `pair_selection.rate_period_hours` (see [`rates`]).
@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod allocate;
+pub mod capital;
 pub mod clock;
 pub mod drawdown;
 pub mod drift;
@@ -29,8 +30,10 @@ pub mod sizing;
 pub mod turnover;
 pub mod twap;
 pub mod types;
+pub mod wallets;
 
 pub use allocate::{Allocation, PairTarget, SkipReason, allocate};
+pub use capital::{CapitalModel, HedgeCapital, Utilization};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drawdown::{DrawdownEvent, DrawdownStatus, DrawdownTracker};
 pub use drift::{LegAdjustment, delta_drift, smaller_leg_adjustment};
@@ -46,9 +49,13 @@ pub use params::{
 };
 pub use qualify::{CheckName, FilterCheck, Qualification, qualify};
 pub use rebalance::{Action, HedgeState, Priority, Reason, RebalanceDecision, decide};
-pub use scan::{PairEvaluation, evaluate, ranked_symbols, scan};
+pub use scan::{PairEvaluation, evaluate, ranked_pairs, ranked_symbols, scan};
 pub use score::{ScoreBreakdown, score};
 pub use sizing::{LegSizes, size_legs};
 pub use turnover::{CarryPosition, SwitchCosts, TurnoverPlan, plan_turnover};
 pub use twap::twap_slices;
 pub use types::{Direction, FundingInterval, Side, Symbol, Venue};
+pub use wallets::{
+    TransferReason, WalletBalances, WalletHealth, WalletSide, WalletTransfer, plan_transfer,
+    wallet_targets,
+};

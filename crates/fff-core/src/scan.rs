@@ -8,7 +8,7 @@ use crate::market::MarketSnapshot;
 use crate::params::PairSelectionParams;
 use crate::qualify::{Qualification, qualify};
 use crate::score::{ScoreBreakdown, score};
-use crate::types::Symbol;
+use crate::types::{Direction, Symbol};
 
 /// Qualification and score of one symbol (scored even when it failed, for explanations).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +48,18 @@ pub fn scan(snapshots: &[MarketSnapshot], params: &PairSelectionParams) -> Vec<P
     evaluations
 }
 
-/// Qualified symbols in ranking order, at most `max_pairs`: the input [`crate::allocate()`] expects.
+/// Qualified pairs with their direction in ranking order, at most `max_pairs`: the input
+/// [`crate::allocate()`] expects.
+pub fn ranked_pairs(evaluations: &[PairEvaluation], max_pairs: u32) -> Vec<(Symbol, Direction)> {
+    evaluations
+        .iter()
+        .filter(|e| e.qualification.passed)
+        .filter_map(|e| Some((e.score.symbol.clone(), e.qualification.direction?)))
+        .take(max_pairs as usize)
+        .collect()
+}
+
+/// Qualified symbols in ranking order, at most `max_pairs`.
 pub fn ranked_symbols(evaluations: &[PairEvaluation], max_pairs: u32) -> Vec<Symbol> {
     evaluations
         .iter()

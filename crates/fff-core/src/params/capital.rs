@@ -8,11 +8,14 @@ use super::{Checker, ParamError};
 
 /// `[capital]`: how much of the account is deployed and how it is split.
 ///
-/// Sizing model (see `allocate`): a hedge of per-leg notional `N` consumes
-/// `N * (1 + buffer) / leverage` of *margin capital*. The deployable margin capital is
-/// `equity * target_utilization`; `equity * reserve_ratio` is never deployed (validation requires
-/// `target_utilization + reserve_ratio <= 1`). Hence the design formula
-/// `max position = equity * 0.85 * 5 / 1.15`.
+/// Sizing model (see `capital` and `allocate`): a hedge of per-leg notional `N` ties up capital
+/// on both sides of the account: the spot leg's cash (positive carry) or the collateral kept
+/// against a borrowed short (negative carry), plus the perp margin `N * (1 + buffer) / leverage`.
+/// Leverage applies to the perp only. The deployable capital is `equity * target_utilization`;
+/// `equity * reserve_ratio` is never deployed (validation requires
+/// `target_utilization + reserve_ratio <= 1`). The design formula
+/// `equity * 0.85 * 5 / 1.15` remains the cap on perp notional; the capital of both legs binds
+/// first (about `0.69 * equity` of positive-carry notional at the defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CapitalParams {
@@ -34,6 +37,18 @@ pub struct CapitalParams {
     pub min_position_usdt: Decimal,
     /// Utilization below which the allocation is flagged as under-deployed (0.80).
     pub min_utilization: Decimal,
+    /// Allow spot buys to borrow USDT on cross margin (false). When on, a positive-carry spot
+    /// leg needs only the cash that keeps the margin level at the model's target, and USDT
+    /// interest is a cost of the hedge.
+    pub spot_usdt_borrow: bool,
+    /// Futures margin coverage (balance / maintenance) below which USDT is moved into the
+    /// futures wallet from the spot/margin side (8.0; the risk tiers start at 5.0).
+    pub transfer_below_coverage: Decimal,
+    /// Cross-margin level below which USDT is moved into cross margin from the futures wallet
+    /// (2.1; the risk tiers start at 2.0).
+    pub transfer_below_margin_level: Decimal,
+    /// Smallest transfer worth sending, USDT (10).
+    pub min_transfer_usdt: Decimal,
 }
 
 impl Default for CapitalParams {
@@ -48,6 +63,10 @@ impl Default for CapitalParams {
             max_pair_fraction: dec!(0.30),
             min_position_usdt: dec!(1000),
             min_utilization: dec!(0.80),
+            spot_usdt_borrow: false,
+            transfer_below_coverage: dec!(8),
+            transfer_below_margin_level: dec!(2.1),
+            min_transfer_usdt: dec!(10),
         }
     }
 }
@@ -129,6 +148,20 @@ impl CapitalParams {
                 self.target_utilization, self.min_utilization
             ),
         );
+        c.check(
+            self.transfer_below_coverage >= Decimal::ONE,
+            "transfer_below_coverage",
+            format!("must be at least 1, got {}", self.transfer_below_coverage),
+        );
+        c.check(
+            self.transfer_below_margin_level >= Decimal::ONE,
+            "transfer_below_margin_level",
+            format!(
+                "must be at least 1, got {}",
+                self.transfer_below_margin_level
+            ),
+        );
+        c.non_negative("min_transfer_usdt", self.min_transfer_usdt);
         c.errors
     }
 }

@@ -2,9 +2,9 @@
 
 use chrono::{TimeZone, Utc};
 use fff_core::{
-    CapitalParams, Direction, DrawdownTracker, FundingInterval, HedgeState, MarketSnapshot,
-    PairSelectionParams, RebalanceParams, RiskParams, Symbol, SymbolFilters, TierTracker, allocate,
-    decide, delta_drift, scan, size_legs,
+    CapitalModel, CapitalParams, Direction, DrawdownTracker, FundingInterval, HedgeState,
+    MarketSnapshot, PairSelectionParams, RebalanceParams, RiskParams, Symbol, SymbolFilters,
+    TierTracker, allocate, decide, delta_drift, scan, size_legs,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -89,6 +89,7 @@ proptest! {
             tiers.observe(*value, &risk);
             let _ = drawdown.observe(start + chrono::Duration::hours(i as i64), *value, &risk);
         }
-        let _ = allocate(v[0], &[Symbol::parse("BTCUSDT").unwrap()], &CapitalParams::default(), 3);
+        let model = CapitalModel::new(&CapitalParams::default(), &risk).unwrap();
+        let _ = allocate(v[0], &[(Symbol::parse("BTCUSDT").unwrap(), Direction::NegativeCarry)], &model, 3);
     }
 }

@@ -1,9 +1,9 @@
 //! scan → allocate → size legs → rebalance, with the design defaults.
 
 use fff_core::{
-    Action, CapitalParams, FundingInterval, HedgeState, MarketSnapshot, PairSelectionParams,
-    RebalanceParams, Symbol, SymbolFilters, allocate, decide, delta_drift, ranked_symbols, scan,
-    size_legs,
+    Action, CapitalModel, CapitalParams, FundingInterval, HedgeState, MarketSnapshot,
+    PairSelectionParams, RebalanceParams, RiskParams, Symbol, SymbolFilters, allocate, decide,
+    delta_drift, ranked_pairs, scan, size_legs,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -50,9 +50,10 @@ fn pipeline_sizes_hedges_that_need_no_rebalance() {
     let capital = CapitalParams::default();
     let snapshots = market();
     let evaluations = scan(&snapshots, &selection);
-    let ranked = ranked_symbols(&evaluations, selection.max_pairs);
+    let ranked = ranked_pairs(&evaluations, selection.max_pairs);
     assert_eq!(ranked.len(), 3);
-    let allocation = allocate(dec!(100_000), &ranked, &capital, selection.max_pairs).unwrap();
+    let model = CapitalModel::new(&capital, &RiskParams::default()).unwrap();
+    let allocation = allocate(dec!(100_000), &ranked, &model, selection.max_pairs).unwrap();
     assert_eq!(allocation.targets.len(), 3);
     assert!(!allocation.below_min_utilization);
 
@@ -102,20 +103,21 @@ fn pipeline_sizes_hedges_that_need_no_rebalance() {
 
 proptest! {
     #[test]
-    fn sized_margin_stays_within_equity_minus_reserve(equity in 1_000i64..50_000_000) {
+    fn sized_capital_stays_within_equity_minus_reserve(equity in 1_000i64..50_000_000) {
         let capital = CapitalParams::default();
+        let model = CapitalModel::new(&capital, &RiskParams::default()).unwrap();
         let equity = Decimal::from(equity);
         let snapshots = market();
-        let ranked = ranked_symbols(&scan(&snapshots, &PairSelectionParams::default()), 10);
-        let allocation = allocate(equity, &ranked, &capital, 10).unwrap();
-        let mut sized = Decimal::ZERO;
+        let ranked = ranked_pairs(&scan(&snapshots, &PairSelectionParams::default()), 10);
+        let allocation = allocate(equity, &ranked, &model, 10).unwrap();
+        let mut used = Decimal::ZERO;
         for target in &allocation.targets {
             let price = snapshots.iter().find(|s| s.symbol == target.symbol).unwrap().best_ask;
             if let Ok(legs) = size_legs(target.notional, price, &filters(dec!(0.0001)), &filters(dec!(0.001))) {
-                sized += legs.notional;
+                used += model.hedge_capital(legs.notional, target.direction).unwrap().total();
             }
         }
-        let margin = sized * (Decimal::ONE + capital.buffer) / capital.leverage;
-        prop_assert!(margin <= equity * (Decimal::ONE - capital.reserve_ratio));
+        prop_assert!(used <= equity * (Decimal::ONE - capital.reserve_ratio));
+        prop_assert!(used <= equity * capital.target_utilization);
     }
 }
