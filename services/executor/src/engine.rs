@@ -8,16 +8,19 @@
 //! before it is sent (see [`orders`]).
 
 mod adjust;
+mod caps;
+pub(crate) mod cooldown;
 mod entry;
 mod exit;
 pub(crate) mod orders;
+pub mod wallets;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fff_core::{CapitalParams, Direction, ExecutionParams};
+use fff_core::{CapitalModel, CapitalParams, Direction, ExecutionParams, RiskParams};
 use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
 use fff_store::{NewPosition, Position, PositionState, Store};
 use rust_decimal::Decimal;
@@ -38,6 +41,10 @@ pub use exit::Urgency;
 #[derive(Debug, Clone)]
 pub struct EngineParams {
     pub capital: CapitalParams,
+    /// The capital model (both legs) built from `[capital]` and `[risk]`.
+    pub model: CapitalModel,
+    /// `pair_selection.max_pairs`, applied to manual opens too.
+    pub max_pairs: u32,
     pub execution: ExecutionParams,
     /// Default perp leverage (capital.leverage, whole).
     pub leverage: u32,
@@ -46,15 +53,22 @@ pub struct EngineParams {
 }
 
 impl EngineParams {
-    pub fn from_config(capital: CapitalParams, execution: ExecutionParams) -> Self {
+    pub fn from_config(
+        capital: CapitalParams,
+        execution: ExecutionParams,
+        risk: &RiskParams,
+    ) -> Result<Self> {
         use rust_decimal::prelude::ToPrimitive;
         let leverage = capital.leverage.trunc().to_u32().unwrap_or(1).clamp(1, 125);
-        Self {
+        let model = CapitalModel::new(&capital, risk)?;
+        Ok(Self {
+            model,
+            max_pairs: fff_core::PairSelectionParams::default().max_pairs,
             capital,
             execution,
             leverage,
             order_timeout: Duration::from_secs(10),
-        }
+        })
     }
 }
 
@@ -99,6 +113,10 @@ pub struct Engine {
     origins: Mutex<HashMap<i64, std::time::Instant>>,
     /// Approves the re-entry of a flip (every entry needs risk's approval); unset = approve.
     approver: Mutex<Option<Arc<dyn crate::approval::Approver>>>,
+    /// Per-symbol entry backoff.
+    pub(crate) cooldowns: cooldown::Cooldowns,
+    /// Serialises wallet transfers (the keeper and entries both fund wallets).
+    wallet_lock: tokio::sync::Mutex<()>,
 }
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
@@ -127,7 +145,6 @@ impl Engine {
         Arc::new(Self {
             store,
             exchange,
-            params,
             state: Mutex::new(RunState::default()),
             locks: Mutex::new(HashMap::new()),
             events,
@@ -139,6 +156,12 @@ impl Engine {
             annotations: Mutex::new(HashMap::new()),
             origins: Mutex::new(HashMap::new()),
             approver: Mutex::new(None),
+            cooldowns: cooldown::Cooldowns::new(
+                Duration::from_millis(params.execution.entry_retry_backoff_ms),
+                Duration::from_millis(params.execution.entry_retry_backoff_max_ms),
+            ),
+            wallet_lock: tokio::sync::Mutex::new(()),
+            params,
         })
     }
 

@@ -80,6 +80,45 @@ pub struct AccountView {
     /// Signed perp position per symbol (long positive).
     pub perp_positions: HashMap<String, Decimal>,
     pub margin: HashMap<String, MarginAsset>,
+    pub wallets: WalletView,
+}
+
+/// USDT in each wallet and the health figures that drive transfers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalletView {
+    /// Free USDT in the spot wallet (not traded by fff; swept into the trading wallets).
+    pub spot_usdt_free: Decimal,
+    /// Spot wallet value in USDT (all assets).
+    pub spot_equity: Decimal,
+    /// Cross-margin net equity (total assets − liabilities), USDT.
+    pub margin_net_equity: Decimal,
+    /// Cross-margin liabilities (principal + interest), USDT.
+    pub margin_liability: Decimal,
+    /// Cross-margin level; `None` without liabilities.
+    pub margin_level: Option<Decimal>,
+    /// Futures margin balance (wallet + unrealised P&L), USDT.
+    pub futures_margin_balance: Decimal,
+    /// Futures maintenance margin, USDT.
+    pub futures_maint_margin: Decimal,
+    /// USDT that can leave the futures wallet now.
+    pub futures_max_withdraw: Decimal,
+    /// USDT available for new perp orders.
+    pub futures_available: Decimal,
+}
+
+impl WalletView {
+    /// Futures margin coverage (balance / maintenance); `None` without positions.
+    pub fn futures_coverage(&self) -> Option<Decimal> {
+        fff_core::margin_ratio(self.futures_margin_balance, self.futures_maint_margin)
+    }
+}
+
+/// A wallet of the account, for transfers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wallet {
+    Spot,
+    CrossMargin,
+    UsdmFutures,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,4 +160,15 @@ pub trait Exchange: Send + Sync + 'static {
         amount: Decimal,
         request_id: &str,
     ) -> Result<(), ExchangeError>;
+    /// Moves `amount` of `asset` between wallets (idempotent by `request_id`).
+    async fn transfer(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        from: Wallet,
+        to: Wallet,
+        request_id: &str,
+    ) -> Result<(), ExchangeError>;
+    /// How much of `asset` cross margin would lend now.
+    async fn max_borrowable(&self, asset: &str) -> Result<Decimal, ExchangeError>;
 }

@@ -82,11 +82,13 @@ pub async fn run(
     let rebalancer =
         RebalancerClient::with_interceptor(channel(&config.services.rebalancer)?, interceptor);
     let exchange = Arc::new(GatewayExchange::new(gateway.clone()));
-    let engine = Engine::new(
-        store,
-        exchange,
-        EngineParams::from_config(config.capital.clone(), config.execution.clone()),
-    );
+    let mut params = EngineParams::from_config(
+        config.capital.clone(),
+        config.execution.clone(),
+        &config.risk,
+    )?;
+    params.max_pairs = config.pair_selection.max_pairs;
+    let engine = Engine::new(store, exchange, params);
     let approver = Arc::new(RiskApprover::new(risk.clone()));
     engine.set_approver(approver.clone());
     let plan = Arc::new(PlanCell::default());
@@ -102,6 +104,10 @@ pub async fn run(
             cancel.clone(),
         )),
     ];
+    tasks.push(tokio::spawn(engine::wallets::run(
+        Arc::clone(&engine),
+        cancel.clone(),
+    )));
     tasks.push(tokio::spawn(inputs::follow_actions(
         Arc::clone(&engine),
         rebalancer,

@@ -235,6 +235,9 @@ impl Executor for ExecutorService {
         if let Some(block) = self.engine.entry_block() {
             return Err(Status::failed_precondition(block));
         }
+        self.engine
+            .check_caps(symbol.as_str(), direction, notional)
+            .await?;
         let leverage = request.leverage.unwrap_or(self.engine.params().leverage);
         let approval = self
             .approver
@@ -372,71 +375,85 @@ impl Executor for ExecutorService {
     ) -> Result<Response<pb::GetAllocationResponse>, Status> {
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         let last = self.plan.get();
-        let (equity, reserve, deployable, computed_at) = match &last {
-            Some(last) => (
-                last.plan.allocation.equity,
-                last.plan.allocation.reserve,
-                last.plan.allocation.max_position_notional,
-                last.computed_at,
-            ),
-            None => {
-                let equity = self
-                    .engine
-                    .exchange
-                    .account()
-                    .await
-                    .map_err(ExecutorError::from)?
-                    .equity;
-                let reserve = equity * self.engine.params().capital.reserve_ratio;
-                (equity, reserve, equity - reserve, Utc::now())
-            }
+        let model = &self.engine.params().model;
+        // utilisation is always against the account's current equity (as risk reports it)
+        let equity = self
+            .engine
+            .exchange
+            .account()
+            .await
+            .map_err(ExecutorError::from)?
+            .equity;
+        let capital = self.engine.params().capital.clone();
+        let reserve = equity.max(Decimal::ZERO) * capital.reserve_ratio;
+        let deployable = equity.max(Decimal::ZERO)
+            * capital
+                .target_utilization
+                .min(Decimal::ONE - capital.reserve_ratio);
+        let computed_at = last.as_ref().map_or_else(Utc::now, |l| l.computed_at);
+        let notional_at_mark = |p: &Position| {
+            let mark = self
+                .engine
+                .mark(&p.symbol)
+                .or(p.perp_entry_price)
+                .unwrap_or_default();
+            (p.perp_qty.abs().min(p.spot_qty.abs()) * mark).round_dp(2)
         };
-        let actual = |symbol: &str| {
-            live.iter().find(|p| p.symbol == symbol).map(|p| {
-                let mark = self.engine.mark(&p.symbol).unwrap_or_default();
-                (p, (p.perp_qty.min(p.spot_qty) * mark).round_dp(2))
-            })
+        let capital_of = |notional: Decimal, direction: Direction| {
+            model
+                .hedge_capital(notional, direction)
+                .map_err(|e| Status::internal(e.to_string()))
         };
-        let weight = |n: Decimal| {
-            if deployable > Decimal::ZERO {
-                (n / deployable).round_dp(6)
+        let weight = |c: Decimal| {
+            if equity > Decimal::ZERO {
+                (c / equity).round_dp(6)
             } else {
                 Decimal::ZERO
             }
         };
         let mut pairs = Vec::new();
         let mut deployed = Decimal::ZERO;
+        let mut in_use = fff_core::HedgeCapital::default();
+        let mut target_capital = Decimal::ZERO;
         let targets = last.map(|l| l.plan.targets).unwrap_or_default();
         for (symbol, direction, target) in &targets {
-            let live = actual(symbol.as_str());
-            let actual_notional = live.map(|(_, n)| n).unwrap_or_default();
+            let live = live.iter().find(|p| p.symbol == symbol.as_str());
+            let actual_notional = live.map(notional_at_mark).unwrap_or_default();
+            let target_cap = capital_of(*target, *direction)?.total();
+            target_capital += target_cap;
+            let actual_cap = capital_of(actual_notional, *direction)?.total();
             pairs.push(pb::PairAllocation {
                 symbol: symbol.as_str().to_owned(),
                 direction: common::Direction::from(*direction) as i32,
                 target_notional: decimal_to_string(*target),
                 actual_notional: decimal_to_string(actual_notional),
-                target_weight: decimal_to_string(weight(*target)),
-                actual_weight: decimal_to_string(weight(actual_notional)),
-                position_id: live.map(|(p, _)| p.id.to_string()).unwrap_or_default(),
+                target_weight: decimal_to_string(weight(target_cap)),
+                actual_weight: decimal_to_string(weight(actual_cap)),
+                position_id: live.map(|p| p.id.to_string()).unwrap_or_default(),
+                target_capital: decimal_to_string(target_cap.round_dp(2)),
+                actual_capital: decimal_to_string(actual_cap.round_dp(2)),
             });
         }
         for position in &live {
-            let (_, notional) = actual(&position.symbol).unwrap_or((position, Decimal::ZERO));
+            let direction = crate::legs::core_direction(position.direction);
+            let notional = notional_at_mark(position);
+            let held = capital_of(notional, direction)?;
             deployed += notional;
+            in_use = in_use.plus(held);
             if !targets
                 .iter()
                 .any(|(s, _, _)| s.as_str() == position.symbol)
             {
                 pairs.push(pb::PairAllocation {
                     symbol: position.symbol.clone(),
-                    direction: common::Direction::from(crate::legs::core_direction(
-                        position.direction,
-                    )) as i32,
+                    direction: common::Direction::from(direction) as i32,
                     target_notional: "0".to_owned(),
                     actual_notional: decimal_to_string(notional),
                     target_weight: "0".to_owned(),
-                    actual_weight: decimal_to_string(weight(notional)),
+                    actual_weight: decimal_to_string(weight(held.total())),
                     position_id: position.id.to_string(),
+                    target_capital: "0".to_owned(),
+                    actual_capital: decimal_to_string(held.total().round_dp(2)),
                 });
             }
         }
@@ -446,7 +463,12 @@ impl Executor for ExecutorService {
                 reserve: decimal_to_string(reserve),
                 deployable: decimal_to_string(deployable),
                 deployed: decimal_to_string(deployed),
-                utilization: decimal_to_string(weight(deployed)),
+                utilization: decimal_to_string(weight(in_use.total())),
+                capital_in_use: decimal_to_string(in_use.total().round_dp(2)),
+                spot_side_capital: decimal_to_string(in_use.spot_side.round_dp(2)),
+                perp_margin_capital: decimal_to_string(in_use.perp_margin.round_dp(2)),
+                target_capital: decimal_to_string(target_capital.round_dp(2)),
+                target_utilization: decimal_to_string(weight(target_capital)),
                 pairs,
                 computed_at: datetime_to_timestamp(computed_at),
             }),

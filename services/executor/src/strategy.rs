@@ -1,9 +1,11 @@
 //! From the merged opportunity ranking to position changes, with the decision core:
-//! [`fff_core::allocate`] sizes the ranked pairs (reserve, pair cap, max pairs), then
-//! [`fff_core::plan_turnover`] keeps held pairs unless replacing them pays for the round trip.
-//! The plan is pure ([`plan`]); [`run`] applies it: new targets are opened (after risk
-//! approval), replaced pairs closed. Held pairs are never resized here (that is the
-//! rebalancer's and risk's job).
+//! [`fff_core::allocate`] sizes the ranked pairs with the capital model (both legs paid for,
+//! reserve, pair cap, max pairs), then [`fff_core::plan_turnover`] keeps held pairs unless
+//! replacing them pays for the round trip. The plan is pure ([`plan`]); [`run`] applies it: new
+//! targets are opened (after risk approval and with both wallets funded), replaced pairs
+//! closed, and held pairs whose entry stopped short of their target (slippage guard) are topped
+//! up, with a per-symbol backoff. Held pairs are never cut here (that is the rebalancer's and
+//! risk's job).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fff_core::{
-    Allocation, CapitalParams, CarryPosition, Direction, SwitchCosts, Symbol, allocate,
+    Allocation, CapitalModel, CarryPosition, Direction, SwitchCosts, Symbol, allocate,
     plan_turnover,
 };
 use fff_proto::fff::common::v1 as common;
@@ -79,17 +81,37 @@ pub struct Plan {
     pub entries: Vec<(Symbol, Direction, Decimal)>,
     /// Held positions replaced by better pairs.
     pub exits: Vec<i64>,
+    /// Held positions short of their target: position id, symbol, direction, notional to add.
+    pub top_ups: Vec<TopUp>,
 }
 
+/// A held position to grow back to its target (its entry stopped early).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopUp {
+    pub position_id: i64,
+    pub symbol: Symbol,
+    pub direction: Direction,
+    /// Per-leg notional to add.
+    pub notional: Decimal,
+}
+
+/// `held_notional` is each held position's current per-leg notional (by position id); a held
+/// position that the plan keeps and that stands more than `resize_band` below its target gets
+/// a [`TopUp`] (positions flagged broken are left to repair).
 pub fn plan(
     equity: Decimal,
     ranked: &[Candidate],
     held: &[Position],
-    capital: &CapitalParams,
+    held_notional: &HashMap<i64, Decimal>,
+    model: &CapitalModel,
     max_pairs: u32,
+    resize_band: Decimal,
 ) -> Result<Plan> {
-    let symbols: Vec<Symbol> = ranked.iter().map(|c| c.symbol.clone()).collect();
-    let allocation = allocate(equity, &symbols, capital, max_pairs)?;
+    let pairs: Vec<(Symbol, Direction)> = ranked
+        .iter()
+        .map(|c| (c.symbol.clone(), c.direction))
+        .collect();
+    let allocation = allocate(equity, &pairs, model, max_pairs)?;
     let by_symbol: HashMap<&str, &Candidate> =
         ranked.iter().map(|c| (c.symbol.as_str(), c)).collect();
     let proposed: Vec<CarryPosition> = allocation
@@ -132,6 +154,7 @@ pub fn plan(
         held.iter().map(|p| (p.symbol.as_str(), p)).collect();
     let mut targets = Vec::new();
     let mut entries = Vec::new();
+    let mut top_ups = Vec::new();
     for target in &turnover.targets {
         let direction = match held_by_symbol.get(target.symbol.as_str()) {
             Some(position) => core_direction(position.direction),
@@ -141,8 +164,29 @@ pub fn plan(
             },
         };
         targets.push((target.symbol.clone(), direction, target.notional));
-        if !held_by_symbol.contains_key(target.symbol.as_str()) {
-            entries.push((target.symbol.clone(), direction, target.notional));
+        match held_by_symbol.get(target.symbol.as_str()) {
+            None => entries.push((target.symbol.clone(), direction, target.notional)),
+            Some(position) => {
+                let broken = position
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("broken"));
+                let now = held_notional.get(&position.id).copied().unwrap_or_default();
+                let floor = target.notional * (Decimal::ONE - resize_band);
+                let missing = (target.notional - now).trunc_with_scale(2);
+                if position.state == fff_store::PositionState::Open
+                    && !broken
+                    && now < floor
+                    && missing > Decimal::ZERO
+                {
+                    top_ups.push(TopUp {
+                        position_id: position.id,
+                        symbol: target.symbol.clone(),
+                        direction,
+                        notional: missing,
+                    });
+                }
+            }
         }
     }
     let exits = turnover
@@ -155,6 +199,7 @@ pub fn plan(
         targets,
         entries,
         exits,
+        top_ups,
     })
 }
 
@@ -253,7 +298,26 @@ async fn step(
         }
     };
     let held = engine.live_positions().await?;
-    let plan = plan(equity, &ranked, &held, &engine.params.capital, max_pairs)?;
+    let held_notional: HashMap<i64, Decimal> = held
+        .iter()
+        .map(|p| {
+            let price = engine
+                .mark(&p.symbol)
+                .or(p.perp_entry_price)
+                .or(p.spot_entry_price)
+                .unwrap_or_default();
+            (p.id, p.spot_qty.abs().min(p.perp_qty.abs()) * price)
+        })
+        .collect();
+    let plan = plan(
+        equity,
+        &ranked,
+        &held,
+        &held_notional,
+        &engine.params.model,
+        max_pairs,
+        engine.params.execution.entry_resize_band,
+    )?;
     last.set(plan.clone());
     if engine.entry_block().is_some() {
         return Ok(());
@@ -270,7 +334,45 @@ async fn step(
                 .await?;
         }
     }
+    for top_up in &plan.top_ups {
+        if engine
+            .cooldowns
+            .remaining(top_up.symbol.as_str(), Instant::now())
+            .is_some()
+        {
+            continue;
+        }
+        let approval = match approver
+            .approve(
+                top_up.symbol.as_str(),
+                top_up.direction,
+                top_up.notional,
+                engine.params.leverage,
+                "strategy: resume entry to target",
+            )
+            .await
+        {
+            Ok(approval) if approval.approved => approval,
+            Ok(refused) => {
+                tracing::info!(symbol = %top_up.symbol, reasons = ?refused.reasons, "top-up refused by risk");
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(symbol = %top_up.symbol, error = %err, "risk approval unavailable");
+                continue;
+            }
+        };
+        let notional = approval.notional.min(top_up.notional);
+        engine.top_up(top_up.position_id, notional);
+    }
     for (symbol, direction, notional) in &plan.entries {
+        if engine
+            .cooldowns
+            .remaining(symbol.as_str(), Instant::now())
+            .is_some()
+        {
+            continue;
+        }
         let approval = match approver
             .approve(
                 symbol.as_str(),
@@ -350,6 +452,10 @@ mod tests {
         }
     }
 
+    fn model() -> CapitalModel {
+        CapitalModel::new(&Default::default(), &Default::default()).unwrap()
+    }
+
     #[test]
     fn empty_book_enters_the_top_ranked_pairs_within_caps() {
         let ranked = [
@@ -358,21 +464,36 @@ mod tests {
             candidate("CCCUSDT", dec!(0.10)),
             candidate("DDDUSDT", dec!(0.05)),
         ];
-        let capital = CapitalParams::default();
-        let plan = plan(dec!(10000), &ranked, &[], &capital, 10).unwrap();
+        let m = model();
+        let plan = plan(
+            dec!(10000),
+            &ranked,
+            &[],
+            &HashMap::new(),
+            &m,
+            10,
+            dec!(0.1),
+        )
+        .unwrap();
         assert!(plan.exits.is_empty());
+        assert!(plan.top_ups.is_empty());
         assert_eq!(plan.entries.len(), plan.targets.len());
         assert_eq!(plan.entries[0].0.as_str(), "AAAUSDT");
-        // pair cap: 30 % of equity in margin at 5x with a 15 % buffer
-        let cap = plan.allocation.pair_notional_cap;
+        // pair cap: 30 % of equity in capital, spot cash + perp margin = 1.23 per unit notional
+        let cap = plan
+            .allocation
+            .pair_notional_cap(&m, Direction::PositiveCarry);
+        assert_eq!(cap, dec!(2439.02));
         assert!(plan.entries.iter().all(|(_, _, n)| *n <= cap));
         let total: Decimal = plan.entries.iter().map(|(_, _, n)| *n).sum();
         assert_eq!(total, plan.allocation.total_notional);
+        assert!(plan.allocation.capital.total() <= dec!(8500));
+        assert!(plan.allocation.utilization >= dec!(0.80));
     }
 
     #[test]
     fn held_pairs_are_kept_unless_replacing_pays() {
-        let capital = CapitalParams::default();
+        let m = model();
         let ranked = [
             candidate("AAAUSDT", dec!(0.30)),
             candidate("BBBUSDT", dec!(0.20)),
@@ -380,13 +501,50 @@ mod tests {
             candidate("EEEUSDT", dec!(0.101)),
         ];
         // held XXX is no longer ranked: no carry, so the weakest entrant replaces it
-        let book = [held(7, "XXXUSDT", dec!(5000))];
-        let replaced = plan(dec!(10000), &ranked, &book, &capital, 4).unwrap();
+        let book = [held(7, "XXXUSDT", dec!(2000))];
+        let replaced = plan(
+            dec!(10000),
+            &ranked,
+            &book,
+            &HashMap::new(),
+            &m,
+            4,
+            dec!(0.1),
+        )
+        .unwrap();
         assert_eq!(replaced.exits, vec![7]);
         // held CCC still ranked: kept, not re-entered
-        let book = [held(8, "CCCUSDT", dec!(5000))];
-        let kept = plan(dec!(10000), &ranked, &book, &capital, 4).unwrap();
+        let book = [held(8, "CCCUSDT", dec!(2000))];
+        let full = HashMap::from([(8, dec!(2000))]);
+        let kept = plan(dec!(10000), &ranked, &book, &full, &m, 4, dec!(0.1)).unwrap();
         assert!(kept.exits.is_empty());
         assert!(kept.entries.iter().all(|(s, _, _)| s.as_str() != "CCCUSDT"));
+        assert!(kept.top_ups.is_empty());
+    }
+
+    #[test]
+    fn a_held_pair_short_of_its_target_is_topped_up_unless_broken() {
+        let m = model();
+        let ranked = [candidate("AAAUSDT", dec!(0.30))];
+        let book = [held(9, "AAAUSDT", dec!(2000))];
+        // the slippage guard stopped the entry at 600 of 2000
+        let short = HashMap::from([(9, dec!(600))]);
+        let p = plan(dec!(10000), &ranked, &book, &short, &m, 4, dec!(0.1)).unwrap();
+        assert_eq!(p.top_ups.len(), 1);
+        assert_eq!(p.top_ups[0].position_id, 9);
+        // up to the plan's current target for the pair (2439.02 at 10k equity)
+        assert_eq!(p.top_ups[0].notional, dec!(1839.02));
+        // within the band: left alone
+        let close = HashMap::from([(9, dec!(2250))]);
+        let p = plan(dec!(10000), &ranked, &book, &close, &m, 4, dec!(0.1)).unwrap();
+        assert!(p.top_ups.is_empty());
+        // a broken position is repaired, not grown
+        let mut broken = held(9, "AAAUSDT", dec!(2000));
+        broken.last_error = Some("broken: one leg left after entry".into());
+        let p = plan(dec!(10000), &ranked, &[broken], &short, &m, 4, dec!(0.1)).unwrap();
+        assert!(p.top_ups.is_empty());
+        // the plan dropped it: no top-up either
+        let p = plan(dec!(10000), &[], &book, &short, &m, 4, dec!(0.1)).unwrap();
+        assert!(p.top_ups.is_empty());
     }
 }

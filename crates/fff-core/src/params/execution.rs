@@ -30,6 +30,13 @@ pub struct ExecutionParams {
     pub exit_prefer_limit: bool,
     /// How long an exit limit order may rest before falling back to market, in ms (5000).
     pub exit_limit_timeout_ms: u64,
+    /// First wait before an entry the slippage guard paused is resumed, or a symbol whose
+    /// entry failed is tried again, in ms (5000). Doubles with each failure in a row.
+    pub entry_retry_backoff_ms: u64,
+    /// Longest such wait, in ms (600 000 = 10 min).
+    pub entry_retry_backoff_max_ms: u64,
+    /// A held position below `(1 - entry_resize_band)` of its target is topped up (0.10).
+    pub entry_resize_band: Decimal,
 }
 
 impl Default for ExecutionParams {
@@ -45,6 +52,9 @@ impl Default for ExecutionParams {
             max_orders_per_second: 10,
             exit_prefer_limit: true,
             exit_limit_timeout_ms: 5000,
+            entry_retry_backoff_ms: 5000,
+            entry_retry_backoff_max_ms: 600_000,
+            entry_resize_band: dec!(0.10),
         }
     }
 }
@@ -68,6 +78,21 @@ impl ExecutionParams {
             self.slippage_tolerance,
             Decimal::ZERO,
             dec!(0.1),
+        );
+        c.check(
+            self.entry_retry_backoff_ms > 0
+                && self.entry_retry_backoff_ms <= self.entry_retry_backoff_max_ms,
+            "entry_retry_backoff_ms",
+            format!(
+                "must be in (0, entry_retry_backoff_max_ms = {}], got {}",
+                self.entry_retry_backoff_max_ms, self.entry_retry_backoff_ms
+            ),
+        );
+        c.in_closed_open(
+            "entry_resize_band",
+            self.entry_resize_band,
+            Decimal::ZERO,
+            Decimal::ONE,
         );
         c.in_open_closed(
             "max_entry_leg_drift",

@@ -42,7 +42,10 @@ impl Engine {
                 side != direction.perp_entry_side(),
                 fff_store::SideEffect::NoSideEffect,
             ),
-            Venue::SpotMargin => (false, spot_side_effect(direction, side)),
+            Venue::SpotMargin => (
+                false,
+                spot_side_effect(direction, side, self.params.capital.spot_usdt_borrow),
+            ),
         };
         let order = self
             .execute(
@@ -204,7 +207,11 @@ impl Engine {
                     kind: OrderKind::Market,
                     qty: spot_qty,
                     reduce_only: false,
-                    side_effect: spot_side_effect(direction, side),
+                    side_effect: spot_side_effect(
+                        direction,
+                        side,
+                        self.params.capital.spot_usdt_borrow,
+                    ),
                 },
             )
             .await?;

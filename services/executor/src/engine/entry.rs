@@ -26,25 +26,67 @@ enum Stop {
     Interrupted(String),
 }
 
-/// Side effect of a spot order on cross margin: trades that open exposure borrow what the free
-/// balance lacks (the base asset for a short, USDT for a levered buy); trades that reduce it
+/// Side effect of a spot order on cross margin. A short spot leg borrows its base asset
+/// (`MARGIN_BUY` on a sell). A long spot leg is paid in cash (`NO_SIDE_EFFECT`: the capital
+/// model funds it, and Binance rejects the order rather than borrowing USDT if the cash is not
+/// there) unless `capital.spot_usdt_borrow` allows borrowing USDT. Trades that reduce exposure
 /// repay loans from the proceeds.
-pub(crate) fn spot_side_effect(direction: Direction, side: Side) -> SideEffect {
-    if side == direction.spot_entry_side() {
+pub(crate) fn spot_side_effect(direction: Direction, side: Side, usdt_borrow: bool) -> SideEffect {
+    if side != direction.spot_entry_side() {
+        SideEffect::AutoRepay
+    } else if direction == Direction::NegativeCarry || usdt_borrow {
         SideEffect::MarginBuy
     } else {
-        SideEffect::AutoRepay
+        SideEffect::NoSideEffect
     }
 }
 
+/// How an entry run relates to its position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EntryKind {
+    /// The first entry of a new position (OPENING), to its target notional.
+    Initial,
+    /// Growing an OPEN position back toward its target by `add` notional (its first entry
+    /// stopped early).
+    TopUp { add: Decimal },
+}
+
+/// Fees and slippage a spot buy may cost beyond its notional (cash checked before the perp).
+const CASH_HEADROOM: Decimal = Decimal::from_parts(1005, 0, 0, false, 3);
+
 impl Engine {
     pub(crate) async fn run_entry(self: &Arc<Self>, id: i64, initiator: Initiator) -> Result<()> {
+        self.enter(id, initiator, EntryKind::Initial).await
+    }
+
+    /// Spawns the top-up of an open position by `add` per-leg notional.
+    pub fn top_up(self: &Arc<Self>, id: i64, add: Decimal) {
+        let engine = Arc::clone(self);
+        self.spawn("top-up", async move {
+            engine
+                .enter(id, Initiator::Strategy, EntryKind::TopUp { add })
+                .await
+        });
+    }
+
+    async fn enter(self: &Arc<Self>, id: i64, initiator: Initiator, kind: EntryKind) -> Result<()> {
         let Some(position) = self.store.get_position(id).await? else {
             return Err(ExecutorError::NotFound(format!("position {id} not found")));
         };
         let _guard = self.lock_symbol(&position.symbol).await;
         let symbol = position.symbol.clone();
         let direction = core_direction(position.direction);
+        let (notional, first_slice) = match kind {
+            EntryKind::Initial => (position.target_notional, 0),
+            EntryKind::TopUp { add } => {
+                // re-read under the lock: an exit or a repair may have started meanwhile
+                let current = self.store.get_position(id).await?;
+                if current.as_ref().map(|p| p.state) != Some(PositionState::Open) {
+                    return Ok(());
+                }
+                (add, self.next_entry_slice(id).await?)
+            }
+        };
         let prepared = async {
             let instrument = self.exchange.instrument(&symbol).await?;
             if !instrument.tradable {
@@ -52,30 +94,52 @@ impl Engine {
                     "{symbol} is not trading on both venues"
                 )));
             }
-            let leverage = u32::try_from(position.leverage).unwrap_or(1);
-            self.exchange.prepare_perp(&symbol, leverage).await?;
+            // the funding may have turned since the scan that ranked the pair
+            if Direction::for_funding(instrument.funding_rate).is_some_and(|d| d != direction) {
+                return Err(ExecutorError::FailedPrecondition(format!(
+                    "{symbol} funding {} no longer pays {direction:?}",
+                    instrument.funding_rate
+                )));
+            }
+            if kind == EntryKind::Initial {
+                let leverage = u32::try_from(position.leverage).unwrap_or(1);
+                self.exchange.prepare_perp(&symbol, leverage).await?;
+            }
             let sizes = size_legs(
-                position.target_notional,
+                notional,
                 instrument.mark_price,
                 &instrument.spot,
                 &instrument.perp,
             )?;
+            let leverage = Decimal::from(position.leverage.max(1));
+            self.check_funds(
+                &instrument,
+                direction,
+                sizes.notional,
+                sizes.spot_qty,
+                leverage,
+            )
+            .await?;
             Ok::<_, ExecutorError>((instrument, sizes))
         }
         .await;
         let (instrument, sizes) = match prepared {
             Ok(ok) => ok,
             Err(err) => {
-                let failed = self
-                    .store
-                    .set_position_state(id, PositionState::Failed, Some(&err.to_string()))
-                    .await?;
-                self.emit(
-                    PositionEventKind::Failed,
-                    &failed,
-                    initiator,
-                    err.to_string(),
-                );
+                let wait = self.cooldowns.failed(&symbol, Instant::now());
+                tracing::warn!(symbol = %symbol, error = %err, retry_in_ms = wait.as_millis() as u64, "entry not started");
+                if kind == EntryKind::Initial {
+                    let failed = self
+                        .store
+                        .set_position_state(id, PositionState::Failed, Some(&err.to_string()))
+                        .await?;
+                    self.emit(
+                        PositionEventKind::Failed,
+                        &failed,
+                        initiator,
+                        err.to_string(),
+                    );
+                }
                 return Err(err);
             }
         };
@@ -87,7 +151,7 @@ impl Engine {
             &self.params.execution,
         );
         let stop = match self
-            .enter_slices(id, direction, &instrument, sizes.step, &slices)
+            .enter_slices(id, direction, &instrument, sizes.step, &slices, first_slice)
             .await
         {
             Ok(stop) => stop,
@@ -100,9 +164,19 @@ impl Engine {
                     .set_position_state(id, PositionState::Open, Some(&message))
                     .await?;
                 self.emit(PositionEventKind::Broken, &failed, initiator, message);
+                self.cooldowns.failed(&symbol, Instant::now());
                 return Err(err);
             }
         };
+        match &stop {
+            None => self.cooldowns.succeeded(&symbol),
+            Some(Stop::Slippage(_)) => {
+                self.cooldowns.paused(&symbol, Instant::now());
+            }
+            Some(_) => {
+                self.cooldowns.failed(&symbol, Instant::now());
+            }
+        }
         if let Err(err) = self
             .verify_drift(id, direction, &instrument, sizes.step)
             .await
@@ -113,6 +187,69 @@ impl Engine {
         self.finish_entry(id, initiator, stop).await
     }
 
+    /// The slice index after the last entry slice this position sent (client order ids are
+    /// per slice, so a top-up continues the numbering).
+    async fn next_entry_slice(&self, id: i64) -> Result<u32> {
+        let prefix = format!("fff{id}-Pe");
+        let next = self
+            .position_orders(id)
+            .await?
+            .iter()
+            .filter_map(|o| o.client_order_id.strip_prefix(&prefix))
+            .filter_map(|rest| rest.parse::<u32>().ok())
+            .max()
+            .map_or(0, |last| last.saturating_add(1));
+        Ok(next)
+    }
+
+    /// Before the perp order: the spot side must be able to carry the hedge without borrowing
+    /// USDT (cash for a long spot leg; lendable coin and collateral for a short one) and the
+    /// futures wallet its margin. Transfers between the wallets first if one side is short.
+    async fn check_funds(
+        &self,
+        instrument: &InstrumentInfo,
+        direction: Direction,
+        notional: Decimal,
+        spot_qty: Decimal,
+        leverage: Decimal,
+    ) -> Result<()> {
+        let pending = self.params.model.hedge_capital(notional, direction)?;
+        if let Err(err) = self.fund_wallets(pending).await {
+            tracing::warn!(error = %err, "wallet funding before entry failed");
+        }
+        let account = self.exchange.account().await?;
+        let usdt_free = account.margin.get("USDT").map_or(Decimal::ZERO, |a| a.free);
+        match direction {
+            Direction::PositiveCarry if !self.params.capital.spot_usdt_borrow => {
+                let cash = notional * CASH_HEADROOM;
+                if usdt_free < cash {
+                    return Err(ExecutorError::FailedPrecondition(format!(
+                        "cross margin holds {usdt_free} USDT, the spot leg needs {cash}"
+                    )));
+                }
+            }
+            Direction::PositiveCarry => {}
+            Direction::NegativeCarry => {
+                let lendable = self.exchange.max_borrowable(&instrument.base_asset).await?;
+                if lendable < spot_qty {
+                    return Err(ExecutorError::FailedPrecondition(format!(
+                        "cross margin lends {lendable} {}, the short needs {spot_qty}",
+                        instrument.base_asset
+                    )));
+                }
+            }
+        }
+        // initial margin at the position's leverage (the buffer is the wallet plan's job)
+        let margin = notional / leverage;
+        let available = account.wallets.futures_available;
+        if available < margin {
+            return Err(ExecutorError::FailedPrecondition(format!(
+                "futures wallet has {available} USDT available, the perp needs {margin} of margin"
+            )));
+        }
+        Ok(())
+    }
+
     async fn enter_slices(
         &self,
         id: i64,
@@ -120,16 +257,18 @@ impl Engine {
         instrument: &InstrumentInfo,
         step: Decimal,
         slices: &[Decimal],
+        first_slice: u32,
     ) -> Result<Option<Stop>> {
         let interval = Duration::from_millis(self.params.execution.twap_slice_interval_ms);
         for (index, qty) in slices.iter().enumerate() {
-            let slice = u32::try_from(index).unwrap_or(u32::MAX);
+            let slice = first_slice.saturating_add(u32::try_from(index).unwrap_or(u32::MAX));
             if index > 0 {
                 if let Some(block) = self.slice_block() {
                     return Ok(Some(Stop::Interrupted(block)));
                 }
                 let state = self.store.get_position(id).await?.map(|p| p.state);
-                if state != Some(PositionState::Opening) {
+                // OPENING for a first entry, OPEN for a top-up; anything else (an exit) stops it
+                if !matches!(state, Some(PositionState::Opening | PositionState::Open)) {
                     return Ok(Some(Stop::Interrupted(format!("position is {state:?}"))));
                 }
                 tokio::time::sleep(interval).await;
@@ -237,7 +376,11 @@ impl Engine {
                         kind: OrderKind::Market,
                         qty: remaining,
                         reduce_only: false,
-                        side_effect: spot_side_effect(direction, side),
+                        side_effect: spot_side_effect(
+                            direction,
+                            side,
+                            self.params.capital.spot_usdt_borrow,
+                        ),
                     },
                     (attempt == 0).then_some(filled_at),
                 )

@@ -210,7 +210,11 @@ impl Engine {
                     kind: OrderKind::Market,
                     qty,
                     reduce_only: false,
-                    side_effect: spot_side_effect(direction, side),
+                    side_effect: spot_side_effect(
+                        direction,
+                        side,
+                        self.params.capital.spot_usdt_borrow,
+                    ),
                 },
             )
             .await?;

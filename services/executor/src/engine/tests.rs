@@ -37,7 +37,9 @@ pub(crate) async fn rig_with(execution: ExecutionParams) -> Rig {
     let store = Store::connect(db.url(), 4).await.unwrap();
     store.migrate().await.unwrap();
     let fake = Arc::new(FakeExchange::new(dec!(100), dec!(100000)));
-    let mut params = EngineParams::from_config(CapitalParams::default(), execution);
+    let mut params =
+        EngineParams::from_config(CapitalParams::default(), execution, &Default::default())
+            .unwrap();
     params.order_timeout = Duration::from_millis(300);
     let exchange: Arc<dyn Exchange> = fake.clone();
     let engine = Engine::new(store.clone(), exchange, params);
@@ -98,6 +100,8 @@ async fn entry_hedges_perp_fill_with_spot() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].venue, Venue::UsdmPerp);
     assert_eq!(sent[1].venue, Venue::SpotMargin);
+    // the long spot leg is paid in cash: no USDT borrowing
+    assert_eq!(sent[1].side_effect, fff_store::SideEffect::NoSideEffect);
     for order in rig.store.list_position_orders(position.id).await.unwrap() {
         assert_eq!(order.status, OrderStatus::Filled);
     }
@@ -115,6 +119,119 @@ async fn negative_carry_borrows_the_spot_leg() {
     assert_eq!(sent[1].side_effect, fff_store::SideEffect::MarginBuy);
     let legs = legs(&rig, &position).await;
     assert_eq!((legs.spot, legs.perp), (dec!(-10), dec!(10)));
+}
+
+#[tokio::test]
+async fn an_entry_without_the_cash_for_its_spot_leg_sends_nothing_and_cools_down() {
+    let rig = rig().await;
+    // 500 USDT in cross margin for a 1000 USDT spot buy; nothing to transfer from elsewhere
+    rig.fake.with(|s| {
+        s.usdt_free = dec!(500);
+        s.wallets.margin_net_equity = dec!(500);
+        s.wallets.futures_margin_balance = dec!(300);
+        s.wallets.futures_available = dec!(300);
+        s.wallets.futures_max_withdraw = dec!(0);
+    });
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Failed);
+    assert!(
+        position
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("spot leg needs"),
+        "{position:?}"
+    );
+    assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
+    assert!(
+        rig.engine
+            .cooldowns
+            .remaining("BTCUSDT", std::time::Instant::now())
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_short_side_of_the_account_is_funded_by_transfer_before_the_entry() {
+    let rig = rig().await;
+    // cross margin is empty, the futures wallet holds everything
+    rig.fake.with(|s| {
+        s.usdt_free = dec!(0);
+        s.wallets.margin_net_equity = dec!(0);
+        s.wallets.futures_margin_balance = dec!(100000);
+        s.wallets.futures_max_withdraw = dec!(100000);
+    });
+    let funded = rig
+        .engine
+        .fund_wallets(
+            rig.engine
+                .params
+                .model
+                .hedge_capital(dec!(1000), Direction::PositiveCarry)
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(funded.from, fff_core::WalletSide::Futures);
+    let transfers = rig.fake.with(|s| s.transfers.clone());
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(transfers[0].2, crate::exchange::Wallet::UsdmFutures);
+    assert_eq!(transfers[0].3, crate::exchange::Wallet::CrossMargin);
+    // 1000 of cash + its share of the free equity
+    assert!(transfers[0].1 > dec!(1000));
+}
+
+#[tokio::test]
+async fn an_entry_whose_funding_turned_is_refused_before_the_perp() {
+    let rig = rig().await;
+    rig.fake.with(|s| s.funding_rate = dec!(-0.0002));
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Failed);
+    assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
+}
+
+#[tokio::test]
+async fn a_short_that_cannot_be_borrowed_is_refused_before_the_perp() {
+    let rig = rig().await;
+    rig.fake.with(|s| s.max_borrowable = Some(dec!(3)));
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    assert_eq!(position.state, PositionState::Failed);
+    assert!(
+        position
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("lends")
+    );
+    assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
+}
+
+#[tokio::test]
+async fn a_top_up_continues_the_slice_numbering_and_grows_both_legs() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open);
+    rig.engine.top_up(position.id, dec!(500));
+    let grown = wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .get_position(position.id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.perp_qty == dec!(15))
+    })
+    .await
+    .unwrap();
+    assert_eq!(grown.state, PositionState::Open);
+    assert_eq!(grown.spot_qty, dec!(15));
+    let ids: Vec<String> = rig
+        .fake
+        .with(|s| s.orders.iter().map(|o| o.client_order_id.clone()).collect());
+    assert!(
+        ids.contains(&client_order_id(position.id, Leg::Perp, Step::Entry(1))),
+        "{ids:?}"
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 
 use super::{
     AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderReport, OrderRequest,
+    Wallet, WalletView,
 };
 
 #[derive(Debug, Default)]
@@ -31,6 +32,15 @@ pub struct FakeState {
     /// Fills happen at `mark * (1 + fill_premium)` (slippage).
     pub fill_premium: Decimal,
     pub equity: Decimal,
+    pub wallets: WalletView,
+    /// Transfers seen: (asset, amount, from, to, request id).
+    pub transfers: Vec<(String, Decimal, Wallet, Wallet, String)>,
+    /// Funding rate the instrument reports (0: no sign check).
+    pub funding_rate: Decimal,
+    /// Free USDT in cross margin.
+    pub usdt_free: Decimal,
+    /// Answer for `max_borrowable`; `None` = unlimited.
+    pub max_borrowable: Option<Decimal>,
 }
 
 #[derive(Debug)]
@@ -44,6 +54,14 @@ impl FakeExchange {
             state: Mutex::new(FakeState {
                 mark,
                 equity,
+                usdt_free: equity,
+                wallets: WalletView {
+                    margin_net_equity: equity,
+                    futures_margin_balance: equity,
+                    futures_available: equity,
+                    futures_max_withdraw: equity,
+                    ..WalletView::default()
+                },
                 ..FakeState::default()
             }),
         }
@@ -143,7 +161,7 @@ impl Exchange for FakeExchange {
             spot: filters(),
             perp: filters(),
             mark_price: self.with(|s| s.mark),
-            funding_rate: Decimal::new(1, 4),
+            funding_rate: self.with(|s| s.funding_rate),
             tradable: true,
         })
     }
@@ -163,15 +181,43 @@ impl Exchange for FakeExchange {
                     },
                 );
             }
+            margin.insert(
+                "USDT".to_owned(),
+                MarginAsset {
+                    free: s.usdt_free,
+                    net: s.usdt_free,
+                    ..MarginAsset::default()
+                },
+            );
             AccountView {
                 equity: s.equity,
                 perp_positions: s.perp.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 margin,
+                wallets: s.wallets.clone(),
             }
         }))
     }
 
     async fn repay(&self, _: &str, _: Decimal, _: &str) -> Result<(), ExchangeError> {
         Ok(())
+    }
+
+    async fn transfer(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        from: Wallet,
+        to: Wallet,
+        request_id: &str,
+    ) -> Result<(), ExchangeError> {
+        self.with(|s| {
+            s.transfers
+                .push((asset.to_owned(), amount, from, to, request_id.to_owned()));
+        });
+        Ok(())
+    }
+
+    async fn max_borrowable(&self, _asset: &str) -> Result<Decimal, ExchangeError> {
+        Ok(self.with(|s| s.max_borrowable.unwrap_or(Decimal::from(1_000_000_000))))
     }
 }

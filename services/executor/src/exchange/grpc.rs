@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 use super::{
     AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderKind, OrderReport,
-    OrderRequest,
+    OrderRequest, Wallet, WalletView,
 };
 
 pub type GatewayClientT = GatewayClient<InterceptedService<Channel, ClientInterceptor>>;
@@ -254,8 +254,53 @@ impl Exchange for GatewayExchange {
             .into_inner()
             .account
             .ok_or_else(|| bad_answer("GetAccount without account"))?;
+        let margin_total =
+            decimal_or_zero("margin_total_asset_usdt", &account.margin_total_asset_usdt)?;
+        let margin_liability = decimal_or_zero(
+            "margin_total_liability_usdt",
+            &account.margin_total_liability_usdt,
+        )?;
+        let usdt_futures = account.futures_balances.iter().find(|b| b.asset == "USDT");
+        let futures_max_withdraw = match usdt_futures {
+            Some(b) => decimal_or_zero("max_withdraw", &b.max_withdraw)?,
+            None => Decimal::ZERO,
+        };
+        let equity = decimal_or_zero("total_equity_usdt", &account.total_equity_usdt)?;
+        let futures_margin_balance = decimal_or_zero(
+            "futures_margin_balance_usdt",
+            &account.futures_margin_balance_usdt,
+        )?;
+        let spot_usdt_free = match account.spot_balances.iter().find(|b| b.asset == "USDT") {
+            Some(b) => decimal_or_zero("free", &b.free)?,
+            None => Decimal::ZERO,
+        };
+        let margin_net_equity = margin_total - margin_liability;
         let mut view = AccountView {
-            equity: decimal_or_zero("total_equity_usdt", &account.total_equity_usdt)?,
+            equity,
+            wallets: WalletView {
+                spot_usdt_free,
+                // what is neither futures nor cross margin is the spot wallet
+                spot_equity: (equity - futures_margin_balance - margin_net_equity)
+                    .max(Decimal::ZERO),
+                margin_net_equity,
+                margin_liability,
+                margin_level: if margin_liability > Decimal::ZERO {
+                    parse_optional_decimal("margin_level", &account.margin_level)
+                        .map_err(bad_answer)?
+                } else {
+                    None
+                },
+                futures_margin_balance,
+                futures_maint_margin: decimal_or_zero(
+                    "futures_maint_margin_usdt",
+                    &account.futures_maint_margin_usdt,
+                )?,
+                futures_max_withdraw,
+                futures_available: decimal_or_zero(
+                    "futures_available_usdt",
+                    &account.futures_available_usdt,
+                )?,
+            },
             ..AccountView::default()
         };
         for position in &account.positions {
@@ -295,6 +340,50 @@ impl Exchange for GatewayExchange {
             .await
             .map(|_| ())
             .map_err(|s| classify(&s))
+    }
+
+    async fn transfer(
+        &self,
+        asset: &str,
+        amount: Decimal,
+        from: Wallet,
+        to: Wallet,
+        request_id: &str,
+    ) -> Result<(), ExchangeError> {
+        self.client
+            .clone()
+            .transfer(gw::TransferRequest {
+                asset: asset.to_owned(),
+                amount: decimal_to_string(amount),
+                from: wire_wallet(from),
+                to: wire_wallet(to),
+                request_id: request_id.to_owned(),
+                intent_id: request_id.to_owned(),
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| classify(&s))
+    }
+
+    async fn max_borrowable(&self, asset: &str) -> Result<Decimal, ExchangeError> {
+        let response = self
+            .client
+            .clone()
+            .get_max_borrowable(gw::GetMaxBorrowableRequest {
+                asset: asset.to_owned(),
+            })
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner();
+        decimal_or_zero("amount", &response.amount)
+    }
+}
+
+fn wire_wallet(wallet: Wallet) -> i32 {
+    match wallet {
+        Wallet::Spot => common::Wallet::Spot as i32,
+        Wallet::CrossMargin => common::Wallet::CrossMargin as i32,
+        Wallet::UsdmFutures => common::Wallet::UsdmFutures as i32,
     }
 }
 

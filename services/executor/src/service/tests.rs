@@ -336,3 +336,32 @@ async fn pnl_reports_funding_fees_and_expectations() {
         2
     );
 }
+
+#[tokio::test]
+async fn manual_opens_obey_the_strategy_caps() {
+    let rig = rig().await;
+    let service = service(&rig.engine);
+    // 100k equity: the pair cap is 30k of capital, 24 390.24 of positive-carry notional
+    let too_big = service
+        .open_position(Request::new(pb::OpenPositionRequest {
+            notional: "30000".into(),
+            ..open_request()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(too_big.code(), Code::FailedPrecondition);
+    assert!(
+        too_big.message().contains("pair cap 24390.24"),
+        "{}",
+        too_big.message()
+    );
+    assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
+    // within the cap it opens
+    service
+        .open_position(Request::new(pb::OpenPositionRequest {
+            notional: "24000".into(),
+            ..open_request()
+        }))
+        .await
+        .unwrap();
+}
