@@ -2,8 +2,9 @@
 //!
 //! Layers (STYLE rule 15):
 //! - [`rest::RestClient`]: raw REST client whose methods mirror Binance endpoints (spot `/api/v3`, cross
-//!   margin `/sapi/v1`, USDⓈ-M futures `/fapi`). Every attempt passes the [`limiter::RateLimiter`] of its
-//!   scope; signed requests carry `timestamp` + `recvWindow` against a server-time offset kept in sync.
+//!   margin `/sapi/v1`, wallet transfers `/sapi/v1/asset`, USDⓈ-M futures `/fapi`). Every attempt
+//!   passes the [`limiter::RateLimiter`] of its scope; signed requests carry `timestamp` +
+//!   `recvWindow` against a server-time offset kept in sync.
 //! - [`models`]: wire structs exactly as Binance sends them (decimal strings parse straight into
 //!   `rust_decimal::Decimal`) plus `parse_*` functions into the domain-ish types the services use
 //!   ([`models::SpotInstrument`], [`models::PerpInstrument`], [`filters::SymbolFilters`],

@@ -8,6 +8,7 @@ mod instrument;
 pub mod margin;
 pub mod spot;
 pub mod stream;
+pub mod wallet;
 
 pub use common::*;
 pub use instrument::*;

@@ -1,5 +1,6 @@
-//! Raw REST client: one method per Binance endpoint (in `spot`, `margin`, `futures`), all funnelled
-//! through one private `send` path, which owns signing, time sync, the rate limiter and retries.
+//! Raw REST client: one method per Binance endpoint (in `spot`, `margin`, `futures`, `wallet`),
+//! all funnelled through one private `send` path, which owns signing, time sync, the rate limiter
+//! and retries.
 //!
 //! Retry policy (STYLE rule 14): only GETs are retried automatically (transient failures, bounded,
 //! with backoff). POST/PUT/DELETE are sent once; a `-1021` timestamp rejection (nothing executed) is
@@ -9,10 +10,12 @@
 mod futures;
 mod margin;
 mod spot;
+mod wallet;
 
 pub use futures::{FuturesOrderRequest, PositionSide};
 pub use margin::MarginOrderRequest;
 pub use spot::{OrderRef, SpotOrderRequest};
+pub use wallet::MAX_TRANSFER_PAGE;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -1,5 +1,7 @@
-//! `fff status`: positions, funding, borrow, fees, P&L, risk tier and utilisation from the
-//! running services, as a table or (`--json`) for scripts. Reads only, so no token is needed.
+//! `fff status`: positions, funding, borrow, fees, P&L, risk tier, utilisation (fff-core's
+//! capital model: both legs' capital / equity), the spot/margin and futures wallets with their
+//! margin level and margin coverage, from the running services, as a table or (`--json`) for
+//! scripts. Reads only, so no token is needed.
 
 mod render;
 

@@ -397,7 +397,8 @@ impl Executor for ExecutorService {
                 .mark(&p.symbol)
                 .or(p.perp_entry_price)
                 .unwrap_or_default();
-            (p.perp_qty.abs().min(p.spot_qty.abs()) * mark).round_dp(2)
+            // |perp| at mark, as risk values it, so both report the same utilisation
+            (p.perp_qty.abs() * mark).round_dp(2)
         };
         let capital_of = |notional: Decimal, direction: Direction| {
             model

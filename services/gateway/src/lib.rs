@@ -4,8 +4,9 @@
 //! the simulator's paper account on venue sim), refuse live keys that can withdraw, serve at
 //! once with health NOT_SERVING, and flip to SERVING after the first universe load and account
 //! snapshot. Modules: [`universe`] (instrument universe), [`market`] (market-data fan-out),
-//! [`account`] (account cache and events), [`orders`] (idempotent placement), [`service`]
-//! (thin gRPC handlers).
+//! [`account`] (account cache and events), [`orders`] (idempotent placement), `loans` and
+//! `transfers` (borrow/repay and wallet transfers, idempotent by request id), `service` (thin
+//! gRPC handlers).
 
 pub mod account;
 mod convert;
@@ -19,6 +20,7 @@ mod service;
 pub mod settings;
 mod state;
 mod throttle;
+mod transfers;
 pub mod universe;
 
 use std::future::Future;

@@ -22,6 +22,7 @@ use crate::history;
 use crate::loans::{borrow_or_repay, check_asset};
 use crate::orders::request::validate;
 use crate::state::Gateway;
+use crate::transfers;
 use fields::{order_ref, record_ref, symbols, trading_venue};
 
 /// Server-streaming response type shared by the streaming RPCs.
@@ -353,14 +354,27 @@ impl GatewayApi for GatewayService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str()))]
+    #[tracing::instrument(skip_all, fields(
+        exchange = %self.gateway.venue.as_str(),
+        asset = %request.get_ref().asset,
+        amount = %request.get_ref().amount,
+        from = request.get_ref().from,
+        to = request.get_ref().to,
+        request_id = %request.get_ref().request_id,
+        intent_id = %request.get_ref().intent_id,
+    ))]
     async fn transfer(
         &self,
-        _request: Request<pb::TransferRequest>,
+        request: Request<pb::TransferRequest>,
     ) -> Result<Response<pb::TransferResponse>, Status> {
-        Err(Status::unimplemented(
-            "Transfer: the binance connector has no wallet transfer endpoint (POST /sapi/v1/asset/transfer) yet",
-        ))
+        let valid = transfers::validate(request.get_ref())?;
+        self.ready()?;
+        let (transaction_id, duplicate) = transfers::transfer(self.gateway.clone(), valid).await?;
+        tracing::info!(%transaction_id, duplicate, "transfer answered");
+        Ok(Response::new(pb::TransferResponse {
+            transaction_id,
+            duplicate,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]

@@ -16,6 +16,7 @@ use crate::account::{AccountHub, spawn_streams};
 use crate::loans::RequestLog;
 use crate::market::{FeedPeriods, MarketHub, spawn_feeds};
 use crate::orders::Orders;
+use crate::transfers::Transfers;
 use crate::universe::{self, Universe};
 
 /// Delay between attempts while the first universe load or account snapshot fails.
@@ -33,6 +34,7 @@ pub struct Gateway {
     pub account: Arc<AccountHub>,
     pub orders: Arc<Orders>,
     pub loans: RequestLog,
+    pub transfers: Transfers,
     ready: AtomicBool,
 }
 
@@ -62,6 +64,7 @@ impl Gateway {
             account,
             orders,
             loans: RequestLog::default(),
+            transfers: Transfers::new(config.recv_window_ms),
             ready: AtomicBool::new(false),
         })
     }

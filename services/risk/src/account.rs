@@ -1,7 +1,7 @@
 //! The account metrics risk works from, parsed out of a gateway `Account` snapshot.
 
 use chrono::{DateTime, Utc};
-use fff_core::margin_ratio;
+use fff_core::{Direction, WalletBalances, margin_ratio};
 use fff_proto::convert::{FieldError, optional_timestamp, parse_decimal, parse_optional_decimal};
 use fff_proto::fff::gateway::v1 as gw;
 use rust_decimal::Decimal;
@@ -28,8 +28,22 @@ pub struct AccountMetrics {
     pub cross_margin_level: Option<Decimal>,
     /// Sum of |perp notional| at mark: the per-leg notional deployed.
     pub deployed_notional: Decimal,
+    /// One hedge per open perp position: its direction from the perp side (short perp = long
+    /// spot = positive carry; long perp = borrowed short spot = negative carry) and its per-leg
+    /// notional, |perp notional| at mark. The capital model prices these.
+    pub hedges: Vec<(Direction, Decimal)>,
     /// Symbols with an open perp position (for logs and spans).
     pub open_symbols: Vec<String>,
+}
+
+impl AccountMetrics {
+    /// Equity per wallet side: spot + cross-margin net assets, and the futures margin balance.
+    pub fn wallets(&self) -> WalletBalances {
+        WalletBalances {
+            spot_side: self.spot_equity.saturating_add(self.margin_equity),
+            futures: self.futures_equity,
+        }
+    }
 }
 
 /// Parses the fields risk needs; a malformed field names itself (`account.<field>`).
@@ -65,6 +79,7 @@ pub fn metrics_from_account(
 
     let mut deployed_notional = Decimal::ZERO;
     let mut open_symbols = Vec::new();
+    let mut hedges = Vec::new();
     for (i, position) in account.positions.iter().enumerate() {
         let at = |e: FieldError| e.within(&format!("account.positions[{i}]"));
         let amount = parse_decimal("position_amt", &position.position_amt).map_err(at)?;
@@ -80,6 +95,13 @@ pub fn metrics_from_account(
         };
         deployed_notional = deployed_notional.saturating_add(notional.abs());
         open_symbols.push(position.symbol.clone());
+        // the perp leg faces against the spot leg: a short perp hedges a spot long
+        let direction = if amount < Decimal::ZERO {
+            Direction::PositiveCarry
+        } else {
+            Direction::NegativeCarry
+        };
+        hedges.push((direction, notional.abs()));
     }
 
     let margin_equity = margin_asset.saturating_sub(margin_liability);
@@ -108,6 +130,7 @@ pub fn metrics_from_account(
         futures_coverage,
         cross_margin_level,
         deployed_notional,
+        hedges,
         open_symbols,
     })
 }
@@ -150,6 +173,20 @@ pub(crate) mod tests {
         assert_eq!(m.spot_equity, dec!(249000));
         assert_eq!(m.deployed_notional, dec!(150000));
         assert_eq!(m.open_symbols, vec!["BTCUSDT".to_owned()]);
+        assert_eq!(m.hedges, vec![(Direction::PositiveCarry, dec!(150000))]);
+        assert_eq!(m.wallets().spot_side, dec!(299000));
+        assert_eq!(m.wallets().futures, dec!(1000));
+    }
+
+    #[test]
+    fn a_long_perp_is_a_negative_carry_hedge_valued_at_mark() {
+        let mut a = account("1000", "250", "50000");
+        a.positions[0].position_amt = "2".into();
+        a.positions[0].mark_price = "3000".into();
+        a.positions[0].notional.clear();
+        let m = metrics_from_account(&a, Utc::now()).unwrap();
+        assert_eq!(m.hedges, vec![(Direction::NegativeCarry, dec!(6000))]);
+        assert_eq!(m.deployed_notional, dec!(6000));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Entry approvals: refuse while margin is not Green, while entries are halted, or when the
-//! entry would push utilization over `capital.target_utilization`.
+//! entry would push utilization over `capital.target_utilization`. Utilization is fff-core's
+//! capital model (both legs' capital / equity): the held hedges at mark plus the requested
+//! notional priced for the requested direction.
 //!
 //! Kept in memory (idempotent on `request_id`, bounded): fff-store has no approvals table yet,
 //! so a restart forgets them. An approval is valid only until `expires_at` anyway.
@@ -124,14 +126,22 @@ fn evaluate(
                     request.leverage
                 ));
             }
-            match monitor.utilization(metrics, request.notional) {
-                Some(after) if after <= view.utilization_limit => {}
-                Some(after) => reasons.push(format!(
-                    "utilization after entry {} above limit {}",
-                    after.round_dp(4),
-                    view.utilization_limit
-                )),
-                None => reasons.push("equity is not positive".to_owned()),
+            let entry = (request.direction, request.notional);
+            if metrics.total_equity <= Decimal::ZERO {
+                reasons.push("equity is not positive".to_owned());
+            } else {
+                match monitor.utilization(metrics, Some(entry)) {
+                    Some(after) if after.ratio <= view.utilization_limit => {}
+                    Some(after) => reasons.push(format!(
+                        "utilization after entry {} above limit {} (capital in use {} of \
+                         equity {})",
+                        after.ratio.round_dp(4),
+                        view.utilization_limit,
+                        after.capital.total().round_dp(2),
+                        metrics.total_equity.round_dp(2)
+                    )),
+                    None => reasons.push("capital in use overflows".to_owned()),
+                }
             }
         }
     }
@@ -158,24 +168,27 @@ mod tests {
     use fff_core::params::{CapitalParams, RiskParams};
     use rust_decimal_macros::dec;
 
+    /// 100k equity holding a 20k positive-carry hedge: 24.6k of capital in use (24.6 %).
     fn monitor_at(coverage: Decimal) -> RiskMonitor {
         let mut m = RiskMonitor::new(
             RiskParams::default(),
             CapitalParams::default(),
             Duration::seconds(300),
-        );
+        )
+        .unwrap();
         m.observe_account(
             AccountMetrics {
                 as_of: Utc::now(),
                 total_equity: dec!(100000),
-                spot_equity: dec!(0),
+                spot_equity: dec!(80000),
                 margin_equity: dec!(0),
-                futures_equity: dec!(100000),
+                futures_equity: dec!(20000),
                 futures_margin_ratio: Decimal::ZERO,
                 futures_coverage: Some(coverage),
                 cross_margin_level: None,
-                deployed_notional: dec!(100000),
-                open_symbols: Vec::new(),
+                deployed_notional: dec!(20000),
+                hedges: vec![(Direction::PositiveCarry, dec!(20000))],
+                open_symbols: vec!["BTCUSDT".into()],
             },
             Utc::now(),
         );
@@ -198,10 +211,10 @@ mod tests {
         let monitor = monitor_at(dec!(10));
         let mut approvals = Approvals::new(Duration::seconds(60), Duration::seconds(10));
         let now = Utc::now();
-        // 100k + 200k deployed -> 300k x 1.15 / 5 = 69 % of equity, under 85 %
-        let first = approvals.decide(&request("r1", dec!(200000)), &monitor, now);
+        // 24 600 + 40 000 x 1.23 = 73 800: 73.8 % of equity, under 85 %
+        let first = approvals.decide(&request("r1", dec!(40000)), &monitor, now);
         assert!(first.approved, "{:?}", first.reasons);
-        assert_eq!(first.approved_notional, dec!(200000));
+        assert_eq!(first.approved_notional, dec!(40000));
         let again = approvals.decide(&request("r1", dec!(1)), &monitor, now);
         assert_eq!(again, first);
     }
@@ -211,12 +224,12 @@ mod tests {
         let mut approvals = Approvals::new(Duration::seconds(60), Duration::seconds(10));
         let now = Utc::now();
         let monitor = monitor_at(dec!(10));
-        // 100k + 300k -> 92 % > 85 %
-        let refused = approvals.decide(&request("r2", dec!(300000)), &monitor, now);
+        // 24 600 + 50 000 x 1.23 = 86 100: 86.1 % > 85 %
+        let refused = approvals.decide(&request("r2", dec!(50000)), &monitor, now);
         assert!(!refused.approved);
         assert_eq!(refused.approved_notional, Decimal::ZERO);
         assert!(
-            refused.reasons[0].contains("utilization"),
+            refused.reasons[0].contains("utilization after entry 0.861"),
             "{:?}",
             refused.reasons
         );
@@ -230,6 +243,27 @@ mod tests {
         let refused = approvals.decide(&request("r3", dec!(1000)), &yellow, now);
         assert!(
             refused.reasons[0].contains("Yellow"),
+            "{:?}",
+            refused.reasons
+        );
+    }
+
+    #[test]
+    fn the_requested_direction_prices_the_entry() {
+        let monitor = monitor_at(dec!(10));
+        let mut approvals = Approvals::new(Duration::seconds(60), Duration::seconds(10));
+        let now = Utc::now();
+        // 45 000 positive carry: 24 600 + 55 350 = 79.95 %
+        let long = approvals.decide(&request("long", dec!(45000)), &monitor, now);
+        assert!(long.approved, "{:?}", long.reasons);
+        // 45 000 negative carry: 24 600 + 45 000 x 1.38 = 86.7 %
+        let short = ApprovalRequest {
+            direction: Direction::NegativeCarry,
+            ..request("short", dec!(45000))
+        };
+        let refused = approvals.decide(&short, &monitor, now);
+        assert!(
+            refused.reasons[0].contains("utilization after entry 0.867"),
             "{:?}",
             refused.reasons
         );

@@ -5,6 +5,7 @@ use fff_core::MarginTier;
 use fff_proto::convert::{datetime_to_timestamp, decimal_to_string, optional_decimal_to_string};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::risk::v1 as pb;
+use rust_decimal::Decimal;
 
 use crate::approvals::Approval;
 use crate::directives::{Ack, Directive, DirectiveRecord};
@@ -76,7 +77,7 @@ pub fn state(view: &RiskView, last: Option<&Directive>, now: DateTime<Utc>) -> p
             view.drawdown_month_max.map(|d| d.round_dp(8)),
         ),
         drawdown_limit: decimal_to_string(view.drawdown_limit),
-        utilization: optional_decimal_to_string(view.utilization.map(|u| u.round_dp(8))),
+        utilization: optional_decimal_to_string(view.utilization.map(|u| u.round_dp(6))),
         utilization_limit: decimal_to_string(view.utilization_limit),
         entries_halted: view.entries_halted,
         halt_reason: view.halt_reason.clone(),
@@ -84,7 +85,19 @@ pub fn state(view: &RiskView, last: Option<&Directive>, now: DateTime<Utc>) -> p
         data_as_of: metrics.and_then(|m| datetime_to_timestamp(m.as_of)),
         computed_at: datetime_to_timestamp(now),
         futures_margin_coverage: optional_decimal_to_string(coverage.map(|c| c.round_dp(8))),
+        spot_side_capital: usdt(view.capital.map(|c| c.spot_side)),
+        perp_margin_capital: usdt(view.capital.map(|c| c.perp_margin)),
+        capital_in_use: usdt(view.capital.map(|c| c.total())),
+        deployed_notional: usdt(metrics.map(|m| m.deployed_notional)),
+        spot_side_equity: usdt(metrics.map(|m| m.wallets().spot_side)),
+        futures_margin_balance: usdt(metrics.map(|m| m.wallets().futures)),
+        margin_level_target: decimal_to_string(view.margin_level_target.normalize()),
     }
+}
+
+/// A USDT amount, at most 8 decimals, without trailing zeros; `""` for `None`.
+fn usdt(value: Option<Decimal>) -> String {
+    optional_decimal_to_string(value.map(|v| v.round_dp(8).normalize()))
 }
 
 pub fn approval(a: &Approval) -> pb::Approval {
@@ -96,5 +109,63 @@ pub fn approval(a: &Approval) -> pb::Approval {
         tier: tier(Some(a.tier)),
         decided_at: datetime_to_timestamp(a.decided_at),
         expires_at: datetime_to_timestamp(a.expires_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use fff_core::Direction;
+    use fff_core::params::{CapitalParams, RiskParams};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::account::AccountMetrics;
+    use crate::monitor::RiskMonitor;
+
+    #[test]
+    fn state_reports_capital_by_side_and_both_wallets() {
+        let now = Utc::now();
+        let mut monitor = RiskMonitor::new(
+            RiskParams::default(),
+            CapitalParams::default(),
+            Duration::seconds(300),
+        )
+        .unwrap();
+        let empty = state(&monitor.view(now), None, now);
+        assert_eq!(
+            (empty.utilization.as_str(), empty.capital_in_use.as_str()),
+            ("", "")
+        );
+        assert_eq!(empty.margin_level_target, "2.15");
+        monitor.observe_account(
+            AccountMetrics {
+                as_of: now,
+                total_equity: dec!(100000),
+                spot_equity: dec!(40000),
+                margin_equity: dec!(35000),
+                futures_equity: dec!(25000),
+                futures_margin_ratio: dec!(0.1),
+                futures_coverage: Some(dec!(10)),
+                cross_margin_level: Some(dec!(2.5)),
+                deployed_notional: dec!(30000),
+                hedges: vec![
+                    (Direction::PositiveCarry, dec!(20000)),
+                    (Direction::NegativeCarry, dec!(10000)),
+                ],
+                open_symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            },
+            now,
+        );
+        let s = state(&monitor.view(now), None, now);
+        assert_eq!(s.utilization, "0.384");
+        assert_eq!(s.spot_side_capital, "31500");
+        assert_eq!(s.perp_margin_capital, "6900");
+        assert_eq!(s.capital_in_use, "38400");
+        assert_eq!(s.deployed_notional, "30000");
+        assert_eq!(s.spot_side_equity, "75000");
+        assert_eq!(s.futures_margin_balance, "25000");
+        assert_eq!(s.cross_margin_level, "2.5");
+        assert_eq!(s.futures_margin_coverage, "10");
     }
 }

@@ -263,7 +263,8 @@ mod tests {
                 RiskParams::default(),
                 CapitalParams::default(),
                 chrono::Duration::seconds(300),
-            ),
+            )
+            .unwrap(),
             DirectiveLog::new(now, 100),
             Approvals::new(chrono::Duration::seconds(60), chrono::Duration::seconds(10)),
         ));

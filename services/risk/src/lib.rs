@@ -54,7 +54,8 @@ pub async fn run(
         config.risk.clone(),
         config.capital.clone(),
         chrono::Duration::seconds(i64::try_from(settings.directive_ttl_secs).unwrap_or(i64::MAX)),
-    );
+    )
+    .context("invalid [capital]/[risk] parameters for the capital model")?;
     let log = DirectiveLog::new(
         now,
         usize::try_from(settings.directive_history).unwrap_or(usize::MAX),

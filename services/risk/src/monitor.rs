@@ -10,12 +10,14 @@
 //!   again (the previous one did not restore the ratio).
 //! - The drawdown latch ([`DrawdownTracker`]) is fed the persisted equity snapshots: HALT_ENTRIES
 //!   when it engages, RESUME when it releases (unless margin still halts entries).
+//! - Utilisation is fff-core's [`CapitalModel`]: (spot-leg cash + margin collateral + perp
+//!   margin in use) / equity, each open perp position priced as a hedge of its direction at mark.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use fff_core::params::{CapitalParams, RiskParams};
 use fff_core::{
-    DrawdownEvent, DrawdownStatus, DrawdownTracker, MarginDirective, MarginTier, TierTracker,
-    directive_for,
+    CapitalModel, Direction, DrawdownEvent, DrawdownStatus, DrawdownTracker, HedgeCapital,
+    MarginDirective, MarginTier, TierTracker, Utilization, directive_for,
 };
 use fff_proto::fff::risk::v1::DirectiveKind;
 use rust_decimal::Decimal;
@@ -28,7 +30,7 @@ use crate::directives::NewDirective;
 pub struct RiskMonitor {
     params: RiskParams,
     cross_params: RiskParams,
-    capital: CapitalParams,
+    model: CapitalModel,
     directive_ttl: Duration,
     futures: TierTracker,
     cross: TierTracker,
@@ -53,19 +55,29 @@ pub struct RiskView {
     pub drawdown: Option<Decimal>,
     pub drawdown_month_max: Option<Decimal>,
     pub drawdown_limit: Decimal,
+    /// Capital in use / equity; `None` without account data or with non-positive equity.
     pub utilization: Option<Decimal>,
     pub utilization_limit: Decimal,
+    /// Capital in use by side; `None` without account data.
+    pub capital: Option<HedgeCapital>,
+    /// Cross-margin level the capital model sizes negative-carry collateral for.
+    pub margin_level_target: Decimal,
     pub entries_halted: bool,
     pub halt_reason: String,
 }
 
 impl RiskMonitor {
-    pub fn new(params: RiskParams, capital: CapitalParams, directive_ttl: Duration) -> Self {
-        Self {
+    /// Errors when `[capital]` / `[risk]` cannot build the capital model (names the key).
+    pub fn new(
+        params: RiskParams,
+        capital: CapitalParams,
+        directive_ttl: Duration,
+    ) -> Result<Self, fff_core::Error> {
+        Ok(Self {
             cross_params: params.for_cross_margin(),
             drawdown: DrawdownTracker::new(&params),
+            model: CapitalModel::new(&capital, &params)?,
             params,
-            capital,
             directive_ttl,
             futures: TierTracker::new(),
             cross: TierTracker::new(),
@@ -74,7 +86,7 @@ impl RiskMonitor {
             month_max: None,
             metrics: None,
             cut_expires: None,
-        }
+        })
     }
 
     pub fn params(&self) -> &RiskParams {
@@ -114,7 +126,7 @@ impl RiskMonitor {
         metrics: AccountMetrics,
         now: DateTime<Utc>,
     ) -> Vec<NewDirective> {
-        export_metrics(&metrics);
+        export_metrics(&metrics, self.utilization(&metrics, None).as_ref());
         let futures_tier = match metrics.futures_coverage {
             Some(coverage) => {
                 self.futures.observe(coverage, &self.params);
@@ -208,10 +220,14 @@ impl RiskMonitor {
     /// Current metrics and tiers for GetRiskState and approvals.
     pub fn view(&self, now: DateTime<Utc>) -> RiskView {
         let status = self.drawdown_status.as_ref();
-        let utilization = self
+        let usage = self
             .metrics
             .as_ref()
-            .and_then(|m| self.utilization(m, Decimal::ZERO));
+            .and_then(|m| self.utilization(m, None));
+        let equity_positive = self
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.total_equity > Decimal::ZERO);
         let mut reasons = Vec::new();
         if self.margin_halted() {
             reasons.push(format!(
@@ -243,26 +259,33 @@ impl RiskMonitor {
                 .filter(|(y, m, _)| (*y, *m) == (now.year(), now.month()))
                 .map(|(_, _, max)| max),
             drawdown_limit: self.params.max_monthly_drawdown,
-            utilization,
-            utilization_limit: self.capital.target_utilization,
+            utilization: usage.filter(|_| equity_positive).map(|u| u.ratio),
+            utilization_limit: self.model.params().target_utilization,
+            capital: usage.map(|u| u.capital),
+            margin_level_target: self.model.margin_level_target(),
             entries_halted: !reasons.is_empty(),
             halt_reason: reasons.join("; "),
         }
     }
 
-    /// Margin capital of the deployed notional plus `extra` (per-leg USDT), over equity.
-    pub fn utilization(&self, metrics: &AccountMetrics, extra: Decimal) -> Option<Decimal> {
-        if metrics.total_equity <= Decimal::ZERO {
-            return None;
-        }
-        let notional = metrics.deployed_notional.checked_add(extra)?;
-        fff_core::allocate::margin_for_notional(notional, &self.capital)
-            .ok()?
-            .checked_div(metrics.total_equity)
+    /// Capital the held hedges tie up (both sides, fff-core's [`CapitalModel`]) plus `entry`, a
+    /// hedge `(direction, per-leg notional)` under consideration, against the account's equity
+    /// (`ratio` is 0 for non-positive equity). `None` only on arithmetic overflow.
+    pub fn utilization(
+        &self,
+        metrics: &AccountMetrics,
+        entry: Option<(Direction, Decimal)>,
+    ) -> Option<Utilization> {
+        self.model
+            .utilization(
+                metrics.total_equity,
+                metrics.hedges.iter().copied().chain(entry),
+            )
+            .ok()
     }
 
     pub fn capital(&self) -> &CapitalParams {
-        &self.capital
+        self.model.params()
     }
 
     fn cut_for(
@@ -340,7 +363,7 @@ impl RiskMonitor {
 }
 
 /// The account figures as Prometheus gauges (statistics: f64 is fine here).
-fn export_metrics(metrics: &AccountMetrics) {
+fn export_metrics(metrics: &AccountMetrics, usage: Option<&Utilization>) {
     use fff_runtime::metrics::gauge_set;
     use rust_decimal::prelude::ToPrimitive;
     let f = |d: Decimal| d.to_f64().unwrap_or(f64::NAN);
@@ -368,6 +391,40 @@ fn export_metrics(metrics: &AccountMetrics) {
         &[],
         f(metrics.deployed_notional),
     );
+    let wallets = metrics.wallets();
+    for (wallet, value) in [
+        ("spot_margin", wallets.spot_side),
+        ("futures", wallets.futures),
+    ] {
+        gauge_set(
+            "fff_risk_wallet_equity_usdt",
+            "Equity per wallet side: spot_margin = spot + cross-margin net assets, futures = \
+             futures margin balance.",
+            &[("wallet", wallet)],
+            f(value),
+        );
+    }
+    if let Some(usage) = usage {
+        gauge_set(
+            "fff_risk_utilization",
+            "Capital in use (spot-leg cash + margin collateral + perp margin) / equity; 0 for \
+             non-positive equity.",
+            &[],
+            f(usage.ratio),
+        );
+        for (wallet, value) in [
+            ("spot_margin", usage.capital.spot_side),
+            ("futures", usage.capital.perp_margin),
+        ] {
+            gauge_set(
+                "fff_risk_capital_in_use_usdt",
+                "Capital the open hedges tie up per wallet side: spot_margin = spot-leg cash + \
+                 margin collateral, futures = perp margin with the buffer.",
+                &[("wallet", wallet)],
+                f(value),
+            );
+        }
+    }
     gauge_set(
         "fff_open_positions",
         "Symbols with an open perp position.",
@@ -392,6 +449,7 @@ mod tests {
             futures_coverage: coverage,
             cross_margin_level: level,
             deployed_notional: dec!(50000),
+            hedges: vec![(Direction::PositiveCarry, dec!(50000))],
             open_symbols: vec!["BTCUSDT".into()],
         }
     }
@@ -402,6 +460,7 @@ mod tests {
             CapitalParams::default(),
             Duration::seconds(300),
         )
+        .unwrap()
     }
 
     fn kinds(out: &[NewDirective]) -> Vec<DirectiveKind> {
@@ -505,11 +564,59 @@ mod tests {
     }
 
     #[test]
-    fn utilization_is_margin_capital_over_equity() {
+    fn utilization_is_both_legs_capital_over_equity() {
         let mut m = monitor();
         let t = Utc::now();
+        assert_eq!(m.view(t).utilization, None);
+        assert_eq!(m.view(t).capital, None);
         m.observe_account(metrics(Some(dec!(10)), None), t);
-        // 50 000 x 1.15 / 5 = 11 500 of 100 000
-        assert_eq!(m.view(t).utilization, Some(dec!(0.115)));
+        // positive carry 50 000: spot cash 50 000 + perp margin 50 000 x 1.15 / 5 = 11 500
+        let view = m.view(t);
+        assert_eq!(view.utilization, Some(dec!(0.615)));
+        let capital = view.capital.unwrap();
+        assert_eq!(capital.spot_side, dec!(50000));
+        assert_eq!(capital.perp_margin, dec!(11500));
+        assert_eq!(view.margin_level_target, dec!(2.15));
+    }
+
+    #[test]
+    fn negative_carry_counts_collateral_not_the_sale_proceeds() {
+        let mut m = monitor();
+        let t = Utc::now();
+        let mut account = metrics(Some(dec!(10)), Some(dec!(2.2)));
+        account.hedges = vec![
+            (Direction::PositiveCarry, dec!(20000)),
+            (Direction::NegativeCarry, dec!(10000)),
+        ];
+        account.deployed_notional = dec!(30000);
+        m.observe_account(account, t);
+        let view = m.view(t);
+        // spot: 20 000 cash + 10 000 x (2.15 - 1) collateral; perp: 30 000 x 1.15 / 5
+        let capital = view.capital.unwrap();
+        assert_eq!(capital.spot_side, dec!(31500));
+        assert_eq!(capital.perp_margin, dec!(6900));
+        assert_eq!(view.utilization, Some(dec!(0.384)));
+        // an entry is priced by its own direction
+        let metrics = m.metrics().unwrap().clone();
+        let long = m
+            .utilization(&metrics, Some((Direction::PositiveCarry, dec!(10000))))
+            .unwrap();
+        let short = m
+            .utilization(&metrics, Some((Direction::NegativeCarry, dec!(10000))))
+            .unwrap();
+        assert_eq!(long.ratio, dec!(0.507));
+        assert_eq!(short.ratio, dec!(0.522));
+    }
+
+    #[test]
+    fn non_positive_equity_has_capital_but_no_utilization() {
+        let mut m = monitor();
+        let t = Utc::now();
+        let mut account = metrics(Some(dec!(10)), None);
+        account.total_equity = Decimal::ZERO;
+        m.observe_account(account, t);
+        let view = m.view(t);
+        assert_eq!(view.utilization, None);
+        assert_eq!(view.capital.map(|c| c.total()), Some(dec!(61500)));
     }
 }

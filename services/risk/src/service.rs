@@ -268,7 +268,8 @@ mod tests {
                 RiskParams::default(),
                 CapitalParams::default(),
                 Duration::seconds(300),
-            ),
+            )
+            .unwrap(),
             DirectiveLog::new(Utc::now(), 100),
             Approvals::new(Duration::seconds(60), Duration::seconds(10)),
         ));

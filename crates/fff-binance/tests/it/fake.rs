@@ -262,6 +262,34 @@ async fn api_restrictions(
     )
 }
 
+/// Universal transfer history: answers only the query the connector is expected to send.
+async fn transfer_history(
+    State(c): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if let Some(resp) = check_signed(&c, &headers, &raw) {
+        return resp;
+    }
+    let query = raw.split("&recvWindow=").next().unwrap_or_default();
+    c.bump(&format!("GET /sapi/v1/asset/transfer?{query}"));
+    json(
+        StatusCode::OK,
+        &test_data("sapi_v1_asset_transfer_GET.json"),
+    )
+}
+
+/// A universal transfer whose answer is lost: 503 with `-1000`.
+async fn transfer(State(c): State<Shared>) -> Response {
+    c.bump("POST /sapi/v1/asset/transfer");
+    api_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -1000,
+        "An unknown error occurred while processing the request.",
+    )
+}
+
 pub async fn spawn() -> (String, Shared) {
     let counters: Shared = Arc::default();
     let app = Router::new()
@@ -283,6 +311,10 @@ pub async fn spawn() -> (String, Shared) {
         .route("/api/v3/klines", get(klines))
         .route("/fapi/v1/klines", get(futures_klines))
         .route("/sapi/v1/account/apiRestrictions", get(api_restrictions))
+        .route(
+            "/sapi/v1/asset/transfer",
+            get(transfer_history).post(transfer),
+        )
         .with_state(counters.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

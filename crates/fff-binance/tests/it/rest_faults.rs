@@ -242,3 +242,37 @@ async fn klines_and_api_restrictions_over_http() {
         0
     );
 }
+
+/// fff-sim keeps no transfer history: the lookup after a lost transfer goes to the fake.
+#[tokio::test]
+async fn lost_transfer_is_unknown_not_retried_and_history_is_read() {
+    use fff_binance::models::wallet::TransferType;
+    let (client, counters) = client().await;
+    let err = client
+        .universal_transfer(TransferType::MainUmfuture, "USDT", dec!(1.50))
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), Outcome::Unknown, "{err:?}");
+    assert_eq!(counters.calls("POST /sapi/v1/asset/transfer"), 1);
+    // the transfer is weighed on the UID budget
+    assert!(client.limiters().sapi_uid.usage()[0].1 >= 900);
+
+    let page = client
+        .universal_transfer_history(
+            TransferType::MainUmfuture,
+            Some(1544433328000),
+            None,
+            Some(500),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.rows[0].tran_id, 11415955596);
+    assert_eq!(
+        counters.calls(
+            "GET /sapi/v1/asset/transfer?type=MAIN_UMFUTURE&startTime=1544433328000&size=100"
+        ),
+        1,
+        "size is capped at 100"
+    );
+}

@@ -415,3 +415,88 @@ async fn orders_are_resolved_by_client_order_id() {
         assert_eq!(missing, Resolution::NotFound, "{market:?}");
     }
 }
+
+#[tokio::test]
+async fn universal_transfer_moves_funds_between_wallets() {
+    use fff_binance::models::wallet::{TransferType, Wallet};
+    let (_sim, client) = start(manual()).await;
+    let spot = |a: &fff_binance::models::spot::SpotAccount| a.balance("USDT").unwrap().free;
+    let futures_wallet = |a: &fff_binance::models::futures::FuturesAccount| a.total_wallet_balance;
+    let spot_before = spot(&client.account(true).await.unwrap());
+    let futures_before = futures_wallet(&client.futures_account().await.unwrap());
+    let margin_before = client
+        .margin_account()
+        .await
+        .unwrap()
+        .asset("USDT")
+        .unwrap()
+        .free;
+
+    let to_futures = TransferType::between(Wallet::Spot, Wallet::UsdmFutures).unwrap();
+    let tran = client
+        .universal_transfer(to_futures, "USDT", dec!(1234.5))
+        .await
+        .unwrap();
+    assert!(tran.tran_id > 0);
+    assert_eq!(
+        spot(&client.account(true).await.unwrap()),
+        spot_before - dec!(1234.5)
+    );
+    assert_eq!(
+        futures_wallet(&client.futures_account().await.unwrap()),
+        futures_before + dec!(1234.5)
+    );
+
+    // futures → cross margin → spot: every leg lands, the total is unchanged
+    client
+        .universal_transfer(TransferType::UmfutureMargin, "USDT", dec!(1000))
+        .await
+        .unwrap();
+    let second = client
+        .universal_transfer(TransferType::MarginMain, "USDT", dec!(400))
+        .await
+        .unwrap();
+    assert_ne!(second.tran_id, tran.tran_id);
+    let margin = client
+        .margin_account()
+        .await
+        .unwrap()
+        .asset("USDT")
+        .unwrap()
+        .free;
+    assert_eq!(margin, margin_before + dec!(600));
+    assert_eq!(
+        futures_wallet(&client.futures_account().await.unwrap()),
+        futures_before + dec!(234.5)
+    );
+    assert_eq!(
+        spot(&client.account(true).await.unwrap()),
+        spot_before - dec!(834.5)
+    );
+
+    // more than the wallet holds: a definite rejection, nothing moved
+    let err = client
+        .universal_transfer(TransferType::MarginUmfuture, "USDT", margin + dec!(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Api { code: -2010, ref msg, .. } if msg.contains("insufficient balance")),
+        "{err:?}"
+    );
+    assert_eq!(err.outcome(), fff_binance::Outcome::Rejected);
+    let margin_after = client
+        .margin_account()
+        .await
+        .unwrap()
+        .asset("USDT")
+        .unwrap()
+        .free;
+    assert_eq!(margin_after, margin);
+
+    // a non-positive amount never leaves the process
+    let err = client
+        .universal_transfer(TransferType::MainMargin, "USDT", Decimal::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome(), fff_binance::Outcome::NotSent, "{err:?}");
+}

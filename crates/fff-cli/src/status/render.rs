@@ -92,6 +92,11 @@ pub fn json(snapshot: &Snapshot) -> Value {
             "deployable": a.deployable,
             "deployed": a.deployed,
             "utilization": a.utilization,
+            "capital_in_use": a.capital_in_use,
+            "spot_side_capital": a.spot_side_capital,
+            "perp_margin_capital": a.perp_margin_capital,
+            "target_capital": a.target_capital,
+            "target_utilization": a.target_utilization,
         })),
         "executor": part(&snapshot.executor, |s| json!({
             "paused": s.paused,
@@ -103,17 +108,29 @@ pub fn json(snapshot: &Snapshot) -> Value {
     })
 }
 
+/// Risk's view. `utilization` is the capital model's (both legs' capital / equity), the same
+/// figure as the executor's allocation; the wallets and their health figures come with it.
 fn risk_json(state: &risk::RiskState) -> Value {
     json!({
         "tier": tier(state.tier),
+        "futures_tier": tier(state.futures_tier),
+        "cross_margin_tier": tier(state.cross_margin_tier),
         "futures_margin_coverage": state.futures_margin_coverage,
         "futures_margin_ratio": state.futures_margin_ratio,
         "cross_margin_level": state.cross_margin_level,
+        "margin_level_target": state.margin_level_target,
         "equity": state.equity,
+        "spot_side_equity": state.spot_side_equity,
+        "futures_margin_balance": state.futures_margin_balance,
         "drawdown": state.drawdown,
         "drawdown_month_max": state.drawdown_month_max,
         "drawdown_limit": state.drawdown_limit,
         "utilization": state.utilization,
+        "utilization_limit": state.utilization_limit,
+        "capital_in_use": state.capital_in_use,
+        "spot_side_capital": state.spot_side_capital,
+        "perp_margin_capital": state.perp_margin_capital,
+        "deployed_notional": state.deployed_notional,
         "entries_halted": state.entries_halted,
         "halt_reason": state.halt_reason,
     })
@@ -193,11 +210,13 @@ pub fn table(snapshot: &Snapshot) -> String {
         Ok(a) => {
             let _ = writeln!(
                 out,
-                "CAPITAL    equity {}  deployed {} of {}  utilization {}  reserve {}",
+                "CAPITAL    equity {}  in use {} of budget {} (utilization {}, target {})  notional {}  reserve {}",
                 or_dash(&a.equity),
-                or_dash(&a.deployed),
+                or_dash(&a.capital_in_use),
                 or_dash(&a.deployable),
                 or_dash(&a.utilization),
+                or_dash(&a.target_utilization),
+                or_dash(&a.deployed),
                 or_dash(&a.reserve)
             );
         }
@@ -222,6 +241,26 @@ pub fn table(snapshot: &Snapshot) -> String {
                     "allowed"
                 }
             );
+            let _ = writeln!(
+                out,
+                "USAGE      utilization {} (limit {})  capital in use {} = spot side {} + perp margin {}  notional {}",
+                or_dash(&r.utilization),
+                or_dash(&r.utilization_limit),
+                or_dash(&r.capital_in_use),
+                or_dash(&r.spot_side_capital),
+                or_dash(&r.perp_margin_capital),
+                or_dash(&r.deployed_notional),
+            );
+            let _ = writeln!(
+                out,
+                "WALLETS    spot+margin {} (cross-margin level {}, {})  futures {} (margin coverage {}, {})",
+                or_dash(&r.spot_side_equity),
+                or_dash(&r.cross_margin_level),
+                tier(r.cross_margin_tier),
+                or_dash(&r.futures_margin_balance),
+                or_dash(&r.futures_margin_coverage),
+                tier(r.futures_tier),
+            );
         }
         Err(error) => {
             let _ = writeln!(out, "RISK       unavailable ({error})");
@@ -240,4 +279,93 @@ pub fn table(snapshot: &Snapshot) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            positions: Err("unreachable".to_owned()),
+            pnl: Err("unreachable".to_owned()),
+            allocation: Ok(exec::Allocation {
+                equity: "100000".into(),
+                reserve: "10000".into(),
+                deployable: "85000".into(),
+                deployed: "30000".into(),
+                utilization: "0.384".into(),
+                capital_in_use: "38400".into(),
+                spot_side_capital: "31500".into(),
+                perp_margin_capital: "6900".into(),
+                target_capital: "84000".into(),
+                target_utilization: "0.84".into(),
+                ..exec::Allocation::default()
+            }),
+            executor: Err("unreachable".to_owned()),
+            risk: Ok(risk::RiskState {
+                tier: common::MarginTier::Green as i32,
+                futures_tier: common::MarginTier::Green as i32,
+                cross_margin_tier: common::MarginTier::Yellow as i32,
+                futures_margin_coverage: "10".into(),
+                cross_margin_level: "1.9".into(),
+                margin_level_target: "2.15".into(),
+                equity: "100000".into(),
+                spot_side_equity: "75000".into(),
+                futures_margin_balance: "25000".into(),
+                utilization: "0.384".into(),
+                utilization_limit: "0.85".into(),
+                capital_in_use: "38400".into(),
+                spot_side_capital: "31500".into(),
+                perp_margin_capital: "6900".into(),
+                deployed_notional: "30000".into(),
+                ..risk::RiskState::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn json_carries_utilization_both_wallets_and_their_health() {
+        let report = json(&snapshot());
+        let r = &report["risk"];
+        assert_eq!(r["utilization"], "0.384");
+        assert_eq!(r["capital_in_use"], "38400");
+        assert_eq!(r["spot_side_capital"], "31500");
+        assert_eq!(r["perp_margin_capital"], "6900");
+        assert_eq!(r["spot_side_equity"], "75000");
+        assert_eq!(r["futures_margin_balance"], "25000");
+        assert_eq!(r["cross_margin_level"], "1.9");
+        assert_eq!(r["futures_margin_coverage"], "10");
+        assert_eq!(r["cross_margin_tier"], "YELLOW");
+        // the executor's figure next to risk's, and the earlier keys kept
+        assert_eq!(report["allocation"]["utilization"], r["utilization"]);
+        assert_eq!(report["allocation"]["perp_margin_capital"], "6900");
+        assert_eq!(report["allocation"]["deployed"], "30000");
+        assert_eq!(r["equity"], "100000");
+        assert!(report["positions"]["error"].is_string(), "{report}");
+        assert!(report["executor"]["error"].is_string(), "{report}");
+    }
+
+    #[test]
+    fn table_shows_usage_and_wallets() {
+        let text = table(&snapshot());
+        assert!(
+            text.contains(
+                "CAPITAL    equity 100000  in use 38400 of budget 85000 (utilization 0.384, target 0.84)  notional 30000  reserve 10000"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "USAGE      utilization 0.384 (limit 0.85)  capital in use 38400 = spot side 31500 + perp margin 6900  notional 30000"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "WALLETS    spot+margin 75000 (cross-margin level 1.9, YELLOW)  futures 25000 (margin coverage 10, GREEN)"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -4,6 +4,8 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::account::{InterestRecord, LoanRecord};
+use super::events::d8;
+use super::futures::MARGIN_ASSET;
 use super::{Channel, Exchange};
 use crate::ApiError;
 
@@ -325,15 +327,23 @@ impl Exchange {
         let (from, to) = kind
             .split_once('_')
             .ok_or_else(|| ApiError::bad(-1102, "Invalid transfer type."))?;
+        // the margin asset leaves futures only up to maxWithdrawAmount: margin that backs
+        // positions and open orders stays
+        let futures_free = if asset == MARGIN_ASSET {
+            let t = self.futures_totals(account);
+            Some(t.available.min(t.wallet))
+        } else {
+            self.accounts[account].futures.get(asset).copied()
+        };
         let a = &mut self.accounts[account];
         let available = match from {
             "MAIN" => a.spot.get(asset).map(|b| b.free),
             "MARGIN" => a.margin.get(asset).map(|b| b.free - b.borrowed.min(b.free)),
-            "UMFUTURE" => a.futures.get(asset).copied(),
+            "UMFUTURE" => futures_free,
             _ => return Err(ApiError::bad(-1102, "Invalid transfer type.")),
         }
         .unwrap_or_default();
-        if !matches!(to, "MAIN" | "MARGIN" | "UMFUTURE") {
+        if !matches!(to, "MAIN" | "MARGIN" | "UMFUTURE") || from == to {
             return Err(ApiError::bad(-1102, "Invalid transfer type."));
         }
         if available < amount {
@@ -349,7 +359,42 @@ impl Exchange {
             "MARGIN" => a.margin_bal(asset).free += amount,
             _ => *a.futures.entry(asset.into()).or_default() += amount,
         }
+        a.update_time = self.now;
+        self.transfer_events(account, from, asset, -amount);
+        self.transfer_events(account, to, asset, amount);
+        if from == "MARGIN" || to == "MARGIN" {
+            self.update_margin_status(account);
+        }
         Ok(self.next_id())
+    }
+
+    /// What Binance pushes for one side of a transfer: `balanceUpdate` + `outboundAccountPosition`
+    /// on the spot or margin user stream, `ACCOUNT_UPDATE` (DEPOSIT/WITHDRAW) on the futures one.
+    fn transfer_events(&mut self, account: usize, wallet: &str, asset: &str, delta: Decimal) {
+        let now = self.now;
+        let update = serde_json::json!({"e": "balanceUpdate", "E": now, "a": asset, "d": d8(delta), "T": now});
+        let assets = [asset.to_owned()];
+        match wallet {
+            "MAIN" => {
+                self.push(account, Channel::Spot, update);
+                self.emit_balances(account, super::Venue::Spot, &assets);
+            }
+            "MARGIN" => {
+                self.push(account, Channel::Margin, update);
+                self.emit_balances(account, super::Venue::Margin, &assets);
+            }
+            _ if asset == MARGIN_ASSET => {
+                let reason = if delta > Decimal::ZERO {
+                    "DEPOSIT"
+                } else {
+                    "WITHDRAW"
+                };
+                let ev = super::events::account_update(self, account, reason, &[], delta);
+                self.push(account, Channel::Futures, ev);
+            }
+            // the simulated futures wallet shows only its margin asset
+            _ => {}
+        }
     }
 }
 
@@ -423,5 +468,59 @@ mod tests {
             ex.borrow(0, "ORCA", dec!(1), "MANUAL").unwrap_err().code,
             -3012
         );
+    }
+
+    #[test]
+    fn transfers_move_funds_push_events_and_keep_position_margin() {
+        let mut ex = Exchange::new(SimConfig::default(), 0).unwrap();
+        ex.events.clear();
+        ex.transfer(0, "MAIN_UMFUTURE", "USDT", dec!(250)).unwrap();
+        assert_eq!(ex.accounts[0].spot["USDT"].free, dec!(99750));
+        assert_eq!(ex.accounts[0].futures["USDT"], dec!(100250));
+        let kinds: Vec<(crate::engine::Channel, String)> = ex
+            .events
+            .iter()
+            .map(|e| (e.channel, e.payload["e"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(kinds.contains(&(crate::engine::Channel::Spot, "balanceUpdate".into())));
+        let update = ex
+            .events
+            .iter()
+            .find(|e| e.payload["e"] == "ACCOUNT_UPDATE")
+            .unwrap();
+        assert_eq!(update.payload["a"]["m"], "DEPOSIT");
+        assert_eq!(update.payload["a"]["B"][0]["bc"], "250.00000000");
+        let too_much = ex
+            .transfer(0, "MARGIN_MAIN", "USDT", dec!(100000.01))
+            .unwrap_err();
+        assert_eq!(too_much.code, -2010);
+        assert!(ex.transfer(0, "MAIN_MAIN", "USDT", dec!(1)).is_err());
+
+        // an open position's margin cannot leave the futures wallet
+        let long = crate::engine::orders::NewOrder {
+            symbol: "BTCUSDT".into(),
+            side: crate::engine::Side::Buy,
+            kind: crate::engine::OrdType::Market,
+            tif: crate::engine::Tif::Gtc,
+            qty: Some(dec!(1)),
+            quote_qty: None,
+            price: None,
+            client_id: None,
+            reduce_only: false,
+            side_effect: crate::engine::SideEffect::None,
+            auto_repay_at_cancel: true,
+        };
+        ex.place_futures(0, long).unwrap();
+        let t = ex.futures_totals(0);
+        assert!(t.position_im > dec!(0) && t.available < t.wallet);
+        let wallet = ex.accounts[0].futures["USDT"];
+        assert_eq!(
+            ex.transfer(0, "UMFUTURE_MAIN", "USDT", wallet)
+                .unwrap_err()
+                .code,
+            -2010
+        );
+        ex.transfer(0, "UMFUTURE_MARGIN", "USDT", t.available.min(t.wallet))
+            .unwrap();
     }
 }

@@ -83,12 +83,6 @@ async fn settings_loans_and_history() {
         .into_inner();
     assert!(!repaid.transaction_id.is_empty());
 
-    let transfer = client
-        .transfer(authed(pb::TransferRequest::default()))
-        .await
-        .unwrap_err();
-    assert_eq!(transfer.code(), tonic::Code::Unimplemented);
-
     running.sim.advance(9 * 3_600_000);
     let rates = client
         .list_funding_rates(pb::ListFundingRatesRequest {

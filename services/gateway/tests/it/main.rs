@@ -4,5 +4,6 @@ mod account;
 mod harness;
 mod orders;
 mod startup;
+mod transfer;
 mod universe;
 mod unknown;

@@ -1,6 +1,7 @@
-//! An order whose answer never arrives in time: the venue gets the request late (a slow
-//! proxy holds `POST /fapi/v1/order`), the gateway answers PENDING, and a retry of the same
-//! client order id finds the order at the venue instead of sending a second one.
+//! Requests whose answer never arrives in time: the venue gets the request late (a slow proxy
+//! holds one POST path). An order is answered PENDING and a retry of the same client order id
+//! finds it at the venue instead of sending a second one; a wallet transfer is answered
+//! UNAVAILABLE and a retry of its request id sends nothing new.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as pb;
+use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
 use fff_runtime::{RoleContext, SecretString};
-use fff_sim::SimConfig;
+use fff_sim::{SimConfig, SimHandle};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 use tokio::net::TcpListener;
+use tonic::transport::Channel;
 
 use crate::harness::{TOKEN, authed, client, config_for, sim_orders_with};
 
@@ -22,7 +27,9 @@ use crate::harness::{TOKEN, authed, client, config_for, sim_orders_with};
 struct Proxy {
     target: String,
     http: reqwest::Client,
-    /// Delay for new-order POSTs, in ms.
+    /// The POST path that is held.
+    delayed_path: &'static str,
+    /// Delay for POSTs to `delayed_path`, in ms.
     order_delay_ms: Arc<AtomicU64>,
 }
 
@@ -33,7 +40,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
-    let delay = if method == Method::POST && uri.path() == "/fapi/v1/order" {
+    let delay = if method == Method::POST && uri.path() == proxy.delayed_path {
         proxy.order_delay_ms.load(Ordering::SeqCst)
     } else {
         0
@@ -67,14 +74,23 @@ async fn forward(
     }
 }
 
-#[tokio::test]
-async fn a_late_order_is_reported_pending_then_found_not_resent() {
+/// A simulator, a proxy holding POSTs to `delayed_path` for the returned delay (ms, 0 at
+/// first), and a ready gateway whose REST calls (spot and futures) all go through the proxy.
+async fn behind_slow_proxy(
+    delayed_path: &'static str,
+) -> (
+    SimHandle,
+    GatewayClient<Channel>,
+    Arc<AtomicU64>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     fff_binance::install_crypto_provider();
     let sim = fff_sim::spawn(SimConfig::default()).await.unwrap();
     let order_delay_ms = Arc::new(AtomicU64::new(0));
     let proxy = Proxy {
         target: sim.urls.futures_rest.clone(),
         http: reqwest::Client::new(),
+        delayed_path,
         order_delay_ms: order_delay_ms.clone(),
     };
     let app = axum::Router::new().fallback(forward).with_state(proxy);
@@ -83,30 +99,34 @@ async fn a_late_order_is_reported_pending_then_found_not_resent() {
     tokio::spawn(async move { axum::serve(proxy_listener, app).await });
 
     let mut config = config_for(&sim);
-    config.exchange.futures_rest = Some(proxy_url);
+    config.exchange.futures_rest = Some(proxy_url.clone());
+    config.exchange.spot_rest = Some(proxy_url);
     config.exchange.request_timeout_ms = 1_000;
     // long enough for the late request to be accepted when it lands
     config.exchange.recv_window_ms = 10_000;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let context = RoleContext::new(config).with_auth_token(SecretString::from(TOKEN));
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(fff_gateway::run(context, listener, async move {
         let _ = stopped.await;
     }));
-    let mut client = {
-        fff_testkit::wait_until(Duration::from_secs(20), || async move {
-            let Ok(mut c) = tokio::time::timeout(Duration::from_secs(1), client(addr)).await else {
-                return false;
-            };
-            c.get_universe(pb::GetUniverseRequest::default())
-                .await
-                .is_ok()
-        })
-        .await
-        .unwrap();
-        client(addr).await
-    };
+    fff_testkit::wait_until(Duration::from_secs(20), || async move {
+        let Ok(mut c) = tokio::time::timeout(Duration::from_secs(1), client(addr)).await else {
+            return false;
+        };
+        c.get_universe(pb::GetUniverseRequest::default())
+            .await
+            .is_ok()
+    })
+    .await
+    .unwrap();
+    (sim, client(addr).await, order_delay_ms, stop)
+}
+
+#[tokio::test]
+async fn a_late_order_is_reported_pending_then_found_not_resent() {
+    let (sim, mut client, order_delay_ms, _stop) = behind_slow_proxy("/fapi/v1/order").await;
 
     let mark = client
         .get_universe(pb::GetUniverseRequest {
@@ -173,4 +193,52 @@ async fn a_late_order_is_reported_pending_then_found_not_resent() {
     assert_eq!(found.status, common::OrderStatus::New as i32, "{found:?}");
     assert!(found.exchange_order_id > 0);
     assert_eq!(sim_orders_with(&sim, "it-late-1"), 1);
+}
+
+/// Spot USDT free in the simulator's paper account.
+fn sim_spot_usdt(sim: &SimHandle) -> Decimal {
+    sim.with_exchange(|ex| ex.accounts[0].spot["USDT"].free)
+}
+
+#[tokio::test]
+async fn a_late_transfer_is_never_sent_twice() {
+    let (sim, mut client, delay_ms, _stop) = behind_slow_proxy("/sapi/v1/asset/transfer").await;
+    let before = sim_spot_usdt(&sim);
+    let request = pb::TransferRequest {
+        asset: "USDT".into(),
+        amount: "777".into(),
+        from: common::Wallet::Spot as i32,
+        to: common::Wallet::UsdmFutures as i32,
+        request_id: "it-late-move-1".into(),
+        intent_id: "intent-late".into(),
+    };
+
+    // the POST lands 3 s late: after the 1 s timeout and the follow-up history lookups (the
+    // simulator keeps no transfer history, so they fail), so the outcome is unknown
+    delay_ms.store(3_000, Ordering::SeqCst);
+    let first = client.transfer(authed(request.clone())).await.unwrap_err();
+    assert_eq!(first.code(), tonic::Code::Unavailable, "{first:?}");
+    assert!(
+        first.message().contains("outcome unknown"),
+        "{}",
+        first.message()
+    );
+
+    // the late request lands once
+    fff_testkit::wait_until(Duration::from_secs(10), || async {
+        sim_spot_usdt(&sim) == before - dec!(777)
+    })
+    .await
+    .unwrap();
+
+    // a retry of the id sends nothing: the venue cannot confirm it, so it stays unknown
+    delay_ms.store(0, Ordering::SeqCst);
+    let retried = client.transfer(authed(request)).await.unwrap_err();
+    assert_eq!(retried.code(), tonic::Code::Unavailable, "{retried:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sim_spot_usdt(&sim),
+        before - dec!(777),
+        "moved exactly once"
+    );
 }
