@@ -1,5 +1,6 @@
 //! Cross-process tests of the `fff` binary: each role started as its own process on loopback.
 
+mod capital;
 mod config;
 mod gateway;
 mod grpcurl;

@@ -8,8 +8,8 @@ use fff_testkit::free_port;
 
 use crate::harness::fff;
 
-struct Up {
-    child: std::process::Child,
+pub(crate) struct Up {
+    pub child: std::process::Child,
 }
 
 impl Drop for Up {
@@ -31,19 +31,50 @@ impl Drop for Up {
     }
 }
 
-#[test]
-fn up_then_status_shows_open_positions_within_a_minute() {
+/// A running `fff up` on free ports, its working directory and the addresses tests talk to.
+pub(crate) struct Suite {
+    pub up: Up,
+    pub dir: tempfile::TempDir,
+    pub executor: String,
+    pub risk: String,
+    /// The simulator's base URL (admin under `/admin`).
+    pub sim: String,
+}
+
+impl Suite {
+    /// `fff status --json`, parsed (`None` while a role does not answer yet).
+    pub fn status(&self) -> Option<serde_json::Value> {
+        let output = fff()
+            .args([
+                "status",
+                "--json",
+                "--executor",
+                &self.executor,
+                "--risk",
+                &self.risk,
+            ])
+            .output()
+            .ok()?;
+        serde_json::from_slice(&output.stdout).ok()
+    }
+
+    pub fn log(&self, role: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!(".fff/logs/{role}.log")))
+            .unwrap_or_default()
+    }
+}
+
+/// Starts `fff up --accelerate N` with the shipped configuration; only ports are set.
+pub(crate) fn start_suite(accelerate: &str) -> Suite {
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..5).map(|_| free_port().unwrap()).collect();
     let roles = ["gateway", "scanner", "executor", "risk", "rebalancer"];
+    let sim_port = free_port().unwrap();
     let mut command = fff();
     command.arg("up").current_dir(dir.path());
-    command.args([
-        "--sim-listen",
-        &format!("127.0.0.1:{}", free_port().unwrap()),
-    ]);
+    command.args(["--sim-listen", &format!("127.0.0.1:{sim_port}")]);
     command.args(["--postgres-port", &free_port().unwrap().to_string()]);
-    command.args(["--accelerate", "3600"]);
+    command.args(["--accelerate", accelerate]);
     for (role, port) in roles.iter().zip(&ports) {
         command.args(["--set", &format!("server.ports.{role}={port}")]);
         let key = if *role == "scanner" {
@@ -59,13 +90,26 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut up = Up {
+    let up = Up {
         child: command.spawn().unwrap(),
     };
+    Suite {
+        up,
+        dir,
+        executor: format!("http://127.0.0.1:{}", ports[2]),
+        risk: format!("http://127.0.0.1:{}", ports[3]),
+        sim: format!("http://127.0.0.1:{sim_port}"),
+    }
+}
 
+#[test]
+fn up_then_status_shows_open_positions_within_a_minute() {
+    let suite = start_suite("3600");
+    let dir = &suite.dir;
+    let executor = suite.executor.clone();
+    let risk = suite.risk.clone();
+    let mut up = suite.up;
     let started = Instant::now();
-    let executor = format!("http://127.0.0.1:{}", ports[2]);
-    let risk = format!("http://127.0.0.1:{}", ports[3]);
     let positions = loop {
         assert!(
             up.child.try_wait().unwrap().is_none(),

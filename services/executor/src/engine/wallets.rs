@@ -37,6 +37,18 @@ fn request_id() -> String {
 }
 
 impl Engine {
+    /// Updates the marks of the live positions' symbols from the gateway.
+    pub async fn refresh_marks(&self) {
+        let Ok(live) = self.live_positions().await else {
+            return;
+        };
+        for p in &live {
+            if let Ok(instrument) = self.exchange.instrument(&p.symbol).await {
+                self.set_mark(&p.symbol, instrument.mark_price);
+            }
+        }
+    }
+
     /// Capital the live positions tie up, valued at their latest marks (entry prices before
     /// the first mark).
     pub async fn capital_in_use(&self) -> Result<HedgeCapital> {
@@ -134,10 +146,12 @@ pub fn balances(account: &AccountView) -> WalletBalances {
     }
 }
 
-/// Checks the wallets every few seconds until cancelled.
+/// Checks the wallets every few seconds until cancelled, with the live positions' marks
+/// refreshed first (the capital they tie up moves with the price).
 pub async fn run(engine: Arc<Engine>, cancel: CancellationToken) {
     engine.wait_reconciled().await;
     loop {
+        engine.refresh_marks().await;
         if let Err(err) = engine.fund_wallets(HedgeCapital::default()).await {
             tracing::warn!(error = %err, "wallet check failed");
         }
