@@ -379,6 +379,9 @@ pub struct FaultConfig {
     pub clock_skew_ms: i64,
     /// Assets whose lendable inventory is exhausted (-3045).
     pub borrow_unavailable: Vec<String>,
+    /// Probability that a spot or cross-margin order (only) is rejected (-2010): the hedge
+    /// venue failing while futures trade.
+    pub spot_reject_rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

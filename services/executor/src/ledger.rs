@@ -211,16 +211,31 @@ async fn book_interest(
         return Ok(());
     }
     let store = engine.store();
-    let symbol = format!("{}USDT", interest.asset);
-    let position = store.live_position(&symbol).await?;
-    let mark = match engine.mark(&symbol) {
-        Some(mark) => mark,
-        None => engine
-            .exchange
-            .instrument(&symbol)
-            .await
-            .map(|i| i.mark_price)
-            .unwrap_or_default(),
+    let (position, mark) = if interest.asset == "USDT" {
+        // USDT is borrowed only by long spot legs (`capital.spot_usdt_borrow`): valued 1:1 and
+        // booked on the positive-carry position when one alone can have caused it, else on the
+        // account (the totals stay exact either way)
+        let mut longs: Vec<_> = store
+            .list_live_positions()
+            .await?
+            .into_iter()
+            .filter(|p| p.direction == fff_store::Direction::LongSpotShortPerp)
+            .collect();
+        let position = if longs.len() == 1 { longs.pop() } else { None };
+        (position, Decimal::ONE)
+    } else {
+        let symbol = format!("{}USDT", interest.asset);
+        let position = store.live_position(&symbol).await?;
+        let mark = match engine.mark(&symbol) {
+            Some(mark) => mark,
+            None => engine
+                .exchange
+                .instrument(&symbol)
+                .await
+                .map(|i| i.mark_price)
+                .unwrap_or_default(),
+        };
+        (position, mark)
     };
     let tx_id = match interest.income_id.parse::<i64>() {
         Ok(id) => id,

@@ -45,6 +45,8 @@ fn shock(suite: &Suite, symbol: &str, pct: &str) {
     let status = std::process::Command::new("curl")
         .args([
             "-sf",
+            "-o",
+            "/dev/null",
             "-XPOST",
             "-H",
             "content-type: application/json",

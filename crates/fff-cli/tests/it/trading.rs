@@ -83,14 +83,9 @@ borrow_limit = "100000"
 inventory = "1000000"
 "#;
 
-/// Capital sized to the account: ~120k equity, 15 % utilization target, a pair cap that
-/// spreads it over three pairs, each below the TWAP threshold.
-const CAPITAL_ENV: &[(&str, &str)] = &[
-    ("FFF_CAPITAL__TARGET_UTILIZATION", "0.15"),
-    ("FFF_CAPITAL__MIN_UTILIZATION", "0.1"),
-    ("FFF_CAPITAL__MAX_PAIR_FRACTION", "0.05"),
-    ("FFF_CAPITAL__MIN_POSITION_USDT", "100"),
-];
+/// The shipped `[capital]` defaults: the capital model pays for both legs, so ~120k of equity
+/// holds three pairs of ~29k per leg (below the TWAP threshold) at >= 80 % utilisation.
+const CAPITAL_ENV: &[(&str, &str)] = &[];
 
 const EXECUTOR_ENV: &[(&str, &str)] = &[
     ("FFF_EXECUTION__HEDGE_RETRY_DELAY_MS", "50"),
@@ -577,12 +572,44 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
 #[tokio::test]
 async fn rejected_spot_hedge_unwinds_the_futures_leg() {
     let stack = stack(Options::default()).await;
-    // short SOL spot needs a SOL loan; the simulator has none to lend
+    // short SOL spot needs a SOL loan; with none to lend the entry is refused before the perp
     stack
         .admin("faults", r#"{"borrow_unavailable": ["SOL"]}"#)
         .await;
-    let started = stack
+    let refused = stack
         .open("SOLUSDT", common::Direction::NegativeCarry, "2000")
+        .await;
+    let refused_id: i64 = refused.position_id.parse().unwrap();
+    let position = stack.settled(refused_id).await;
+    assert_eq!(position.state, PositionState::Failed);
+    assert!(
+        position
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("lends"),
+        "{:?}",
+        position.last_error
+    );
+    assert!(
+        stack
+            .store
+            .list_position_orders(refused_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no order may be sent for a short that cannot be borrowed"
+    );
+    // the hedge venue itself failing after the perp filled: the perp is unwound
+    stack
+        .admin(
+            "faults",
+            r#"{"borrow_unavailable": [], "spot_reject_rate": 1.0}"#,
+        )
+        .await;
+    // (another notional: the same request id would return the first, refused position)
+    let started = stack
+        .open("SOLUSDT", common::Direction::NegativeCarry, "2001")
         .await;
     let id: i64 = started.position_id.parse().unwrap();
     let position = stack.settled(id).await;
@@ -598,7 +625,7 @@ async fn rejected_spot_hedge_unwinds_the_futures_leg() {
     let entry = orders
         .iter()
         .find(|o| o.leg == Leg::Perp && !o.reduce_only)
-        .expect("futures entry");
+        .unwrap_or_else(|| panic!("no futures entry: {:?}", position.last_error));
     let unwind = orders
         .iter()
         .find(|o| o.leg == Leg::Perp && o.reduce_only)
@@ -730,10 +757,17 @@ async fn kill_9_with_the_perp_in_flight_is_hedged_on_restart() {
 /// restarts it and checks that the database and the simulator agree; returns the
 /// reconciliation summary.
 async fn kill_9_mid_entry(leg: Leg) -> String {
-    let mut stack = stack(Options::default()).await;
-    // above the TWAP threshold: 6 slices, 300 ms apart
+    // a TWAP entry within the pair cap (29k at 120k equity): 6 slices of 4000, 300 ms apart
+    let mut stack = stack(Options {
+        executor_env: vec![
+            ("FFF_EXECUTION__TWAP_THRESHOLD_USDT", "10000"),
+            ("FFF_EXECUTION__TWAP_SLICE_USDT", "4000"),
+        ],
+        ..Options::default()
+    })
+    .await;
     let started = stack
-        .open("BTCUSDT", common::Direction::PositiveCarry, "60000")
+        .open("BTCUSDT", common::Direction::PositiveCarry, "24000")
         .await;
     let id: i64 = started.position_id.parse().unwrap();
     // Every exchange request now takes 100 ms (more breaks signing against the accelerated

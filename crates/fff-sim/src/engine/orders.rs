@@ -224,7 +224,7 @@ impl Exchange {
         if self.check_duplicate(account, venue, &client_id) {
             return Err(ApiError::bad(-2010, "Duplicate order sent."));
         }
-        if self.fault_hit(self.faults.reject_rate) {
+        if self.fault_hit(self.faults.reject_rate) || self.fault_hit(self.faults.spot_reject_rate) {
             return Err(ApiError::bad(
                 -2010,
                 "Order was rejected by the matching engine (injected fault).",
