@@ -136,6 +136,14 @@ fn risk_json(state: &risk::RiskState) -> Value {
     })
 }
 
+/// A USDT amount for the table: cents (the JSON keeps full precision); `-` when absent.
+fn usdt(raw: &str) -> String {
+    match raw.parse::<rust_decimal::Decimal>() {
+        Ok(value) => value.round_dp(2).normalize().to_string(),
+        Err(_) => or_dash(raw).to_owned(),
+    }
+}
+
 /// The human view (`fff status`).
 pub fn table(snapshot: &Snapshot) -> String {
     let mut out = String::new();
@@ -211,13 +219,13 @@ pub fn table(snapshot: &Snapshot) -> String {
             let _ = writeln!(
                 out,
                 "CAPITAL    equity {}  in use {} of budget {} (utilization {}, target {})  notional {}  reserve {}",
-                or_dash(&a.equity),
-                or_dash(&a.capital_in_use),
-                or_dash(&a.deployable),
+                usdt(&a.equity),
+                usdt(&a.capital_in_use),
+                usdt(&a.deployable),
                 or_dash(&a.utilization),
                 or_dash(&a.target_utilization),
-                or_dash(&a.deployed),
-                or_dash(&a.reserve)
+                usdt(&a.deployed),
+                usdt(&a.reserve)
             );
         }
         Err(error) => {
@@ -246,18 +254,18 @@ pub fn table(snapshot: &Snapshot) -> String {
                 "USAGE      utilization {} (limit {})  capital in use {} = spot side {} + perp margin {}  notional {}",
                 or_dash(&r.utilization),
                 or_dash(&r.utilization_limit),
-                or_dash(&r.capital_in_use),
-                or_dash(&r.spot_side_capital),
-                or_dash(&r.perp_margin_capital),
-                or_dash(&r.deployed_notional),
+                usdt(&r.capital_in_use),
+                usdt(&r.spot_side_capital),
+                usdt(&r.perp_margin_capital),
+                usdt(&r.deployed_notional),
             );
             let _ = writeln!(
                 out,
                 "WALLETS    spot+margin {} (cross-margin level {}, {})  futures {} (margin coverage {}, {})",
-                or_dash(&r.spot_side_equity),
+                usdt(&r.spot_side_equity),
                 or_dash(&r.cross_margin_level),
                 tier(r.cross_margin_tier),
-                or_dash(&r.futures_margin_balance),
+                usdt(&r.futures_margin_balance),
                 or_dash(&r.futures_margin_coverage),
                 tier(r.futures_tier),
             );
