@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod allocate;
 pub mod capital;
 pub mod clock;
@@ -21,6 +22,7 @@ pub mod filters;
 pub mod margin;
 pub mod market;
 pub mod params;
+pub mod priority;
 pub mod qualify;
 pub mod rates;
 pub mod rebalance;
@@ -32,6 +34,7 @@ pub mod twap;
 pub mod types;
 pub mod wallets;
 
+pub use admission::{CarryEstimate, estimate, estimate_for, round_trip_cost};
 pub use allocate::{Allocation, PairTarget, SkipReason, allocate};
 pub use capital::{CapitalModel, HedgeCapital, Utilization};
 pub use clock::{Clock, ManualClock, SystemClock};

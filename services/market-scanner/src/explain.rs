@@ -94,6 +94,7 @@ fn filter_result(check: &FilterCheck, params: &EvalParams) -> pb::FilterResult {
         }
         CheckName::Spread => numeric(Comparison::Lt),
         CheckName::BorrowCover => numeric(Comparison::Gt),
+        CheckName::NetOfCost => numeric(Comparison::Gte),
         CheckName::MarginEnabled if params.selection.require_margin => {
             (flag(check.observed), flag(check.threshold), Comparison::Eq)
         }
@@ -103,6 +104,9 @@ fn filter_result(check: &FilterCheck, params: &EvalParams) -> pb::FilterResult {
         CheckName::Volume24h => "lower of spot and perp 24 h quote volume, usd; ",
         CheckName::OpenInterest => "perp open interest at mark price, usd; ",
         CheckName::Spread => "wider of the spot and perp books; ",
+        CheckName::NetOfCost => {
+            "expected carry over the holding horizon minus the round trip, fraction of notional; "
+        }
         _ => "",
     };
     pb::FilterResult {

@@ -48,6 +48,21 @@ pub struct PairSelectionParams {
     pub spread_score_ref: Decimal,
     /// Maximum number of pairs held at once (10).
     pub max_pairs: u32,
+    /// Holding horizon over which a pair's expected carry must repay its round trip, in hours
+    /// (336 = two weeks). See `admission`.
+    pub holding_horizon_hours: u32,
+    /// Spot/cross-margin taker fee, fraction of notional (0.001: Binance VIP 0).
+    pub spot_fee_rate: Decimal,
+    /// USDⓈ-M taker fee, fraction of notional (0.0005: Binance VIP 0).
+    pub perp_fee_rate: Decimal,
+    /// Expected slippage beyond half the spread, per leg and trade (0.0002).
+    pub slippage_rate: Decimal,
+    /// Expected carry over the horizon must exceed the round trip by this fraction of notional
+    /// (0.0005).
+    pub admission_margin: Decimal,
+    /// Weight of the predicted rate against the settled history's mean in the expected carry
+    /// (0.5).
+    pub predicted_weight: Decimal,
 }
 
 impl Default for PairSelectionParams {
@@ -71,6 +86,12 @@ impl Default for PairSelectionParams {
             stability_min_samples: 3,
             spread_score_ref: dec!(0.00002),
             max_pairs: 10,
+            holding_horizon_hours: 336,
+            spot_fee_rate: dec!(0.001),
+            perp_fee_rate: dec!(0.0005),
+            slippage_rate: dec!(0.0002),
+            admission_margin: dec!(0.0005),
+            predicted_weight: dec!(0.5),
         }
     }
 }
@@ -129,6 +150,24 @@ impl PairSelectionParams {
         );
         c.positive("spread_score_ref", self.spread_score_ref);
         c.check(self.max_pairs > 0, "max_pairs", "must be positive");
+        c.check(
+            self.holding_horizon_hours > 0,
+            "holding_horizon_hours",
+            "must be positive",
+        );
+        for (key, value) in [
+            ("spot_fee_rate", self.spot_fee_rate),
+            ("perp_fee_rate", self.perp_fee_rate),
+            ("slippage_rate", self.slippage_rate),
+        ] {
+            c.in_closed_open(key, value, Decimal::ZERO, dec!(0.1));
+        }
+        c.non_negative("admission_margin", self.admission_margin);
+        c.check(
+            self.predicted_weight >= Decimal::ZERO && self.predicted_weight <= Decimal::ONE,
+            "predicted_weight",
+            format!("must be in [0, 1], got {}", self.predicted_weight),
+        );
         c.errors
     }
 }
