@@ -1,4 +1,18 @@
-//! Monthly drawdown: halt new entries before the limit, resume once recovered.
+//! Monthly drawdown: halt new entries before the limit, de-risk at the limit, resume once
+//! recovered.
+//!
+//! Three thresholds, one latch each way:
+//!
+//! | drawdown | effect |
+//! |---|---|
+//! | reaches `drawdown_halt_threshold` (4 %) | new entries halt ([`DrawdownEvent::Halted`]) |
+//! | reaches `max_monthly_drawdown` (5 %) | a **breach** begins: de-risk once by `drawdown_limit_action` ([`limit_directive`]) |
+//! | falls below `drawdown_resume_threshold` (3 %) | entries resume and the breach ends ([`DrawdownEvent::Resumed`]) |
+//!
+//! A breach is latched like the halt ([`DrawdownTracker::limit_latched`]): it begins on the first
+//! observation at or above the limit and ends only when the halt releases, so a drawdown
+//! hovering around the limit de-risks once, not on every sample
+//! ([`DrawdownTracker::limit_breach_began`] is true on exactly that first observation).
 //!
 //! The window is **rolling** (`drawdown_window_days`, 30 by default), not the calendar month:
 //! a calendar reset would let a halted system resume on the 1st with no recovery at all.
@@ -10,10 +24,56 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::margin::MarginDirective;
 use crate::params::RiskParams;
+
+/// What reaching `max_monthly_drawdown` does besides halting entries
+/// (`risk.drawdown_limit_action`).
+///
+/// The default is [`DrawdownLimitAction::CloseAll`]: a delta-neutral book should not lose 5 % of
+/// its peak in a month through carry alone, so reaching the limit means something is broken
+/// (a hedge leg lost, a funding regime the scores did not see, venue trouble). Closing
+/// everything caps the loss near the limit plus one round of exit costs; a partial cut leaves
+/// the broken part running with no further automatic stop until the drawdown recovers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrawdownLimitAction {
+    /// Close every hedge (CLOSE_ALL).
+    #[default]
+    CloseAll,
+    /// Cut every hedge by `risk.drawdown_reduce_fraction`, both legs (REDUCE).
+    Reduce,
+    /// Only halt entries (the behaviour before this setting existed).
+    HaltOnly,
+}
+
+impl DrawdownLimitAction {
+    /// The configuration spelling (`close_all`, `reduce`, `halt_only`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CloseAll => "close_all",
+            Self::Reduce => "reduce",
+            Self::HaltOnly => "halt_only",
+        }
+    }
+}
+
+/// The directive a breach of `max_monthly_drawdown` calls for, by `drawdown_limit_action`:
+/// [`MarginDirective::CloseAll`], [`MarginDirective::Reduce`] by `drawdown_reduce_fraction`, or
+/// [`MarginDirective::Normal`] for `halt_only` (entries are halted by the latch either way:
+/// `drawdown_halt_threshold <= max_monthly_drawdown`).
+pub fn limit_directive(params: &RiskParams) -> MarginDirective {
+    match params.drawdown_limit_action {
+        DrawdownLimitAction::CloseAll => MarginDirective::CloseAll,
+        DrawdownLimitAction::Reduce => MarginDirective::Reduce {
+            fraction: params.drawdown_reduce_fraction,
+        },
+        DrawdownLimitAction::HaltOnly => MarginDirective::Normal,
+    }
+}
 
 /// State after one observation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,6 +111,10 @@ pub struct DrawdownTracker {
     peaks: VecDeque<(DateTime<Utc>, Decimal)>,
     last_at: Option<DateTime<Utc>>,
     halted: bool,
+    /// The limit was reached and the halt has not released since (one breach).
+    breached: bool,
+    /// The last observation began a breach.
+    breach_began: bool,
 }
 
 impl DrawdownTracker {
@@ -61,12 +125,26 @@ impl DrawdownTracker {
             peaks: VecDeque::new(),
             last_at: None,
             halted: false,
+            breached: false,
+            breach_began: false,
         }
     }
 
     /// Whether new entries are halted.
     pub fn entries_halted(&self) -> bool {
         self.halted
+    }
+
+    /// Whether a breach of `max_monthly_drawdown` is in progress: the limit was reached and the
+    /// drawdown has not fallen below `drawdown_resume_threshold` since.
+    pub fn limit_latched(&self) -> bool {
+        self.breached
+    }
+
+    /// Whether the last [`observe`](Self::observe) began a breach: the one observation on which
+    /// to de-risk ([`limit_directive`]). Samples rejected as out of order leave it unchanged.
+    pub fn limit_breach_began(&self) -> bool {
+        self.breach_began
     }
 
     /// Record equity at `at` (not earlier than the previous sample) and evaluate thresholds.
@@ -104,11 +182,20 @@ impl DrawdownTracker {
             Decimal::ZERO
         };
         let was_halted = self.halted;
+        let was_breached = self.breached;
+        let limit_breached = drawdown >= params.max_monthly_drawdown;
         if drawdown >= params.drawdown_halt_threshold {
             self.halted = true;
         } else if drawdown < params.drawdown_resume_threshold {
             self.halted = false;
         }
+        // the breach ends with the halt (same hysteresis), never on a dip just below the limit
+        if limit_breached {
+            self.breached = true;
+        } else if !self.halted {
+            self.breached = false;
+        }
+        self.breach_began = self.breached && !was_breached;
         let event = match (was_halted, self.halted) {
             (false, true) => Some(DrawdownEvent::Halted),
             (true, false) => Some(DrawdownEvent::Resumed),
@@ -118,7 +205,7 @@ impl DrawdownTracker {
             peak,
             drawdown,
             entries_halted: self.halted,
-            limit_breached: drawdown >= params.max_monthly_drawdown,
+            limit_breached,
             event,
         })
     }
@@ -159,6 +246,70 @@ mod tests {
     }
 
     #[test]
+    fn a_breach_begins_once_and_ends_with_the_halt() {
+        let p = RiskParams::default();
+        let mut tracker = DrawdownTracker::new(&p);
+        let mut began = Vec::new();
+        // 0, 4.5 %, 5 % (breach), 5.5 %, 4.9 %, 5.1 %, 3.5 %, 5 % again, 2.9 % (resume), 5 %
+        for (i, equity) in [
+            dec!(100_000),
+            dec!(95_500),
+            dec!(95_000),
+            dec!(94_500),
+            dec!(95_100),
+            dec!(94_900),
+            dec!(96_500),
+            dec!(95_000),
+            dec!(97_100),
+            dec!(95_000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let s = tracker.observe(day(i as i64), equity, &p).unwrap();
+            // reaching the limit always halts entries too
+            assert!(!tracker.limit_latched() || s.entries_halted);
+            began.push(tracker.limit_breach_began());
+        }
+        // one breach from the 3rd sample until the resume at the 9th, a new one at the 10th
+        assert_eq!(
+            began,
+            vec![
+                false, false, true, false, false, false, false, false, false, true
+            ]
+        );
+        // an out-of-order sample changes nothing
+        assert!(tracker.observe(day(0), dec!(1), &p).is_err());
+        assert!(tracker.limit_breach_began() && tracker.limit_latched());
+    }
+
+    #[test]
+    fn the_limit_action_maps_to_a_directive() {
+        let mut p = RiskParams::default();
+        assert_eq!(p.drawdown_limit_action, DrawdownLimitAction::CloseAll);
+        assert_eq!(limit_directive(&p), MarginDirective::CloseAll);
+        p.drawdown_limit_action = DrawdownLimitAction::Reduce;
+        assert_eq!(
+            limit_directive(&p),
+            MarginDirective::Reduce {
+                fraction: dec!(0.50)
+            }
+        );
+        p.drawdown_limit_action = DrawdownLimitAction::HaltOnly;
+        assert_eq!(limit_directive(&p), MarginDirective::Normal);
+        for action in [
+            DrawdownLimitAction::CloseAll,
+            DrawdownLimitAction::Reduce,
+            DrawdownLimitAction::HaltOnly,
+        ] {
+            let text = format!("drawdown_limit_action = \"{}\"", action.as_str());
+            let parsed: RiskParams = toml::from_str(&text).unwrap();
+            assert_eq!(parsed.drawdown_limit_action, action);
+        }
+        assert!(toml::from_str::<RiskParams>("drawdown_limit_action = \"sell_all\"").is_err());
+    }
+
+    #[test]
     fn peak_rolls_out_of_the_window() {
         let p = RiskParams::default();
         let mut tracker = DrawdownTracker::new(&p);
@@ -192,6 +343,9 @@ mod tests {
                     .unwrap();
                 prop_assert_eq!(s.peak, expected);
                 prop_assert!(s.drawdown >= Decimal::ZERO && s.drawdown <= Decimal::ONE);
+                // a breach is only ever latched while entries are halted
+                prop_assert!(!tracker.limit_latched() || s.entries_halted);
+                prop_assert!(!tracker.limit_breach_began() || s.limit_breached);
             }
         }
     }

@@ -51,7 +51,9 @@ pub use params::{
     CapitalParams, ExecutionParams, PairSelectionParams, ParamError, RebalanceParams, RiskParams,
 };
 pub use qualify::{CheckName, FilterCheck, Qualification, qualify};
-pub use rebalance::{Action, HedgeState, Priority, Reason, RebalanceDecision, decide};
+pub use rebalance::{
+    Action, HedgeContext, HedgeState, Priority, Reason, RebalanceDecision, decide, decide_with,
+};
 pub use scan::{PairEvaluation, evaluate, ranked_pairs, ranked_symbols, scan};
 pub use score::{ScoreBreakdown, score};
 pub use sizing::{LegSizes, size_legs};

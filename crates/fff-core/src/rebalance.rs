@@ -2,9 +2,15 @@
 //!
 //! Precedence, first match wins:
 //! 1. no position (both legs zero) → `None`;
-//! 2. funding sign reversed → `Flip` when `auto_flip_on_reversal`, new entries are allowed and
-//!    the reversed direction is viable (for negative carry: |funding| > borrow × safety margin),
-//!    otherwise `Close`;
+//! 2. spot and perp prices diverge beyond `basis_exit_threshold` → `Close`, critical (the hedge
+//!    no longer hedges: an exit at market before the basis runs further);
+//! 3. funding sign reversed **and persisted** (`reversal_settlements` settlements in a row against
+//!    the hedge, or a predicted rate beyond `reversal_predicted_threshold`) → `Flip` when
+//!    `auto_flip_on_reversal`, new entries are allowed, the reversed direction is viable (for
+//!    negative carry: |funding| > borrow × safety margin) and its carry over the holding horizon
+//!    repays the new hedge's round trip by `admission_margin` (see [`crate::admission`]);
+//!    otherwise `Close`. A reversal that has not persisted is held through (the checks below
+//!    still run);
 //! 3. negative carry whose |funding| no longer covers the borrow cost (same period, no safety
 //!    margin: entry demands the margin, exit waits for break-even) → `Close` when
 //!    `close_when_funding_below_borrow`;
@@ -100,6 +106,27 @@ pub enum Reason {
     FundingReversed,
     /// Negative carry no longer covers the borrow cost.
     FundingBelowBorrow,
+    /// Spot and perp prices diverged beyond `basis_exit_threshold`.
+    BasisDivergence,
+    /// Funding turned against the hedge but has not persisted: held through.
+    ReversalNotPersisted,
+}
+
+/// What the rebalancer knows about a hedge beyond its legs and the current rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HedgeContext {
+    /// Spot reference price (spot mid or the perp's index price); `None`: basis not checked.
+    pub spot_price: Option<Decimal>,
+    /// Settled funding rates in a row, most recent first, that paid against the hedge.
+    pub settlements_against: u32,
+}
+
+impl HedgeContext {
+    /// No price or history: a reversal counts at once (the behaviour before hysteresis).
+    pub const IMMEDIATE: Self = Self {
+        spot_price: None,
+        settlements_against: u32::MAX,
+    };
 }
 
 /// Urgency for the executor's queue.
@@ -130,9 +157,28 @@ pub struct RebalanceDecision {
     pub detail: String,
 }
 
-/// Decide what to do with one hedge. `spot_filters`/`perp_filters` round adjustment quantities.
+/// [`decide_with`] without prices or settlement history ([`HedgeContext::IMMEDIATE`]).
 pub fn decide(
     state: &HedgeState,
+    spot_filters: &SymbolFilters,
+    perp_filters: &SymbolFilters,
+    params: &RebalanceParams,
+    selection: &PairSelectionParams,
+) -> RebalanceDecision {
+    decide_with(
+        state,
+        &HedgeContext::IMMEDIATE,
+        spot_filters,
+        perp_filters,
+        params,
+        selection,
+    )
+}
+
+/// Decide what to do with one hedge. `spot_filters`/`perp_filters` round adjustment quantities.
+pub fn decide_with(
+    state: &HedgeState,
+    context: &HedgeContext,
     spot_filters: &SymbolFilters,
     perp_filters: &SymbolFilters,
     params: &RebalanceParams,
@@ -155,14 +201,43 @@ pub fn decide(
         );
     }
 
+    if let Some(spot) = context.spot_price.filter(|p| *p > Decimal::ZERO)
+        && state.mark_price > Decimal::ZERO
+    {
+        let basis = (state.mark_price / spot - Decimal::ONE).abs();
+        if basis > params.basis_exit_threshold {
+            return decision(
+                Action::Close,
+                Reason::BasisDivergence,
+                Priority::Critical,
+                format!(
+                    "perp {} vs spot {spot}: basis {} beyond {}",
+                    state.mark_price,
+                    basis.round_dp(6),
+                    params.basis_exit_threshold
+                ),
+            );
+        }
+    }
+
     let period = selection.rate_period_hours;
     let funding = normalize_funding_rate(state.funding_rate, state.funding_interval, period);
     let borrow = borrow_rate_for_period(state.borrow_rate_hourly, period);
-    let reversed = match state.direction {
-        Direction::PositiveCarry => funding < -params.reversal_min_abs_rate,
-        Direction::NegativeCarry => funding > params.reversal_min_abs_rate,
+    let against = match state.direction {
+        Direction::PositiveCarry => -funding,
+        Direction::NegativeCarry => funding,
     };
-    if reversed {
+    let reversed = against > params.reversal_min_abs_rate;
+    let persisted = context.settlements_against >= params.reversal_settlements
+        || against >= params.reversal_predicted_threshold;
+    let mut held_through = None;
+    if reversed && !persisted {
+        held_through = Some(format!(
+            "funding {funding} per {period}h against {:?} for {} settlement(s): holding through",
+            state.direction, context.settlements_against
+        ));
+    }
+    if reversed && persisted {
         let to = state.direction.opposite();
         let viable = match to {
             Direction::PositiveCarry => true,
@@ -170,24 +245,45 @@ pub fn decide(
                 funding.abs() > borrow.saturating_mul(selection.borrow_safety_margin)
             }
         };
+        // the flipped hedge must repay its own round trip within the holding horizon
+        let flipped_per_period = match to {
+            Direction::PositiveCarry => funding.abs(),
+            Direction::NegativeCarry => funding.abs().saturating_sub(borrow),
+        };
+        let periods = Decimal::from(selection.holding_horizon_hours)
+            .checked_div(Decimal::from(period.max(1)))
+            .unwrap_or_default();
+        let flipped_carry = flipped_per_period.saturating_mul(periods);
+        let round_trip = crate::admission::round_trip_cost(Decimal::ZERO, selection);
+        let pays = flipped_carry.saturating_sub(round_trip) >= selection.admission_margin;
         let detail = format!(
             "funding {funding} per {period}h against {:?}",
             state.direction
         );
-        if params.auto_flip_on_reversal && viable && state.new_entries_allowed {
+        if params.auto_flip_on_reversal && viable && pays && state.new_entries_allowed {
             return decision(
                 Action::Flip { to },
                 Reason::FundingReversed,
                 Priority::High,
-                detail,
+                format!(
+                    "{detail}; flipping: {} over {}h repays the round trip {round_trip}",
+                    flipped_carry.round_dp(6),
+                    selection.holding_horizon_hours
+                ),
             );
         }
         let why = if !params.auto_flip_on_reversal {
-            "auto flip disabled"
+            "auto flip disabled".to_owned()
         } else if !state.new_entries_allowed {
-            "new entries halted"
+            "new entries halted".to_owned()
+        } else if !viable {
+            "reversed funding does not cover borrow".to_owned()
         } else {
-            "reversed funding does not cover borrow"
+            format!(
+                "the flipped carry {} over {}h does not repay the round trip {round_trip}",
+                flipped_carry.round_dp(6),
+                selection.holding_horizon_hours
+            )
         };
         return decision(
             Action::Close,
@@ -210,6 +306,14 @@ pub fn decide(
 
     let emergency = drift > params.emergency_drift_threshold;
     if !emergency && drift <= params.drift_threshold {
+        if let Some(held) = held_through {
+            return decision(
+                Action::None,
+                Reason::ReversalNotPersisted,
+                Priority::Low,
+                held,
+            );
+        }
         return decision(
             Action::None,
             Reason::WithinThreshold,
@@ -314,6 +418,93 @@ mod tests {
             params,
             &PairSelectionParams::default(),
         )
+    }
+
+    fn run_with(state: &HedgeState, context: HedgeContext) -> RebalanceDecision {
+        decide_with(
+            state,
+            &context,
+            &filters(dec!(0.00001)),
+            &filters(dec!(0.001)),
+            &RebalanceParams::default(),
+            &PairSelectionParams::default(),
+        )
+    }
+
+    fn balanced() -> HedgeState {
+        HedgeState {
+            spot_qty: dec!(1),
+            ..btc_hedge()
+        }
+    }
+
+    #[test]
+    fn a_reversal_that_lasts_one_settlement_does_not_flip() {
+        let dip = HedgeState {
+            funding_rate: dec!(-0.0002),
+            ..balanced()
+        };
+        let one = HedgeContext {
+            spot_price: None,
+            settlements_against: 1,
+        };
+        let d = run_with(&dip, one);
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.reason, Reason::ReversalNotPersisted);
+        // a second settlement against the hedge makes it a reversal: 0.02 % per 8 h flipped
+        // earns 0.84 % over two weeks, more than the 0.38 % round trip + 0.05 %
+        let two = HedgeContext {
+            settlements_against: 2,
+            ..one
+        };
+        assert_eq!(
+            run_with(&dip, two).action,
+            Action::Flip {
+                to: Direction::NegativeCarry
+            }
+        );
+        // a predicted rate far beyond the threshold does not wait for settlements
+        let crash = HedgeState {
+            funding_rate: dec!(-0.001),
+            ..balanced()
+        };
+        assert_eq!(run_with(&crash, one).reason, Reason::FundingReversed);
+    }
+
+    #[test]
+    fn a_reversal_too_weak_to_repay_a_flip_closes() {
+        let weak = HedgeState {
+            funding_rate: dec!(-0.00005),
+            borrow_rate_hourly: dec!(0.000001),
+            ..balanced()
+        };
+        let d = run_with(
+            &weak,
+            HedgeContext {
+                spot_price: None,
+                settlements_against: 3,
+            },
+        );
+        assert_eq!(d.action, Action::Close);
+        assert!(d.detail.contains("does not repay"), "{}", d.detail);
+    }
+
+    #[test]
+    fn a_basis_break_closes_at_once() {
+        let hedge = balanced();
+        let calm = HedgeContext {
+            spot_price: Some(dec!(99_800)),
+            settlements_against: 0,
+        };
+        assert_eq!(run_with(&hedge, calm).action, Action::None);
+        let broken = HedgeContext {
+            spot_price: Some(dec!(99_400)),
+            settlements_against: 0,
+        };
+        let d = run_with(&hedge, broken);
+        assert_eq!(d.action, Action::Close);
+        assert_eq!(d.reason, Reason::BasisDivergence);
+        assert_eq!(d.priority, Priority::Critical);
     }
 
     #[test]

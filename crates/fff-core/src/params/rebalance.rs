@@ -25,6 +25,15 @@ pub struct RebalanceParams {
     /// |funding| (normalised) a reversed rate must reach to count as a reversal; 0 = any sign
     /// change counts (0). Guards against flipping on noise around zero.
     pub reversal_min_abs_rate: Decimal,
+    /// Settlements in a row that must pay against a hedge before a reversal counts (2); a
+    /// shorter dip is held through.
+    pub reversal_settlements: u32,
+    /// A predicted rate (normalised, against the hedge) at least this large counts as a
+    /// reversal without waiting for settlements (0.0005 = 0.05 % per period).
+    pub reversal_predicted_threshold: Decimal,
+    /// Spot vs perp price divergence, `|perp / spot - 1|`, beyond which a hedge is closed at
+    /// once (0.005 = 0.5 %).
+    pub basis_exit_threshold: Decimal,
 }
 
 impl Default for RebalanceParams {
@@ -37,6 +46,9 @@ impl Default for RebalanceParams {
             auto_flip_on_reversal: true,
             close_when_funding_below_borrow: true,
             reversal_min_abs_rate: Decimal::ZERO,
+            reversal_settlements: 2,
+            reversal_predicted_threshold: dec!(0.0005),
+            basis_exit_threshold: dec!(0.005),
         }
     }
 }
@@ -62,6 +74,16 @@ impl RebalanceParams {
         );
         c.non_negative("min_trade_usdt", self.min_trade_usdt);
         c.non_negative("reversal_min_abs_rate", self.reversal_min_abs_rate);
+        c.non_negative(
+            "reversal_predicted_threshold",
+            self.reversal_predicted_threshold,
+        );
+        c.in_open_closed(
+            "basis_exit_threshold",
+            self.basis_exit_threshold,
+            Decimal::ZERO,
+            Decimal::ONE,
+        );
         c.errors
     }
 }

@@ -5,6 +5,7 @@ use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 
 use super::{Checker, ParamError};
+use crate::drawdown::DrawdownLimitAction;
 
 /// `[risk]`: margin-ratio tiers and the drawdown limit.
 ///
@@ -35,6 +36,14 @@ pub struct RiskParams {
     pub drawdown_resume_threshold: Decimal,
     /// Length of the rolling drawdown window in days (30).
     pub drawdown_window_days: u32,
+    /// What reaching `max_monthly_drawdown` does besides halting entries, once per breach (a
+    /// breach ends when the drawdown falls below `drawdown_resume_threshold`): `"close_all"`
+    /// (default: at the hard limit something is broken, so cap the loss there; see
+    /// [`DrawdownLimitAction`]), `"reduce"` (cut every hedge by `drawdown_reduce_fraction`) or
+    /// `"halt_only"`.
+    pub drawdown_limit_action: DrawdownLimitAction,
+    /// Fraction of every hedge cut when `drawdown_limit_action = "reduce"`, in (0, 1] (0.50).
+    pub drawdown_reduce_fraction: Decimal,
     /// Cross-margin level (total asset / total liability, liquidation at 1.1) above which cross
     /// margin is Green (2.0).
     pub margin_level_green_above: Decimal,
@@ -62,6 +71,8 @@ impl Default for RiskParams {
             drawdown_halt_threshold: dec!(0.04),
             drawdown_resume_threshold: dec!(0.03),
             drawdown_window_days: 30,
+            drawdown_limit_action: DrawdownLimitAction::CloseAll,
+            drawdown_reduce_fraction: dec!(0.50),
             margin_level_green_above: dec!(2.0),
             margin_level_reduce_above: dec!(1.5),
             margin_level_deleverage_above: dec!(1.3),
@@ -155,6 +166,12 @@ impl RiskParams {
             "drawdown_window_days",
             "must be positive",
         );
+        c.in_open_closed(
+            "drawdown_reduce_fraction",
+            self.drawdown_reduce_fraction,
+            Decimal::ZERO,
+            Decimal::ONE,
+        );
         c.check(
             self.margin_level_deleverage_above > dec!(1.1),
             "margin_level_deleverage_above",
@@ -220,6 +237,24 @@ mod tests {
         };
         let keys: Vec<String> = inverted.validate().into_iter().map(|e| e.key).collect();
         assert_eq!(keys, vec!["risk.margin_level_green_above"]);
+    }
+
+    #[test]
+    fn drawdown_reduce_fraction_is_a_fraction() {
+        for bad in [dec!(0), dec!(1.01), dec!(-0.5)] {
+            let params = RiskParams {
+                drawdown_reduce_fraction: bad,
+                ..RiskParams::default()
+            };
+            let keys: Vec<String> = params.validate().into_iter().map(|e| e.key).collect();
+            assert_eq!(keys, vec!["risk.drawdown_reduce_fraction"]);
+        }
+        let parsed: RiskParams =
+            toml::from_str("drawdown_limit_action = \"reduce\"\ndrawdown_reduce_fraction = 0.3")
+                .unwrap();
+        assert_eq!(parsed.drawdown_limit_action, DrawdownLimitAction::Reduce);
+        assert_eq!(parsed.drawdown_reduce_fraction, dec!(0.3));
+        assert_eq!(parsed.validate(), vec![]);
     }
 
     #[test]
