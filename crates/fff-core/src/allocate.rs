@@ -162,9 +162,12 @@ pub fn allocate(
         .checked_mul(params.max_pair_fraction)
         .ok_or(overflow("pair cap"))?
         .max(Decimal::ZERO);
-    let max_perp_notional = model
+    let mut max_perp_notional = model
         .max_perp_notional(equity_for_sizing)?
         .trunc_with_scale(NOTIONAL_DP);
+    if params.max_total_notional_usdt > Decimal::ZERO {
+        max_perp_notional = max_perp_notional.min(params.max_total_notional_usdt);
+    }
 
     let mut capital_left = capital_budget;
     let mut perp_left = max_perp_notional;
@@ -181,9 +184,12 @@ pub fn allocate(
             continue;
         }
         let capital = pair_capital_cap.min(capital_left);
-        let available = model
+        let mut available = model
             .notional_for_capital(capital, *direction, NOTIONAL_DP)?
             .min(perp_left);
+        if params.max_symbol_notional_usdt > Decimal::ZERO {
+            available = available.min(params.max_symbol_notional_usdt);
+        }
         if available < params.min_position_usdt || available <= Decimal::ZERO {
             skipped.push((symbol.clone(), SkipReason::BelowMinPosition { available }));
             continue;
@@ -345,6 +351,24 @@ mod tests {
         ));
         let large = allocate(dec!(1_000_000_000_000_000), &pairs, &m, 1).unwrap();
         assert_eq!(large.targets.len(), 1);
+    }
+
+    #[test]
+    fn position_limits_cap_each_symbol_and_the_total() {
+        let params = CapitalParams {
+            max_symbol_notional_usdt: dec!(20_000),
+            max_total_notional_usdt: dec!(50_000),
+            ..CapitalParams::default()
+        };
+        let m = model(&params);
+        let pairs = ranked(
+            &["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"],
+            Direction::PositiveCarry,
+        );
+        let a = allocate(dec!(100_000), &pairs, &m, 10).unwrap();
+        let notionals: Vec<Decimal> = a.targets.iter().map(|t| t.notional).collect();
+        assert_eq!(notionals, vec![dec!(20_000), dec!(20_000), dec!(10_000)]);
+        assert_eq!(a.max_perp_notional, dec!(50_000));
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct CapitalParams {
     pub transfer_below_margin_level: Decimal,
     /// Smallest transfer worth sending, USDT (10).
     pub min_transfer_usdt: Decimal,
+    /// Position limit: total hedged per-leg notional across all pairs, USDT; 0 = none (0).
+    pub max_total_notional_usdt: Decimal,
+    /// Position limit: per-leg notional of one symbol, USDT; 0 = none (0).
+    pub max_symbol_notional_usdt: Decimal,
 }
 
 impl Default for CapitalParams {
@@ -67,6 +71,8 @@ impl Default for CapitalParams {
             transfer_below_coverage: dec!(8),
             transfer_below_margin_level: dec!(2.1),
             min_transfer_usdt: dec!(10),
+            max_total_notional_usdt: Decimal::ZERO,
+            max_symbol_notional_usdt: Decimal::ZERO,
         }
     }
 }
@@ -162,6 +168,8 @@ impl CapitalParams {
             ),
         );
         c.non_negative("min_transfer_usdt", self.min_transfer_usdt);
+        c.non_negative("max_total_notional_usdt", self.max_total_notional_usdt);
+        c.non_negative("max_symbol_notional_usdt", self.max_symbol_notional_usdt);
         c.errors
     }
 }

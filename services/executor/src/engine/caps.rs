@@ -27,6 +27,34 @@ impl Engine {
                 self.params.max_pairs
             )));
         }
+        if capital.max_symbol_notional_usdt > Decimal::ZERO
+            && notional > capital.max_symbol_notional_usdt
+        {
+            return Err(ExecutorError::FailedPrecondition(format!(
+                "notional {notional} exceeds the per-symbol limit {} (capital.max_symbol_notional_usdt)",
+                capital.max_symbol_notional_usdt
+            )));
+        }
+        if capital.max_total_notional_usdt > Decimal::ZERO {
+            let held: Decimal = live
+                .iter()
+                .map(|p| {
+                    let price = self
+                        .mark(&p.symbol)
+                        .or(p.perp_entry_price)
+                        .unwrap_or_default();
+                    p.perp_qty.abs() * price
+                })
+                .sum();
+            if held + notional > capital.max_total_notional_usdt {
+                return Err(ExecutorError::FailedPrecondition(format!(
+                    "hedged notional {} + {notional} exceeds the total limit {} \
+                     (capital.max_total_notional_usdt)",
+                    held.round_dp(2),
+                    capital.max_total_notional_usdt
+                )));
+            }
+        }
         let equity = self.exchange.account().await?.equity.max(Decimal::ZERO);
         let model = &self.params.model;
         let pair_cap =

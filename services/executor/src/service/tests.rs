@@ -365,3 +365,27 @@ async fn manual_opens_obey_the_strategy_caps() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_manual_open_beyond_the_per_symbol_limit_is_refused_with_a_clear_error() {
+    let mut rig = rig().await;
+    let mut params = rig.engine.params().clone();
+    params.capital.max_symbol_notional_usdt = rust_decimal_macros::dec!(5000);
+    rig.engine = Engine::new(rig.store.clone(), rig.fake.clone(), params);
+    rig.engine.mark_reconciled();
+    let service = service(&rig.engine);
+    let refused = service
+        .open_position(Request::new(pb::OpenPositionRequest {
+            notional: "6000".into(),
+            ..open_request()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("per-symbol limit 5000"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
+}
