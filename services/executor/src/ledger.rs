@@ -30,11 +30,14 @@ const INCOME_POLL: Duration = Duration::from_secs(30);
 /// Pokes arriving within this window after a poll are served by one more poll.
 const POKE_DEBOUNCE: Duration = Duration::from_millis(500);
 
-fn dec(field: &str, raw: &str) -> Decimal {
+/// A money field of an exchange record: an empty string is 0 (Binance omits zero fees), a
+/// malformed one is an error: booking it as 0 would silently misstate P&L.
+fn dec(field: &str, raw: &str) -> Result<Decimal> {
     parse_optional_decimal(field, raw)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            ExecutorError::Internal(format!("malformed {field} {raw:?} from the gateway: {e}"))
+        })
 }
 
 fn time(ts: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
@@ -107,14 +110,20 @@ async fn follow_stream(
         let at = time(message.event_time.as_ref());
         match message.event {
             Some(gw::stream_account_response::Event::Fill(fill)) => {
-                book_fill(engine, message.venue, &fill, at).await?;
+                // a record that cannot be booked exactly is reported, never booked as 0, and
+                // does not stop the stream
+                if let Err(err) = book_fill(engine, message.venue, &fill, at).await {
+                    tracing::error!(client_order_id = %fill.client_order_id, error = %err, "fill not booked");
+                }
             }
             Some(gw::stream_account_response::Event::FundingFee(_))
             | Some(gw::stream_account_response::Event::Resync(_)) => {
                 let _ = poke.try_send(());
             }
             Some(gw::stream_account_response::Event::Interest(interest)) => {
-                book_interest(engine, &interest, at).await?;
+                if let Err(err) = book_interest(engine, &interest, at).await {
+                    tracing::error!(asset = %interest.asset, error = %err, "interest not booked");
+                }
             }
             _ => {}
         }
@@ -133,25 +142,16 @@ pub async fn book_fill(
     let Some(order) = store.get_order(&fill.client_order_id).await? else {
         return Ok(false);
     };
-    let qty = dec("quantity", &fill.quantity);
-    let price = dec("price", &fill.price);
+    let qty = dec("quantity", &fill.quantity)?;
+    let price = dec("price", &fill.price)?;
     let Ok(trade_id) = i64::try_from(fill.trade_id) else {
         return Ok(false);
     };
     if qty <= Decimal::ZERO || price <= Decimal::ZERO {
         return Ok(false);
     }
-    let fee = dec("commission", &fill.commission).abs();
-    let fee_quote =
-        if fill.commission_asset.is_empty() || fill.symbol.ends_with(&fill.commission_asset) {
-            fee
-        } else if fill.symbol.starts_with(&fill.commission_asset) {
-            // charged in the base asset
-            (fee * price).round_dp(8)
-        } else {
-            tracing::warn!(asset = %fill.commission_asset, "fee in a third asset not valued");
-            Decimal::ZERO
-        };
+    let fee = dec("commission", &fill.commission)?.abs();
+    let fee_quote = fee_in_quote(engine, fill, fee, price).await?;
     let venue = match common::Venue::try_from(venue) {
         Ok(common::Venue::UsdmPerp) => fff_store::Venue::Usdm,
         Ok(common::Venue::SpotMargin) => fff_store::Venue::Margin,
@@ -190,6 +190,34 @@ pub async fn book_fill(
     Ok(inserted.created)
 }
 
+/// A fee in USDT: as charged in the quote asset, at the fill price in the base asset, at the
+/// asset's USDT mark in a third asset (BNB with the fee discount on).
+async fn fee_in_quote(
+    engine: &Engine,
+    fill: &gw::Fill,
+    fee: Decimal,
+    price: Decimal,
+) -> Result<Decimal> {
+    let asset = fill.commission_asset.as_str();
+    if fee.is_zero() || asset.is_empty() || fill.symbol.ends_with(asset) {
+        return Ok(fee);
+    }
+    if fill.symbol.starts_with(asset) {
+        return Ok((fee * price).round_dp(8));
+    }
+    let pair = format!("{asset}USDT");
+    let mark = match engine.mark(&pair) {
+        Some(mark) => mark,
+        None => engine.exchange.instrument(&pair).await?.mark_price,
+    };
+    if mark <= Decimal::ZERO {
+        return Err(ExecutorError::Internal(format!(
+            "no USDT price for fee asset {asset}"
+        )));
+    }
+    Ok((fee * mark).round_dp(8))
+}
+
 /// Stream interest events have no transaction id; the event time (ms) is unique per charge
 /// run, and the asset is mixed in so two assets charged together do not collide.
 fn interest_tx_id(asset: &str, at: DateTime<Utc>) -> i64 {
@@ -206,7 +234,7 @@ async fn book_interest(
     interest: &gw::InterestCharged,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let amount = dec("interest", &interest.interest).abs();
+    let amount = dec("interest", &interest.interest)?.abs();
     if amount.is_zero() {
         return Ok(());
     }
@@ -301,8 +329,15 @@ pub async fn poll_income(
             .map_err(|s| ExecutorError::Internal(s.message().to_owned()))?
             .into_inner();
         for record in &response.records {
-            if book_funding(engine, client, record).await? {
-                booked += 1;
+            match book_funding(engine, client, record).await {
+                Ok(true) => booked += 1,
+                Ok(false) => {}
+                // a malformed record is reported, never booked as 0, and does not hold up the
+                // records after it; the store's errors still stop the poll
+                Err(ExecutorError::Internal(message)) => {
+                    tracing::error!(symbol = %record.symbol, error = %message, "funding not booked");
+                }
+                Err(err) => return Err(err),
             }
             let at = time(record.time.as_ref());
             if cursor.is_none_or(|c| at > c) {
@@ -342,7 +377,7 @@ pub(crate) async fn book_funding(
             .filter(|p| p.symbol == record.symbol && existed(p))
             .max_by_key(|p| p.id),
     };
-    let amount = dec("amount", &record.amount);
+    let amount = dec("amount", &record.amount)?;
     let (rate, mark) = settlement(client, &record.symbol, paid_at).await;
     let perp = match &position {
         Some(position) => perp_at(&store.list_position_orders(position.id).await?, paid_at),

@@ -137,3 +137,75 @@ fn interest_ids_differ_per_asset_and_time() {
     );
     assert_eq!(interest_tx_id("BTC", at), interest_tx_id("BTC", at));
 }
+
+#[tokio::test]
+async fn malformed_money_is_an_error_and_third_asset_fees_are_valued() {
+    let rig = rig().await;
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::PositiveCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let perp = orders
+        .iter()
+        .find(|o| o.leg == fff_store::Leg::Perp)
+        .unwrap();
+    let venue = common::Venue::UsdmPerp as i32;
+    let fill = gw::Fill {
+        symbol: "BTCUSDT".into(),
+        client_order_id: perp.client_order_id.clone(),
+        trade_id: 91,
+        price: "100".into(),
+        quantity: "10".into(),
+        commission: "1x5".into(),
+        commission_asset: "USDT".into(),
+        ..gw::Fill::default()
+    };
+    // a malformed fee is refused, not booked as a free trade
+    let err = book_fill(&rig.engine, venue, &fill, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("commission"), "{err}");
+    assert_eq!(
+        rig.store.position_cash_pnl(position.id).await.unwrap().fees,
+        dec!(0)
+    );
+    // a fee charged in BNB is valued at BNB's USDT mark (the fake marks every symbol at 100)
+    let bnb = gw::Fill {
+        commission: "0.002".into(),
+        commission_asset: "BNB".into(),
+        ..fill
+    };
+    assert!(
+        book_fill(&rig.engine, venue, &bnb, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        rig.store.position_cash_pnl(position.id).await.unwrap().fees,
+        dec!(0.2)
+    );
+    // a malformed funding amount is an error too
+    let client = GatewayClient::with_interceptor(
+        fff_runtime::grpc::channel("http://127.0.0.1:9").unwrap(),
+        ClientInterceptor::default(),
+    );
+    let record = gw::IncomeRecord {
+        income_id: "556".into(),
+        kind: gw::IncomeKind::FundingFee as i32,
+        symbol: "BTCUSDT".into(),
+        asset: "USDT".into(),
+        amount: "ten".into(),
+        ..gw::IncomeRecord::default()
+    };
+    assert!(book_funding(&rig.engine, &client, &record).await.is_err());
+}
