@@ -9,6 +9,7 @@
 //! | gateway  | `instruments` |
 //! | executor | `positions`, `orders`, `fills`, `funding_payments`, `borrow_interest`, `pnl_daily` |
 //! | risk     | `equity_snapshots` |
+//! | executor | `control_state`, `request_log` (safety state that survives a restart) |
 //!
 //! # Conventions
 //!
@@ -30,11 +31,13 @@ mod enums;
 mod equity;
 mod error;
 mod instruments;
+mod lease;
 mod ledger;
 mod orders;
 mod outcome;
 mod pnl;
 mod positions;
+mod safety;
 mod store;
 
 pub use enums::{
@@ -44,6 +47,7 @@ pub use enums::{
 pub use equity::{Drawdown, EquitySnapshot, NewEquitySnapshot};
 pub use error::{Result, StoreError};
 pub use instruments::Instrument;
+pub use lease::{Lease, lease_key};
 pub use ledger::{
     BorrowInterest, Fill, FundingPayment, NewBorrowInterest, NewFill, NewFundingPayment,
 };
@@ -51,4 +55,5 @@ pub use orders::{Order, OrderIntent, OrderUpdate};
 pub use outcome::{Inserted, UpdateOutcome};
 pub use pnl::{CashPnl, DailyCashPnl, PnlDaily};
 pub use positions::{NewPosition, Position, PositionLegs};
+pub use safety::ControlState;
 pub use store::{MIGRATOR, Store};

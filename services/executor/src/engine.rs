@@ -194,6 +194,40 @@ impl Engine {
         state.clone()
     }
 
+    /// Writes the kill switch to `control_state`, so a restart keeps it.
+    pub async fn persist_run_state(&self) -> Result<()> {
+        let state = self.run_state();
+        self.store
+            .save_control(
+                "executor",
+                &fff_store::ControlState {
+                    paused: state.paused,
+                    reason: state.reason,
+                    changed_by: state.changed_by,
+                    changed_at: state.changed_at.unwrap_or_else(Utc::now),
+                    cancel_working_entries: state.cancel_working_entries,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Restores the kill switch saved by a previous run (a paused executor stays paused).
+    pub async fn restore_run_state(&self) -> Result<()> {
+        if let Some(saved) = self.store.load_control("executor").await? {
+            let mut state = lock(&self.state);
+            state.paused = saved.paused;
+            state.reason = saved.reason;
+            state.changed_by = saved.changed_by;
+            state.changed_at = Some(saved.changed_at);
+            state.cancel_working_entries = saved.cancel_working_entries;
+            if state.paused {
+                tracing::warn!(reason = %state.reason, "executor starts paused (kill switch set before the restart)");
+            }
+        }
+        Ok(())
+    }
+
     /// Pause that also stops entries under way at their next slice.
     pub fn pause_and_cancel_entries(&self, reason: &str, by: &str) -> RunState {
         lock(&self.state).cancel_working_entries = true;

@@ -5,12 +5,29 @@
 //! even while the kill switch is on. Replayed directives (sent again after a reconnect) restore
 //! the halt state and a standing CLOSE_ALL; replayed reductions are not applied twice. Each
 //! directive is acknowledged to risk with its outcome once its work has finished.
+//!
+//! Exit priority: a CLOSE_ALL, REDUCE or EMERGENCY_DELEVERAGE works through the positions one at
+//! a time in fff-core's exit order ([`fff_core::priority`]): the highest expected loss per
+//! period first (notional at mark × funding paid against the hedge + borrow cost of a negative
+//! carry), ties by larger notional, then symbol. Funding and mark come from the exchange
+//! (`instrument`), the funding interval from the `instruments` table, the borrow rate from the
+//! position's latest cross-margin interest charge (`borrow_interest.interest_rate`, hourly); a
+//! missing input counts as 0 and the lookups are bounded by [`PRIORITY_LOOKUP_TIMEOUT`], so a
+//! slow gateway never delays a cut by more than that.
+//!
+//! Rebalancer actions are handled highest `priority` first: actions arriving within
+//! [`ACTION_BATCH_WINDOW`] of each other (one run's emission) form a batch, sorted by priority
+//! (stable: the rebalancer's own order, which puts the costlier exit first, is kept within a
+//! priority). Expired actions (`expires_at` passed) are skipped, as the contract says.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fff_core::{Side, Venue};
-use fff_proto::convert::parse_optional_decimal;
+use chrono::{DateTime, Utc};
+use fff_core::priority::{ExitCandidate, exit_order};
+use fff_core::rates::{borrow_rate_for_period, normalize_funding_rate};
+use fff_core::{Direction, FundingInterval, Side, Venue};
+use fff_proto::convert::{parse_optional_decimal, timestamp_to_datetime};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::executor::v1::Initiator;
 use fff_proto::fff::rebalancer::v1 as rb;
@@ -25,6 +42,18 @@ use tonic::transport::Channel;
 
 use crate::approval::RiskClientT;
 use crate::engine::{Engine, LegOrder, Urgency};
+use crate::legs::core_direction;
+
+/// Longest wait for the funding, mark and borrow lookups that order a directive's positions;
+/// past it the positions not looked up yet count with funding and borrow 0.
+pub const PRIORITY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Rebalancer actions arriving within this time of the first one are handled as one batch,
+/// highest priority first. A run emits its actions back to back, so this gathers them.
+pub const ACTION_BATCH_WINDOW: Duration = Duration::from_millis(20);
+
+/// Common period the exit priority compares rates over (any common period gives the same order).
+const RATE_PERIOD_HOURS: u32 = 8;
 
 pub type RebalancerClientT = RebalancerClient<InterceptedService<Channel, ClientInterceptor>>;
 
@@ -136,6 +165,7 @@ pub async fn apply_directive(
     let id = directive.directive_id.clone();
     engine.clone().spawn("directive", async move {
         engine.wait_reconciled().await;
+        let live = in_exit_order(&engine, live).await;
         let mut failures = Vec::new();
         match kind {
             risk::DirectiveKind::Reduce | risk::DirectiveKind::EmergencyDeleverage => {
@@ -179,6 +209,104 @@ pub async fn apply_directive(
     });
 }
 
+/// `positions` in fff-core's exit order (highest expected loss per period first).
+pub(crate) async fn in_exit_order(engine: &Arc<Engine>, positions: Vec<Position>) -> Vec<Position> {
+    if positions.len() < 2 {
+        return positions;
+    }
+    let mut candidates: Vec<ExitCandidate> = positions.iter().map(fallback_candidate).collect();
+    let mut lookups = tokio::task::JoinSet::new();
+    for (index, position) in positions.iter().enumerate() {
+        let engine = Arc::clone(engine);
+        let position = position.clone();
+        lookups.spawn(async move { (index, exit_candidate(&engine, &position).await) });
+    }
+    let deadline = tokio::time::sleep(PRIORITY_LOOKUP_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            joined = lookups.join_next() => match joined {
+                None => break,
+                Some(Ok((index, candidate))) => candidates[index] = candidate,
+                Some(Err(err)) => tracing::warn!(error = %err, "exit priority lookup failed"),
+            },
+            () = &mut deadline => {
+                tracing::warn!(
+                    pending = lookups.len(),
+                    "exit priority lookups timed out: funding and borrow count as 0 for the rest"
+                );
+                lookups.abort_all();
+                break;
+            }
+        }
+    }
+    let order = exit_order(&candidates);
+    tracing::info!(
+        order = ?order
+            .iter()
+            .map(|&i| format!("{} (loss {})", candidates[i].symbol, candidates[i].expected_loss().round_dp(8)))
+            .collect::<Vec<_>>(),
+        "exit priority"
+    );
+    let mut slots: Vec<Option<Position>> = positions.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+/// What is known without asking anyone: the target notional, funding and borrow 0.
+fn fallback_candidate(position: &Position) -> ExitCandidate {
+    ExitCandidate {
+        symbol: position.symbol.clone(),
+        direction: core_direction(position.direction),
+        notional: position.target_notional,
+        funding_rate: Decimal::ZERO,
+        borrow_rate: Decimal::ZERO,
+    }
+}
+
+/// Funding (per [`RATE_PERIOD_HOURS`]) and notional at mark from the exchange, the borrow rate
+/// from the latest interest charge; each missing input keeps the fallback's value.
+async fn exit_candidate(engine: &Engine, position: &Position) -> ExitCandidate {
+    let mut candidate = fallback_candidate(position);
+    match engine.exchange.instrument(&position.symbol).await {
+        Ok(info) => {
+            let perp = position.perp_qty.abs();
+            if !perp.is_zero() && info.mark_price > Decimal::ZERO {
+                candidate.notional = perp.saturating_mul(info.mark_price);
+            }
+            // without a known interval the rate is taken as it is (per 8 h, the period)
+            let interval = engine
+                .store()
+                .get_instrument(&position.symbol)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|i| u32::try_from(i.funding_interval_hours).ok())
+                .and_then(|hours| FundingInterval::from_hours(hours).ok())
+                .unwrap_or(FundingInterval::EIGHT_HOURS);
+            candidate.funding_rate =
+                normalize_funding_rate(info.funding_rate, interval, RATE_PERIOD_HOURS);
+        }
+        Err(err) => {
+            tracing::warn!(symbol = %position.symbol, error = %err, "no funding rate for exit priority");
+        }
+    }
+    if candidate.direction == Direction::NegativeCarry {
+        let hourly = engine
+            .store()
+            .list_position_interest(position.id)
+            .await
+            .ok()
+            .and_then(|charges| charges.into_iter().rev().find_map(|c| c.interest_rate));
+        if let Some(hourly) = hourly {
+            candidate.borrow_rate = borrow_rate_for_period(hourly, RATE_PERIOD_HOURS);
+        }
+    }
+    candidate
+}
+
 async fn ack(client: &RiskClientT, id: &str, outcome: risk::DirectiveOutcome, detail: &str) {
     let result = client
         .clone()
@@ -209,12 +337,32 @@ pub async fn follow_actions(
                     .stream_actions(rb::StreamActionsRequest::default())
                     .await?
                     .into_inner();
-                while let Some(message) = stream.message().await? {
-                    if message.replayed {
-                        continue;
+                while let Some(first) = stream.message().await? {
+                    // gather the rest of the run's emission, then serve the batch by priority
+                    let mut batch = vec![first];
+                    let deadline = tokio::time::Instant::now() + ACTION_BATCH_WINDOW;
+                    let mut end = None;
+                    while let Ok(next) = tokio::time::timeout_at(deadline, stream.message()).await {
+                        match next {
+                            Ok(Some(message)) => batch.push(message),
+                            Ok(None) => {
+                                end = Some(Ok(()));
+                                break;
+                            }
+                            Err(status) => {
+                                end = Some(Err(status));
+                                break;
+                            }
+                        }
                     }
-                    if let Some(action) = message.action {
-                        apply_action(&engine, action).await;
+                    let actions = batch
+                        .into_iter()
+                        .filter(|m| !m.replayed)
+                        .filter_map(|m| m.action)
+                        .collect();
+                    apply_actions(&engine, actions, Utc::now()).await;
+                    if let Some(end) = end {
+                        return end;
                     }
                 }
                 Ok::<_, tonic::Status>(())
@@ -227,6 +375,40 @@ pub async fn follow_actions(
             return;
         }
     }
+}
+
+/// Handles `actions` highest priority first, skipping those expired at `now`.
+pub async fn apply_actions(engine: &Arc<Engine>, actions: Vec<rb::Action>, now: DateTime<Utc>) {
+    for action in by_priority(actions) {
+        if expired(&action, now) {
+            tracing::info!(action_id = %action.action_id, symbol = %action.symbol, "expired action skipped");
+            continue;
+        }
+        apply_action(engine, action).await;
+    }
+}
+
+/// Rank of an action's priority; an unset priority counts as NORMAL.
+fn rank(action: &rb::Action) -> i32 {
+    match rb::ActionPriority::try_from(action.priority) {
+        Ok(rb::ActionPriority::Unspecified) | Err(_) => rb::ActionPriority::Normal as i32,
+        Ok(priority) => priority as i32,
+    }
+}
+
+/// Highest priority first; equal priorities keep their arrival order.
+pub fn by_priority(mut actions: Vec<rb::Action>) -> Vec<rb::Action> {
+    actions.sort_by_key(|a| std::cmp::Reverse(rank(a)));
+    actions
+}
+
+/// `expires_at` has passed (an unset or unreadable expiry never expires).
+fn expired(action: &rb::Action, now: DateTime<Utc>) -> bool {
+    action
+        .expires_at
+        .as_ref()
+        .and_then(|t| timestamp_to_datetime("expires_at", t).ok())
+        .is_some_and(|at| at <= now)
 }
 
 pub async fn apply_action(engine: &Arc<Engine>, action: rb::Action) {

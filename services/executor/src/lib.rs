@@ -89,6 +89,10 @@ pub async fn run(
     )?;
     params.max_pairs = config.pair_selection.max_pairs;
     let engine = Engine::new(store, exchange, params);
+    engine
+        .restore_run_state()
+        .await
+        .context("cannot read the kill switch from PostgreSQL")?;
     let approver = Arc::new(RiskApprover::new(risk.clone()));
     engine.set_approver(approver.clone());
     let plan = Arc::new(PlanCell::default());

@@ -43,13 +43,42 @@ enum Done {
     Flip(Box<pb::FlipPositionResponse>),
 }
 
+/// This role's name in `control_state` and `request_log`.
+const ROLE: &str = "executor";
+
+impl Done {
+    fn encode(&self) -> (&'static str, Vec<u8>) {
+        use prost::Message as _;
+        match self {
+            Self::Open(r) => ("OpenPosition", r.encode_to_vec()),
+            Self::Close(r) => ("ClosePosition", r.encode_to_vec()),
+            Self::Flip(r) => ("FlipPosition", r.encode_to_vec()),
+        }
+    }
+
+    fn decode(method: &str, bytes: &[u8]) -> Option<Self> {
+        use prost::Message as _;
+        match method {
+            "OpenPosition" => pb::OpenPositionResponse::decode(bytes)
+                .ok()
+                .map(|r| Self::Open(Box::new(r))),
+            "ClosePosition" => pb::ClosePositionResponse::decode(bytes)
+                .ok()
+                .map(|r| Self::Close(Box::new(r))),
+            "FlipPosition" => pb::FlipPositionResponse::decode(bytes)
+                .ok()
+                .map(|r| Self::Flip(Box::new(r))),
+            _ => None,
+        }
+    }
+}
+
 /// The role's gRPC service.
 pub struct ExecutorService {
     engine: Arc<Engine>,
     approver: Arc<dyn Approver>,
     plan: Arc<PlanCell>,
-    /// request_id -> first answer (in memory: a retry after a restart is not deduplicated, but
-    /// the one-live-position-per-symbol rule still refuses a second open).
+    /// request_id -> first answer, a cache of `request_log` (which survives restarts).
     done: Mutex<HashMap<String, Done>>,
 }
 
@@ -63,15 +92,38 @@ impl ExecutorService {
         }
     }
 
-    fn seen(&self, request_id: &str) -> Option<Done> {
-        self.done
+    /// The first answer to `request_id`: from memory, else from `request_log` (so a retry
+    /// after a restart is answered, not acted on twice).
+    async fn seen(&self, request_id: &str) -> Result<Option<Done>, Status> {
+        if let Some(done) = self
+            .done
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(request_id)
             .cloned()
+        {
+            return Ok(Some(done));
+        }
+        let stored = self
+            .engine
+            .store()
+            .request_answer(ROLE, request_id)
+            .await
+            .map_err(|e| Status::unavailable(format!("request log unavailable: {e}")))?;
+        Ok(stored.and_then(|(method, bytes)| Done::decode(&method, &bytes)))
     }
 
-    fn remember(&self, request_id: &str, done: Done) {
+    async fn remember(&self, request_id: &str, done: Done) {
+        let (method, bytes) = done.encode();
+        if let Err(err) = self
+            .engine
+            .store()
+            .remember_answer(ROLE, request_id, method, &bytes)
+            .await
+        {
+            // the action was taken; only a retry after a restart would not be recognised
+            tracing::error!(request_id, error = %err, "request id not persisted");
+        }
         self.done
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -226,7 +278,7 @@ impl Executor for ExecutorService {
             return Err(FieldError::invalid("leverage", "must be 1..=125").into());
         }
         convert::reason(&request.reason)?;
-        if let Some(Done::Open(done)) = self.seen(&request.request_id) {
+        if let Some(Done::Open(done)) = self.seen(&request.request_id).await? {
             return Ok(Response::new(pb::OpenPositionResponse {
                 duplicate: true,
                 ..*done
@@ -273,7 +325,8 @@ impl Executor for ExecutorService {
             position: Some(self.pb_position(&position).await?),
             duplicate: false,
         };
-        self.remember(&request.request_id, Done::Open(Box::new(response.clone())));
+        self.remember(&request.request_id, Done::Open(Box::new(response.clone())))
+            .await;
         Ok(Response::new(response))
     }
 
@@ -285,7 +338,7 @@ impl Executor for ExecutorService {
         convert::request_id(&request.request_id)?;
         convert::reason(&request.reason)?;
         let urgency = urgency(request.urgency)?;
-        if let Some(Done::Close(done)) = self.seen(&request.request_id) {
+        if let Some(Done::Close(done)) = self.seen(&request.request_id).await? {
             return Ok(Response::new(pb::ClosePositionResponse {
                 duplicate: true,
                 ..*done
@@ -308,7 +361,8 @@ impl Executor for ExecutorService {
             position: Some(self.pb_position(&closing).await?),
             duplicate: false,
         };
-        self.remember(&request.request_id, Done::Close(Box::new(response.clone())));
+        self.remember(&request.request_id, Done::Close(Box::new(response.clone())))
+            .await;
         Ok(Response::new(response))
     }
 
@@ -319,7 +373,7 @@ impl Executor for ExecutorService {
         let request = request.into_inner();
         convert::request_id(&request.request_id)?;
         convert::reason(&request.reason)?;
-        if let Some(Done::Flip(done)) = self.seen(&request.request_id) {
+        if let Some(Done::Flip(done)) = self.seen(&request.request_id).await? {
             return Ok(Response::new(pb::FlipPositionResponse {
                 duplicate: true,
                 ..*done
@@ -365,7 +419,8 @@ impl Executor for ExecutorService {
             opening: None,
             duplicate: false,
         };
-        self.remember(&request.request_id, Done::Flip(Box::new(response.clone())));
+        self.remember(&request.request_id, Done::Flip(Box::new(response.clone())))
+            .await;
         Ok(Response::new(response))
     }
 
@@ -559,6 +614,10 @@ impl Executor for ExecutorService {
         } else {
             self.engine.set_paused(true, &request.reason, "operator")
         };
+        self.engine
+            .persist_run_state()
+            .await
+            .map_err(Status::from)?;
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         Ok(Response::new(pb::PauseResponse {
             status: Some(convert::run_state(&state, live.len())),
@@ -572,6 +631,10 @@ impl Executor for ExecutorService {
         let request = request.into_inner();
         convert::reason(&request.reason)?;
         let state = self.engine.set_paused(false, &request.reason, "operator");
+        self.engine
+            .persist_run_state()
+            .await
+            .map_err(Status::from)?;
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         Ok(Response::new(pb::ResumeResponse {
             status: Some(convert::run_state(&state, live.len())),

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use fff_core::params::{PairSelectionParams, RebalanceParams};
-use fff_core::rates::annualize;
+use fff_core::priority::ExitCandidate;
+use fff_core::rates::{annualize, borrow_rate_for_period, normalize_funding_rate};
 use fff_core::{
     Action, Direction, HedgeState, Priority, Reason, RebalanceDecision, Side, SymbolFilters, Venue,
     decide,
@@ -243,6 +244,35 @@ fn market_inputs(
     })
 }
 
+/// The position as a competitor for an early exit (fff-core's exit priority): per-leg notional
+/// at mark, funding per `selection.rate_period_hours`, and the borrow rate scaled to the same
+/// period (0 when the gateway has none). `None` when the position or instrument is malformed.
+pub fn exit_candidate(
+    position: &ex::Position,
+    instrument: &gw::Instrument,
+    selection: &PairSelectionParams,
+) -> Option<ExitCandidate> {
+    let legs = hedge_inputs(position).ok()?;
+    let mark = parse_decimal("mark_price", &instrument.mark_price).ok()?;
+    let funding = parse_decimal("last_funding_rate", &instrument.last_funding_rate).ok()?;
+    let interval =
+        parse_funding_interval("funding_interval_hours", instrument.funding_interval_hours).ok()?;
+    let borrow_hourly = parse_optional_decimal(
+        "base_borrow_rate_hourly",
+        &instrument.base_borrow_rate_hourly,
+    )
+    .ok()?
+    .unwrap_or(Decimal::ZERO);
+    let period = selection.rate_period_hours;
+    Some(ExitCandidate {
+        symbol: position.symbol.clone(),
+        direction: legs.direction,
+        notional: legs.perp_qty.abs().saturating_mul(mark),
+        funding_rate: normalize_funding_rate(funding, interval, period),
+        borrow_rate: borrow_rate_for_period(borrow_hourly, period),
+    })
+}
+
 fn action(
     decision: &RebalanceDecision,
     position: &ex::Position,
@@ -315,6 +345,8 @@ fn reason(reason: Reason) -> pb::Reason {
         Reason::EmergencyDrift => pb::Reason::EmergencyDrift,
         Reason::FundingReversed => pb::Reason::FundingReversed,
         Reason::FundingBelowBorrow => pb::Reason::FundingBelowBorrow,
+        Reason::BasisDivergence => pb::Reason::BasisDivergence,
+        Reason::ReversalNotPersisted => pb::Reason::ReversalNotPersisted,
     }
 }
 
@@ -507,5 +539,14 @@ pub(crate) mod tests {
         assert_eq!(review.funding_apr, "0.3285");
         assert_eq!(review.net_carry_apr, "0.2409");
         assert_eq!(dec!(0.3285) - dec!(0.0876), dec!(0.2409));
+        // as an exit candidate: earns 0.03 % and pays 0.008 % borrow per 8 h on 100 000
+        let candidate = exit_candidate(&short_spot, &instrument("-0.0003"), &selection).unwrap();
+        assert_eq!(candidate.notional, dec!(100000));
+        assert_eq!(candidate.borrow_rate, dec!(0.00008));
+        assert_eq!(candidate.expected_loss(), dec!(-22));
+        let mut hourly = instrument("-0.0003");
+        hourly.funding_interval_hours = 1;
+        let candidate = exit_candidate(&short_spot, &hourly, &selection).unwrap();
+        assert_eq!(candidate.funding_rate, dec!(-0.0024));
     }
 }

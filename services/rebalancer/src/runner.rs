@@ -1,6 +1,12 @@
 //! One rebalance run: read positions and market data, review each position with fff-core's
 //! `decide`, emit the actions, remember the run. Runs never overlap (schedule and TriggerNow
 //! queue on one lock).
+//!
+//! A run's actions are emitted together once every position is reviewed, highest priority
+//! first; within a priority, exits (FLIP, CLOSE) go in fff-core's exit order (highest expected
+//! funding + borrow loss per period first), before any other action of that priority. The
+//! executor serves a batch by priority and keeps this order within one, so in a wave of
+//! reversals the costliest hedge is unwound first.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -13,8 +19,12 @@ use fff_runtime::config::RebalancerConfig;
 use tonic::Status;
 use tracing::Instrument as _;
 
+use std::cmp::Ordering;
+
+use fff_core::priority::{ExitCandidate, compare_exit};
+
 use crate::actions::{ActionLog, new_id};
-use crate::review::{ReviewContext, review_position};
+use crate::review::{ReviewContext, exit_candidate, review_position};
 use crate::upstreams::Upstreams;
 
 /// What started a run and how.
@@ -137,6 +147,7 @@ impl<U: Upstreams> Runner<U> {
             action_ttl: seconds(self.settings.action_ttl_secs),
             dry_run: request.dry_run,
         };
+        let mut emit = Vec::new();
         for position in &positions {
             let instrument = instruments.iter().find(|i| i.symbol == position.symbol);
             let review = tracing::info_span!("rebalance.review", symbol = %position.symbol, position_id = %position.position_id)
@@ -152,20 +163,29 @@ impl<U: Upstreams> Runner<U> {
                     review
                 });
             if review.decision == pb::Decision::Act as i32 {
-                let mut log = self.actions();
+                let candidate =
+                    instrument.and_then(|i| exit_candidate(position, i, &self.selection));
                 for action in &review.actions {
-                    tracing::warn!(
-                        symbol = %action.symbol,
-                        action_id = %action.action_id,
-                        kind = action.kind().as_str_name(),
-                        quantity = %action.quantity,
-                        "action emitted"
-                    );
-                    log.emit(action.clone());
+                    let exits =
+                        matches!(action.kind(), pb::ActionKind::Flip | pb::ActionKind::Close);
+                    emit.push((action.clone(), candidate.clone().filter(|_| exits)));
                 }
             }
             run.reviews.push(review);
         }
+        let mut log = self.actions();
+        for action in emission_order(emit) {
+            tracing::warn!(
+                symbol = %action.symbol,
+                action_id = %action.action_id,
+                kind = action.kind().as_str_name(),
+                priority = action.priority().as_str_name(),
+                quantity = %action.quantity,
+                "action emitted"
+            );
+            log.emit(action);
+        }
+        drop(log);
         run.finished_at = datetime_to_timestamp(Utc::now());
         run
     }
@@ -176,6 +196,22 @@ impl<U: Upstreams> Runner<U> {
         run.finished_at = datetime_to_timestamp(Utc::now());
         run
     }
+}
+
+/// Highest priority first; within a priority, exits in fff-core's exit order, then the other
+/// actions in review order (the sort is stable).
+fn emission_order(mut actions: Vec<(pb::Action, Option<ExitCandidate>)>) -> Vec<pb::Action> {
+    actions.sort_by(|(a, exit_a), (b, exit_b)| {
+        b.priority
+            .cmp(&a.priority)
+            .then_with(|| match (exit_a, exit_b) {
+                (Some(x), Some(y)) => compare_exit(x, y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            })
+    });
+    actions.into_iter().map(|(action, _)| action).collect()
 }
 
 fn seconds(secs: u64) -> chrono::Duration {
@@ -279,6 +315,65 @@ mod tests {
         let runner = runner_with_reversal(Ok(false));
         let run = runner.run(manual(false)).await;
         assert_eq!(run.reviews[0].actions[0].kind, pb::ActionKind::Flip as i32);
+    }
+
+    #[tokio::test]
+    async fn a_run_emits_the_costliest_exit_first_and_adjustments_after_exits() {
+        let named = |symbol: &str, spot: &str, perp: &str| ex::Position {
+            position_id: format!("p-{symbol}"),
+            symbol: symbol.into(),
+            ..position(spot, perp)
+        };
+        let market = |symbol: &str, funding: &str| gw::Instrument {
+            symbol: symbol.into(),
+            ..instrument(funding)
+        };
+        let runner = runner(Fake {
+            // review order: the drift first, then the small reversal, then the big one
+            positions: Ok(vec![
+                named("SOLUSDT", "1.05", "1.0"),
+                named("ETHUSDT", "2", "2"),
+                named("BTCUSDT", "1", "1"),
+            ]),
+            instruments: vec![
+                market("SOLUSDT", "0.0001"),
+                // 200 000 short perp paying 0.03 % = 60 per 8 h
+                market("ETHUSDT", "-0.0003"),
+                // 100 000 short perp paying 0.1 % = 100 per 8 h
+                market("BTCUSDT", "-0.001"),
+            ],
+            halted: Ok(false),
+        });
+        let (_, mut live) = runner.actions().subscribe(None, Utc::now());
+        let run = runner.run(manual(false)).await;
+        assert!(run.error.is_empty(), "{}", run.error);
+        let mut emitted = Vec::new();
+        while let Ok((_, action)) = live.try_recv() {
+            emitted.push((action.symbol.clone(), action.kind(), action.priority()));
+        }
+        assert_eq!(
+            emitted,
+            vec![
+                (
+                    "BTCUSDT".to_owned(),
+                    pb::ActionKind::Flip,
+                    pb::ActionPriority::High
+                ),
+                (
+                    "ETHUSDT".to_owned(),
+                    pb::ActionKind::Flip,
+                    pb::ActionPriority::High
+                ),
+                (
+                    "SOLUSDT".to_owned(),
+                    pb::ActionKind::AdjustFutures,
+                    pb::ActionPriority::Normal
+                ),
+            ]
+        );
+        // the run still reports the positions in review order
+        let reviewed: Vec<&str> = run.reviews.iter().map(|r| r.symbol.as_str()).collect();
+        assert_eq!(reviewed, vec!["SOLUSDT", "ETHUSDT", "BTCUSDT"]);
     }
 
     fn runner_with_reversal(halted: Result<bool, Status>) -> Runner<Fake> {

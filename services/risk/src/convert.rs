@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use fff_core::MarginTier;
+use fff_core::drawdown::DrawdownLimitAction;
 use fff_proto::convert::{datetime_to_timestamp, decimal_to_string, optional_decimal_to_string};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::risk::v1 as pb;
@@ -44,7 +45,21 @@ pub fn record(r: &DirectiveRecord) -> pb::DirectiveRecord {
     }
 }
 
-pub fn state(view: &RiskView, last: Option<&Directive>, now: DateTime<Utc>) -> pb::RiskState {
+pub fn limit_action(action: DrawdownLimitAction) -> pb::DrawdownLimitAction {
+    match action {
+        DrawdownLimitAction::CloseAll => pb::DrawdownLimitAction::CloseAll,
+        DrawdownLimitAction::Reduce => pb::DrawdownLimitAction::Reduce,
+        DrawdownLimitAction::HaltOnly => pb::DrawdownLimitAction::HaltOnly,
+    }
+}
+
+/// GetRiskState from the monitor's view, the newest directive and the current breach's de-risk.
+pub fn state(
+    view: &RiskView,
+    last: Option<&Directive>,
+    breach: Option<&Directive>,
+    now: DateTime<Utc>,
+) -> pb::RiskState {
     let metrics = view.metrics.as_ref();
     let coverage = metrics.and_then(|m| m.futures_coverage);
     pb::RiskState {
@@ -92,6 +107,13 @@ pub fn state(view: &RiskView, last: Option<&Directive>, now: DateTime<Utc>) -> p
         spot_side_equity: usdt(metrics.map(|m| m.wallets().spot_side)),
         futures_margin_balance: usdt(metrics.map(|m| m.wallets().futures)),
         margin_level_target: decimal_to_string(view.margin_level_target.normalize()),
+        drawdown_limit_breached: view.drawdown_limit_breached,
+        drawdown_limit_action: limit_action(view.drawdown_limit_action) as i32,
+        drawdown_reduce_fraction: optional_decimal_to_string(
+            (view.drawdown_limit_action == DrawdownLimitAction::Reduce)
+                .then_some(view.drawdown_reduce_fraction),
+        ),
+        drawdown_limit_directive: breach.map(directive),
     }
 }
 
@@ -132,7 +154,7 @@ mod tests {
             Duration::seconds(300),
         )
         .unwrap();
-        let empty = state(&monitor.view(now), None, now);
+        let empty = state(&monitor.view(now), None, None, now);
         assert_eq!(
             (empty.utilization.as_str(), empty.capital_in_use.as_str()),
             ("", "")
@@ -157,7 +179,7 @@ mod tests {
             },
             now,
         );
-        let s = state(&monitor.view(now), None, now);
+        let s = state(&monitor.view(now), None, None, now);
         assert_eq!(s.utilization, "0.384");
         assert_eq!(s.spot_side_capital, "31500");
         assert_eq!(s.perp_margin_capital, "6900");

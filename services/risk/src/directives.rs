@@ -29,6 +29,8 @@ pub struct Directive {
     pub tier: MarginTier,
     pub issued_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Issued because the drawdown reached `risk.max_monthly_drawdown` (the breach's de-risk).
+    pub drawdown_limit: bool,
 }
 
 impl Directive {
@@ -49,6 +51,8 @@ pub struct NewDirective {
     pub reason: String,
     pub tier: MarginTier,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Issued because the drawdown reached `risk.max_monthly_drawdown`.
+    pub drawdown_limit: bool,
 }
 
 /// What the executor reported about a directive.
@@ -100,6 +104,7 @@ impl DirectiveLog {
             tier: new.tier,
             issued_at: now,
             expires_at: new.expires_at,
+            drawdown_limit: new.drawdown_limit,
         };
         self.next_sequence = self.next_sequence.saturating_add(1);
         if self.records.len() == self.capacity {
@@ -218,6 +223,7 @@ mod tests {
             reason: "test".into(),
             tier: MarginTier::Orange,
             expires_at,
+            drawdown_limit: false,
         }
     }
 

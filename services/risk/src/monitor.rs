@@ -10,10 +10,16 @@
 //!   again (the previous one did not restore the ratio).
 //! - The drawdown latch ([`DrawdownTracker`]) is fed the persisted equity snapshots: HALT_ENTRIES
 //!   when it engages, RESUME when it releases (unless margin still halts entries).
+//! - Reaching `max_monthly_drawdown` begins a breach (it lasts until the latch releases) and
+//!   de-risks once per breach by `drawdown_limit_action`: CLOSE_ALL, or REDUCE by
+//!   `drawdown_reduce_fraction`, or nothing more for `halt_only`. That directive has no expiry:
+//!   it stands (and is replayed to a new subscriber) until the RESUME that ends the breach, so
+//!   an executor that was away when it was issued still follows it.
 //! - Utilisation is fff-core's [`CapitalModel`]: (spot-leg cash + margin collateral + perp
 //!   margin in use) / equity, each open perp position priced as a hedge of its direction at mark.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
+use fff_core::drawdown::{DrawdownLimitAction, limit_directive};
 use fff_core::params::{CapitalParams, RiskParams};
 use fff_core::{
     CapitalModel, Direction, DrawdownEvent, DrawdownStatus, DrawdownTracker, HedgeCapital,
@@ -55,6 +61,11 @@ pub struct RiskView {
     pub drawdown: Option<Decimal>,
     pub drawdown_month_max: Option<Decimal>,
     pub drawdown_limit: Decimal,
+    /// A breach of `drawdown_limit` is in progress (until the drawdown falls below the resume
+    /// threshold).
+    pub drawdown_limit_breached: bool,
+    pub drawdown_limit_action: DrawdownLimitAction,
+    pub drawdown_reduce_fraction: Decimal,
     /// Capital in use / equity; `None` without account data or with non-positive equity.
     pub utilization: Option<Decimal>,
     pub utilization_limit: Decimal,
@@ -101,12 +112,15 @@ impl RiskMonitor {
         self.tier
     }
 
-    /// Replays persisted equity samples (oldest first) so the peak and the halt latch survive a
-    /// restart. Returns HALT_ENTRIES when the replayed history leaves entries halted.
+    /// Replays persisted equity samples (oldest first) so the peak, the halt latch and a drawdown
+    /// breach survive a restart. Returns HALT_ENTRIES when the replayed history leaves entries
+    /// halted, then CLOSE_ALL when it leaves a breach in progress under `close_all` (idempotent:
+    /// it closes whatever an executor that missed the first one still holds). A REDUCE is not
+    /// issued again: a second cut would compound the first.
     pub fn seed_equity(
         &mut self,
         samples: impl IntoIterator<Item = (DateTime<Utc>, Decimal)>,
-    ) -> Option<NewDirective> {
+    ) -> Vec<NewDirective> {
         for (at, equity) in samples {
             // out-of-order rows (same timestamp ties are fine) are skipped, not fatal
             if let Ok(status) = self.drawdown.observe(at, equity, &self.params) {
@@ -114,10 +128,20 @@ impl RiskMonitor {
                 self.drawdown_status = Some(status);
             }
         }
-        let status = self.drawdown_status.as_ref()?;
-        status
-            .entries_halted
-            .then(|| self.halt_directive(status.drawdown, "restored from equity history"))
+        let Some(status) = self.drawdown_status.as_ref() else {
+            return Vec::new();
+        };
+        let drawdown = status.drawdown;
+        let mut out = Vec::new();
+        if status.entries_halted {
+            out.push(self.halt_directive(drawdown, "restored from equity history"));
+        }
+        if self.drawdown.limit_latched()
+            && self.params.drawdown_limit_action == DrawdownLimitAction::CloseAll
+        {
+            out.extend(self.limit_cut(drawdown, "restored from equity history"));
+        }
+        out
     }
 
     /// Applies one account snapshot; returns the directives it calls for.
@@ -191,16 +215,28 @@ impl RiskMonitor {
         let event = status.event;
         let drawdown = status.drawdown;
         self.drawdown_status = Some(status);
+        let mut out = Vec::new();
         match event {
-            Some(DrawdownEvent::Halted) => vec![self.halt_directive(drawdown, "drawdown")],
+            Some(DrawdownEvent::Halted) => out.push(self.halt_directive(drawdown, "drawdown")),
             Some(DrawdownEvent::Resumed) if !self.margin_halted() => {
-                vec![self.resume_directive(format!(
+                out.push(self.resume_directive(format!(
                     "drawdown {drawdown} below resume threshold {}",
                     self.params.drawdown_resume_threshold
-                ))]
+                )));
             }
-            _ => Vec::new(),
+            _ => {}
         }
+        // once per breach: only the observation that began it de-risks
+        if self.drawdown.limit_breach_began() {
+            tracing::error!(
+                %drawdown,
+                limit = %self.params.max_monthly_drawdown,
+                action = self.params.drawdown_limit_action.as_str(),
+                "monthly drawdown limit reached"
+            );
+            out.extend(self.limit_cut(drawdown, "drawdown limit reached"));
+        }
+        out
     }
 
     /// The month's largest drawdown as computed by the database (covers pre-restart samples).
@@ -235,11 +271,22 @@ impl RiskMonitor {
                 self.describe(self.tier.unwrap_or(MarginTier::Red))
             ));
         }
+        let breached = self.drawdown.limit_latched();
         if let Some(status) = status.filter(|s| s.entries_halted) {
-            reasons.push(format!(
-                "drawdown {} reached halt threshold {}",
-                status.drawdown, self.params.drawdown_halt_threshold
-            ));
+            reasons.push(if breached {
+                format!(
+                    "drawdown limit {} reached (drawdown {}, action {}); resumes below {}",
+                    self.params.max_monthly_drawdown,
+                    status.drawdown,
+                    self.params.drawdown_limit_action.as_str(),
+                    self.params.drawdown_resume_threshold
+                )
+            } else {
+                format!(
+                    "drawdown {} reached halt threshold {}",
+                    status.drawdown, self.params.drawdown_halt_threshold
+                )
+            });
         }
         RiskView {
             metrics: self.metrics.clone(),
@@ -259,6 +306,9 @@ impl RiskMonitor {
                 .filter(|(y, m, _)| (*y, *m) == (now.year(), now.month()))
                 .map(|(_, _, max)| max),
             drawdown_limit: self.params.max_monthly_drawdown,
+            drawdown_limit_breached: breached,
+            drawdown_limit_action: self.params.drawdown_limit_action,
+            drawdown_reduce_fraction: self.params.drawdown_reduce_fraction,
             utilization: usage.filter(|_| equity_positive).map(|u| u.ratio),
             utilization_limit: self.model.params().target_utilization,
             capital: usage.map(|u| u.capital),
@@ -310,6 +360,34 @@ impl RiskMonitor {
             reason: format!("{verb} {}", self.describe(tier)),
             tier,
             expires_at,
+            drawdown_limit: false,
+        })
+    }
+
+    /// The de-risk `drawdown_limit_action` calls for at the drawdown limit; `None` for
+    /// `halt_only`. No expiry: it stands until the RESUME that ends the breach, and the margin
+    /// cuts' re-issue timer (`cut_expires`) is left alone.
+    fn limit_cut(&self, drawdown: Decimal, why: &str) -> Option<NewDirective> {
+        let (kind, fraction) = match limit_directive(&self.params) {
+            MarginDirective::Normal => return None,
+            MarginDirective::Reduce { fraction } => (DirectiveKind::Reduce, Some(fraction)),
+            MarginDirective::Deleverage { fraction } => {
+                (DirectiveKind::EmergencyDeleverage, Some(fraction))
+            }
+            MarginDirective::CloseAll => (DirectiveKind::CloseAll, None),
+        };
+        Some(NewDirective {
+            kind,
+            reduce_fraction: fraction,
+            reason: format!(
+                "{why}: drawdown {drawdown} >= limit {} (drawdown_limit_action {}; resumes below {})",
+                self.params.max_monthly_drawdown,
+                self.params.drawdown_limit_action.as_str(),
+                self.params.drawdown_resume_threshold
+            ),
+            tier: self.tier.unwrap_or(MarginTier::Green),
+            expires_at: None,
+            drawdown_limit: true,
         })
     }
 
@@ -323,6 +401,7 @@ impl RiskMonitor {
             ),
             tier: self.tier.unwrap_or(MarginTier::Green),
             expires_at: None,
+            drawdown_limit: false,
         }
     }
 
@@ -333,6 +412,7 @@ impl RiskMonitor {
             reason,
             tier: self.tier.unwrap_or(MarginTier::Green),
             expires_at: None,
+            drawdown_limit: false,
         }
     }
 
@@ -555,12 +635,153 @@ mod tests {
         let mut restarted = monitor();
         let seeded =
             restarted.seed_equity([(t, dec!(100000)), (t + Duration::minutes(1), dec!(95900))]);
-        assert_eq!(seeded.map(|d| d.kind), Some(DirectiveKind::HaltEntries));
+        assert_eq!(kinds(&seeded), vec![DirectiveKind::HaltEntries]);
         let view = restarted.view(t + Duration::minutes(1));
         assert_eq!(view.peak_equity, Some(dec!(100000)));
         assert_eq!(view.drawdown_month_max, Some(dec!(0.041)));
         let out = restarted.observe_equity(t + Duration::minutes(2), dec!(97100));
         assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
+    }
+
+    fn monitor_with(action: DrawdownLimitAction) -> RiskMonitor {
+        RiskMonitor::new(
+            RiskParams {
+                drawdown_limit_action: action,
+                ..RiskParams::default()
+            },
+            CapitalParams::default(),
+            Duration::seconds(300),
+        )
+        .unwrap()
+    }
+
+    /// Feeds equity samples a minute apart; returns the kinds issued per sample.
+    fn feed(m: &mut RiskMonitor, t: DateTime<Utc>, equity: &[Decimal]) -> Vec<Vec<DirectiveKind>> {
+        equity
+            .iter()
+            .zip(0..)
+            .map(|(e, i)| kinds(&m.observe_equity(t + Duration::minutes(i), *e)))
+            .collect()
+    }
+
+    #[test]
+    fn reaching_the_drawdown_limit_closes_everything_once_per_breach() {
+        let t = Utc::now();
+        let mut m = monitor();
+        // 0, 4.1 % (halt), 5 % (limit), 6 %, 4.9 %, 5.2 %: one CLOSE_ALL, not one per sample
+        let issued = feed(
+            &mut m,
+            t,
+            &[
+                dec!(100000),
+                dec!(95900),
+                dec!(95000),
+                dec!(94000),
+                dec!(95100),
+                dec!(94800),
+            ],
+        );
+        use DirectiveKind::{CloseAll, HaltEntries, Resume};
+        assert_eq!(
+            issued,
+            vec![
+                vec![],
+                vec![HaltEntries],
+                vec![CloseAll],
+                vec![],
+                vec![],
+                vec![]
+            ]
+        );
+        let view = m.view(t);
+        assert!(view.drawdown_limit_breached && view.entries_halted);
+        assert!(
+            view.halt_reason.contains("drawdown limit 0.05 reached"),
+            "{}",
+            view.halt_reason
+        );
+        // the directive says why, stands until RESUME (no expiry) and is marked as the breach's
+        let out = m.observe_equity(t + Duration::minutes(9), dec!(94000));
+        assert!(out.is_empty());
+        let mut again = monitor();
+        let out = again.observe_equity(t, dec!(100000));
+        assert!(out.is_empty());
+        // straight past both thresholds: the halt first, then the cut
+        let out = again.observe_equity(t + Duration::minutes(1), dec!(93000));
+        assert_eq!(kinds(&out), vec![HaltEntries, CloseAll]);
+        let cut = &out[1];
+        assert!(cut.drawdown_limit && cut.expires_at.is_none());
+        assert!(cut.reason.contains("limit 0.05"), "{}", cut.reason);
+        assert!(cut.reason.contains("close_all"), "{}", cut.reason);
+
+        // recovery below 3 % ends the breach and resumes; a new 5 % drawdown is a new breach
+        let issued = feed(
+            &mut m,
+            t + Duration::minutes(10),
+            &[dec!(97100), dec!(96000), dec!(95000)],
+        );
+        assert_eq!(
+            issued,
+            vec![vec![Resume], vec![HaltEntries], vec![CloseAll]]
+        );
+    }
+
+    #[test]
+    fn the_drawdown_limit_action_picks_the_cut() {
+        let t = Utc::now();
+        let mut reduce = monitor_with(DrawdownLimitAction::Reduce);
+        reduce.observe_equity(t, dec!(100000));
+        let out = reduce.observe_equity(t + Duration::minutes(1), dec!(94000));
+        assert_eq!(
+            kinds(&out),
+            vec![DirectiveKind::HaltEntries, DirectiveKind::Reduce]
+        );
+        assert_eq!(out[1].reduce_fraction, Some(dec!(0.50)));
+        assert!(
+            reduce
+                .observe_equity(t + Duration::minutes(2), dec!(93000))
+                .is_empty()
+        );
+
+        let mut halt_only = monitor_with(DrawdownLimitAction::HaltOnly);
+        halt_only.observe_equity(t, dec!(100000));
+        let out = halt_only.observe_equity(t + Duration::minutes(1), dec!(94000));
+        assert_eq!(kinds(&out), vec![DirectiveKind::HaltEntries]);
+        let view = halt_only.view(t);
+        assert!(view.drawdown_limit_breached && view.entries_halted);
+    }
+
+    #[test]
+    fn a_restart_in_a_breach_restores_the_halt_and_repeats_only_a_close_all() {
+        let t = Utc::now();
+        let history = [(t, dec!(100000)), (t + Duration::minutes(1), dec!(94000))];
+        let mut close_all = monitor();
+        assert_eq!(
+            kinds(&close_all.seed_equity(history)),
+            vec![DirectiveKind::HaltEntries, DirectiveKind::CloseAll]
+        );
+        assert!(close_all.view(t).drawdown_limit_breached);
+        // the breach continues: no further cut on the next sample
+        assert!(
+            close_all
+                .observe_equity(t + Duration::minutes(2), dec!(94000))
+                .is_empty()
+        );
+        // a reduction is not repeated (it would compound)
+        let mut reduce = monitor_with(DrawdownLimitAction::Reduce);
+        assert_eq!(
+            kinds(&reduce.seed_equity(history)),
+            vec![DirectiveKind::HaltEntries]
+        );
+        // a breach that ended before the restart is not restored
+        let mut recovered = monitor();
+        let seeded = recovered.seed_equity([
+            (t, dec!(100000)),
+            (t + Duration::minutes(1), dec!(94000)),
+            (t + Duration::minutes(2), dec!(99000)),
+        ]);
+        assert!(seeded.is_empty());
+        assert!(!recovered.view(t).drawdown_limit_breached);
     }
 
     #[test]

@@ -48,7 +48,14 @@ impl Risk for RiskService {
     ) -> Result<Response<pb::GetRiskStateResponse>, Status> {
         let now = Utc::now();
         let inner = self.core.lock();
-        let state = convert::state(&inner.monitor.view(now), inner.log.last(), now);
+        let view = inner.monitor.view(now);
+        // the breach's de-risk: the newest directive issued for a drawdown breach, while one lasts
+        let breach = view
+            .drawdown_limit_breached
+            .then(|| inner.log.newest_first(None, |d| d.drawdown_limit).next())
+            .flatten()
+            .map(|r| &r.directive);
+        let state = convert::state(&view, inner.log.last(), breach, now);
         Ok(Response::new(pb::GetRiskStateResponse {
             state: Some(state),
         }))
@@ -283,6 +290,7 @@ mod tests {
             reason: "test".into(),
             tier: MarginTier::Orange,
             expires_at: None,
+            drawdown_limit: false,
         }
     }
 
@@ -376,6 +384,66 @@ mod tests {
         let third = stream.next().await.unwrap().unwrap();
         assert!(!third.replayed);
         assert_eq!(third.directive.unwrap().sequence, live[0].sequence);
+    }
+
+    #[tokio::test]
+    async fn the_drawdown_limit_streams_one_close_all_and_get_risk_state_shows_it() {
+        let (service, core) = service();
+        let t = Utc::now();
+        let mut stream = service
+            .stream_directives(Request::new(pb::StreamDirectivesRequest {
+                after_sequence: 0,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        core.apply_equity(t, rust_decimal_macros::dec!(100000), None);
+        // straight to 6 %: the halt, then the breach's cut
+        let issued = core.apply_equity(
+            t + Duration::minutes(1),
+            rust_decimal_macros::dec!(94000),
+            None,
+        );
+        assert_eq!(issued.len(), 2);
+        // later samples in the same breach issue nothing
+        for minutes in 2..5 {
+            let more = core.apply_equity(
+                t + Duration::minutes(minutes),
+                rust_decimal_macros::dec!(94500),
+                None,
+            );
+            assert!(more.is_empty());
+        }
+        let halt = stream.next().await.unwrap().unwrap().directive.unwrap();
+        assert_eq!(halt.kind(), DirectiveKind::HaltEntries);
+        let cut = stream.next().await.unwrap().unwrap().directive.unwrap();
+        assert_eq!(cut.kind(), DirectiveKind::CloseAll);
+        assert_eq!(cut.directive_id, issued[1].id);
+        assert!(cut.expires_at.is_none());
+
+        let state = service
+            .get_risk_state(Request::new(pb::GetRiskStateRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .state
+            .unwrap();
+        assert!(state.drawdown_limit_breached && state.entries_halted);
+        assert_eq!(
+            state.drawdown_limit_action(),
+            pb::DrawdownLimitAction::CloseAll
+        );
+        assert_eq!(state.drawdown_reduce_fraction, "");
+        let shown = state.drawdown_limit_directive.unwrap();
+        assert_eq!(shown.directive_id, issued[1].id);
+        assert!(state.halt_reason.contains("limit"), "{}", state.halt_reason);
+        // a subscriber arriving now gets the standing halt and cut
+        let (replay, _) = core.lock().log.subscribe(0, t + Duration::hours(1));
+        let kinds: Vec<_> = replay.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![DirectiveKind::HaltEntries, DirectiveKind::CloseAll]
+        );
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use crate::account::AccountMetrics;
 use crate::state::RiskCore;
 
 /// Replays the rolling window's snapshots into the monitor; issues HALT_ENTRIES if the history
-/// leaves entries halted.
+/// leaves entries halted (and CLOSE_ALL if it leaves a `close_all` drawdown breach in progress).
 pub async fn seed_from_store(
     store: &Store,
     core: &RiskCore,
@@ -25,14 +25,14 @@ pub async fn seed_from_store(
     let month_max = month_max_drawdown(store, now).await?;
     let count = rows.len();
     let mut inner = core.lock();
-    let halt = inner
+    let restored = inner
         .monitor
         .seed_equity(rows.iter().map(|r| (r.taken_at, r.total_equity)));
     if let Some(max) = month_max {
         inner.monitor.set_month_max(now, max);
     }
     drop(inner);
-    core.issue(halt.into_iter().collect(), now);
+    core.issue(restored, now);
     Ok(count)
 }
 

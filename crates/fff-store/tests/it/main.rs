@@ -9,3 +9,4 @@ mod migrations;
 mod orders;
 mod pnl;
 mod positions;
+mod safety;

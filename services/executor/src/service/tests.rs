@@ -389,3 +389,38 @@ async fn a_manual_open_beyond_the_per_symbol_limit_is_refused_with_a_clear_error
     );
     assert_eq!(rig.fake.with(|s| s.orders.len()), 0);
 }
+
+#[tokio::test]
+async fn a_restarted_executor_that_was_paused_stays_paused_and_knows_its_request_ids() {
+    let mut rig = rig().await;
+    let first = service(&rig.engine);
+    let opened = first
+        .open_position(Request::new(open_request()))
+        .await
+        .unwrap()
+        .into_inner();
+    first
+        .pause(Request::new(pb::PauseRequest {
+            reason: "incident".into(),
+            cancel_working_entries: false,
+        }))
+        .await
+        .unwrap();
+    // a new process on the same database
+    let params = rig.engine.params().clone();
+    rig.engine = Engine::new(rig.store.clone(), rig.fake.clone(), params);
+    rig.engine.restore_run_state().await.unwrap();
+    rig.engine.mark_reconciled();
+    let state = rig.engine.run_state();
+    assert!(state.paused, "{state:?}");
+    assert_eq!(state.reason, "incident");
+    assert!(rig.engine.entry_block().is_some());
+    // the retried open is answered from the request log, not refused or acted on again
+    let again = service(&rig.engine)
+        .open_position(Request::new(open_request()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(again.position, opened.position);
+}
