@@ -1,4 +1,4 @@
-//! One position through fff-core's [`decide`]: what the run saw (drift, funding, borrow) and
+//! One position through fff-core's [`decide_with`] (with the settled history and the index price): what the run saw (drift, funding, borrow) and
 //! the action it calls for. Pure; the caller supplies the executor's position, the gateway's
 //! instrument and the time.
 
@@ -7,8 +7,8 @@ use fff_core::params::{PairSelectionParams, RebalanceParams};
 use fff_core::priority::ExitCandidate;
 use fff_core::rates::{annualize, borrow_rate_for_period, normalize_funding_rate};
 use fff_core::{
-    Action, Direction, HedgeState, Priority, Reason, RebalanceDecision, Side, SymbolFilters, Venue,
-    decide,
+    Action, Direction, HedgeContext, HedgeState, Priority, Reason, RebalanceDecision, Side,
+    SymbolFilters, Venue, decide_with,
 };
 use fff_proto::convert::{
     FieldError, datetime_to_timestamp, decimal_to_string, optional_timestamp, parse_decimal,
@@ -23,6 +23,8 @@ use rust_decimal::Decimal;
 /// What every review of one run shares.
 #[derive(Debug, Clone)]
 pub struct ReviewContext<'a> {
+    /// Last settled funding rates per symbol, newest first (absent: unknown).
+    pub recent_funding: &'a std::collections::HashMap<String, Vec<Decimal>>,
     pub params: &'a RebalanceParams,
     pub selection: &'a PairSelectionParams,
     /// False while risk halts entries (or cannot be asked): a flip degrades to a close.
@@ -99,6 +101,7 @@ pub fn review_position(
             .normalize(),
     );
 
+    let legs_direction = legs.direction;
     let state = HedgeState {
         symbol: legs.symbol,
         direction: legs.direction,
@@ -110,8 +113,23 @@ pub fn review_position(
         borrow_rate_hourly: market.borrow_rate_hourly,
         new_entries_allowed: ctx.entries_allowed,
     };
-    let decision = decide(
+    let against = |rate: &Decimal| match legs_direction {
+        Direction::PositiveCarry => *rate < Decimal::ZERO,
+        Direction::NegativeCarry => *rate > Decimal::ZERO,
+    };
+    let context = HedgeContext {
+        // the perp's index price stands for the spot leg (Binance's index is a spot composite)
+        spot_price: market.index_price,
+        settlements_against: ctx
+            .recent_funding
+            .get(position.symbol.as_str())
+            .map_or(0, |rates| {
+                u32::try_from(rates.iter().take_while(|r| against(r)).count()).unwrap_or(u32::MAX)
+            }),
+    };
+    let decision = decide_with(
         &state,
+        &context,
         &market.spot_filters,
         &market.perp_filters,
         ctx.params,
@@ -183,6 +201,7 @@ fn signed_quantity(leg: &ex::Leg) -> Result<Decimal, FieldError> {
 
 struct Market {
     mark_price: Decimal,
+    index_price: Option<Decimal>,
     funding_rate: Decimal,
     interval: fff_core::FundingInterval,
     borrow_rate_hourly: Decimal,
@@ -231,6 +250,9 @@ fn market_inputs(
     };
     Ok(Market {
         mark_price: parse_decimal("mark_price", &instrument.mark_price).map_err(bad)?,
+        index_price: parse_optional_decimal("index_price", &instrument.index_price)
+            .map_err(bad)?
+            .filter(|p| *p > Decimal::ZERO),
         funding_rate: parse_decimal("last_funding_rate", &instrument.last_funding_rate)
             .map_err(bad)?,
         interval: parse_funding_interval(
@@ -398,11 +420,18 @@ pub(crate) mod tests {
         }
     }
 
+    fn no_history() -> &'static std::collections::HashMap<String, Vec<Decimal>> {
+        static EMPTY: std::sync::OnceLock<std::collections::HashMap<String, Vec<Decimal>>> =
+            std::sync::OnceLock::new();
+        EMPTY.get_or_init(std::collections::HashMap::new)
+    }
+
     fn ctx<'a>(
         params: &'a RebalanceParams,
         selection: &'a PairSelectionParams,
     ) -> ReviewContext<'a> {
         ReviewContext {
+            recent_funding: no_history(),
             params,
             selection,
             entries_allowed: true,
@@ -471,6 +500,26 @@ pub(crate) mod tests {
         let (params, selection) = (RebalanceParams::default(), PairSelectionParams::default());
         let mut c = ctx(&params, &selection);
         let reversed = instrument("-0.0003");
+        // one settlement against the hedge: held through
+        let one = std::collections::HashMap::from([(
+            "BTCUSDT".to_owned(),
+            vec![Decimal::new(-3, 4), Decimal::new(1, 4)],
+        )]);
+        c.recent_funding = &one;
+        let review = review_position(&position("1", "1"), Some(&reversed), &c);
+        assert_eq!(
+            review.decision,
+            pb::Decision::Hold as i32,
+            "{}",
+            review.detail
+        );
+        assert!(review.actions.is_empty());
+        // two in a row: a reversal
+        let two = std::collections::HashMap::from([(
+            "BTCUSDT".to_owned(),
+            vec![Decimal::new(-3, 4), Decimal::new(-2, 4), Decimal::new(1, 4)],
+        )]);
+        c.recent_funding = &two;
         let review = review_position(&position("1", "1"), Some(&reversed), &c);
         assert_eq!(review.actions[0].kind, pb::ActionKind::Flip as i32);
         assert_eq!(
@@ -482,6 +531,21 @@ pub(crate) mod tests {
         let review = review_position(&position("1", "1"), Some(&reversed), &c);
         assert_eq!(review.actions[0].kind, pb::ActionKind::Close as i32);
         assert_eq!(review.decision, pb::Decision::Suppressed as i32);
+    }
+
+    #[test]
+    fn a_basis_break_closes_at_once() {
+        let (params, selection) = (RebalanceParams::default(), PairSelectionParams::default());
+        let mut broken = instrument("0.0001");
+        // perp 100000 vs index 99000: 1 % apart
+        broken.index_price = "99000".into();
+        let review = review_position(
+            &position("1", "1"),
+            Some(&broken),
+            &ctx(&params, &selection),
+        );
+        assert_eq!(review.actions[0].kind, pb::ActionKind::Close as i32);
+        assert_eq!(review.reason_code, pb::Reason::BasisDivergence as i32);
     }
 
     #[test]

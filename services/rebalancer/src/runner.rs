@@ -136,8 +136,22 @@ impl<U: Upstreams> Runner<U> {
                 false
             }
         };
+        // settled history for the reversal hysteresis; a symbol whose history cannot be read
+        // reviews with none (a reversal then counts only beyond the predicted threshold)
+        let mut recent_funding = std::collections::HashMap::new();
+        for symbol in positions.iter().map(|p| p.symbol.clone()) {
+            match bounded(timeout, self.upstreams.recent_funding(symbol.clone())).await {
+                Ok(rates) => {
+                    recent_funding.insert(symbol, rates);
+                }
+                Err(status) => {
+                    tracing::warn!(%symbol, code = ?status.code(), error = status.message(), "funding history unavailable");
+                }
+            }
+        }
         let now = Utc::now();
         let ctx = ReviewContext {
+            recent_funding: &recent_funding,
             params: &self.params,
             selection: &self.selection,
             entries_allowed,
@@ -254,6 +268,13 @@ mod tests {
         }
         async fn entries_halted(&self) -> Result<bool, Status> {
             self.halted.clone()
+        }
+        /// Two settlements against a long-spot hedge: a reversal has persisted.
+        async fn recent_funding(
+            &self,
+            _symbol: String,
+        ) -> Result<Vec<rust_decimal::Decimal>, Status> {
+            Ok(vec![rust_decimal::Decimal::new(-3, 4); 2])
         }
     }
 

@@ -8,6 +8,7 @@ use fff_proto::fff::executor::v1::{self as ex, executor_client::ExecutorClient};
 use fff_proto::fff::gateway::v1::{self as gw, gateway_client::GatewayClient};
 use fff_proto::fff::risk::v1::{self as risk, risk_client::RiskClient};
 use fff_runtime::telemetry::ClientInterceptor;
+use rust_decimal::Decimal;
 use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -26,7 +27,18 @@ pub trait Upstreams: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<gw::Instrument>, Status>> + Send;
     /// Whether risk currently halts new entries.
     fn entries_halted(&self) -> impl Future<Output = Result<bool, Status>> + Send;
+    /// The last settled funding rates of `symbol`, newest first (per funding interval).
+    fn recent_funding(
+        &self,
+        symbol: String,
+    ) -> impl Future<Output = Result<Vec<Decimal>, Status>> + Send {
+        let _ = symbol;
+        async { Ok(Vec::new()) }
+    }
 }
+
+/// Settlements looked at when deciding whether a reversal persisted.
+const RECENT_SETTLEMENTS: u32 = 8;
 
 type Intercepted = InterceptedService<Channel, ClientInterceptor>;
 
@@ -89,6 +101,29 @@ impl Upstreams for GrpcUpstreams {
             })
             .await?;
         Ok(response.into_inner().instruments)
+    }
+
+    async fn recent_funding(&self, symbol: String) -> Result<Vec<Decimal>, Status> {
+        let response = self
+            .gateway
+            .clone()
+            .list_funding_rates(gw::ListFundingRatesRequest {
+                symbol,
+                range: None,
+                page_size: RECENT_SETTLEMENTS,
+                page_token: String::new(),
+            })
+            .await?;
+        response
+            .into_inner()
+            .records
+            .iter()
+            .map(|r| {
+                r.funding_rate
+                    .parse::<Decimal>()
+                    .map_err(|e| Status::internal(format!("malformed funding_rate: {e}")))
+            })
+            .collect()
     }
 
     async fn entries_halted(&self) -> Result<bool, Status> {
