@@ -56,4 +56,6 @@ pub use outcome::{Inserted, UpdateOutcome};
 pub use pnl::{CashPnl, DailyCashPnl, PnlDaily};
 pub use positions::{NewPosition, Position, PositionLegs};
 pub use safety::ControlState;
+/// Connection settings of a [`Store`], for sessions outside its pool ([`Lease`]).
+pub use sqlx::postgres::PgConnectOptions;
 pub use store::{MIGRATOR, Store};

@@ -37,6 +37,11 @@ impl Store {
         &self.pool
     }
 
+    /// The pool's connection settings (for a [`crate::Lease`] session).
+    pub fn connect_options(&self) -> PgConnectOptions {
+        PgConnectOptions::clone(&self.pool.connect_options())
+    }
+
     /// Applies pending migrations; safe to call from several processes at once.
     ///
     /// sqlx 0.9's PostgreSQL migrator (`sqlx-postgres` `migrate.rs`, `Migrate::lock`) takes

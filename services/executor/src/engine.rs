@@ -117,6 +117,8 @@ pub struct Engine {
     pub(crate) cooldowns: cooldown::Cooldowns,
     /// Serialises wallet transfers (the keeper and entries both fund wallets).
     wallet_lock: tokio::sync::Mutex<()>,
+    /// Set while this instance does not hold the writer lease: nothing is sent.
+    fenced: std::sync::atomic::AtomicBool,
 }
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
@@ -161,6 +163,7 @@ impl Engine {
                 Duration::from_millis(params.execution.entry_retry_backoff_max_ms),
             ),
             wallet_lock: tokio::sync::Mutex::new(()),
+            fenced: std::sync::atomic::AtomicBool::new(false),
             params,
         })
     }
@@ -254,8 +257,32 @@ impl Engine {
         tracing::warn!(halted, reason, "risk entry halt changed");
     }
 
+    /// Fences (or unfences) this instance: while fenced no order, transfer or repay is sent.
+    pub fn set_fenced(&self, fenced: bool) {
+        self.fenced
+            .store(fenced, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Refuses exchange mutations while fenced (no writer lease).
+    pub(crate) fn check_fence(&self) -> Result<()> {
+        if self.fenced.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ExecutorError::FailedPrecondition(
+                "this executor does not hold the writer lease: nothing is sent".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A new lease term starts with reconciliation: entries wait for it again.
+    pub fn mark_unreconciled(&self) {
+        self.reconciled.send_replace(false);
+    }
+
     /// Why new entries are refused right now, if they are.
     pub fn entry_block(&self) -> Option<String> {
+        if self.fenced.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some("no writer lease (another executor instance may be trading)".to_owned());
+        }
         if !*self.reconciled.borrow() {
             return Some("start-up reconciliation has not completed".to_owned());
         }

@@ -89,6 +89,8 @@ pub async fn run(
     )?;
     params.max_pairs = config.pair_selection.max_pairs;
     let engine = Engine::new(store, exchange, params);
+    // no order leaves before this instance holds the writer lease
+    engine.set_fenced(true);
     engine
         .restore_run_state()
         .await
@@ -97,42 +99,21 @@ pub async fn run(
     engine.set_approver(approver.clone());
     let plan = Arc::new(PlanCell::default());
 
-    let cancel = CancellationToken::new();
-    let mut tasks = vec![
-        tokio::spawn(reconcile_until_done(Arc::clone(&engine), cancel.clone())),
-        tokio::spawn(ledger::run(Arc::clone(&engine), gateway, cancel.clone())),
-        tokio::spawn(inputs::follow_directives(
-            Arc::clone(&engine),
-            risk,
-            config.risk.deleverage_fraction,
-            cancel.clone(),
-        )),
-    ];
-    tasks.push(tokio::spawn(engine::wallets::run(
-        Arc::clone(&engine),
-        cancel.clone(),
-    )));
-    tasks.push(tokio::spawn(inputs::follow_actions(
-        Arc::clone(&engine),
-        rebalancer,
-        cancel.clone(),
-    )));
     let endpoints = fff_scanner::merge::resolve_endpoints(&config.services.scanners).await?;
     // cancels its stream tasks when dropped at the end of `run`
     let opportunities =
         fff_scanner::merge::subscribe(endpoints, scan::OpportunityFilter::default());
-    tasks.push(tokio::spawn(strategy::run(
-        Arc::clone(&engine),
-        approver.clone(),
-        opportunities.view.clone(),
-        config.pair_selection.max_pairs,
-        Arc::clone(&plan),
-        cancel.clone(),
-    )));
-    tasks.push(tokio::spawn(book_pnl_daily(
-        Arc::clone(&engine),
-        cancel.clone(),
-    )));
+    let trading = Trading {
+        engine: Arc::clone(&engine),
+        gateway,
+        risk,
+        rebalancer,
+        approver: approver.clone(),
+        view: opportunities.view.clone(),
+        plan: Arc::clone(&plan),
+        max_pairs: config.pair_selection.max_pairs,
+        deleverage_fraction: config.risk.deleverage_fraction,
+    };
 
     let service = ExecutorService::new(Arc::clone(&engine), approver, plan);
     let mut server = GrpcServer::new("executor", &config.server)
@@ -144,18 +125,136 @@ pub async fn run(
         tracing::warn!("no auth token configured: mutating RPCs are refused");
     }
     let health = server.health();
-    health.set_serving().await;
-    tracing::info!(addr = %listener.local_addr()?, "executor serving");
+    // NOT_SERVING and no order sent until this instance holds the writer lease
+    health.set_not_serving().await;
+    let cancel = CancellationToken::new();
+    let lease_options = engine.store().connect_options();
+    let keeper = tokio::spawn(hold_lease_and_trade(
+        trading,
+        lease_options,
+        health.clone(),
+        cancel.clone(),
+    ));
+    tracing::info!(addr = %listener.local_addr()?, "executor listening");
     let result = server.serve(listener, shutdown).await;
 
     cancel.cancel();
+    let _ = keeper.await;
     engine.drain(config.server.grace_period()).await;
-    for task in tasks {
-        task.abort();
-    }
     drop(opportunities);
     result?;
     Ok(())
+}
+
+/// The one-writer lease of this role: a second executor on the same database waits.
+const LEASE: &str = "fff-executor";
+/// How often the holder checks that its lease session is alive.
+const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// What the trading tasks need; they run only while the lease is held.
+struct Trading {
+    engine: Arc<Engine>,
+    gateway: exchange::GatewayClientT,
+    risk: RiskClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            ClientInterceptor,
+        >,
+    >,
+    rebalancer: RebalancerClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            ClientInterceptor,
+        >,
+    >,
+    approver: Arc<RiskApprover>,
+    view: tokio::sync::watch::Receiver<fff_scanner::merge::MergedView>,
+    plan: Arc<PlanCell>,
+    max_pairs: u32,
+    deleverage_fraction: rust_decimal::Decimal,
+}
+
+impl Trading {
+    /// Starts every task that can send orders; they stop when `cancel` fires.
+    fn start(&self, cancel: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let engine = &self.engine;
+        vec![
+            tokio::spawn(reconcile_until_done(Arc::clone(engine), cancel.clone())),
+            tokio::spawn(ledger::run(
+                Arc::clone(engine),
+                self.gateway.clone(),
+                cancel.clone(),
+            )),
+            tokio::spawn(inputs::follow_directives(
+                Arc::clone(engine),
+                self.risk.clone(),
+                self.deleverage_fraction,
+                cancel.clone(),
+            )),
+            tokio::spawn(engine::wallets::run(Arc::clone(engine), cancel.clone())),
+            tokio::spawn(inputs::follow_actions(
+                Arc::clone(engine),
+                self.rebalancer.clone(),
+                cancel.clone(),
+            )),
+            tokio::spawn(strategy::run(
+                Arc::clone(engine),
+                self.approver.clone(),
+                self.view.clone(),
+                self.max_pairs,
+                Arc::clone(&self.plan),
+                cancel.clone(),
+            )),
+            tokio::spawn(book_pnl_daily(Arc::clone(engine), cancel.clone())),
+        ]
+    }
+}
+
+/// Waits for the writer lease, trades while it is held, and on losing it stops sending
+/// orders at once (the engine is fenced before anything else), reports NOT_SERVING and waits
+/// for the lease again; a new term starts with reconciliation.
+async fn hold_lease_and_trade(
+    trading: Trading,
+    options: fff_store::PgConnectOptions,
+    health: fff_runtime::grpc::HealthHandle,
+    cancel: CancellationToken,
+) {
+    loop {
+        let mut lease = tokio::select! {
+            () = cancel.cancelled() => return,
+            lease = fff_store::Lease::acquire(&options, LEASE, LEASE_CHECK_EVERY) => lease,
+        };
+        tracing::info!(lease = LEASE, "writer lease acquired");
+        trading.engine.set_fenced(false);
+        let term = cancel.child_token();
+        let tasks = trading.start(&term);
+        health.set_serving().await;
+        let lost = loop {
+            tokio::select! {
+                () = cancel.cancelled() => break false,
+                () = tokio::time::sleep(LEASE_CHECK_EVERY) => {
+                    if !lease.alive(LEASE_CHECK_EVERY).await {
+                        break true;
+                    }
+                }
+            }
+        };
+        trading.engine.set_fenced(true);
+        term.cancel();
+        for task in &tasks {
+            task.abort();
+        }
+        if !lost {
+            return;
+        }
+        tracing::error!(
+            lease = LEASE,
+            "writer lease lost: stopped sending orders until it is held again"
+        );
+        health.set_not_serving().await;
+        trading.engine.mark_unreconciled();
+        drop(lease);
+    }
 }
 
 /// Reconciles with the exchange at start-up, retrying until the gateway answers.

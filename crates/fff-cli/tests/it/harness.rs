@@ -16,7 +16,7 @@ pub const TOKEN: &str = "test-token-0123456789";
 
 /// A running role; killed when dropped.
 pub struct RoleProcess {
-    child: Child,
+    pub child: Child,
     pub addr: SocketAddr,
     _workdir: tempfile::TempDir,
 }
@@ -90,7 +90,7 @@ async fn answering(addr: SocketAddr) -> bool {
     HealthClient::new(channel).check(request).await.is_ok()
 }
 
-async fn serving(addr: SocketAddr) -> bool {
+pub async fn serving(addr: SocketAddr) -> bool {
     let Ok(channel) = Channel::from_shared(format!("http://{addr}")) else {
         return false;
     };
@@ -269,6 +269,17 @@ pub async fn start_role_on(
     port: u16,
     extra_env: &[(&str, &str)],
 ) -> anyhow::Result<RoleProcess> {
+    let process = spawn_role_on(role, port, extra_env)?;
+    wait_until(Duration::from_secs(30), || serving(process.addr)).await?;
+    Ok(process)
+}
+
+/// [`start_role_on`] without waiting for SERVING.
+pub fn spawn_role_on(
+    role: &str,
+    port: u16,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<RoleProcess> {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let workdir = tempfile::tempdir()?;
     let mut command = fff();
@@ -290,6 +301,5 @@ pub async fn start_role_on(
         addr,
         _workdir: workdir,
     };
-    wait_until(Duration::from_secs(30), || serving(process.addr)).await?;
     Ok(process)
 }

@@ -24,8 +24,8 @@ mod metrics;
 mod traces;
 
 use crate::harness::{
-    RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_role_listening,
-    start_role_on, start_sim_with_config,
+    RoleProcess, SimProcess, TOKEN, channel, serving, spawn_role_on, start_gateway, start_role,
+    start_role_listening, start_role_on, start_sim_with_config,
 };
 
 /// Three positive-carry pairs of different strength and one negative-carry pair, 1 h funding,
@@ -917,4 +917,69 @@ async fn bench_executor_latency() {
         .unwrap();
     }
     println!("BENCH {}", stack.status_metadata("fff-latency").await);
+}
+
+/// One writer per database: a second executor waits NOT_SERVING (and refuses to trade) while
+/// the first holds the lease; after a kill -9 of the first it takes over, reconciles, and no
+/// client order id reaches the exchange twice.
+#[tokio::test]
+async fn a_second_executor_waits_for_the_lease_and_takes_over_after_kill_9() {
+    let mut stack = stack(Options::default()).await;
+    let started = stack
+        .open("ETHUSDT", common::Direction::PositiveCarry, "4000")
+        .await;
+    let id: i64 = started.position_id.parse().unwrap();
+    assert_eq!(stack.settled(id).await.state, PositionState::Open);
+
+    let env = stack.executor_env.clone();
+    let second_port = free_port().unwrap();
+    let mut second = spawn_role_on("executor", second_port, &as_refs(&env)).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        second.child.try_wait().unwrap().is_none(),
+        "second executor exited"
+    );
+    assert!(!serving(second.addr).await, "two executors serving at once");
+    // the waiting instance refuses to trade
+    let mut waiting = ExecutorClient::new(channel(second.addr).await);
+    let refused = waiting
+        .open_position(authed(ex::OpenPositionRequest {
+            request_id: "lease-test".into(),
+            symbol: "XRPUSDT".into(),
+            direction: common::Direction::PositiveCarry as i32,
+            notional: "1000".into(),
+            leverage: None,
+            reason: "test".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("lease"), "{}", refused.message());
+
+    stack.executor.kill_now();
+    let killed_at = Instant::now();
+    wait_until(Duration::from_secs(30), || serving(second.addr))
+        .await
+        .expect("the second executor takes the lease over");
+    println!("lease takeover after kill -9: {:?}", killed_at.elapsed());
+    stack.executor = second;
+    stack.wait_reconciled().await;
+    let position = stack.settled(id).await;
+    assert_eq!(
+        position.state,
+        PositionState::Open,
+        "{:?}",
+        position.last_error
+    );
+    // no client order id sent twice
+    let state = stack.sim_state().await;
+    let mut ids: Vec<String> = state["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["clientOrderId"].as_str().map(str::to_owned))
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "duplicate client order ids at the exchange");
 }

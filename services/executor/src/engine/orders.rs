@@ -80,6 +80,7 @@ impl Engine {
         request: OrderRequest,
         since: Option<Instant>,
     ) -> Result<Order> {
+        self.check_fence()?;
         let inserted = self
             .store
             .insert_order_intent(&intent_for(position_id, &request))
@@ -97,6 +98,9 @@ impl Engine {
             // sent before (by us or a previous process): follow it, do not send again
             return self.follow(&request, report).await;
         }
+        // the lease may have been lost since the intent was written: the intent stays unsent
+        // and reconciliation expires it
+        self.check_fence()?;
         if let Some(since) = since {
             self.metrics.unhedged_window.record(since.elapsed());
         }

@@ -73,6 +73,7 @@ impl Engine {
     /// Moves USDT so both sides can carry the live hedges plus `pending` (an entry about to
     /// start). Returns the transfer between the trading wallets, if one was made.
     pub async fn fund_wallets(&self, pending: HedgeCapital) -> Result<Option<WalletTransfer>> {
+        self.check_fence()?;
         let _serial = self.wallet_lock.lock().await;
         let mut account = self.exchange.account().await?;
         let min = self.params.capital.min_transfer_usdt.max(Decimal::ONE);
