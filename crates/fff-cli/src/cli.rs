@@ -70,7 +70,7 @@ pub struct SimArgs {
 }
 
 /// Options of `fff up`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// fff TOML configuration passed to every role.
     #[arg(long, short = 'c', env = "FFF_CONFIG", value_name = "FILE")]

@@ -1,4 +1,9 @@
-//! Child processes of `fff up`: start, wait until SERVING, watch, stop in reverse order.
+//! Child processes of `fff up`: start, wait until SERVING, supervise, stop in reverse order.
+//!
+//! A role that exits on its own is restarted with backoff (1 s doubling to 30 s; back to 1 s
+//! after a minute up) instead of stopping the suite: positions must not be left unmanaged
+//! because one role crashed. The simulator is the venue: if it exits the suite stops (a
+//! restarted simulator would come back with fresh balances that match nothing).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,12 +18,35 @@ use tokio::process::{ChildStdout, Command};
 
 use crate::cli::UpArgs;
 
+/// First and longest wait before a crashed role is restarted.
+const RESTART_MIN: Duration = Duration::from_secs(1);
+const RESTART_MAX: Duration = Duration::from_secs(30);
+/// A role up this long is considered healthy again: its next crash restarts after RESTART_MIN.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+/// How to start a role again.
+#[derive(Clone)]
+struct RoleSpec {
+    exe: std::path::PathBuf,
+    role: Role,
+    args: UpArgs,
+    addr: SocketAddr,
+    env: Vec<(String, String)>,
+    log: std::path::PathBuf,
+}
+
 /// One child process with its display name.
 pub struct Child {
     name: String,
     process: tokio::process::Child,
     // Held open so the simulator never writes into a closed pipe.
     _stdout: Option<BufReader<ChildStdout>>,
+    /// Set for roles: how to restart them.
+    spec: Option<RoleSpec>,
+    started: Instant,
+    backoff: Duration,
+    /// When a crashed role is due to be started again.
+    restart_at: Option<Instant>,
 }
 
 impl Child {
@@ -57,6 +85,10 @@ impl Child {
             name: "sim".into(),
             process,
             _stdout: Some(reader),
+            spec: None,
+            started: Instant::now(),
+            backoff: RESTART_MIN,
+            restart_at: None,
         };
         Ok((child, line.trim().to_owned()))
     }
@@ -70,6 +102,32 @@ impl Child {
         env: &[(String, String)],
         log: &Path,
     ) -> anyhow::Result<Self> {
+        let spec = RoleSpec {
+            exe: exe.to_owned(),
+            role,
+            args: args.clone(),
+            addr,
+            env: env.to_vec(),
+            log: log.to_owned(),
+        };
+        let process = spawn_role(&spec)?;
+        Ok(Self {
+            name: role.as_str().into(),
+            process,
+            _stdout: None,
+            spec: Some(spec),
+            started: Instant::now(),
+            backoff: RESTART_MIN,
+            restart_at: None,
+        })
+    }
+}
+
+fn spawn_role(spec: &RoleSpec) -> anyhow::Result<tokio::process::Child> {
+    let (exe, role, args, addr, env, log) = (
+        &spec.exe, spec.role, &spec.args, spec.addr, &spec.env, &spec.log,
+    );
+    {
         let mut command = Command::new(exe);
         command
             .arg(role.as_str())
@@ -87,14 +145,9 @@ impl Child {
             .stdout(Stdio::null())
             .stderr(log_file(log)?)
             .kill_on_drop(true);
-        let process = command
+        command
             .spawn()
-            .with_context(|| format!("cannot start fff {role}"))?;
-        Ok(Self {
-            name: role.as_str().into(),
-            process,
-            _stdout: None,
-        })
+            .with_context(|| format!("cannot start fff {role}"))
     }
 }
 
@@ -137,15 +190,57 @@ impl Suite {
         }
     }
 
-    /// Runs until `stop` resolves (Ok) or a child exits on its own (Err naming it).
+    /// Runs until `stop` resolves (Ok), restarting roles that exit; Err only when the
+    /// simulator exits or a role cannot be started again.
     pub async fn watch(&mut self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 () = &mut stop => return Ok(()),
-                () = tokio::time::sleep(Duration::from_millis(500)) => self.check_alive()?,
+                () = tokio::time::sleep(Duration::from_millis(500)) => self.supervise()?,
             }
         }
+    }
+
+    /// Schedules a restart of every role that exited and starts those that are due.
+    fn supervise(&mut self) -> anyhow::Result<()> {
+        let now = Instant::now();
+        for child in &mut self.children {
+            if let Some(due) = child.restart_at {
+                if now < due {
+                    continue;
+                }
+                let Some(spec) = child.spec.clone() else {
+                    continue;
+                };
+                child.process = spawn_role(&spec)?;
+                child.started = now;
+                child.restart_at = None;
+                eprintln!("fff up: {} restarted", child.name);
+                continue;
+            }
+            let Some(status) = child.process.try_wait()? else {
+                continue;
+            };
+            if child.spec.is_none() {
+                bail!(
+                    "{} exited ({status}); see .fff/logs/{}.log",
+                    child.name,
+                    child.name
+                );
+            }
+            if now.duration_since(child.started) >= STABLE_AFTER {
+                child.backoff = RESTART_MIN;
+            }
+            let wait = child.backoff;
+            child.backoff = (child.backoff * 2).min(RESTART_MAX);
+            child.restart_at = Some(now + wait);
+            eprintln!(
+                "fff up: {} exited ({status}); restarting in {wait:?}; see .fff/logs/{}.log",
+                child.name, child.name
+            );
+        }
+        Ok(())
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {

@@ -148,6 +148,35 @@ fn up_then_status_shows_open_positions_within_a_minute() {
     let symbol = positions[0]["symbol"].as_str().unwrap();
     assert!(text.contains(symbol), "{text}");
 
+    // A role that dies is restarted by `fff up` (supervision), not left dead or taking the
+    // suite down: kill -9 the executor and wait for it to answer again.
+    let executor_port = executor.rsplit(':').next().unwrap().to_owned();
+    let pattern = format!("executor --listen 127.0.0.1:{executor_port}");
+    let killed = Command::new("pkill")
+        .args(["-KILL", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no executor process matched {pattern}");
+    let restarted = Instant::now();
+    loop {
+        assert!(
+            up.child.try_wait().unwrap().is_none(),
+            "fff up stopped when a role died"
+        );
+        let output = fff()
+            .args(["health", "--addr", &format!("127.0.0.1:{executor_port}")])
+            .output()
+            .unwrap();
+        if output.status.success() && restarted.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "executor not restarted"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // SIGTERM stops the suite: fff up exits and the roles' ports close.
     let pid = up.child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
