@@ -41,6 +41,11 @@ use crate::feed::{FeedSettings, GatewaySource, follow_account};
 use crate::monitor::RiskMonitor;
 use crate::state::RiskCore;
 
+/// The one-writer lease of this role.
+const LEASE: &str = "fff-risk";
+/// How often the holder checks its lease session.
+const LEASE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 /// Serves the risk role on `listener` until `shutdown` resolves.
 pub async fn run(
     context: RoleContext,
@@ -108,26 +113,48 @@ pub async fn run(
         channel(&config.services.gateway).context("services.gateway is not a valid endpoint")?,
         ClientInterceptor::new(context.auth_token.as_ref())?,
     );
-    let feed = tokio::spawn(follow_account(
-        gateway,
-        core.clone(),
-        server.health(),
-        FeedSettings {
-            poll: Duration::from_millis(settings.account_poll_ms),
-            reconnect_initial: Duration::from_millis(settings.reconnect_initial_ms),
-            reconnect_max: Duration::from_millis(settings.reconnect_max_ms),
-        },
-    ));
-    let writer = tokio::spawn(snapshots::snapshot_loop(
-        store,
-        core,
-        Duration::from_secs(settings.snapshot_interval_secs),
-    ));
+    let settings = FeedSettings {
+        poll: Duration::from_millis(settings.account_poll_ms),
+        reconnect_initial: Duration::from_millis(settings.reconnect_initial_ms),
+        reconnect_max: Duration::from_millis(settings.reconnect_max_ms),
+    };
+    let snapshot_every = Duration::from_secs(config.risk_service.snapshot_interval_secs);
+    let health = server.health();
+    let lease_options = store.connect_options();
+    // One writer: the feed (which decides tiers and emits directives) and the equity writer
+    // run only while this instance holds the lease; a second instance stays NOT_SERVING.
+    let keeper = tokio::spawn(async move {
+        loop {
+            let mut lease =
+                fff_store::Lease::acquire(&lease_options, LEASE, LEASE_CHECK_EVERY).await;
+            tracing::info!(lease = LEASE, "writer lease acquired");
+            let feed = tokio::spawn(follow_account(
+                gateway.clone(),
+                core.clone(),
+                health.clone(),
+                settings,
+            ));
+            let writer = tokio::spawn(snapshots::snapshot_loop(
+                store.clone(),
+                core.clone(),
+                snapshot_every,
+            ));
+            while lease.alive(LEASE_CHECK_EVERY).await {
+                tokio::time::sleep(LEASE_CHECK_EVERY).await;
+            }
+            feed.abort();
+            writer.abort();
+            health.set_not_serving().await;
+            tracing::error!(
+                lease = LEASE,
+                "writer lease lost: stopped deciding until it is held again"
+            );
+        }
+    });
 
     tracing::info!(addr = %listener.local_addr()?, gateway = %config.services.gateway, "risk starting");
     let result = server.serve(listener, shutdown).await;
-    feed.abort();
-    writer.abort();
+    keeper.abort();
     result?;
     Ok(())
 }
