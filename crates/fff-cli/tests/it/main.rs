@@ -8,6 +8,7 @@ mod harness;
 mod risk;
 mod roles;
 mod scanner;
+mod secrets;
 mod status;
 mod trading;
 mod up;

@@ -21,7 +21,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 mod metrics;
-mod traces;
+pub(crate) mod traces;
 
 use crate::harness::{
     RoleProcess, SimProcess, TOKEN, channel, serving, spawn_role_on, start_gateway, start_role,

@@ -66,6 +66,16 @@ impl Suite {
 
 /// Starts `fff up --accelerate N` with the shipped configuration; only ports are set.
 pub(crate) fn start_suite(accelerate: &str) -> Suite {
+    start_suite_with(accelerate, &[], None)
+}
+
+/// [`start_suite`] with extra environment for `fff up` (and so its children) and a simulator
+/// configuration.
+pub(crate) fn start_suite_with(
+    accelerate: &str,
+    env: &[(&str, &str)],
+    sim_config: Option<&str>,
+) -> Suite {
     let dir = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..5).map(|_| free_port().unwrap()).collect();
     let roles = ["gateway", "scanner", "executor", "risk", "rebalancer"];
@@ -90,6 +100,12 @@ pub(crate) fn start_suite(accelerate: &str) -> Suite {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    if let Some(config) = sim_config {
+        let path = dir.path().join("sim.toml");
+        std::fs::write(&path, config).unwrap();
+        command.arg("--sim-config").arg(path);
+    }
+    command.envs(env.iter().copied());
     let up = Up {
         child: command.spawn().unwrap(),
     };

@@ -22,15 +22,32 @@ use super::{Options, stack};
 
 /// One received span: its trace, name, the exporting service and its string attributes.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     trace_id: Vec<u8>,
-    name: String,
+    pub name: String,
     service: String,
-    attributes: BTreeMap<String, String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
+/// An OTLP trace collector inside the test.
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<Received>>>);
+pub(crate) struct Collector(pub Arc<Mutex<Vec<Received>>>);
+
+impl Collector {
+    /// Serves OTLP/gRPC on a free loopback port; returns the collector and its address.
+    pub(crate) fn start() -> (Self, SocketAddr, tokio::task::JoinHandle<()>) {
+        let collector = Self::default();
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+        let service = TraceServiceServer::new(collector.clone());
+        let server = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve(addr)
+                .await;
+        });
+        (collector, addr, server)
+    }
+}
 
 #[tonic::async_trait]
 impl TraceService for Collector {
