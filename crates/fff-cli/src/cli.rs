@@ -90,6 +90,10 @@ pub struct UpArgs {
     /// Port of the private PostgreSQL cluster (used when DATABASE_URL is unset).
     #[arg(long, default_value_t = 55432)]
     pub postgres_port: u16,
+    /// Move the whole suite: simulator on N, gateway, scanner, executor, risk and rebalancer
+    /// on N+1..N+5, private PostgreSQL on N+6.
+    #[arg(long, value_name = "N")]
+    pub base_port: Option<u16>,
 }
 
 /// `fff data ...`.

@@ -3,6 +3,7 @@
 //! processes talking gRPC over loopback. Ctrl-C (or SIGTERM) stops everything in reverse order.
 
 mod children;
+mod ports;
 mod postgres;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,14 @@ const HOME: &str = ".fff";
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub fn main(args: &UpArgs) -> ExitCode {
+    let args = match ports::apply_base_port(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("fff up: {error:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let args = &args;
     // Validate the configuration once here, so a typo fails before anything starts.
     let config = match FffConfig::load(args.config.as_deref(), &ProcessEnv, &args.overrides) {
         Ok(config) => config,
@@ -64,6 +73,12 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     auth::load_or_create_token(&config.auth, &ProcessEnv)
         .context("cannot prepare the auth token")?;
 
+    let local_postgres = std::env::var("DATABASE_URL")
+        .ok()
+        .is_none_or(|u| u.is_empty());
+    // a kept private cluster may still be running from an earlier `fff up`: its port is ours
+    let cluster_running = local_postgres && home.join("postgres/data/postmaster.pid").exists();
+    ports::check_free(args, config, local_postgres && !cluster_running)?;
     let postgres = match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         Some(_) => None,
         None => Some(

@@ -4,6 +4,29 @@ use std::future::Future;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+/// Environment variable `fff up` sets on its children: its own pid. A child whose parent
+/// changes (the supervisor was SIGKILLed and the child re-parented) shuts down, so no role
+/// outlives its suite. Portable and without `unsafe`, unlike a parent-death signal.
+pub const PARENT_PID_ENV: &str = "FFF_PARENT_PID";
+
+/// Resolves when the process named by [`PARENT_PID_ENV`] is no longer this process's parent;
+/// never without the variable.
+async fn parent_gone() {
+    #[cfg(unix)]
+    if let Some(expected) = std::env::var(PARENT_PID_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        loop {
+            if std::os::unix::process::parent_id() != expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
 /// Resolves on the first SIGTERM or SIGINT (Ctrl-C). If a handler cannot be installed, that
 /// signal is ignored and a warning is logged, so the other still works.
 pub async fn shutdown_signal() {
@@ -31,6 +54,7 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!(signal = "sigint", "shutdown requested"),
         () = terminate => tracing::info!(signal = "sigterm", "shutdown requested"),
+        () = parent_gone() => tracing::warn!("supervisor gone (fff up was killed): shutting down"),
     }
 }
 

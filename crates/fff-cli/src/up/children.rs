@@ -68,6 +68,10 @@ impl Child {
             command.arg("--accelerate").arg(speed.to_string());
         }
         command
+            .env(
+                fff_runtime::shutdown::PARENT_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file(log)?)
@@ -141,6 +145,10 @@ fn spawn_role(spec: &RoleSpec) -> anyhow::Result<tokio::process::Child> {
         }
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .env(
+                fff_runtime::shutdown::PARENT_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file(log)?)
