@@ -1,16 +1,15 @@
 //! The library entry point: run the strategy (and the yardsticks) over a dataset.
 
-use fff_core::allocate::margin_for_notional;
-use fff_core::{CapitalParams, ExecutionParams, PairSelectionParams, RebalanceParams, RiskParams};
-use rust_decimal::Decimal;
+use fff_core::{
+    CapitalModel, CapitalParams, ExecutionParams, PairSelectionParams, RebalanceParams, RiskParams,
+};
 
 use crate::baselines::{AlwaysOnCarry, PerfectForesight, TopOneRotation};
 use crate::config::BacktestConfig;
 use crate::costs::CostModel;
 use crate::data::Dataset;
-use crate::engine::policy::Policy;
 use crate::engine::replay::{RunOutput, replay};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::strategy::Strategy;
 
 /// The fff-core parameter sections a backtest runs with.
@@ -62,6 +61,12 @@ impl Backtest {
         &self.config
     }
 
+    /// fff-core's capital model for `[capital]` and `[risk]`: what every replayed hedge ties up.
+    pub fn capital_model(&self) -> Result<CapitalModel> {
+        CapitalModel::new(&self.config.capital, &self.config.risk)
+            .map_err(|e| Error::Config(e.to_string()))
+    }
+
     /// Replays the strategy.
     pub fn run(&self, dataset: &Dataset) -> Result<RunOutput> {
         self.run_with_progress(dataset, |_| {})
@@ -73,47 +78,37 @@ impl Backtest {
         dataset: &Dataset,
         progress: impl FnMut(u64),
     ) -> Result<RunOutput> {
-        let mut strategy = Strategy::new(self.config.clone());
-        self.replay(dataset, &self.config.backtest, &mut strategy, progress)
+        let model = self.capital_model()?;
+        let mut strategy = Strategy::new(self.config.clone(), model.clone());
+        replay(
+            dataset,
+            &self.config.backtest,
+            &model,
+            &mut strategy,
+            progress,
+        )
     }
 
     /// Replays the strategy, then the baselines and the perfect-foresight bound.
     pub fn compare(&self, dataset: &Dataset, mut progress: impl FnMut(u64)) -> Result<Comparison> {
         let strategy = self.run_with_progress(dataset, &mut progress)?;
+        let model = self.capital_model()?;
+        let costs = &self.config.backtest;
         let mut baselines = Vec::new();
         if dataset.symbols.iter().any(|s| s.symbol == "BTCUSDT") {
-            let mut btc = AlwaysOnCarry::new("BTCUSDT", &self.config);
-            baselines.push(self.replay(dataset, &self.config.backtest, &mut btc, &mut progress)?);
+            let mut btc = AlwaysOnCarry::new("BTCUSDT", &self.config, &model);
+            baselines.push(replay(dataset, costs, &model, &mut btc, &mut progress)?);
         }
-        let mut top = TopOneRotation::new(&self.config);
-        baselines.push(self.replay(dataset, &self.config.backtest, &mut top, &mut progress)?);
-        // The bound trades for free (it is a ceiling, not a strategy); borrow still applies.
-        let free = CostModel {
-            borrow_daily_rate: self.config.backtest.borrow_daily_rate.clone(),
-            default_borrow_daily_rate: self.config.backtest.default_borrow_daily_rate,
-            ..CostModel {
-                initial_capital: self.config.backtest.initial_capital,
-                maintenance_margin_rate: self.config.backtest.maintenance_margin_rate,
-                ..CostModel::free()
-            }
-        };
-        let mut oracle = PerfectForesight::new(&self.config);
-        baselines.push(self.replay(dataset, &free, &mut oracle, &mut progress)?);
+        let mut top = TopOneRotation::new(&self.config, &model);
+        baselines.push(replay(dataset, costs, &model, &mut top, &mut progress)?);
+        // The bound trades for free (it is a ceiling, not a strategy); borrow still applies,
+        // and so does the capital model.
+        let free = costs.without_trading_costs();
+        let mut oracle = PerfectForesight::new(&self.config, &model);
+        baselines.push(replay(dataset, &free, &model, &mut oracle, &mut progress)?);
         Ok(Comparison {
             strategy,
             baselines,
         })
-    }
-
-    fn replay(
-        &self,
-        dataset: &Dataset,
-        costs: &CostModel,
-        policy: &mut dyn Policy,
-        progress: impl FnMut(u64),
-    ) -> Result<RunOutput> {
-        let margin_per_notional =
-            margin_for_notional(Decimal::ONE, &self.config.capital).unwrap_or(Decimal::ZERO);
-        replay(dataset, costs, margin_per_notional, policy, progress)
     }
 }

@@ -2,40 +2,102 @@
 //! always-on BTCUSDT carry, naive top-1 rotation, and a perfect-foresight bound.
 
 use fff_core::rates::normalize_funding_rate;
-use fff_core::{CapitalParams, Direction, FundingInterval, Symbol, allocate};
+use fff_core::{Allocation, CapitalModel, Direction, FundingInterval, Symbol, allocate};
 use rust_decimal::Decimal;
 
 use crate::config::BacktestConfig;
 use crate::data::{DAY_MS, HOUR_MS};
 use crate::engine::policy::{DecisionContext, Order, Policy};
+use crate::strategy::sizing::{ResizeRule, SizedLine, lazy_resize};
 
-/// Notional one pair may take when a policy puts everything in a single hedge: the design
-/// sizing (`equity * target_utilization * leverage / (1 + buffer)`) without the per-pair cap,
-/// computed by `fff_core::allocate`.
-fn single_pair_notional(equity: Decimal, symbol: &Symbol, capital: &CapitalParams) -> Decimal {
-    let uncapped = CapitalParams {
-        max_pair_fraction: capital.target_utilization,
-        ..capital.clone()
-    };
-    allocate(equity, std::slice::from_ref(symbol), &uncapped, 1)
-        .ok()
-        .and_then(|a| a.targets.first().map(|t| t.notional))
-        .unwrap_or(Decimal::ZERO)
+/// How a single-pair baseline is sized: fff-core's allocation with the per-pair cap lifted to
+/// the whole capital budget (all deployable capital in one pair, both legs paid for), and
+/// held sizes reconciled with the strategy's own rule (resize band, budget tolerance).
+#[derive(Debug, Clone)]
+struct SinglePairSizing {
+    model: CapitalModel,
+    band: Decimal,
+    tolerance: Decimal,
+    min_trade: Decimal,
 }
 
-/// Long spot / short perp BTCUSDT from the first instant it trades, never rotated or flipped.
+impl SinglePairSizing {
+    fn new(config: &BacktestConfig, model: &CapitalModel) -> Self {
+        let mut capital = model.params().clone();
+        capital.max_pair_fraction = capital.target_utilization;
+        let model = CapitalModel::new(&capital, &config.risk).unwrap_or_else(|_| model.clone());
+        Self {
+            model,
+            band: config.backtest.resize_threshold,
+            tolerance: config.backtest.budget_tolerance,
+            min_trade: config.rebalance.min_trade_usdt,
+        }
+    }
+
+    fn allocation(
+        &self,
+        equity: Decimal,
+        symbol: &Symbol,
+        direction: Direction,
+    ) -> Option<Allocation> {
+        allocate(equity, &[(symbol.clone(), direction)], &self.model, 1).ok()
+    }
+
+    /// The order that enters `symbol` facing `direction`, or keeps a held hedge of `held`
+    /// notional within the capital budget; `None` when nothing is to be traded.
+    fn order(
+        &self,
+        ctx: &DecisionContext<'_>,
+        index: usize,
+        symbol: &Symbol,
+        direction: Direction,
+        held: Option<Decimal>,
+    ) -> Option<Order> {
+        let allocation = self.allocation(ctx.book.equity(), symbol, direction)?;
+        let target = allocation
+            .targets
+            .first()
+            .map_or(Decimal::ZERO, |t| t.notional);
+        let mut lines = [SizedLine {
+            index,
+            direction,
+            unit: self.model.per_unit(direction).total(),
+            target,
+            current: held,
+            size: held.unwrap_or(target),
+        }];
+        lazy_resize(
+            &mut lines,
+            &ResizeRule {
+                budget: allocation.capital_budget,
+                pair_cap: allocation.pair_capital_cap,
+                band: self.band,
+                tolerance: self.tolerance,
+            },
+        );
+        let size = lines[0].size;
+        let unchanged = held.is_some_and(|h| (h - size).abs() < self.min_trade);
+        (!unchanged && size > Decimal::ZERO).then_some(Order::Set {
+            symbol: index,
+            direction,
+            notional: size,
+        })
+    }
+}
+
+/// Long spot / short perp BTCUSDT from the first instant it is tradable (its perp settles and
+/// its spot market is evidenced), never rotated or flipped; its size follows the capital
+/// budget like the strategy's hedges.
 pub struct AlwaysOnCarry {
     symbol: String,
-    capital: CapitalParams,
-    entered: bool,
+    sizing: SinglePairSizing,
 }
 
 impl AlwaysOnCarry {
-    pub fn new(symbol: &str, config: &BacktestConfig) -> Self {
+    pub fn new(symbol: &str, config: &BacktestConfig, model: &CapitalModel) -> Self {
         Self {
             symbol: symbol.to_string(),
-            capital: config.capital.clone(),
-            entered: false,
+            sizing: SinglePairSizing::new(config, model),
         }
     }
 }
@@ -50,9 +112,6 @@ impl Policy for AlwaysOnCarry {
     }
 
     fn decide(&mut self, ctx: &DecisionContext<'_>) -> Vec<Order> {
-        if self.entered {
-            return Vec::new();
-        }
         let Some(index) = ctx
             .dataset
             .symbols
@@ -62,29 +121,28 @@ impl Policy for AlwaysOnCarry {
             return Vec::new();
         };
         let state = &ctx.market[index];
-        let (true, Some(symbol)) = (state.is_live(ctx.now_ms), state.symbol.clone()) else {
+        let (true, Some(symbol)) = (state.tradable(ctx.now_ms), state.symbol.clone()) else {
             return Vec::new();
         };
-        self.entered = true;
-        vec![Order::Set {
-            symbol: index,
-            direction: Direction::PositiveCarry,
-            notional: single_pair_notional(ctx.book.equity, &symbol, &self.capital),
-        }]
+        let held = ctx.book.position(index).map(|p| p.notional());
+        self.sizing
+            .order(ctx, index, &symbol, Direction::PositiveCarry, held)
+            .into_iter()
+            .collect()
     }
 }
 
 /// Once a day, hold only the pair with the highest |last funding| (normalised per period),
 /// facing the way that collects it; no filters, no cost awareness.
 pub struct TopOneRotation {
-    capital: CapitalParams,
+    sizing: SinglePairSizing,
     period_hours: u32,
 }
 
 impl TopOneRotation {
-    pub fn new(config: &BacktestConfig) -> Self {
+    pub fn new(config: &BacktestConfig, model: &CapitalModel) -> Self {
         Self {
-            capital: config.capital.clone(),
+            sizing: SinglePairSizing::new(config, model),
             period_hours: config.pair_selection.rate_period_hours,
         }
     }
@@ -102,7 +160,7 @@ impl Policy for TopOneRotation {
     fn decide(&mut self, ctx: &DecisionContext<'_>) -> Vec<Order> {
         let mut best: Option<(Decimal, usize, Decimal)> = None;
         for (index, state) in ctx.market.iter().enumerate() {
-            let (true, Some(rate)) = (state.is_live(ctx.now_ms), state.signal_rate(1)) else {
+            let (true, Some(rate)) = (state.tradable(ctx.now_ms), state.signal_rate(1)) else {
                 continue;
             };
             let interval = FundingInterval::from_hours(state.interval_hours)
@@ -122,19 +180,16 @@ impl Policy for TopOneRotation {
         let held = ctx
             .book
             .position(index)
-            .is_some_and(|p| p.direction == direction);
+            .filter(|p| p.direction == direction)
+            .map(|p| p.notional());
         for p in &ctx.book.positions {
             if p.symbol != index {
                 orders.push(Order::Close { symbol: p.symbol });
             }
         }
-        if !held && let Some(symbol) = ctx.market[index].symbol.clone() {
-            // Size after the other hedge is closed: equity barely changes, caps apply.
-            orders.push(Order::Set {
-                symbol: index,
-                direction,
-                notional: single_pair_notional(ctx.book.equity, &symbol, &self.capital),
-            });
+        if let Some(symbol) = ctx.market[index].symbol.clone() {
+            // Sized before the other hedge is closed: equity barely changes, caps apply.
+            orders.extend(self.sizing.order(ctx, index, &symbol, direction, held));
         }
         orders
     }
@@ -146,16 +201,16 @@ impl Policy for TopOneRotation {
 /// collected. It compounds like the strategy, so compare per-year funding yields (funding /
 /// equity at the start of the year), not multi-year totals.
 pub struct PerfectForesight {
-    capital: CapitalParams,
+    model: CapitalModel,
     max_pairs: u32,
     /// Only pairs the strategy may trade at all (margin filter) are in the bound's universe.
     margin_ok_for_unknown: bool,
 }
 
 impl PerfectForesight {
-    pub fn new(config: &BacktestConfig) -> Self {
+    pub fn new(config: &BacktestConfig, model: &CapitalModel) -> Self {
         Self {
-            capital: config.capital.clone(),
+            model: model.clone(),
             max_pairs: config.pair_selection.max_pairs,
             margin_ok_for_unknown: !config.pair_selection.require_margin
                 || config.backtest.assume_margin_for_unknown_assets,
@@ -176,7 +231,8 @@ impl Policy for PerfectForesight {
         let horizon_end = ctx.now_ms + DAY_MS;
         let mut ranked: Vec<(Decimal, usize, Direction)> = Vec::new();
         for (index, data) in ctx.dataset.symbols.iter().enumerate() {
-            if !ctx.market[index].borrow_known && !self.margin_ok_for_unknown {
+            let state = &ctx.market[index];
+            if !state.tradable(ctx.now_ms) || (!state.borrow_known && !self.margin_ok_for_unknown) {
                 continue;
             }
             let start = data.funding.partition_point(|p| p.time_ms < ctx.now_ms);
@@ -199,11 +255,11 @@ impl Policy for PerfectForesight {
             }
         }
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let symbols: Vec<Symbol> = ranked
+        let pairs: Vec<(Symbol, Direction)> = ranked
             .iter()
-            .filter_map(|(_, i, _)| ctx.market[*i].symbol.clone())
+            .filter_map(|(_, i, d)| Some((ctx.market[*i].symbol.clone()?, *d)))
             .collect();
-        let Ok(allocation) = allocate(ctx.book.equity, &symbols, &self.capital, self.max_pairs)
+        let Ok(allocation) = allocate(ctx.book.equity(), &pairs, &self.model, self.max_pairs)
         else {
             return Vec::new();
         };

@@ -23,7 +23,7 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Output directory (created if missing).
-    #[arg(long)]
+    #[arg(long, default_value = "target/backtest")]
     pub out: PathBuf,
     /// First day replayed (UTC, YYYY-MM-DD).
     #[arg(long)]
@@ -45,9 +45,29 @@ pub struct BacktestArgs {
     /// Report in-sample (before) and out-of-sample (from this day) periods as separate runs.
     #[arg(long)]
     pub split: Option<NaiveDate>,
+    /// Trade every symbol with funding as if a Binance spot market existed for it (same as
+    /// `--set backtest.assume_spot_markets=true`). Without it a symbol is tradable only while
+    /// spot klines or the data's spot_markets.csv show a spot market.
+    #[arg(long)]
+    pub assume_spot_markets: bool,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+impl BacktestArgs {
+    /// `--set` overrides plus the ones flags stand for.
+    pub fn overrides(&self) -> Vec<Override> {
+        let mut overrides = self.set.clone();
+        if self.assume_spot_markets {
+            overrides.push(Override {
+                section: "backtest".into(),
+                key: "assume_spot_markets".into(),
+                value: "true".into(),
+            });
+        }
+        overrides
+    }
 }
 
 /// What a run produced, for the caller to print.
@@ -67,13 +87,16 @@ impl std::fmt::Display for Summary {
         for m in &self.metrics {
             writeln!(
                 f,
-                "{:<28} annual {:>8.2} %  sharpe {:>6.2}  max dd {:>6.2} %  funding {:>12}  fees {:>10}",
+                "{:<28} annual {:>8.2} %  sharpe {:>6.2}  max dd {:>6.2} %  funding {:>12}  fees {:>10}  \
+                 max notional/equity {:.3}  liquidations {}",
                 m.name,
                 m.annual_return * 100.0,
                 m.sharpe,
                 m.max_drawdown * 100.0,
                 m.flows.funding_income.round_dp(2),
-                (m.flows.fees + m.flows.slippage).round_dp(2)
+                (m.flows.fees + m.flows.slippage).round_dp(2),
+                m.max_notional_to_equity,
+                m.flows.liquidations
             )?;
         }
         if self.grid_rows > 0 {
@@ -118,8 +141,9 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
     if !args.grid.is_empty() {
         return crate::grid::run_grid(args, &table, &dataset, span_days, started);
     }
-    let config = build_config(&table, &args.set)?;
+    let config = build_config(&table, &args.overrides())?;
     let backtest = Backtest::from_config(config.clone());
+    let model = backtest.capital_model()?;
     // Strategy, up to three yardsticks, and the two split runs.
     let replays = 4 + if args.split.is_some() { 2 } else { 0 };
     let bar = progress_bar(args, span_days * replays);
@@ -162,6 +186,7 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
         notes: &notes,
         split: split.as_ref().map(|(a, b, s)| (a, b, s.clone())),
         elapsed_secs,
+        capital_model: Some(&model),
     });
     let report_path = args.out.join("report.md");
     std::fs::write(&report_path, report).map_err(|e| Error::io(&report_path, e))?;
@@ -201,6 +226,14 @@ fn command_line(args: &BacktestArgs) -> String {
         parts.push(format!("--config {}", config.display()));
     }
     parts.extend(args.set.iter().map(|o| format!("--set {o}")));
+    parts.extend(
+        args.grid
+            .iter()
+            .map(|g| format!("--grid {}.{}={}", g.section, g.key, g.values.join(","))),
+    );
+    if args.assume_spot_markets {
+        parts.push("--assume-spot-markets".to_string());
+    }
     if let Some(split) = args.split {
         parts.push(format!("--split {}", day(split)));
     }
@@ -303,7 +336,7 @@ fn write_charts(out: &Path, runs: &[&RunOutput]) -> Result<()> {
         .collect();
     line_chart(
         &out.join("utilization.svg"),
-        "Capital utilization, strategy (% of equity as margin)",
+        "Capital utilization, strategy (% of equity tied up by both legs)",
         "%",
         &utilization,
         true,

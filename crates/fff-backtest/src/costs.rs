@@ -38,7 +38,13 @@ pub struct CostModel {
     pub borrow_daily_rate: BTreeMap<String, Decimal>,
     /// Daily borrow rate of assets found nowhere (0.000685 ≈ 25 %/yr, the 2023 median alt).
     pub default_borrow_daily_rate: Decimal,
-    /// Maintenance margin per unit of perp and borrowed notional, for the margin ratio (0.01).
+    /// Daily USDT borrow rate when neither `borrow_daily_rate.USDT` nor `borrow/` data has one
+    /// (0.000274 ≈ 10 %/yr, the order of the 2024-12/2025-01 data). Paid on the USDT a
+    /// positive-carry spot buy borrows when `capital.spot_usdt_borrow` is on.
+    pub default_usdt_borrow_daily_rate: Decimal,
+    /// Futures maintenance margin per unit of perp notional (0.01): futures margin coverage is
+    /// futures wallet balance / (rate × perp notional), and a perp is liquidated when its share
+    /// of the futures wallet falls to it at the day's adverse extreme.
     pub maintenance_margin_rate: Decimal,
     /// Hours between strategy decisions (1); the live rebalancer runs more often, but funding
     /// data is at best hourly.
@@ -53,10 +59,19 @@ pub struct CostModel {
     /// A held hedge is resized to its new allocation only when the change exceeds this
     /// fraction of its notional (0.10), so equity drift does not trigger a trade every hour.
     pub resize_threshold: Decimal,
+    /// Capital in use may exceed the capital budget (`equity × target_utilization`) by this
+    /// fraction before held hedges are trimmed (0.01): fees and funding move equity between
+    /// passes, so a zero band would trim right after every entry. A trim cuts the book back to
+    /// `1 − resize_threshold / 2` of the budget, so price drift does not trim every day.
+    pub budget_tolerance: Decimal,
     /// Treat base assets found neither in `borrow/` data nor in `borrow_daily_rate` as
     /// margin-enabled (at `default_borrow_daily_rate`). Off by default: the live filter
     /// requires cross margin, and an unlisted asset may not have been borrowable at all.
     pub assume_margin_for_unknown_assets: bool,
+    /// Trade every symbol with funding as if a Binance spot market existed for it (false). By
+    /// default a symbol is tradable only while spot klines or the data's `spot_markets.csv`
+    /// show a spot market (the `--assume-spot-markets` flag sets this).
+    pub assume_spot_markets: bool,
 }
 
 impl Default for CostModel {
@@ -71,27 +86,39 @@ impl Default for CostModel {
             slippage: dec!(0.0002),
             borrow_daily_rate: BTreeMap::new(),
             default_borrow_daily_rate: dec!(0.000685),
+            default_usdt_borrow_daily_rate: dec!(0.000274),
             maintenance_margin_rate: dec!(0.01),
             decision_interval_hours: 1,
             signal_settlements: 3,
             switch_horizon_periods: dec!(3),
             resize_threshold: dec!(0.10),
+            budget_tolerance: dec!(0.01),
             assume_margin_for_unknown_assets: false,
+            assume_spot_markets: false,
         }
     }
 }
 
 impl CostModel {
-    /// No fees, no slippage, no borrow: for known-answer tests and the foresight bound.
+    /// No fees, no slippage, no borrow: for known-answer tests.
     pub fn free() -> Self {
+        Self {
+            default_borrow_daily_rate: Decimal::ZERO,
+            default_usdt_borrow_daily_rate: Decimal::ZERO,
+            ..Self::default().without_trading_costs()
+        }
+    }
+
+    /// These costs without fees and slippage (borrow and everything else kept): the foresight
+    /// bound's cost model.
+    pub fn without_trading_costs(&self) -> Self {
         Self {
             spot_maker_fee: Decimal::ZERO,
             spot_taker_fee: Decimal::ZERO,
             futures_maker_fee: Decimal::ZERO,
             futures_taker_fee: Decimal::ZERO,
             slippage: Decimal::ZERO,
-            default_borrow_daily_rate: Decimal::ZERO,
-            ..Self::default()
+            ..self.clone()
         }
     }
 
@@ -146,10 +173,13 @@ impl CostModel {
             "must be in [0, 1]",
         );
         check(
-            [self.default_borrow_daily_rate]
-                .iter()
-                .chain(self.borrow_daily_rate.values())
-                .all(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE),
+            [
+                self.default_borrow_daily_rate,
+                self.default_usdt_borrow_daily_rate,
+            ]
+            .iter()
+            .chain(self.borrow_daily_rate.values())
+            .all(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE),
             "borrow_daily_rate",
             "daily borrow rates must be in [0, 1]",
         );
@@ -173,6 +203,11 @@ impl CostModel {
             self.resize_threshold >= Decimal::ZERO && self.resize_threshold < Decimal::ONE,
             "resize_threshold",
             "must be in [0, 1)",
+        );
+        check(
+            self.budget_tolerance >= Decimal::ZERO && self.budget_tolerance <= dec!(0.1),
+            "budget_tolerance",
+            "must be in [0, 0.1]",
         );
         check(
             self.switch_horizon_periods >= Decimal::ZERO,

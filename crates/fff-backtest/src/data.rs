@@ -1,12 +1,15 @@
 //! Loading a data directory into memory.
 //!
-//! Layout (see `docs/BACKTEST.md`): `funding/`, `spot_1d/`, `perp_1d/`, `borrow/`. Each folder
-//! may hold one file per symbol or many (Binance's monthly bulk files); files of a symbol are
-//! merged. Only symbols with funding history are tradable, so klines of others are not read.
+//! Layout (see `docs/BACKTEST.md`): `funding/`, `spot_1d/`, `perp_1d/`, `borrow/`, and an
+//! optional listing file `spot_markets.csv`. Each folder may hold one file per symbol or many
+//! (Binance's monthly bulk files); files of a symbol are merged. Only symbols with funding
+//! history are candidates, so klines of others are not read; a candidate is tradable only while
+//! a spot market is evidenced for it ([`SpotListing`]).
 
 mod borrow;
 mod funding;
 mod klines;
+mod spot_markets;
 mod table;
 
 use std::collections::BTreeMap;
@@ -17,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use borrow::BorrowHistory;
 pub use funding::FundingPoint;
 pub use klines::DailyBar;
+pub use spot_markets::{LISTING_FILE, SpotListing};
 
 use crate::error::{Error, Result};
 
@@ -72,6 +76,8 @@ pub struct SymbolData {
     pub spot: Vec<DailyBar>,
     /// Perpetual daily closes with quote volume (may be empty).
     pub perp: Vec<DailyBar>,
+    /// When a spot market for the pair is evidenced (spot klines or the listing file).
+    pub spot_listing: SpotListing,
     /// Stamps further apart than any Binance funding interval (missing rows).
     pub funding_gaps: usize,
 }
@@ -148,6 +154,7 @@ pub fn load_dataset(dir: &Path, range: DateRange) -> Result<Dataset> {
         )));
     }
     let spot = read_bars(&dir.join("spot_1d"), &raw_funding)?;
+    let listings = spot_markets::read_listing_file(dir)?;
     let perp = read_bars(&dir.join("perp_1d"), &raw_funding)?;
     let mut borrow_rows = Vec::new();
     for path in table::csv_files(&dir.join("borrow"))? {
@@ -169,8 +176,13 @@ pub fn load_dataset(dir: &Path, range: DateRange) -> Result<Dataset> {
             })
             .unwrap_or_default()
         };
+        let first_spot = spot
+            .get(&symbol)
+            .and_then(|bars| bars.first())
+            .map(|bar| bar.open_time_ms);
         symbols.push(SymbolData {
             base_asset: base_asset(&symbol),
+            spot_listing: SpotListing::combine(first_spot, listings.get(&symbol)),
             spot: cut(spot.get(&symbol)),
             perp: cut(perp.get(&symbol)),
             funding: points,

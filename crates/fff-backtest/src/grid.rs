@@ -13,7 +13,7 @@ use crate::data::{Dataset, DateRange};
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, compute};
 
-const METRIC_COLUMNS: [&str; 17] = [
+const METRIC_COLUMNS: [&str; 23] = [
     "period",
     "start",
     "end",
@@ -31,6 +31,12 @@ const METRIC_COLUMNS: [&str; 17] = [
     "basis_pnl",
     "trades",
     "final_equity",
+    "max_notional_to_equity",
+    "min_futures_margin_coverage",
+    "min_margin_level",
+    "transfers",
+    "usdt_interest",
+    "liquidations",
 ];
 
 fn metric_cells(period: &str, m: &Metrics) -> Vec<String> {
@@ -52,6 +58,14 @@ fn metric_cells(period: &str, m: &Metrics) -> Vec<String> {
         m.flows.basis_pnl.round_dp(2).to_string(),
         m.flows.trades.to_string(),
         m.final_equity.round_dp(2).to_string(),
+        format!("{:.6}", m.max_notional_to_equity),
+        m.min_futures_margin_coverage
+            .map_or(String::new(), |c| format!("{c:.4}")),
+        m.min_margin_level
+            .map_or(String::new(), |l| format!("{l:.4}")),
+        m.transfers.to_string(),
+        m.flows.usdt_interest.round_dp(2).to_string(),
+        m.flows.liquidations.to_string(),
     ]
 }
 
@@ -85,7 +99,7 @@ pub(crate) fn run_grid(
     let backtests = combos
         .iter()
         .map(|combo| {
-            let mut overrides: Vec<Override> = args.set.clone();
+            let mut overrides: Vec<Override> = args.overrides();
             overrides.extend(combo.iter().cloned());
             build_config(table, &overrides).map(Backtest::from_config)
         })

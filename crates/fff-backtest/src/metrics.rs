@@ -16,9 +16,15 @@ const MS_PER_YEAR: f64 = 365.25 * 86_400_000.0;
 pub struct Flows {
     pub funding_income: Decimal,
     pub borrow_cost: Decimal,
+    /// Interest on USDT borrowed for spot buys (0 unless `capital.spot_usdt_borrow`).
+    pub usdt_interest: Decimal,
     pub fees: Decimal,
     pub slippage: Decimal,
     pub basis_pnl: Decimal,
+    /// Futures margin forfeited to liquidations.
+    pub liquidation_loss: Decimal,
+    /// Hedges closed by a liquidation (futures or cross margin).
+    pub liquidations: u64,
     /// Traded notional, both legs, USDT.
     pub turnover: Decimal,
     /// Hedge changes (open, adjust, close, flip), each trading both legs.
@@ -36,9 +42,12 @@ impl Flows {
         Self {
             funding_income: end.funding - start.funding,
             borrow_cost: end.borrow - start.borrow,
+            usdt_interest: end.usdt_interest - start.usdt_interest,
             fees: end.fees - start.fees,
             slippage: end.slippage - start.slippage,
             basis_pnl: end.basis - start.basis,
+            liquidation_loss: end.liquidation - start.liquidation,
+            liquidations: end.liquidations - start.liquidations,
             turnover: end.turnover - start.turnover,
             trades: end.trades - start.trades,
             flips: end.flips - start.flips,
@@ -56,6 +65,10 @@ pub struct YearMetrics {
     pub max_drawdown: f64,
     pub sharpe: f64,
     pub capital_utilization: f64,
+    /// Peak total per-leg notional / equity within the year.
+    pub max_notional_to_equity: f64,
+    /// Wallet transfers within the year.
+    pub transfers: u64,
     /// Funding income / equity at the start of the year: comparable across runs of different
     /// size (the foresight bound does not compound).
     pub funding_yield: f64,
@@ -83,13 +96,27 @@ pub struct Metrics {
     pub max_drawdown: f64,
     /// Largest drawdown inside one calendar month (peak reset at each month start).
     pub worst_month_drawdown: f64,
-    /// Mean margin capital in use / equity, hourly.
+    /// Mean capital in use (both legs: spot cash or margin collateral plus perp margin,
+    /// fff-core's `CapitalModel::utilization`) / equity, hourly.
     pub capital_utilization: f64,
+    /// Peak total hedged per-leg notional / equity (hourly, after decisions).
+    pub max_notional_to_equity: f64,
+    /// Lowest futures margin coverage (futures balance / maintenance), hourly and at each
+    /// day's adverse extreme of each perp (`null` if never hedged; below 1 = liquidated).
+    pub min_futures_margin_coverage: Option<f64>,
+    /// Lowest cross-margin level (assets / liabilities), hourly and at daily adverse extremes
+    /// (`null` without any borrowed leg).
+    pub min_margin_level: Option<f64>,
+    /// Transfers between the spot/margin side and the futures wallet (fff-core's policy), and
+    /// the USDT they moved.
+    pub transfers: u64,
+    pub transferred_usdt: Decimal,
+    /// Hedge-days checked against a daily high/low, and hedge-days without one (no klines).
+    pub checked_hedge_days: u64,
+    pub unchecked_hedge_days: u64,
     pub avg_daily_return: f64,
     /// Turnover per year as a multiple of mean equity.
     pub turnover_per_year: f64,
-    /// Lowest equity / maintenance margin seen while hedged (`null` if never hedged).
-    pub min_margin_ratio: Option<Decimal>,
     #[serde(flatten)]
     pub flows: Flows,
     pub per_year: Vec<YearMetrics>,
@@ -176,10 +203,18 @@ fn utilization(hourly: &[HourSample]) -> f64 {
     mean(&hourly.iter().map(|s| s.utilization).collect::<Vec<_>>())
 }
 
+fn peak_notional_to_equity(hourly: &[HourSample]) -> f64 {
+    hourly
+        .iter()
+        .map(|s| s.notional_to_equity)
+        .fold(0.0, f64::max)
+}
+
 /// Computes every statistic of `run`.
 pub fn compute(run: &RunOutput) -> Metrics {
     let initial = run.book.initial_capital;
-    let final_equity = run.book.equity;
+    let final_equity = run.book.equity();
+    let health = &run.book.health;
     let years = ((run.end_ms - run.start_ms) as f64 / MS_PER_YEAR).max(1.0 / 365.0);
     let total_return = ratio(f(final_equity), f(initial)) - 1.0;
     let growth = ratio(f(final_equity), f(initial));
@@ -207,9 +242,15 @@ pub fn compute(run: &RunOutput) -> Metrics {
         max_drawdown: max_drawdown(&run.hourly),
         worst_month_drawdown: worst_month_drawdown(&run.hourly),
         capital_utilization: utilization(&run.hourly),
+        max_notional_to_equity: f(run.max_notional_to_equity),
+        min_futures_margin_coverage: health.min_futures_coverage.map(f),
+        min_margin_level: health.min_margin_level.map(f),
+        transfers: run.book.transfers.count,
+        transferred_usdt: run.book.transfers.amount,
+        checked_hedge_days: health.checked_days,
+        unchecked_hedge_days: health.unchecked_days,
         avg_daily_return: mean(&returns),
         turnover_per_year: ratio(f(flows.turnover), mean_equity) / years,
-        min_margin_ratio: run.min_margin_ratio,
         flows,
         per_year: per_year(run),
     }
@@ -224,6 +265,8 @@ fn per_year(run: &RunOutput) -> Vec<YearMetrics> {
         time_ms: run.start_ms,
         equity: run.book.initial_capital,
         totals: PairLedger::default(),
+        transfers: 0,
+        transferred: Decimal::ZERO,
     };
     let mut year = year_of(first.time_ms);
     loop {
@@ -249,7 +292,9 @@ fn per_year(run: &RunOutput) -> Vec<YearMetrics> {
         let hourly: Vec<HourSample> = run
             .hourly
             .iter()
-            .filter(|h| h.time_ms >= start_sample.time_ms && h.time_ms <= close.time_ms)
+            // The hour at the year's closing midnight is sampled after its trades: it belongs
+            // to the next year (daily samples are taken before them).
+            .filter(|h| h.time_ms >= start_sample.time_ms && h.time_ms < close.time_ms)
             .copied()
             .collect();
         let (sharpe, _) = sharpe_sortino(&daily_returns(&samples));
@@ -261,6 +306,8 @@ fn per_year(run: &RunOutput) -> Vec<YearMetrics> {
             max_drawdown: max_drawdown(&hourly),
             sharpe,
             capital_utilization: utilization(&hourly),
+            max_notional_to_equity: peak_notional_to_equity(&hourly),
+            transfers: close.transfers - start_sample.transfers,
             flows,
         });
         if close.time_ms == last.time_ms {
@@ -281,6 +328,7 @@ mod tests {
             time_ms: i * 3_600_000,
             equity,
             utilization: 0.5,
+            notional_to_equity: 0.4,
         }
     }
 

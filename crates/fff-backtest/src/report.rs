@@ -25,6 +25,10 @@ fn f2(x: f64) -> String {
     format!("{x:.2}")
 }
 
+fn opt_f2(x: Option<f64>) -> String {
+    x.map_or("n/a".to_string(), f2)
+}
+
 /// Renders one cell of a metrics row.
 type Cell = Box<dyn Fn(&Metrics) -> String>;
 
@@ -50,9 +54,23 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
             Box::new(|m| pct(m.worst_month_drawdown)),
         ),
         (
-            "capital utilization",
+            "capital utilization (both legs)",
             Box::new(|m| pct(m.capital_utilization)),
         ),
+        (
+            "max notional / equity",
+            Box::new(|m| format!("{:.3}", m.max_notional_to_equity)),
+        ),
+        (
+            "min futures margin coverage",
+            Box::new(|m| opt_f2(m.min_futures_margin_coverage)),
+        ),
+        (
+            "min cross-margin level",
+            Box::new(|m| opt_f2(m.min_margin_level)),
+        ),
+        ("wallet transfers", Box::new(|m| m.transfers.to_string())),
+        ("USDT transferred", Box::new(|m| money(m.transferred_usdt))),
         (
             "win rate (funding periods)",
             Box::new(|m| pct(m.flows.win_rate)),
@@ -66,9 +84,20 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
             Box::new(|m| money(m.flows.funding_income)),
         ),
         ("borrow cost", Box::new(|m| money(m.flows.borrow_cost))),
+        ("USDT interest", Box::new(|m| money(m.flows.usdt_interest))),
         ("fees", Box::new(|m| money(m.flows.fees))),
         ("slippage", Box::new(|m| money(m.flows.slippage))),
         ("basis P&L", Box::new(|m| money(m.flows.basis_pnl))),
+        (
+            "liquidations (forfeited margin)",
+            Box::new(|m| {
+                format!(
+                    "{} ({})",
+                    m.flows.liquidations,
+                    money(m.flows.liquidation_loss)
+                )
+            }),
+        ),
         ("trades", Box::new(|m| m.flows.trades.to_string())),
         ("flips", Box::new(|m| m.flows.flips.to_string())),
         ("turnover (USDT)", Box::new(|m| money(m.flows.turnover))),
@@ -123,30 +152,33 @@ fn yearly_comparison(
 }
 
 fn per_year_detail(out: &mut String, m: &Metrics) {
-    out.push_str("| year | return | max DD | Sharpe | utilization | win rate | funding | borrow | fees+slippage | basis | trades |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| year | return | max DD | Sharpe | utilization | max notional/equity | win rate | funding | borrow + USDT interest | fees+slippage | basis | liquidations | transfers | trades |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for y in &m.per_year {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
             y.year,
             pct(y.return_pct),
             pct(y.max_drawdown),
             f2(y.sharpe),
             pct(y.capital_utilization),
+            y.max_notional_to_equity,
             pct(y.flows.win_rate),
             money(y.flows.funding_income),
-            money(y.flows.borrow_cost),
+            money(y.flows.borrow_cost + y.flows.usdt_interest),
             money(y.flows.fees + y.flows.slippage),
             money(y.flows.basis_pnl),
+            y.flows.liquidations,
+            y.transfers,
             y.flows.trades
         );
     }
 }
 
 fn pair_table(out: &mut String, run: &RunOutput, dataset: &Dataset) {
-    out.push_str("| pair | days held | funding | borrow | fees+slippage | basis | net | trades | flips | win rate |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| pair | days held | funding | borrow + USDT interest | fees+slippage | basis | liquidations | net | trades | flips | win rate |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let mut rows: Vec<(usize, &crate::engine::book::PairLedger)> = run
         .book
         .ledgers
@@ -167,12 +199,14 @@ fn pair_table(out: &mut String, run: &RunOutput, dataset: &Dataset) {
         };
         let _ = writeln!(
             out,
-            "| {name} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {:.1} | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |",
             l.hours_held as f64 / 24.0,
             money(l.funding),
-            money(l.borrow),
+            money(l.borrow + l.usdt_interest),
             money(l.fees + l.slippage),
             money(l.basis),
+            l.liquidations,
+            money(l.liquidation),
             money(l.net()),
             l.trades,
             l.flips,
@@ -191,6 +225,8 @@ pub struct ReportInput<'a> {
     pub notes: &'a [String],
     /// In-sample and out-of-sample metrics of the strategy, when `--split` was given.
     pub split: Option<(&'a Metrics, &'a Metrics, String)>,
+    /// The capital model the run used (described in the header).
+    pub capital_model: Option<&'a fff_core::CapitalModel>,
     pub elapsed_secs: f64,
 }
 
@@ -229,6 +265,42 @@ pub fn render(input: &ReportInput<'_>) -> String {
         input.config.capital.reserve_ratio,
         input.config.pair_selection.max_pairs,
         input.config.capital.max_pair_fraction,
+    );
+    if let Some(model) = input.capital_model {
+        let positive = model.per_unit(fff_core::Direction::PositiveCarry);
+        let negative = model.per_unit(fff_core::Direction::NegativeCarry);
+        let _ = writeln!(
+            out,
+            "Capital model (fff-core `CapitalModel`, shared with the live services): per unit of \
+             per-leg notional a positive-carry hedge ties up {} on the spot side ({}) and {} of \
+             perp margin in the futures wallet, {} in all; a negative-carry hedge {} of \
+             cross-margin collateral (margin level target {}) and the same perp margin, {} in \
+             all. Two wallets (spot/cross margin, futures), USDT moved between them by \
+             `fff_core::plan_transfer`; perps checked for liquidation against each day's \
+             high/low.\n",
+            positive.spot_side.normalize(),
+            if model.params().spot_usdt_borrow {
+                "cash; the rest of the spot buy borrows USDT"
+            } else {
+                "cash for the spot buy, no USDT borrowed"
+            },
+            positive.perp_margin.normalize(),
+            positive.total().normalize(),
+            negative.spot_side.normalize(),
+            model.margin_level_target().normalize(),
+            negative.total().normalize(),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Spot markets: {}\n",
+        if costs.assume_spot_markets {
+            "**ASSUMED** for every symbol with funding (`--assume-spot-markets`); symbols \
+             without spot evidence are traded as if a Binance spot market existed."
+        } else {
+            "a symbol is traded only while a spot market is evidenced (spot klines, or the \
+             data's `spot_markets.csv`); see the notes below."
+        }
     );
     out.push_str("## Data and its gaps\n\n");
     for note in input.notes {
@@ -269,6 +341,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
          foresight bound's is the share of the available funding the strategy captured.\n\n",
     );
     yearly_comparison(&mut out, &all, |y| y.funding_yield);
+    out.push_str(
+        "\n## Per year: peak notional / equity (total per-leg notional over equity, hourly)\n\n",
+    );
+    yearly_comparison(&mut out, &all, |y| y.max_notional_to_equity);
     out.push_str("\n## Per year, strategy detail\n\n");
     per_year_detail(&mut out, m);
     if let Some((in_sample, out_sample, split)) = &input.split {
@@ -290,16 +366,35 @@ pub fn render(input: &ReportInput<'_>) -> String {
         stats.limit_breaches,
         stats.tier_changes
     );
-    let ratio = input
-        .strategy
-        .min_margin_ratio
-        .map_or("never hedged".to_string(), |r| {
-            format!("{:.2}", r.round_dp(2))
-        });
+    let health = &input.strategy.book.health;
+    let show =
+        |x: Option<Decimal>| x.map_or("n/a".to_string(), |r| format!("{:.2}", r.round_dp(2)));
     let _ = writeln!(
         out,
-        "- Lowest margin ratio (equity / maintenance at {} of perp and borrowed notional): {ratio}.",
-        costs.maintenance_margin_rate
+        "- Lowest futures margin coverage (futures balance / maintenance at {} of perp notional; \
+         hourly, and per perp at each day's adverse extreme): {}; lowest cross-margin level: {}.",
+        costs.maintenance_margin_rate,
+        show(health.min_futures_coverage),
+        show(health.min_margin_level)
+    );
+    let transfers = &input.strategy.book.transfers;
+    let _ = writeln!(
+        out,
+        "- Wallet transfers: {} ({} into futures, {} into the spot/margin side), {} USDT moved.",
+        transfers.count,
+        transfers.to_futures,
+        transfers.to_spot_side,
+        money(transfers.amount)
+    );
+    let totals = crate::engine::replay::total_ledger(&input.strategy.book.ledgers);
+    let _ = writeln!(
+        out,
+        "- Liquidations: {} (forfeited margin {}); hedge-days checked against a daily high/low: \
+         {}, without any high/low (no klines that day, not checked): {}.",
+        totals.liquidations,
+        money(totals.liquidation),
+        health.checked_days,
+        health.unchecked_days
     );
     for (what, count) in &stats.actions_by_reason {
         let _ = writeln!(out, "- {what}: {count}");

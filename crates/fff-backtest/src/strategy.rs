@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 
 use chrono::DateTime;
 use fff_core::{
-    Action, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeState, MarginDirective,
-    MarketSnapshot, ScoreBreakdown, SwitchCosts, SymbolFilters, TierTracker, qualify, score,
+    Action, CapitalModel, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeState,
+    MarginDirective, MarginTier, MarketSnapshot, RiskParams, ScoreBreakdown, SwitchCosts,
+    SymbolFilters, TierTracker, directive_for, qualify, score,
 };
 use rust_decimal::Decimal;
 
 mod entries;
-mod sizing;
+pub(crate) mod sizing;
 
 use crate::config::BacktestConfig;
 use crate::engine::market::SymbolState;
@@ -29,8 +30,14 @@ struct Evaluation {
 /// The strategy under test.
 pub struct Strategy {
     config: BacktestConfig,
+    model: CapitalModel,
     drawdown: DrawdownTracker,
-    tiers: TierTracker,
+    /// Like the risk service: one tracker on futures margin coverage, one on the cross-margin
+    /// level (its own thresholds), the account's tier is the worse of the two.
+    futures_tiers: TierTracker,
+    cross_tiers: TierTracker,
+    cross_params: RiskParams,
+    tier: Option<MarginTier>,
     breached: bool,
     last_fingerprint: Option<u64>,
     /// No exchange filters in history: quantity rounding is left out of the replay.
@@ -42,10 +49,14 @@ pub struct Strategy {
 }
 
 impl Strategy {
-    pub fn new(config: BacktestConfig) -> Self {
+    pub fn new(config: BacktestConfig, model: CapitalModel) -> Self {
         Self {
             drawdown: DrawdownTracker::new(&config.risk),
-            tiers: TierTracker::new(),
+            futures_tiers: TierTracker::new(),
+            cross_tiers: TierTracker::new(),
+            cross_params: config.risk.for_cross_margin(),
+            tier: None,
+            model,
             breached: false,
             last_fingerprint: None,
             filters: SymbolFilters {
@@ -114,7 +125,7 @@ impl Strategy {
         let now = DateTime::from_timestamp_millis(ctx.now_ms).unwrap_or_default();
         if let Ok(status) = self
             .drawdown
-            .observe(now, ctx.book.equity, &self.config.risk)
+            .observe(now, ctx.book.equity(), &self.config.risk)
         {
             if status.event == Some(DrawdownEvent::Halted) {
                 self.stats.halts += 1;
@@ -127,26 +138,46 @@ impl Strategy {
             }
             self.breached = status.limit_breached;
         }
-        let maintenance = ctx.book.maintenance_margin();
-        if maintenance > Decimal::ZERO {
-            let ratio = ctx.book.equity / maintenance;
-            if let Some(transition) = self.tiers.observe(ratio, &self.config.risk) {
-                self.stats.tier_changes += 1;
-                match transition.directive {
-                    MarginDirective::Normal => {}
-                    MarginDirective::Reduce { fraction }
-                    | MarginDirective::Deleverage { fraction } => {
-                        cut = Some(fraction);
-                    }
-                    MarginDirective::CloseAll => close_all = true,
+        // Margin tiers as the risk service computes them: the worse of the futures tier
+        // (coverage) and the cross-margin tier (level); no positions / loans count as Green.
+        let health = ctx.book.wallet_health();
+        let futures_tier = match health.futures_coverage {
+            Some(coverage) => {
+                self.futures_tiers.observe(coverage, &self.config.risk);
+                self.futures_tiers.current()
+            }
+            None => {
+                self.futures_tiers = TierTracker::new();
+                None
+            }
+        };
+        let cross_tier = match health.margin_level {
+            Some(level) => {
+                self.cross_tiers.observe(level, &self.cross_params);
+                self.cross_tiers.current()
+            }
+            None => {
+                self.cross_tiers = TierTracker::new();
+                None
+            }
+        };
+        let tier = futures_tier.max(cross_tier).unwrap_or(MarginTier::Green);
+        let previous = self.tier.replace(tier);
+        if previous.is_some_and(|p| p != tier) {
+            self.stats.tier_changes += 1;
+        }
+        // Worsening issues the new tier's directive at once (like the risk service).
+        if previous.is_none_or(|p| tier > p) {
+            match directive_for(tier, &self.config.risk) {
+                MarginDirective::Normal => {}
+                MarginDirective::Reduce { fraction } | MarginDirective::Deleverage { fraction } => {
+                    cut = Some(fraction);
                 }
+                MarginDirective::CloseAll => close_all = true,
             }
         }
         // Only a healthy (Green) account grows exposure.
-        entries_allowed &= self
-            .tiers
-            .current()
-            .is_none_or(|tier| tier == fff_core::MarginTier::Green);
+        entries_allowed &= tier == MarginTier::Green;
         (entries_allowed, close_all, cut)
     }
 
@@ -162,6 +193,8 @@ impl Strategy {
         for p in &ctx.book.positions {
             (p.symbol, p.direction == Direction::PositiveCarry).hash(&mut hasher);
             p.qty.hash(&mut hasher);
+            // A new close moves the capital the book ties up against the budget.
+            p.perp_price.hash(&mut hasher);
         }
         hasher.finish()
     }
@@ -301,6 +334,9 @@ impl Policy for Strategy {
         }
         if entries_allowed {
             self.allocate_entries(ctx, &mut orders, &flipped);
+        } else {
+            // No entries and no growth, but the book still has to fit the capital budget.
+            self.fit_held_to_budget(ctx, &mut orders);
         }
         // Closes first, so the capital they free is there for the entries.
         let (mut closes, sets): (Vec<Order>, Vec<Order>) = orders

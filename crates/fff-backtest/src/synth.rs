@@ -3,14 +3,16 @@
 use rust_decimal::Decimal;
 
 use crate::data::{
-    DAY_MS, DailyBar, Dataset, DateRange, FundingPoint, HOUR_MS, SymbolData, base_asset,
+    DAY_MS, DailyBar, Dataset, DateRange, FundingPoint, HOUR_MS, SpotListing, SymbolData,
+    base_asset,
 };
 
 /// 2024-01-01T00:00:00Z.
 pub const EPOCH_2024_MS: i64 = 1_704_067_200_000;
 
 /// A symbol whose funding rate is `rate(settlement index)`, settling every `interval_hours`
-/// for `days` days from `start_ms` (stamped 3 ms after the hour, like Binance), without prices.
+/// for `days` days from `start_ms` (stamped 3 ms after the hour, like Binance), without prices
+/// and without evidence of a spot market (see [`listed`]).
 pub fn symbol(
     name: &str,
     start_ms: i64,
@@ -33,11 +35,25 @@ pub fn symbol(
             .collect(),
         spot: Vec::new(),
         perp: Vec::new(),
+        spot_listing: SpotListing::default(),
         funding_gaps: 0,
     }
 }
 
-/// Daily bars with closes `close(day index)` from `start_ms`.
+/// `data` with a spot market listed for all time (as a listing file would say).
+pub fn listed(mut data: SymbolData) -> SymbolData {
+    data.spot_listing = SpotListing::ALWAYS;
+    data
+}
+
+/// `data` with spot bars, which are also the evidence of its spot market (like the loader).
+pub fn with_spot(mut data: SymbolData, spot: Vec<DailyBar>) -> SymbolData {
+    data.spot_listing = SpotListing::combine(spot.first().map(|b| b.open_time_ms), None);
+    data.spot = spot;
+    data
+}
+
+/// Daily bars with closes `close(day index)` from `start_ms`; high and low equal the close.
 pub fn bars(
     start_ms: i64,
     days: i64,
@@ -45,10 +61,15 @@ pub fn bars(
     volume: Option<Decimal>,
 ) -> Vec<DailyBar> {
     (0..days)
-        .map(|d| DailyBar {
-            open_time_ms: start_ms + d * DAY_MS,
-            close: close(d),
-            quote_volume: volume,
+        .map(|d| {
+            let close = close(d);
+            DailyBar {
+                open_time_ms: start_ms + d * DAY_MS,
+                high: close,
+                low: close,
+                close,
+                quote_volume: volume,
+            }
         })
         .collect()
 }
@@ -81,7 +102,7 @@ pub fn random_market(count: usize, days: i64, seed: u64) -> Dataset {
             .map(|_| (next() % 200) as i64 - 100)
             .collect();
         let name = format!("S{index}USDT");
-        let mut data = symbol(&name, EPOCH_2024_MS, days, interval, |i| {
+        let data = symbol(&name, EPOCH_2024_MS, days, interval, |i| {
             let regime = if (i / 90) % 2 == 0 { bias } else { -bias / 2 };
             Decimal::new((regime + noise[i]) * i64::from(interval), 6)
         });
@@ -95,13 +116,27 @@ pub fn random_market(count: usize, days: i64, seed: u64) -> Dataset {
             })
             .collect();
         let basis: Vec<i64> = (0..days).map(|_| (next() % 11) as i64 - 5).collect();
-        data.spot = bars(EPOCH_2024_MS, days, |d| closes[d as usize], None);
-        data.perp = bars(
+        // Intraday range: up to +-3 % around the close (a few percent, like majors).
+        let ranges: Vec<(i64, i64)> = (0..days)
+            .map(|_| ((next() % 301) as i64, (next() % 301) as i64))
+            .collect();
+        let widen = |mut bars: Vec<DailyBar>| {
+            for (bar, (up, down)) in bars.iter_mut().zip(&ranges) {
+                bar.high = bar.close * (Decimal::ONE + Decimal::new(*up, 4));
+                bar.low = bar.close * (Decimal::ONE - Decimal::new(*down, 4));
+            }
+            bars
+        };
+        let mut data = with_spot(
+            data,
+            widen(bars(EPOCH_2024_MS, days, |d| closes[d as usize], None)),
+        );
+        data.perp = widen(bars(
             EPOCH_2024_MS,
             days,
             |d| closes[d as usize] * (Decimal::ONE + Decimal::new(basis[d as usize], 4)),
             Some(Decimal::from(500_000_000)),
-        );
+        ));
         symbols.push(data);
     }
     dataset(symbols)

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use fff_core::{FundingInterval, MarketSnapshot, Symbol};
 use rust_decimal::Decimal;
 
-use crate::data::{DAY_MS, HOUR_MS};
+use crate::data::{DAY_MS, HOUR_MS, SpotListing};
 
 /// Settlements kept for the stability score (a week of 8-hour funding).
 pub const HISTORY_LEN: usize = 21;
@@ -32,6 +32,10 @@ pub struct SymbolState {
     /// Hourly borrow rate of the base asset, and whether it came from data or config.
     pub borrow_hourly: Decimal,
     pub borrow_known: bool,
+    /// When a spot market is evidenced for the pair.
+    pub spot_listing: SpotListing,
+    /// `[backtest].assume_spot_markets`: every pair counts as having a spot market.
+    pub assume_spot_market: bool,
     /// Bumped whenever an input of qualification or scoring changes (settlement, volume,
     /// borrow rate), so policies can cache per-symbol work.
     pub version: u64,
@@ -40,6 +44,8 @@ pub struct SymbolState {
 impl SymbolState {
     pub fn new(name: &str, borrow_hourly: Decimal, borrow_known: bool) -> Self {
         Self {
+            spot_listing: SpotListing::ALWAYS,
+            assume_spot_market: false,
             symbol: Symbol::parse(name).ok(),
             recent: VecDeque::with_capacity(HISTORY_LEN + 1),
             interval_hours: 8,
@@ -67,6 +73,16 @@ impl SymbolState {
         self.recent.back().is_some_and(|(t, _)| {
             now_ms - t <= 2 * i64::from(self.interval_hours) * HOUR_MS + HOUR_MS
         })
+    }
+
+    /// Whether a spot market for the pair is evidenced (or assumed) at `now_ms`.
+    pub fn has_spot_market(&self, now_ms: i64) -> bool {
+        self.assume_spot_market || self.spot_listing.listed_at(now_ms)
+    }
+
+    /// Whether a hedge can be held at `now_ms`: the perp settles and the spot market exists.
+    pub fn tradable(&self, now_ms: i64) -> bool {
+        self.is_live(now_ms) && self.has_spot_market(now_ms)
     }
 
     /// Mean of the last `n` settled rates (per interval).

@@ -1,6 +1,8 @@
-//! The event loop: hour by hour, apply that hour's price closes and funding settlements in
-//! time order, let the policy decide, accrue borrow interest, record a sample.
+//! The event loop: hour by hour, check held hedges against the day's adverse extremes and apply
+//! that hour's price closes and funding settlements in time order, keep both wallets funded,
+//! let the policy decide, fund the wallets again, accrue interest, record a sample.
 
+use fff_core::CapitalModel;
 use fff_core::rates::hourly_from_daily;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -22,8 +24,10 @@ const MAX_EQUITY: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false
 pub struct HourSample {
     pub time_ms: i64,
     pub equity: f64,
-    /// Margin capital in use / equity.
+    /// Capital in use (both legs, fff-core's capital model) / equity.
     pub utilization: f64,
+    /// Total per-leg notional / equity.
+    pub notional_to_equity: f64,
 }
 
 /// One UTC day's closing state (money exact).
@@ -33,6 +37,9 @@ pub struct DaySample {
     pub equity: Decimal,
     /// Cumulative totals up to this instant.
     pub totals: PairLedger,
+    /// Cumulative wallet transfers (count, USDT) up to this instant.
+    pub transfers: u64,
+    pub transferred: Decimal,
 }
 
 /// Everything one replay produced.
@@ -47,8 +54,8 @@ pub struct RunOutput {
     pub events: u64,
     pub start_ms: i64,
     pub end_ms: i64,
-    /// Lowest margin ratio (equity / maintenance) seen, when positions were open.
-    pub min_margin_ratio: Option<Decimal>,
+    /// Peak total per-leg notional / equity, hourly after decisions.
+    pub max_notional_to_equity: Decimal,
 }
 
 /// Sum of every pair's ledger.
@@ -57,6 +64,9 @@ pub fn total_ledger(ledgers: &[PairLedger]) -> PairLedger {
     for l in ledgers {
         total.funding += l.funding;
         total.borrow += l.borrow;
+        total.usdt_interest += l.usdt_interest;
+        total.liquidation += l.liquidation;
+        total.liquidations += l.liquidations;
         total.fees += l.fees;
         total.slippage += l.slippage;
         total.basis += l.basis;
@@ -87,18 +97,30 @@ pub fn borrow_hourly(
     }
 }
 
+/// Hourly USDT borrow rate at `time_ms`: `borrow_daily_rate.USDT`, else the data, else
+/// `default_usdt_borrow_daily_rate`.
+pub fn usdt_borrow_hourly(dataset: &Dataset, costs: &CostModel, time_ms: i64) -> Decimal {
+    if let Some(daily) = costs.borrow_daily_rate.get("USDT") {
+        return hourly_from_daily(*daily);
+    }
+    dataset
+        .borrow
+        .hourly_rate("USDT", time_ms)
+        .unwrap_or_else(|| hourly_from_daily(costs.default_usdt_borrow_daily_rate))
+}
+
 struct Cursor {
     funding: usize,
     spot: usize,
     perp: usize,
 }
 
-/// Replays `dataset` through `policy`. `margin_per_notional` converts perp notional to margin
-/// capital for the utilization series.
+/// Replays `dataset` through `policy` on an account whose hedges tie up capital as `model`
+/// says.
 pub fn replay(
     dataset: &Dataset,
     costs: &CostModel,
-    margin_per_notional: Decimal,
+    model: &CapitalModel,
     policy: &mut dyn Policy,
     mut progress: impl FnMut(u64),
 ) -> Result<RunOutput> {
@@ -121,9 +143,13 @@ pub fn replay(
         .iter()
         .map(|s| {
             let (rate, known) = borrow_hourly(dataset, costs, &s.base_asset, start);
-            SymbolState::new(&s.symbol, rate, known)
+            let mut state = SymbolState::new(&s.symbol, rate, known);
+            state.spot_listing = s.spot_listing;
+            state.assume_spot_market = costs.assume_spot_markets;
+            state
         })
         .collect();
+    let mut usdt_hourly = usdt_borrow_hourly(dataset, costs, start);
     let mut cursors: Vec<Cursor> = symbols
         .iter()
         .map(|_| Cursor {
@@ -132,11 +158,11 @@ pub fn replay(
             perp: 0,
         })
         .collect();
-    let mut book = Book::new(costs.clone(), symbols.len());
+    let mut book = Book::new(costs.clone(), model.clone(), symbols.len());
     let mut hourly = Vec::new();
     let mut daily = Vec::new();
     let mut events = 0u64;
-    let mut min_margin_ratio: Option<Decimal> = None;
+    let mut max_notional_to_equity = Decimal::ZERO;
     let interval = i64::from(policy.decision_interval_hours().max(1));
     let mut hour = start;
     // Warm-up: state only (no positions exist yet, so nothing is booked).
@@ -152,6 +178,15 @@ pub fn replay(
             &mut events,
         );
         if hour.rem_euclid(DAY_MS) == 0 {
+            // Hedge-days the liquidation check could not see (no bar of either leg today).
+            for p in &book.positions {
+                let state = &market[p.symbol];
+                let bar_today = |leg: Option<(i64, Decimal)>| leg.is_some_and(|(t, _)| t == hour);
+                if !bar_today(state.spot) && !bar_today(state.perp) {
+                    book.health.unchecked_days += 1;
+                }
+            }
+            usdt_hourly = usdt_borrow_hourly(dataset, costs, hour);
             for (state, data) in market.iter_mut().zip(symbols) {
                 let (rate, known) = borrow_hourly(dataset, costs, &data.base_asset, hour);
                 if rate != state.borrow_hourly {
@@ -161,7 +196,16 @@ pub fn replay(
                 state.borrow_known = known;
             }
         }
+        if hour.rem_euclid(DAY_MS) == 0 {
+            // The day's state at midnight: its closes and settlements in, before the new
+            // day's trades (so a trade at 00:00 on 1 January counts in the new year).
+            daily.push(day_sample(hour, &book));
+            progress(events);
+        }
         close_dead_positions(dataset, &market, &mut book, hour);
+        // The live executor keeps both sides funded continuously: before decisions (so risk
+        // sees the funded account) and after them (entries need their capital at once).
+        book.fund_wallets();
         if (hour / HOUR_MS) % interval == 0 {
             let orders = policy.decide(&DecisionContext {
                 now_ms: hour,
@@ -170,38 +214,35 @@ pub fn replay(
                 book: &book,
             });
             execute(dataset, &market, &mut book, hour, &orders);
+            book.fund_wallets();
         }
-        book.accrue_borrow(|i| market[i].borrow_hourly);
-        if book.equity.abs() > MAX_EQUITY {
+        book.accrue_interest(|i| market[i].borrow_hourly, usdt_hourly);
+        let equity = book.equity();
+        if equity.abs() > MAX_EQUITY {
             return Err(Error::Data(format!(
                 "{}: equity reached {} usdt at {}; the data or parameters are implausible",
                 policy.name(),
-                book.equity.round_dp(0),
+                equity.round_dp(0),
                 crate::data::format_time(hour)
             )));
         }
-        let margin = book.gross_notional() * margin_per_notional;
-        let maintenance = book.maintenance_margin();
-        if maintenance > Decimal::ZERO {
-            let ratio = book.equity / maintenance;
-            min_margin_ratio = Some(min_margin_ratio.map_or(ratio, |m| m.min(ratio)));
-        }
+        book.observe_health();
+        let notional = book.gross_notional();
+        let notional_to_equity = if equity > Decimal::ZERO {
+            notional.checked_div(equity).unwrap_or(Decimal::ZERO)
+        } else if notional > Decimal::ZERO {
+            // Hedges held on no equity at all: report it, never hide it as 0.
+            Decimal::MAX
+        } else {
+            Decimal::ZERO
+        };
+        max_notional_to_equity = max_notional_to_equity.max(notional_to_equity);
         hourly.push(HourSample {
             time_ms: hour,
-            equity: book.equity.to_f64().unwrap_or(0.0),
-            utilization: margin
-                .checked_div(book.equity)
-                .and_then(|u| u.to_f64())
-                .unwrap_or(0.0),
+            equity: equity.to_f64().unwrap_or(0.0),
+            utilization: book.utilization().ratio.to_f64().unwrap_or(0.0),
+            notional_to_equity: notional_to_equity.to_f64().unwrap_or(f64::MAX),
         });
-        if hour.rem_euclid(DAY_MS) == 0 {
-            daily.push(DaySample {
-                time_ms: hour,
-                equity: book.equity,
-                totals: total_ledger(&book.ledgers),
-            });
-            progress(events);
-        }
         hour = next;
     }
     // Close out at the last known prices so every run pays its exit costs.
@@ -211,11 +252,7 @@ pub fn replay(
         .map(|p| Order::Close { symbol: p.symbol })
         .collect();
     execute(dataset, &market, &mut book, end, &open);
-    daily.push(DaySample {
-        time_ms: end,
-        equity: book.equity,
-        totals: total_ledger(&book.ledgers),
-    });
+    daily.push(day_sample(end, &book));
     Ok(RunOutput {
         name: policy.name().to_string(),
         stats: policy.stats(),
@@ -225,12 +262,23 @@ pub fn replay(
         events,
         start_ms: start,
         end_ms: end,
-        min_margin_ratio,
+        max_notional_to_equity,
     })
 }
 
+fn day_sample(time_ms: i64, book: &Book) -> DaySample {
+    DaySample {
+        time_ms,
+        equity: book.equity(),
+        totals: total_ledger(&book.ledgers),
+        transfers: book.transfers.count,
+        transferred: book.transfers.amount,
+    }
+}
+
 /// Applies every event before `until` (prices first within a symbol: closes are stamped on
-/// the hour, settlements a few ms after it).
+/// the hour, settlements a few ms after it). A held hedge is checked against the high/low of
+/// the day that closed before its legs are marked to the closes.
 fn advance(
     dataset: &Dataset,
     market: &mut [SymbolState],
@@ -239,40 +287,76 @@ fn advance(
     until: i64,
     events: &mut u64,
 ) {
+    /// What one symbol's klines brought in this step.
+    #[derive(Default)]
+    struct Closed {
+        spot: bool,
+        perp: bool,
+        spot_range: Option<(Decimal, Decimal)>,
+        perp_range: Option<(Decimal, Decimal)>,
+    }
+    let widen = |range: Option<(Decimal, Decimal)>, bar: &crate::data::DailyBar| {
+        Some(range.map_or((bar.high, bar.low), |(h, l)| {
+            (h.max(bar.high), l.min(bar.low))
+        }))
+    };
+    let mut closed: Vec<Closed> = Vec::with_capacity(dataset.symbols.len());
     for (index, data) in dataset.symbols.iter().enumerate() {
         let cursor = &mut cursors[index];
         let state = &mut market[index];
-        let (mut spot_moved, mut perp_moved) = (false, false);
+        let mut c = Closed::default();
         while let Some(bar) = data.spot.get(cursor.spot) {
-            let closed = bar.open_time_ms + DAY_MS;
-            if closed >= until {
+            let close_ms = bar.open_time_ms + DAY_MS;
+            if close_ms >= until {
                 break;
             }
-            state.spot = Some((closed, bar.close));
+            state.spot = Some((close_ms, bar.close));
+            c.spot_range = widen(c.spot_range, bar);
             cursor.spot += 1;
             *events += 1;
-            spot_moved = true;
+            c.spot = true;
         }
         while let Some(bar) = data.perp.get(cursor.perp) {
-            let closed = bar.open_time_ms + DAY_MS;
-            if closed >= until {
+            let close_ms = bar.open_time_ms + DAY_MS;
+            if close_ms >= until {
                 break;
             }
-            state.perp = Some((closed, bar.close));
+            state.perp = Some((close_ms, bar.close));
             state.volume_24h = bar.quote_volume;
+            c.perp_range = widen(c.perp_range, bar);
             cursor.perp += 1;
             *events += 1;
-            perp_moved = true;
+            c.perp = true;
         }
-        if perp_moved {
+        if c.perp {
             // New 24h volume; prices alone do not change what qualification reads.
             state.version += 1;
         }
-        if spot_moved || perp_moved {
+        closed.push(c);
+    }
+    // The day's extremes came before its closes: every hedge is checked against them with the
+    // account as it stood at the previous closes, before any leg is marked.
+    for (index, (data, c)) in dataset.symbols.iter().zip(&closed).enumerate() {
+        if (c.spot || c.perp)
+            && book.check_extremes(
+                until - HOUR_MS,
+                index,
+                &data.symbol,
+                c.spot_range,
+                c.perp_range,
+            )
+        {
+            book.health.checked_days += 1;
+        }
+    }
+    for (index, (data, c)) in dataset.symbols.iter().zip(&closed).enumerate() {
+        let cursor = &mut cursors[index];
+        let state = &mut market[index];
+        if c.spot || c.perp {
             // Only legs with a close in this step are marked; a leg whose series ended (or
             // lags) follows the other leg's return instead of showing a fake basis move.
-            let spot = state.spot.filter(|_| spot_moved).map(|(_, p)| p);
-            let perp = state.perp.filter(|_| perp_moved).map(|(_, p)| p);
+            let spot = state.spot.filter(|_| c.spot).map(|(_, p)| p);
+            let perp = state.perp.filter(|_| c.perp).map(|(_, p)| p);
             book.mark_fresh(index, spot, perp);
         }
         while let Some(point) = data.funding.get(cursor.funding) {
@@ -294,12 +378,13 @@ fn advance(
     }
 }
 
-/// Hedges on perps that stopped settling (delisted or data ended) are closed.
+/// Hedges on perps that stopped settling (delisted or data ended), or whose spot market is no
+/// longer evidenced (delisted in the listing file), are closed.
 fn close_dead_positions(dataset: &Dataset, market: &[SymbolState], book: &mut Book, now: i64) {
     let dead: Vec<Order> = book
         .positions
         .iter()
-        .filter(|p| !market[p.symbol].is_live(now))
+        .filter(|p| !market[p.symbol].tradable(now))
         .map(|p| Order::Close { symbol: p.symbol })
         .collect();
     if !dead.is_empty() {

@@ -68,15 +68,82 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
             no_prices.join(", ")
         ));
     }
-    let no_spot = names(&|s| s.spot.is_empty());
-    if !no_spot.is_empty() {
+    let no_evidence = names(&|s| s.spot_listing.listed_ms.is_none());
+    let evidenced: Vec<String> = symbols
+        .iter()
+        .filter_map(|s| {
+            let listed = s.spot_listing.listed_ms?;
+            let source = if s.spot_listing.from_listing_file {
+                "listing file"
+            } else {
+                "klines"
+            };
+            let since = if listed == i64::MIN {
+                "always".to_string()
+            } else {
+                format!("from {}", crate::data::format_day(listed))
+            };
+            let until = s.spot_listing.delisted_ms.map_or(String::new(), |d| {
+                format!(" to {}", crate::data::format_day(d))
+            });
+            Some(format!("{} ({since}{until}, {source})", s.symbol))
+        })
+        .collect();
+    if config.backtest.assume_spot_markets {
         notes.push(format!(
-            "No spot klines for {} of {} symbols ({}): the replay assumes a Binance spot market existed, and marks the spot leg with the perp price, so the basis between the legs is not modelled there.",
-            no_spot.len(),
+            "Spot markets ASSUMED for all {} symbols (`--assume-spot-markets`): {} of them have no spot-market evidence in the data ({}) and are traded anyway.",
             symbols.len(),
-            no_spot.join(", ")
+            no_evidence.len(),
+            if no_evidence.is_empty() { "none".to_string() } else { no_evidence.join(", ") }
+        ));
+    } else {
+        notes.push(format!(
+            "Spot-market evidence (spot klines, or `{}`) for {} of {} symbols: {}. A symbol is tradable only while its spot market is evidenced (by every run: strategy, baselines, bound); the other {} are never traded ({}). `--assume-spot-markets` overrides this.",
+            crate::data::LISTING_FILE,
+            evidenced.len(),
+            symbols.len(),
+            if evidenced.is_empty() { "none".to_string() } else { evidenced.join(", ") },
+            no_evidence.len(),
+            if no_evidence.is_empty() { "none".to_string() } else { no_evidence.join(", ") }
         ));
     }
+    let no_spot = names(&|s| s.spot.is_empty() && s.spot_listing.listed_ms.is_some());
+    if !no_spot.is_empty() {
+        notes.push(format!(
+            "No spot klines for {} (spot market from the listing file{}): the spot leg is marked with the perp price, so the basis between the legs is not modelled there.",
+            no_spot.join(", "),
+            if config.backtest.assume_spot_markets { " or assumed" } else { "" }
+        ));
+    } else if config.backtest.assume_spot_markets && !no_evidence.is_empty() {
+        notes.push(format!(
+            "Without spot klines ({}), the spot leg is marked with the perp price, so the basis between the legs is not modelled there.",
+            no_evidence.join(", ")
+        ));
+    }
+    let spot_ends: Vec<String> = symbols
+        .iter()
+        .filter_map(|s| {
+            let last = s.spot.last()?;
+            let funding_end = s.funding.last()?.time_ms;
+            (funding_end > last.open_time_ms + 2 * crate::data::DAY_MS).then(|| {
+                format!(
+                    "{} ({})",
+                    s.symbol,
+                    crate::data::format_day(last.open_time_ms)
+                )
+            })
+        })
+        .collect();
+    if !spot_ends.is_empty() {
+        notes.push(format!(
+            "Spot klines end before funding does for {}: the spot market is assumed to continue (data collections end, markets rarely delist); the spot leg then follows the perp's price and the liquidation check uses the perp's high/low only, or none.",
+            spot_ends.join(", ")
+        ));
+    }
+    notes.push(
+        "Liquidation check: each held perp against the high (short) / low (long) of each day's perp kline, else the spot kline's range scaled to the perp; hedge-days with neither are counted as not checked."
+            .to_string(),
+    );
     notes.push(
         "Where one leg's price series ends or is missing, that leg moves with the other leg's return (no false unhedged P&L); basis P&L is booked only while both legs have prices."
             .to_string(),
@@ -114,6 +181,24 @@ pub fn coverage_notes(dataset: &Dataset, config: &BacktestConfig) -> Vec<String>
         notes.push(format!(
             "Borrow rates from config: {}.",
             from_config.join(", ")
+        ));
+    }
+    if config.capital.spot_usdt_borrow {
+        let hourly = crate::engine::replay::usdt_borrow_hourly(dataset, &config.backtest, start);
+        let source = if config.backtest.borrow_daily_rate.contains_key("USDT") {
+            "config"
+        } else if dataset.borrow.hourly_rate("USDT", start).is_some() {
+            if dataset.borrow.is_history("USDT") {
+                "data, a step function of time"
+            } else {
+                "data snapshot"
+            }
+        } else {
+            "`default_usdt_borrow_daily_rate`"
+        };
+        notes.push(format!(
+            "`capital.spot_usdt_borrow` is on: positive-carry spot buys borrow USDT (notional / margin level target) and pay USDT interest, {} %/yr at the start ({source}).",
+            (hourly * Decimal::from(24 * 365) * Decimal::ONE_HUNDRED).round_dp(2)
         ));
     }
     if !defaulted.is_empty() {

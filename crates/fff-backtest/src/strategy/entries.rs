@@ -1,15 +1,96 @@
-//! Entries: qualify, score, rank, allocate, minimal turnover, then lazy sizing.
+//! Entries: qualify, score, rank, allocate (fff-core's capital model), minimal turnover, then
+//! lazy sizing in capital terms.
 
 use std::collections::BTreeMap;
 
-use fff_core::{CarryPosition, Direction, Symbol, allocate, plan_turnover};
+use fff_core::{Allocation, CarryPosition, Direction, Symbol, allocate, plan_turnover};
 use rust_decimal::Decimal;
 
 use super::Strategy;
-use super::sizing::{SizedLine, lazy_resize};
+use super::sizing::{ResizeRule, SizedLine, lazy_resize};
 use crate::engine::policy::{DecisionContext, Order};
 
 impl Strategy {
+    fn resize_rule(&self, allocation: &Allocation) -> ResizeRule {
+        ResizeRule {
+            budget: allocation.capital_budget,
+            pair_cap: allocation.pair_capital_cap,
+            band: self.config.backtest.resize_threshold,
+            tolerance: self.config.backtest.budget_tolerance,
+        }
+    }
+
+    fn unit(&self, direction: Direction) -> Decimal {
+        self.model.per_unit(direction).total()
+    }
+
+    /// Turns sized lines into orders (changes below `min_trade_usdt` are skipped).
+    fn emit(&self, lines: &[SizedLine], orders: &mut BTreeMap<usize, Order>) {
+        let min_trade = self.config.rebalance.min_trade_usdt;
+        for line in lines {
+            let unchanged = line
+                .current
+                .is_some_and(|c| (c - line.size).abs() < min_trade);
+            if unchanged {
+                continue;
+            }
+            orders.insert(
+                line.index,
+                Order::Set {
+                    symbol: line.index,
+                    direction: line.direction,
+                    notional: line.size,
+                },
+            );
+        }
+    }
+
+    /// A pass without entries (drawdown halt, margin tier not Green): held hedges, as the
+    /// rebalance table and any cut left them, are only trimmed to fit the capital budget.
+    pub(super) fn fit_held_to_budget(
+        &mut self,
+        ctx: &DecisionContext<'_>,
+        orders: &mut BTreeMap<usize, Order>,
+    ) {
+        let allocation = match allocate(ctx.book.equity(), &[], &self.model, 0) {
+            Ok(allocation) => allocation,
+            Err(error) => {
+                self.stats.notes.push(format!("allocation failed: {error}"));
+                return;
+            }
+        };
+        let mut lines: Vec<SizedLine> = Vec::new();
+        for p in &ctx.book.positions {
+            let (direction, notional) = match orders.get(&p.symbol) {
+                Some(Order::Close { .. }) => continue,
+                Some(Order::Set {
+                    direction,
+                    notional,
+                    ..
+                }) => (*direction, *notional),
+                None => (p.direction, p.notional()),
+            };
+            lines.push(SizedLine::keep(
+                p.symbol,
+                direction,
+                self.unit(direction),
+                notional,
+            ));
+        }
+        let before: Vec<Decimal> = lines.iter().map(|l| l.size).collect();
+        lazy_resize(&mut lines, &self.resize_rule(&allocation));
+        let trimmed: Vec<SizedLine> = lines
+            .into_iter()
+            .zip(before)
+            .filter(|(line, size)| line.size != *size)
+            .map(|(line, _)| line)
+            .collect();
+        if !trimmed.is_empty() {
+            self.count("adjust: trim to the capital budget", trimmed.len() as u64);
+        }
+        self.emit(&trimmed, orders);
+    }
+
     /// Qualify, score, rank, allocate and apply minimal turnover; merges into `orders`.
     pub(super) fn allocate_entries(
         &mut self,
@@ -18,10 +99,10 @@ impl Strategy {
         flipped: &[usize],
     ) {
         let period = self.config.pair_selection.rate_period_hours;
-        let mut ranked: Vec<(Decimal, usize)> = Vec::new();
+        let mut ranked: Vec<(Decimal, usize, Direction)> = Vec::new();
         let mut carry: BTreeMap<usize, (Direction, Decimal)> = BTreeMap::new();
         for (index, state) in ctx.market.iter().enumerate() {
-            if !state.is_live(ctx.now_ms) {
+            if !state.tradable(ctx.now_ms) {
                 continue;
             }
             let Some(eval) = self.evaluate(index, state) else {
@@ -38,16 +119,22 @@ impl Strategy {
             // Entry needs qualification; a held hedge stays a candidate until the rebalance
             // table closes it or minimal turnover hands its slot to a better pair, so a rate
             // hovering at a threshold does not open and close it every settlement.
-            let held = ctx.book.position(index).is_some();
-            if (eval.passed || held) && !closing {
-                ranked.push((eval.score.total, index));
+            let held = ctx.book.position(index);
+            if (eval.passed || held.is_some()) && !closing {
+                // Capital is charged for the direction the hedge will face: a held hedge
+                // keeps its own unless the rebalance table flips it.
+                let facing = match held {
+                    Some(p) if !flipped.contains(&index) => p.direction,
+                    _ => direction,
+                };
+                ranked.push((eval.score.total, index, facing));
             }
         }
         // Best first; ties by symbol for determinism.
         ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let symbols: Vec<Symbol> = ranked
+        let pairs: Vec<(Symbol, Direction)> = ranked
             .iter()
-            .filter_map(|(_, i)| ctx.market[*i].symbol.clone())
+            .filter_map(|(_, i, d)| Some((ctx.market[*i].symbol.clone()?, *d)))
             .collect();
         let index_of = |symbol: &Symbol| {
             ctx.market
@@ -55,9 +142,9 @@ impl Strategy {
                 .position(|s| s.symbol.as_ref() == Some(symbol))
         };
         let allocation = match allocate(
-            ctx.book.equity,
-            &symbols,
-            &self.config.capital,
+            ctx.book.equity(),
+            &pairs,
+            &self.model,
             self.config.pair_selection.max_pairs,
         ) {
             Ok(allocation) => allocation,
@@ -115,7 +202,12 @@ impl Strategy {
                 && p.direction != direction
                 && !flipped.contains(&index)
             {
-                lines.push(SizedLine::keep(index, p.direction, p.notional()));
+                lines.push(SizedLine::keep(
+                    index,
+                    p.direction,
+                    self.unit(p.direction),
+                    p.notional(),
+                ));
                 continue;
             }
             let held_size = current
@@ -124,49 +216,27 @@ impl Strategy {
             lines.push(SizedLine {
                 index,
                 direction,
+                unit: self.unit(direction),
                 target: target.notional,
                 current: held_size,
                 size: held_size.unwrap_or(target.notional),
             });
         }
-        let budget = allocation.max_position_notional;
-        let cap = allocation.pair_notional_cap;
-        // Price moves and funding make the held book drift around the budget; tolerate half
-        // the resize band above it, but never into the reserve.
-        let capital = &self.config.capital;
-        let headroom = ((Decimal::ONE - capital.reserve_ratio)
-            .checked_div(capital.target_utilization)
-            .unwrap_or(Decimal::ONE)
-            - Decimal::ONE)
-            .max(Decimal::ZERO);
-        let band = self.config.backtest.resize_threshold;
-        let slack = (band / Decimal::TWO).min(headroom);
-        lazy_resize(&mut lines, budget, cap, band, slack);
-        let min_trade = self.config.rebalance.min_trade_usdt;
-        let mut targeted = Vec::new();
-        for line in &lines {
-            targeted.push(line.index);
-            let unchanged = line
-                .current
-                .is_some_and(|c| (c - line.size).abs() < min_trade);
-            if unchanged {
-                continue;
-            }
-            orders.insert(
-                line.index,
-                Order::Set {
-                    symbol: line.index,
-                    direction: line.direction,
-                    notional: line.size,
-                },
-            );
-        }
+        lazy_resize(&mut lines, &self.resize_rule(&allocation));
+        self.emit(&lines, orders);
+        // Held hedges the plan no longer sizes are closed. That includes a hedge the rebalance
+        // table flipped: flipped at its old size it would hold capital the allocation gave to
+        // others (a flip to negative carry needs more of it), and the next pass would close it.
+        let targeted: Vec<usize> = lines.iter().map(|l| l.index).collect();
         for p in &ctx.book.positions {
             if !targeted.contains(&p.symbol)
-                && !flipped.contains(&p.symbol)
                 && !matches!(orders.get(&p.symbol), Some(Order::Close { .. }))
             {
-                self.count("close: dropped by allocation / turnover", 1);
+                if flipped.contains(&p.symbol) {
+                    self.count("close: flip dropped by allocation / turnover", 1);
+                } else {
+                    self.count("close: dropped by allocation / turnover", 1);
+                }
                 orders.insert(p.symbol, Order::Close { symbol: p.symbol });
             }
         }

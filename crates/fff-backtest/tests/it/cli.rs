@@ -7,8 +7,10 @@ use fff_backtest::{BacktestArgs, run};
 fn write_market(dir: &Path) {
     let funding = dir.join("funding");
     let perp = dir.join("perp_1d");
+    let spot = dir.join("spot_1d");
     std::fs::create_dir_all(&funding).unwrap();
     std::fs::create_dir_all(&perp).unwrap();
+    std::fs::create_dir_all(&spot).unwrap();
     let start = 1_704_067_200_000i64; // 2024-01-01
     for (name, interval, rate) in [("BTCUSDT", 8, "0.0002"), ("ETHUSDT", 4, "0.00015")] {
         let mut text = String::from("symbol,fundingTime,fundingRate,markPrice\n");
@@ -21,14 +23,23 @@ fn write_market(dir: &Path) {
         std::fs::write(funding.join(format!("{name}.csv")), text).unwrap();
         let mut bars =
             String::from("openTime,open,high,low,close,volume,quoteVolume,count,closeTime\n");
+        let mut spot_bars = String::from("openTime,open,high,low,close,volume\n");
         for d in 0..60 {
+            let close = 100 + d;
+            let open = start + d * 86_400_000;
             bars.push_str(&format!(
-                "{},1,1,1,{},1,900000000,1,0\n",
-                start + d * 86_400_000,
-                100 + d
+                "{open},{close},{},{},{close},1,900000000,1,0\n",
+                close + 1,
+                close - 1
+            ));
+            spot_bars.push_str(&format!(
+                "{open},{close},{},{},{close},1\n",
+                close + 1,
+                close - 1
             ));
         }
         std::fs::write(perp.join(format!("{name}.csv")), bars).unwrap();
+        std::fs::write(spot.join(format!("{name}.csv")), spot_bars).unwrap();
     }
 }
 
@@ -46,6 +57,7 @@ fn args(data: &Path, out: &Path) -> BacktestArgs {
         ],
         grid: Vec::new(),
         split: None,
+        assume_spot_markets: false,
         no_progress: true,
     }
 }
@@ -63,6 +75,12 @@ fn single_run_writes_metrics_report_and_charts() {
         serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap())
             .unwrap();
     for key in [
+        "max_notional_to_equity",
+        "min_futures_margin_coverage",
+        "min_margin_level",
+        "transfers",
+        "transferred_usdt",
+        "usdt_interest",
         "annual_return",
         "sharpe",
         "sortino",
@@ -156,4 +174,36 @@ fn config_file_sections_are_read_and_others_ignored() {
         json["config"]["backtest"]["borrow_daily_rate"]["BTC"],
         "0.0002"
     );
+}
+
+#[test]
+fn assume_spot_markets_flag_is_applied_and_stated() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_market(data.path());
+    // ETH loses its spot klines: without the flag only BTC is traded.
+    std::fs::remove_file(data.path().join("spot_1d/ETHUSDT.csv")).unwrap();
+    let plain = run(&args(data.path(), out.path())).unwrap();
+    let trades = std::fs::read_to_string(out.path().join("trades.csv")).unwrap();
+    assert!(trades.starts_with("time,symbol,kind,direction,qty_delta,notional,cost\n"));
+    assert!(
+        trades.contains("BTCUSDT") && !trades.contains("ETHUSDT"),
+        "{trades}"
+    );
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(report.contains("Spot-market evidence"), "{report}");
+    assert!(plain.metrics[0].max_notional_to_equity <= 0.70);
+
+    let mut a = args(data.path(), out.path());
+    a.assume_spot_markets = true;
+    run(&a).unwrap();
+    let trades = std::fs::read_to_string(out.path().join("trades.csv")).unwrap();
+    assert!(trades.contains("ETHUSDT"), "{trades}");
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(report.contains("**ASSUMED**"), "{report}");
+    assert!(report.contains("--assume-spot-markets"), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["config"]["backtest"]["assume_spot_markets"], true);
 }

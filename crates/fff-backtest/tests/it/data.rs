@@ -138,3 +138,66 @@ fn repository_layouts_and_borrow_snapshots_parse() {
     assert_eq!(dataset.borrow.hourly_rate("SOL", 0), Some(dec!(0.000015)));
     assert_eq!(dataset.borrow.hourly_rate("USDT", 0), Some(dec!(0.00001)));
 }
+
+#[test]
+fn spot_evidence_comes_from_klines_or_the_listing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["AUSDT", "BUSDT", "CUSDT", "DUSDT"] {
+        write(
+            dir.path(),
+            &format!("funding/{name}.csv"),
+            &format!(
+                "symbol,fundingTime,fundingRate,markPrice\n{name},1704067200000,0.0001,\n{name},1704096000000,0.0001,\n"
+            ),
+        );
+    }
+    // A: spot klines from 2024-01-02; B: listed (no klines) from 2023-12-01, delisted 2024-02-01;
+    // C: listed before any data; D: nothing.
+    write(
+        dir.path(),
+        "spot_1d/AUSDT.csv",
+        "openTime,open,high,low,close,volume\n1704153600000,1,1.2,0.9,1.1,10\n",
+    );
+    write(
+        dir.path(),
+        "spot_markets.csv",
+        "symbol,listed,delisted\nBUSDT,2023-12-01,2024-02-01\ncusdt,,\n",
+    );
+    let dataset = load_dataset(dir.path(), DateRange::default()).unwrap();
+    let listing = |i: usize| dataset.symbols[i].spot_listing;
+    let jan_1 = 1_704_067_200_000;
+    let day = 86_400_000;
+    assert!(!listing(0).listed_at(jan_1));
+    assert!(listing(0).listed_at(jan_1 + day));
+    assert!(!listing(0).from_listing_file);
+    assert!(listing(1).listed_at(jan_1));
+    assert!(!listing(1).listed_at(jan_1 + 31 * day));
+    assert!(listing(2).listed_at(0));
+    assert!(listing(2).from_listing_file);
+    assert_eq!(listing(3).listed_ms, None);
+    // the high and low of the kline are kept for the liquidation check
+    let bar = &dataset.symbols[0].spot[0];
+    assert_eq!(
+        (bar.high, bar.low, bar.close),
+        (dec!(1.2), dec!(0.9), dec!(1.1))
+    );
+}
+
+#[test]
+fn malformed_listing_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "funding/AUSDT.csv",
+        "symbol,fundingTime,fundingRate,markPrice\nAUSDT,1704067200000,0.0001,\n",
+    );
+    write(
+        dir.path(),
+        "spot_markets.csv",
+        "symbol,listed\nAUSDT,2024-13-01\n",
+    );
+    let message = load_dataset(dir.path(), DateRange::default())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("spot_markets.csv:2:2"), "{message}");
+}
