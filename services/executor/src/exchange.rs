@@ -39,6 +39,25 @@ pub struct OrderRequest {
     pub side_effect: SideEffect,
 }
 
+/// A post-only limit order: it rests at `price` or the venue refuses it (REJECTED or
+/// EXPIRED with nothing filled); it never takes liquidity. Sent as `LIMIT_MAKER`, which the
+/// gateway places as `LIMIT_MAKER` on spot/cross margin and as `LIMIT` + `GTX` on USDⓈ-M.
+///
+/// A separate type rather than an [`OrderKind`]: a resting order is never sent through
+/// `Engine::execute` (which waits for market/IOC orders to finish); its caller follows and
+/// cancels it (see `engine::exit::staged`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakerOrder {
+    pub client_order_id: String,
+    pub venue: Venue,
+    pub symbol: String,
+    pub side: Side,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub reduce_only: bool,
+    pub side_effect: SideEffect,
+}
+
 /// The exchange's view of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderReport {
@@ -136,6 +155,9 @@ pub enum ExchangeError {
 pub trait Exchange: Send + Sync + 'static {
     /// Places an order; idempotent by client order id at the gateway.
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError>;
+    /// Places a post-only order; idempotent by client order id at the gateway. A venue refusal
+    /// (it would have taken liquidity) is a REJECTED or EXPIRED report, not an error.
+    async fn place_maker(&self, order: &MakerOrder) -> Result<OrderReport, ExchangeError>;
     /// The order with this client order id, `None` if the exchange never saw it.
     async fn get_order(
         &self,

@@ -1,5 +1,6 @@
 //! Deterministic client order ids: `fff<position>-<leg><step>`, e.g. `fff42-Pe0` (perp entry
-//! slice 0), `fff42-Se0r1` (spot hedge of slice 0, attempt 1), `fff42-Pu0` (unwind). The same
+//! slice 0), `fff42-Se0r1` (spot hedge of slice 0, attempt 1), `fff42-Pu0` (unwind), `fff42-Pm7`
+//! (post-only exit order, the position's 8th order). The same
 //! (position, leg, step) always yields the same id, so a retried send after a crash is
 //! deduplicated by the gateway and by `orders.client_order_id`. Binance allows 36 characters
 //! of `[.A-Z:/a-z0-9_-]`.
@@ -17,8 +18,10 @@ pub enum Step {
     Unwind(u32, u32),
     /// Drift correction n.
     Adjust(u32),
-    /// Exit, attempt n (limit first, then market).
+    /// Exit order n taking liquidity (limit IOC or market).
     Exit(u32),
+    /// Exit order n resting post-only (maker) for a staged exit slice.
+    ExitMaker(u32),
     /// Reduction n (risk directive).
     Reduce(u32),
 }
@@ -35,6 +38,7 @@ pub fn client_order_id(position_id: i64, leg: Leg, step: Step) -> String {
         Step::Unwind(i, attempt) => format!("u{i}r{attempt}"),
         Step::Adjust(i) => format!("a{i}"),
         Step::Exit(i) => format!("x{i}"),
+        Step::ExitMaker(i) => format!("m{i}"),
         Step::Reduce(i) => format!("d{i}"),
     };
     format!("fff{position_id}-{leg}{step}")
@@ -57,6 +61,7 @@ mod tests {
             Step::Unwind(1, 1),
             Step::Adjust(1),
             Step::Exit(1),
+            Step::ExitMaker(1),
             Step::Reduce(1),
         ];
         let mut seen = std::collections::HashSet::new();
@@ -71,5 +76,14 @@ mod tests {
                 assert!(seen.insert(id));
             }
         }
+        // the widest exit ids still fit
+        for step in [Step::Exit(u32::MAX), Step::ExitMaker(u32::MAX)] {
+            let id = client_order_id(i64::MAX, Leg::Spot, step);
+            assert!(id.len() <= 36, "{id}");
+        }
+        assert_eq!(
+            client_order_id(42, Leg::Perp, Step::ExitMaker(7)),
+            "fff42-Pm7"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::models::margin::{
     MarginPair, MaxBorrowable, NextHourlyInterestRate, SideEffect, TranId,
 };
 use crate::models::spot::SpotOrder;
-use crate::models::{OrderKind, Side};
+use crate::models::{OrderKind, Side, TimeInForce};
 
 const fn sapi(
     method: Method,
@@ -80,6 +80,13 @@ impl MarginOrderRequest {
             .push("isIsolated", "FALSE")
             .push("side", self.side.as_str());
         params = match self.kind {
+            // spot has no GTX: its post-only order is the LIMIT_MAKER type, without timeInForce
+            OrderKind::Limit {
+                price,
+                tif: TimeInForce::Gtx,
+            } => params
+                .push("type", "LIMIT_MAKER")
+                .push("price", price.normalize()),
             OrderKind::Limit { price, tif } => params
                 .push("type", "LIMIT")
                 .push("timeInForce", tif.as_str())
@@ -319,5 +326,36 @@ impl RestClient {
         );
         self.send(&endpoint, Params::new().push("listenKey", listen_key))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::TimeInForce;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn post_only_margin_orders_are_limit_maker_without_time_in_force() {
+        let params = MarginOrderRequest {
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            kind: OrderKind::Limit {
+                price: dec!(65000.10),
+                tif: TimeInForce::Gtx,
+            },
+            qty: dec!(0.010),
+            client_order_id: "fff-3".into(),
+            side_effect: SideEffect::AutoRepay,
+            auto_repay_at_cancel: false,
+        }
+        .params()
+        .unwrap()
+        .0;
+        let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|p| p.1.clone());
+        assert_eq!(get("type").as_deref(), Some("LIMIT_MAKER"));
+        assert_eq!(get("price").as_deref(), Some("65000.1"));
+        assert_eq!(get("timeInForce"), None);
+        assert_eq!(get("sideEffectType").as_deref(), Some("AUTO_REPAY"));
     }
 }

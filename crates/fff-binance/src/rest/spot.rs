@@ -10,7 +10,7 @@ use crate::limiter::{Cost, Scope};
 use crate::models::spot::{SpotAccount, SpotExchangeInfo, SpotOrder};
 use crate::models::{
     ApiRestrictions, BookTicker, Depth, Kline, KlineInterval, OrderKind, ServerTime, Side,
-    Ticker24h,
+    Ticker24h, TimeInForce,
 };
 
 const fn get(path: &'static str, security: Security, weight: u32) -> Endpoint {
@@ -83,6 +83,13 @@ impl SpotOrderRequest {
             .push("symbol", &self.symbol)
             .push("side", self.side.as_str());
         params = match self.kind {
+            // spot has no GTX: its post-only order is the LIMIT_MAKER type, without timeInForce
+            OrderKind::Limit {
+                price,
+                tif: TimeInForce::Gtx,
+            } => params
+                .push("type", "LIMIT_MAKER")
+                .push("price", price.normalize()),
             OrderKind::Limit { price, tif } => params
                 .push("type", "LIMIT")
                 .push("timeInForce", tif.as_str())
@@ -283,7 +290,6 @@ impl RestClient {
 mod tests {
     use super::*;
     use crate::filters::{RawFilter, Venue};
-    use crate::models::TimeInForce;
     use rust_decimal_macros::dec;
 
     #[test]
@@ -320,6 +326,28 @@ mod tests {
         assert_eq!(get("price"), "65000.12");
         assert_eq!(get("quantity"), "0.01234");
         assert_eq!(get("newClientOrderId"), "fff-1");
+    }
+
+    #[test]
+    fn post_only_spot_orders_are_limit_maker_without_time_in_force() {
+        let kind = OrderKind::Limit {
+            price: dec!(65000.10),
+            tif: TimeInForce::Gtx,
+        };
+        let spot = SpotOrderRequest {
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            kind,
+            qty: dec!(0.010),
+            client_order_id: "fff-2".into(),
+        }
+        .params()
+        .unwrap()
+        .0;
+        let get = |k: &str| spot.iter().find(|(key, _)| key == k).map(|p| p.1.clone());
+        assert_eq!(get("type").as_deref(), Some("LIMIT_MAKER"));
+        assert_eq!(get("price").as_deref(), Some("65000.1"));
+        assert_eq!(get("timeInForce"), None);
     }
 
     #[test]

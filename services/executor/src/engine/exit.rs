@@ -1,12 +1,28 @@
-//! Exit of one hedged position: the perp first (limit IOC within the slippage tolerance when
-//! not urgent, market for the rest), then the spot leg (sell what is held, or buy back the
-//! borrowed base asset with auto-repay), then any loan and interest left is repaid.
+//! Exit of one hedged position.
+//!
+//! How the orders meet the book depends on the urgency:
+//!
+//! - [`Urgency::Normal`] with `execution.exit_prefer_limit`: a **staged exit** ([`staged`]):
+//!   matched slices on both legs, each resting a post-only order per leg at the mark rounded to
+//!   the passive side for up to `execution.exit_limit_timeout_ms`, then the unfilled rest taken
+//!   (perp limit IOC within the slippage tolerance then market, spot market), lagging leg first.
+//! - [`Urgency::High`]: no resting orders; the perp goes limit IOC within the slippage
+//!   tolerance, then market.
+//! - [`Urgency::Immediate`]: market orders at once.
+//!
+//! Then, whatever is left: the perp first, then the spot leg (sell what is held, or buy back the
+//! borrowed base asset and its interest with auto-repay; never while the perp is still open),
+//! then any loan left is repaid. The position is CLOSED only when the legs' executed quantities
+//! say both are flat; otherwise it stays CLOSING with the reason and the exit is retried
+//! ([`Engine::resume_exits`]).
+
+mod staged;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fff_core::filters::{ceil_to_step, floor_to_step};
-use fff_core::{Direction, PriceRounding, Side, Venue};
+use fff_core::{Direction, PriceRounding, Side, SymbolFilters, Venue};
 use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
 use fff_store::{Leg, Position, PositionState};
 use rust_decimal::Decimal;
@@ -14,19 +30,109 @@ use rust_decimal::Decimal;
 use super::Engine;
 use super::entry::spot_side_effect;
 use crate::error::{ExecutorError, Result};
-use crate::exchange::{InstrumentInfo, OrderKind, OrderRequest};
+use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
 use crate::legs::{SignedLegs, core_direction};
 
 /// How aggressively to exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Urgency {
-    /// Limit IOC within the slippage tolerance first, market for the rest.
+    /// Staged: post-only (maker) orders on both legs in matched slices, each resting up to
+    /// `exit_limit_timeout_ms`, then IOC/market for the rest (with `exit_prefer_limit`;
+    /// otherwise as [`Urgency::High`]). Rebalancer and strategy closes, operator closes.
     Normal,
-    /// Same as normal (IOC never rests, so there is no timeout to shorten).
+    /// Prompt, nothing rests: perp limit IOC within the slippage tolerance, then market. Flips
+    /// and resumed exits.
     High,
-    /// Market orders on both legs at once.
+    /// Market orders on both legs at once: risk directives (reduce, emergency deleverage,
+    /// close all) and operator emergency closes.
     Immediate,
+}
+
+/// What the exit has to trade on each leg, fixed when the exit (or its retry) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExitPlan {
+    pub perp_side: Side,
+    /// Perp quantity to close (the whole leg).
+    pub perp_qty: Decimal,
+    pub spot_side: Side,
+    /// Spot quantity to trade, on the spot step: what is held of a long leg (fees taken in
+    /// the base asset leave less than was bought), or what is owed with interest for a short.
+    pub spot_qty: Decimal,
+}
+
+impl ExitPlan {
+    /// `asset` is the cross-margin balance of the base asset, `None` if the account is unknown.
+    pub(crate) fn new(legs: &SignedLegs, asset: Option<&MarginAsset>, spot_step: Decimal) -> Self {
+        let perp_side = if legs.perp > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let (spot_side, spot_qty) = if legs.spot > Decimal::ZERO {
+            let held = match asset {
+                Some(asset) => legs.spot.min(asset.free),
+                None => legs.spot,
+            };
+            (
+                Side::Sell,
+                floor_to_step(held.max(Decimal::ZERO), spot_step),
+            )
+        } else if legs.spot < Decimal::ZERO {
+            // buy back the loan and its interest; auto-repay settles it from the proceeds
+            let owed = asset
+                .map(|a| a.borrowed + a.interest)
+                .unwrap_or_default()
+                .max(-legs.spot);
+            (Side::Buy, ceil_to_step(owed, spot_step))
+        } else {
+            (Side::Buy, Decimal::ZERO)
+        };
+        Self {
+            perp_side,
+            perp_qty: legs.perp.abs(),
+            spot_side,
+            spot_qty,
+        }
+    }
+
+    /// Spot traded towards the plan between `start` and `now` (never negative).
+    pub(crate) fn spot_done(&self, start: &SignedLegs, now: &SignedLegs) -> Decimal {
+        let moved = match self.spot_side {
+            Side::Sell => start.spot - now.spot,
+            Side::Buy => now.spot - start.spot,
+        };
+        moved.max(Decimal::ZERO)
+    }
+}
+
+/// Whether an order of `qty` can be placed under `filters` (perp exits are reduce-only, which
+/// the venue exempts from the minimum notional; spot orders are not).
+pub(crate) fn tradable(leg: Leg, filters: &SymbolFilters, qty: Decimal, price: Decimal) -> bool {
+    if qty <= Decimal::ZERO || qty < filters.min_qty {
+        return false;
+    }
+    match leg {
+        Leg::Perp => true,
+        Leg::Spot => filters.min_notional <= Decimal::ZERO || qty * price >= filters.min_notional,
+    }
+}
+
+/// Liquidity to take on one leg.
+#[derive(Debug, Clone, Copy)]
+struct LegTrade {
+    leg: Leg,
+    side: Side,
+    qty: Decimal,
+    /// A perp limit IOC within the slippage tolerance before market orders.
+    limit_first: bool,
+}
+
+/// What taking liquidity on one leg achieved.
+#[derive(Debug, Clone, Default)]
+struct Taken {
+    executed: Decimal,
+    last_error: Option<String>,
 }
 
 impl Engine {
@@ -54,6 +160,27 @@ impl Engine {
         self.set_mark(&position.symbol, instrument.mark_price);
         let direction = core_direction(position.direction);
 
+        let start = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
+        let account = self.exchange.account().await.ok();
+        let asset = account.map(|a| {
+            a.margin
+                .get(&instrument.base_asset)
+                .cloned()
+                .unwrap_or_default()
+        });
+        let spot_step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
+        let plan = ExitPlan::new(&start, asset.as_ref(), spot_step);
+
+        if urgency == Urgency::Normal
+            && self.params.execution.exit_prefer_limit
+            && self.params.execution.exit_limit_timeout_ms > 0
+            && let Err(err) = self
+                .staged_exit(&position, direction, &instrument, &plan)
+                .await
+        {
+            return Err(self.exit_stopped(id, direction, err).await);
+        }
+
         let last_error = self
             .close_perp(&position, direction, &instrument, urgency)
             .await?;
@@ -61,21 +188,34 @@ impl Engine {
         if !legs.perp.is_zero() {
             // Never sell the spot leg while the perp is still open: that would leave the perp
             // naked. The position stays CLOSING; the exit is retried (see resume_exits).
-            self.store
-                .update_position_legs(id, &legs.to_store())
-                .await?;
             let message = format!(
                 "exit incomplete: perp {} left: {}",
                 legs.perp,
                 last_error.unwrap_or_default()
             );
             tracing::error!(symbol = %position.symbol, %message, "exit stopped before the spot leg");
-            self.store
-                .set_position_state(id, PositionState::Closing, Some(&message))
-                .await?;
-            return Err(ExecutorError::Internal(message));
+            return Err(self
+                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .await);
         }
-        self.close_spot(&position, direction, &instrument).await?;
+        let spot_left = self
+            .close_spot(&position, direction, &instrument, &plan, &start)
+            .await?;
+        if let Some((left, last_error)) = spot_left {
+            // the spot leg is not flat: CLOSED would hide an open (or borrowed) spot position
+            let message = format!(
+                "exit incomplete: spot {left} left to {}: {}",
+                match plan.spot_side {
+                    Side::Buy => "buy back",
+                    Side::Sell => "sell",
+                },
+                last_error.unwrap_or_default()
+            );
+            tracing::error!(symbol = %position.symbol, %message, "exit stopped on the spot leg");
+            return Err(self
+                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .await);
+        }
 
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
         self.store
@@ -90,62 +230,100 @@ impl Engine {
         Ok(closed)
     }
 
-    /// Closes the perp leg (limit IOC first unless immediate, then market with retries);
-    /// returns the last order error when something is left.
-    async fn close_perp(
+    /// Records where a stopped exit left the legs and why; the position stays CLOSING (retried
+    /// by `resume_exits`). Returns `err` for the caller to propagate.
+    async fn exit_stopped(
+        &self,
+        id: i64,
+        direction: Direction,
+        err: ExecutorError,
+    ) -> ExecutorError {
+        let recorded = async {
+            let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
+            self.store
+                .update_position_legs(id, &legs.to_store())
+                .await?;
+            self.store
+                .set_position_state(id, PositionState::Closing, Some(&err.to_string()))
+                .await?;
+            Ok::<_, ExecutorError>(())
+        }
+        .await;
+        if let Err(store_err) = recorded {
+            tracing::error!(position_id = id, error = %store_err, "cannot record a stopped exit");
+        }
+        err
+    }
+
+    /// Takes liquidity for `trade.qty` on one leg: a perp limit IOC within the slippage
+    /// tolerance first if asked, then market orders, retried, for the rest. Returns what
+    /// executed and the last refusal.
+    async fn take(
         &self,
         position: &Position,
         direction: Direction,
         instrument: &InstrumentInfo,
-        urgency: Urgency,
-    ) -> Result<Option<String>> {
+        trade: LegTrade,
+    ) -> Result<Taken> {
+        let LegTrade {
+            leg,
+            side,
+            qty,
+            limit_first,
+        } = trade;
         let id = position.id;
-        let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        let qty = legs.perp.abs();
-        if qty.is_zero() {
-            return Ok(None);
-        }
-        let side = if legs.perp > Decimal::ZERO {
-            Side::Sell
-        } else {
-            Side::Buy
+        let filters = match leg {
+            Leg::Perp => &instrument.perp,
+            Leg::Spot => &instrument.spot,
         };
+        let mark = instrument.mark_price;
+        let request = |n: u32, qty: Decimal, kind: OrderKind| match leg {
+            Leg::Perp => OrderRequest {
+                client_order_id: client_order_id(id, Leg::Perp, Step::Exit(n)),
+                venue: Venue::UsdmPerp,
+                symbol: position.symbol.clone(),
+                side,
+                kind,
+                qty,
+                reduce_only: true,
+                side_effect: fff_store::SideEffect::NoSideEffect,
+            },
+            Leg::Spot => OrderRequest {
+                client_order_id: client_order_id(id, Leg::Spot, Step::Exit(n)),
+                venue: Venue::SpotMargin,
+                symbol: position.symbol.clone(),
+                side,
+                kind,
+                qty,
+                reduce_only: false,
+                side_effect: spot_side_effect(
+                    direction,
+                    side,
+                    self.params.capital.spot_usdt_borrow,
+                ),
+            },
+        };
+        let mut taken = Taken::default();
         let mut remaining = qty;
-        let mut last_error = None;
-        if urgency != Urgency::Immediate && self.params.execution.exit_prefer_limit {
+        if leg == Leg::Perp && limit_first {
             let tolerance = self.params.execution.slippage_tolerance;
             // the worst price we accept, rounded towards the mark
             let (limit, rounding) = match side {
-                Side::Sell => (
-                    instrument.mark_price * (Decimal::ONE - tolerance),
-                    PriceRounding::Up,
-                ),
-                Side::Buy => (
-                    instrument.mark_price * (Decimal::ONE + tolerance),
-                    PriceRounding::Down,
-                ),
+                Side::Sell => (mark * (Decimal::ONE - tolerance), PriceRounding::Up),
+                Side::Buy => (mark * (Decimal::ONE + tolerance), PriceRounding::Down),
             };
-            let price = instrument.perp.round_price(limit, rounding);
+            let price = filters.round_price(limit, rounding);
             if price > Decimal::ZERO {
                 let n = self.next_step(id).await?;
                 let order = self
-                    .execute(
-                        id,
-                        perp_exit(
-                            id,
-                            n,
-                            &position.symbol,
-                            side,
-                            qty,
-                            OrderKind::LimitIoc(price),
-                        ),
-                    )
+                    .execute(id, request(n, remaining, OrderKind::LimitIoc(price)))
                     .await?;
                 remaining -= order.executed_qty;
+                taken.executed += order.executed_qty;
             }
         }
         for attempt in 0..=self.params.execution.hedge_max_retries {
-            if remaining <= Decimal::ZERO {
+            if !tradable(leg, filters, remaining, mark) {
                 break;
             }
             if attempt > 0 {
@@ -156,73 +334,78 @@ impl Engine {
             }
             let n = self.next_step(id).await?;
             let order = self
-                .execute(
-                    id,
-                    perp_exit(id, n, &position.symbol, side, remaining, OrderKind::Market),
-                )
+                .execute(id, request(n, remaining, OrderKind::Market))
                 .await?;
             remaining -= order.executed_qty;
+            taken.executed += order.executed_qty;
             if order.executed_qty.is_zero() {
-                last_error = order.error.clone().or(Some(order.status.to_string()));
+                taken.last_error = order.error.clone().or(Some(order.status.to_string()));
             }
         }
-        Ok(last_error)
+        Ok(taken)
     }
 
+    /// Closes what is left of the perp leg; returns the last order error when something is left.
+    async fn close_perp(
+        &self,
+        position: &Position,
+        direction: Direction,
+        instrument: &InstrumentInfo,
+        urgency: Urgency,
+    ) -> Result<Option<String>> {
+        let legs = SignedLegs::from_orders(direction, &self.position_orders(position.id).await?);
+        let qty = legs.perp.abs();
+        if qty.is_zero() {
+            return Ok(None);
+        }
+        let side = if legs.perp > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let trade = LegTrade {
+            leg: Leg::Perp,
+            side,
+            qty,
+            limit_first: urgency != Urgency::Immediate && self.params.execution.exit_prefer_limit,
+        };
+        let taken = self.take(position, direction, instrument, trade).await?;
+        Ok(taken.last_error)
+    }
+
+    /// Trades what is left of the plan's spot quantity (market, retried), then repays any loan
+    /// left. Returns the quantity still to trade and the last order error when the leg is not
+    /// flat (more than the venue's minimum is left).
     async fn close_spot(
         &self,
         position: &Position,
         direction: Direction,
         instrument: &InstrumentInfo,
-    ) -> Result<()> {
+        plan: &ExitPlan,
+        start: &SignedLegs,
+    ) -> Result<Option<(Decimal, Option<String>)>> {
         let id = position.id;
-        let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        let account = self.exchange.account().await.ok();
-        let asset = account
-            .as_ref()
-            .and_then(|a| a.margin.get(&instrument.base_asset).cloned())
-            .unwrap_or_default();
-        let (side, qty) = if legs.spot > Decimal::ZERO {
-            // fees taken in the base asset leave less than was bought: sell what is there
-            let held = if account.is_some() {
-                legs.spot.min(asset.free)
-            } else {
-                legs.spot
+        let mut left = (plan.spot_qty - plan.spot_done(start, &legs)).max(Decimal::ZERO);
+        let mut last_error = None;
+        if tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price) {
+            let trade = LegTrade {
+                leg: Leg::Spot,
+                side: plan.spot_side,
+                qty: left,
+                limit_first: false,
             };
-            (Side::Sell, floor_to_step(held, step))
-        } else if legs.spot < Decimal::ZERO {
-            // buy back the loan and its interest; auto-repay settles it from the proceeds
-            let owed = (asset.borrowed + asset.interest).max(-legs.spot);
-            (Side::Buy, ceil_to_step(owed, step))
-        } else {
-            (Side::Buy, Decimal::ZERO)
-        };
-        if qty > Decimal::ZERO && qty >= instrument.spot.min_qty {
-            let n = self.next_step(id).await?;
-            self.execute(
-                id,
-                OrderRequest {
-                    client_order_id: client_order_id(id, Leg::Spot, Step::Exit(n)),
-                    venue: Venue::SpotMargin,
-                    symbol: position.symbol.clone(),
-                    side,
-                    kind: OrderKind::Market,
-                    qty,
-                    reduce_only: false,
-                    side_effect: spot_side_effect(
-                        direction,
-                        side,
-                        self.params.capital.spot_usdt_borrow,
-                    ),
-                },
-            )
-            .await?;
+            let taken = self.take(position, direction, instrument, trade).await?;
+            left -= taken.executed;
+            last_error = taken.last_error;
         }
         if direction.borrows() {
             self.repay_leftover(id, &instrument.base_asset).await;
         }
-        Ok(())
+        Ok(
+            tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
+                .then_some((left, last_error)),
+        )
     }
 
     /// Repays whatever loan of `asset` is left and can be covered by the free balance.
@@ -245,22 +428,6 @@ impl Engine {
     }
 }
 
-fn perp_exit(
-    id: i64,
-    n: u32,
-    symbol: &str,
-    side: Side,
-    qty: Decimal,
-    kind: OrderKind,
-) -> OrderRequest {
-    OrderRequest {
-        client_order_id: client_order_id(id, Leg::Perp, Step::Exit(n)),
-        venue: Venue::UsdmPerp,
-        symbol: symbol.to_owned(),
-        side,
-        kind,
-        qty,
-        reduce_only: true,
-        side_effect: fff_store::SideEffect::NoSideEffect,
-    }
-}
+#[cfg(test)]
+#[path = "exit_tests.rs"]
+mod tests;

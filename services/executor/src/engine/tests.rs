@@ -27,6 +27,7 @@ pub(crate) async fn rig() -> Rig {
     rig_with(ExecutionParams {
         hedge_retry_delay_ms: 1,
         twap_slice_interval_ms: 1,
+        exit_limit_timeout_ms: 200,
         ..ExecutionParams::default()
     })
     .await

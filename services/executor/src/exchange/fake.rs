@@ -1,6 +1,8 @@
 //! A scripted in-memory exchange for unit tests: market and IOC orders fill at once at the
 //! mark price (or partly, or are rejected, per venue), and it remembers every order it saw so a
-//! test can count them.
+//! test can count them. Post-only (maker) orders rest: each look at one (`get_order`) fills it
+//! up to the fraction scripted for its venue in [`FakeState::maker_fill`] (nothing by default),
+//! a cancel ends it, and a venue in [`FakeState::maker_cross`] refuses them as would-take.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,8 +12,8 @@ use fff_store::OrderStatus;
 use rust_decimal::Decimal;
 
 use super::{
-    AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderReport, OrderRequest,
-    Wallet, WalletView,
+    AccountView, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset, OrderReport,
+    OrderRequest, Wallet, WalletView,
 };
 
 #[derive(Debug, Default)]
@@ -41,6 +43,73 @@ pub struct FakeState {
     pub usdt_free: Decimal,
     /// Answer for `max_borrowable`; `None` = unlimited.
     pub max_borrowable: Option<Decimal>,
+    /// Every post-only order seen, in order.
+    pub makers: Vec<MakerOrder>,
+    /// Fraction of a resting post-only order on a venue that has filled by the next look at it
+    /// (cumulative; raise it to fill more). Absent: it rests unfilled.
+    pub maker_fill: HashMap<Venue, Decimal>,
+    /// Post-only orders on these venues would take liquidity: refused (REJECTED, nothing filled).
+    pub maker_cross: Vec<Venue>,
+    /// Client order ids of every cancel asked for.
+    pub cancels: Vec<String>,
+    /// Every fill in the order it happened: venue, symbol, signed quantity.
+    pub fills: Vec<(Venue, String, Decimal)>,
+}
+
+impl FakeState {
+    fn fill(&mut self, venue: Venue, symbol: &str, signed: Decimal) {
+        let book = match venue {
+            Venue::UsdmPerp => &mut self.perp,
+            Venue::SpotMargin => &mut self.spot,
+        };
+        *book.entry(symbol.to_owned()).or_default() += signed;
+        if !signed.is_zero() {
+            self.fills.push((venue, symbol.to_owned(), signed));
+        }
+    }
+
+    /// Fills a resting post-only order up to its venue's scripted fraction.
+    fn fill_maker(&mut self, client_order_id: &str) {
+        let Some(maker) = self
+            .makers
+            .iter()
+            .find(|m| m.client_order_id == client_order_id)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(report) = self.reports.get(client_order_id) else {
+            return;
+        };
+        if report.status.is_terminal() {
+            return;
+        }
+        let fraction = self
+            .maker_fill
+            .get(&maker.venue)
+            .copied()
+            .unwrap_or(Decimal::ZERO)
+            .clamp(Decimal::ZERO, Decimal::ONE);
+        let target = (maker.qty * fraction).round_dp(3).min(maker.qty);
+        let delta = target - report.executed_qty;
+        if delta <= Decimal::ZERO {
+            return;
+        }
+        let signed = match maker.side {
+            Side::Buy => delta,
+            Side::Sell => -delta,
+        };
+        self.fill(maker.venue, &maker.symbol, signed);
+        if let Some(report) = self.reports.get_mut(client_order_id) {
+            report.executed_qty = target;
+            report.avg_price = Some(maker.price);
+            report.status = if target == maker.qty {
+                OrderStatus::Filled
+            } else {
+                OrderStatus::PartiallyFilled
+            };
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -74,6 +143,11 @@ impl FakeExchange {
 
     pub fn order_count(&self, venue: Venue) -> usize {
         self.with(|s| s.orders.iter().filter(|o| o.venue == venue).count())
+    }
+
+    /// Post-only orders seen on `venue`.
+    pub fn maker_count(&self, venue: Venue) -> usize {
+        self.with(|s| s.makers.iter().filter(|o| o.venue == venue).count())
     }
 }
 
@@ -109,11 +183,7 @@ impl Exchange for FakeExchange {
                 Side::Buy => qty,
                 Side::Sell => -qty,
             };
-            let book = match request.venue {
-                Venue::UsdmPerp => &mut s.perp,
-                Venue::SpotMargin => &mut s.spot,
-            };
-            *book.entry(request.symbol.clone()).or_default() += signed;
+            s.fill(request.venue, &request.symbol, signed);
             let report = OrderReport {
                 client_order_id: request.client_order_id.clone(),
                 status: if qty == request.qty {
@@ -136,16 +206,64 @@ impl Exchange for FakeExchange {
         })
     }
 
+    async fn place_maker(&self, order: &MakerOrder) -> Result<OrderReport, ExchangeError> {
+        self.with(|s| {
+            if let Some(existing) = s.reports.get(&order.client_order_id) {
+                return Ok(existing.clone());
+            }
+            s.makers.push(order.clone());
+            if s.reject_venue.contains(&order.venue) {
+                return Err(ExchangeError::Rejected("fake rejection".into()));
+            }
+            let crosses = s.maker_cross.contains(&order.venue);
+            let report = OrderReport {
+                client_order_id: order.client_order_id.clone(),
+                status: if crosses {
+                    OrderStatus::Rejected
+                } else {
+                    OrderStatus::Acked
+                },
+                exchange_order_id: Some((s.orders.len() + s.makers.len()) as i64),
+                executed_qty: Decimal::ZERO,
+                avg_price: None,
+                reject_reason: crosses.then(|| "fake post-only order would take".to_owned()),
+            };
+            s.reports
+                .insert(order.client_order_id.clone(), report.clone());
+            if s.lose_answers > 0 {
+                s.lose_answers -= 1;
+                return Err(ExchangeError::Unknown("fake timeout".into()));
+            }
+            Ok(report)
+        })
+    }
+
     async fn get_order(
         &self,
         _venue: Venue,
         _symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ExchangeError> {
-        Ok(self.with(|s| s.reports.get(client_order_id).cloned()))
+        Ok(self.with(|s| {
+            s.fill_maker(client_order_id);
+            s.reports.get(client_order_id).cloned()
+        }))
     }
 
-    async fn cancel_order(&self, _: Venue, _: &str, _: &str) -> Result<(), ExchangeError> {
+    async fn cancel_order(
+        &self,
+        _: Venue,
+        _: &str,
+        client_order_id: &str,
+    ) -> Result<(), ExchangeError> {
+        self.with(|s| {
+            s.cancels.push(client_order_id.to_owned());
+            if let Some(report) = s.reports.get_mut(client_order_id)
+                && !report.status.is_terminal()
+            {
+                report.status = OrderStatus::Canceled;
+            }
+        });
         Ok(())
     }
 

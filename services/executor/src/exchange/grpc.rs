@@ -14,8 +14,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use super::{
-    AccountView, Exchange, ExchangeError, InstrumentInfo, MarginAsset, OrderKind, OrderReport,
-    OrderRequest, Wallet, WalletView,
+    AccountView, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset, OrderKind,
+    OrderReport, OrderRequest, Wallet, WalletView,
 };
 
 pub type GatewayClientT = GatewayClient<InterceptedService<Channel, ClientInterceptor>>;
@@ -86,6 +86,14 @@ pub fn order_status(raw: i32) -> OrderStatus {
     }
 }
 
+/// Spot/margin orders carry a side effect; perp orders must leave it unset.
+fn wire_leg_side_effect(venue: Venue, effect: SideEffect) -> common::MarginSideEffect {
+    match venue {
+        Venue::SpotMargin => wire_side_effect(effect),
+        Venue::UsdmPerp => common::MarginSideEffect::Unspecified,
+    }
+}
+
 fn bad_answer(err: impl std::fmt::Display) -> ExchangeError {
     // The request went out; a malformed answer leaves its outcome unknown.
     ExchangeError::Unknown(format!("malformed gateway answer: {err}"))
@@ -115,6 +123,40 @@ fn decimal_or_zero(field: &str, raw: &str) -> Result<Decimal, ExchangeError> {
         .unwrap_or_default())
 }
 
+/// A post-only order on the wire: `LIMIT_MAKER` without time in force (the gateway sends
+/// `LIMIT` + `GTX` on USDⓈ-M).
+fn maker_wire(order: &MakerOrder) -> gw::PlaceOrderRequest {
+    gw::PlaceOrderRequest {
+        client_order_id: order.client_order_id.clone(),
+        venue: wire_venue(order.venue),
+        symbol: order.symbol.clone(),
+        side: wire_side(order.side),
+        r#type: common::OrderType::LimitMaker as i32,
+        time_in_force: common::TimeInForce::Unspecified as i32,
+        quantity: decimal_to_string(order.qty),
+        price: decimal_to_string(order.price),
+        reduce_only: order.reduce_only,
+        margin_side_effect: wire_leg_side_effect(order.venue, order.side_effect) as i32,
+        intent_id: order.client_order_id.clone(),
+    }
+}
+
+impl GatewayExchange {
+    async fn place(&self, wire: gw::PlaceOrderRequest) -> Result<OrderReport, ExchangeError> {
+        let response = self
+            .client
+            .clone()
+            .place_order(wire)
+            .await
+            .map_err(|s| classify(&s))?
+            .into_inner();
+        let order = response
+            .order
+            .ok_or_else(|| bad_answer("PlaceOrder without order"))?;
+        report(&order)
+    }
+}
+
 #[tonic::async_trait]
 impl Exchange for GatewayExchange {
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
@@ -130,10 +172,6 @@ impl Exchange for GatewayExchange {
             OrderKind::LimitIoc(p) => decimal_to_string(p),
             OrderKind::Market => price.to_owned(),
         };
-        let side_effect = match request.venue {
-            Venue::SpotMargin => wire_side_effect(request.side_effect),
-            Venue::UsdmPerp => common::MarginSideEffect::Unspecified,
-        };
         let wire = gw::PlaceOrderRequest {
             client_order_id: request.client_order_id.clone(),
             venue: wire_venue(request.venue),
@@ -144,20 +182,14 @@ impl Exchange for GatewayExchange {
             quantity: decimal_to_string(request.qty),
             price,
             reduce_only: request.reduce_only,
-            margin_side_effect: side_effect as i32,
+            margin_side_effect: wire_leg_side_effect(request.venue, request.side_effect) as i32,
             intent_id: request.client_order_id.clone(),
         };
-        let response = self
-            .client
-            .clone()
-            .place_order(wire)
-            .await
-            .map_err(|s| classify(&s))?
-            .into_inner();
-        let order = response
-            .order
-            .ok_or_else(|| bad_answer("PlaceOrder without order"))?;
-        report(&order)
+        self.place(wire).await
+    }
+
+    async fn place_maker(&self, order: &MakerOrder) -> Result<OrderReport, ExchangeError> {
+        self.place(maker_wire(order)).await
     }
 
     async fn get_order(
@@ -405,4 +437,46 @@ pub fn instrument_info(instrument: &gw::Instrument) -> Result<InstrumentInfo, Ex
         funding_rate: decimal_or_zero("last_funding_rate", &instrument.last_funding_rate)?,
         tradable: instrument.spot_status == trading && instrument.perp_status == trading,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn maker_orders_go_as_limit_maker_without_time_in_force() {
+        let perp = MakerOrder {
+            client_order_id: "fff7-Pm2".into(),
+            venue: Venue::UsdmPerp,
+            symbol: "BTCUSDT".into(),
+            side: Side::Buy,
+            price: dec!(100.10),
+            qty: dec!(0.500),
+            reduce_only: true,
+            side_effect: SideEffect::NoSideEffect,
+        };
+        let wire = maker_wire(&perp);
+        assert_eq!(wire.r#type, common::OrderType::LimitMaker as i32);
+        assert_eq!(wire.time_in_force, common::TimeInForce::Unspecified as i32);
+        assert_eq!(wire.price.parse::<Decimal>().unwrap(), dec!(100.1));
+        assert_eq!(wire.quantity.parse::<Decimal>().unwrap(), dec!(0.5));
+        assert!(wire.reduce_only);
+        assert_eq!(
+            wire.margin_side_effect,
+            common::MarginSideEffect::Unspecified as i32
+        );
+        let spot = maker_wire(&MakerOrder {
+            venue: Venue::SpotMargin,
+            side: Side::Sell,
+            reduce_only: false,
+            side_effect: SideEffect::AutoRepay,
+            ..perp
+        });
+        assert_eq!(spot.venue, common::Venue::SpotMargin as i32);
+        assert_eq!(
+            spot.margin_side_effect,
+            common::MarginSideEffect::AutoRepay as i32
+        );
+    }
 }

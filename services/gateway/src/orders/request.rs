@@ -121,7 +121,8 @@ pub fn check_client_order_id(field: &str, id: &str) -> Result<(), FieldError> {
     }
 }
 
-/// Validates `request`; spot LIMIT_MAKER is refused as UNIMPLEMENTED (no connector support).
+/// Validates `request`. LIMIT_MAKER is post-only: sent as LIMIT_MAKER on spot/margin and as
+/// LIMIT + GTX on USDⓈ-M (both are `OrderKind::Limit` with `TimeInForce::Gtx` for the connector).
 pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
     check_client_order_id("client_order_id", &request.client_order_id)?;
     let venue: common::Venue = parse_required_enum("venue", request.venue)?;
@@ -174,11 +175,6 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
                     "must be unset for LIMIT_MAKER orders",
                 )
                 .into());
-            }
-            if !perp {
-                return Err(Status::unimplemented(
-                    "LIMIT_MAKER on VENUE_SPOT_MARGIN is not supported by the connector yet",
-                ));
             }
             OrderKind::Limit {
                 price: positive_price(price)?,
@@ -324,15 +320,53 @@ mod tests {
     }
 
     #[test]
-    fn spot_limit_maker_is_unimplemented() {
+    fn perp_post_only_orders_are_limit_gtx() {
+        let mut request = limit_perp();
+        request.r#type = common::OrderType::LimitMaker as i32;
+        request.time_in_force = 0;
+        let maker = validate(&request).unwrap();
+        assert_eq!(maker.order_type, common::OrderType::LimitMaker);
+        assert_eq!(
+            maker.kind,
+            OrderKind::Limit {
+                price: Decimal::new(700000, 1),
+                tif: TimeInForce::Gtx
+            }
+        );
+        // LIMIT + GTX sends the same venue order, but is a different request (type differs)
+        let mut gtx = limit_perp();
+        gtx.time_in_force = common::TimeInForce::Gtx as i32;
+        let gtx = validate(&gtx).unwrap();
+        assert_eq!(gtx.kind, maker.kind);
+        assert_ne!(gtx.fingerprint(), maker.fingerprint());
+        // LIMIT_MAKER carries no time in force, and needs a price
+        request.time_in_force = common::TimeInForce::Gtx as i32;
+        assert!(field_of(validate(&request).unwrap_err()).contains("`time_in_force`"));
+        request.time_in_force = 0;
+        request.price = String::new();
+        assert!(field_of(validate(&request).unwrap_err()).contains("`price`"));
+        // GTX is a futures time in force; spot post-only is the LIMIT_MAKER type
+        let mut spot_gtx = limit_perp();
+        spot_gtx.venue = common::Venue::SpotMargin as i32;
+        spot_gtx.margin_side_effect = common::MarginSideEffect::NoSideEffect as i32;
+        spot_gtx.time_in_force = common::TimeInForce::Gtx as i32;
+        assert!(field_of(validate(&spot_gtx).unwrap_err()).contains("`time_in_force`"));
+    }
+
+    #[test]
+    fn spot_limit_maker_is_post_only() {
         let mut request = limit_perp();
         request.venue = common::Venue::SpotMargin as i32;
         request.margin_side_effect = common::MarginSideEffect::NoSideEffect as i32;
         request.r#type = common::OrderType::LimitMaker as i32;
         request.time_in_force = 0;
-        assert_eq!(
-            validate(&request).unwrap_err().code(),
-            tonic::Code::Unimplemented
-        );
+        let order = validate(&request).unwrap();
+        assert!(matches!(
+            order.kind,
+            OrderKind::Limit {
+                tif: TimeInForce::Gtx,
+                ..
+            }
+        ));
     }
 }

@@ -381,3 +381,278 @@ async fn a_restarted_gateway_finds_the_order_at_the_venue_instead_of_sending_it_
     );
     assert_eq!(sim_orders_with(&running.sim, "it-restart-1"), 1);
 }
+
+fn post_only(
+    client_order_id: &str,
+    venue: common::Venue,
+    side: common::Side,
+    order_type: common::OrderType,
+    time_in_force: common::TimeInForce,
+    price: rust_decimal::Decimal,
+) -> pb::PlaceOrderRequest {
+    let spot = venue == common::Venue::SpotMargin;
+    pb::PlaceOrderRequest {
+        client_order_id: client_order_id.into(),
+        venue: venue as i32,
+        symbol: "BTCUSDT".into(),
+        side: side as i32,
+        r#type: order_type as i32,
+        time_in_force: time_in_force as i32,
+        quantity: "0.010".into(),
+        price: price.to_string(),
+        margin_side_effect: if spot {
+            common::MarginSideEffect::NoSideEffect as i32
+        } else {
+            0
+        },
+        ..Default::default()
+    }
+}
+
+/// The simulator's order for `client_order_id`: (type, time in force, status).
+fn sim_order(running: &crate::harness::Running, client_order_id: &str) -> (String, String, String) {
+    running.sim.with_exchange(|ex| {
+        let order = ex
+            .orders
+            .values()
+            .find(|o| o.client_id == client_order_id)
+            .expect("the simulator has the order");
+        (
+            order.kind.as_str().to_owned(),
+            order.tif.as_str().to_owned(),
+            format!("{:?}", order.status),
+        )
+    })
+}
+
+#[tokio::test]
+async fn perp_post_only_orders_rest_or_are_refused_and_never_take() {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let mark: Decimal = btc_mark(&mut client).await.parse().unwrap();
+    let (above, below) = (
+        (mark * dec!(1.01)).round_dp(1),
+        (mark * dec!(0.99)).round_dp(1),
+    );
+
+    // LIMIT_MAKER on USDⓈ-M goes out as LIMIT + GTX; away from the book it rests
+    let resting = client
+        .place_order(authed(post_only(
+            "it-maker-1",
+            common::Venue::UsdmPerp,
+            common::Side::Sell,
+            common::OrderType::LimitMaker,
+            common::TimeInForce::Unspecified,
+            above,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        resting.status,
+        common::OrderStatus::New as i32,
+        "{resting:?}"
+    );
+    assert_eq!(resting.r#type, common::OrderType::LimitMaker as i32);
+    assert_eq!(resting.price.parse::<Decimal>().unwrap(), above);
+    assert_eq!(
+        sim_order(&running, "it-maker-1"),
+        ("LIMIT".into(), "GTX".into(), "New".into())
+    );
+
+    // LIMIT with time in force GTX is the same post-only order
+    let gtx = client
+        .place_order(authed(post_only(
+            "it-maker-2",
+            common::Venue::UsdmPerp,
+            common::Side::Buy,
+            common::OrderType::Limit,
+            common::TimeInForce::Gtx,
+            (mark * dec!(0.98)).round_dp(1),
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(gtx.status, common::OrderStatus::New as i32, "{gtx:?}");
+    assert_eq!(sim_order(&running, "it-maker-2").1, "GTX");
+
+    // one that would take (a sell below the bid) is refused by the venue: a REJECTED order
+    // with the venue's reason, not an RPC error, and nothing filled
+    let crossing = client
+        .place_order(authed(post_only(
+            "it-maker-3",
+            common::Venue::UsdmPerp,
+            common::Side::Sell,
+            common::OrderType::LimitMaker,
+            common::TimeInForce::Unspecified,
+            below,
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        crossing.status,
+        common::OrderStatus::Rejected as i32,
+        "{crossing:?}"
+    );
+    assert!(crossing.reject_reason.contains("-5022"), "{crossing:?}");
+    assert_eq!(
+        crossing.executed_qty.parse::<Decimal>().unwrap(),
+        Decimal::ZERO
+    );
+    assert_eq!(sim_orders_with(&running.sim, "it-maker-3"), 0);
+    let looked_up = client
+        .get_order(pb::GetOrderRequest {
+            order: Some(pb::OrderRef {
+                venue: common::Venue::UsdmPerp as i32,
+                symbol: "BTCUSDT".into(),
+                id: Some(pb::order_ref::Id::ClientOrderId("it-maker-3".into())),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(looked_up.status, common::OrderStatus::Rejected as i32);
+    // a retry of the refused id is answered from the book, nothing new is sent
+    let again = client
+        .place_order(authed(post_only(
+            "it-maker-3",
+            common::Venue::UsdmPerp,
+            common::Side::Sell,
+            common::OrderType::LimitMaker,
+            common::TimeInForce::Unspecified,
+            below,
+        )))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+
+    // the resting ones cancel like any limit order; no position was opened
+    for id in ["it-maker-1", "it-maker-2"] {
+        let cancelled = client
+            .cancel_order(authed(pb::CancelOrderRequest {
+                order: Some(pb::OrderRef {
+                    venue: common::Venue::UsdmPerp as i32,
+                    symbol: "BTCUSDT".into(),
+                    id: Some(pb::order_ref::Id::ClientOrderId(id.into())),
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        assert_eq!(cancelled.status, common::OrderStatus::Canceled as i32);
+        assert_eq!(
+            cancelled.executed_qty.parse::<Decimal>().unwrap(),
+            Decimal::ZERO
+        );
+    }
+    let perp: Decimal = running.sim.with_exchange(|ex| {
+        ex.accounts
+            .iter()
+            .filter_map(|a| a.positions.get("BTCUSDT"))
+            .map(|p| p.amt)
+            .sum()
+    });
+    assert_eq!(perp, Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn spot_post_only_orders_rest_or_are_refused_and_never_take() {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+    let running = start().await;
+    let mut client = client(running.addr).await;
+    let mark: Decimal = btc_mark(&mut client).await.parse().unwrap();
+    // buy the base first so a sell can rest
+    let bought = client
+        .place_order(authed(pb::PlaceOrderRequest {
+            client_order_id: "it-maker-spot-0".into(),
+            venue: common::Venue::SpotMargin as i32,
+            symbol: "BTCUSDT".into(),
+            side: common::Side::Buy as i32,
+            r#type: common::OrderType::Market as i32,
+            quantity: "0.020".into(),
+            margin_side_effect: common::MarginSideEffect::NoSideEffect as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        bought.status,
+        common::OrderStatus::Filled as i32,
+        "{bought:?}"
+    );
+    let resting = client
+        .place_order(authed(post_only(
+            "it-maker-spot-1",
+            common::Venue::SpotMargin,
+            common::Side::Sell,
+            common::OrderType::LimitMaker,
+            common::TimeInForce::Unspecified,
+            (mark * dec!(1.01)).round_dp(2),
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        resting.status,
+        common::OrderStatus::New as i32,
+        "{resting:?}"
+    );
+    assert_eq!(resting.r#type, common::OrderType::LimitMaker as i32);
+    assert_eq!(sim_order(&running, "it-maker-spot-1").0, "LIMIT_MAKER");
+    let crossing = client
+        .place_order(authed(post_only(
+            "it-maker-spot-2",
+            common::Venue::SpotMargin,
+            common::Side::Sell,
+            common::OrderType::LimitMaker,
+            common::TimeInForce::Unspecified,
+            (mark * dec!(0.99)).round_dp(2),
+        )))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(
+        crossing.status,
+        common::OrderStatus::Rejected as i32,
+        "{crossing:?}"
+    );
+    assert!(crossing.reject_reason.contains("-2010"), "{crossing:?}");
+    assert_eq!(sim_orders_with(&running.sim, "it-maker-spot-2"), 0);
+    let cancelled = client
+        .cancel_order(authed(pb::CancelOrderRequest {
+            order: Some(pb::OrderRef {
+                venue: common::Venue::SpotMargin as i32,
+                symbol: "BTCUSDT".into(),
+                id: Some(pb::order_ref::Id::ClientOrderId("it-maker-spot-1".into())),
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(cancelled.status, common::OrderStatus::Canceled as i32);
+}

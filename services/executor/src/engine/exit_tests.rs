@@ -1,0 +1,553 @@
+//! Staged (maker-first) and urgent exits against a real PostgreSQL (fff-testkit) and the
+//! scripted fake exchange, plus the pure parts of the exit plan.
+
+use std::time::{Duration, Instant};
+
+use fff_core::{Direction, ExecutionParams, Side, SymbolFilters, Venue};
+use fff_proto::fff::executor::v1::Initiator;
+use fff_store::{Leg, OrderStatus, OrderType, Position, PositionState, SideEffect, TimeInForce};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::staged::{passive_price, staged_slices};
+use super::{ExitPlan, Urgency, tradable};
+use crate::engine::tests::{Rig, rig_with, settled};
+use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind};
+use crate::legs::{SignedLegs, core_direction};
+
+/// Short waits so a resting maker order times out fast.
+fn params(exit_limit_timeout_ms: u64) -> ExecutionParams {
+    ExecutionParams {
+        hedge_retry_delay_ms: 1,
+        twap_slice_interval_ms: 1,
+        exit_limit_timeout_ms,
+        ..ExecutionParams::default()
+    }
+}
+
+async fn open(rig: &Rig, notional: Decimal, direction: Direction) -> Position {
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            direction,
+            notional,
+            None,
+            Initiator::Operator,
+            "test",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    assert_eq!(position.state, PositionState::Open);
+    position
+}
+
+/// Runs the exit to its end in this task; returns the position and how long it took.
+async fn exit(rig: &Rig, position: &Position, urgency: Urgency) -> (Position, Duration) {
+    let started = Instant::now();
+    let result = rig
+        .engine
+        .run_exit(position.id, urgency, Initiator::Operator)
+        .await;
+    let elapsed = started.elapsed();
+    if let Err(err) = &result {
+        panic!("exit failed: {err}");
+    }
+    (result.unwrap(), elapsed)
+}
+
+fn flat(rig: &Rig) -> (Decimal, Decimal) {
+    rig.fake.with(|s| (s.perp["BTCUSDT"], s.spot["BTCUSDT"]))
+}
+
+/// Exit orders taking liquidity (market/IOC, ids `fff<id>-<leg>x<n>`), in sending order.
+fn taken_after_entry(rig: &Rig) -> Vec<(Venue, OrderKind, Decimal)> {
+    rig.fake.with(|s| {
+        s.orders
+            .iter()
+            .filter(|o| {
+                o.client_order_id
+                    .split_once('-')
+                    .is_some_and(|(_, step)| step[1..].starts_with('x'))
+            })
+            .map(|o| (o.venue, o.kind, o.qty))
+            .collect()
+    })
+}
+
+/// Largest |spot + perp| (the unhedged quantity) seen after any fill, replaying the fake's
+/// fill log from the start.
+fn max_unhedged(rig: &Rig) -> Decimal {
+    rig.fake.with(|s| {
+        let (mut perp, mut spot, mut worst) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        for (venue, _, qty) in &s.fills {
+            match venue {
+                Venue::UsdmPerp => perp += qty,
+                Venue::SpotMargin => spot += qty,
+            }
+            worst = worst.max((perp + spot).abs());
+        }
+        worst
+    })
+}
+
+#[tokio::test]
+async fn a_staged_exit_posts_maker_orders_then_falls_back_on_timeout() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    // makers rest and never fill (the fake's default)
+    let (closed, elapsed) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+
+    // one post-only order per leg, same quantity, on the passive side of the mark (100)
+    let makers = rig.fake.with(|s| s.makers.clone());
+    assert_eq!(makers.len(), 2, "{makers:?}");
+    let (perp, spot) = (&makers[0], &makers[1]);
+    assert_eq!(perp.venue, Venue::UsdmPerp);
+    assert_eq!(
+        (perp.side, perp.qty, perp.price),
+        (Side::Buy, dec!(10), dec!(100))
+    );
+    assert!(perp.reduce_only);
+    assert_eq!(spot.venue, Venue::SpotMargin);
+    assert_eq!(
+        (spot.side, spot.qty, spot.price),
+        (Side::Sell, dec!(10), dec!(100))
+    );
+    assert_eq!(spot.side_effect, SideEffect::AutoRepay);
+    assert_eq!(perp.client_order_id, format!("fff{}-Pm2", position.id));
+    assert_eq!(spot.client_order_id, format!("fff{}-Sm3", position.id));
+    // both cancelled at the timeout, then taken: perp limit IOC (within tolerance), spot market
+    let cancels = rig.fake.with(|s| s.cancels.clone());
+    assert_eq!(
+        cancels,
+        [perp.client_order_id.clone(), spot.client_order_id.clone()]
+    );
+    let taken = taken_after_entry(&rig);
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert_eq!(taken[0].0, Venue::UsdmPerp);
+    assert!(matches!(taken[0].1, OrderKind::LimitIoc(_)));
+    assert_eq!(taken[0].2, dec!(10));
+    assert_eq!(
+        (taken[1].0, taken[1].1, taken[1].2),
+        (Venue::SpotMargin, OrderKind::Market, dec!(10))
+    );
+
+    // every order was written as an intent first and recorded as what it was
+    let rows = rig.store.list_position_orders(position.id).await.unwrap();
+    let maker_rows: Vec<_> = rows
+        .iter()
+        .filter(|o| o.order_type == OrderType::LimitMaker)
+        .collect();
+    assert_eq!(maker_rows.len(), 2);
+    assert_eq!(maker_rows[0].leg, Leg::Perp);
+    assert_eq!(maker_rows[0].time_in_force, Some(TimeInForce::Gtx));
+    assert_eq!(maker_rows[0].price, Some(dec!(100)));
+    assert_eq!(maker_rows[1].leg, Leg::Spot);
+    assert_eq!(maker_rows[1].time_in_force, None);
+    for row in &maker_rows {
+        assert_eq!(row.status, OrderStatus::Canceled);
+        assert_eq!(row.executed_qty, dec!(0));
+    }
+    let legs = SignedLegs::from_orders(core_direction(position.direction), &rows);
+    assert_eq!((legs.spot, legs.perp), (dec!(0), dec!(0)));
+}
+
+#[tokio::test]
+async fn filled_maker_orders_close_the_position_without_taking_liquidity() {
+    let rig = rig_with(params(5_000)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(1));
+    });
+    let (closed, elapsed) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(taken_after_entry(&rig).is_empty());
+    assert!(rig.fake.with(|s| s.cancels.is_empty()));
+    let rows = rig.store.list_position_orders(position.id).await.unwrap();
+    let filled = rows
+        .iter()
+        .filter(|o| o.order_type == OrderType::LimitMaker && o.status == OrderStatus::Filled)
+        .count();
+    assert_eq!(filled, 2);
+    assert_eq!((closed.perp_qty, closed.spot_qty), (dec!(0), dec!(0)));
+}
+
+#[tokio::test]
+async fn a_filled_maker_leg_makes_the_lagging_leg_follow_at_once() {
+    // a long timeout: only the early fallback can finish this exit quickly
+    let rig = rig_with(params(20_000)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake
+        .with(|s| s.maker_fill.insert(Venue::UsdmPerp, dec!(1)));
+    let (closed, elapsed) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    // the spot maker was cancelled and its quantity sold at market; the perp took nothing
+    let spot_maker = rig.fake.with(|s| s.makers[1].client_order_id.clone());
+    assert_eq!(rig.fake.with(|s| s.cancels.clone()), [spot_maker]);
+    assert_eq!(
+        taken_after_entry(&rig),
+        [(Venue::SpotMargin, OrderKind::Market, dec!(10))]
+    );
+    assert!(max_unhedged(&rig) <= dec!(10));
+}
+
+#[tokio::test]
+async fn partial_maker_fills_are_completed_lagging_leg_first() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(0.5));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(0.3));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    // spot filled 3 of 10, perp 5 of 10: spot (7 left) goes first, then the perp's 5
+    let taken = taken_after_entry(&rig);
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    assert_eq!(
+        (taken[0].0, taken[0].1, taken[0].2),
+        (Venue::SpotMargin, OrderKind::Market, dec!(7))
+    );
+    assert_eq!(taken[1].0, Venue::UsdmPerp);
+    assert_eq!(taken[1].2, dec!(5));
+    let rows = rig.store.list_position_orders(position.id).await.unwrap();
+    let makers: Vec<(OrderStatus, Decimal)> = rows
+        .iter()
+        .filter(|o| o.order_type == OrderType::LimitMaker)
+        .map(|o| (o.status, o.executed_qty))
+        .collect();
+    assert_eq!(
+        makers,
+        [
+            (OrderStatus::Canceled, dec!(5)),
+            (OrderStatus::Canceled, dec!(3))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn legs_stay_matched_slice_by_slice() {
+    let rig = rig_with(params(2_000)).await;
+    // 60 000 USDT is above the TWAP threshold: six slices of 100
+    let position = open(&rig, dec!(60000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.fills.clear();
+        // the perp maker fills at once, the spot maker only half: spot follows each slice
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(0.5));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    let makers = rig.fake.with(|s| s.makers.clone());
+    assert_eq!(makers.len(), 12);
+    for pair in makers.chunks(2) {
+        assert_eq!(
+            (pair[0].venue, pair[1].venue),
+            (Venue::UsdmPerp, Venue::SpotMargin)
+        );
+        assert_eq!(pair[0].qty, dec!(100));
+        assert_eq!(pair[1].qty, dec!(100));
+    }
+    // the legs never differed by more than one slice, and the spot rest followed per slice
+    let worst = max_unhedged(&rig);
+    assert!(worst <= dec!(100), "unhedged up to {worst}");
+    let taken = taken_after_entry(&rig);
+    assert_eq!(taken.len(), 6, "{taken:?}");
+    assert!(
+        taken
+            .iter()
+            .all(|t| *t == (Venue::SpotMargin, OrderKind::Market, dec!(50)))
+    );
+}
+
+#[tokio::test]
+async fn fee_and_interest_beyond_the_matched_quantity_go_with_the_last_slice() {
+    // long spot: a base-asset fee left 9.99 of the 10 bought
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.spot.insert("BTCUSDT".into(), dec!(9.99));
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(1));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(
+        closed.state,
+        PositionState::Closed,
+        "{:?}",
+        closed.last_error
+    );
+    let makers = rig.fake.with(|s| s.makers.clone());
+    assert_eq!((makers[0].qty, makers[1].qty), (dec!(10), dec!(9.99)));
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert!(taken_after_entry(&rig).is_empty());
+
+    // short spot: the loan is bought back in full, side effect auto-repay
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    rig.fake.with(|s| {
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(1));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(
+        closed.state,
+        PositionState::Closed,
+        "{:?}",
+        closed.last_error
+    );
+    let makers = rig.fake.with(|s| s.makers.clone());
+    assert_eq!(
+        (makers[0].side, makers[0].qty, makers[0].price),
+        (Side::Sell, dec!(10), dec!(100))
+    );
+    assert_eq!(
+        (makers[1].side, makers[1].qty, makers[1].side_effect),
+        (Side::Buy, dec!(10), SideEffect::AutoRepay)
+    );
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
+#[tokio::test]
+async fn refused_maker_orders_fall_back_without_waiting() {
+    let rig = rig_with(params(20_000)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.maker_cross.push(Venue::UsdmPerp);
+        s.maker_cross.push(Venue::SpotMargin);
+    });
+    let (closed, elapsed) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 1);
+    assert!(rig.fake.with(|s| s.cancels.is_empty()), "nothing rested");
+    let rows = rig.store.list_position_orders(position.id).await.unwrap();
+    assert!(
+        rows.iter()
+            .filter(|o| o.order_type == OrderType::LimitMaker)
+            .all(|o| o.status == OrderStatus::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn a_lost_maker_answer_is_resolved_without_a_second_order() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.lose_answers = 1;
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.maker_fill.insert(Venue::SpotMargin, dec!(1));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 1);
+    assert_eq!(rig.fake.maker_count(Venue::SpotMargin), 1);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
+#[tokio::test]
+async fn an_urgent_exit_goes_market_at_once() {
+    let rig = rig_with(params(20_000)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    let (closed, elapsed) = exit(&rig, &position, Urgency::Immediate).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(rig.fake.with(|s| s.makers.len()), 0);
+    assert_eq!(
+        taken_after_entry(&rig),
+        [
+            (Venue::UsdmPerp, OrderKind::Market, dec!(10)),
+            (Venue::SpotMargin, OrderKind::Market, dec!(10))
+        ]
+    );
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+
+    // high urgency rests nothing either: perp limit IOC within the tolerance, then spot
+    let rig = rig_with(params(20_000)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    let (closed, _) = exit(&rig, &position, Urgency::High).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(rig.fake.with(|s| s.makers.len()), 0);
+    let taken = taken_after_entry(&rig);
+    assert!(matches!(taken[0].1, OrderKind::LimitIoc(_)), "{taken:?}");
+}
+
+#[tokio::test]
+async fn a_spot_leg_left_open_keeps_the_position_closing() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| s.reject_venue.push(Venue::SpotMargin));
+    let err = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Risk)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("spot 10 left to sell"), "{err}");
+    let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(stuck.state, PositionState::Closing);
+    assert_eq!((stuck.perp_qty, stuck.spot_qty), (dec!(0), dec!(10)));
+    assert!(stuck.last_error.unwrap().contains("spot 10 left"));
+    assert_eq!(flat(&rig), (dec!(0), dec!(10)));
+    // the retry sells it and only then closes
+    rig.fake.with(|s| s.reject_venue.clear());
+    assert_eq!(rig.engine.resume_exits().await.unwrap(), 1);
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
+#[tokio::test]
+async fn a_slice_whose_lagging_leg_cannot_follow_stops_within_one_slice() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    // the perp maker fills, the spot leg refuses everything
+    rig.fake.with(|s| {
+        s.maker_fill.insert(Venue::UsdmPerp, dec!(1));
+        s.reject_venue.push(Venue::SpotMargin);
+    });
+    let err = rig
+        .engine
+        .run_exit(position.id, Urgency::Normal, Initiator::Operator)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("exit slice incomplete"), "{err}");
+    let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(stuck.state, PositionState::Closing);
+    assert_eq!((stuck.perp_qty, stuck.spot_qty), (dec!(0), dec!(10)));
+    rig.fake.with(|s| s.reject_venue.clear());
+    assert_eq!(rig.engine.resume_exits().await.unwrap(), 1);
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
+fn filters(tick: Decimal, step: Decimal, min_notional: Decimal) -> SymbolFilters {
+    SymbolFilters {
+        tick_size: tick,
+        step_size: step,
+        min_qty: step,
+        max_qty: Decimal::ZERO,
+        market_step_size: Decimal::ZERO,
+        min_notional,
+    }
+}
+
+fn instrument(mark: Decimal) -> InstrumentInfo {
+    InstrumentInfo {
+        symbol: "BTCUSDT".into(),
+        base_asset: "BTC".into(),
+        quote_asset: "USDT".into(),
+        spot: filters(dec!(0.01), dec!(0.00001), dec!(5)),
+        perp: filters(dec!(0.1), dec!(0.001), dec!(100)),
+        mark_price: mark,
+        funding_rate: Decimal::ZERO,
+        tradable: true,
+    }
+}
+
+#[test]
+fn the_plan_sells_what_is_held_and_buys_back_what_is_owed() {
+    let long = SignedLegs {
+        spot: dec!(1.5),
+        perp: dec!(-1.5),
+        ..SignedLegs::default()
+    };
+    let held = MarginAsset {
+        free: dec!(1.49849),
+        ..MarginAsset::default()
+    };
+    let plan = ExitPlan::new(&long, Some(&held), dec!(0.0001));
+    assert_eq!(
+        (plan.perp_side, plan.perp_qty, plan.spot_side, plan.spot_qty),
+        (Side::Buy, dec!(1.5), Side::Sell, dec!(1.4984))
+    );
+    // no account: the orders' view
+    assert_eq!(ExitPlan::new(&long, None, dec!(0.0001)).spot_qty, dec!(1.5));
+    let short = SignedLegs {
+        spot: dec!(-1.5),
+        perp: dec!(1.5),
+        ..SignedLegs::default()
+    };
+    let owed = MarginAsset {
+        borrowed: dec!(1.5),
+        interest: dec!(0.00002),
+        ..MarginAsset::default()
+    };
+    let plan = ExitPlan::new(&short, Some(&owed), dec!(0.0001));
+    assert_eq!(
+        (plan.perp_side, plan.spot_side, plan.spot_qty),
+        (Side::Sell, Side::Buy, dec!(1.5001))
+    );
+    // progress counts only trades towards the plan
+    let later = SignedLegs {
+        spot: dec!(-0.5),
+        ..short
+    };
+    assert_eq!(plan.spot_done(&short, &later), dec!(1));
+    assert_eq!(plan.spot_done(&later, &short), dec!(0));
+}
+
+#[test]
+fn slices_match_both_legs_and_the_last_takes_the_rest() {
+    let execution = ExecutionParams::default();
+    let plan = ExitPlan {
+        perp_side: Side::Buy,
+        perp_qty: dec!(1.5),
+        spot_side: Side::Sell,
+        spot_qty: dec!(1.49849),
+    };
+    // 1.498 matched (perp step) at 100 000: 149 800 USDT, 15 slices of 0.099 + the rest
+    let slices = staged_slices(&plan, &instrument(dec!(100000)), &execution);
+    assert_eq!(slices.len(), 15);
+    for (perp, spot) in &slices[..14] {
+        assert_eq!((*perp, *spot), (dec!(0.099), dec!(0.099)));
+    }
+    let (perp, spot) = slices[14];
+    assert_eq!(perp, dec!(1.5) - dec!(0.099) * dec!(14));
+    assert_eq!(spot, dec!(1.49849) - dec!(0.099) * dec!(14));
+    let perp_total: Decimal = slices.iter().map(|s| s.0).sum();
+    let spot_total: Decimal = slices.iter().map(|s| s.1).sum();
+    assert_eq!((perp_total, spot_total), (plan.perp_qty, plan.spot_qty));
+    // small exits are one slice; nothing tradable on spot means no staged part
+    let small = ExitPlan {
+        perp_qty: dec!(0.01),
+        spot_qty: dec!(0.01),
+        ..plan
+    };
+    assert_eq!(
+        staged_slices(&small, &instrument(dec!(100000)), &execution),
+        [(dec!(0.01), dec!(0.01))]
+    );
+    let dust = ExitPlan {
+        perp_qty: dec!(0.001),
+        spot_qty: dec!(0.00004),
+        ..plan
+    };
+    assert!(staged_slices(&dust, &instrument(dec!(100000)), &execution).is_empty());
+}
+
+#[test]
+fn maker_prices_sit_on_the_passive_side_of_the_mark() {
+    let perp = filters(dec!(0.1), dec!(0.001), dec!(100));
+    assert_eq!(passive_price(&perp, dec!(100.04), Side::Sell), dec!(100.1));
+    assert_eq!(passive_price(&perp, dec!(100.06), Side::Buy), dec!(100.0));
+    assert_eq!(passive_price(&perp, dec!(100.1), Side::Sell), dec!(100.1));
+    // spot needs the minimum notional, reduce-only perp orders do not
+    let spot = filters(dec!(0.01), dec!(0.00001), dec!(5));
+    assert!(!tradable(Leg::Spot, &spot, dec!(0.00004), dec!(100000)));
+    assert!(tradable(Leg::Spot, &spot, dec!(0.00005), dec!(100000)));
+    assert!(tradable(Leg::Perp, &perp, dec!(0.001), dec!(100)));
+    assert!(!tradable(Leg::Perp, &perp, dec!(0), dec!(100)));
+}
