@@ -119,6 +119,8 @@ pub struct Engine {
     wallet_lock: tokio::sync::Mutex<()>,
     /// Set while this instance does not hold the writer lease: nothing is sent.
     fenced: std::sync::atomic::AtomicBool,
+    /// Symbols whose database and exchange records differ: no entries until resolved.
+    mismatched: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
@@ -164,6 +166,7 @@ impl Engine {
             ),
             wallet_lock: tokio::sync::Mutex::new(()),
             fenced: std::sync::atomic::AtomicBool::new(false),
+            mismatched: Mutex::new(std::collections::BTreeSet::new()),
             params,
         })
     }
@@ -271,6 +274,24 @@ impl Engine {
             ));
         }
         Ok(())
+    }
+
+    /// Records the symbols named by reconciliation mismatches (`"SYMBOL ..."` or
+    /// `"ASSETUSDT loan ..."`): entries on them are refused until a later check is clean.
+    pub fn set_mismatched(&self, mismatches: &[String]) {
+        let symbols = mismatches
+            .iter()
+            .filter_map(|m| m.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        *lock(&self.mismatched) = symbols;
+    }
+
+    /// Why an entry on `symbol` is refused because of an unresolved mismatch, if it is.
+    pub fn symbol_block(&self, symbol: &str) -> Option<String> {
+        lock(&self.mismatched).contains(symbol).then(|| {
+            format!("{symbol}: database and exchange differ (see reconciliation); exits only")
+        })
     }
 
     /// A new lease term starts with reconciliation: entries wait for it again.
@@ -467,7 +488,7 @@ impl Engine {
         approval_id: Option<String>,
         origin: Option<std::time::Instant>,
     ) -> Result<Position> {
-        if let Some(block) = self.entry_block() {
+        if let Some(block) = self.entry_block().or_else(|| self.symbol_block(symbol)) {
             return Err(ExecutorError::FailedPrecondition(block));
         }
         let position = self

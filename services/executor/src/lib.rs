@@ -50,6 +50,8 @@ use crate::strategy::PlanCell;
 /// Unfinished orders untouched this long have no task following them any more (order
 /// follow-up gives up after 10 s).
 const STALE_ORDER_AGE: Duration = Duration::from_secs(60);
+/// Database vs exchange (perps, spot legs, loans) is compared every this many ticks (a minute).
+const RECHECK_EVERY_TICKS: u32 = 6;
 /// How often `pnl_daily` is refreshed, stale orders resolved and stalled exits retried.
 const PNL_DAILY_EVERY: Duration = Duration::from_secs(10);
 
@@ -276,12 +278,20 @@ async fn reconcile_until_done(engine: Arc<Engine>, cancel: CancellationToken) {
 /// Keeps today's `pnl_daily` row of every live position current, resolves orders left with
 /// an unknown outcome, and restarts exits that stopped on an error.
 async fn book_pnl_daily(engine: Arc<Engine>, cancel: CancellationToken) {
+    let mut recheck_every = RECHECK_EVERY_TICKS;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(PNL_DAILY_EVERY) => {}
         }
         if engine.reconcile_report().is_some() {
+            recheck_every = recheck_every.saturating_sub(1);
+            if recheck_every == 0 {
+                recheck_every = RECHECK_EVERY_TICKS;
+                if let Err(err) = reconcile::recheck(&engine).await {
+                    tracing::warn!(error = %err, "periodic reconciliation failed");
+                }
+            }
             if let Err(err) = reconcile::sweep_stale_orders(&engine, STALE_ORDER_AGE).await {
                 tracing::warn!(error = %err, "stale orders not resolved");
             }

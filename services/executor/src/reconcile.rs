@@ -65,6 +65,24 @@ impl ReconcileReport {
 const SECOND_LOOK: Duration = Duration::from_millis(500);
 const ACCOUNT_SETTLE: Duration = Duration::from_millis(1500);
 
+/// Compares the database with the exchange again (perps, spot legs, loans) and updates the
+/// symbols whose entries are blocked; returns the mismatches. Runs periodically after the
+/// start-up reconciliation.
+pub async fn recheck(engine: &Engine) -> Result<Vec<String>> {
+    let mut report = ReconcileReport::default();
+    compare_with_exchange(engine, &mut report).await?;
+    if !report.mismatches.is_empty() {
+        tokio::time::sleep(ACCOUNT_SETTLE).await;
+        report.mismatches.clear();
+        compare_with_exchange(engine, &mut report).await?;
+    }
+    engine.set_mismatched(&report.mismatches);
+    if !report.mismatches.is_empty() {
+        tracing::error!(mismatches = %report.mismatches.join("; "), "database and exchange differ: entries on these symbols are blocked");
+    }
+    Ok(report.mismatches)
+}
+
 pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
     let mut report = ReconcileReport::default();
     reconcile_orders(engine, &mut report).await?;
@@ -78,6 +96,7 @@ pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
         compare_with_exchange(engine, &mut report).await?;
     }
     report.completed_at = Some(Utc::now());
+    engine.set_mismatched(&report.mismatches);
     fff_runtime::metrics::counter_add(
         "fff_executor_reconciliations_total",
         "Full reconciliations run, by outcome.",
@@ -318,13 +337,53 @@ async fn repair(
     Ok(())
 }
 
+/// Relative difference tolerated between the database's spot leg and the margin account's
+/// net holding of the asset: fees charged in the base asset and accrued interest.
+const SPOT_TOLERANCE: Decimal = Decimal::from_parts(2, 0, 0, false, 2);
+
 async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
     let account = engine.exchange.account().await?;
     let mut db_perp: BTreeMap<String, Decimal> = BTreeMap::new();
+    // base asset -> (symbol, signed spot leg)
+    let mut db_spot: BTreeMap<String, (String, Decimal)> = BTreeMap::new();
     for position in engine.store().list_live_positions().await? {
         let orders = engine.store().list_position_orders(position.id).await?;
         let legs = SignedLegs::from_orders(core_direction(position.direction), &orders);
         *db_perp.entry(position.symbol.clone()).or_default() += legs.perp;
+        if let Some(base) = position.symbol.strip_suffix("USDT") {
+            let entry = db_spot
+                .entry(base.to_owned())
+                .or_insert_with(|| (position.symbol.clone(), Decimal::ZERO));
+            entry.1 += legs.spot;
+        }
+    }
+    // spot legs and loans: the margin account's net holding of each base asset must match the
+    // database's spot leg, and no asset may stay borrowed without a live position owing it
+    for (asset, (symbol, ours)) in &db_spot {
+        let theirs = account.margin.get(asset).map_or(Decimal::ZERO, |a| a.net);
+        let scale = ours.abs().max(theirs.abs());
+        if scale > Decimal::ZERO && (ours - theirs).abs() > scale * SPOT_TOLERANCE {
+            report.mismatches.push(format!(
+                "{symbol} spot: database {ours}, cross margin net {theirs} {asset}"
+            ));
+        }
+    }
+    for (asset, holding) in &account.margin {
+        if asset != "USDT" && holding.borrowed > Decimal::ZERO && !db_spot.contains_key(asset) {
+            report.mismatches.push(format!(
+                "{asset}USDT loan: {} {asset} borrowed with no live position owing it",
+                holding.borrowed
+            ));
+        }
+    }
+    if let Some(usdt) = account.margin.get("USDT")
+        && usdt.borrowed > Decimal::ZERO
+        && !engine.params.capital.spot_usdt_borrow
+    {
+        report.mismatches.push(format!(
+            "USDT loan: {} USDT borrowed while capital.spot_usdt_borrow is off",
+            usdt.borrowed
+        ));
     }
     let mut symbols: Vec<&String> = db_perp
         .keys()
@@ -347,3 +406,7 @@ async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
