@@ -399,8 +399,12 @@ impl Engine {
             left -= taken.executed;
             last_error = taken.last_error;
         }
-        if direction.borrows() {
-            self.repay_leftover(id, &instrument.base_asset).await;
+        // settle the whole old side: any loan of the base asset (a short's principal and
+        // interest, or one left behind by an earlier failed exit), and USDT borrowed for a
+        // long spot leg when that is allowed
+        self.repay_leftover(id, &instrument.base_asset).await;
+        if self.params.capital.spot_usdt_borrow {
+            self.repay_leftover(id, "USDT").await;
         }
         Ok(
             tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
@@ -421,7 +425,13 @@ impl Engine {
         if amount <= Decimal::ZERO {
             return;
         }
-        let request_id = format!("fff{id}-repay");
+        // a fresh id per attempt: the amount is re-read each time, so a repeated repay can
+        // never exceed what is owed
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let request_id = format!("fff{id}-repay-{asset}-{stamp}");
         if let Err(err) = self.exchange.repay(asset, amount, &request_id).await {
             tracing::warn!(asset, %amount, error = %err, "repay after exit failed");
         }
