@@ -228,9 +228,15 @@ struct Seeding {
     unsupported: Arc<AtomicBool>,
 }
 
+/// Attempts per session for a symbol whose history could not be read (the gateway may be
+/// rate-limited or still starting); between passes the wait doubles from one second.
+const HISTORY_PASSES: u32 = 6;
+
 /// Fetches the settled funding history of each symbol not seeded yet, one request at a time
 /// (the exchange's funding-history endpoint has a small shared rate limit), in the background
-/// so the market stream is never held up. Failed symbols are retried on the next session.
+/// so the market stream is never held up. Failed symbols are retried with backoff within the
+/// session (net-of-cost admission weighs the history, so a symbol left without it would be
+/// judged on its predicted rate alone), and again on the next session.
 async fn seed_history(
     mut client: Client,
     symbols: Vec<String>,
@@ -239,52 +245,80 @@ async fn seed_history(
     seeding: Seeding,
     cancel: CancellationToken,
 ) {
-    for symbol in symbols {
-        if cancel.is_cancelled() || seeding.unsupported.load(Ordering::Relaxed) {
+    let mut pending = symbols;
+    for pass in 0..HISTORY_PASSES {
+        if pass > 0 {
+            let wait = Duration::from_secs(1u64 << (pass - 1).min(5));
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        let mut failed = Vec::new();
+        for symbol in pending {
+            if cancel.is_cancelled() || seeding.unsupported.load(Ordering::Relaxed) {
+                return;
+            }
+            let fresh = seeding
+                .started
+                .lock()
+                .map(|mut started| started.insert(symbol.clone()))
+                .unwrap_or(false);
+            if !fresh {
+                continue;
+            }
+            let request = gw::ListFundingRatesRequest {
+                symbol: symbol.clone(),
+                range: None,
+                page_size: history_len,
+                page_token: String::new(),
+            };
+            let result = tokio::select! {
+                () = cancel.cancelled() => return,
+                result = client.list_funding_rates(request) => result,
+            };
+            match result {
+                Ok(response) => {
+                    let records = response.into_inner().records;
+                    // an empty answer may only mean the gateway has not loaded it yet: ask
+                    // again in the next pass (a new listing simply stays without history)
+                    if records.is_empty() {
+                        if let Ok(mut started) = seeding.started.lock() {
+                            started.remove(&symbol);
+                        }
+                        failed.push(symbol);
+                        continue;
+                    }
+                    if events
+                        .send(FeedEvent::History(symbol, records))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(status) => {
+                    if let Ok(mut started) = seeding.started.lock() {
+                        started.remove(&symbol);
+                    }
+                    if status.code() == tonic::Code::Unimplemented {
+                        tracing::warn!(
+                            "gateway serves no funding history: stability builds up live"
+                        );
+                        seeding.unsupported.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    tracing::debug!(symbol = %symbol, code = ?status.code(), "funding history unavailable");
+                    failed.push(symbol);
+                }
+            }
+        }
+        if failed.is_empty() {
             return;
         }
-        let fresh = seeding
-            .started
-            .lock()
-            .map(|mut started| started.insert(symbol.clone()))
-            .unwrap_or(false);
-        if !fresh {
-            continue;
-        }
-        let request = gw::ListFundingRatesRequest {
-            symbol: symbol.clone(),
-            range: None,
-            page_size: history_len,
-            page_token: String::new(),
-        };
-        let result = tokio::select! {
-            () = cancel.cancelled() => return,
-            result = client.list_funding_rates(request) => result,
-        };
-        match result {
-            Ok(response) => {
-                let records = response.into_inner().records;
-                if events
-                    .send(FeedEvent::History(symbol, records))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(status) => {
-                if let Ok(mut started) = seeding.started.lock() {
-                    started.remove(&symbol);
-                }
-                if status.code() == tonic::Code::Unimplemented {
-                    tracing::warn!("gateway serves no funding history: stability builds up live");
-                    seeding.unsupported.store(true, Ordering::Relaxed);
-                    return;
-                }
-                tracing::debug!(symbol = %symbol, code = ?status.code(), "funding history unavailable");
-            }
-        }
+        pending = failed;
     }
+    tracing::warn!(symbols = ?pending, "funding history still unavailable; retried next session");
 }
 
 #[cfg(test)]

@@ -144,7 +144,7 @@ async fn explain_pair_names_the_failing_filter_of_each_bad_sim_symbol() {
             .unwrap()
             .into_inner();
         assert!(!response.qualified, "{response:?}");
-        assert_eq!(response.filters.len(), 6, "{response:?}");
+        assert_eq!(response.filters.len(), 7, "{response:?}");
         assert_eq!(response.components.len(), 4, "{response:?}");
         response
             .filters
@@ -161,6 +161,8 @@ async fn explain_pair_names_the_failing_filter_of_each_bad_sim_symbol() {
     assert!(orca.contains(&"margin_enabled".to_owned()), "{orca:?}");
     let ada = failed("ADAUSDT").await;
     assert!(ada.contains(&"borrow_cover".to_owned()), "{ada:?}");
+    // and its carry, net of borrow, cannot repay a round trip
+    assert!(ada.contains(&"net_of_cost".to_owned()), "{ada:?}");
 
     let unknown = client
         .explain_pair(pb::ExplainPairRequest {
