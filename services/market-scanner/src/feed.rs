@@ -228,15 +228,15 @@ struct Seeding {
     unsupported: Arc<AtomicBool>,
 }
 
-/// Attempts per session for a symbol whose history could not be read (the gateway may be
-/// rate-limited or still starting); between passes the wait doubles from one second.
-const HISTORY_PASSES: u32 = 6;
+/// Longest wait between passes over symbols whose history could not be read yet (the gateway
+/// may be rate-limited or still starting); the wait doubles from one second up to this.
+const HISTORY_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Fetches the settled funding history of each symbol not seeded yet, one request at a time
 /// (the exchange's funding-history endpoint has a small shared rate limit), in the background
-/// so the market stream is never held up. Failed symbols are retried with backoff within the
-/// session (net-of-cost admission weighs the history, so a symbol left without it would be
-/// judged on its predicted rate alone), and again on the next session.
+/// so the market stream is never held up. Symbols whose history failed or came back empty are
+/// retried with backoff for the whole session (net-of-cost admission weighs the history, so a
+/// symbol left without it would be judged on its predicted rate alone).
 async fn seed_history(
     mut client: Client,
     symbols: Vec<String>,
@@ -246,13 +246,14 @@ async fn seed_history(
     cancel: CancellationToken,
 ) {
     let mut pending = symbols;
-    for pass in 0..HISTORY_PASSES {
+    let mut wait = Duration::from_secs(1);
+    for pass in 0u32.. {
         if pass > 0 {
-            let wait = Duration::from_secs(1u64 << (pass - 1).min(5));
             tokio::select! {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
+            wait = (wait * 2).min(HISTORY_RETRY_MAX);
         }
         let mut failed = Vec::new();
         for symbol in pending {
@@ -316,9 +317,11 @@ async fn seed_history(
         if failed.is_empty() {
             return;
         }
+        if pass == 5 {
+            tracing::warn!(symbols = ?failed, "funding history still unavailable; still retrying");
+        }
         pending = failed;
     }
-    tracing::warn!(symbols = ?pending, "funding history still unavailable; retried next session");
 }
 
 #[cfg(test)]

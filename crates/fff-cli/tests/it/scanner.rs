@@ -212,7 +212,7 @@ async fn three_shards_give_the_same_opportunities_as_one_scanner() {
     let mut subscription = fff_scanner::merge::subscribe(endpoints, all_pairs());
 
     // prices and funding estimates move in the simulator, so compare views taken close together
-    let result = tokio::time::timeout(Duration::from_secs(30), async {
+    let result = tokio::time::timeout(Duration::from_secs(90), async {
         loop {
             subscription.view.changed().await.unwrap();
             let merged = subscription.view.borrow_and_update().clone();
