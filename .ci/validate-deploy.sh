@@ -36,6 +36,7 @@ check "actionlint" actionlint .github/workflows/*.yml
 check "workflow schema" check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 check "compose schema" check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 check "configuration keys" "$venv/bin/python" .ci/deploy_config_check.py
+check "alert rules" "$venv/bin/python" .ci/alert_rules_check.py
 check "hadolint" hadolint Dockerfile
 check "shellcheck" shellcheck .ci/validate-deploy.sh deploy/docker/skeleton.sh
 

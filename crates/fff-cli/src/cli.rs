@@ -53,6 +53,10 @@ pub struct HealthArgs {
     /// Give up after this many milliseconds.
     #[arg(long, default_value_t = 3000)]
     pub timeout_ms: u64,
+    /// Only check that `--addr` accepts a TCP connection (for the simulator, which speaks
+    /// HTTP rather than gRPC health).
+    #[arg(long)]
+    pub tcp: bool,
 }
 
 /// Options of `fff sim`.

@@ -23,6 +23,28 @@ pub fn main(args: &HealthArgs) -> ExitCode {
         }
     };
     let timeout = Duration::from_millis(args.timeout_ms);
+    if args.tcp {
+        let connected = runtime.block_on(async {
+            tokio::time::timeout(timeout, tokio::net::TcpStream::connect(args.addr.as_str())).await
+        });
+        return match connected {
+            Ok(Ok(_)) => {
+                println!("ACCEPTING");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(error)) => {
+                eprintln!("fff health: {} refuses connections: {error}", args.addr);
+                ExitCode::FAILURE
+            }
+            Err(_) => {
+                eprintln!(
+                    "fff health: no connection to {} within {timeout:?}",
+                    args.addr
+                );
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(async { tokio::time::timeout(timeout, check(args)).await }) {
         Ok(Ok(ServingStatus::Serving)) => {
             println!("SERVING");

@@ -125,6 +125,13 @@ impl RiskMonitor {
             // out-of-order rows (same timestamp ties are fine) are skipped, not fatal
             if let Ok(status) = self.drawdown.observe(at, equity, &self.params) {
                 self.note_month_max(at, status.drawdown);
+                fff_runtime::metrics::gauge_set(
+                    "fff_risk_drawdown",
+                    "Drawdown from the window's equity peak, fraction (halts entries at 0.04, de-risks at 0.05).",
+                    &[],
+                    rust_decimal::prelude::ToPrimitive::to_f64(&status.drawdown)
+                        .unwrap_or(f64::NAN),
+                );
                 self.drawdown_status = Some(status);
             }
         }
@@ -214,6 +221,12 @@ impl RiskMonitor {
         self.note_month_max(at, status.drawdown);
         let event = status.event;
         let drawdown = status.drawdown;
+        fff_runtime::metrics::gauge_set(
+            "fff_risk_drawdown",
+            "Drawdown from the window's equity peak, fraction (halts entries at 0.04, de-risks at 0.05).",
+            &[],
+            rust_decimal::prelude::ToPrimitive::to_f64(&status.drawdown).unwrap_or(f64::NAN),
+        );
         self.drawdown_status = Some(status);
         let mut out = Vec::new();
         match event {

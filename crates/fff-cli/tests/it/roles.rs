@@ -210,3 +210,24 @@ async fn health_subcommand_exit_code_follows_the_serving_status() {
         .unwrap();
     assert_eq!(unreachable.status.code(), Some(1), "{unreachable:?}");
 }
+
+#[test]
+fn health_tcp_checks_a_plain_listener_such_as_the_simulator() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let up = crate::harness::fff()
+        .args(["health", "--tcp", "--addr", &addr])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{up:?}");
+    drop(listener);
+    let down = crate::harness::fff()
+        .args(["health", "--tcp", "--addr", &addr, "--timeout-ms", "500"])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("refuses"),
+        "{down:?}"
+    );
+}
