@@ -246,7 +246,8 @@ mod tests {
         no_margin.margin_trading_allowed = false;
         let mut costly = instrument("ADAUSDT", "-0.00006");
         costly.base_borrow_rate_hourly = "0.000025".into();
-        let snapshot = snapshot(&[thin, no_margin, costly, instrument("SOLUSDT", "-0.00012")]);
+        // SOL's funding strong enough to repay a round trip without settled history
+        let snapshot = snapshot(&[thin, no_margin, costly, instrument("SOLUSDT", "-0.0005")]);
 
         let lsk = explained(&snapshot, "LSKUSDT", None);
         assert_eq!(failed(&lsk), ["volume_24h"]);
@@ -271,12 +272,13 @@ mod tests {
         );
 
         let ada = explained(&snapshot, "ADAUSDT", None);
-        assert_eq!(failed(&ada), ["borrow_cover"]);
+        // funding below its borrow cost earns nothing net, so it cannot repay a round trip
+        assert_eq!(failed(&ada), ["borrow_cover", "net_of_cost"]);
         assert_eq!(ada.direction, common_direction(Direction::NegativeCarry));
 
         let sol = explained(&snapshot, "SOLUSDT", None);
         assert!(sol.qualified && sol.rank == 1, "{sol:?}");
-        assert_eq!(sol.filters.len(), 6);
+        assert_eq!(sol.filters.len(), 7);
     }
 
     #[test]
@@ -296,7 +298,7 @@ mod tests {
 
     #[test]
     fn the_opposite_direction_fails_a_direction_check() {
-        let snapshot = snapshot(&[instrument("SOLUSDT", "-0.00012")]);
+        let snapshot = snapshot(&[instrument("SOLUSDT", "-0.0005")]);
         let sol = explained(&snapshot, "SOLUSDT", Some(Direction::PositiveCarry));
         assert!(!sol.qualified);
         assert_eq!(failed(&sol), [DIRECTION_CHECK]);
