@@ -34,6 +34,8 @@ pub struct ReconcileReport {
     pub orders_never_sent: u32,
     pub positions_checked: u32,
     pub positions_repaired: u32,
+    /// Repairs that could not balance the legs (the position is flagged broken).
+    pub repairs_failed: u32,
     pub positions_failed: u32,
     pub exits_resumed: u32,
     /// Differences between the database and the exchange after convergence.
@@ -45,12 +47,13 @@ impl ReconcileReport {
     pub fn summary(&self) -> String {
         format!(
             "orders checked {} updated {} never sent {}; positions checked {} repaired {} \
-             failed {} exits resumed {}; mismatches {}",
+             repairs failed {} failed {} exits resumed {}; mismatches {}",
             self.orders_checked,
             self.orders_updated,
             self.orders_never_sent,
             self.positions_checked,
             self.positions_repaired,
+            self.repairs_failed,
             self.positions_failed,
             self.exits_resumed,
             if self.mismatches.is_empty() {
@@ -165,8 +168,14 @@ pub async fn sweep_stale_orders(engine: &Arc<Engine>, min_age: Duration) -> Resu
             position.state,
             PositionState::Open | PositionState::Rebalancing
         ) && legs.drift() > max_drift
+            && let Some(why) = repair(engine, &position, direction, legs, max_drift).await?
         {
-            repair(engine, &position, direction, legs).await?;
+            let message = format!("broken: repair failed: {why}");
+            tracing::error!(symbol = %position.symbol, position_id = id, %message, "naked leg left");
+            engine
+                .store()
+                .set_position_state(id, position.state, Some(&message))
+                .await?;
         }
     }
     tracing::warn!(
@@ -283,11 +292,43 @@ async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport)
             }
             continue;
         }
+        let mut broken = None;
+        let mut repaired = false;
         if legs.drift() > max_drift {
-            repair(engine, &position, direction, legs).await?;
+            match repair(engine, &position, direction, legs, max_drift).await? {
+                None => repaired = true,
+                Some(why) => {
+                    report.repairs_failed += 1;
+                    broken = Some(why);
+                }
+            }
+        }
+        let after = SignedLegs::from_orders(direction, &engine.position_orders(position.id).await?);
+        if broken.is_none() && after.spot.is_zero() && after.perp.is_zero() {
+            // the hedge could not complete and the perp was unwound: nothing is left
+            store
+                .update_position_legs(position.id, &after.to_store())
+                .await?;
+            store
+                .set_position_state(
+                    position.id,
+                    PositionState::Failed,
+                    Some("hedge could not complete after a restart; perp unwound"),
+                )
+                .await?;
+            report.positions_failed += 1;
+            continue;
+        }
+        if repaired {
             report.positions_repaired += 1;
         }
-        if position.state != PositionState::Open {
+        if let Some(why) = broken {
+            let message = format!("broken: repair failed: {why}");
+            tracing::error!(symbol = %position.symbol, position_id = position.id, %message, "naked leg left");
+            store
+                .set_position_state(position.id, PositionState::Open, Some(&message))
+                .await?;
+        } else if position.state != PositionState::Open {
             store
                 .set_position_state(position.id, PositionState::Open, None)
                 .await?;
@@ -296,45 +337,96 @@ async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport)
     Ok(())
 }
 
-/// Brings the smaller leg to mirror the larger one.
+/// Orders a repair may send per leg before it gives up.
+const REPAIR_ATTEMPTS: u32 = 3;
+
+/// Balances the legs after a restart. An entry that was interrupted is hedged (the smaller leg
+/// grown to the larger), bounded; if the hedge cannot complete, or if a risk cut or an exit had
+/// already reduced the position, the larger leg is cut down to the smaller instead: a repair
+/// never re-opens what risk or an exit took away. `None` when the legs are balanced afterwards,
+/// else why not.
 async fn repair(
     engine: &Arc<Engine>,
     position: &fff_store::Position,
     direction: fff_core::Direction,
     legs: SignedLegs,
-) -> Result<()> {
-    let Some(adjustment) = fff_core::smaller_leg_adjustment(legs.spot, legs.perp) else {
-        return Ok(());
-    };
+    max_drift: Decimal,
+) -> Result<Option<String>> {
+    let id = position.id;
+    let orders = engine.position_orders(id).await?;
+    // exits (`x`, maker `m`) and risk reductions (`d`) have run on this position
+    let reduced = orders.iter().any(|o| {
+        o.executed_qty > Decimal::ZERO
+            && o.client_order_id
+                .rsplit('-')
+                .next()
+                .is_some_and(|step| matches!(step.get(1..2), Some("x" | "m" | "d")))
+    });
     let instrument = engine.exchange.instrument(&position.symbol).await?;
-    let filters = match adjustment.venue {
-        fff_core::Venue::SpotMargin => &instrument.spot,
-        fff_core::Venue::UsdmPerp => &instrument.perp,
+    let step_of = |venue| match venue {
+        fff_core::Venue::SpotMargin => instrument.spot.effective_step().unwrap_or(Decimal::ZERO),
+        fff_core::Venue::UsdmPerp => instrument.perp.effective_step().unwrap_or(Decimal::ZERO),
     };
-    let qty = floor_to_step(
-        adjustment.qty,
-        filters.effective_step().unwrap_or(Decimal::ZERO),
-    );
-    tracing::warn!(
-        symbol = %position.symbol,
-        spot = %legs.spot,
-        perp = %legs.perp,
-        %qty,
-        "naked leg after restart; hedging"
-    );
-    if qty > Decimal::ZERO {
-        engine
-            .trade_leg(
-                position.id,
-                direction,
-                &position.symbol,
-                adjustment.venue,
-                adjustment.side,
-                qty,
-            )
-            .await?;
+    let mut legs = legs;
+    let mut last_error = String::new();
+    if !reduced && let Some(grow) = fff_core::smaller_leg_adjustment(legs.spot, legs.perp) {
+        tracing::warn!(symbol = %position.symbol, spot = %legs.spot, perp = %legs.perp, "naked leg after restart; hedging");
+        for _ in 0..REPAIR_ATTEMPTS {
+            let qty = floor_to_step(
+                fff_core::smaller_leg_adjustment(legs.spot, legs.perp)
+                    .map_or(Decimal::ZERO, |a| a.qty),
+                step_of(grow.venue),
+            );
+            if qty <= Decimal::ZERO {
+                break;
+            }
+            let order = engine
+                .trade_leg(id, direction, &position.symbol, grow.venue, grow.side, qty)
+                .await?;
+            if let Some(error) = order.error {
+                last_error = error;
+            }
+            legs = SignedLegs::from_orders(direction, &engine.position_orders(id).await?);
+            if legs.drift() <= max_drift {
+                return Ok(None);
+            }
+        }
     }
-    Ok(())
+    // cut the larger leg down to the smaller one
+    tracing::warn!(symbol = %position.symbol, spot = %legs.spot, perp = %legs.perp, reduced, "cutting the larger leg to the smaller");
+    for _ in 0..REPAIR_ATTEMPTS {
+        let (venue, larger, smaller) = if legs.spot.abs() > legs.perp.abs() {
+            (fff_core::Venue::SpotMargin, legs.spot, legs.perp)
+        } else {
+            (fff_core::Venue::UsdmPerp, legs.perp, legs.spot)
+        };
+        let qty = floor_to_step(larger.abs() - smaller.abs(), step_of(venue));
+        if qty <= Decimal::ZERO {
+            break;
+        }
+        let side = if larger > Decimal::ZERO {
+            fff_core::Side::Sell
+        } else {
+            fff_core::Side::Buy
+        };
+        let order = engine
+            .trade_leg(id, direction, &position.symbol, venue, side, qty)
+            .await?;
+        if let Some(error) = order.error {
+            last_error = error;
+        }
+        legs = SignedLegs::from_orders(direction, &engine.position_orders(id).await?);
+        if legs.drift() <= max_drift {
+            return Ok(None);
+        }
+    }
+    if legs.drift() <= max_drift {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "spot {} vs perp {} after {REPAIR_ATTEMPTS} attempts per leg: {last_error}",
+        legs.spot, legs.perp
+    )))
 }
 
 /// Relative difference tolerated between the database's spot leg and the margin account's

@@ -71,3 +71,83 @@ async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entrie
     assert!(!left.iter().any(|m| m.starts_with("SOLUSDT")), "{left:?}");
     assert!(rig.engine.symbol_block("SOLUSDT").is_none());
 }
+
+/// An entry interrupted after its perp filled, whose hedge is rejected again at restart: the
+/// repair unwinds the perp (bounded) instead of leaving it naked or calling it repaired.
+#[tokio::test]
+async fn a_hedge_that_keeps_failing_at_restart_unwinds_the_perp() {
+    let rig = rig().await;
+    let position = rig
+        .store
+        .create_position(&fff_store::NewPosition {
+            symbol: "BTCUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap();
+    rig.engine
+        .trade_leg(
+            position.id,
+            Direction::PositiveCarry,
+            "BTCUSDT",
+            fff_core::Venue::UsdmPerp,
+            fff_core::Side::Sell,
+            dec!(10),
+        )
+        .await
+        .unwrap();
+    rig.fake
+        .with(|s| s.reject_venue.push(fff_core::Venue::SpotMargin));
+    let report = reconcile(&rig.engine).await.unwrap();
+    assert_eq!(report.positions_repaired, 0, "{}", report.summary());
+    assert_eq!(report.positions_failed, 1, "{}", report.summary());
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(0));
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(after.state, PositionState::Failed);
+    // bounded: three hedge attempts, then the unwind
+    assert_eq!(rig.fake.order_count(fff_core::Venue::SpotMargin), 3);
+}
+
+/// A risk cut interrupted after its perp leg: the repair cuts the spot leg to match instead
+/// of growing the perp back to what risk took away.
+#[tokio::test]
+async fn a_repair_never_regrows_a_leg_that_risk_reduced() {
+    let rig = rig().await;
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::PositiveCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    assert_eq!((position.spot_qty, position.perp_qty), (dec!(10), dec!(10)));
+    // risk's reduction: the perp half went out, then the process died
+    let cut = crate::exchange::OrderRequest {
+        client_order_id: crate::ids::client_order_id(
+            position.id,
+            fff_store::Leg::Perp,
+            crate::ids::Step::Reduce(0),
+        ),
+        venue: fff_core::Venue::UsdmPerp,
+        symbol: "BTCUSDT".into(),
+        side: fff_core::Side::Buy,
+        kind: crate::exchange::OrderKind::Market,
+        qty: dec!(5),
+        reduce_only: true,
+        side_effect: fff_store::SideEffect::NoSideEffect,
+    };
+    rig.engine.execute(position.id, cut).await.unwrap();
+    let report = reconcile(&rig.engine).await.unwrap();
+    assert_eq!(report.positions_repaired, 1, "{}", report.summary());
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!((after.spot_qty, after.perp_qty), (dec!(5), dec!(5)));
+    assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(-5));
+}
