@@ -50,6 +50,20 @@ pub struct BacktestArgs {
     /// spot klines or the data's spot_markets.csv show a spot market.
     #[arg(long)]
     pub assume_spot_markets: bool,
+    /// Treat base assets absent from the borrow data (and from `borrow_daily_rate`) as
+    /// borrowable at `default_borrow_daily_rate` (same as `--set
+    /// backtest.assume_margin_for_unknown_assets=true`). Without it they are not shortable:
+    /// negative carry on them is refused.
+    #[arg(long)]
+    pub assume_borrowable: bool,
+    /// Multiply every margin borrow rate by this factor (same as `--set
+    /// backtest.borrow_rate_multiplier=X`; default 1).
+    #[arg(long, value_name = "X")]
+    pub borrow_multiplier: Option<rust_decimal::Decimal>,
+    /// Walk-forward TRAIN:TEST in days (e.g. `365d:90d`): parameters picked per window on the
+    /// training part from a fixed grid, the test parts chained (written to walkforward.md).
+    #[arg(long, value_name = "TRAIN:TEST")]
+    pub walk_forward: Option<crate::walkforward::WalkForwardSpec>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -64,6 +78,20 @@ impl BacktestArgs {
                 section: "backtest".into(),
                 key: "assume_spot_markets".into(),
                 value: "true".into(),
+            });
+        }
+        if self.assume_borrowable {
+            overrides.push(Override {
+                section: "backtest".into(),
+                key: "assume_margin_for_unknown_assets".into(),
+                value: "true".into(),
+            });
+        }
+        if let Some(multiplier) = self.borrow_multiplier {
+            overrides.push(Override {
+                section: "backtest".into(),
+                key: "borrow_rate_multiplier".into(),
+                value: multiplier.to_string(),
             });
         }
         overrides
@@ -190,6 +218,12 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
     });
     let report_path = args.out.join("report.md");
     std::fs::write(&report_path, report).map_err(|e| Error::io(&report_path, e))?;
+    if let Some(spec) = args.walk_forward {
+        let wf = crate::walkforward::walk_forward(&config, &dataset, spec)?;
+        let path = args.out.join("walkforward.md");
+        let text = crate::walkforward::render(&wf, baseline_metrics);
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
     Ok(Summary {
         out_dir: args.out.clone(),
         metrics,
@@ -233,6 +267,18 @@ fn command_line(args: &BacktestArgs) -> String {
     );
     if args.assume_spot_markets {
         parts.push("--assume-spot-markets".to_string());
+    }
+    if args.assume_borrowable {
+        parts.push("--assume-borrowable".to_string());
+    }
+    if let Some(multiplier) = args.borrow_multiplier {
+        parts.push(format!("--borrow-multiplier {multiplier}"));
+    }
+    if let Some(wf) = args.walk_forward {
+        parts.push(format!(
+            "--walk-forward {}d:{}d",
+            wf.train_days, wf.test_days
+        ));
     }
     if let Some(split) = args.split {
         parts.push(format!("--split {}", day(split)));

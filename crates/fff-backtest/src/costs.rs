@@ -32,6 +32,12 @@ pub struct CostModel {
     pub futures_taker_fee: Decimal,
     /// Share of traded notional filled as maker, 0..=1 (0: every fill pays taker).
     pub maker_fill_share: Decimal,
+    /// Staged (non-urgent) exits: the share of the exited notional the maker-first slices
+    /// fill as maker (0.3), paying the maker fee and no slippage; the rest falls back to
+    /// market orders (taker fee + slippage). Urgent exits (basis break, drawdown limit, Red
+    /// margin tier, delisting, liquidation) pay taker + slippage on all of it. Entries and
+    /// growth keep `maker_fill_share`.
+    pub maker_fill_probability: Decimal,
     /// Adverse price move per fill, as a fraction of notional, per leg (0.0002 = 2 bp).
     pub slippage: Decimal,
     /// Daily borrow rate per base asset, overriding `borrow/` data (`{ BTC = 0.00005 }`).
@@ -42,6 +48,10 @@ pub struct CostModel {
     /// (0.000274 ≈ 10 %/yr, the order of the 2024-12/2025-01 data). Paid on the USDT a
     /// positive-carry spot buy borrows when `capital.spot_usdt_borrow` is on.
     pub default_usdt_borrow_daily_rate: Decimal,
+    /// Factor on every margin borrow rate (base assets and USDT, from config, data or the
+    /// defaults) (1): a stress test of the borrow history, which is only a few snapshots. The
+    /// strategy decides on the scaled rates too, as it would had borrowing cost that much.
+    pub borrow_rate_multiplier: Decimal,
     /// Futures maintenance margin per unit of perp notional (0.01): futures margin coverage is
     /// futures wallet balance / (rate × perp notional), and a perp is liquidated when its share
     /// of the futures wallet falls to it at the day's adverse extreme.
@@ -83,10 +93,12 @@ impl Default for CostModel {
             futures_maker_fee: dec!(0.0002),
             futures_taker_fee: dec!(0.0005),
             maker_fill_share: Decimal::ZERO,
+            maker_fill_probability: dec!(0.3),
             slippage: dec!(0.0002),
             borrow_daily_rate: BTreeMap::new(),
             default_borrow_daily_rate: dec!(0.000685),
             default_usdt_borrow_daily_rate: dec!(0.000274),
+            borrow_rate_multiplier: Decimal::ONE,
             maintenance_margin_rate: dec!(0.01),
             decision_interval_hours: 1,
             signal_settlements: 3,
@@ -137,6 +149,22 @@ impl CostModel {
         notional * (self.spot_fee() + self.futures_fee() + self.slippage * Decimal::TWO)
     }
 
+    /// (spot fee, futures fee, slippage) rates per unit of an exit's notional: all taker with
+    /// slippage when `urgent`, else `maker_fill_probability` at the maker fee without slippage
+    /// and the rest taker with slippage.
+    pub fn exit_rates(&self, urgent: bool) -> (Decimal, Decimal, Decimal) {
+        if urgent {
+            return (self.spot_taker_fee, self.futures_taker_fee, self.slippage);
+        }
+        let p = self.maker_fill_probability;
+        let q = Decimal::ONE - p;
+        (
+            self.spot_maker_fee * p + self.spot_taker_fee * q,
+            self.futures_maker_fee * p + self.futures_taker_fee * q,
+            self.slippage * q,
+        )
+    }
+
     fn blend(&self, maker: Decimal, taker: Decimal) -> Decimal {
         maker * self.maker_fill_share + taker * (Decimal::ONE - self.maker_fill_share)
     }
@@ -173,6 +201,12 @@ impl CostModel {
             "must be in [0, 1]",
         );
         check(
+            self.maker_fill_probability >= Decimal::ZERO
+                && self.maker_fill_probability <= Decimal::ONE,
+            "maker_fill_probability",
+            "must be in [0, 1]",
+        );
+        check(
             [
                 self.default_borrow_daily_rate,
                 self.default_usdt_borrow_daily_rate,
@@ -182,6 +216,12 @@ impl CostModel {
             .all(|r| *r >= Decimal::ZERO && *r <= Decimal::ONE),
             "borrow_daily_rate",
             "daily borrow rates must be in [0, 1]",
+        );
+        check(
+            self.borrow_rate_multiplier >= Decimal::ZERO
+                && self.borrow_rate_multiplier <= dec!(100),
+            "borrow_rate_multiplier",
+            "must be in [0, 100]",
         );
         check(
             self.maintenance_margin_rate > Decimal::ZERO

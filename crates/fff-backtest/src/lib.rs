@@ -19,6 +19,7 @@ pub mod plot;
 pub mod report;
 pub mod strategy;
 pub mod synth;
+pub mod walkforward;
 
 pub use backtest::{Backtest, Comparison, StrategyParams};
 pub use cli::{BacktestArgs, Summary, run};

@@ -63,8 +63,14 @@ pub struct YearMetrics {
     /// Simple return over the part of the year replayed.
     pub return_pct: f64,
     pub max_drawdown: f64,
+    /// Largest drawdown inside one calendar month of the year.
+    pub worst_month_drawdown: f64,
     pub sharpe: f64,
     pub capital_utilization: f64,
+    /// Mean utilization over the hours with at least one hedge held.
+    pub invested_utilization: f64,
+    /// Share of hours with no hedge held.
+    pub idle_share: f64,
     /// Peak total per-leg notional / equity within the year.
     pub max_notional_to_equity: f64,
     /// Wallet transfers within the year.
@@ -99,6 +105,11 @@ pub struct Metrics {
     /// Mean capital in use (both legs: spot cash or margin collateral plus perp margin,
     /// fff-core's `CapitalModel::utilization`) / equity, hourly.
     pub capital_utilization: f64,
+    /// Mean utilization over the hours with at least one hedge held (a held hedge stands for
+    /// "a pair is admitted": history has no separate record of admissions).
+    pub invested_utilization: f64,
+    /// Share of hours with no hedge held.
+    pub idle_share: f64,
     /// Peak total hedged per-leg notional / equity (hourly, after decisions).
     pub max_notional_to_equity: f64,
     /// Lowest futures margin coverage (futures balance / maintenance), hourly and at each
@@ -151,7 +162,7 @@ fn mean(values: &[f64]) -> f64 {
 
 /// (annualised Sharpe, annualised Sortino) of daily returns; Sortino is `None` without
 /// downside.
-fn sharpe_sortino(returns: &[f64]) -> (f64, Option<f64>) {
+pub(crate) fn sharpe_sortino(returns: &[f64]) -> (f64, Option<f64>) {
     if returns.len() < 2 {
         return (0.0, None);
     }
@@ -164,7 +175,7 @@ fn sharpe_sortino(returns: &[f64]) -> (f64, Option<f64>) {
     (ratio(m, var.sqrt()) * annual, sortino)
 }
 
-fn max_drawdown(hourly: &[HourSample]) -> f64 {
+pub(crate) fn max_drawdown(hourly: &[HourSample]) -> f64 {
     let mut peak = f64::MIN;
     let mut worst: f64 = 0.0;
     for s in hourly {
@@ -176,7 +187,7 @@ fn max_drawdown(hourly: &[HourSample]) -> f64 {
     worst
 }
 
-fn worst_month_drawdown(hourly: &[HourSample]) -> f64 {
+pub(crate) fn worst_month_drawdown(hourly: &[HourSample]) -> f64 {
     let mut worst: f64 = 0.0;
     let mut start = 0;
     while start < hourly.len() {
@@ -201,6 +212,17 @@ fn worst_month_drawdown(hourly: &[HourSample]) -> f64 {
 
 fn utilization(hourly: &[HourSample]) -> f64 {
     mean(&hourly.iter().map(|s| s.utilization).collect::<Vec<_>>())
+}
+
+/// (mean utilization over hours with a hedge held, share of hours with none).
+fn invested(hourly: &[HourSample]) -> (f64, f64) {
+    let held: Vec<f64> = hourly
+        .iter()
+        .filter(|s| s.notional_to_equity > 0.0)
+        .map(|s| s.utilization)
+        .collect();
+    let idle = ratio((hourly.len() - held.len()) as f64, hourly.len() as f64);
+    (mean(&held), idle)
 }
 
 fn peak_notional_to_equity(hourly: &[HourSample]) -> f64 {
@@ -242,6 +264,8 @@ pub fn compute(run: &RunOutput) -> Metrics {
         max_drawdown: max_drawdown(&run.hourly),
         worst_month_drawdown: worst_month_drawdown(&run.hourly),
         capital_utilization: utilization(&run.hourly),
+        invested_utilization: invested(&run.hourly).0,
+        idle_share: invested(&run.hourly).1,
         max_notional_to_equity: f(run.max_notional_to_equity),
         min_futures_margin_coverage: health.min_futures_coverage.map(f),
         min_margin_level: health.min_margin_level.map(f),
@@ -304,8 +328,11 @@ fn per_year(run: &RunOutput) -> Vec<YearMetrics> {
             year,
             return_pct: ratio(f(close.equity), f(start_sample.equity)) - 1.0,
             max_drawdown: max_drawdown(&hourly),
+            worst_month_drawdown: worst_month_drawdown(&hourly),
             sharpe,
             capital_utilization: utilization(&hourly),
+            invested_utilization: invested(&hourly).0,
+            idle_share: invested(&hourly).1,
             max_notional_to_equity: peak_notional_to_equity(&hourly),
             transfers: close.transfers - start_sample.transfers,
             flows,
@@ -330,6 +357,28 @@ mod tests {
             utilization: 0.5,
             notional_to_equity: 0.4,
         }
+    }
+
+    #[test]
+    fn invested_utilization_ignores_idle_hours() {
+        let mut series = [
+            hour(0, 100.0),
+            hour(1, 100.0),
+            hour(2, 100.0),
+            hour(3, 100.0),
+        ];
+        for idle in [0, 3] {
+            series[idle].utilization = 0.0;
+            series[idle].notional_to_equity = 0.0;
+        }
+        series[1].utilization = 0.8;
+        series[1].notional_to_equity = 0.6;
+        series[2].utilization = 0.6;
+        series[2].notional_to_equity = 0.5;
+        let (held, idle) = invested(&series);
+        assert!((held - 0.7).abs() < 1e-12);
+        assert!((idle - 0.5).abs() < 1e-12);
+        assert_eq!(invested(&[]), (0.0, 0.0));
     }
 
     #[test]

@@ -58,6 +58,14 @@ fn metrics_table(out: &mut String, runs: &[&Metrics]) {
             Box::new(|m| pct(m.capital_utilization)),
         ),
         (
+            "utilization while a hedge is held",
+            Box::new(|m| pct(m.invested_utilization)),
+        ),
+        (
+            "share of hours with no hedge",
+            Box::new(|m| pct(m.idle_share)),
+        ),
+        (
             "max notional / equity",
             Box::new(|m| format!("{:.3}", m.max_notional_to_equity)),
         ),
@@ -152,17 +160,22 @@ fn yearly_comparison(
 }
 
 fn per_year_detail(out: &mut String, m: &Metrics) {
-    out.push_str("| year | return | max DD | Sharpe | utilization | max notional/equity | win rate | funding | borrow + USDT interest | fees+slippage | basis | liquidations | transfers | trades |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| year | return | max DD | worst month DD | Sharpe | utilization | utilization while held | hours with no hedge | max notional/equity | win rate | funding | borrow + USDT interest | fees+slippage | basis | liquidations | transfers | trades |\n");
+    out.push_str(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
     for y in &m.per_year {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
             y.year,
             pct(y.return_pct),
             pct(y.max_drawdown),
+            pct(y.worst_month_drawdown),
             f2(y.sharpe),
             pct(y.capital_utilization),
+            pct(y.invested_utilization),
+            pct(y.idle_share),
             y.max_notional_to_equity,
             pct(y.flows.win_rate),
             money(y.flows.funding_income),
@@ -251,13 +264,17 @@ pub fn render(input: &ReportInput<'_>) -> String {
     );
     let _ = writeln!(
         out,
-        "Costs: spot fee {} / futures fee {} (blended, maker share {}), slippage {} per leg per fill, \
+        "Costs: spot fee {} / futures fee {} (blended, maker share {}), slippage {} per leg per fill; \
+         staged exits fill {} as maker (no slippage on that part), urgent exits all taker; \
+         borrow rates × {}; \
          decisions every {} h on the last {} settled rate(s). Leverage {}, target utilization {}, reserve {}, \
          max {} pairs, max pair fraction {}.\n",
         costs.spot_fee(),
         costs.futures_fee(),
         costs.maker_fill_share,
         costs.slippage,
+        costs.maker_fill_probability,
+        costs.borrow_rate_multiplier,
         costs.decision_interval_hours,
         costs.signal_settlements,
         input.config.capital.leverage,
@@ -359,11 +376,13 @@ pub fn render(input: &ReportInput<'_>) -> String {
     out.push_str("\n## Risk and decisions\n\n");
     let _ = writeln!(
         out,
-        "- {} decision passes, {} with entries halted; drawdown halts: {}, drawdown reached the hard limit: {} times, margin-tier changes: {}.",
+        "- {} decision passes, {} with entries halted; drawdown halts: {}, drawdown reached the hard limit: {} times (de-risked by `{}`: {} times), margin-tier changes: {}.",
         stats.decisions,
         stats.halted_decisions,
         stats.halts,
         stats.limit_breaches,
+        input.config.risk.drawdown_limit_action.as_str(),
+        stats.limit_actions,
         stats.tier_changes
     );
     let health = &input.strategy.book.health;

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
+use fff_core::drawdown::limit_directive;
+use fff_core::priority::{ExitCandidate, exit_order};
 use fff_core::{
-    Action, CapitalModel, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeState,
-    MarginDirective, MarginTier, MarketSnapshot, RiskParams, ScoreBreakdown, SwitchCosts,
-    SymbolFilters, TierTracker, directive_for, qualify, score,
+    Action, CapitalModel, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeContext,
+    HedgeState, MarginDirective, MarginTier, MarketSnapshot, Reason, RiskParams, ScoreBreakdown,
+    SwitchCosts, SymbolFilters, TierTracker, directive_for, qualify, score,
 };
 use rust_decimal::Decimal;
 
@@ -39,6 +41,13 @@ pub struct Strategy {
     cross_params: RiskParams,
     tier: Option<MarginTier>,
     breached: bool,
+    /// The drawdown limit's directive for this pass (set in `risk_gate`).
+    limit_close: bool,
+    limit_cut: Option<Decimal>,
+    limit_cut_applied: bool,
+    close_label: &'static str,
+    /// Symbols whose exits this pass are urgent (basis break, drawdown limit, Red tier).
+    urgent: Vec<usize>,
     last_fingerprint: Option<u64>,
     /// No exchange filters in history: quantity rounding is left out of the replay.
     filters: SymbolFilters,
@@ -58,6 +67,11 @@ impl Strategy {
             tier: None,
             model,
             breached: false,
+            limit_close: false,
+            limit_cut: None,
+            limit_cut_applied: false,
+            close_label: "",
+            urgent: Vec::new(),
             last_fingerprint: None,
             filters: SymbolFilters {
                 tick_size: Decimal::ZERO,
@@ -131,12 +145,27 @@ impl Strategy {
                 self.stats.halts += 1;
             }
             entries_allowed &= !status.entries_halted;
-            // Like the risk service, the hard limit is reported, not traded on: the latch
-            // (engaged earlier, at the halt threshold) already stops entries.
             if status.limit_breached && !self.breached {
                 self.stats.limit_breaches += 1;
             }
             self.breached = status.limit_breached;
+            // Like the risk service: on the observation that begins a breach of
+            // `max_monthly_drawdown`, de-risk once by `risk.drawdown_limit_action` (close all,
+            // reduce every hedge, or only halt); the latch keeps entries stopped meanwhile.
+            if self.drawdown.limit_breach_began() {
+                match limit_directive(&self.config.risk) {
+                    MarginDirective::Normal => {}
+                    MarginDirective::Reduce { fraction }
+                    | MarginDirective::Deleverage { fraction } => {
+                        self.stats.limit_actions += 1;
+                        self.limit_cut = Some(fraction);
+                    }
+                    MarginDirective::CloseAll => {
+                        self.stats.limit_actions += 1;
+                        self.limit_close = true;
+                    }
+                }
+            }
         }
         // Margin tiers as the risk service computes them: the worse of the futures tier
         // (coverage) and the cross-margin tier (level); no positions / loans count as Green.
@@ -178,6 +207,17 @@ impl Strategy {
         }
         // Only a healthy (Green) account grows exposure.
         entries_allowed &= tier == MarginTier::Green;
+        // The drawdown limit's directive joins the tier's: the stronger one wins.
+        self.close_label = if close_all {
+            "close: risk (red margin tier)"
+        } else {
+            "close: drawdown limit (close_all)"
+        };
+        close_all |= std::mem::take(&mut self.limit_close);
+        if let Some(fraction) = self.limit_cut.take() {
+            self.limit_cut_applied = true;
+            cut = Some(cut.map_or(fraction, |c: Decimal| c.max(fraction)));
+        }
         (entries_allowed, close_all, cut)
     }
 
@@ -195,6 +235,8 @@ impl Strategy {
             p.qty.hash(&mut hasher);
             // A new close moves the capital the book ties up against the budget.
             p.perp_price.hash(&mut hasher);
+            // A new spot close moves the basis the rebalance table checks.
+            p.spot_price.hash(&mut hasher);
         }
         hasher.finish()
     }
@@ -207,6 +249,57 @@ impl Strategy {
                 .entry(what.to_string())
                 .or_default() += n;
         }
+    }
+
+    /// `orders` in `fff_core::priority` exit order: expected loss per period (funding paid plus
+    /// borrow, on the signal rate and the hourly borrow rate scaled to the rate period)
+    /// descending, then notional, then symbol. Orders on symbols not held keep their place
+    /// after the held ones.
+    fn exit_ordered(&self, ctx: &DecisionContext<'_>, orders: Vec<Order>) -> Vec<Order> {
+        let period = self.config.pair_selection.rate_period_hours;
+        let signal_n = self.config.backtest.signal_settlements as usize;
+        let (held, rest): (Vec<Order>, Vec<Order>) = orders.into_iter().partition(|o| {
+            let symbol = match o {
+                Order::Close { symbol } | Order::Set { symbol, .. } => *symbol,
+            };
+            ctx.book.position(symbol).is_some()
+        });
+        let candidates: Vec<ExitCandidate> = held
+            .iter()
+            .map(|o| {
+                let symbol = match o {
+                    Order::Close { symbol } | Order::Set { symbol, .. } => *symbol,
+                };
+                let state = &ctx.market[symbol];
+                let p = ctx.book.position(symbol);
+                let interval = fff_core::FundingInterval::from_hours(state.interval_hours)
+                    .unwrap_or(fff_core::FundingInterval::EIGHT_HOURS);
+                ExitCandidate {
+                    symbol: state
+                        .symbol
+                        .as_ref()
+                        .map_or_else(String::new, |s| s.as_str().to_string()),
+                    direction: p.map_or(Direction::PositiveCarry, |p| p.direction),
+                    notional: p.map_or(Decimal::ZERO, |p| p.notional()),
+                    funding_rate: fff_core::rates::normalize_funding_rate(
+                        state.signal_rate(signal_n).unwrap_or(Decimal::ZERO),
+                        interval,
+                        period,
+                    ),
+                    borrow_rate: fff_core::rates::borrow_rate_for_period(
+                        state.borrow_hourly,
+                        period,
+                    ),
+                }
+            })
+            .collect();
+        let mut slots: Vec<Option<Order>> = held.into_iter().map(Some).collect();
+        let mut out: Vec<Order> = exit_order(&candidates)
+            .into_iter()
+            .filter_map(|i| slots[i].take())
+            .collect();
+        out.extend(rest);
+        out
     }
 
     fn switch_costs(&self) -> SwitchCosts {
@@ -231,19 +324,20 @@ impl Policy for Strategy {
 
     fn decide(&mut self, ctx: &DecisionContext<'_>) -> Vec<Order> {
         self.stats.decisions += 1;
+        self.urgent.clear();
         let signal_n = self.config.backtest.signal_settlements as usize;
         let (entries_allowed, close_all, cut) = self.risk_gate(ctx);
+        let limit_cut = std::mem::take(&mut self.limit_cut_applied);
         if close_all {
-            self.count(
-                "close: risk (red margin tier)",
-                ctx.book.positions.len() as u64,
-            );
-            return ctx
+            self.count(self.close_label, ctx.book.positions.len() as u64);
+            self.urgent = ctx.book.positions.iter().map(|p| p.symbol).collect();
+            let closes: Vec<Order> = ctx
                 .book
                 .positions
                 .iter()
                 .map(|p| Order::Close { symbol: p.symbol })
                 .collect();
+            return self.exit_ordered(ctx, closes);
         }
         if !entries_allowed {
             self.stats.halted_decisions += 1;
@@ -267,25 +361,38 @@ impl Policy for Strategy {
                 Direction::PositiveCarry => Decimal::ONE,
                 Direction::NegativeCarry => Decimal::NEGATIVE_ONE,
             };
+            // Basis only where both legs have a close of the same day; the perp leg is then
+            // marked at that close too.
+            let closes = state.same_day_closes(ctx.now_ms);
+            let context = HedgeContext {
+                spot_price: closes.map(|(spot, _)| spot),
+                settlements_against: state.settlements_against(p.direction),
+            };
             let hedge = HedgeState {
                 symbol,
                 direction: p.direction,
                 spot_qty: spot_sign * p.qty,
                 perp_qty: -spot_sign * p.qty,
-                mark_price: p.perp_price,
+                mark_price: closes.map_or(p.perp_price, |(_, perp)| perp),
                 funding_rate: state.signal_rate(signal_n).unwrap_or(Decimal::ZERO),
                 funding_interval: fff_core::FundingInterval::from_hours(state.interval_hours)
                     .unwrap_or(fff_core::FundingInterval::EIGHT_HOURS),
                 borrow_rate_hourly: state.borrow_hourly,
                 new_entries_allowed: entries_allowed,
             };
-            let decision = fff_core::decide(
+            let decision = fff_core::decide_with(
                 &hedge,
+                &context,
                 &self.filters,
                 &self.filters,
                 &self.config.rebalance,
                 &self.config.pair_selection,
             );
+            // Risk exits are not staged: the table's Critical decisions (basis break) and the
+            // drawdown limit's cut.
+            if decision.priority == fff_core::Priority::Critical || (cut.is_some() && limit_cut) {
+                self.urgent.push(p.symbol);
+            }
             let notional = match cut {
                 Some(fraction) => p.notional() * (Decimal::ONE - fraction),
                 None => p.notional(),
@@ -297,6 +404,8 @@ impl Policy for Strategy {
                     _ => "adjust",
                 };
                 self.count(&format!("{name}: {:?}", decision.reason), 1);
+            } else if decision.reason == Reason::ReversalNotPersisted {
+                self.count("hold: ReversalNotPersisted", 1);
             }
             match decision.action {
                 Action::Flip { to } => {
@@ -338,12 +447,22 @@ impl Policy for Strategy {
             // No entries and no growth, but the book still has to fit the capital budget.
             self.fit_held_to_budget(ctx, &mut orders);
         }
-        // Closes first, so the capital they free is there for the entries.
-        let (mut closes, sets): (Vec<Order>, Vec<Order>) = orders
+        // Closes first, so the capital they free is there for the entries; among them (and
+        // among the cuts of a de-risk) the live exit priority: the costliest to hold first.
+        let (closes, sets): (Vec<Order>, Vec<Order>) = orders
             .into_values()
             .partition(|o| matches!(o, Order::Close { .. }));
-        closes.extend(sets);
-        closes
+        let mut out = self.exit_ordered(ctx, closes);
+        if cut.is_some() {
+            out.extend(self.exit_ordered(ctx, sets));
+        } else {
+            out.extend(sets);
+        }
+        out
+    }
+
+    fn urgent_exits(&self) -> Vec<usize> {
+        self.urgent.clone()
     }
 
     fn stats(&self) -> PolicyStats {

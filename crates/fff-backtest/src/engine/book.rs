@@ -197,6 +197,8 @@ pub struct Book {
     pub positive_settlements: u64,
     pub transfers: TransferStats,
     pub health: HealthStats,
+    /// Exits traded now are urgent (all taker + slippage); set by the replay per order.
+    pub urgent_exits: bool,
 }
 
 impl Book {
@@ -216,6 +218,7 @@ impl Book {
             positive_settlements: 0,
             transfers: TransferStats::default(),
             health: HealthStats::default(),
+            urgent_exits: false,
         }
     }
 
@@ -441,16 +444,26 @@ impl Book {
     }
 
     /// Charges trading costs of one fill on each leg to its side; returns (fees, slippage).
+    /// `exit` of the notional (0..=1) reduces the hedge and pays the exit rates
+    /// ([`CostModel::exit_rates`], taker throughout when `urgent`); the rest pays the entry
+    /// rates (`maker_fill_share` blend plus slippage).
     fn charge_fill(
         &mut self,
         symbol: usize,
         spot_notional: Decimal,
         perp_notional: Decimal,
+        exit: Decimal,
+        urgent: bool,
     ) -> (Decimal, Decimal) {
-        let spot_fee = spot_notional.saturating_mul(self.costs.spot_fee());
-        let perp_fee = perp_notional.saturating_mul(self.costs.futures_fee());
-        let spot_slip = spot_notional.saturating_mul(self.costs.slippage);
-        let perp_slip = perp_notional.saturating_mul(self.costs.slippage);
+        let entry = Decimal::ONE - exit;
+        let (exit_spot, exit_perp, exit_slip) = self.costs.exit_rates(urgent);
+        let spot_rate = self.costs.spot_fee() * entry + exit_spot * exit;
+        let perp_rate = self.costs.futures_fee() * entry + exit_perp * exit;
+        let slip_rate = self.costs.slippage * entry + exit_slip * exit;
+        let spot_fee = spot_notional.saturating_mul(spot_rate);
+        let perp_fee = perp_notional.saturating_mul(perp_rate);
+        let spot_slip = spot_notional.saturating_mul(slip_rate);
+        let perp_slip = perp_notional.saturating_mul(slip_rate);
         self.wallets.spot_side = self
             .wallets
             .spot_side
@@ -527,7 +540,16 @@ impl Book {
         // Saturating: absurd inputs end the run through the replay's equity cap, not a panic.
         let spot_notional = traded_qty.saturating_mul(spot_price);
         let perp_notional = traded_qty.saturating_mul(perp_price);
-        let (fees, slippage) = self.charge_fill(symbol, spot_notional, perp_notional);
+        // The share of the traded quantity that takes the hedge down (a close, a cut, the
+        // old side of a flip) is an exit.
+        let exit = match (kind, current.map(|i| self.positions[i].qty)) {
+            (TradeKind::Close, _) => Decimal::ONE,
+            (TradeKind::Flip, Some(old)) => old.checked_div(traded_qty).unwrap_or(Decimal::ONE),
+            (TradeKind::Adjust, _) if qty_delta < Decimal::ZERO => Decimal::ONE,
+            _ => Decimal::ZERO,
+        };
+        let urgent = self.urgent_exits;
+        let (fees, slippage) = self.charge_fill(symbol, spot_notional, perp_notional, exit, urgent);
         let cost = fees.saturating_add(slippage);
         if kind == TradeKind::Flip {
             self.ledgers[symbol].flips += 1;
@@ -793,7 +815,8 @@ impl Book {
         let spot_notional = p.qty.saturating_mul(spot_price);
         let perp_notional = p.qty.saturating_mul(perp_price);
         // The perp leg pays no fee of its own: the forfeit is the exchange's charge.
-        let (fees, slippage) = self.charge_fill(symbol, spot_notional, Decimal::ZERO);
+        let (fees, slippage) =
+            self.charge_fill(symbol, spot_notional, Decimal::ZERO, Decimal::ONE, true);
         let ledger = &mut self.ledgers[symbol];
         ledger.turnover = ledger.turnover.saturating_add(perp_notional);
         ledger.liquidation = ledger.liquidation.saturating_add(forfeit);

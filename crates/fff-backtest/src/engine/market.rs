@@ -107,6 +107,40 @@ impl SymbolState {
             .map(|(_, p)| p)
     }
 
+    /// Spot and perp daily closes of the same day, both fresh: the only basis history shows
+    /// without lookahead (`None` when either leg has no fresh close, or they are of different
+    /// days).
+    pub fn same_day_closes(&self, now_ms: i64) -> Option<(Decimal, Decimal)> {
+        let spot = self.spot.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)?;
+        let perp = self.perp.filter(|(t, _)| now_ms - t <= PRICE_STALE_MS)?;
+        (spot.0 == perp.0 && spot.1 > Decimal::ZERO && perp.1 > Decimal::ZERO)
+            .then_some((spot.1, perp.1))
+    }
+
+    /// |perp / spot - 1| of the same day's closes, when both exist.
+    pub fn basis(&self, now_ms: i64) -> Option<Decimal> {
+        let (spot, perp) = self.same_day_closes(now_ms)?;
+        Some((perp / spot - Decimal::ONE).abs())
+    }
+
+    /// Settled rates in a row, most recent first, that paid against a hedge facing
+    /// `direction` (positive carry is paid by negative rates, negative carry by positive
+    /// ones): the settlement history `fff_core::HedgeContext` reads, from settlements already
+    /// replayed only. Counts at most the kept history ([`HISTORY_LEN`]).
+    pub fn settlements_against(&self, direction: fff_core::Direction) -> u32 {
+        let against = |rate: &Decimal| match direction {
+            fff_core::Direction::PositiveCarry => *rate < Decimal::ZERO,
+            fff_core::Direction::NegativeCarry => *rate > Decimal::ZERO,
+        };
+        let n = self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|(_, r)| against(r))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// Whether a daily close of either leg is fresh (then marks come from closes only).
     pub fn has_fresh_closes(&self, now_ms: i64) -> bool {
         self.fresh_spot(now_ms).is_some() || self.fresh_perp(now_ms).is_some()

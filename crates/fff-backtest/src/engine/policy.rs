@@ -38,8 +38,10 @@ pub struct PolicyStats {
     pub halted_decisions: u64,
     /// Times the drawdown tracker halted new entries.
     pub halts: u64,
-    /// Times the hard drawdown limit was reached (reported; the halt already stops entries).
+    /// Times the hard drawdown limit was reached.
     pub limit_breaches: u64,
+    /// Times the drawdown limit's directive (`risk.drawdown_limit_action`) de-risked the book.
+    pub limit_actions: u64,
     /// Margin-tier transitions.
     pub tier_changes: u64,
     /// Candidate evaluations (qualification + score) performed.
@@ -60,6 +62,11 @@ pub trait Policy {
     fn decision_interval_hours(&self) -> u32;
     /// Orders for this instant.
     fn decide(&mut self, ctx: &DecisionContext<'_>) -> Vec<Order>;
+    /// Symbols whose exits ordered by the last [`decide`](Self::decide) are urgent (taker
+    /// throughout, no maker-first staging); the rest are staged.
+    fn urgent_exits(&self) -> Vec<usize> {
+        Vec::new()
+    }
     /// Counters for the summary.
     fn stats(&self) -> PolicyStats {
         PolicyStats::default()

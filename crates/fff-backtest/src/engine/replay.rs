@@ -88,25 +88,31 @@ pub fn borrow_hourly(
     asset: &str,
     time_ms: i64,
 ) -> (Decimal, bool) {
+    let m = costs.borrow_rate_multiplier;
     if let Some(daily) = costs.borrow_daily_rate.get(asset) {
-        return (hourly_from_daily(*daily), true);
+        return (hourly_from_daily(*daily) * m, true);
     }
     match dataset.borrow.hourly_rate(asset, time_ms) {
-        Some(rate) => (rate, true),
-        None => (hourly_from_daily(costs.default_borrow_daily_rate), false),
+        Some(rate) => (rate * m, true),
+        None => (
+            hourly_from_daily(costs.default_borrow_daily_rate) * m,
+            false,
+        ),
     }
 }
 
 /// Hourly USDT borrow rate at `time_ms`: `borrow_daily_rate.USDT`, else the data, else
 /// `default_usdt_borrow_daily_rate`.
 pub fn usdt_borrow_hourly(dataset: &Dataset, costs: &CostModel, time_ms: i64) -> Decimal {
+    let m = costs.borrow_rate_multiplier;
     if let Some(daily) = costs.borrow_daily_rate.get("USDT") {
-        return hourly_from_daily(*daily);
+        return hourly_from_daily(*daily) * m;
     }
     dataset
         .borrow
         .hourly_rate("USDT", time_ms)
         .unwrap_or_else(|| hourly_from_daily(costs.default_usdt_borrow_daily_rate))
+        * m
 }
 
 struct Cursor {
@@ -213,7 +219,8 @@ pub fn replay(
                 market: &market,
                 book: &book,
             });
-            execute(dataset, &market, &mut book, hour, &orders);
+            let urgent = policy.urgent_exits();
+            execute(dataset, &market, &mut book, hour, &orders, &urgent);
             book.fund_wallets();
         }
         book.accrue_interest(|i| market[i].borrow_hourly, usdt_hourly);
@@ -251,7 +258,7 @@ pub fn replay(
         .iter()
         .map(|p| Order::Close { symbol: p.symbol })
         .collect();
-    execute(dataset, &market, &mut book, end, &open);
+    execute(dataset, &market, &mut book, end, &open, &[]);
     daily.push(day_sample(end, &book));
     Ok(RunOutput {
         name: policy.name().to_string(),
@@ -388,11 +395,20 @@ fn close_dead_positions(dataset: &Dataset, market: &[SymbolState], book: &mut Bo
         .map(|p| Order::Close { symbol: p.symbol })
         .collect();
     if !dead.is_empty() {
-        execute(dataset, market, book, now, &dead);
+        // The pair is gone: no time to stage the exit.
+        let urgent: Vec<usize> = (0..market.len()).collect();
+        execute(dataset, market, book, now, &dead, &urgent);
     }
 }
 
-fn execute(dataset: &Dataset, market: &[SymbolState], book: &mut Book, now: i64, orders: &[Order]) {
+fn execute(
+    dataset: &Dataset,
+    market: &[SymbolState],
+    book: &mut Book,
+    now: i64,
+    orders: &[Order],
+    urgent: &[usize],
+) {
     for order in orders {
         let (symbol, direction, notional) = match *order {
             Order::Set {
@@ -414,7 +430,9 @@ fn execute(dataset: &Dataset, market: &[SymbolState], book: &mut Book, now: i64,
             .or_else(|| book.position(symbol).map(|p| p.perp_price))
             .unwrap_or(Decimal::ONE);
         let qty = notional.checked_div(perp_price).unwrap_or(Decimal::ZERO);
+        book.urgent_exits = urgent.contains(&symbol);
         book.trade_to(now, symbol, &data.symbol, direction, qty, prices);
+        book.urgent_exits = false;
     }
 }
 

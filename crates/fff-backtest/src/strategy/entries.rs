@@ -99,6 +99,7 @@ impl Strategy {
         flipped: &[usize],
     ) {
         let period = self.config.pair_selection.rate_period_hours;
+        let basis_limit = self.config.rebalance.basis_exit_threshold;
         let mut ranked: Vec<(Decimal, usize, Direction)> = Vec::new();
         let mut carry: BTreeMap<usize, (Direction, Decimal)> = BTreeMap::new();
         for (index, state) in ctx.market.iter().enumerate() {
@@ -120,6 +121,12 @@ impl Strategy {
             // table closes it or minimal turnover hands its slot to a better pair, so a rate
             // hovering at a threshold does not open and close it every settlement.
             let held = ctx.book.position(index);
+            // No new hedge while the day's closes show a basis the rebalance table would exit
+            // on (otherwise a basis exit is re-entered at the next pass).
+            let basis_broken = state.basis(ctx.now_ms).is_some_and(|b| b > basis_limit);
+            if held.is_none() && basis_broken {
+                continue;
+            }
             if (eval.passed || held.is_some()) && !closing {
                 // Capital is charged for the direction the hedge will face: a held hedge
                 // keeps its own unless the rebalance table flips it.

@@ -58,6 +58,9 @@ fn args(data: &Path, out: &Path) -> BacktestArgs {
         grid: Vec::new(),
         split: None,
         assume_spot_markets: false,
+        assume_borrowable: false,
+        borrow_multiplier: None,
+        walk_forward: None,
         no_progress: true,
     }
 }
