@@ -151,3 +151,34 @@ async fn a_repair_never_regrows_a_leg_that_risk_reduced() {
     assert_eq!((after.spot_qty, after.perp_qty), (dec!(5), dec!(5)));
     assert_eq!(rig.fake.with(|s| s.perp["BTCUSDT"]), dec!(-5));
 }
+
+/// Closing a short spot leg: the buy-back pays its commission in the coin, so it leaves a
+/// sliver of the loan owed; the exit buys the shortfall and no loan is forgotten.
+#[tokio::test]
+async fn a_closed_short_leaves_no_loan_behind() {
+    let rig = rig().await;
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::NegativeCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    rig.fake.with(|s| s.base_fee_rate = dec!(0.001));
+    rig.engine
+        .close(&position, Urgency::Immediate, Initiator::Operator, "t")
+        .await
+        .unwrap();
+    let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed, "{closed:?}");
+    let account = rig.engine.exchange.account().await.unwrap();
+    let btc = account.margin.get("BTC").cloned().unwrap_or_default();
+    assert_eq!(btc.borrowed, dec!(0), "loan left: {btc:?}");
+    assert!(recheck(&rig.engine).await.unwrap().is_empty());
+}

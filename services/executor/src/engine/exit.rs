@@ -29,6 +29,9 @@ use rust_decimal::Decimal;
 
 use super::Engine;
 use super::entry::spot_side_effect;
+
+/// Over-buy when covering a loan shortfall, for the commission charged in the base asset.
+const LOAN_COVER_HEADROOM: Decimal = Decimal::from_parts(101, 0, 0, false, 2);
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -403,6 +406,11 @@ impl Engine {
         // interest, or one left behind by an earlier failed exit), and USDT borrowed for a
         // long spot leg when that is allowed
         self.repay_leftover(id, &instrument.base_asset).await;
+        if direction.borrows()
+            && !tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
+        {
+            self.cover_loan_shortfall(id, direction, instrument).await?;
+        }
         if self.params.capital.spot_usdt_borrow {
             self.repay_leftover(id, "USDT").await;
         }
@@ -410,6 +418,52 @@ impl Engine {
             tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
                 .then_some((left, last_error)),
         )
+    }
+
+    /// A buy-back pays its commission in the base asset, so it receives a little less than it
+    /// bought and a sliver of the loan stays owed with nothing free to repay it. Buys what is
+    /// missing (with headroom for that commission, at least the venue's minimum order) and
+    /// repays, so no loan of the old side is left behind; bounded.
+    async fn cover_loan_shortfall(
+        &self,
+        id: i64,
+        direction: Direction,
+        instrument: &InstrumentInfo,
+    ) -> Result<()> {
+        let asset = instrument.base_asset.as_str();
+        for _ in 0..2 {
+            let account = self.exchange.account().await?;
+            let Some(balance) = account.margin.get(asset) else {
+                return Ok(());
+            };
+            let missing = balance.borrowed + balance.interest - balance.free;
+            if missing <= Decimal::ZERO {
+                return Ok(());
+            }
+            let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
+            let price = instrument.mark_price;
+            // 1 % headroom covers the commission charged in the base asset
+            let mut qty = ceil_to_step(missing * LOAN_COVER_HEADROOM, step);
+            if price > Decimal::ZERO && qty * price < instrument.spot.min_notional {
+                qty = ceil_to_step(
+                    instrument.spot.min_notional / price * LOAN_COVER_HEADROOM,
+                    step,
+                );
+            }
+            qty = qty.max(instrument.spot.min_qty);
+            tracing::warn!(asset, %missing, %qty, "loan left after the buy-back; buying the shortfall");
+            self.trade_leg(
+                id,
+                direction,
+                &instrument.symbol,
+                Venue::SpotMargin,
+                Side::Buy,
+                qty,
+            )
+            .await?;
+            self.repay_leftover(id, asset).await;
+        }
+        Ok(())
     }
 
     /// Repays whatever loan of `asset` is left and can be covered by the free balance.

@@ -37,6 +37,8 @@ pub struct FakeState {
     pub wallets: WalletView,
     /// Transfers seen: (asset, amount, from, to, request id).
     pub transfers: Vec<(String, Decimal, Wallet, Wallet, String)>,
+    /// Commission a spot/margin buy pays in the base asset (fraction; 0 = none).
+    pub base_fee_rate: Decimal,
     /// Funding rate the instrument reports (0: no sign check).
     pub funding_rate: Decimal,
     /// Free USDT in cross margin.
@@ -58,11 +60,17 @@ pub struct FakeState {
 
 impl FakeState {
     fn fill(&mut self, venue: Venue, symbol: &str, signed: Decimal) {
+        // a spot buy receives its quantity less the commission charged in the base asset
+        let credited = if venue == Venue::SpotMargin && signed > Decimal::ZERO {
+            signed * (Decimal::ONE - self.base_fee_rate)
+        } else {
+            signed
+        };
         let book = match venue {
             Venue::UsdmPerp => &mut self.perp,
             Venue::SpotMargin => &mut self.spot,
         };
-        *book.entry(symbol.to_owned()).or_default() += signed;
+        *book.entry(symbol.to_owned()).or_default() += credited;
         if !signed.is_zero() {
             self.fills.push((venue, symbol.to_owned(), signed));
         }

@@ -337,19 +337,69 @@ fn risk_events(event: &MarginRiskEvent) -> Converted {
                 income_id: String::new(),
             }),
         )],
-        MarginRiskEvent::UserLiabilityChange(change) => vec![(
-            venue,
-            change.event_time,
-            Event::BalanceUpdate(pb::BalanceUpdate {
-                wallet: common::Wallet::CrossMargin as i32,
-                asset: change.asset.clone(),
-                free: String::new(),
-                locked: String::new(),
-                delta: String::new(),
-                borrowed: dec(change.principal),
-                reason: change.kind.clone(),
-            }),
-        )],
+        MarginRiskEvent::UserLiabilityChange(change) => {
+            let mut events = vec![(
+                venue,
+                change.event_time,
+                Event::BalanceUpdate(pb::BalanceUpdate {
+                    wallet: common::Wallet::CrossMargin as i32,
+                    asset: change.asset.clone(),
+                    free: String::new(),
+                    locked: String::new(),
+                    delta: String::new(),
+                    borrowed: dec(change.principal),
+                    reason: change.kind.clone(),
+                }),
+            )];
+            // a borrow charges its first hour of interest at once (ON_BORROW): that is a cost
+            // of the loan like the hourly charges, so it is reported the same way
+            if change.interest > rust_decimal::Decimal::ZERO {
+                events.push((
+                    venue,
+                    change.event_time,
+                    Event::Interest(pb::InterestCharged {
+                        asset: change.asset.clone(),
+                        interest: dec(change.interest),
+                        principal: dec(change.principal),
+                        hourly_rate: String::new(),
+                        income_id: String::new(),
+                    }),
+                ));
+            }
+            events
+        }
         MarginRiskEvent::ListenKeyExpired { .. } | MarginRiskEvent::Other => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod liability_tests {
+    use fff_binance::models::stream::{MarginRiskEvent, UserLiabilityChange};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn a_borrow_reports_its_first_hour_of_interest() {
+        let borrow = MarginRiskEvent::UserLiabilityChange(UserLiabilityChange {
+            event_time: 1,
+            asset: "SOL".into(),
+            kind: "BORROW".into(),
+            principal: dec!(100),
+            interest: dec!(0.0004),
+        });
+        let events = risk_events(&borrow);
+        assert_eq!(events.len(), 2);
+        assert!(matches!(&events[0].2, Event::BalanceUpdate(b) if b.reason == "BORROW"));
+        assert!(matches!(&events[1].2, Event::Interest(i) if i.interest == "0.0004"));
+        let repay = MarginRiskEvent::UserLiabilityChange(UserLiabilityChange {
+            kind: "REPAY".into(),
+            interest: dec!(0),
+            ..match borrow {
+                MarginRiskEvent::UserLiabilityChange(c) => c,
+                _ => unreachable!(),
+            }
+        });
+        assert_eq!(risk_events(&repay).len(), 1);
     }
 }
