@@ -78,7 +78,9 @@ fn default_config_deploys_over_80_percent_with_both_legs_paid_and_survives_shock
         );
         // risk reports no tier until its first account snapshot
         if let Some(status) = suite.status()
-            && status["risk"]["tier"].is_string()
+            && status["risk"]["tier"]
+                .as_str()
+                .is_some_and(|t| t != "UNSPECIFIED")
         {
             assert_healthy(&status, "while deploying");
             let utilization = decimal(&status["risk"]["utilization"]).unwrap_or(0.0);
@@ -134,7 +136,9 @@ fn default_config_deploys_over_80_percent_with_both_legs_paid_and_survives_shock
     let settle = Instant::now();
     while settle.elapsed() < Duration::from_secs(20) {
         if let Some(status) = suite.status()
-            && status["risk"]["tier"].is_string()
+            && status["risk"]["tier"]
+                .as_str()
+                .is_some_and(|t| t != "UNSPECIFIED")
         {
             assert_healthy(&status, "after the shocks");
         }
