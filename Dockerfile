@@ -41,6 +41,7 @@ WORKDIR /var/lib/fff
 USER 10001:10001
 # Containers listen on every interface; FFF_* keys are read only by the service roles.
 ENV FFF_SERVER__HOST=0.0.0.0
-EXPOSE 50051 50052 50053 50054 50055 8765
+# gRPC of the roles (50051-50055), the simulator (8765), /metrics (9464, telemetry.metrics_listen).
+EXPOSE 50051 50052 50053 50054 50055 8765 9464
 ENTRYPOINT ["fff"]
 CMD ["--help"]
