@@ -404,8 +404,11 @@ impl Policy for Strategy {
                     _ => "adjust",
                 };
                 self.count(&format!("{name}: {:?}", decision.reason), 1);
-            } else if decision.reason == Reason::ReversalNotPersisted {
-                self.count("hold: ReversalNotPersisted", 1);
+            } else if matches!(
+                decision.reason,
+                Reason::ReversalNotPersisted | Reason::CheaperToHoldThanExit
+            ) {
+                self.count(&format!("hold: {:?}", decision.reason), 1);
             }
             match decision.action {
                 Action::Flip { to } => {

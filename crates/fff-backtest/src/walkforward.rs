@@ -2,9 +2,10 @@
 //! fixed grid on the training part only, trade the following test part with them from fresh
 //! capital, and chain the test parts into one out-of-sample equity curve.
 //!
-//! Grid: `pair_selection.holding_horizon_hours` ∈ {336, 168, 720} ×
-//! `pair_selection.admission_margin` ∈ {0.0005, 0.002} (the shipped defaults first, so ties,
-//! e.g. a training part with nothing tradable, keep them). Objective on the training part:
+//! Grid ([`GRID`], the shipped defaults first, so ties, e.g. a training part with nothing
+//! tradable, keep them): `pair_selection.holding_horizon_hours` (the horizon floor) ∈ {168, 336}
+//! × `pair_selection.max_holding_horizon_hours` (the persistence cap) ∈ {off, 720, 2160} ×
+//! `pair_selection.admission_margin` ∈ {0.0005, 0.002}. Objective on the training part:
 //! CAGR / max(max drawdown, 0.1 %) (return per unit of drawdown; the floor keeps a run without
 //! drawdown from dividing by zero).
 
@@ -49,14 +50,39 @@ impl std::str::FromStr for WalkForwardSpec {
     }
 }
 
+/// One cell of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Cell {
+    /// `pair_selection.holding_horizon_hours`.
+    pub holding_horizon_hours: u32,
+    /// `pair_selection.max_holding_horizon_hours` (equal to the floor: persistence off).
+    pub max_holding_horizon_hours: u32,
+    /// `pair_selection.admission_margin`.
+    pub admission_margin: Decimal,
+}
+
+const fn cell(floor: u32, cap: u32, margin: Decimal) -> Cell {
+    Cell {
+        holding_horizon_hours: floor,
+        max_holding_horizon_hours: cap,
+        admission_margin: margin,
+    }
+}
+
 /// The parameter grid, defaults first.
-pub const GRID: [(u32, Decimal); 6] = [
-    (336, dec!(0.0005)),
-    (336, dec!(0.002)),
-    (168, dec!(0.0005)),
-    (168, dec!(0.002)),
-    (720, dec!(0.0005)),
-    (720, dec!(0.002)),
+pub const GRID: [Cell; 12] = [
+    cell(168, 168, dec!(0.0005)),
+    cell(168, 168, dec!(0.002)),
+    cell(168, 720, dec!(0.0005)),
+    cell(168, 720, dec!(0.002)),
+    cell(168, 2160, dec!(0.0005)),
+    cell(168, 2160, dec!(0.002)),
+    cell(336, 336, dec!(0.0005)),
+    cell(336, 336, dec!(0.002)),
+    cell(336, 720, dec!(0.0005)),
+    cell(336, 720, dec!(0.002)),
+    cell(336, 2160, dec!(0.0005)),
+    cell(336, 2160, dec!(0.002)),
 ];
 
 /// Floor of the drawdown in the objective.
@@ -73,8 +99,7 @@ pub struct Window {
     pub train_from_ms: i64,
     pub test_from_ms: i64,
     pub test_to_ms: i64,
-    pub holding_horizon_hours: u32,
-    pub admission_margin: Decimal,
+    pub cell: Cell,
     pub train_objective: f64,
     pub test_return: f64,
 }
@@ -87,10 +112,11 @@ pub struct WalkForward {
     pub equity: Vec<HourSample>,
 }
 
-fn with_params(base: &BacktestConfig, (horizon, margin): (u32, Decimal)) -> BacktestConfig {
+fn with_params(base: &BacktestConfig, cell: Cell) -> BacktestConfig {
     let mut config = base.clone();
-    config.pair_selection.holding_horizon_hours = horizon;
-    config.pair_selection.admission_margin = margin;
+    config.pair_selection.holding_horizon_hours = cell.holding_horizon_hours;
+    config.pair_selection.max_holding_horizon_hours = cell.max_holding_horizon_hours;
+    config.pair_selection.admission_margin = cell.admission_margin;
     config
 }
 
@@ -120,7 +146,7 @@ pub fn walk_forward(
         let train_from = test_from - spec.train_days * DAY_MS;
         let test_to = (test_from + spec.test_days * DAY_MS).min(end);
         let train = restricted(dataset, train_from, test_from);
-        let mut best: Option<((u32, Decimal), f64)> = None;
+        let mut best: Option<(Cell, f64)> = None;
         for params in GRID {
             let run = Backtest::from_config(with_params(base, params)).run(&train)?;
             let score = objective(&compute(&run));
@@ -149,8 +175,7 @@ pub fn walk_forward(
             train_from_ms: train_from,
             test_from_ms: test_from,
             test_to_ms: test_to,
-            holding_horizon_hours: params.0,
-            admission_margin: params.1,
+            cell: params,
             train_objective,
             test_return: close / level - 1.0,
         });
@@ -199,7 +224,7 @@ pub fn render(wf: &WalkForward, baselines: &[Metrics]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Walk-forward ({}d train : {}d test)\n\nGrid: `pair_selection.holding_horizon_hours` ∈ {{336, 168, 720}} × `pair_selection.admission_margin` ∈ {{0.0005, 0.002}}; objective on the training part: CAGR / max(max drawdown, 0.1 %); ties keep the earlier cell (the shipped defaults 336 / 0.0005 first). Each test part is traded from fresh capital with the chosen cell; the test parts are chained into one out-of-sample curve.\n",
+        "# Walk-forward ({}d train : {}d test)\n\nGrid: `pair_selection.holding_horizon_hours` (horizon floor) ∈ {{168, 336}} × `pair_selection.max_holding_horizon_hours` (persistence cap) ∈ {{off (= the floor), 720, 2160}} × `pair_selection.admission_margin` ∈ {{0.0005, 0.002}}; objective on the training part: CAGR / max(max drawdown, 0.1 %); ties keep the earlier cell (the shipped defaults 168 / off / 0.0005 first). Each test part is traded from fresh capital with the chosen cell; the test parts are chained into one out-of-sample curve.\n",
         wf.spec.train_days, wf.spec.test_days
     );
     let daily: Vec<f64> = {
@@ -263,16 +288,17 @@ pub fn render(wf: &WalkForward, baselines: &[Metrics]) -> String {
         }
         out.push('\n');
     }
-    out.push_str("\n| train from | test from | test to | holding_horizon_hours | admission_margin | train objective | test return |\n|---|---|---|---:|---:|---:|---:|\n");
+    out.push_str("\n| train from | test from | test to | holding_horizon_hours | max_holding_horizon_hours | admission_margin | train objective | test return |\n|---|---|---|---:|---:|---:|---:|---:|\n");
     for w in &wf.windows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} % |",
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} % |",
             format_day(w.train_from_ms),
             format_day(w.test_from_ms),
             format_day(w.test_to_ms),
-            w.holding_horizon_hours,
-            w.admission_margin,
+            w.cell.holding_horizon_hours,
+            w.cell.max_holding_horizon_hours,
+            w.cell.admission_margin,
             w.train_objective,
             w.test_return * 100.0
         );
@@ -283,6 +309,19 @@ pub fn render(wf: &WalkForward, baselines: &[Metrics]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_grid_starts_with_the_shipped_defaults() {
+        let d = fff_core::PairSelectionParams::default();
+        assert_eq!(
+            GRID[0],
+            cell(
+                d.holding_horizon_hours,
+                d.max_holding_horizon_hours,
+                d.admission_margin
+            )
+        );
+    }
 
     #[test]
     fn spec_parses_days() {

@@ -10,6 +10,16 @@
 //! carry     = expected × horizon_hours / rate_period_hours
 //! ```
 //!
+//! The horizon is the pair's expected holding time, between `holding_horizon_hours` and
+//! `max_holding_horizon_hours`. A hold ends when `k = hold_ends_after_settlements` settlements
+//! in a row pay against the hedge (the rebalancer's reversal rule). With `q` the chance that a
+//! settlement pays against, estimated from the settled history with one pseudo-count each way
+//! (`q = (against + 1) / (n + 2)`, so a short history cannot claim certainty), the expected
+//! number of settlements until `k` in a row is `(1 − q^k) / ((1 − q) q^k)`, times the funding
+//! interval. A pair that has paid the same way in all of 21 settlements (`q` = 1/23) is expected
+//! to be held for months; one that paid 15 of 21 (`q` = 0.3) for under five days, so the floor
+//! applies. Without history the floor applies.
+//!
 //! The stability factor shrinks pairs whose funding keeps changing sign: their carry is less
 //! likely to persist, and each reversal forces a costly exit. Without settled history the
 //! predicted rate alone counts, halved (a listing's first rates say little about persistence).
@@ -42,6 +52,8 @@ pub struct CarryEstimate {
     pub borrow: Decimal,
     /// Expected net carry per period.
     pub expected_per_period: Decimal,
+    /// The holding horizon counted on, hours (see the module doc).
+    pub horizon_hours: u32,
     /// Normalisation periods in the holding horizon.
     pub periods: Decimal,
     /// Expected carry over the horizon, fraction of notional.
@@ -120,10 +132,13 @@ pub fn estimate_for(
         level
     };
     let expected_per_period = shrunk.saturating_sub(borrow);
-    let periods = div(
-        Decimal::from(params.holding_horizon_hours),
-        Decimal::from(period.max(1)),
+    let horizon_hours = expected_hold_hours(
+        history.iter().filter(|r| **r <= Decimal::ZERO).count(),
+        history.len(),
+        snapshot.funding_interval.hours(),
+        params,
     );
+    let periods = div(Decimal::from(horizon_hours), Decimal::from(period.max(1)));
     let expected_carry = expected_per_period.saturating_mul(periods);
     let spread = snapshot.relative_spread().unwrap_or_default();
     let round_trip_cost = round_trip_cost(spread, params);
@@ -135,6 +150,7 @@ pub fn estimate_for(
         stability,
         borrow,
         expected_per_period,
+        horizon_hours,
         periods,
         expected_carry,
         round_trip_cost,
@@ -142,6 +158,32 @@ pub fn estimate_for(
         required_margin: params.admission_margin,
         admitted: margin >= params.admission_margin,
     }
+}
+
+/// Expected holding time in hours of a pair whose settled history has `against` of `n`
+/// settlements paying against the hedge, settling every `interval_hours`; see the module doc.
+pub fn expected_hold_hours(
+    against: usize,
+    n: usize,
+    interval_hours: u32,
+    params: &PairSelectionParams,
+) -> u32 {
+    let floor = params.holding_horizon_hours;
+    let cap = params.max_holding_horizon_hours.max(floor);
+    if n == 0 || cap == floor {
+        return floor;
+    }
+    // f64 is fine here: a horizon is an estimate that only ranks against a floor and a cap
+    let q = (against as f64 + 1.0) / (n as f64 + 2.0);
+    let k = i32::try_from(params.hold_ends_after_settlements.max(1)).unwrap_or(1);
+    let qk = q.powi(k);
+    let settlements = (1.0 - qk) / ((1.0 - q) * qk);
+    let hours = settlements * f64::from(interval_hours.max(1));
+    if !hours.is_finite() || hours >= f64::from(cap) {
+        return cap;
+    }
+    // truncation is fine: the value lies in [0, cap)
+    (hours as u32).max(floor)
 }
 
 /// [`estimate_for`] the direction that collects the current funding; `None` at zero funding.
@@ -157,8 +199,27 @@ mod tests {
     use crate::market::fixtures;
     use rust_decimal_macros::dec;
 
+    /// A two-week floor and the persistence estimate on, capped at 90 days.
     fn params() -> PairSelectionParams {
-        PairSelectionParams::default()
+        PairSelectionParams {
+            holding_horizon_hours: 336,
+            max_holding_horizon_hours: 2160,
+            ..PairSelectionParams::default()
+        }
+    }
+
+    /// The persistence estimate off: every pair counts on the two-week floor.
+    fn two_weeks() -> PairSelectionParams {
+        PairSelectionParams {
+            max_holding_horizon_hours: 336,
+            ..params()
+        }
+    }
+
+    #[test]
+    fn the_shipped_defaults_count_on_one_week() {
+        let d = PairSelectionParams::default();
+        assert_eq!(expected_hold_hours(0, 21, 8, &d), 168);
     }
 
     #[test]
@@ -173,11 +234,15 @@ mod tests {
         let mut s = fixtures::btc();
         s.funding_rate = dec!(0.0003); // per 8 h
         s.funding_history = vec![dec!(0.0003); 9];
-        let e = estimate(&s, &params()).unwrap();
+        let e = estimate(&s, &two_weeks()).unwrap();
         assert_eq!(e.stability, dec!(1));
         // 42 periods of 0.03 % in two weeks = 1.26 % > round trip + margin
         assert_eq!(e.expected_carry, dec!(0.0126));
         assert!(e.admitted, "{e:?}");
+        // nine settlements all paid: q = 1/11, about 132 settlements expected (1056 h)
+        let e = estimate(&s, &params()).unwrap();
+        assert_eq!(e.horizon_hours, 1056);
+        assert_eq!(e.expected_carry, dec!(0.0396));
     }
 
     #[test]
@@ -186,7 +251,7 @@ mod tests {
         // 0.005 % per 8 h: 0.21 % in two weeks, below the 0.4 % round trip
         s.funding_rate = dec!(0.00005);
         s.funding_history = vec![dec!(0.00005); 9];
-        let e = estimate(&s, &params()).unwrap();
+        let e = estimate(&s, &two_weeks()).unwrap();
         assert!(!e.admitted, "{e:?}");
         assert!(e.margin < Decimal::ZERO);
     }
@@ -208,6 +273,44 @@ mod tests {
             estimate(&fresh, &params()).unwrap().expected_per_period,
             dec!(0.0005)
         );
+    }
+
+    #[test]
+    fn a_persistent_pair_counts_on_a_longer_hold_a_flappy_one_on_the_floor() {
+        let p = params();
+        // no history: the floor
+        assert_eq!(expected_hold_hours(0, 0, 8, &p), 336);
+        // 21 of 21 paid: q = 1/23, (1 - q^2) / ((1 - q) q^2) = 552 settlements: capped
+        assert_eq!(expected_hold_hours(0, 21, 8, &p), 2160);
+        // 2 of 21 against: q = 3/23, about 66 settlements = 531 h
+        assert_eq!(expected_hold_hours(2, 21, 8, &p), 531);
+        // 6 of 21 against: q = 7/23, about 14 settlements: below the floor
+        assert_eq!(expected_hold_hours(6, 21, 8, &p), 336);
+        // the cap equal to the floor turns the estimate off
+        let off = PairSelectionParams {
+            max_holding_horizon_hours: 336,
+            ..params()
+        };
+        assert_eq!(expected_hold_hours(0, 21, 8, &off), 336);
+    }
+
+    #[test]
+    fn a_low_but_steady_rate_is_admitted_for_its_long_hold() {
+        // 0.005 % per 8 h: refused over two weeks, admitted when 21 settlements all paid
+        let mut s = fixtures::btc();
+        s.funding_rate = dec!(0.00005);
+        s.funding_history = vec![dec!(0.00005); 21];
+        let e = estimate(&s, &params()).unwrap();
+        assert_eq!(e.horizon_hours, 2160);
+        assert!(e.admitted, "{e:?}");
+        // the same level with a third of the settlements against is refused
+        let mut flappy = s.clone();
+        for r in flappy.funding_history.iter_mut().step_by(3) {
+            *r = dec!(-0.00005);
+        }
+        let e = estimate(&flappy, &params()).unwrap();
+        assert_eq!(e.horizon_hours, 336);
+        assert!(!e.admitted, "{e:?}");
     }
 
     #[test]

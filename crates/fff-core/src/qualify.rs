@@ -193,7 +193,7 @@ pub fn qualify(snapshot: &MarketSnapshot, params: &PairSelectionParams) -> Quali
                 "expected carry {} over {}h ({} per {period}h: predicted {}, settled mean {}, \
                  stability {}, borrow {}) minus round trip {} must reach the margin",
                 e.expected_carry.round_dp(6),
-                params.holding_horizon_hours,
+                e.horizon_hours,
                 e.expected_per_period.round_dp(8),
                 e.predicted.round_dp(8),
                 e.history_mean
@@ -283,7 +283,7 @@ mod tests {
         let covered = MarketSnapshot {
             funding_rate: dec!(-0.00013),
             borrow_rate_hourly: dec!(0.00001),
-            funding_history: vec![dec!(-0.0004); 6],
+            funding_history: vec![dec!(-0.0006); 6],
             ..fixtures::btc()
         };
         assert!(qualify(&covered, &params).passed);
@@ -301,11 +301,19 @@ mod tests {
     fn a_rate_that_cannot_repay_the_round_trip_is_not_admitted() {
         let params = PairSelectionParams::default();
         // above the 0.01 % minimum, but 0.011 % per 8 h earns 0.46 % in two weeks against a
-        // 0.38 % round trip + 0.05 % margin only if it persists; a history at 0.005 % drags it
+        // 0.38 % round trip + 0.05 % margin only if it persists; a history at 0.005 % that
+        // paid against the hedge twice in six settlements (a two-week hold at most) drags it
         // below
         let thin = MarketSnapshot {
             funding_rate: dec!(0.00011),
-            funding_history: vec![dec!(0.00005); 6],
+            funding_history: vec![
+                dec!(0.00005),
+                dec!(-0.00005),
+                dec!(0.00005),
+                dec!(-0.00005),
+                dec!(0.00005),
+                dec!(0.00005),
+            ],
             ..fixtures::btc()
         };
         let q = qualify(&thin, &params);

@@ -10,10 +10,14 @@
 //!    negative carry: |funding| > borrow × safety margin) and its carry over the holding horizon
 //!    repays the new hedge's round trip by `admission_margin` (see [`crate::admission`]);
 //!    otherwise `Close`. A reversal that has not persisted is held through (the checks below
-//!    still run);
+//!    still run), and so is a persisted one whose cost over the holding horizon is below the
+//!    cost of leaving (one crossing of both legs: fees and slippage): closing a hedge to dodge
+//!    a small negative rate, then paying to re-enter, loses more than sitting through it. A
+//!    reversal past `reversal_predicted_threshold` is always acted on;
 //! 3. negative carry whose |funding| no longer covers the borrow cost (same period, no safety
 //!    margin: entry demands the margin, exit waits for break-even) → `Close` when
-//!    `close_when_funding_below_borrow`;
+//!    `close_when_funding_below_borrow`, unless the shortfall over the holding horizon costs
+//!    less than leaving (held through, as a cheap reversal is);
 //! 4. drift > `emergency_drift_threshold` → `EmergencyRebalance` (ignores `min_trade_usdt`);
 //! 5. drift > `drift_threshold` → `AdjustSmallerLeg` when the trade is at least
 //!    `min_trade_usdt`;
@@ -110,6 +114,10 @@ pub enum Reason {
     BasisDivergence,
     /// Funding turned against the hedge but has not persisted: held through.
     ReversalNotPersisted,
+    /// Funding turned against the hedge (a persisted reversal, or negative carry below its
+    /// borrow cost), but paying it over the holding horizon costs less than leaving: held
+    /// through.
+    CheaperToHoldThanExit,
 }
 
 /// What the rebalancer knows about a hedge beyond its legs and the current rate.
@@ -230,14 +238,36 @@ pub fn decide_with(
     let reversed = against > params.reversal_min_abs_rate;
     let persisted = context.settlements_against >= params.reversal_settlements
         || against >= params.reversal_predicted_threshold;
+    let periods = Decimal::from(selection.holding_horizon_hours)
+        .checked_div(Decimal::from(period.max(1)))
+        .unwrap_or_default();
+    let round_trip = crate::admission::round_trip_cost(Decimal::ZERO, selection);
+    // leaving crosses both legs once: half the round trip
+    let exit_cost = round_trip / Decimal::TWO;
+    let hold_cost = against.max(Decimal::ZERO).saturating_mul(periods);
+    let cheaper_to_hold = hold_cost < exit_cost && against < params.reversal_predicted_threshold;
     let mut held_through = None;
     if reversed && !persisted {
-        held_through = Some(format!(
-            "funding {funding} per {period}h against {:?} for {} settlement(s): holding through",
-            state.direction, context.settlements_against
+        held_through = Some((
+            Reason::ReversalNotPersisted,
+            format!(
+                "funding {funding} per {period}h against {:?} for {} settlement(s): holding through",
+                state.direction, context.settlements_against
+            ),
+        ));
+    } else if reversed && cheaper_to_hold {
+        held_through = Some((
+            Reason::CheaperToHoldThanExit,
+            format!(
+                "funding {funding} per {period}h against {:?}: {} over {}h costs less than \
+                 leaving ({exit_cost}): holding through",
+                state.direction,
+                hold_cost.round_dp(6),
+                selection.holding_horizon_hours
+            ),
         ));
     }
-    if reversed && persisted {
+    if reversed && persisted && !cheaper_to_hold {
         let to = state.direction.opposite();
         let viable = match to {
             Direction::PositiveCarry => true,
@@ -250,11 +280,7 @@ pub fn decide_with(
             Direction::PositiveCarry => funding.abs(),
             Direction::NegativeCarry => funding.abs().saturating_sub(borrow),
         };
-        let periods = Decimal::from(selection.holding_horizon_hours)
-            .checked_div(Decimal::from(period.max(1)))
-            .unwrap_or_default();
         let flipped_carry = flipped_per_period.saturating_mul(periods);
-        let round_trip = crate::admission::round_trip_cost(Decimal::ZERO, selection);
         let pays = flipped_carry.saturating_sub(round_trip) >= selection.admission_margin;
         let detail = format!(
             "funding {funding} per {period}h against {:?}",
@@ -296,23 +322,35 @@ pub fn decide_with(
         && params.close_when_funding_below_borrow
         && -funding < borrow
     {
-        return decision(
-            Action::Close,
-            Reason::FundingBelowBorrow,
-            Priority::High,
-            format!("earning {} per {period}h, borrow costs {borrow}", -funding),
-        );
+        // the same test as a reversal: leave only when the shortfall over the horizon costs
+        // more than leaving does
+        let shortfall = borrow.saturating_sub(-funding).saturating_mul(periods);
+        if shortfall >= exit_cost || against >= params.reversal_predicted_threshold {
+            return decision(
+                Action::Close,
+                Reason::FundingBelowBorrow,
+                Priority::High,
+                format!("earning {} per {period}h, borrow costs {borrow}", -funding),
+            );
+        }
+        held_through.get_or_insert_with(|| {
+            (
+                Reason::CheaperToHoldThanExit,
+                format!(
+                    "earning {} per {period}h below borrow {borrow}: {} over {}h costs less \
+                     than leaving ({exit_cost}): holding through",
+                    -funding,
+                    shortfall.round_dp(6),
+                    selection.holding_horizon_hours
+                ),
+            )
+        });
     }
 
     let emergency = drift > params.emergency_drift_threshold;
     if !emergency && drift <= params.drift_threshold {
-        if let Some(held) = held_through {
-            return decision(
-                Action::None,
-                Reason::ReversalNotPersisted,
-                Priority::Low,
-                held,
-            );
+        if let Some((reason, held)) = held_through {
+            return decision(Action::None, reason, Priority::Low, held);
         }
         return decision(
             Action::None,
@@ -441,7 +479,7 @@ mod tests {
     #[test]
     fn a_reversal_that_lasts_one_settlement_does_not_flip() {
         let dip = HedgeState {
-            funding_rate: dec!(-0.0002),
+            funding_rate: dec!(-0.0003),
             ..balanced()
         };
         let one = HedgeContext {
@@ -451,8 +489,8 @@ mod tests {
         let d = run_with(&dip, one);
         assert_eq!(d.action, Action::None);
         assert_eq!(d.reason, Reason::ReversalNotPersisted);
-        // a second settlement against the hedge makes it a reversal: 0.02 % per 8 h flipped
-        // earns 0.84 % over two weeks, more than the 0.38 % round trip + 0.05 %
+        // a second settlement against the hedge makes it a reversal: 0.03 % per 8 h flipped
+        // earns 0.63 % over a week, more than the 0.38 % round trip + 0.05 %
         let two = HedgeContext {
             settlements_against: 2,
             ..one
@@ -473,8 +511,10 @@ mod tests {
 
     #[test]
     fn a_reversal_too_weak_to_repay_a_flip_closes() {
+        // 0.012 % per 8 h against the hedge costs 0.25 % over a week, more than leaving
+        // (0.19 %); flipped it would earn 0.24 %, less than the round trip
         let weak = HedgeState {
-            funding_rate: dec!(-0.00005),
+            funding_rate: dec!(-0.00012),
             borrow_rate_hourly: dec!(0.000001),
             ..balanced()
         };
@@ -487,6 +527,34 @@ mod tests {
         );
         assert_eq!(d.action, Action::Close);
         assert!(d.detail.contains("does not repay"), "{}", d.detail);
+    }
+
+    #[test]
+    fn a_persisted_reversal_cheaper_than_leaving_is_held_through() {
+        let context = HedgeContext {
+            spot_price: None,
+            settlements_against: 5,
+        };
+        // 0.003 % per 8 h against the hedge for a week costs 0.063 %, leaving costs 0.19 %
+        let shallow = HedgeState {
+            funding_rate: dec!(-0.00003),
+            ..balanced()
+        };
+        let d = run_with(&shallow, context);
+        assert_eq!(d.action, Action::None);
+        assert_eq!(d.reason, Reason::CheaperToHoldThanExit);
+        // 0.012 % costs 0.25 % over the horizon: more than leaving
+        let deeper = HedgeState {
+            funding_rate: dec!(-0.00012),
+            ..balanced()
+        };
+        assert_eq!(run_with(&deeper, context).reason, Reason::FundingReversed);
+        // a drifted hedge held through a cheap reversal is still rebalanced
+        let drifted = HedgeState {
+            spot_qty: dec!(0.8),
+            ..shallow
+        };
+        assert_eq!(run_with(&drifted, context).reason, Reason::EmergencyDrift);
     }
 
     #[test]
@@ -606,13 +674,26 @@ mod tests {
             direction: Direction::NegativeCarry,
             spot_qty: dec!(-1),
             perp_qty: dec!(1),
-            funding_rate: dec!(-0.00007), // < borrow 0.00008 per 8 h
+            // earns 0.003 % per 8 h, borrow costs 0.016 %: 0.27 % a week, more than leaving
+            funding_rate: dec!(-0.00003),
+            borrow_rate_hourly: dec!(0.00002),
             ..btc_hedge()
         };
         let d = run(&hedge, &params);
         assert_eq!(
             (d.action, d.reason),
             (Action::Close, Reason::FundingBelowBorrow)
+        );
+        // 0.007 % against 0.008 %: 0.02 % a week, far less than leaving (0.19 %): held
+        let barely = HedgeState {
+            funding_rate: dec!(-0.00007),
+            borrow_rate_hourly: dec!(0.00001),
+            ..hedge.clone()
+        };
+        let d = run(&barely, &params);
+        assert_eq!(
+            (d.action, d.reason),
+            (Action::None, Reason::CheaperToHoldThanExit)
         );
         let keep = RebalanceParams {
             close_when_funding_below_borrow: false,
@@ -627,7 +708,7 @@ mod tests {
             direction: Direction::NegativeCarry,
             spot_qty: dec!(-0.5),
             perp_qty: dec!(1),
-            funding_rate: dec!(0.0002),
+            funding_rate: dec!(0.0003),
             ..btc_hedge()
         };
         let d = run(&hedge, &RebalanceParams::default());

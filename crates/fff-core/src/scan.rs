@@ -89,7 +89,7 @@ mod tests {
         let params = PairSelectionParams::default();
         let snapshots = [
             snapshot("AAAUSDT", dec!(0.00005), 5_000_000_000), // fails funding
-            snapshot("ETHUSDT", dec!(0.0002), 5_000_000_000),
+            snapshot("ETHUSDT", dec!(0.0003), 5_000_000_000),
             snapshot("BTCUSDT", dec!(0.0005), 5_000_000_000),
         ];
         let evaluations = scan(&snapshots, &params);

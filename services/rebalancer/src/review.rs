@@ -369,6 +369,7 @@ fn reason(reason: Reason) -> pb::Reason {
         Reason::FundingBelowBorrow => pb::Reason::FundingBelowBorrow,
         Reason::BasisDivergence => pb::Reason::BasisDivergence,
         Reason::ReversalNotPersisted => pb::Reason::ReversalNotPersisted,
+        Reason::CheaperToHoldThanExit => pb::Reason::CheaperToHoldThanExit,
     }
 }
 

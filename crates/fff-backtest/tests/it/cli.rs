@@ -12,7 +12,7 @@ fn write_market(dir: &Path) {
     std::fs::create_dir_all(&perp).unwrap();
     std::fs::create_dir_all(&spot).unwrap();
     let start = 1_704_067_200_000i64; // 2024-01-01
-    for (name, interval, rate) in [("BTCUSDT", 8, "0.0002"), ("ETHUSDT", 4, "0.00015")] {
+    for (name, interval, rate) in [("BTCUSDT", 8, "0.0003"), ("ETHUSDT", 4, "0.0002")] {
         let mut text = String::from("symbol,fundingTime,fundingRate,markPrice\n");
         for i in 0..(60 * 24 / interval) {
             text.push_str(&format!(

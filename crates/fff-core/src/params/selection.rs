@@ -49,8 +49,17 @@ pub struct PairSelectionParams {
     /// Maximum number of pairs held at once (10).
     pub max_pairs: u32,
     /// Holding horizon over which a pair's expected carry must repay its round trip, in hours
-    /// (336 = two weeks). See `admission`.
+    /// (168 = one week, chosen by the backtester's walk-forward): the horizon of a pair whose
+    /// history says nothing longer. See `admission`.
     pub holding_horizon_hours: u32,
+    /// Longest horizon a persistent pair may count on, in hours (168: off). Above
+    /// `holding_horizon_hours`, a pair whose settled funding keeps paying the same way counts on
+    /// being held until a reversal persists, which its history makes rare (e.g. 2160 = 90
+    /// days). Off by default: the walk-forward did not choose it on the shared history.
+    pub max_holding_horizon_hours: u32,
+    /// Settlements in a row against a hedge that end a hold in the persistence estimate (2,
+    /// the rebalancer's `reversal_settlements` default).
+    pub hold_ends_after_settlements: u32,
     /// Spot/cross-margin taker fee, fraction of notional (0.001: Binance VIP 0).
     pub spot_fee_rate: Decimal,
     /// USDⓈ-M taker fee, fraction of notional (0.0005: Binance VIP 0).
@@ -86,7 +95,9 @@ impl Default for PairSelectionParams {
             stability_min_samples: 3,
             spread_score_ref: dec!(0.00002),
             max_pairs: 10,
-            holding_horizon_hours: 336,
+            holding_horizon_hours: 168,
+            max_holding_horizon_hours: 168,
+            hold_ends_after_settlements: 2,
             spot_fee_rate: dec!(0.001),
             perp_fee_rate: dec!(0.0005),
             slippage_rate: dec!(0.0002),
@@ -154,6 +165,22 @@ impl PairSelectionParams {
             self.holding_horizon_hours > 0,
             "holding_horizon_hours",
             "must be positive",
+        );
+        c.check(
+            self.max_holding_horizon_hours >= self.holding_horizon_hours,
+            "max_holding_horizon_hours",
+            format!(
+                "must be at least holding_horizon_hours ({}), got {}",
+                self.holding_horizon_hours, self.max_holding_horizon_hours
+            ),
+        );
+        c.check(
+            (1..=10).contains(&self.hold_ends_after_settlements),
+            "hold_ends_after_settlements",
+            format!(
+                "must be in [1, 10], got {}",
+                self.hold_ends_after_settlements
+            ),
         );
         for (key, value) in [
             ("spot_fee_rate", self.spot_fee_rate),
