@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Everything a pull can fail on.
+/// Everything a pull or a recording can fail on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The exchange (or simulator) refused or could not be reached.
@@ -25,6 +25,39 @@ pub enum Error {
     /// The arguments cannot be acted on.
     #[error("invalid arguments: {0}")]
     Args(String),
+    /// An archive download failed in transit or with an unexpected HTTP status.
+    #[error("{url}: {reason}")]
+    Http {
+        url: String,
+        reason: String,
+        /// Worth another try (connection, timeout, 5xx, 429).
+        retryable: bool,
+    },
+    /// A downloaded zip does not match its published `.CHECKSUM`; the zip was deleted.
+    #[error(
+        "{file}: checksum mismatch: .CHECKSUM says sha256 {expected}, the download is {actual}; the file was deleted"
+    )]
+    Checksum {
+        file: String,
+        expected: String,
+        actual: String,
+    },
+    /// An archive file (zip or `.CHECKSUM`) is not what Binance publishes.
+    #[error("{file}: {reason}")]
+    BadArchive { file: String, reason: String },
+    /// Some archive files could not be fetched; the others were kept (a re-run retries only the
+    /// missing ones).
+    #[error(
+        "{} archive file(s) failed, re-run to retry ({ok} verified file(s) are kept): {}{}",
+        failed.len() + more,
+        failed.join("; "),
+        if *more > 0 { format!("; and {more} more") } else { String::new() }
+    )]
+    Incomplete {
+        failed: Vec<String>,
+        more: usize,
+        ok: usize,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

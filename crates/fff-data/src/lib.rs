@@ -1,5 +1,11 @@
-//! `fff data pull`: downloads Binance history through the connector into the data layout the
-//! backtester reads (`shared/data/README.md`):
+//! `fff data pull`: downloads Binance history into the data layout the backtester reads
+//! (docs/BACKTEST.md "Data layouts"; usage in docs/DATA.md), from one of two sources.
+//!
+//! `--source archive` ([`pull_archive`]): Binance's public bulk-data archive, monthly zips of
+//! funding rates and perp/spot daily klines, each verified against its published SHA-256 and
+//! unzipped as it is (see the `archive` module).
+//!
+//! `--source api` (the default, [`pull_with_env`]): the REST API of `--venue`:
 //!
 //! | file | columns | source |
 //! |---|---|---|
@@ -18,13 +24,21 @@
 //! simulator's paper key (a real key is never sent to it), `mainnet` reads `BINANCE_API_KEY` /
 //! `BINANCE_API_SECRET` and skips borrow rates with a note when they are unset, `testnet` has no
 //! margin endpoints and skips them. Borrow files hold the base assets of the symbols.
+//!
+//! `fff data record` ([`record`]): a collector sampling what no public history has (open
+//! interest, book spreads, the predicted funding rate) and keeping borrow-rate history.
 
+mod archive;
 mod args;
 mod error;
 mod pull;
+mod record;
 mod store;
+mod universe;
 
-pub use args::{PullArgs, Venue};
+pub use archive::{ArchiveFile, ArchiveOutcome, ArchiveSummary, PARTIAL_DIR, pull_archive};
+pub use args::{ALL_USDT_PERPS, DEFAULT_ARCHIVE_URL, PullArgs, Source, Venue};
 pub use error::{Error, Result};
-pub use pull::{FileSummary, PullSummary, pull, pull_with_env};
+pub use pull::{FileSummary, PullReport, PullSummary, pull, pull_with_env};
+pub use record::{RecordArgs, RecordSummary, RoundSummary, record, record_with_env};
 pub use store::Table;

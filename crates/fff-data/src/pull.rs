@@ -8,9 +8,11 @@ use fff_binance::RestClient;
 use fff_binance::rest::RestConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::args::{PullArgs, Venue};
+use crate::archive::{ArchiveSummary, pull_archive};
+use crate::args::{PullArgs, Source, Venue};
 use crate::error::{Error, Result};
 use crate::store::Table;
+use crate::universe::{self, Listing};
 
 mod run;
 
@@ -99,23 +101,50 @@ impl fmt::Display for PullSummary {
     }
 }
 
-/// Downloads `args.symbols` over `[from, to)` into `args.out` (see the crate docs), reading
-/// `BINANCE_API_KEY` / `BINANCE_API_SECRET` from the process environment for mainnet.
-pub async fn pull(args: &PullArgs) -> anyhow::Result<PullSummary> {
-    Ok(pull_with_env(args, &|k| std::env::var(k).ok()).await?)
+/// What `fff data pull` did, per source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullReport {
+    Api(PullSummary),
+    Archive(ArchiveSummary),
 }
 
-/// [`pull`] with an injected environment lookup (tests never touch the process environment).
+impl fmt::Display for PullReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PullReport::Api(s) => s.fmt(f),
+            PullReport::Archive(s) => s.fmt(f),
+        }
+    }
+}
+
+/// Downloads `args.symbols` over `[from, to)` into `args.out` from `args.source` (see the crate
+/// docs), reading `BINANCE_API_KEY` / `BINANCE_API_SECRET` from the process environment for
+/// mainnet borrow rates.
+pub async fn pull(args: &PullArgs) -> anyhow::Result<PullReport> {
+    Ok(match args.source {
+        Source::Api => PullReport::Api(pull_with_env(args, &|k| std::env::var(k).ok()).await?),
+        Source::Archive => PullReport::Archive(pull_archive(args).await?),
+    })
+}
+
+/// The REST-API pull (`--source api`) with an injected environment lookup (tests never touch
+/// the process environment).
 pub async fn pull_with_env(
     args: &PullArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PullSummary> {
+    if args.source != Source::Api {
+        return Err(Error::Args(
+            "pull_with_env pages the REST API: use pull_archive for --source archive".into(),
+        ));
+    }
     let (from, to) = args.window_ms()?;
-    let symbols = args.symbol_list()?;
+    let spec = args.symbol_spec()?;
     let urls = args.urls()?;
     let creds = args.credentials(env);
     let client = RestClient::new(urls, creds.as_ref().ok().cloned(), RestConfig::default())
         .map_err(|e| Error::Args(e.to_string()))?;
+    let (symbols, mut notes) = universe::resolve(&spec, &client, Listing::Trading).await?;
     let now = client
         .futures_time()
         .await
@@ -126,7 +155,6 @@ pub async fn pull_with_env(
     for s in &symbols {
         tasks.extend([Table::Funding, Table::Spot1d, Table::Perp1d].map(|t| (t, s.clone())));
     }
-    let mut notes = Vec::new();
     let mut assets: Vec<String> = Vec::new();
     for s in &symbols {
         match QUOTES

@@ -1,19 +1,27 @@
-//! Output files: one CSV per (table, symbol), extended page by page. Each page rewrites the file
-//! into a temporary sibling and renames it over the original, so a reader (or a crash) sees
-//! either the old or the new file, never half a page.
+//! Output files: one CSV per (table, symbol), extended page by page. Each page of a pull
+//! rewrites the file into a temporary sibling and renames it over the original, so a reader (or
+//! a crash) sees either the old or the new file, never half a page. The recorder, whose files
+//! grow by a row a minute for months, appends instead ([`open_append`], [`append_lines`]): a
+//! line cut by a crash is removed when the file is next opened.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// The four layouts of the data README.
+/// The four layouts of the data README, and the recorder's three (docs/DATA.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Funding,
     Spot1d,
     Perp1d,
     Borrow,
+    /// `fff data record`: open interest samples.
+    OpenInterest,
+    /// `fff data record`: best bid/ask of the perp and the spot pair, sampled together.
+    Spread,
+    /// `fff data record`: the premium index, with the running (predicted) funding rate.
+    PredictedFunding,
 }
 
 impl Table {
@@ -23,6 +31,9 @@ impl Table {
             Table::Spot1d => "spot_1d",
             Table::Perp1d => "perp_1d",
             Table::Borrow => "borrow",
+            Table::OpenInterest => "open_interest",
+            Table::Spread => "spread",
+            Table::PredictedFunding => "predicted_funding",
         }
     }
 
@@ -42,14 +53,41 @@ impl Table {
                 "closeTime",
             ],
             Table::Borrow => &["asset", "timestamp", "dailyInterestRate", "vipLevel"],
+            Table::OpenInterest => &["symbol", "time", "openInterest"],
+            Table::Spread => &[
+                "symbol",
+                "time",
+                "perpBidPrice",
+                "perpBidQty",
+                "perpAskPrice",
+                "perpAskQty",
+                "spotBidPrice",
+                "spotBidQty",
+                "spotAskPrice",
+                "spotAskQty",
+            ],
+            Table::PredictedFunding => &[
+                "symbol",
+                "time",
+                "markPrice",
+                "indexPrice",
+                "estimatedSettlePrice",
+                "lastFundingRate",
+                "interestRate",
+                "nextFundingTime",
+            ],
         }
     }
 
     /// Column holding the row's time, the key rows are ordered and resumed by.
     fn time_column(self) -> usize {
         match self {
-            Table::Funding | Table::Borrow => 1,
             Table::Spot1d | Table::Perp1d => 0,
+            Table::Funding
+            | Table::Borrow
+            | Table::OpenInterest
+            | Table::Spread
+            | Table::PredictedFunding => 1,
         }
     }
 
@@ -70,8 +108,11 @@ pub struct FileState {
 /// Reads an existing file (absent = empty), checking the header and that keys strictly increase:
 /// resuming after a file we cannot vouch for would mix layouts or duplicate rows.
 pub fn inspect(table: Table, path: &Path) -> Result<FileState> {
-    if !path.exists() {
-        return Ok(FileState::default());
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::default()),
+        Err(e) => return Err(Error::io(path, e)),
+        Ok(m) if m.len() == 0 => return Ok(FileState::default()),
+        Ok(_) => {}
     }
     let corrupt = |reason: String| Error::Corrupt {
         path: path.to_path_buf(),
@@ -150,6 +191,61 @@ pub fn append(table: Table, path: &Path, rows: &[Vec<String>]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Readies `path` for [`append_lines`]: a last line without its newline (a crash mid-write) is
+/// cut off, then the file is checked like [`inspect`]. Returns what the file holds.
+pub fn open_append(table: Table, path: &Path) -> Result<FileState> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.last().is_some_and(|b| *b != b'\n') => {
+            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            tracing::warn!(file = %path.display(), cut = bytes.len() - keep, "removing a partial last line");
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?;
+            f.set_len(keep as u64).map_err(|e| Error::io(path, e))?;
+            f.sync_all().map_err(|e| Error::io(path, e))?;
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(path, e)),
+    }
+    inspect(table, path)
+}
+
+/// Appends `rows` (ordered, all after the file's last key) in one write, with the header first
+/// when the file is new or empty.
+pub fn append_lines(table: Table, path: &Path, rows: &[Vec<String>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let empty = file.metadata().map_err(|e| Error::io(path, e))?.len() == 0;
+    let mut bytes = Vec::new();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut bytes);
+        let corrupt = |e: csv::Error| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if empty {
+            w.write_record(table.header()).map_err(corrupt)?;
+        }
+        for row in rows {
+            w.write_record(row).map_err(corrupt)?;
+        }
+        w.flush().map_err(|e| Error::io(path, e))?;
+    }
+    file.write_all(&bytes).map_err(|e| Error::io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +282,42 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("symbol,fundingTime,fundingRate,markPrice\nBTCUSDT,10,"));
         assert!(!path.with_extension("csv.part").exists());
+    }
+
+    #[test]
+    fn appends_and_repairs_a_cut_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Table::OpenInterest.path(dir.path(), "BTCUSDT");
+        assert_eq!(
+            open_append(Table::OpenInterest, &path).unwrap(),
+            FileState::default()
+        );
+        append_lines(
+            Table::OpenInterest,
+            &path,
+            &[row(&["BTCUSDT", "10", "5"]), row(&["BTCUSDT", "20", "6"])],
+        )
+        .unwrap();
+        // A crash in the middle of the next write.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("BTCUSDT,3");
+        std::fs::write(&path, &text).unwrap();
+        let s = open_append(Table::OpenInterest, &path).unwrap();
+        assert_eq!((s.rows, s.last), (2, Some(20)));
+        append_lines(Table::OpenInterest, &path, &[row(&["BTCUSDT", "30", "7"])]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "symbol,time,openInterest\nBTCUSDT,10,5\nBTCUSDT,20,6\nBTCUSDT,30,7\n"
+        );
+        // Only half a header: the file starts again.
+        std::fs::write(&path, "symbol,ti").unwrap();
+        assert_eq!(open_append(Table::OpenInterest, &path).unwrap().rows, 0);
+        append_lines(Table::OpenInterest, &path, &[row(&["BTCUSDT", "40", "8"])]).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("symbol,time,openInterest\nBTCUSDT,40")
+        );
     }
 
     #[test]

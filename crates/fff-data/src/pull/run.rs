@@ -189,6 +189,10 @@ impl Run {
                 page.dedup_by_key(|(t, _)| *t);
                 Ok((page, window_end + 1, window_end >= end))
             }
+            // Sampled by `fff data record`: the REST API has no history of them.
+            Table::OpenInterest | Table::Spread | Table::PredictedFunding => {
+                Ok((Vec::new(), self.to, true))
+            }
         }
     }
 }

@@ -48,6 +48,11 @@ fn args(out: &Path, urls: &Path) -> PullArgs {
         out: out.to_path_buf(),
         venue: Venue::Sim,
         sim_urls: Some(urls.to_path_buf()),
+        source: fff_data::Source::Api,
+        archive_url: fff_data::DEFAULT_ARCHIVE_URL.into(),
+        rest_url: None,
+        jobs: 4,
+        retries: 3,
         page_limit: None,
         max_pages: None,
     }
