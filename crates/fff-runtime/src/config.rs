@@ -5,6 +5,7 @@
 //! raw text where the key is a string. Unknown keys are errors in every layer. Secrets never
 //! come from TOML: see [`Secrets`].
 
+mod alerts;
 mod env;
 mod error;
 mod exchange;
@@ -25,6 +26,7 @@ use toml::{Table, Value};
 
 use crate::secret::SecretString;
 
+pub use alerts::{AlertFormat, AlertSeverity, AlertsConfig};
 pub use env::{ENV_NESTING, ENV_PREFIX, EnvSource, MapEnv, ProcessEnv, vars};
 pub use error::{ConfigError, ConfigIssue, Origin};
 pub use exchange::{ExchangeConfig, ExchangeVenue};
@@ -54,6 +56,7 @@ pub struct FffConfig {
     pub scanner: ScannerConfig,
     pub risk_service: RiskServiceConfig,
     pub rebalancer: RebalancerConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// Secrets, read only from the environment (see [`vars`]); empty values count as unset.
@@ -124,6 +127,7 @@ impl FffConfig {
         errors.extend(self.scanner.validate());
         errors.extend(self.risk_service.validate());
         errors.extend(self.rebalancer.validate());
+        errors.extend(self.alerts.validate());
         errors
     }
 
@@ -135,6 +139,7 @@ impl FffConfig {
         sample.telemetry.metrics_listen = Some(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         sample.auth.token_file = Some(PathBuf::new());
         sample.exchange = ExchangeConfig::schema_sample();
+        sample.alerts = AlertsConfig::schema_sample();
         Value::try_from(sample).unwrap_or_else(|_| Value::Table(Table::new()))
     }
 }
@@ -201,6 +206,24 @@ impl Loader {
                 origin: origin.clone(),
             });
         }
+        // secrets come from the environment only (the house rule for every secret)
+        for key in alerts::SECRET_KEYS {
+            let Some(path) = layers::split_path(key) else {
+                continue;
+            };
+            let present = table
+                .get(&path[0])
+                .and_then(Value::as_table)
+                .is_some_and(|section| section.contains_key(&path[1]));
+            if present {
+                layers::remove(&mut table, &path);
+                self.issues.push(ConfigIssue::Invalid {
+                    key: (*key).to_owned(),
+                    message: alerts::secret_in_file_message(key),
+                    origin: Some(origin.clone()),
+                });
+            }
+        }
         for (path, _) in layers::leaf_paths(&table, "") {
             self.origins.push((path, origin.clone()));
         }
@@ -244,7 +267,8 @@ impl Loader {
     }
 
     fn add_override(&mut self, text: &str) {
-        let origin = Origin::Override(text.to_owned());
+        // a secret's value must not reach an error message
+        let origin = Origin::Override(alerts::redact_override(text));
         let parsed = text
             .split_once('=')
             .and_then(|(key, value)| Some((layers::split_path(key)?, value.trim())));
@@ -305,6 +329,7 @@ impl Loader {
         let scanner = self.section("scanner", ScannerConfig::validate);
         let risk_service = self.section("risk_service", RiskServiceConfig::validate);
         let rebalancer = self.section("rebalancer", RebalancerConfig::validate);
+        let alerts = self.section("alerts", AlertsConfig::validate);
         Some(FffConfig {
             capital: capital?,
             risk: risk?,
@@ -320,6 +345,7 @@ impl Loader {
             scanner: scanner?,
             risk_service: risk_service?,
             rebalancer: rebalancer?,
+            alerts: alerts?,
         })
     }
 

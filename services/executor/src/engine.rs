@@ -197,6 +197,7 @@ impl Engine {
             state.cancel_working_entries = false;
         }
         tracing::warn!(paused, reason, changed_by = by, "kill switch changed");
+        crate::alerts::kill_switch(paused, reason, by);
         state.clone()
     }
 

@@ -84,6 +84,7 @@ pub async fn follow_directives(
                     .stream_directives(risk::StreamDirectivesRequest { after_sequence: after })
                     .await?
                     .into_inner();
+                fff_alerts::dependency_up("risk");
                 while let Some(message) = stream.message().await? {
                     let Some(directive) = message.directive else { continue };
                     after = after.max(directive.sequence);
@@ -93,6 +94,14 @@ pub async fn follow_directives(
                 Ok::<_, tonic::Status>(())
             } => result,
         };
+        fff_alerts::dependency_down(
+            "risk",
+            result
+                .as_ref()
+                .err()
+                .map_or("directive stream ended", |s| s.message()),
+            "risk directives (cuts, halts) are not received; entries need risk approval",
+        );
         if let Err(status) = result {
             tracing::debug!(error = %status.message(), "directive stream ended; reconnecting");
         }
@@ -337,6 +346,7 @@ pub async fn follow_actions(
                     .stream_actions(rb::StreamActionsRequest::default())
                     .await?
                     .into_inner();
+                fff_alerts::dependency_up("rebalancer");
                 while let Some(first) = stream.message().await? {
                     // gather the rest of the run's emission, then serve the batch by priority
                     let mut batch = vec![first];
@@ -368,6 +378,14 @@ pub async fn follow_actions(
                 Ok::<_, tonic::Status>(())
             } => result,
         };
+        fff_alerts::dependency_down(
+            "rebalancer",
+            result
+                .as_ref()
+                .err()
+                .map_or("action stream ended", |s| s.message()),
+            "rebalancer actions (drift, flips, exits on reversal) are not received",
+        );
         if let Err(status) = result {
             tracing::debug!(error = %status.message(), "action stream ended; reconnecting");
         }
@@ -479,8 +497,13 @@ pub async fn apply_action(engine: &Arc<Engine>, action: rb::Action) {
             }
         }
         rb::ActionKind::Close => {
+            // a critical close (basis break) goes to market at once; economic ones are staged
+            let urgency = match rb::ActionPriority::try_from(action.priority) {
+                Ok(rb::ActionPriority::Critical) => Urgency::Immediate,
+                _ => Urgency::Normal,
+            };
             if let Err(err) = engine
-                .close(&position, Urgency::Normal, Initiator::Rebalancer, &detail)
+                .close(&position, urgency, Initiator::Rebalancer, &detail)
                 .await
             {
                 tracing::warn!(error = %err, "close not started");

@@ -78,6 +78,14 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
             () = cancel.cancelled() => break,
             result = follow_stream(&engine, client.clone(), &poke_tx) => result,
         };
+        fff_alerts::dependency_down(
+            "gateway",
+            &result
+                .as_ref()
+                .err()
+                .map_or_else(|| "account stream ended".to_owned(), ToString::to_string),
+            "fills, funding and interest are not booked until it is back",
+        );
         if let Err(err) = result {
             tracing::warn!(error = %err, "account stream ended; reconnecting");
         }
@@ -100,6 +108,7 @@ async fn follow_stream(
         .await
         .map_err(|s| ExecutorError::Internal(s.message().to_owned()))?
         .into_inner();
+    fff_alerts::dependency_up("gateway");
     // anything missed while disconnected
     let _ = poke.try_send(());
     while let Some(message) = stream
@@ -442,6 +451,14 @@ pub(crate) async fn book_funding(
                 %expected,
                 discrepancy = %(amount - expected),
                 "funding differs from expectation"
+            );
+            crate::alerts::funding_discrepancy(
+                &record.symbol,
+                &record.asset,
+                amount,
+                expected,
+                rate,
+                mark,
             );
         }
         let Some(position) = position else {

@@ -9,6 +9,7 @@
 //! funding, interest), the strategy loop on the merged scanner view ([`strategy`]), risk
 //! directives and rebalancer actions ([`inputs`]), and a periodic `pnl_daily` writer.
 
+mod alerts;
 pub mod approval;
 pub mod engine;
 pub mod error;
@@ -77,6 +78,7 @@ pub async fn run(
     tracing::info!("database migrated");
 
     let config = &context.config;
+    fff_alerts::install(&config.alerts, "executor");
     let interceptor = ClientInterceptor::new(context.auth_token.as_ref())?;
     let gateway =
         GatewayClient::with_interceptor(channel(&config.services.gateway)?, interceptor.clone());
@@ -144,6 +146,8 @@ pub async fn run(
     let _ = keeper.await;
     engine.drain(config.server.grace_period()).await;
     drop(opportunities);
+    // alerts raised during the drain still go out (bounded)
+    fff_alerts::flush(Duration::from_secs(3)).await;
     result?;
     Ok(())
 }
@@ -221,12 +225,15 @@ async fn hold_lease_and_trade(
     health: fff_runtime::grpc::HealthHandle,
     cancel: CancellationToken,
 ) {
+    let mut lost_before = false;
     loop {
+        let waiting = std::time::Instant::now();
         let mut lease = tokio::select! {
             () = cancel.cancelled() => return,
             lease = fff_store::Lease::acquire(&options, LEASE, LEASE_CHECK_EVERY) => lease,
         };
         tracing::info!(lease = LEASE, "writer lease acquired");
+        alerts::lease_acquired(LEASE, waiting.elapsed(), lost_before);
         trading.engine.set_fenced(false);
         let term = cancel.child_token();
         let tasks = trading.start(&term);
@@ -253,6 +260,8 @@ async fn hold_lease_and_trade(
             lease = LEASE,
             "writer lease lost: stopped sending orders until it is held again"
         );
+        alerts::lease_lost(LEASE);
+        lost_before = true;
         health.set_not_serving().await;
         trading.engine.mark_unreconciled();
         drop(lease);

@@ -82,6 +82,7 @@ pub async fn recheck(engine: &Engine) -> Result<Vec<String>> {
     engine.set_mismatched(&report.mismatches);
     if !report.mismatches.is_empty() {
         tracing::error!(mismatches = %report.mismatches.join("; "), "database and exchange differ: entries on these symbols are blocked");
+        crate::alerts::reconciliation_mismatch(&report.mismatches, "periodic");
     }
     Ok(report.mismatches)
 }
@@ -117,6 +118,7 @@ pub async fn reconcile(engine: &Arc<Engine>) -> Result<ReconcileReport> {
         tracing::info!(summary = %report.summary(), "reconciliation complete");
     } else {
         tracing::error!(summary = %report.summary(), "reconciliation found mismatches");
+        crate::alerts::reconciliation_mismatch(&report.mismatches, "start-up");
     }
     engine.set_reconcile_report(report.clone());
     Ok(report)
@@ -172,6 +174,7 @@ pub async fn sweep_stale_orders(engine: &Arc<Engine>, min_age: Duration) -> Resu
         {
             let message = format!("broken: repair failed: {why}");
             tracing::error!(symbol = %position.symbol, position_id = id, %message, "naked leg left");
+            crate::alerts::repair_failed(&position.symbol, id, &message);
             engine
                 .store()
                 .set_position_state(id, position.state, Some(&message))
@@ -325,6 +328,7 @@ async fn reconcile_positions(engine: &Arc<Engine>, report: &mut ReconcileReport)
         if let Some(why) = broken {
             let message = format!("broken: repair failed: {why}");
             tracing::error!(symbol = %position.symbol, position_id = position.id, %message, "naked leg left");
+            crate::alerts::repair_failed(&position.symbol, position.id, &message);
             store
                 .set_position_state(position.id, PositionState::Open, Some(&message))
                 .await?;

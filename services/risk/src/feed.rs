@@ -100,6 +100,15 @@ pub async fn follow_account<S: AccountSource>(
         if connected {
             delay = settings.reconnect_initial;
         }
+        let detail = match &result {
+            Ok(()) => "account stream ended".to_owned(),
+            Err(status) => format!("{:?}: {}", status.code(), status.message()),
+        };
+        fff_alerts::dependency_down(
+            "gateway",
+            &detail,
+            "no fresh account data: margin tiers and drawdown are not updated",
+        );
         match result {
             Ok(()) => tracing::warn!("gateway account stream ended, reconnecting"),
             Err(status) => tracing::warn!(
@@ -124,6 +133,7 @@ async fn session<S: AccountSource>(
     let mut events = source.account_events().await?;
     refresh(source, core, "connect").await?;
     *connected = true;
+    fff_alerts::dependency_up("gateway");
     if !health.is_serving().await {
         tracing::info!("gateway answered: risk is serving");
         health.set_serving().await;

@@ -11,6 +11,7 @@
 //! shutdown.
 
 pub mod account;
+mod alerts;
 pub mod approvals;
 mod convert;
 pub mod directives;
@@ -75,6 +76,7 @@ pub async fn run(
         max_data_age,
     );
     let core = Arc::new(RiskCore::new(monitor, log, approvals));
+    fff_alerts::install(&config.alerts, "risk");
 
     let mut server = GrpcServer::new("risk", &config.server)
         .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
@@ -124,10 +126,13 @@ pub async fn run(
     // One writer: the feed (which decides tiers and emits directives) and the equity writer
     // run only while this instance holds the lease; a second instance stays NOT_SERVING.
     let keeper = tokio::spawn(async move {
+        let mut lost_before = false;
         loop {
+            let waiting = std::time::Instant::now();
             let mut lease =
                 fff_store::Lease::acquire(&lease_options, LEASE, LEASE_CHECK_EVERY).await;
             tracing::info!(lease = LEASE, "writer lease acquired");
+            alerts::lease_acquired(LEASE, waiting.elapsed(), lost_before);
             let feed = tokio::spawn(follow_account(
                 gateway.clone(),
                 core.clone(),
@@ -149,12 +154,16 @@ pub async fn run(
                 lease = LEASE,
                 "writer lease lost: stopped deciding until it is held again"
             );
+            alerts::lease_lost(LEASE);
+            lost_before = true;
         }
     });
 
     tracing::info!(addr = %listener.local_addr()?, gateway = %config.services.gateway, "risk starting");
     let result = server.serve(listener, shutdown).await;
     keeper.abort();
+    // alerts raised just before the shutdown still go out (bounded)
+    fff_alerts::flush(Duration::from_secs(3)).await;
     result?;
     Ok(())
 }

@@ -47,8 +47,11 @@ impl RiskCore {
     /// Applies an account snapshot and issues what it calls for.
     pub fn apply_account(&self, metrics: AccountMetrics, now: DateTime<Utc>) -> Vec<Directive> {
         let mut inner = self.lock();
+        let tier_before = inner.monitor.tier();
         let wanted = inner.monitor.observe_account(metrics, now);
-        issue_all(&mut inner, wanted, now)
+        let issued = issue_all(&mut inner, wanted, now);
+        crate::alerts::after_account(&inner.monitor, tier_before, &issued, now);
+        issued
     }
 
     /// Applies a persisted equity sample (and the month's maximum drawdown, if known).
@@ -62,8 +65,11 @@ impl RiskCore {
         if let Some(max) = month_max {
             inner.monitor.set_month_max(at, max);
         }
+        let drawdown_before = crate::alerts::drawdown_flags(&inner.monitor, at);
         let wanted = inner.monitor.observe_equity(at, equity);
-        issue_all(&mut inner, wanted, at)
+        let issued = issue_all(&mut inner, wanted, at);
+        crate::alerts::after_equity(&inner.monitor, drawdown_before, &issued, at);
+        issued
     }
 
     /// Issues directives decided outside an observation (e.g. the restored halt at start).

@@ -316,8 +316,17 @@ impl Engine {
                 .await?;
             let naked = floor_to_step(perp.executed_qty - hedged, step);
             if naked > Decimal::ZERO {
-                self.unwind(id, slice, direction, instrument, naked, filled_at)
-                    .await?;
+                let unwound = self
+                    .unwind(id, slice, direction, instrument, naked, filled_at)
+                    .await;
+                crate::alerts::hedge_failed(
+                    &instrument.symbol,
+                    perp.executed_qty,
+                    hedged,
+                    naked,
+                    unwound.as_ref().err().map(|e| e as &dyn std::fmt::Display),
+                );
+                unwound?;
                 return Ok(Some(Stop::HedgeFailed(format!(
                     "spot hedge incomplete: {hedged} of {} hedged, {naked} unwound",
                     perp.executed_qty

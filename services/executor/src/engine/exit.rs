@@ -64,6 +64,10 @@ pub(crate) struct ExitPlan {
     pub spot_qty: Decimal,
 }
 
+/// Most of a long spot leg that base-asset commissions can have taken (0.5 %, five times
+/// Binance's VIP 0 spot taker fee).
+const COMMISSION_TRIM_BOUND: Decimal = Decimal::from_parts(5, 0, 0, false, 3);
+
 impl ExitPlan {
     /// `asset` is the cross-margin balance of the base asset, `None` if the account is unknown.
     pub(crate) fn new(legs: &SignedLegs, asset: Option<&MarginAsset>, spot_step: Decimal) -> Self {
@@ -73,8 +77,13 @@ impl ExitPlan {
             Side::Buy
         };
         let (spot_side, spot_qty) = if legs.spot > Decimal::ZERO {
+            // The free balance only trims what base-asset commissions took (a fraction of a
+            // percent). A balance far below the leg is a snapshot older than the entry's fills
+            // (the gateway's account view can lag by seconds): trusting it would leave the
+            // spot leg behind while the perp is closed.
+            let least = legs.spot * (Decimal::ONE - COMMISSION_TRIM_BOUND);
             let held = match asset {
-                Some(asset) => legs.spot.min(asset.free),
+                Some(asset) => legs.spot.min(asset.free.max(least)),
                 None => legs.spot,
             };
             (

@@ -475,6 +475,15 @@ fn the_plan_sells_what_is_held_and_buys_back_what_is_owed() {
     );
     // no account: the orders' view
     assert_eq!(ExitPlan::new(&long, None, dec!(0.0001)).spot_qty, dec!(1.5));
+    // a stale account snapshot from before the entry's fills: sell the leg, not the snapshot
+    let stale = MarginAsset {
+        free: Decimal::ZERO,
+        ..MarginAsset::default()
+    };
+    assert_eq!(
+        ExitPlan::new(&long, Some(&stale), dec!(0.0001)).spot_qty,
+        dec!(1.4925)
+    );
     let short = SignedLegs {
         spot: dec!(-1.5),
         perp: dec!(1.5),
