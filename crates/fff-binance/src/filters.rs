@@ -306,7 +306,8 @@ impl SymbolFilters {
             Some(p) => p,
             None => return Err(FilterError::MissingReferencePrice),
         };
-        let notional = qty * unit_price;
+        // beyond Decimal's range means above any limit a venue can state
+        let notional = qty.checked_mul(unit_price).unwrap_or(Decimal::MAX);
         if check_min && notional < rule.min {
             return Err(FilterError::NotionalBelowMin {
                 notional,
@@ -338,14 +339,19 @@ impl SymbolFilters {
     }
 }
 
-/// Snaps `value` onto `origin + k·step`, flooring or ceiling; a zero step leaves it unchanged.
+/// Snaps `value` onto `origin + k·step`, flooring or ceiling; a zero step leaves it unchanged, and
+/// so does a grid too fine for `Decimal` to count (overflow), which the min/max checks then judge.
 fn snap(value: Decimal, origin: Decimal, step: Decimal, ceil: bool) -> Decimal {
     if step <= Decimal::ZERO {
         return value;
     }
-    let steps = (value - origin) / step;
-    let whole = if ceil { steps.ceil() } else { steps.floor() };
-    (origin + whole * step).normalize()
+    let snapped = value
+        .checked_sub(origin)
+        .and_then(|offset| offset.checked_div(step))
+        .map(|steps| if ceil { steps.ceil() } else { steps.floor() })
+        .and_then(|whole| whole.checked_mul(step))
+        .and_then(|offset| origin.checked_add(offset));
+    snapped.unwrap_or(value).normalize()
 }
 
 #[cfg(test)]

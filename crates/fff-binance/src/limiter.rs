@@ -37,6 +37,9 @@ pub enum BudgetKind {
     Orders,
 }
 
+/// Longest `Retry-After` honoured (7 days); larger values are clamped to it.
+const MAX_RETRY_AFTER_SECS: u64 = 7 * 24 * 3600;
+
 /// A `rateLimits` entry of `exchangeInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -253,11 +256,12 @@ impl RateLimiter {
                 window.used = window.used.max(used);
             }
         }
+        // Capped: Binance's longest ban is 3 days, and an absurd header must not overflow `Instant`.
         let retry_after = headers
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
         match status.as_u16() {
             429 => {
                 let retry_after = retry_after.unwrap_or(Duration::from_secs(60));

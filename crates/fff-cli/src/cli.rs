@@ -39,6 +39,59 @@ pub enum Command {
     /// Asks a role's grpc.health.v1 whether it is SERVING (exit 0) or not (exit 1); for
     /// container healthchecks and scripts.
     Health(HealthArgs),
+    /// Drives a throwaway suite through seeded fault scenarios and checks invariants against
+    /// the simulator's records; one JSON summary, exit 1 on any violation.
+    Soak(SoakArgs),
+}
+
+/// Options of `fff soak`.
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// Number of scenarios.
+    #[arg(long, default_value_t = 10)]
+    pub scenarios: u64,
+    /// Run seed; scenario i's seed derives from it and is printed with every violation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run only these scenario seeds (repeatable), e.g. one a summary reported.
+    #[arg(long, value_name = "SCENARIO_SEED")]
+    pub replay: Vec<u64>,
+    /// Print only the JSON summary (no progress on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Simulated clock speed (360: an hourly funding every 10 s).
+    #[arg(long, default_value_t = 360.0)]
+    pub accelerate: f64,
+    /// Longest wait for the suite to come to rest after a scenario.
+    #[arg(long, default_value_t = 30)]
+    pub quiesce_secs: u64,
+    /// A new violation counts once it persists this long with the suite at rest.
+    #[arg(long, default_value_t = 3)]
+    pub settle_secs: u64,
+    /// Funding and interest older than this (wall seconds) must be in the ledger.
+    #[arg(long, default_value_t = 35)]
+    pub ledger_lag_secs: u64,
+    /// Longest wait for the suite's first hedge before the scenarios start.
+    #[arg(long, default_value_t = 240)]
+    pub warmup_secs: u64,
+    /// Start no new scenario after this many minutes (the summary says how many ran); 0 = no limit.
+    #[arg(long, default_value_t = 0)]
+    pub max_minutes: u64,
+    /// Working directory of the suite (PostgreSQL, logs); default a new one under the temp dir.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Simulator on N, roles on N+1..N+5, PostgreSQL on N+6; default: a free block.
+    #[arg(long, value_name = "N")]
+    pub base_port: Option<u16>,
+    /// fff TOML configuration passed to every role.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Configuration overrides passed to every role (repeatable; win over the soak's own).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Simulator configuration (accounts, symbols).
+    #[arg(long, value_name = "FILE")]
+    pub sim_config: Option<PathBuf>,
 }
 
 /// Options of `fff health`.
@@ -103,9 +156,12 @@ pub struct UpArgs {
 /// `fff data ...`.
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
-    /// Downloads funding, daily klines and borrow-rate history through the connector into the
-    /// layout `fff backtest --data` reads; re-running resumes where the files end.
+    /// Downloads funding, daily klines and borrow-rate history (REST API or Binance's bulk
+    /// archive) into the layout `fff backtest --data` reads; re-running resumes.
     Pull(fff_data::PullArgs),
+    /// Long-running collector of open interest, book spreads, predicted funding and borrow
+    /// rates (no public history has them); SIGTERM/Ctrl-C stops it, `--once` does one round.
+    Record(fff_data::RecordArgs),
 }
 
 /// Options of `fff scanner`.

@@ -5,6 +5,7 @@ mod cli;
 mod health;
 mod role;
 mod sim;
+mod soak;
 mod status;
 mod up;
 
@@ -32,7 +33,9 @@ fn main() -> ExitCode {
         cli::Command::Up(args) => up::main(&args),
         cli::Command::Backtest(args) => backtest(&args),
         cli::Command::Data(cli::DataCommand::Pull(args)) => data_pull(&args),
+        cli::Command::Data(cli::DataCommand::Record(args)) => data_record(&args),
         cli::Command::Status(args) => status::main(&args),
+        cli::Command::Soak(args) => soak::main(&args),
     }
 }
 
@@ -69,6 +72,31 @@ fn data_pull(args: &fff_data::PullArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!("fff data pull: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `fff data record`: until SIGTERM/Ctrl-C, or one round with `--once`.
+fn data_record(args: &fff_data::RecordArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fff data record: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = fff_runtime::shutdown::shutdown_signal();
+    match runtime.block_on(fff_data::record(args, shutdown)) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fff data record: {error:#}");
             ExitCode::FAILURE
         }
     }

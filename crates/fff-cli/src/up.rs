@@ -2,9 +2,10 @@
 //! `DATABASE_URL` or a private cluster under `.fff/postgres`, and the five roles as child
 //! processes talking gRPC over loopback. Ctrl-C (or SIGTERM) stops everything in reverse order.
 
-mod children;
-mod ports;
-mod postgres;
+// `fff soak` drives the same suite through faults: it reuses the children, ports and cluster.
+pub(crate) mod children;
+pub(crate) mod ports;
+pub(crate) mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -101,7 +102,10 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
         () = stop.cancelled() => Err(anyhow::anyhow!("interrupted during start-up")),
     };
     let outcome = match result {
-        Ok(()) => suite.watch(stop.cancelled()).await,
+        Ok(urls_json) => {
+            print_banner(config, &urls_json, &database_url, &home);
+            suite.watch(stop.cancelled()).await
+        }
         Err(error) => Err(error),
     };
     eprintln!("fff up: stopping");
@@ -114,13 +118,15 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     outcome
 }
 
-async fn start_and_wait(
+/// Starts the simulator and the five roles (upstreams first), each waited for until SERVING;
+/// returns the simulator's base-URL JSON line.
+pub(crate) async fn start_and_wait(
     args: &UpArgs,
     config: &FffConfig,
     home: &Path,
     database_url: &str,
     suite: &mut Suite,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("cannot locate the fff binary")?;
     let (sim, urls_json) = Child::start_sim(&exe, args, &home.join("logs/sim.log")).await?;
     let urls_file = home.join("sim-urls.json");
@@ -156,8 +162,7 @@ async fn start_and_wait(
             .await
             .with_context(|| format!("{role} did not become ready; see {}", log.display()))?;
     }
-    print_banner(config, &urls_json, database_url, home);
-    Ok(())
+    Ok(urls_json)
 }
 
 fn print_banner(config: &FffConfig, urls_json: &str, database_url: &str, home: &Path) {

@@ -382,6 +382,12 @@ pub struct FaultConfig {
     /// Probability that a spot or cross-margin order (only) is rejected (-2010): the hedge
     /// venue failing while futures trade.
     pub spot_reject_rate: f64,
+    /// Every REST request answers 418 (IP banned) while set (see `faults.rs`).
+    pub ban_storm: bool,
+    /// `Retry-After` of the injected 418, seconds (at least 1).
+    pub ban_retry_after_secs: u64,
+    /// Probability that an executed order's response is lost: 503 `-1007`, status unknown.
+    pub unknown_status_rate: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,8 +6,10 @@ pub mod history;
 pub mod limits;
 pub mod margin;
 pub mod market;
+pub mod market_admin;
 pub mod params;
 pub mod permissions;
+pub mod records;
 pub mod spot;
 
 use std::net::{IpAddr, SocketAddr};
@@ -80,6 +82,8 @@ impl Sim {
 pub fn router(sim: Arc<Sim>) -> axum::Router {
     axum::Router::new()
         .merge(crate::ws::routes())
+        .route("/admin/basis", axum::routing::post(market_admin::basis))
+        .route("/admin/shocks", axum::routing::post(market_admin::shocks))
         .route("/admin/{*rest}", axum::routing::any(admin::handle))
         .fallback(rest)
         .with_state(sim)
@@ -283,6 +287,9 @@ async fn rest(
     if storm {
         return too_many(scope, 1, Limiter::limit_for(&limit_cfg, scope));
     }
+    if let Some(banned) = crate::faults::ban_storm(&sim) {
+        return banned;
+    }
     let mut req = Req::new(
         uri.query().unwrap_or(""),
         std::str::from_utf8(&body).unwrap_or(""),
@@ -340,6 +347,9 @@ async fn rest(
         }
     }
     match sim.with(|ex| (spec.handler)(ex, &req)) {
+        Ok(_) if crate::faults::lose_order_response(&sim, &method, spec.order) => {
+            crate::faults::unknown_status(hdrs)
+        }
         Ok(v) => {
             let mut resp = axum::Json(v).into_response();
             add_headers(&mut resp, hdrs);

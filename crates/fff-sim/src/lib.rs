@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod http;
 mod server;
 pub mod ws;

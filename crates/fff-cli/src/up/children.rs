@@ -210,8 +210,17 @@ impl Suite {
         }
     }
 
+    /// SIGKILLs the role `name` (a crash, as `kill -9` would; `supervise` then restarts it);
+    /// false when no such role is running.
+    pub fn kill_role(&mut self, name: &str) -> bool {
+        self.children
+            .iter_mut()
+            .find(|c| c.spec.is_some() && c.name == name && c.restart_at.is_none())
+            .is_some_and(|c| c.process.start_kill().is_ok())
+    }
+
     /// Schedules a restart of every role that exited and starts those that are due.
-    fn supervise(&mut self) -> anyhow::Result<()> {
+    pub fn supervise(&mut self) -> anyhow::Result<()> {
         let now = Instant::now();
         for child in &mut self.children {
             if let Some(due) = child.restart_at {

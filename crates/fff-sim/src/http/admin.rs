@@ -78,6 +78,7 @@ pub async fn handle(
         }
         ("GET", "accounts") => Ok(sim.with(|ex| json!(ex.accounts.iter().map(|a| json!({"name": a.name, "apiKey": a.api_key})).collect::<Vec<_>>()))),
         ("GET", "state") => sim.with(|ex| state(ex, account_sel.as_deref())),
+        ("GET", "records") => sim.with(|ex| super::records::records(ex, account_sel.as_deref(), &q)),
         _ => return (StatusCode::NOT_FOUND, axum::Json(json!({"error": "unknown admin endpoint"}))).into_response(),
     };
     match result {
@@ -98,18 +99,7 @@ fn state(ex: &mut Exchange, sel: Option<&str>) -> Result<Value, ApiError> {
     let totals = ex.futures_totals(id);
     let level = ex.margin_level(id);
     let a = &ex.accounts[id];
-    let orders: Vec<Value> = ex
-        .orders
-        .values()
-        .filter(|o| o.account == id)
-        .map(|o| {
-            json!({"orderId": o.id, "venue": format!("{:?}", o.venue), "symbol": o.symbol, "clientOrderId": o.client_id, "side": o.side.as_str(),
-                "type": o.kind.as_str(), "status": o.status.as_str(), "price": d8(o.price), "origQty": d8(o.orig_qty),
-                "executedQty": d8(o.executed_qty), "cumQuote": d8(o.cum_quote),
-                "fills": o.fills.iter().map(|f| json!({"price": d8(f.price), "qty": d8(f.qty), "commission": d8(f.commission), "maker": f.maker, "tradeId": f.trade_id})).collect::<Vec<_>>()})
-        })
-        .collect();
-    Ok(json!({
+    let mut state = json!({
         "name": a.name, "now": ex.now,
         "spot": a.spot.iter().map(|(k, b)| (k.clone(), json!({"free": d8(b.free), "locked": d8(b.locked)}))).collect::<serde_json::Map<_, _>>(),
         "margin": a.margin.iter().map(|(k, b)| (k.clone(), json!({"free": d8(b.free), "locked": d8(b.locked), "borrowed": d8(b.borrowed), "interest": d8(b.interest)}))).collect::<serde_json::Map<_, _>>(),
@@ -119,7 +109,9 @@ fn state(ex: &mut Exchange, sel: Option<&str>) -> Result<Value, ApiError> {
         "positions": a.positions.iter().filter(|(_, p)| !p.amt.is_zero()).map(|(s, p)| json!({"symbol": s, "positionAmt": p.amt.to_string(), "entryPrice": p.entry.to_string()})).collect::<Vec<_>>(),
         "liquidations": a.liquidations,
         "income": a.income.iter().map(|i| json!({"symbol": i.symbol, "incomeType": i.kind, "income": d8(i.income), "time": i.time})).collect::<Vec<_>>(),
-        "interest": a.interest.iter().map(|i| json!({"asset": i.asset, "interest": d8(i.interest), "type": i.kind, "time": i.time})).collect::<Vec<_>>(),
-        "orders": orders
-    }))
+        "interest": a.interest.iter().map(|i| json!({"asset": i.asset, "interest": d8(i.interest), "type": i.kind, "time": i.time})).collect::<Vec<_>>()
+    });
+    // orders (by client order id, with fill times) and prices
+    super::records::extend_state(ex, id, &mut state);
+    Ok(state)
 }

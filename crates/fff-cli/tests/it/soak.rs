@@ -1,0 +1,103 @@
+//! `fff soak`: a short seeded batch of fault scenarios against a throwaway suite (debug binary,
+//! about a minute) produces one well-formed JSON summary whose exit code matches its verdict.
+//! The long run (`--scenarios 1000`) and the findings are in docs/RELIABILITY.md.
+//!
+//! The batch should end clean (exit 0). It cannot yet: the soak found real bugs in the executor
+//! and the gateway (docs/RELIABILITY.md, "Violations found"), owned and being fixed elsewhere.
+//! Until they are, violations of exactly those kinds are tolerated here and printed; any other
+//! kind fails. Remove a kind from `OPEN_FINDINGS` when its fix lands, and the list is empty
+//! when the batch must exit 0.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::fff;
+
+/// Scenarios of the CI batch and its run seed.
+const SCENARIOS: u64 = 6;
+const SEED: &str = "11";
+
+/// Violation kinds with an open finding in docs/RELIABILITY.md (numbers of the findings).
+const OPEN_FINDINGS: &[(&str, &str)] = &[
+    (
+        "db_order_mismatch",
+        "1: UNKNOWN after a 429/418 never resolved",
+    ),
+    (
+        "db_position_mismatch",
+        "1, 2: legs of abandoned entries/exits",
+    ),
+    ("net_exposure", "2: exits leave an orphan leg"),
+    (
+        "db_fill_mismatch",
+        "3: fills missed while the stream is down",
+    ),
+    (
+        "interest_ledger",
+        "4, 5: repaid interest booked again; interest lost while down",
+    ),
+];
+
+#[test]
+fn a_short_seeded_soak_batch_gives_a_well_formed_summary_and_no_unknown_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = fff()
+        .args(["soak", "--json", "--seed", SEED])
+        .args(["--scenarios", &SCENARIOS.to_string()])
+        .args(["--warmup-secs", "150"])
+        .arg("--dir")
+        .arg(dir.path().join("suite"))
+        .env_remove("DATABASE_URL")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("FFF_CONFIG")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("summary is not one JSON object ({e}): {stdout}"));
+
+    // well-formed, and the suite really traded under faults
+    assert_eq!(summary["run_seed"], 11);
+    assert_eq!(summary["scenarios"]["planned"], SCENARIOS);
+    assert_eq!(summary["scenarios"]["completed"], SCENARIOS, "{summary:#}");
+    assert!(summary["violations"]["by_kind"].is_object(), "{summary:#}");
+    assert!(
+        summary["faults_injected"]
+            .as_object()
+            .is_some_and(|f| !f.is_empty()),
+        "{summary:#}"
+    );
+    assert!(summary["recovery"].is_object(), "{summary:#}");
+    assert!(
+        summary["venue_orders"].as_u64().is_some_and(|n| n > 0),
+        "the suite never traded: {summary:#}"
+    );
+    assert!(summary["quiesce"]["max_ms"].is_u64(), "{summary:#}");
+    assert!(took < Duration::from_secs(240), "the batch took {took:?}");
+
+    // the exit code is the verdict, and every violation names the seeds that replay it
+    let total = summary["violations"]["total"].as_u64().unwrap();
+    let expected_code = if total == 0 { 0 } else { 1 };
+    assert_eq!(output.status.code(), Some(expected_code), "{summary:#}");
+    let by_kind = summary["violations"]["by_kind"].as_object().unwrap();
+    for (kind, stats) in by_kind {
+        let seeds = stats["seeds"].as_array().map_or(0, Vec::len);
+        assert!(
+            seeds > 0 || stats["unattributed"] == true,
+            "{kind} without a seed: {summary:#}"
+        );
+        match OPEN_FINDINGS.iter().find(|(k, _)| k == kind) {
+            Some((_, finding)) => eprintln!(
+                "soak: open finding {finding} ({kind}, {} seen): {}",
+                stats["count"], stats["examples"][0]["detail"]
+            ),
+            None => panic!(
+                "violation of kind {kind} (replay with `fff soak --replay SEED`): {summary:#}"
+            ),
+        }
+    }
+}
