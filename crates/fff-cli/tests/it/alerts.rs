@@ -581,6 +581,8 @@ async fn tier_alerts_reach_the_webhook_and_a_failing_webhook_never_delays_deleve
             && to_order_failing < to_order_healthy * 3 + Duration::from_secs(2),
         "deleverage slowed by the failing webhook: {to_order_failing:?} vs {to_order_healthy:?}"
     );
+    // retries come with backoff: count them once the failing minute is over
+    tokio::time::sleep(failing_until.saturating_duration_since(Instant::now())).await;
     let retried = webhook.hits()[delivered_before..]
         .iter()
         .filter(|h| h.status == 500)
