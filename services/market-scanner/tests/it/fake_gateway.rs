@@ -34,7 +34,7 @@ pub fn universe() -> Vec<gw::Instrument> {
     vec![
         instrument("BTCUSDT", "0.0001", 8),
         instrument("DOGEUSDT", "0.0004", 1),
-        instrument("SOLUSDT", "-0.00012", 4),
+        instrument("SOLUSDT", "-0.0002", 4),
         instrument("XRPUSDT", "0.00015", 4),
         thin,
         no_margin,
