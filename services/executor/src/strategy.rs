@@ -5,7 +5,8 @@
 //! targets are opened (after risk approval and with both wallets funded), replaced pairs
 //! closed, and held pairs whose entry stopped short of their target (slippage guard) are topped
 //! up, with a per-symbol backoff. Held pairs are never cut here (that is the rebalancer's and
-//! risk's job).
+//! risk's job), and a held pair the scanner stops ranking (or ranks the other way) is not
+//! replaced for that: a predicted reversal is the rebalancer's to act on, with its hysteresis.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,11 @@ const ENTRY_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
 const EXIT_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
 /// Carry is an APR; a replacement must pay for itself within a week.
 const HORIZON_YEARS: Decimal = Decimal::from_parts(192, 0, 0, false, 4);
+/// The carry given to a held pair the scanner does not rank at its held direction when it is
+/// weighed against entrants: [`fff_core::turnover::switch_pays`] never finds a switch from it worth its
+/// cost, so [`plan_turnover`] keeps it in the slot of the weakest entrant instead of closing
+/// it. Exits on a (predicted) reversal or negative carry are the rebalancer's.
+const NOT_REPLACEABLE: Decimal = Decimal::MAX;
 /// Re-plan at least this often even without new snapshots (equity moves).
 const REPLAN_EVERY: Duration = Duration::from_secs(5);
 /// Equity read from the gateway is reused this long: snapshots may arrive every second and
@@ -107,6 +113,12 @@ pub fn plan(
     max_pairs: u32,
     resize_band: Decimal,
 ) -> Result<Plan> {
+    // the ranking's candidate for a held pair, if it ranks it the way it is held
+    let ranked_as_held = |p: &Position| {
+        ranked
+            .iter()
+            .find(|c| c.symbol.as_str() == p.symbol && c.direction == core_direction(p.direction))
+    };
     let pairs: Vec<(Symbol, Direction)> = ranked
         .iter()
         .map(|c| (c.symbol.clone(), c.direction))
@@ -129,11 +141,11 @@ pub fn plan(
         .iter()
         .filter_map(|p| {
             let symbol = Symbol::parse(&p.symbol).ok()?;
-            // a held pair the scanner no longer ranks, or ranks the other way, carries nothing
-            let carry = by_symbol
-                .get(p.symbol.as_str())
-                .filter(|c| c.direction == core_direction(p.direction))
-                .map_or(Decimal::ZERO, |c| c.carry);
+            // A held pair the scanner no longer ranks, or ranks the other way, is a predicted
+            // reversal: whether to exit is the rebalancer's call (its persistence and
+            // cheaper-to-hold checks), not the strategy's. It is never replaceable here
+            // (see `NOT_REPLACEABLE`); it keeps the slot of the weakest entrant.
+            let carry = ranked_as_held(p).map_or(NOT_REPLACEABLE, |c| c.carry);
             Some(CarryPosition {
                 symbol,
                 notional: p.target_notional,
@@ -174,8 +186,10 @@ pub fn plan(
                 let now = held_notional.get(&position.id).copied().unwrap_or_default();
                 let floor = target.notional * (Decimal::ONE - resize_band);
                 let missing = (target.notional - now).trunc_with_scale(2);
+                // grown only while the scanner still ranks it the way it is held
                 if position.state == fff_store::PositionState::Open
                     && !broken
+                    && ranked_as_held(position).is_some()
                     && now < floor
                     && missing > Decimal::ZERO
                 {
@@ -495,13 +509,15 @@ mod tests {
     fn held_pairs_are_kept_unless_replacing_pays() {
         let m = model();
         let ranked = [
-            candidate("AAAUSDT", dec!(0.30)),
-            candidate("BBBUSDT", dec!(0.20)),
-            candidate("CCCUSDT", dec!(0.10)),
-            candidate("EEEUSDT", dec!(0.101)),
+            candidate("AAAUSDT", dec!(0.50)),
+            candidate("BBBUSDT", dec!(0.40)),
+            candidate("CCCUSDT", dec!(0.35)),
+            candidate("EEEUSDT", dec!(0.30)),
+            candidate("DDDUSDT", dec!(0.01)),
         ];
-        // held XXX is no longer ranked: no carry, so the weakest entrant replaces it
-        let book = [held(7, "XXXUSDT", dec!(2000))];
+        // held DDD is still ranked, beyond max_pairs, at a carry far below the weakest
+        // entrant's: the switch pays for its round trip within the horizon, so it is replaced
+        let book = [held(6, "DDDUSDT", dec!(2000))];
         let replaced = plan(
             dec!(10000),
             &ranked,
@@ -512,7 +528,81 @@ mod tests {
             dec!(0.1),
         )
         .unwrap();
-        assert_eq!(replaced.exits, vec![7]);
+        assert_eq!(replaced.exits, vec![6]);
+        // the weakest entrant that fits (CCC: the capital budget takes three pairs) enters
+        assert!(
+            replaced
+                .entries
+                .iter()
+                .any(|(s, _, _)| s.as_str() == "CCCUSDT"),
+            "{replaced:?}"
+        );
+        // a small improvement does not pay: DDD at 0.20 against CCC at 0.35 is kept
+        let close = [
+            candidate("AAAUSDT", dec!(0.50)),
+            candidate("BBBUSDT", dec!(0.40)),
+            candidate("CCCUSDT", dec!(0.35)),
+            candidate("EEEUSDT", dec!(0.30)),
+            candidate("DDDUSDT", dec!(0.20)),
+        ];
+        let kept = plan(
+            dec!(10000),
+            &close,
+            &book,
+            &HashMap::new(),
+            &m,
+            4,
+            dec!(0.1),
+        )
+        .unwrap();
+        assert!(kept.exits.is_empty());
+        assert!(kept.targets.iter().any(|(s, _, _)| s.as_str() == "DDDUSDT"));
+        // held XXX is no longer ranked (a predicted reversal or a lost qualification): the
+        // strategy does not close it for that, whatever the entrants pay; reversal and
+        // negative-carry exits are the rebalancer's (with its persistence and cost checks).
+        // It keeps a slot (the weakest entrant's) and is not topped up.
+        let book = [held(7, "XXXUSDT", dec!(2000))];
+        let unranked = plan(
+            dec!(10000),
+            &ranked,
+            &book,
+            &HashMap::from([(7, dec!(100))]),
+            &m,
+            4,
+            dec!(0.1),
+        )
+        .unwrap();
+        assert!(unranked.exits.is_empty(), "{unranked:?}");
+        assert!(
+            unranked
+                .targets
+                .iter()
+                .any(|(s, _, _)| s.as_str() == "XXXUSDT")
+        );
+        assert!(
+            unranked
+                .entries
+                .iter()
+                .all(|(s, _, _)| s.as_str() != "XXXUSDT")
+        );
+        assert!(unranked.top_ups.is_empty());
+        // held CCC ranked the other way (the scanner predicts a reversal): not closed either,
+        // and not grown while the ranking disagrees with it
+        let mut against = ranked.clone();
+        against[2].direction = Direction::NegativeCarry;
+        let book = [held(9, "CCCUSDT", dec!(2000))];
+        let reversed = plan(
+            dec!(10000),
+            &against,
+            &book,
+            &HashMap::from([(9, dec!(100))]),
+            &m,
+            2,
+            dec!(0.1),
+        )
+        .unwrap();
+        assert!(reversed.exits.is_empty(), "{reversed:?}");
+        assert!(reversed.top_ups.is_empty());
         // held CCC still ranked: kept, not re-entered
         let book = [held(8, "CCCUSDT", dec!(2000))];
         let full = HashMap::from([(8, dec!(2000))]);
