@@ -11,6 +11,7 @@ pub mod params;
 pub mod permissions;
 pub mod records;
 pub mod spot;
+pub mod wallet;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,7 +125,8 @@ fn scope_of(path: &str) -> Option<Scope> {
         Some(Scope::Spot)
     } else if path.starts_with("/sapi/") {
         Some(Scope::Sapi)
-    } else if path.starts_with("/fapi/") {
+    } else if path.starts_with("/fapi/") || path.starts_with("/dapi/") {
+        // `/dapi` (coin-M, no listings here) shares the futures budget.
         Some(Scope::Futures)
     } else {
         None
@@ -137,6 +139,7 @@ fn lookup(method: &Method, path: &str) -> Option<Spec> {
         .or_else(|| spot::route(method, path))
         .or_else(|| margin::route(method, path))
         .or_else(|| futures::route(method, path))
+        .or_else(|| wallet::route(method, path))
 }
 
 pub fn error_response(e: &ApiError, headers: Vec<(String, String)>) -> Response {

@@ -74,6 +74,7 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
         ("GET", "/fapi/v3/positionRisk") => s(5, |ex, r| position_risk(ex, r, 3)),
         ("GET", "/fapi/v1/income") => s(30, income),
         ("GET", "/fapi/v1/leverageBracket") => s(1, leverage_bracket),
+        ("GET", "/fapi/v1/symbolConfig") => s(5, symbol_config),
         ("GET", "/fapi/v1/commissionRate") => s(20, |ex, r| {
             let symbol = r.req("symbol")?;
             ex.market(symbol)?;
@@ -425,4 +426,30 @@ fn leverage_bracket(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
     } else {
         Value::Array(rows)
     })
+}
+
+/// `GET /fapi/v1/symbolConfig`: the account's leverage and margin type per perp (ccxt's
+/// `fetch_leverage(s)` reads it; v3 `positionRisk` no longer carries leverage).
+fn symbol_config(ex: &mut Exchange, r: &Req) -> Result<Value, ApiError> {
+    let want = r.get("symbol");
+    if let Some(s) = want {
+        ex.market(s)?;
+    }
+    let a = &ex.accounts[r.account()?];
+    let rows: Vec<Value> = ex
+        .markets
+        .values()
+        .filter(|m| m.perp.is_some() && want.is_none_or(|w| w == m.symbol))
+        .map(|m| {
+            let lev = a.leverage_of(&m.symbol);
+            let margin_type = match a.margin_type.get(&m.symbol) {
+                Some(MarginType::Isolated) => "ISOLATED",
+                _ => "CROSSED",
+            };
+            // Same one-bracket model as `POST /fapi/v1/leverage`: 50M at 1x.
+            json!({"symbol": m.symbol, "marginType": margin_type, "isAutoAddMargin": "false", "leverage": lev,
+                "maxNotionalValue": (50_000_000u64 / u64::from(lev.max(1))).to_string()})
+        })
+        .collect();
+    Ok(Value::Array(rows))
 }

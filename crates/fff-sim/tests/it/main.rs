@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP/WebSocket against an in-process simulator.
 
 mod auth;
+mod ccxt;
 mod faults;
 mod funding;
 mod history;
