@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use fff_store::{Order, OrderIntent, OrderStatus, OrderType, OrderUpdate, TimeInForce};
+use rust_decimal::Decimal;
 use tracing::Instrument as _;
 
 use super::Engine;
@@ -12,6 +13,43 @@ use crate::error::{ExecutorError, Result};
 use crate::exchange::{ExchangeError, OrderKind, OrderReport, OrderRequest};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How many times a step whose order never reached the venue (refused by a 429/418) is sent
+/// again, each time with a new client order id.
+const NEVER_SENT_RETRIES: u32 = 3;
+/// Pause before such a retry, times the attempt (the limiter's `Retry-After` is running).
+const NEVER_SENT_BACKOFF: Duration = Duration::from_millis(500);
+/// How the `error` of an order closed as never sent begins.
+pub(crate) const NEVER_SENT: &str = "never sent";
+
+/// Whether the gateway's answer says the order was refused before it was sent: its rate
+/// limiter holding orders back while a 429/418 `Retry-After` runs, or its local request budget
+/// (the gateway reports those without "outcome unknown"; an order it did send and lost the
+/// answer of always carries it).
+pub(crate) fn refused_before_sending(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    !reason.contains("outcome unknown")
+        && ["rate limited", "ip banned", "request budget exhausted"]
+            .iter()
+            .any(|refusal| reason.contains(refusal))
+}
+
+/// Whether `order` was closed as never sent (and can be sent again under a new id).
+pub(crate) fn was_never_sent(order: &Order) -> bool {
+    order.status == OrderStatus::Expired
+        && order.executed_qty.is_zero()
+        && order
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(NEVER_SENT))
+}
+
+/// The id of the `attempt`-th resend of a never-sent order, `None` if it would exceed
+/// Binance's 36 characters. Deterministic, like every id: a restart resumes the same chain.
+fn resend_id(base: &str, attempt: u32) -> Option<String> {
+    let id = format!("{base}n{attempt}");
+    (id.len() <= 36).then_some(id)
+}
 
 pub(crate) fn update_from(report: &OrderReport) -> OrderUpdate {
     OrderUpdate {
@@ -55,7 +93,41 @@ impl Engine {
 
     /// [`Engine::execute`] that records `since.elapsed()` into the unhedged-window samples at
     /// the moment the order leaves for the gateway (intent already committed).
+    ///
+    /// An order that never reached the venue (refused by a 429/418 before matching, see
+    /// [`Engine::expire_never_sent`]) is sent again with a new client order id, a bounded number
+    /// of times; the last never-sent row is returned if every attempt was refused.
     pub(crate) async fn execute_timed(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        since: Option<Instant>,
+    ) -> Result<Order> {
+        let base = request.client_order_id.clone();
+        let mut request = request;
+        let mut attempt = 0;
+        loop {
+            let order = self
+                .execute_traced(position_id, request.clone(), since)
+                .await?;
+            if !was_never_sent(&order) || attempt >= NEVER_SENT_RETRIES {
+                return Ok(order);
+            }
+            attempt += 1;
+            let Some(id) = resend_id(&base, attempt) else {
+                return Ok(order);
+            };
+            tracing::warn!(
+                client_order_id = %order.client_order_id,
+                resend = %id,
+                "order never reached the venue; sending it again under a new id"
+            );
+            tokio::time::sleep(NEVER_SENT_BACKOFF * attempt).await;
+            request.client_order_id = id;
+        }
+    }
+
+    async fn execute_traced(
         &self,
         position_id: i64,
         request: OrderRequest,
@@ -147,7 +219,34 @@ impl Engine {
                 Err(err) => tracing::debug!(error = %err, "get_order failed; retrying"),
             }
         }
+        if refused_before_sending(&reason) {
+            // the gateway never sent it and the venue does not know it: it never will
+            return self
+                .expire_never_sent(&request.client_order_id, &reason)
+                .await;
+        }
         Err(ExecutorError::Exchange(ExchangeError::Unknown(reason)))
+    }
+
+    /// Closes an order that never reached the venue as EXPIRED with nothing executed, as
+    /// start-up reconciliation does; returns the stored row (which keeps any state the venue
+    /// reported meanwhile: rows never move backwards).
+    pub(crate) async fn expire_never_sent(
+        &self,
+        client_order_id: &str,
+        why: &str,
+    ) -> Result<Order> {
+        tracing::warn!(%client_order_id, %why, "order never reached the venue; closed as EXPIRED");
+        let update = OrderUpdate {
+            error: Some(format!("{NEVER_SENT}: {why}")),
+            executed_qty: Some(Decimal::ZERO),
+            ..OrderUpdate::status(OrderStatus::Expired)
+        };
+        Ok(self
+            .store
+            .update_order(client_order_id, &update)
+            .await?
+            .into_row())
     }
 
     /// Records `report` and waits until the order is terminal; cancels it at the deadline.
@@ -172,12 +271,31 @@ impl Engine {
                 }
                 // market/IOC orders should never rest; bound our exposure to one that does
                 cancelled = true;
-                if let Err(err) = self
+                match self
                     .exchange
                     .cancel_order(request.venue, &request.symbol, &request.client_order_id)
                     .await
                 {
-                    tracing::warn!(error = %err, "cancel of a lingering order failed");
+                    // The venue does not know an order the gateway left PENDING (a 429/418
+                    // answer counts as an unknown outcome): after the whole timeout it was
+                    // refused before matching. Binance refuses a request older than its
+                    // recvWindow, and the gateway answers PENDING only after its own lookups,
+                    // so with recv_window_ms below order_timeout (10 s; 5 s by default) it can
+                    // no longer arrive.
+                    Err(ExchangeError::Rejected(reason))
+                        if row.status == OrderStatus::Unknown
+                            && row.exchange_order_id.is_none()
+                            && row.executed_qty.is_zero() =>
+                    {
+                        return self
+                            .expire_never_sent(
+                                &request.client_order_id,
+                                &format!("not at the venue after the timeout: {reason}"),
+                            )
+                            .await;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cancel of a lingering order failed"),
+                    Ok(()) => {}
                 }
             }
             tokio::time::sleep(POLL_INTERVAL).await;

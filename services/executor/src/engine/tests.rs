@@ -682,3 +682,61 @@ async fn sweep_resolves_orders_nobody_follows_and_hedges_the_leg() {
     assert_eq!(rig.fake.order_count(Venue::UsdmPerp), 1);
     assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
 }
+
+/// Finding 1 of docs/RELIABILITY.md: an order refused by a 429/418 never reached the matching
+/// engine. Not found at the venue after the timeout, it is closed as EXPIRED (never sent) and
+/// the step is retried with a new client order id: nothing stays UNKNOWN, nothing is abandoned.
+async fn refused_sends_are_expired_and_retried(
+    script: impl FnOnce(&mut crate::exchange::fake::FakeState),
+) {
+    let rig = rig().await;
+    rig.fake.with(script);
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(position.state, PositionState::Open, "{position:?}");
+    assert_eq!((position.perp_qty, position.spot_qty), (dec!(10), dec!(10)));
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    assert!(
+        rig.store.list_unfinished_orders().await.unwrap().is_empty(),
+        "{orders:#?}"
+    );
+    let refused = &orders[0];
+    assert_eq!(refused.status, OrderStatus::Expired, "{orders:#?}");
+    assert_eq!(refused.executed_qty, Decimal::ZERO);
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("never sent"),
+        "{refused:?}"
+    );
+    // the retry went with a new id, and filled
+    let perp: Vec<_> = orders.iter().filter(|o| o.leg == Leg::Perp).collect();
+    assert_eq!(perp.len(), 2, "{orders:#?}");
+    assert_ne!(perp[0].client_order_id, perp[1].client_order_id);
+    assert_eq!(perp[1].status, OrderStatus::Filled);
+
+    // the same on the way out: the exit is completed, not abandoned
+    rig.fake.with(|s| s.refuse_sends = 1);
+    let closed = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Operator)
+        .await
+        .unwrap();
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(
+        rig.fake.with(|s| (s.perp["BTCUSDT"], s.spot["BTCUSDT"])),
+        (Decimal::ZERO, Decimal::ZERO)
+    );
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_order_refused_by_the_gateways_rate_limiter_is_expired_and_retried() {
+    refused_sends_are_expired_and_retried(|s| s.refuse_sends = 1).await;
+}
+
+#[tokio::test]
+async fn an_order_the_venue_refused_with_429_is_expired_and_retried() {
+    refused_sends_are_expired_and_retried(|s| s.pending_sends = 1).await;
+}

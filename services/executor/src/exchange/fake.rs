@@ -56,6 +56,40 @@ pub struct FakeState {
     pub cancels: Vec<String>,
     /// Every fill in the order it happened: venue, symbol, signed quantity.
     pub fills: Vec<(Venue, String, Decimal)>,
+    /// The next n orders are refused by the gateway's rate limiter before they are sent (a
+    /// 429/418 `Retry-After` running): an `Unknown` error naming the refusal, nothing placed.
+    pub refuse_sends: u32,
+    /// The next n orders are refused by the venue with a 429/418, which the gateway reports as
+    /// PENDING (its outcome rule for writes): nothing placed, the venue never knows the id.
+    pub pending_sends: u32,
+    /// Best bid and ask per venue (`None`: the gateway has no book for it).
+    pub books: HashMap<Venue, (Decimal, Decimal)>,
+}
+
+/// What the gateway answers when its rate limiter refuses to send (the error as classified
+/// by `exchange::grpc::classify`).
+pub const RATE_LIMITED: &str = "Unavailable: rate limited, retry after 1s";
+
+impl FakeState {
+    /// Consumes one scripted refusal, if any: the answer to give instead of placing the order.
+    fn refusal(&mut self, client_order_id: &str) -> Option<Result<OrderReport, ExchangeError>> {
+        if self.refuse_sends > 0 {
+            self.refuse_sends -= 1;
+            return Some(Err(ExchangeError::Unknown(RATE_LIMITED.into())));
+        }
+        if self.pending_sends > 0 {
+            self.pending_sends -= 1;
+            return Some(Ok(OrderReport {
+                client_order_id: client_order_id.to_owned(),
+                status: OrderStatus::Unknown,
+                exchange_order_id: None,
+                executed_qty: Decimal::ZERO,
+                avg_price: None,
+                reject_reason: None,
+            }));
+        }
+        None
+    }
 }
 
 impl FakeState {
@@ -177,6 +211,9 @@ impl Exchange for FakeExchange {
             if let Some(existing) = s.reports.get(&request.client_order_id) {
                 return Ok(existing.clone());
             }
+            if let Some(answer) = s.refusal(&request.client_order_id) {
+                return answer;
+            }
             s.orders.push(request.clone());
             if s.reject_venue.contains(&request.venue) {
                 return Err(ExchangeError::Rejected("fake rejection".into()));
@@ -218,6 +255,9 @@ impl Exchange for FakeExchange {
         self.with(|s| {
             if let Some(existing) = s.reports.get(&order.client_order_id) {
                 return Ok(existing.clone());
+            }
+            if let Some(answer) = s.refusal(&order.client_order_id) {
+                return answer;
             }
             s.makers.push(order.clone());
             if s.reject_venue.contains(&order.venue) {
@@ -266,13 +306,17 @@ impl Exchange for FakeExchange {
     ) -> Result<(), ExchangeError> {
         self.with(|s| {
             s.cancels.push(client_order_id.to_owned());
-            if let Some(report) = s.reports.get_mut(client_order_id)
-                && !report.status.is_terminal()
-            {
-                report.status = OrderStatus::Canceled;
+            match s.reports.get_mut(client_order_id) {
+                // as the gateway answers: NOT_FOUND, classified as a definite refusal
+                None => Err(ExchangeError::Rejected("no such order on the venue".into())),
+                Some(report) => {
+                    if !report.status.is_terminal() {
+                        report.status = OrderStatus::Canceled;
+                    }
+                    Ok(())
+                }
             }
-        });
-        Ok(())
+        })
     }
 
     async fn prepare_perp(&self, _symbol: &str, _leverage: u32) -> Result<(), ExchangeError> {

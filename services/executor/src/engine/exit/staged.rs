@@ -385,6 +385,15 @@ impl Engine {
                 let deadline = Instant::now() + self.params.order_timeout;
                 loop {
                     if Instant::now() >= deadline {
+                        if crate::engine::orders::refused_before_sending(&reason) {
+                            // never sent: closed as such, the slice takes the rest instead
+                            let row = self
+                                .expire_never_sent(&resting.order.client_order_id, &reason)
+                                .await?;
+                            resting.status = row.status;
+                            resting.executed = row.executed_qty;
+                            break;
+                        }
                         return Err(ExecutorError::Exchange(ExchangeError::Unknown(reason)));
                     }
                     tokio::time::sleep(MAKER_POLL).await;
