@@ -41,7 +41,7 @@ def point_at(exchange, base):
 
 
 def client(base, key, secret):
-    exchange = ccxt.binance({"apiKey": key, "secret": secret, "enableRateLimit": False})
+    exchange = ccxt.binance({"apiKey": key, "secret": secret})
     point_at(exchange, base)
     return exchange
 
@@ -146,6 +146,35 @@ def fetch_balances(ex):
     expect(total(fut, "USDT") > 0, "futures USDT")
     swap = ex.fetch_balance({"type": "swap"})
     expect(total(swap, "USDT") == total(fut, "USDT"), "swap and future balances are the same wallet")
+
+
+@check
+def venue_and_fees(ex):
+    expect(ex.fetch_status()["status"] == "ok", "system status")
+    fee = ex.fetch_trading_fee("BTC/USDT")
+    expect(fee["maker"] == 0.001 and fee["taker"] == 0.001, f"spot VIP0 fees: {fee}")
+    fees = ex.fetch_trading_fees()
+    expect("ETH/USDT" in fees and fees["ETH/USDT"]["taker"] == 0.001, "every spot fee")
+    perp = ex.fetch_trading_fee("BTC/USDT:USDT")
+    expect(perp["maker"] == 0.0002 and perp["taker"] == 0.0005, f"futures VIP0 fees: {perp}")
+    expect(ex.fetch_position_mode("BTC/USDT:USDT")["hedged"] is False, "one-way mode")
+    expect(ex.fetch_margin_mode("BTC/USDT:USDT")["marginMode"] == "cross", "cross margin mode")
+
+
+@check
+def transfers(ex):
+    spot_before = free(ex.fetch_balance(), "USDT")
+    swap_before = total(ex.fetch_balance({"type": "swap"}), "USDT")
+    there = ex.transfer("USDT", 100, "spot", "swap")
+    back = ex.transfer("USDT", 40, "swap", "spot")
+    expect(there["id"] and back["id"] and there["id"] != back["id"], "transfer ids")
+    expect(free(ex.fetch_balance(), "USDT") == spot_before - 60, "spot USDT after transfers")
+    expect(total(ex.fetch_balance({"type": "swap"}), "USDT") == swap_before + 60, "futures USDT after transfers")
+    ex.transfer("USDT", 25, "spot", "margin")
+    history = ex.fetch_transfers("USDT", params={"fromAccount": "spot", "toAccount": "swap"})
+    row = [t for t in history if t["id"] == there["id"]]
+    expect(row and row[0]["amount"] == 100 and row[0]["status"] == "ok", f"transfer history: {history}")
+    expect(row[0]["fromAccount"] == "spot" and row[0]["toAccount"] == "linear", f"accounts: {row[0]}")
 
 
 # ---- spot orders -------------------------------------------------------------------------------

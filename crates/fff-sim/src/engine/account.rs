@@ -77,6 +77,17 @@ pub struct InterestRecord {
     pub tx_id: i64,
 }
 
+/// One `POST /sapi/v1/asset/transfer`, as `GET /sapi/v1/asset/transfer` lists it.
+#[derive(Debug, Clone)]
+pub struct TransferRecord {
+    /// `MAIN_UMFUTURE`, `UMFUTURE_MAIN`, `MAIN_MARGIN`, …
+    pub kind: String,
+    pub asset: String,
+    pub amount: Decimal,
+    pub time: i64,
+    pub tran_id: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: usize,
@@ -93,6 +104,7 @@ pub struct Account {
     pub income: Vec<Income>,
     pub loans: Vec<LoanRecord>,
     pub interest: Vec<InterestRecord>,
+    pub transfers: Vec<TransferRecord>,
     pub margin_status: &'static str,
     pub liquidations: u32,
     pub margin_call_sent: bool,
@@ -144,6 +156,7 @@ impl Account {
             income: Vec::new(),
             loans: Vec::new(),
             interest: Vec::new(),
+            transfers: Vec::new(),
             margin_status: "NORMAL",
             liquidations: 0,
             margin_call_sent: false,

@@ -365,7 +365,18 @@ impl Exchange {
         if from == "MARGIN" || to == "MARGIN" {
             self.update_margin_status(account);
         }
-        Ok(self.next_id())
+        let tran_id = self.next_id();
+        let time = self.now;
+        self.accounts[account]
+            .transfers
+            .push(super::account::TransferRecord {
+                kind: kind.to_string(),
+                asset: asset.to_string(),
+                amount,
+                time,
+                tran_id,
+            });
+        Ok(tran_id)
     }
 
     /// What Binance pushes for one side of a transfer: `balanceUpdate` + `outboundAccountPosition`

@@ -75,6 +75,14 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
         ("GET", "/fapi/v1/income") => s(30, income),
         ("GET", "/fapi/v1/leverageBracket") => s(1, leverage_bracket),
         ("GET", "/fapi/v1/symbolConfig") => s(5, symbol_config),
+        // One-way, single-asset, VIP0: what ccxt's `fetch_trading_fees` (linear) reads.
+        ("GET", "/fapi/v1/accountConfig") => s(5, |ex, r| {
+            let a = &ex.accounts[r.account()?];
+            Ok(
+                json!({"feeTier": 0, "canTrade": true, "canDeposit": true, "canWithdraw": true, "dualSidePosition": false,
+                "updateTime": a.update_time, "multiAssetsMargin": false, "tradeGroupId": -1}),
+            )
+        }),
         ("GET", "/fapi/v1/commissionRate") => s(20, |ex, r| {
             let symbol = r.req("symbol")?;
             ex.market(symbol)?;

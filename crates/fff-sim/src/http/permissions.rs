@@ -29,7 +29,7 @@ pub fn check(ex: &Exchange, account: usize, method: &Method, path: &str) -> Resu
         p.enable_spot_and_margin_trading
     } else if trades && MARGIN_TRADE.contains(&path) {
         p.enable_spot_and_margin_trading && p.enable_margin
-    } else if path == "/sapi/v1/asset/transfer" {
+    } else if trades && path == "/sapi/v1/asset/transfer" {
         p.permits_universal_transfer
     } else {
         true

@@ -2,6 +2,7 @@
 
 mod auth;
 mod ccxt;
+mod clients;
 mod faults;
 mod funding;
 mod history;
