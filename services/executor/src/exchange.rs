@@ -83,6 +83,29 @@ pub struct InstrumentInfo {
     pub tradable: bool,
 }
 
+/// Best bid and ask of one venue's book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub bid: Decimal,
+    pub ask: Decimal,
+}
+
+impl Quote {
+    /// Both sides present and not crossed.
+    pub fn is_sane(&self) -> bool {
+        self.bid > Decimal::ZERO && self.ask >= self.bid
+    }
+}
+
+/// The top of both books of a symbol, as the gateway last saw them; a venue is `None` when the
+/// gateway has no (sane) book for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Books {
+    /// Spot (the cross-margin orders trade the spot book).
+    pub spot: Option<Quote>,
+    pub perp: Option<Quote>,
+}
+
 /// One cross-margin asset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarginAsset {
@@ -174,6 +197,9 @@ pub trait Exchange: Send + Sync + 'static {
     /// Cross margin and `leverage` on the perp.
     async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<(), ExchangeError>;
     async fn instrument(&self, symbol: &str) -> Result<InstrumentInfo, ExchangeError>;
+    /// The best bid and ask of both venues' books of `symbol` (post-only orders are priced from
+    /// their own leg's book).
+    async fn books(&self, symbol: &str) -> Result<Books, ExchangeError>;
     async fn account(&self) -> Result<AccountView, ExchangeError>;
     /// Repays `amount` of a cross-margin loan (idempotent by `request_id`).
     async fn repay(

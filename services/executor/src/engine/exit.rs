@@ -3,8 +3,8 @@
 //! How the orders meet the book depends on the urgency:
 //!
 //! - [`Urgency::Normal`] with `execution.exit_prefer_limit`: a **staged exit** ([`staged`]):
-//!   matched slices on both legs, each resting a post-only order per leg at the mark rounded to
-//!   the passive side for up to `execution.exit_limit_timeout_ms`, then the unfilled rest taken
+//!   matched slices on both legs, each resting a post-only order per leg at its own book's best
+//!   price on its side (the mark without a book) rounded to the passive side for up to `execution.exit_limit_timeout_ms`, then the unfilled rest taken
 //!   (perp limit IOC within the slippage tolerance then market, spot market), lagging leg first.
 //! - [`Urgency::High`]: no resting orders; the perp goes limit IOC within the slippage
 //!   tolerance, then market.

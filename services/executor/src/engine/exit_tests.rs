@@ -9,7 +9,7 @@ use fff_store::{Leg, OrderStatus, OrderType, Position, PositionState, SideEffect
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use super::staged::{passive_price, staged_slices};
+use super::staged::{maker_price, passive_price, staged_slices};
 use super::{ExitPlan, Urgency, tradable};
 use crate::engine::tests::{Rig, rig_with, settled};
 use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind};
@@ -559,4 +559,72 @@ fn maker_prices_sit_on_the_passive_side_of_the_mark() {
     assert!(tradable(Leg::Spot, &spot, dec!(0.00005), dec!(100000)));
     assert!(tradable(Leg::Perp, &perp, dec!(0.001), dec!(100)));
     assert!(!tradable(Leg::Perp, &perp, dec!(0), dec!(100)));
+}
+
+/// Each leg's post-only order is priced from that leg's own book, on its passive side: the
+/// spot book sits away from the perp's mark (the basis), where an order at the mark would take
+/// from the spot book and be refused as would-cross.
+#[tokio::test]
+async fn maker_orders_are_priced_from_their_own_legs_book() {
+    for direction in [Direction::PositiveCarry, Direction::NegativeCarry] {
+        let rig = rig_with(params(200)).await;
+        let position = open(&rig, dec!(1000), direction).await;
+        // mark 100; the spot book 1 % below it, the perp book around the mark
+        rig.fake.with(|s| {
+            s.books
+                .insert(Venue::SpotMargin, (dec!(98.95), dec!(99.05)));
+            s.books.insert(Venue::UsdmPerp, (dec!(99.97), dec!(100.03)));
+        });
+        let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+        assert_eq!(closed.state, PositionState::Closed);
+        assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+        let makers = rig.fake.with(|s| s.makers.clone());
+        let spot = makers
+            .iter()
+            .find(|m| m.venue == Venue::SpotMargin)
+            .unwrap();
+        let perp = makers.iter().find(|m| m.venue == Venue::UsdmPerp).unwrap();
+        // joins the best price of its own side (the tick is 0.01)
+        let (spot_price, perp_price) = match direction {
+            // sell the spot at the spot ask, buy the perp back at the perp bid
+            Direction::PositiveCarry => (dec!(99.05), dec!(99.97)),
+            // buy the spot back at the spot bid, sell the perp at the perp ask
+            Direction::NegativeCarry => (dec!(98.95), dec!(100.03)),
+        };
+        assert_eq!(
+            (spot.price, perp.price),
+            (spot_price, perp_price),
+            "{direction:?}"
+        );
+        // and both rested (none refused as would-cross)
+        let rows = rig.store.list_position_orders(position.id).await.unwrap();
+        for row in rows
+            .iter()
+            .filter(|o| o.order_type == OrderType::LimitMaker)
+        {
+            assert_eq!(row.status, OrderStatus::Canceled, "{direction:?}: {row:?}");
+        }
+    }
+}
+
+#[test]
+fn maker_prices_round_away_from_the_other_side_of_the_book() {
+    use crate::exchange::Quote;
+    let spot = filters(dec!(0.01), dec!(0.001), dec!(5));
+    let book = Some(Quote {
+        bid: dec!(98.953),
+        ask: dec!(99.047),
+    });
+    // off-tick books (tick changes) round to the passive side
+    assert_eq!(maker_price(&spot, book, dec!(100), Side::Sell), dec!(99.05));
+    assert_eq!(maker_price(&spot, book, dec!(100), Side::Buy), dec!(98.95));
+    // no book: the mark, rounded to the passive side
+    assert_eq!(
+        maker_price(&spot, None, dec!(100.004), Side::Sell),
+        dec!(100.01)
+    );
+    assert_eq!(
+        maker_price(&spot, None, dec!(100.006), Side::Buy),
+        dec!(100.00)
+    );
 }

@@ -12,8 +12,8 @@ use fff_store::OrderStatus;
 use rust_decimal::Decimal;
 
 use super::{
-    AccountView, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset, OrderReport,
-    OrderRequest, Wallet, WalletView,
+    AccountView, Books, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset,
+    OrderReport, OrderRequest, Quote, Wallet, WalletView,
 };
 
 #[derive(Debug, Default)]
@@ -263,7 +263,15 @@ impl Exchange for FakeExchange {
             if s.reject_venue.contains(&order.venue) {
                 return Err(ExchangeError::Rejected("fake rejection".into()));
             }
-            let crosses = s.maker_cross.contains(&order.venue);
+            // a post-only order that would take from the venue's book is refused, as Binance does
+            let takes = s
+                .books
+                .get(&order.venue)
+                .is_some_and(|(bid, ask)| match order.side {
+                    Side::Buy => order.price >= *ask,
+                    Side::Sell => order.price <= *bid,
+                });
+            let crosses = takes || s.maker_cross.contains(&order.venue);
             let report = OrderReport {
                 client_order_id: order.client_order_id.clone(),
                 status: if crosses {
@@ -334,6 +342,24 @@ impl Exchange for FakeExchange {
             funding_rate: self.with(|s| s.funding_rate),
             tradable: true,
         })
+    }
+
+    async fn books(&self, _symbol: &str) -> Result<Books, ExchangeError> {
+        Ok(self.with(|s| {
+            let quote = |venue| {
+                s.books
+                    .get(&venue)
+                    .map(|(bid, ask)| Quote {
+                        bid: *bid,
+                        ask: *ask,
+                    })
+                    .filter(Quote::is_sane)
+            };
+            Books {
+                spot: quote(Venue::SpotMargin),
+                perp: quote(Venue::UsdmPerp),
+            }
+        }))
     }
 
     async fn account(&self) -> Result<AccountView, ExchangeError> {

@@ -14,9 +14,12 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use super::{
-    AccountView, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset, OrderKind,
-    OrderReport, OrderRequest, Wallet, WalletView,
+    AccountView, Books, Exchange, ExchangeError, InstrumentInfo, MakerOrder, MarginAsset,
+    OrderKind, OrderReport, OrderRequest, Quote, Wallet, WalletView,
 };
+
+/// Bound on reading the gateway's book snapshot of one symbol.
+const BOOKS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub type GatewayClientT = GatewayClient<InterceptedService<Channel, ClientInterceptor>>;
 
@@ -272,6 +275,51 @@ impl Exchange for GatewayExchange {
             .find(|i| i.symbol == symbol)
             .ok_or_else(|| ExchangeError::Rejected(format!("unknown symbol {symbol}")))?;
         instrument_info(&instrument)
+    }
+
+    async fn books(&self, symbol: &str) -> Result<Books, ExchangeError> {
+        // StreamMarket opens with a snapshot of what the gateway holds (the last book ticker of
+        // each venue), closed by SnapshotComplete: read that far and hang up
+        let request = gw::StreamMarketRequest {
+            symbols: vec![symbol.to_owned()],
+            kinds: vec![gw::MarketEventKind::BookTicker as i32],
+        };
+        let read = async {
+            let mut stream = self
+                .client
+                .clone()
+                .stream_market(request)
+                .await
+                .map_err(|s| classify(&s))?
+                .into_inner();
+            let mut books = Books::default();
+            while let Some(message) = stream.message().await.map_err(|s| classify(&s))? {
+                match message.event {
+                    Some(gw::stream_market_response::Event::BookTicker(book))
+                        if message.symbol == symbol =>
+                    {
+                        let quote = Quote {
+                            bid: decimal_or_zero("bid_price", &book.bid_price)?,
+                            ask: decimal_or_zero("ask_price", &book.ask_price)?,
+                        };
+                        let quote = quote.is_sane().then_some(quote);
+                        match common::Venue::try_from(book.venue) {
+                            Ok(common::Venue::UsdmPerp) => books.perp = quote,
+                            Ok(common::Venue::SpotMargin) => {
+                                books.spot = quote;
+                            }
+                            _ => {}
+                        }
+                    }
+                    Some(gw::stream_market_response::Event::SnapshotComplete(_)) => break,
+                    _ => {}
+                }
+            }
+            Ok::<_, ExchangeError>(books)
+        };
+        tokio::time::timeout(BOOKS_TIMEOUT, read)
+            .await
+            .map_err(|_| ExchangeError::Unknown("no book snapshot from the gateway".into()))?
     }
 
     async fn account(&self) -> Result<AccountView, ExchangeError> {

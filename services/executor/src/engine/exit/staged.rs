@@ -1,6 +1,7 @@
 //! The staged (maker-first) part of a normal exit: both legs reduced in matched slices, each
 //! slice resting a post-only order per leg (`LIMIT_MAKER` on cross margin, `LIMIT` + `GTX` on
-//! USDⓈ-M) at the mark rounded to the passive side for up to `exit_limit_timeout_ms`, then the
+//! USDⓈ-M) at that leg's own best price on its side (the gateway's book; the mark without one),
+//! rounded to the passive side, for up to `exit_limit_timeout_ms`, then the
 //! unfilled rest taken (IOC/market), the lagging leg first. A leg whose maker order filled
 //! completely does not wait for the timeout: the other leg follows at once, so the legs never
 //! differ by more than one slice. Post-only orders are written as intents before they are sent,
@@ -18,7 +19,7 @@ use crate::engine::Engine;
 use crate::engine::entry::spot_side_effect;
 use crate::engine::orders::update_from;
 use crate::error::{ExecutorError, Result};
-use crate::exchange::{ExchangeError, InstrumentInfo, MakerOrder, OrderReport};
+use crate::exchange::{Books, ExchangeError, InstrumentInfo, MakerOrder, OrderReport, Quote};
 use crate::ids::{Step, client_order_id};
 use crate::legs::{SignedLegs, leg_of, store_side, store_venue};
 
@@ -33,6 +34,23 @@ pub(super) fn passive_price(filters: &SymbolFilters, mark: Decimal, side: Side) 
         Side::Buy => PriceRounding::Down,
     };
     filters.round_price(mark, rounding)
+}
+
+/// The post-only price of one leg: that leg's own best price on the order's side (the ask for
+/// a sell, the bid for a buy: joining the queue, never crossing), rounded to the tick away from
+/// the other side; the mark when the gateway has no book for the venue.
+pub(super) fn maker_price(
+    filters: &SymbolFilters,
+    book: Option<Quote>,
+    mark: Decimal,
+    side: Side,
+) -> Decimal {
+    let reference = match (book, side) {
+        (Some(quote), Side::Sell) if quote.is_sane() => quote.ask,
+        (Some(quote), Side::Buy) if quote.is_sane() => quote.bid,
+        _ => mark,
+    };
+    passive_price(filters, reference, side)
 }
 
 /// Slice quantities of a staged exit: the matched part of both legs in TWAP slices; the last
@@ -144,8 +162,19 @@ impl Engine {
                 %spot_qty,
                 "staged exit slice"
             );
-            self.exit_slice(position, direction, instrument, plan, perp_qty, spot_qty)
-                .await?;
+            // each leg's post-only order is priced from its own book (the spot book sits away
+            // from the perp's mark by the basis); without one, from the mark
+            let books = match self.exchange.books(&position.symbol).await {
+                Ok(books) => books,
+                Err(err) => {
+                    tracing::warn!(symbol = %position.symbol, error = %err, "no book from the gateway; pricing post-only orders from the mark");
+                    Books::default()
+                }
+            };
+            self.exit_slice(
+                position, direction, instrument, &books, plan, perp_qty, spot_qty,
+            )
+            .await?;
             let legs =
                 SignedLegs::from_orders(direction, &self.position_orders(position.id).await?);
             self.store
@@ -162,6 +191,7 @@ impl Engine {
         position: &Position,
         direction: Direction,
         instrument: &InstrumentInfo,
+        books: &Books,
         plan: &ExitPlan,
         perp_qty: Decimal,
         spot_qty: Decimal,
@@ -173,7 +203,7 @@ impl Engine {
             venue: Venue::UsdmPerp,
             symbol: position.symbol.clone(),
             side: plan.perp_side,
-            price: passive_price(&instrument.perp, mark, plan.perp_side),
+            price: maker_price(&instrument.perp, books.perp, mark, plan.perp_side),
             qty: perp_qty,
             reduce_only: true,
             side_effect: fff_store::SideEffect::NoSideEffect,
@@ -183,7 +213,7 @@ impl Engine {
             venue: Venue::SpotMargin,
             symbol: position.symbol.clone(),
             side: plan.spot_side,
-            price: passive_price(&instrument.spot, mark, plan.spot_side),
+            price: maker_price(&instrument.spot, books.spot, mark, plan.spot_side),
             qty: spot_qty,
             reduce_only: false,
             side_effect: spot_side_effect(
