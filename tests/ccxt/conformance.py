@@ -50,6 +50,10 @@ def free(balance, asset):
     return Decimal(str(balance.get(asset, {}).get("free") or 0))
 
 
+def debt(balance, asset):
+    return Decimal(str(balance.get(asset, {}).get("debt") or 0))
+
+
 def total(balance, asset):
     return Decimal(str(balance.get(asset, {}).get("total") or 0))
 
@@ -208,6 +212,19 @@ def spot_orders(ex):
     expect(canceled["status"] == "canceled", f"canceled: {canceled['status']}")
     expect(not any(x["id"] == limit["id"] for x in ex.fetch_open_orders("ETH/USDT")), "gone after cancel")
 
+    crossing = ex.create_order("ETH/USDT", "limit", "buy", 0.01, float(ex.price_to_precision("ETH/USDT", ticker["ask"] * 1.01)))
+    expect(crossing["status"] == "closed" and crossing["filled"] == 0.01, f"marketable limit fills: {crossing}")
+    expect(crossing["average"] <= crossing["price"], "a buy limit fills at or below its price")
+
+    resting = ex.create_order("ETH/USDT", "limit", "buy", 0.01, float(ex.price_to_precision("ETH/USDT", ticker["bid"] * 0.99)))
+    expect(resting["status"] == "open", "limit 1 % below the bid rests")
+    eth_before_fill = total(ex.fetch_balance(), "ETH")
+    shock(ex, "ETHUSDT", -5)
+    filled = wait_for(lambda: ex.fetch_order(resting["id"], "ETH/USDT"), lambda o: o["status"] == "closed")
+    expect(filled["filled"] == 0.01 and filled["average"] == resting["price"], f"maker fill at the limit price: {filled}")
+    eth_after_fill = total(ex.fetch_balance(), "ETH")
+    expect(eth_after_fill - eth_before_fill == Decimal("0.00999"), f"0.01 ETH less 0.1 %: {eth_after_fill - eth_before_fill}")
+
     sell = ex.create_order("ETH/USDT", "market", "sell", 0.02)
     expect(sell["status"] == "closed" and sell["filled"] == 0.02, "market sell")
     orders = ex.fetch_orders("ETH/USDT")
@@ -256,6 +273,18 @@ def margin_orders(ex):
     canceled = ex.cancel_order(limit["id"], "SOL/USDT", params)
     expect(canceled["status"] == "canceled", "margin cancel")
 
+    # The hedge leg of a negative-funding trade: sell borrowed coins, buy them back to repay.
+    margin = {"type": "margin", "marginMode": "cross"}
+    debt_before = debt(ex.fetch_balance(margin), "ETH")
+    short = ex.create_order("ETH/USDT", "market", "sell", 0.1, None, {**params, "sideEffectType": "MARGIN_BUY"})
+    expect(short["status"] == "closed" and short["filled"] == 0.1, f"margin short: {short}")
+    debt_short = debt(ex.fetch_balance(margin), "ETH")
+    expect(debt_short >= debt_before + Decimal("0.1"), f"MARGIN_BUY borrowed ETH: {debt_before} -> {debt_short}")
+    cover = ex.create_order("ETH/USDT", "market", "buy", 0.1, None, {**params, "sideEffectType": "AUTO_REPAY"})
+    expect(cover["status"] == "closed", "margin cover")
+    debt_after = debt(ex.fetch_balance(margin), "ETH")
+    expect(debt_after < Decimal("0.001"), f"AUTO_REPAY repaid all but the fee's worth: {debt_after}")
+
 
 # ---- USD-M futures -----------------------------------------------------------------------------
 
@@ -271,9 +300,13 @@ def futures_orders(ex):
     fetched = ex.fetch_order(short["id"], symbol)
     expect(fetched["status"] == "closed" and fetched["average"], "fetch futures order")
 
+    book = ex.fetch_order_book(symbol, 5)
+    crossing = ex.create_order(symbol, "limit", "sell", 0.01, float(ex.price_to_precision(symbol, book["bids"][0][0] * 0.99)))
+    expect(crossing["status"] == "closed" and crossing["filled"] == 0.01, f"marketable futures limit: {crossing}")
+
     positions = ex.fetch_positions([symbol])
     pos = [p for p in positions if p["symbol"] == symbol]
-    expect(pos and pos[0]["side"] == "short" and pos[0]["contracts"] == 0.05, f"short position: {pos}")
+    expect(pos and pos[0]["side"] == "short" and pos[0]["contracts"] == 0.06, f"short position: {pos}")
     expect(pos[0]["entryPrice"] and pos[0]["markPrice"], "entry and mark price")
     all_positions = ex.fetch_positions()
     expect(any(p["symbol"] == symbol for p in all_positions), "fetch_positions without symbols")
@@ -309,30 +342,53 @@ def funding_history(ex):
     expect(income, "a funding payment after 8 h")
     row = income[-1]
     expect(row["symbol"] == symbol and row["code"] == "USDT", f"income row: {row}")
-    # A short receives positive funding: amount = 0.05 * mark * rate.
-    expect((row["amount"] > 0) == (rate > 0), f"funding sign: rate {rate}, amount {row['amount']}")
+    # A short receives positive funding: amount = 0.06 * mark * rate, at the settled rate and mark.
+    settled = ex.fetch_funding_rate_history(symbol, since=row["timestamp"] - 60_000, limit=1)
+    expect(settled and abs(settled[0]["timestamp"] - row["timestamp"]) < 60_000, f"settlement row: {settled}")
+    expected = Decimal("0.06") * Decimal(settled[0]["info"]["markPrice"]) * Decimal(settled[0]["info"]["fundingRate"])
+    got = Decimal(str(row["amount"]))
+    expect(abs(got - expected) <= Decimal("0.00000002") + abs(expected) * Decimal("1e-9"),
+           f"funding fee {got} != 0.06 x mark x rate = {expected}")
     everything = ex.fetch_funding_history()
     expect(any(r["id"] == row["id"] for r in everything), "funding history without symbol")
     ledger = ex.fapiPrivateGetIncome({"incomeType": "COMMISSION"})
     expect(ledger and all(x["incomeType"] == "COMMISSION" for x in ledger), "commission income rows")
 
-    close = ex.create_order(symbol, "market", "buy", 0.05, None, {"reduceOnly": True})
+    close = ex.create_order(symbol, "market", "buy", 0.06, None, {"reduceOnly": True})
     expect(close["status"] == "closed", "futures reduce-only close")
     flat = [p for p in ex.fetch_positions([symbol]) if p["symbol"] == symbol and p["contracts"]]
     expect(not flat, f"flat after close: {flat}")
 
 
-def advance_clock(ex, hours):
-    """The simulator's admin endpoint (not Binance API): moves simulated time forward."""
+def admin(ex, path, body):
+    """The simulator's admin endpoints (not Binance API)."""
     base = ex.urls["api"]["public"].rsplit("/api/", 1)[0]
     req = urllib.request.Request(
-        base + "/admin/clock/advance",
-        data=json.dumps({"hours": hours}).encode(),
+        base + "/admin/" + path,
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
-        expect(resp.status == 200, f"admin clock advance: {resp.status}")
+        expect(resp.status == 200, f"admin {path}: {resp.status}")
+
+
+def shock(ex, symbol, pct):
+    admin(ex, "shock", {"symbol": symbol, "pct": str(pct)})
+
+
+def wait_for(fetch, done, seconds=10):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def advance_clock(ex, hours):
+    """Moves simulated time forward (funding settles, interest accrues)."""
+    admin(ex, "clock/advance", {"hours": hours})
 
 
 def main():

@@ -52,6 +52,9 @@ async fn ccxt_binance_client_with_keys_works_against_the_simulator() {
         .arg(&script)
         .args(["--base", &sim.urls.spot_rest])
         .args(["--key", PAPER_API_KEY, "--secret", PAPER_API_SECRET])
+        // requests honours proxy variables; the simulator is on loopback.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
