@@ -32,6 +32,11 @@ use super::entry::spot_side_effect;
 
 /// Over-buy when covering a loan shortfall, for the commission charged in the base asset.
 const LOAN_COVER_HEADROOM: Decimal = Decimal::from_parts(101, 0, 0, false, 2);
+/// How many times an account snapshot that contradicts the exit's own fills (the gateway's
+/// cache may predate them by `exchange.account_max_age_ms`, 3 s by default, more while its
+/// stream is down) is read again, [`SNAPSHOT_REREAD_PAUSE`] apart.
+const SNAPSHOT_REREADS: u32 = 4;
+const SNAPSHOT_REREAD_PAUSE: Duration = Duration::from_secs(1);
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -81,9 +86,14 @@ impl ExitPlan {
             // percent). A balance far below the leg is a snapshot older than the entry's fills
             // (the gateway's account view can lag by seconds): trusting it would leave the
             // spot leg behind while the perp is closed.
+            //
+            // Uneven legs (an entry whose books missed a fill) sell what the venue holds, up to
+            // what the perp hedges: the perp is closed in full, and spot left beyond it would be
+            // a naked long.
             let least = legs.spot * (Decimal::ONE - COMMISSION_TRIM_BOUND);
+            let most = legs.spot.max(legs.perp.abs());
             let held = match asset {
-                Some(asset) => legs.spot.min(asset.free.max(least)),
+                Some(asset) => most.min(asset.free.max(least)),
                 None => legs.spot,
             };
             (
@@ -229,6 +239,19 @@ impl Engine {
                 .await);
         }
 
+        // CLOSED only when the venue agrees that both legs are flat: the books may have
+        // missed a fill (an order left unknown that did execute)
+        if let Some(left) = self
+            .venue_legs_left(&position.symbol, direction, &instrument)
+            .await
+        {
+            let message = format!("exit incomplete: the venue still holds {left}");
+            tracing::error!(symbol = %position.symbol, position_id = id, %message, "position not closed");
+            crate::alerts::repair_failed(&position.symbol, id, &message);
+            return Err(self
+                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .await);
+        }
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
         self.store
             .update_position_legs(id, &legs.to_store())
@@ -418,7 +441,10 @@ impl Engine {
         if direction.borrows()
             && !tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
         {
-            self.cover_loan_shortfall(id, direction, instrument).await?;
+            let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
+            let bought = plan.spot_done(start, &legs);
+            self.cover_loan_shortfall(id, direction, instrument, bought)
+                .await?;
         }
         if self.params.capital.spot_usdt_borrow {
             self.repay_leftover(id, "USDT").await;
@@ -433,20 +459,40 @@ impl Engine {
     /// bought and a sliver of the loan stays owed with nothing free to repay it. Buys what is
     /// missing (with headroom for that commission, at least the venue's minimum order) and
     /// repays, so no loan of the old side is left behind; bounded.
+    ///
+    /// What can be missing after buying back `bought` is known from the exit's own fills:
+    /// commission (at most [`COMMISSION_TRIM_BOUND`] of it) and interest. A snapshot showing
+    /// more predates the buy-back (the gateway's cached account lags the fills): it is read
+    /// again, and never acted on: buying the whole loan again would leave a naked long of the
+    /// position's size. A loan really left is caught by the venue check before CLOSED.
     async fn cover_loan_shortfall(
         &self,
         id: i64,
         direction: Direction,
         instrument: &InstrumentInfo,
+        bought: Decimal,
     ) -> Result<()> {
         let asset = instrument.base_asset.as_str();
         for _ in 0..2 {
-            let account = self.exchange.account().await?;
-            let Some(balance) = account.margin.get(asset) else {
-                return Ok(());
+            let mut rereads = 0;
+            let (missing, cap) = loop {
+                let account = self.exchange.account().await?;
+                let Some(balance) = account.margin.get(asset) else {
+                    return Ok(());
+                };
+                let missing = balance.borrowed + balance.interest - balance.free;
+                let cap = bought * COMMISSION_TRIM_BOUND + balance.interest;
+                if missing <= cap || rereads >= SNAPSHOT_REREADS {
+                    break (missing, cap);
+                }
+                rereads += 1;
+                tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
             };
-            let missing = balance.borrowed + balance.interest - balance.free;
             if missing <= Decimal::ZERO {
+                return Ok(());
+            }
+            if missing > cap {
+                tracing::warn!(asset, %missing, %bought, %cap, "the account still shows more loan than the buy-back can have left; not buying on it");
                 return Ok(());
             }
             let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
@@ -473,6 +519,60 @@ impl Engine {
             self.repay_leftover(id, asset).await;
         }
         Ok(())
+    }
+
+    /// What the venue still holds of the position's legs after an exit, `None` when flat
+    /// within a step: the symbol's perp position, and for a borrowing direction the loan of
+    /// the base asset (fff is its only borrower). A long spot leg cannot be told from other
+    /// holdings of the base asset and is checked from the orders only. A snapshot that is not
+    /// flat is read again (it may predate the exit's fills), bounded.
+    async fn venue_legs_left(
+        &self,
+        symbol: &str,
+        direction: Direction,
+        instrument: &InstrumentInfo,
+    ) -> Option<String> {
+        let dust = |filters: &SymbolFilters| {
+            filters
+                .effective_step()
+                .unwrap_or(Decimal::ZERO)
+                .max(filters.min_qty)
+        };
+        let mut left = String::new();
+        for attempt in 0..=SNAPSHOT_REREADS {
+            if attempt > 0 {
+                tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
+            }
+            let account = match self.exchange.account().await {
+                Ok(account) => account,
+                Err(err) => {
+                    left = format!("an unknown position (account unavailable: {err})");
+                    continue;
+                }
+            };
+            let mut held = Vec::new();
+            let perp = account
+                .perp_positions
+                .get(symbol)
+                .copied()
+                .unwrap_or_default();
+            if !perp.is_zero() && perp.abs() >= dust(&instrument.perp) {
+                held.push(format!("perp {perp}"));
+            }
+            if direction.borrows()
+                && let Some(balance) = account.margin.get(&instrument.base_asset)
+            {
+                let loan = balance.borrowed + balance.interest;
+                if loan > dust(&instrument.spot) {
+                    held.push(format!("a {} loan of {loan}", instrument.base_asset));
+                }
+            }
+            if held.is_empty() {
+                return None;
+            }
+            left = held.join(" and ");
+        }
+        Some(left)
     }
 
     /// Repays whatever loan of `asset` is left and can be covered by the free balance.

@@ -64,6 +64,9 @@ pub struct FakeState {
     pub pending_sends: u32,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
     pub books: HashMap<Venue, (Decimal, Decimal)>,
+    /// A cached account snapshot answered instead of the live one for the next n reads (the
+    /// gateway's `GetAccount` lagging the fills).
+    pub stale_account: Option<(AccountView, u32)>,
 }
 
 /// What the gateway answers when its rate limiter refuses to send (the error as classified
@@ -363,6 +366,15 @@ impl Exchange for FakeExchange {
     }
 
     async fn account(&self) -> Result<AccountView, ExchangeError> {
+        if let Some(stale) = self.with(|s| match s.stale_account.take() {
+            Some((view, n)) if n > 0 => {
+                s.stale_account = Some((view.clone(), n - 1));
+                Some(view)
+            }
+            _ => None,
+        }) {
+            return Ok(stale);
+        }
         Ok(self.with(|s| {
             let mut margin = HashMap::new();
             for (symbol, qty) in &s.spot {
