@@ -331,7 +331,9 @@ async fn refused_maker_orders_fall_back_without_waiting() {
     assert_eq!(closed.state, PositionState::Closed);
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert_eq!(flat(&rig), (dec!(0), dec!(0)));
-    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 1);
+    // each re-priced twice (a fresh book, a tick further away), then given up
+    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 3);
+    assert_eq!(rig.fake.maker_count(Venue::SpotMargin), 3);
     assert!(rig.fake.with(|s| s.cancels.is_empty()), "nothing rested");
     let rows = rig.store.list_position_orders(position.id).await.unwrap();
     assert!(
@@ -725,5 +727,38 @@ fn uneven_legs_sell_the_spot_the_venue_holds_up_to_the_perp() {
     assert_eq!(
         ExitPlan::new(&uneven, Some(&more), dec!(0.1)).spot_qty,
         dec!(8054.2)
+    );
+}
+
+/// The gateway's book lags the venue's (spot books are polled): a post-only order priced from
+/// it may be refused as would-take. It is re-priced from a fresh book, further from the other
+/// side, and rests, rather than giving the leg up to taker orders at once.
+#[tokio::test]
+async fn a_post_only_order_refused_as_would_take_is_repriced() {
+    let rig = rig_with(params(200)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| {
+        s.books
+            .insert(Venue::SpotMargin, (dec!(99.10), dec!(99.20)));
+        s.books.insert(Venue::UsdmPerp, (dec!(99.97), dec!(100.03)));
+        let mut old = s.books.clone();
+        old.insert(Venue::SpotMargin, (dec!(98.95), dec!(99.05)));
+        s.stale_books = Some((old, 1));
+    });
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    let rows = rig.store.list_position_orders(position.id).await.unwrap();
+    let spot: Vec<_> = rows
+        .iter()
+        .filter(|o| o.order_type == OrderType::LimitMaker && o.leg == Leg::Spot)
+        .map(|o| (o.price, o.status))
+        .collect();
+    assert_eq!(
+        spot,
+        [
+            (Some(dec!(99.05)), OrderStatus::Rejected),
+            (Some(dec!(99.20)), OrderStatus::Canceled)
+        ]
     );
 }

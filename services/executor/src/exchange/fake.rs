@@ -64,6 +64,9 @@ pub struct FakeState {
     pub pending_sends: u32,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
     pub books: HashMap<Venue, (Decimal, Decimal)>,
+    /// Books answered instead of `books` for the next n reads (the gateway's view lagging the
+    /// venue's book, which post-only orders are checked against).
+    pub stale_books: Option<(HashMap<Venue, (Decimal, Decimal)>, u32)>,
     /// A cached account snapshot answered instead of the live one for the next n reads (the
     /// gateway's `GetAccount` lagging the fills).
     pub stale_account: Option<(AccountView, u32)>,
@@ -349,9 +352,15 @@ impl Exchange for FakeExchange {
 
     async fn books(&self, _symbol: &str) -> Result<Books, ExchangeError> {
         Ok(self.with(|s| {
+            let seen = match s.stale_books.take() {
+                Some((books, n)) if n > 0 => {
+                    s.stale_books = Some((books.clone(), n - 1));
+                    books
+                }
+                _ => s.books.clone(),
+            };
             let quote = |venue| {
-                s.books
-                    .get(&venue)
+                seen.get(&venue)
                     .map(|(bid, ask)| Quote {
                         bid: *bid,
                         ask: *ask,

@@ -25,6 +25,11 @@ use crate::legs::{SignedLegs, leg_of, store_side, store_venue};
 
 /// How often a resting post-only order is looked at.
 const MAKER_POLL: Duration = Duration::from_millis(100);
+/// How many times a post-only order refused at once (it would have taken: the book moved
+/// since the gateway last saw it) is re-priced from a fresh book before the leg is left to
+/// the taker fallback, and the pause before each (the gateway polls spot books).
+const MAKER_REPRICES: u32 = 2;
+const MAKER_REPRICE_PAUSE: Duration = Duration::from_millis(250);
 
 /// The post-only price: the mark rounded to the tick away from the other side of the book
 /// (up for a sell, down for a buy), so the order joins the queue rather than crossing.
@@ -222,8 +227,13 @@ impl Engine {
                 self.params.capital.spot_usdt_borrow,
             ),
         };
-        let mut perp = self.post_maker(id, perp_order).await?;
-        let mut spot = match self.post_maker(id, spot_order).await {
+        let mut perp = self
+            .post_repriced(id, perp_order, &instrument.perp, mark)
+            .await?;
+        let mut spot = match self
+            .post_repriced(id, spot_order, &instrument.spot, mark)
+            .await
+        {
             Ok(spot) => spot,
             Err(err) => {
                 if let Err(cancel_err) = self.withdraw(&mut perp).await {
@@ -331,6 +341,50 @@ impl Engine {
         let taken = self.take(position, direction, instrument, trade).await?;
         leg.done += taken.executed;
         Ok(taken.last_error)
+    }
+
+    /// Places a post-only order; one refused at once with nothing filled (it would have taken
+    /// liquidity: the venue's book moved past the gateway's view of it) is placed again under a
+    /// new id, priced from a fresh book and at least a tick further from the other side each
+    /// time, a bounded number of times. Returns the last one.
+    async fn post_repriced(
+        &self,
+        id: i64,
+        mut order: MakerOrder,
+        filters: &SymbolFilters,
+        mark: Decimal,
+    ) -> Result<Resting> {
+        let mut resting = self.post_maker(id, order.clone()).await?;
+        for attempt in 1..=MAKER_REPRICES {
+            let refused = resting.is_terminal() && resting.executed.is_zero();
+            if !refused {
+                break;
+            }
+            tokio::time::sleep(MAKER_REPRICE_PAUSE).await;
+            let books = self.exchange.books(&order.symbol).await.unwrap_or_default();
+            let quote = match order.venue {
+                Venue::SpotMargin => books.spot,
+                Venue::UsdmPerp => books.perp,
+            };
+            let priced = maker_price(filters, quote, mark, order.side);
+            let away = filters.tick_size * Decimal::from(attempt);
+            order.price = match order.side {
+                Side::Sell => priced.max(order.price + away),
+                Side::Buy => priced.min(order.price - away),
+            };
+            if order.price <= Decimal::ZERO {
+                break;
+            }
+            tracing::info!(
+                symbol = %order.symbol,
+                venue = ?order.venue,
+                price = %order.price,
+                attempt,
+                "post-only order refused at once; re-priced from a fresh book"
+            );
+            resting = self.post_maker(id, order.clone()).await?;
+        }
+        Ok(resting)
     }
 
     /// Writes the intent, then places the post-only order; a venue refusal comes back as a
