@@ -331,9 +331,9 @@ async fn refused_maker_orders_fall_back_without_waiting() {
     assert_eq!(closed.state, PositionState::Closed);
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert_eq!(flat(&rig), (dec!(0), dec!(0)));
-    // each re-priced twice (a fresh book, a tick further away), then given up
-    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 3);
-    assert_eq!(rig.fake.maker_count(Venue::SpotMargin), 3);
+    // each re-priced three times (a fresh book, further away each time), then given up
+    assert_eq!(rig.fake.maker_count(Venue::UsdmPerp), 4);
+    assert_eq!(rig.fake.maker_count(Venue::SpotMargin), 4);
     assert!(rig.fake.with(|s| s.cancels.is_empty()), "nothing rested");
     let rows = rig.store.list_position_orders(position.id).await.unwrap();
     assert!(
@@ -758,7 +758,8 @@ async fn a_post_only_order_refused_as_would_take_is_repriced() {
         spot,
         [
             (Some(dec!(99.05)), OrderStatus::Rejected),
-            (Some(dec!(99.20)), OrderStatus::Canceled)
+            // 5 bp behind the fresh ask (99.20), rounded up to the tick
+            (Some(dec!(99.25)), OrderStatus::Canceled)
         ]
     );
 }

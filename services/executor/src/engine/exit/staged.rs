@@ -27,9 +27,14 @@ use crate::legs::{SignedLegs, leg_of, store_side, store_venue};
 const MAKER_POLL: Duration = Duration::from_millis(100);
 /// How many times a post-only order refused at once (it would have taken: the book moved
 /// since the gateway last saw it) is re-priced from a fresh book before the leg is left to
-/// the taker fallback, and the pause before each (the gateway polls spot books).
-const MAKER_REPRICES: u32 = 2;
+/// the taker fallback, and the pause before each (the gateway polls spot books, every second
+/// by default: its view can be that old).
+const MAKER_REPRICES: u32 = 3;
 const MAKER_REPRICE_PAUSE: Duration = Duration::from_millis(250);
+/// How far behind its own side of the book a re-priced post-only order goes on its first
+/// re-price, as a fraction of the price (5 bp), doubling on each further one: a book that
+/// moved past the gateway's view moved by more than a tick.
+const MAKER_REPRICE_STEP: Decimal = Decimal::from_parts(5, 0, 0, false, 4);
 
 /// The post-only price: the mark rounded to the tick away from the other side of the book
 /// (up for a sell, down for a buy), so the order joins the queue rather than crossing.
@@ -345,8 +350,8 @@ impl Engine {
 
     /// Places a post-only order; one refused at once with nothing filled (it would have taken
     /// liquidity: the venue's book moved past the gateway's view of it) is placed again under a
-    /// new id, priced from a fresh book and at least a tick further from the other side each
-    /// time, a bounded number of times. Returns the last one.
+    /// new id, priced from a fresh book and further behind its own side each time
+    /// ([`MAKER_REPRICE_STEP`]), a bounded number of times. Returns the last one.
     async fn post_repriced(
         &self,
         id: i64,
@@ -366,11 +371,20 @@ impl Engine {
                 Venue::SpotMargin => books.spot,
                 Venue::UsdmPerp => books.perp,
             };
-            let priced = maker_price(filters, quote, mark, order.side);
-            let away = filters.tick_size * Decimal::from(attempt);
+            let reference = match (quote, order.side) {
+                (Some(quote), Side::Sell) if quote.is_sane() => quote.ask,
+                (Some(quote), Side::Buy) if quote.is_sane() => quote.bid,
+                _ => mark,
+            };
+            let away = reference * MAKER_REPRICE_STEP * Decimal::from(1u32 << (attempt - 1));
+            let priced = match order.side {
+                Side::Sell => maker_price(filters, None, reference + away, order.side),
+                Side::Buy => maker_price(filters, None, reference - away, order.side),
+            };
+            // and always at least a tick further than the refused price
             order.price = match order.side {
-                Side::Sell => priced.max(order.price + away),
-                Side::Buy => priced.min(order.price - away),
+                Side::Sell => priced.max(order.price + filters.tick_size),
+                Side::Buy => priced.min(order.price - filters.tick_size),
             };
             if order.price <= Decimal::ZERO {
                 break;
