@@ -194,10 +194,10 @@ pub struct StatusArgs {
     /// fff TOML configuration (for `services.executor` / `services.risk`).
     #[arg(long, short = 'c', env = "FFF_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Executor endpoint (default from the configuration).
+    /// Executor endpoint (default: the `fff up` running in this directory, else the configuration).
     #[arg(long, value_name = "URL")]
     pub executor: Option<String>,
-    /// Risk endpoint (default from the configuration).
+    /// Risk endpoint (default: the `fff up` running in this directory, else the configuration).
     #[arg(long, value_name = "URL")]
     pub risk: Option<String>,
     /// Print JSON instead of the table.

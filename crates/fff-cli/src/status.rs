@@ -5,6 +5,7 @@
 
 mod render;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use fff_proto::fff::executor::v1 as exec;
@@ -16,6 +17,8 @@ use tonic::transport::Endpoint;
 
 use crate::cli::StatusArgs;
 use crate::role::EXIT_CONFIG;
+use crate::up;
+use crate::up::endpoints::Endpoints;
 
 /// What the services answered; each part is an error text when its service did not answer.
 pub struct Snapshot {
@@ -34,14 +37,16 @@ pub fn main(args: &StatusArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let executor = args
-        .executor
-        .clone()
-        .unwrap_or_else(|| config.services.executor.clone());
-    let risk = args
-        .risk
-        .clone()
-        .unwrap_or_else(|| config.services.risk.clone());
+    // without a configuration of its own, status follows the `fff up` running here, wherever
+    // `--base-port` moved it
+    let running = args
+        .config
+        .is_none()
+        .then(|| Endpoints::read(Path::new(up::HOME)))
+        .flatten()
+        .unwrap_or_else(|| Endpoints::of(&config));
+    let executor = args.executor.clone().unwrap_or(running.executor);
+    let risk = args.risk.clone().unwrap_or(running.risk);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,6 +4,7 @@
 
 // `fff soak` drives the same suite through faults: it reuses the children, ports and cluster.
 pub(crate) mod children;
+pub(crate) mod endpoints;
 pub(crate) mod ports;
 pub(crate) mod postgres;
 
@@ -22,7 +23,7 @@ use postgres::LocalPostgres;
 
 /// Where `fff up` keeps its state (cluster, logs, sim URLs), relative to the working directory;
 /// the same directory holds the auth token the roles and the CLI share.
-const HOME: &str = ".fff";
+pub(crate) const HOME: &str = ".fff";
 /// How long a role may take to report SERVING.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -104,11 +105,15 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     let outcome = match result {
         Ok(urls_json) => {
             print_banner(config, &urls_json, &database_url, &home);
+            if let Err(error) = endpoints::Endpoints::of(config).write(&home) {
+                eprintln!("fff up: cannot record the endpoints for `fff status`: {error}");
+            }
             suite.watch(stop.cancelled()).await
         }
         Err(error) => Err(error),
     };
     eprintln!("fff up: stopping");
+    endpoints::Endpoints::remove(&home);
     suite
         .stop_all(config.server.grace_period() + Duration::from_secs(2))
         .await;

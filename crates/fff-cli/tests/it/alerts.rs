@@ -7,69 +7,20 @@
 //!    as fast as before (the sender is fire-and-forget), the messages are retried with backoff
 //!    and arrive after the receiver recovers.
 //!
-//! Thresholds are those of `risk.rs` (green above 40, yellow above 30, orange above 20 on a
-//! 3000 USDT futures wallet) so one shock lands in a chosen tier.
+//! The rig is `small_wallet.rs` (as in `risk.rs`: green above 40, yellow above 30, orange above
+//! 20 on a 3000 USDT futures wallet) so one shock lands in a chosen tier.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fff_proto::fff::common::v1 as common;
-use fff_proto::fff::executor::v1 as ex;
-use fff_proto::fff::gateway::v1::{self as gw, gateway_client::GatewayClient};
-use fff_proto::fff::risk::v1::{self as risk, risk_client::RiskClient};
-use fff_testkit::{TestDb, free_port, test_database, wait_for};
+use fff_proto::fff::risk::v1 as risk;
+use fff_testkit::wait_for;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio_stream::StreamExt as _;
-use tonic::Request;
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 
-use crate::harness::{
-    RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_sim_with_config,
-};
-
-/// The paper account with a small futures wallet and one BTC market (as in `risk.rs`).
-const SIM_CONFIG: &str = r#"
-seed = 11
-
-[limits]
-spot_weight_per_minute = 1000000
-futures_weight_per_minute = 1000000
-sapi_weight_per_minute = 1000000
-
-[[accounts]]
-name = "paper"
-api_key = "fff-paper-key"
-api_secret = "fff-paper-secret"
-spot = { USDT = "20000" }
-margin = { USDT = "20000" }
-futures = { USDT = "3000" }
-
-[[symbols]]
-base = "BTC"
-price = "100000"
-volatility = 0.0
-margin = true
-spot = { tick_size = "0.01", step_size = "0.00001", min_notional = "5", volume_24h = "1800000000" }
-perp = { tick_size = "0.1", step_size = "0.001", min_notional = "100", volume_24h = "12000000000", funding_interval_hours = 8, funding_rate = "0.0001", open_interest = "80000", maint_margin_rate = "0.004" }
-
-[[assets]]
-asset = "BTC"
-daily_interest_rate = "0.0002"
-borrow_limit = "100"
-inventory = "10000"
-"#;
-
-const RISK_ENV: &[(&str, &str)] = &[
-    ("FFF_RISK__GREEN_ABOVE", "40"),
-    ("FFF_RISK__REDUCE_ABOVE", "30"),
-    ("FFF_RISK__DELEVERAGE_ABOVE", "20"),
-    ("FFF_RISK__TIER_HYSTERESIS", "2"),
-    ("FFF_RISK_SERVICE__ACCOUNT_POLL_MS", "100"),
-    ("FFF_RISK_SERVICE__SNAPSHOT_INTERVAL_SECS", "1"),
-];
+use crate::small_wallet::{HedgedStack, hedged_stack, shock_to_coverage, sim_order_count};
 
 /// `[alerts]` for both roles, apart from the URL: JSON, no grouping window (the recovery follows
 /// the deleverage within ~100 ms here; grouping is covered by fff-alerts' unit tests), quick
@@ -268,188 +219,19 @@ fn assert_well_formed(event: &Value) {
 
 // ------------------------------------------------------------------------------ the stack
 
-fn authorized<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let value = MetadataValue::try_from(format!("Bearer {TOKEN}")).unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
-}
-
-/// Sim, gateway, risk and executor (both alerting to `webhook`) with one 10 000 USDT BTC hedge
-/// opened through the executor.
-struct Stack {
-    sim: SimProcess,
-    gateway: GatewayClient<Channel>,
-    risk: RiskClient<Channel>,
-    _roles: Vec<RoleProcess>,
-    _db: TestDb,
-}
-
-async fn stack(webhook: &Webhook) -> Stack {
-    let db = test_database().await.unwrap();
-    let sim = start_sim_with_config(SIM_CONFIG).await.unwrap();
-    let gateway_role = start_gateway(&sim, &[("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "50")])
-        .await
-        .unwrap();
-    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
-    let gateway_url = format!("http://{}", gateway_role.addr);
-    let webhook_url = webhook.url();
-    let mut env: Vec<(&str, &str)> = vec![
-        ("DATABASE_URL", db.url()),
-        ("FFF_SERVICES__GATEWAY", &gateway_url),
-        ("FFF_ALERTS__WEBHOOK_URL", &webhook_url),
-    ];
+/// The small-wallet stack with risk and the executor alerting to `webhook`.
+async fn stack(webhook: &Webhook) -> HedgedStack {
+    let url = webhook.url();
+    let mut env = vec![("FFF_ALERTS__WEBHOOK_URL", url.as_str())];
     env.extend_from_slice(ALERTS_ENV);
-    let mut risk_env = env.clone();
-    risk_env.extend_from_slice(RISK_ENV);
-    let risk_role = start_role("risk", &risk_env).await.unwrap();
-    let risk_url = format!("http://{}", risk_role.addr);
-    let nowhere = format!("http://127.0.0.1:{}", free_port().unwrap());
-    let scanners = format!("[\"{nowhere}\"]");
-    let mut executor_env = env.clone();
-    executor_env.extend_from_slice(&[
-        ("FFF_SERVICES__RISK", risk_url.as_str()),
-        ("FFF_SERVICES__REBALANCER", nowhere.as_str()),
-        ("FFF_SERVICES__SCANNERS", scanners.as_str()),
-    ]);
-    let executor_role = start_role("executor", &executor_env).await.unwrap();
-    let executor = ex::executor_client::ExecutorClient::new(channel(executor_role.addr).await);
-    wait_for_prices(&mut gateway).await;
-    let open = ex::OpenPositionRequest {
-        request_id: "alerts-it-open".into(),
-        symbol: "BTCUSDT".into(),
-        direction: common::Direction::PositiveCarry as i32,
-        notional: "10000".into(),
-        leverage: Some(5),
-        reason: "alerts end-to-end test".into(),
-    };
-    // the executor refuses entries until its start-up reconciliation is done
-    wait_for(Duration::from_secs(20), || {
-        let mut executor = executor.clone();
-        let open = open.clone();
-        async move {
-            match executor.open_position(authorized(open)).await {
-                Ok(_) => Some(()),
-                Err(status) if status.message().contains("reconciliation") => None,
-                Err(status) => panic!("open refused: {status:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
-    wait_for(Duration::from_secs(30), || {
-        let mut executor = executor.clone();
-        async move {
-            let positions = executor
-                .list_positions(ex::ListPositionsRequest::default())
-                .await
-                .ok()?
-                .into_inner()
-                .positions;
-            positions
-                .iter()
-                .any(|p| p.status() == ex::PositionStatus::Open)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
-    let risk = RiskClient::new(channel(risk_role.addr).await);
-    Stack {
-        sim,
-        gateway,
-        risk,
-        _roles: vec![executor_role, risk_role, gateway_role],
-        _db: db,
-    }
+    hedged_stack(&env, "alerts-it-open").await
 }
 
-/// Waits until the gateway has a spot book and a mark price for BTCUSDT.
-async fn wait_for_prices(gateway: &mut GatewayClient<Channel>) {
-    use gw::stream_market_response::Event;
-    let mut market = gateway
-        .stream_market(gw::StreamMarketRequest {
-            symbols: vec!["BTCUSDT".into()],
-            kinds: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let (mut spot_book, mut mark) = (false, false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(spot_book && mark) {
-        assert!(Instant::now() < deadline, "no BTCUSDT prices");
-        match tokio::time::timeout(Duration::from_secs(20), market.next()).await {
-            Ok(Some(Ok(event))) => match event.event {
-                Some(Event::BookTicker(book)) => {
-                    spot_book |= book.venue() == common::Venue::SpotMargin;
-                }
-                Some(Event::MarkPrice(_)) => mark = true,
-                _ => {}
-            },
-            other => panic!("market stream: {other:?}"),
-        }
-    }
-}
-
-fn num(value: &str) -> f64 {
-    // test arithmetic only: picking a shock size, not money handling
-    value.parse().unwrap_or(0.0)
-}
-
-impl Stack {
-    /// Moves the BTC price so the futures coverage lands near `target` (one short perp).
-    async fn shock_to_coverage(&mut self, target: f64) -> Instant {
-        // the gateway's account view follows the fills a moment later
-        let found = wait_for(Duration::from_secs(10), || {
-            let mut gateway = self.gateway.clone();
-            async move {
-                let account = gateway
-                    .get_account(gw::GetAccountRequest::default())
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .account?;
-                let position = account
-                    .positions
-                    .iter()
-                    .find(|p| p.symbol == "BTCUSDT" && num(&p.position_amt) != 0.0)?
-                    .clone();
-                Some((account, position))
-            }
-        })
-        .await;
-        let Ok((account, position)) = found else {
-            let state = self.sim.http("GET", "/admin/state", "").await;
-            panic!(
-                "no BTCUSDT perp position at the gateway; sim positions {} orders {}",
-                state["positions"], state["orders"]
-            );
-        };
-        let balance = num(&account.futures_margin_balance_usdt);
-        let maint = num(&account.futures_maint_margin_usdt);
-        let signed_notional = num(&position.position_amt) * num(&position.mark_price);
-        // balance + notional * x = target * maint * (1 + x)
-        let x = (target * maint - balance) / (signed_notional - target * maint);
-        eprintln!(
-            "shock to coverage {target}: balance {balance} maint {maint} notional {signed_notional} -> {:.4} %",
-            x * 100.0
-        );
-        let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
-        let answer = self.sim.http("POST", "/admin/shock", &body).await;
-        assert!(answer.get("code").is_none(), "shock: {answer}");
-        Instant::now()
-    }
-
-    async fn sim_orders(&self) -> usize {
-        let state = self.sim.http("GET", "/admin/state", "").await;
-        state["orders"].as_array().map_or(0, Vec::len)
-    }
-
+impl HedgedStack {
     /// Time from `since` until the simulator holds more than `before` orders.
     async fn next_order_after(&self, before: usize, since: Instant) -> Duration {
         wait_for(Duration::from_secs(20), || async {
-            (self.sim_orders().await > before).then(|| since.elapsed())
+            (sim_order_count(&self.sim).await > before).then(|| since.elapsed())
         })
         .await
         .expect("no deleverage order at the simulator within 20 s")
@@ -480,13 +262,13 @@ impl Stack {
 
     /// Green -> Orange (deleverage) and back to Green; returns shock -> first order.
     async fn orange_and_back(&mut self) -> Duration {
-        let before = self.sim_orders().await;
-        let shocked = self.shock_to_coverage(25.0).await;
+        let before = sim_order_count(&self.sim).await;
+        let shocked = shock_to_coverage(&self.sim, &mut self.gateway, 25.0).await;
         let to_order = self.next_order_after(before, shocked).await;
         // Halving the perp (and the executor's transfer into the futures wallet) restores the
         // coverage; should it not, a shock back to coverage 60 does.
         if !self.green_within(Duration::from_secs(10)).await {
-            self.shock_to_coverage(60.0).await;
+            shock_to_coverage(&self.sim, &mut self.gateway, 60.0).await;
             assert!(
                 self.green_within(Duration::from_secs(20)).await,
                 "tier not back to GREEN"

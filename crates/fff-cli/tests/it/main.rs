@@ -12,6 +12,7 @@ mod roles;
 mod rules;
 mod scanner;
 mod secrets;
+mod small_wallet;
 mod soak;
 mod status;
 mod trading;

@@ -18,56 +18,16 @@ use fff_proto::fff::rebalancer::v1::{self as rb, rebalancer_client::RebalancerCl
 use fff_proto::fff::risk::v1::{self as risk, DirectiveKind, risk_client::RiskClient};
 use fff_testkit::{TestDb, free_port, test_database, wait_for};
 use tokio_stream::StreamExt as _;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::harness::{
-    RoleProcess, SimProcess, TOKEN, channel, start_gateway, start_role, start_sim_with_config,
+    RoleProcess, SimProcess, channel, start_gateway, start_role, start_sim_with_config,
 };
-
-/// Simulator account: the documented paper keys, a small futures wallet.
-const SIM_CONFIG: &str = r#"
-seed = 11
-
-# risk polls GetAccount every 100 ms against a 50 ms gateway cache: lift the weight limits
-[limits]
-spot_weight_per_minute = 1000000
-futures_weight_per_minute = 1000000
-sapi_weight_per_minute = 1000000
-
-[[accounts]]
-name = "paper"
-api_key = "fff-paper-key"
-api_secret = "fff-paper-secret"
-spot = { USDT = "20000" }
-margin = { USDT = "20000" }
-futures = { USDT = "3000" }
-
-[[symbols]]
-base = "BTC"
-price = "100000"
-volatility = 0.0
-margin = true
-spot = { tick_size = "0.01", step_size = "0.00001", min_notional = "5", volume_24h = "1800000000" }
-perp = { tick_size = "0.1", step_size = "0.001", min_notional = "100", volume_24h = "12000000000", funding_interval_hours = 8, funding_rate = "0.0001", open_interest = "80000", maint_margin_rate = "0.004" }
-
-[[assets]]
-asset = "BTC"
-daily_interest_rate = "0.0002"
-borrow_limit = "100"
-inventory = "10000"
-"#;
-
-/// Risk thresholds and timings for the tests.
-const RISK_ENV: &[(&str, &str)] = &[
-    ("FFF_RISK__GREEN_ABOVE", "40"),
-    ("FFF_RISK__REDUCE_ABOVE", "30"),
-    ("FFF_RISK__DELEVERAGE_ABOVE", "20"),
-    ("FFF_RISK__TIER_HYSTERESIS", "2"),
-    ("FFF_RISK_SERVICE__ACCOUNT_POLL_MS", "100"),
-    ("FFF_RISK_SERVICE__SNAPSHOT_INTERVAL_SECS", "1"),
-];
+use crate::small_wallet::{
+    GATEWAY_ENV, HedgedStack, RISK_ENV, SIM_CONFIG, account, authorized, hedged_stack, num,
+    shock_to_coverage, sim_order_count,
+};
 
 async fn start_sim() -> SimProcess {
     start_sim_with_config(SIM_CONFIG).await.unwrap()
@@ -80,9 +40,7 @@ async fn admin_post(sim: &SimProcess, path: &str, body: &str) {
 }
 
 async fn start_gateway_for(sim: &SimProcess) -> RoleProcess {
-    start_gateway(sim, &[("FFF_EXCHANGE__ACCOUNT_MAX_AGE_MS", "50")])
-        .await
-        .unwrap()
+    start_gateway(sim, GATEWAY_ENV).await.unwrap()
 }
 
 async fn start_risk(db: &TestDb, gateway: &RoleProcess, extra: &[(&str, &str)]) -> RoleProcess {
@@ -94,50 +52,6 @@ async fn start_risk(db: &TestDb, gateway: &RoleProcess, extra: &[(&str, &str)]) 
     env.extend_from_slice(RISK_ENV);
     env.extend_from_slice(extra);
     start_role("risk", &env).await.unwrap()
-}
-
-fn authorized<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let value = MetadataValue::try_from(format!("Bearer {TOKEN}")).unwrap();
-    request.metadata_mut().insert("authorization", value);
-    request
-}
-
-async fn account(gateway: &mut GatewayClient<Channel>) -> gw::Account {
-    gateway
-        .get_account(gw::GetAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .account
-        .unwrap()
-}
-
-fn dec(value: &str) -> f64 {
-    // test arithmetic only: picking a shock size, not money handling
-    value.parse().unwrap_or(0.0)
-}
-
-/// Moves the BTC price so the futures coverage lands near `target` (single short position).
-async fn shock_to_coverage(
-    sim: &SimProcess,
-    gateway: &mut GatewayClient<Channel>,
-    target: f64,
-) -> Instant {
-    let account = account(gateway).await;
-    let balance = dec(&account.futures_margin_balance_usdt);
-    let maint = dec(&account.futures_maint_margin_usdt);
-    let position = account
-        .positions
-        .iter()
-        .find(|p| p.symbol == "BTCUSDT")
-        .expect("btc position");
-    let signed_notional = dec(&position.position_amt) * dec(&position.mark_price);
-    // balance + notional * x = target * maint * (1 + x)
-    let x = (target * maint - balance) / (signed_notional - target * maint);
-    let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
-    admin_post(sim, "shock", &body).await;
-    Instant::now()
 }
 
 async fn open_short_perp(gateway: &mut GatewayClient<Channel>, quantity: &str) {
@@ -426,13 +340,13 @@ async fn shock_to_drawdown(
     fraction: f64,
 ) {
     let account = account(gateway).await;
-    let equity = dec(&account.total_equity_usdt);
+    let equity = num(&account.total_equity_usdt);
     let position = account
         .positions
         .iter()
         .find(|p| p.symbol == "BTCUSDT")
         .expect("btc position");
-    let signed_notional = dec(&position.position_amt) * dec(&position.mark_price);
+    let signed_notional = num(&position.position_amt) * num(&position.mark_price);
     // equity + notional * x = peak * (1 - fraction)
     let x = (peak * (1.0 - fraction) - equity) / signed_notional;
     let body = format!(r#"{{"symbol":"BTCUSDT","pct":"{:.4}"}}"#, x * 100.0);
@@ -464,7 +378,7 @@ async fn drawdown_halts_entries_and_recovery_resumes() {
         let mut client = client.clone();
         async move {
             let state = risk_state(&mut client).await;
-            (!state.peak_equity.is_empty()).then(|| dec(&state.peak_equity))
+            (!state.peak_equity.is_empty()).then(|| num(&state.peak_equity))
         }
     })
     .await
@@ -534,44 +448,7 @@ async fn btc_perp_amount(gateway: &mut GatewayClient<Channel>) -> f64 {
         .positions
         .iter()
         .find(|p| p.symbol == "BTCUSDT")
-        .map_or(0.0, |p| dec(&p.position_amt))
-}
-
-/// Waits until the gateway has a spot book and a mark price for BTCUSDT (market orders are
-/// checked against them).
-async fn wait_for_prices(gateway: &mut GatewayClient<Channel>) {
-    use gw::stream_market_response::Event;
-    let mut market = gateway
-        .stream_market(gw::StreamMarketRequest {
-            symbols: vec!["BTCUSDT".into()],
-            kinds: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let (mut spot_book, mut mark) = (false, false);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !(spot_book && mark) {
-        assert!(
-            Instant::now() < deadline,
-            "no BTCUSDT prices from the gateway"
-        );
-        match tokio::time::timeout(Duration::from_secs(20), market.next()).await {
-            Ok(Some(Ok(event))) => match event.event {
-                Some(Event::BookTicker(book)) => {
-                    spot_book |= book.venue() == common::Venue::SpotMargin;
-                }
-                Some(Event::MarkPrice(_)) => mark = true,
-                _ => {}
-            },
-            other => panic!("market stream: {other:?}"),
-        }
-    }
-}
-
-async fn sim_order_count(sim: &SimProcess) -> usize {
-    let state = sim.http("GET", "/admin/state", "").await;
-    state["orders"].as_array().map_or(0, Vec::len)
+        .map_or(0.0, |p| num(&p.position_amt))
 }
 
 #[tokio::test]
@@ -612,92 +489,6 @@ async fn bench_tier_change_to_first_deleverage_directive() {
         latencies.iter().all(|l| *l < Duration::from_secs(3)),
         "{latencies:?}"
     );
-}
-
-/// Sim, gateway, risk and executor, with one 10 000 USDT BTC hedge opened through the
-/// executor (risk-approved) and reported OPEN.
-struct HedgedStack {
-    sim: SimProcess,
-    gateway: GatewayClient<Channel>,
-    risk: RiskClient<Channel>,
-    executor: ex::executor_client::ExecutorClient<Channel>,
-    _roles: Vec<RoleProcess>,
-    _db: TestDb,
-}
-
-async fn hedged_stack() -> HedgedStack {
-    let db = test_database().await.unwrap();
-    let sim = start_sim().await;
-    let gateway_role = start_gateway_for(&sim).await;
-    let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
-    let risk_role = start_risk(&db, &gateway_role, &[]).await;
-    let gateway_url = format!("http://{}", gateway_role.addr);
-    let risk_url = format!("http://{}", risk_role.addr);
-    let nowhere = format!("http://127.0.0.1:{}", free_port().unwrap());
-    let executor_role = start_role(
-        "executor",
-        &[
-            ("DATABASE_URL", db.url()),
-            ("FFF_SERVICES__GATEWAY", &gateway_url),
-            ("FFF_SERVICES__RISK", &risk_url),
-            ("FFF_SERVICES__REBALANCER", &nowhere),
-            ("FFF_SERVICES__SCANNERS", &format!("[\"{nowhere}\"]")),
-        ],
-    )
-    .await
-    .unwrap();
-    let executor = ex::executor_client::ExecutorClient::new(channel(executor_role.addr).await);
-    wait_for_prices(&mut gateway).await;
-    let open = ex::OpenPositionRequest {
-        request_id: "risk-it-open".into(),
-        symbol: "BTCUSDT".into(),
-        direction: common::Direction::PositiveCarry as i32,
-        notional: "10000".into(),
-        leverage: Some(5),
-        reason: "risk end-to-end test".into(),
-    };
-    // the executor refuses entries until its start-up reconciliation is done
-    let opened = wait_for(Duration::from_secs(20), || {
-        let mut executor = executor.clone();
-        let open = open.clone();
-        async move {
-            match executor.open_position(authorized(open)).await {
-                Ok(opened) => Some(opened.into_inner()),
-                Err(status) if status.message().contains("reconciliation") => None,
-                Err(status) => panic!("open refused: {status:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
-    assert!(!opened.position.unwrap().approval_id.is_empty());
-    // both legs filled: the executor reports the hedge OPEN
-    wait_for(Duration::from_secs(30), || {
-        let mut executor = executor.clone();
-        async move {
-            let positions = executor
-                .list_positions(ex::ListPositionsRequest::default())
-                .await
-                .ok()?
-                .into_inner()
-                .positions;
-            positions
-                .iter()
-                .any(|p| p.status() == ex::PositionStatus::Open)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
-    let risk = RiskClient::new(channel(risk_role.addr).await);
-    HedgedStack {
-        sim,
-        gateway,
-        risk,
-        executor,
-        _roles: vec![executor_role, risk_role, gateway_role],
-        _db: db,
-    }
 }
 
 impl HedgedStack {
@@ -741,7 +532,7 @@ impl HedgedStack {
 
 #[tokio::test]
 async fn executor_halves_the_hedge_on_emergency_deleverage() {
-    let mut stack = hedged_stack().await;
+    let mut stack = hedged_stack(&[], "risk-it-open").await;
     let mut directives = stack.directives().await;
     let orders_before = sim_order_count(&stack.sim).await;
     let shocked = shock_to_coverage(&stack.sim, &mut stack.gateway, 25.0).await;
@@ -768,7 +559,7 @@ async fn executor_halves_the_hedge_on_emergency_deleverage() {
 
 #[tokio::test]
 async fn executor_closes_everything_on_close_all() {
-    let mut stack = hedged_stack().await;
+    let mut stack = hedged_stack(&[], "risk-it-open").await;
     let mut directives = stack.directives().await;
     // Green straight to Red: CLOSE_ALL
     shock_to_coverage(&stack.sim, &mut stack.gateway, 15.0).await;

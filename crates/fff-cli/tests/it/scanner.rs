@@ -67,17 +67,22 @@ async fn list(client: &mut ScannerClient<Channel>) -> pb::OpportunitySnapshot {
         .unwrap()
 }
 
-/// Waits until the market snapshot has reached the scanner (some pair has a valid book).
+/// Waits until the market snapshot has reached the scanner (every liquid pair has a book).
 async fn settled(client: &ScannerClient<Channel>) -> pb::OpportunitySnapshot {
-    wait_for(Duration::from_secs(20), || {
+    wait_for(Duration::from_secs(60), || {
         let mut client = client.clone();
         async move {
             let snapshot = list(&mut client).await;
+            // every liquid symbol has its books (a slow machine delivers them one by one): a
+            // symbol without a book fails "spread"
+            let failed =
+                |o: &pb::Opportunity, name: &str| o.failed_filters.iter().any(|f| f == name);
             let has_books = snapshot
                 .opportunities
                 .iter()
-                .any(|o| !o.failed_filters.iter().any(|f| f == "spread"));
-            has_books.then_some(snapshot)
+                .filter(|o| !failed(o, "volume_24h"))
+                .all(|o| !failed(o, "spread"));
+            (has_books && !snapshot.opportunities.is_empty()).then_some(snapshot)
         }
     })
     .await

@@ -155,11 +155,15 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         "{positions:?}"
     );
 
-    // The table view shows the same positions.
+    // The table view shows the same positions, found without naming the moved ports: `fff up`
+    // records its endpoints in the directory it runs in.
     let table = fff()
-        .args(["status", "--executor", &executor, "--risk", &risk])
+        .arg("status")
+        .current_dir(dir.path())
+        .env_remove("FFF_CONFIG")
         .output()
         .unwrap();
+    assert!(table.status.success(), "{table:?}");
     let text = String::from_utf8_lossy(&table.stdout);
     let symbol = positions[0]["symbol"].as_str().unwrap();
     assert!(text.contains(symbol), "{text}");
@@ -201,6 +205,10 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         assert!(Instant::now() < deadline, "fff up did not stop");
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert!(
+        !dir.path().join(".fff/endpoints.json").exists(),
+        "a stopped suite leaves no endpoints for `fff status`"
+    );
     // Every process of the suite (roles, simulator, PostgreSQL) ran inside `dir`; none is left.
     // Checked by working directory rather than by port: parallel tests may reuse a free port.
     let root = dir.path().canonicalize().unwrap();
