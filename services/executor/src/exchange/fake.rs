@@ -16,6 +16,9 @@ use super::{
     OrderReport, OrderRequest, Quote, Wallet, WalletView,
 };
 
+/// Best bid and ask per venue.
+pub type BookTops = HashMap<Venue, (Decimal, Decimal)>;
+
 #[derive(Debug, Default)]
 pub struct FakeState {
     pub orders: Vec<OrderRequest>,
@@ -63,10 +66,10 @@ pub struct FakeState {
     /// PENDING (its outcome rule for writes): nothing placed, the venue never knows the id.
     pub pending_sends: u32,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
-    pub books: HashMap<Venue, (Decimal, Decimal)>,
+    pub books: BookTops,
     /// Books answered instead of `books` for the next n reads (the gateway's view lagging the
     /// venue's book, which post-only orders are checked against).
-    pub stale_books: Option<(HashMap<Venue, (Decimal, Decimal)>, u32)>,
+    pub stale_books: Option<(BookTops, u32)>,
     /// A cached account snapshot answered instead of the live one for the next n reads (the
     /// gateway's `GetAccount` lagging the fills).
     pub stale_account: Option<(AccountView, u32)>,

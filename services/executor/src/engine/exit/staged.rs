@@ -182,7 +182,12 @@ impl Engine {
                 }
             };
             self.exit_slice(
-                position, direction, instrument, &books, plan, perp_qty, spot_qty,
+                position,
+                direction,
+                instrument,
+                &books,
+                plan,
+                (perp_qty, spot_qty),
             )
             .await?;
             let legs =
@@ -203,8 +208,7 @@ impl Engine {
         instrument: &InstrumentInfo,
         books: &Books,
         plan: &ExitPlan,
-        perp_qty: Decimal,
-        spot_qty: Decimal,
+        (perp_qty, spot_qty): (Decimal, Decimal),
     ) -> Result<()> {
         let id = position.id;
         let mark = instrument.mark_price;
