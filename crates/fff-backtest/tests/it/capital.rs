@@ -11,17 +11,13 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal_macros::dec;
 
+use crate::with_free_borrow;
+
 const DAY: i64 = 86_400_000;
 
+/// Default configuration (costs included), zero borrow for `assets`.
 fn config(assets: &[&str]) -> BacktestConfig {
-    let mut config = BacktestConfig::default();
-    for asset in assets {
-        config
-            .backtest
-            .borrow_daily_rate
-            .insert((*asset).to_string(), Decimal::ZERO);
-    }
-    config
+    with_free_borrow(BacktestConfig::default(), assets)
 }
 
 fn liquidations(run: &RunOutput) -> Vec<&fff_backtest::engine::book::Trade> {

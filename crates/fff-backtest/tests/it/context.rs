@@ -4,26 +4,14 @@
 use fff_backtest::engine::book::TradeKind;
 use fff_backtest::engine::replay::RunOutput;
 use fff_backtest::synth::{EPOCH_2024_MS, bars, dataset, listed, symbol};
-use fff_backtest::{Backtest, BacktestConfig, CostModel};
+use fff_backtest::{Backtest, BacktestConfig};
 use fff_core::drawdown::DrawdownLimitAction;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-const DAY: i64 = 86_400_000;
+use crate::free_config;
 
-fn free_config(assets: &[&str]) -> BacktestConfig {
-    let mut config = BacktestConfig {
-        backtest: CostModel::free(),
-        ..BacktestConfig::default()
-    };
-    for asset in assets {
-        config
-            .backtest
-            .borrow_daily_rate
-            .insert((*asset).to_string(), Decimal::ZERO);
-    }
-    config
-}
+const DAY: i64 = 86_400_000;
 
 fn kinds(run: &RunOutput, name: &str) -> Vec<(TradeKind, i64)> {
     run.book

@@ -2,27 +2,14 @@
 
 use fff_backtest::engine::book::TradeKind;
 use fff_backtest::synth::{EPOCH_2024_MS, bars, dataset, listed, symbol};
-use fff_backtest::{Backtest, BacktestConfig, CostModel};
+use fff_backtest::{Backtest, BacktestConfig};
 use fff_core::{CapitalModel, Direction, Symbol, allocate};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-const DAY: i64 = 86_400_000;
+use crate::free_config;
 
-/// Default strategy, free trading, zero borrow for `assets` (so margin counts as enabled).
-fn free_config(assets: &[&str]) -> BacktestConfig {
-    let mut config = BacktestConfig {
-        backtest: CostModel::free(),
-        ..BacktestConfig::default()
-    };
-    for asset in assets {
-        config
-            .backtest
-            .borrow_daily_rate
-            .insert((*asset).to_string(), Decimal::ZERO);
-    }
-    config
-}
+const DAY: i64 = 86_400_000;
 
 fn pair_cap(config: &BacktestConfig, name: &str) -> Decimal {
     let symbol = Symbol::parse(name).unwrap();

@@ -10,34 +10,15 @@ use fff_data::{PullArgs, Venue, pull_with_env};
 use fff_sim::config::{ClockConfig, ClockMode, FaultConfig};
 use fff_sim::{SimConfig, SimHandle};
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
-/// 2026-01-20T00:00:00Z: the sim starts inside the window, so the pull spans its synthetic
-/// past and what it settled live.
-const SIM_START: i64 = 1_768_867_200_000;
+use crate::{DAY, HOUR, SIM_START, no_env, sim_advanced};
+
 const JAN_1: i64 = 1_767_225_600_000;
 const FEB_1: i64 = 1_769_904_000_000;
 
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
 async fn sim() -> (SimHandle, tempfile::TempDir, PathBuf) {
-    let cfg = SimConfig {
-        clock: ClockConfig {
-            mode: ClockMode::Manual,
-            speed: 1.0,
-            start_ms: Some(SIM_START),
-        },
-        ..SimConfig::default()
-    };
-    let sim = fff_sim::spawn(cfg).await.unwrap();
-    // Run the clock to 2026-02-02 03:00: January is complete, live since the 20th.
-    sim.advance(FEB_1 - SIM_START + DAY + 3 * HOUR);
-    let dir = tempfile::tempdir().unwrap();
-    let urls = dir.path().join("sim-urls.json");
-    std::fs::write(&urls, serde_json::to_string(&sim.urls).unwrap()).unwrap();
-    (sim, dir, urls)
+    // The sim starts inside the window (2026-01-20), so the pull spans its synthetic past and
+    // what it settled live; run the clock to 2026-02-02 03:00: January is complete.
+    sim_advanced(FEB_1 - SIM_START + DAY + 3 * HOUR).await
 }
 
 fn args(out: &Path, urls: &Path) -> PullArgs {

@@ -7,34 +7,13 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use fff_backtest::{DateRange, load_dataset};
 use fff_data::{RecordArgs, Venue, record_with_env};
-use fff_sim::config::{ClockConfig, ClockMode};
-use fff_sim::{SimConfig, SimHandle};
+use fff_sim::SimHandle;
+
+use crate::{DAY, HOUR, SIM_START, no_env, sim_advanced};
 use rust_decimal::Decimal;
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
-/// 2026-01-20T00:00:00Z.
-const SIM_START: i64 = 1_768_867_200_000;
-
-fn no_env(_: &str) -> Option<String> {
-    None
-}
-
 async fn sim() -> (SimHandle, tempfile::TempDir, PathBuf) {
-    let cfg = SimConfig {
-        clock: ClockConfig {
-            mode: ClockMode::Manual,
-            speed: 1.0,
-            start_ms: Some(SIM_START),
-        },
-        ..SimConfig::default()
-    };
-    let sim = fff_sim::spawn(cfg).await.unwrap();
-    sim.advance(30 * 60_000);
-    let dir = tempfile::tempdir().unwrap();
-    let urls = dir.path().join("sim-urls.json");
-    std::fs::write(&urls, serde_json::to_string(&sim.urls).unwrap()).unwrap();
-    (sim, dir, urls)
+    sim_advanced(30 * 60_000).await
 }
 
 fn args(out: &Path, urls: &Path, symbols: &[&str]) -> RecordArgs {
