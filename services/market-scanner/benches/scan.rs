@@ -1,120 +1,280 @@
-//! Evaluation throughput of the scanner engine for 500 and 5,000 symbols.
+//! Scanner throughput for 500 and 5,000 symbols, each path against its baseline in the same
+//! run (the machine is shared, so read the ratios):
 //!
-//! - `full_scan`: load a universe (fff-core qualify + score of every symbol) and rank it, the
-//!   work of a universe refresh;
-//! - `update_and_rank`: one mark-price update (re-evaluate that symbol) plus a re-rank of the
-//!   whole shard, the work done per live event batch.
+//! - `full_scan`: qualify, score and rank every symbol of a shard.
+//!   - `decimal_baseline`: fff-core `qualify` plus the former all-Decimal score (copied below
+//!     from fff-core's test reference) and a sort: a full scan before `f64` scoring;
+//!   - `core_scan`: `fff_core::scan` (`f64` score);
+//!   - `core_incremental`: `IncrementalScan::new`, the same into the shared, chunked ranking
+//!     the service keeps;
+//!   - `engine_reload`: the service's universe refresh plus a forced cycle: gateway instruments
+//!     parsed, every symbol re-evaluated and ranked, a snapshot built;
+//!   - `engine_fresh_load`: a new engine loading the universe, the 2026-11-25 `full_scan`.
+//! - `update_to_snapshot`: one mark-price update -> the snapshot to publish.
+//!   - `resort_baseline`: the engine's former way: re-evaluate the symbol, collect and re-sort
+//!     the whole shard, rebuild the publication key;
+//!   - `incremental`: `Engine::apply` + `Engine::cycle` (re-evaluate, move one entry, share
+//!     the ranking).
 //!
 //! Run: `cargo bench -p fff-scanner --bench scan`.
 
+mod common;
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use chrono::Utc;
+use common::{HISTORY, book, loaded_engine, mark, universe};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fff_proto::fff::common::v1::{InstrumentStatus, Venue};
-use fff_proto::fff::gateway::v1::{self as gw, stream_market_response::Event};
+use fff_core::scan::IncrementalScan;
+use fff_core::{
+    Direction, MarketSnapshot, PairSelectionParams, Symbol, qualify, score::sample_stddev,
+};
+use fff_proto::fff::common::v1::Venue;
+use fff_proto::fff::gateway::v1 as gw;
 use fff_scanner::engine::Engine;
-use fff_scanner::evaluation::EvalParams;
+use fff_scanner::evaluation::{EvalParams, Evaluated, rank_order};
 use fff_scanner::shard::Shard;
+use fff_scanner::state::{Settlement, SymbolState};
+use rust_decimal::{Decimal, MathematicalOps};
 
-/// A deterministic synthetic universe: funding of both signs, volumes across the filters.
-fn universe(size: usize) -> Vec<gw::Instrument> {
-    (0..size)
-        .map(|i| {
-            let funding = format!("{}0.000{:03}", if i % 3 == 0 { "-" } else { "" }, i % 997);
-            gw::Instrument {
-                symbol: format!("S{i}USDT"),
-                status: InstrumentStatus::Trading as i32,
-                margin_trading_allowed: i % 7 != 0,
-                base_borrowable: true,
-                base_borrow_rate_hourly: "0.00000833".to_owned(),
-                funding_interval_hours: [1, 4, 8][i % 3],
-                last_funding_rate: funding,
-                mark_price: "100".to_owned(),
-                spot_quote_volume_24h: format!("{}", 50_000_000 + (i % 100) * 10_000_000),
-                perp_quote_volume_24h: "2000000000".to_owned(),
-                open_interest_usdt: "900000000".to_owned(),
-                spot_taker_fee_rate: "0.001".to_owned(),
-                perp_taker_fee_rate: "0.0005".to_owned(),
-                ..gw::Instrument::default()
+const SIZES: [usize; 2] = [500, 5_000];
+
+/// fff-core's former all-Decimal `score(..).total` (its test reference in `score.rs`).
+fn decimal_total(snapshot: &MarketSnapshot, params: &PairSelectionParams) -> Decimal {
+    fn inverse_capped(reference: Decimal, value: Decimal) -> Decimal {
+        if reference <= Decimal::ZERO {
+            return Decimal::ZERO;
+        }
+        if value <= reference {
+            return Decimal::ONE;
+        }
+        reference.checked_div(value).unwrap_or(Decimal::ZERO)
+    }
+    fn volume_component(volume: Decimal, floor: Decimal, reference: Decimal) -> Decimal {
+        if floor <= Decimal::ZERO || reference <= floor || volume <= floor {
+            return Decimal::ZERO;
+        }
+        if volume >= reference {
+            return Decimal::ONE;
+        }
+        let span = reference.checked_div(floor).and_then(|r| r.checked_ln());
+        let position = volume.checked_div(floor).and_then(|r| r.checked_ln());
+        match (position, span) {
+            (Some(position), Some(span)) if span > Decimal::ZERO => position
+                .checked_div(span)
+                .unwrap_or(Decimal::ZERO)
+                .clamp(Decimal::ZERO, Decimal::ONE),
+            _ => Decimal::ZERO,
+        }
+    }
+    let period = params.rate_period_hours;
+    let net_carry = snapshot.net_carry_per_period(period);
+    let funding = if params.funding_score_cap <= Decimal::ZERO {
+        Decimal::ZERO
+    } else {
+        net_carry
+            .max(Decimal::ZERO)
+            .checked_div(params.funding_score_cap)
+            .unwrap_or(Decimal::ONE)
+            .clamp(Decimal::ZERO, Decimal::ONE)
+    };
+    let volume = volume_component(
+        snapshot.volume_24h_usd,
+        params.volume_score_floor_usd,
+        params.volume_score_ref_usd,
+    );
+    let history = snapshot.funding_history_per_period(period);
+    let stability = if history.len() >= params.stability_min_samples.max(2) as usize {
+        sample_stddev(&history).map_or(Decimal::ZERO, |sigma| {
+            inverse_capped(params.stability_ref_stddev, sigma)
+        })
+    } else {
+        Decimal::ZERO
+    };
+    let spread = snapshot.relative_spread().map_or(Decimal::ZERO, |spread| {
+        inverse_capped(params.spread_score_ref, spread)
+    });
+    let weights = [
+        (params.weight_funding, funding),
+        (params.weight_volume, volume),
+        (params.weight_stability, stability),
+        (params.weight_spread, spread),
+    ];
+    let weight_sum: Decimal = weights.iter().map(|(w, _)| (*w).max(Decimal::ZERO)).sum();
+    let weighted: Decimal = weights
+        .iter()
+        .map(|(w, c)| (*w).max(Decimal::ZERO).saturating_mul(*c))
+        .sum();
+    weighted
+        .checked_div(weight_sum)
+        .unwrap_or(Decimal::ZERO)
+        .min(Decimal::ONE)
+}
+
+/// A full scan as it was with Decimal scoring: qualify, score, sort.
+fn decimal_scan(
+    snapshots: &[MarketSnapshot],
+    params: &PairSelectionParams,
+) -> Vec<(bool, Decimal, Symbol)> {
+    let mut ranked: Vec<(bool, Decimal, Symbol)> = snapshots
+        .iter()
+        .map(|s| {
+            let qualification = qualify(s, params);
+            (
+                qualification.passed,
+                decimal_total(s, params),
+                s.symbol.clone(),
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| if a.0 { b.1.cmp(&a.1) } else { Ordering::Equal })
+            .then_with(|| a.2.cmp(&b.2))
+    });
+    ranked
+}
+
+/// The engine before `IncrementalScan`: per update, re-evaluate the symbol, then collect and
+/// sort every cached evaluation and rebuild the publication key.
+struct ResortBaseline {
+    params: EvalParams,
+    states: HashMap<String, SymbolState>,
+    evaluated: HashMap<String, Arc<Evaluated>>,
+    published_key: Option<Vec<(Symbol, Option<Direction>)>>,
+}
+
+impl ResortBaseline {
+    fn new(instruments: &[gw::Instrument]) -> Self {
+        let params = EvalParams::default();
+        let mut states = HashMap::new();
+        for (i, instrument) in instruments.iter().enumerate() {
+            let mut state = SymbolState::from_instrument(instrument, HISTORY).expect("valid");
+            state
+                .apply(&book(&instrument.symbol, Venue::SpotMargin, i))
+                .expect("valid book");
+            for record in common::history(instrument, i) {
+                let time = record.funding_time.expect("time");
+                state.record_settled(Settlement {
+                    time: chrono::DateTime::from_timestamp(time.seconds, 0).expect("time"),
+                    rate: record.funding_rate.parse().expect("rate"),
+                    exact: true,
+                });
             }
+            states.insert(instrument.symbol.clone(), state);
+        }
+        let evaluated = states
+            .iter()
+            .map(|(symbol, state)| (symbol.clone(), Arc::new(Evaluated::of(state, &params))))
+            .collect();
+        Self {
+            params,
+            states,
+            evaluated,
+            published_key: None,
+        }
+    }
+
+    fn update(&mut self, event: &gw::StreamMarketResponse) -> (Vec<Arc<Evaluated>>, bool) {
+        let state = self.states.get_mut(&event.symbol).expect("followed");
+        state.apply(event).expect("valid event");
+        self.evaluated.insert(
+            event.symbol.clone(),
+            Arc::new(Evaluated::of(state, &self.params)),
+        );
+        let mut ranked: Vec<Arc<Evaluated>> = self.evaluated.values().cloned().collect();
+        ranked.sort_by(|a, b| rank_order(a, b));
+        let key: Vec<(Symbol, Option<Direction>)> = ranked
+            .iter()
+            .take_while(|e| e.qualified())
+            .map(|e| (e.symbol().clone(), e.direction()))
+            .collect();
+        let publish = self.published_key.as_ref() != Some(&key);
+        if publish {
+            self.published_key = Some(key);
+        }
+        (ranked, publish)
+    }
+}
+
+/// 64 symbols, each alternating between two funding rates, so every event changes its symbol
+/// and moves it.
+fn update_events(instruments: &[gw::Instrument]) -> Vec<gw::StreamMarketResponse> {
+    let size = instruments.len();
+    (0..128)
+        .map(|i| {
+            let funding = if i < 64 { "0.0003" } else { "0.0007" };
+            mark(&instruments[(i % 64 * 37) % size].symbol, funding)
         })
         .collect()
 }
 
-fn book(symbol: &str, venue: Venue, spread_ticks: usize) -> gw::StreamMarketResponse {
-    gw::StreamMarketResponse {
-        symbol: symbol.to_owned(),
-        event: Some(Event::BookTicker(gw::BookTicker {
-            venue: venue as i32,
-            bid_price: "99.99".to_owned(),
-            ask_price: rust_decimal::Decimal::new(99_991 + (spread_ticks % 40) as i64, 3)
-                .to_string(),
-            ..gw::BookTicker::default()
-        })),
-        ..gw::StreamMarketResponse::default()
-    }
-}
-
-fn mark(symbol: &str, funding: &str) -> gw::StreamMarketResponse {
-    gw::StreamMarketResponse {
-        symbol: symbol.to_owned(),
-        event: Some(Event::MarkPrice(gw::MarkPriceUpdate {
-            mark_price: "100.01".to_owned(),
-            funding_rate: funding.to_owned(),
-            funding_interval_hours: 8,
-            ..gw::MarkPriceUpdate::default()
-        })),
-        ..gw::StreamMarketResponse::default()
-    }
-}
-
-fn loaded_engine(instruments: &[gw::Instrument]) -> Engine {
-    let mut engine = Engine::new(EvalParams::default(), Shard::ALL, 21, "bench");
-    engine.load_universe(instruments);
-    for (i, instrument) in instruments.iter().enumerate() {
-        engine
-            .apply(&book(&instrument.symbol, Venue::SpotMargin, i))
-            .expect("valid book");
-    }
-    engine
-}
-
-fn scan(c: &mut Criterion) {
+fn full_scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("full_scan");
-    group.sample_size(20);
-    for size in [500usize, 5_000] {
-        let instruments = universe(size);
-        group.throughput(Throughput::Elements(size as u64));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(size),
-            &instruments,
-            |b, inst| {
-                b.iter(|| {
-                    let mut engine = Engine::new(EvalParams::default(), Shard::ALL, 21, "bench");
-                    engine.load_universe(black_box(inst));
-                    black_box(engine.cycle(Utc::now(), true))
-                });
-            },
-        );
-    }
-    group.finish();
-
-    let mut group = c.benchmark_group("update_and_rank");
-    for size in [500usize, 5_000] {
+    group.sample_size(10);
+    let params = PairSelectionParams::default();
+    for size in SIZES {
         let instruments = universe(size);
         let mut engine = loaded_engine(&instruments);
-        // 64 symbols, each alternating between two funding rates, so every event changes
-        // its symbol and forces a re-evaluation and a re-rank
-        let events: Vec<gw::StreamMarketResponse> = (0..128)
+        let snapshots: Vec<MarketSnapshot> = instruments
+            .iter()
             .map(|i| {
-                let funding = if i < 64 { "0.0003" } else { "0.0007" };
-                mark(&instruments[(i % 64 * 37) % size].symbol, funding)
+                engine
+                    .evaluated(&i.symbol)
+                    .expect("followed")
+                    .market
+                    .clone()
             })
             .collect();
-        let mut next = 0usize;
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_function(BenchmarkId::new("decimal_baseline", size), |b| {
+            b.iter(|| black_box(decimal_scan(black_box(&snapshots), &params)));
+        });
+        group.bench_function(BenchmarkId::new("core_scan", size), |b| {
+            b.iter(|| black_box(fff_core::scan(black_box(&snapshots), &params)));
+        });
+        group.bench_function(BenchmarkId::new("core_incremental", size), |b| {
+            b.iter(|| black_box(IncrementalScan::new(black_box(&snapshots), params.clone())));
+        });
+        group.bench_function(BenchmarkId::new("engine_reload", size), |b| {
+            b.iter(|| {
+                engine.load_universe(black_box(&instruments));
+                black_box(engine.cycle(Utc::now(), true))
+            });
+        });
+        group.bench_function(BenchmarkId::new("engine_fresh_load", size), |b| {
+            b.iter(|| {
+                let mut engine = Engine::new(EvalParams::default(), Shard::ALL, HISTORY, "bench");
+                engine.load_universe(black_box(&instruments));
+                black_box(engine.cycle(Utc::now(), true))
+            });
+        });
+    }
+    group.finish();
+}
+
+fn update_to_snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("update_to_snapshot");
+    for size in SIZES {
+        let instruments = universe(size);
+        let events = update_events(&instruments);
         group.throughput(Throughput::Elements(1));
-        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+
+        let mut baseline = ResortBaseline::new(&instruments);
+        let mut next = 0usize;
+        group.bench_function(BenchmarkId::new("resort_baseline", size), |b| {
+            b.iter(|| {
+                next = (next + 1) % events.len();
+                black_box(baseline.update(black_box(&events[next])))
+            });
+        });
+
+        let mut engine = loaded_engine(&instruments);
+        let mut next = 0usize;
+        group.bench_function(BenchmarkId::new("incremental", size), |b| {
             b.iter(|| {
                 next = (next + 1) % events.len();
                 engine.apply(black_box(&events[next])).expect("valid event");
@@ -129,5 +289,5 @@ fn scan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan);
+criterion_group!(benches, full_scan, update_to_snapshot);
 criterion_main!(benches);

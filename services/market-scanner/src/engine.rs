@@ -1,17 +1,24 @@
 //! The scanner's state machine: applies universe and market events, re-evaluates the touched
 //! symbol on every event, and produces ranked snapshots with change detection. Synchronous and
 //! I/O-free; the feed and the gRPC handlers live around it.
+//!
+//! The ranking is kept by fff-core's [`IncrementalScan`]: an event re-evaluates its symbol and
+//! moves that one entry (binary searches, one or two chunks copied), and a snapshot shares the
+//! ranking instead of copying or re-sorting it. Whether the qualified order changed is decided
+//! from the moves themselves, so a cycle costs neither a sort nor a pass over the shard; only a
+//! universe reload (or a batch with several such moves) compares the qualified prefix with the
+//! last one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use fff_core::{Direction, Symbol};
+use fff_core::scan::{Evaluator, IncrementalScan, Moved, Ranking};
 use fff_proto::FieldError;
 use fff_proto::convert::{parse_decimal, required_timestamp};
 use fff_proto::fff::gateway::v1 as gw;
 
-use crate::evaluation::{EvalParams, Evaluated, rank_order};
+use crate::evaluation::{EvalParams, Evaluated};
 use crate::shard::Shard;
 use crate::snapshot::Snapshot;
 use crate::state::{Applied, Settlement, SymbolState, is_trading};
@@ -43,9 +50,6 @@ pub struct Cycle {
     pub publish: bool,
 }
 
-/// Ranking identity used for change detection: qualified symbols in order, with direction.
-type RankKey = Vec<(Symbol, Option<Direction>)>;
-
 /// Per-shard scanner state.
 #[derive(Debug)]
 pub struct Engine {
@@ -54,25 +58,39 @@ pub struct Engine {
     instance_id: Arc<str>,
     history_len: usize,
     states: HashMap<String, SymbolState>,
-    evaluated: HashMap<String, Arc<Evaluated>>,
+    /// Every symbol's evaluation, ranked.
+    scan: IncrementalScan<Evaluated>,
+    /// How many ranked symbols have each market-data time: the first key is the snapshot's
+    /// `data_as_of`.
+    data_times: BTreeMap<DateTime<Utc>, usize>,
     universe_loaded: bool,
     sequence: u64,
-    published_key: Option<RankKey>,
+    /// The ranking of the last cycle. After every cycle its qualified order (symbols and
+    /// directions, the publication key) is the one last published.
+    last: Option<Ranking<Evaluated>>,
+    /// Moves since the last cycle that each changed the qualified order.
+    key_moves: usize,
+    /// The whole ranking was rebuilt since the last cycle.
+    rebuilt: bool,
     dirty: bool,
 }
 
 impl Engine {
     pub fn new(params: EvalParams, shard: Shard, history_len: usize, instance_id: &str) -> Self {
+        let scan = IncrementalScan::from_entries(params.selection.clone(), []);
         Self {
             params: Arc::new(params),
             shard,
             instance_id: Arc::from(instance_id),
             history_len: history_len.max(1),
             states: HashMap::new(),
-            evaluated: HashMap::new(),
+            scan,
+            data_times: BTreeMap::new(),
             universe_loaded: false,
             sequence: 0,
-            published_key: None,
+            last: None,
+            key_moves: 0,
+            rebuilt: false,
             dirty: false,
         }
     }
@@ -90,6 +108,11 @@ impl Engine {
         let mut symbols: Vec<String> = self.states.keys().cloned().collect();
         symbols.sort();
         symbols
+    }
+
+    /// The current evaluation of `symbol`, if this shard follows it.
+    pub fn evaluated(&self, symbol: &str) -> Option<&Arc<Evaluated>> {
+        self.scan.get(&self.states.get(symbol)?.symbol)
     }
 
     /// Replaces the universe: keeps this shard's trading instruments, refreshes known symbols
@@ -120,12 +143,19 @@ impl Engine {
         change.removed.sort();
         change.added.sort();
         self.states = next;
-        self.evaluated = self
+        let evaluator = Evaluator::new(&self.params.selection);
+        let evaluated: Vec<Evaluated> = self
             .states
-            .iter()
-            .map(|(symbol, state)| (symbol.clone(), Arc::new(Evaluated::of(state, &self.params))))
+            .values()
+            .map(|state| Evaluated::with(state, &evaluator))
             .collect();
+        self.data_times.clear();
+        for time in evaluated.iter().filter_map(|e| e.facts.updated_at) {
+            *self.data_times.entry(time).or_default() += 1;
+        }
+        self.scan = IncrementalScan::from_entries(self.params.selection.clone(), evaluated);
         self.universe_loaded = true;
+        self.rebuilt = true;
         self.dirty = true;
         change
     }
@@ -139,11 +169,8 @@ impl Engine {
         let applied = state.apply(event)?;
         if applied == Applied::Changed {
             let _span = tracing::debug_span!("scanner.evaluate", symbol = %event.symbol).entered();
-            self.evaluated.insert(
-                event.symbol.clone(),
-                Arc::new(Evaluated::of(state, &self.params)),
-            );
-            self.dirty = true;
+            let evaluated = Evaluated::of(state, &self.params);
+            self.rank(evaluated);
         }
         Ok(applied)
     }
@@ -174,32 +201,80 @@ impl Engine {
         if state.funding_history == before {
             return Ok(Applied::Unchanged);
         }
-        self.evaluated.insert(
-            symbol.to_owned(),
-            Arc::new(Evaluated::of(state, &self.params)),
-        );
-        self.dirty = true;
+        let evaluated = Evaluated::of(state, &self.params);
+        self.rank(evaluated);
         Ok(Applied::Changed)
     }
 
-    /// Ranks the current evaluations into a new snapshot if anything changed since the last
+    /// Replaces a symbol's evaluation and moves it to its rank; notes whether the move
+    /// changed the qualified order (symbols and directions).
+    fn rank(&mut self, evaluated: Evaluated) {
+        let Moved {
+            entry,
+            position,
+            previous,
+        } = self.scan.insert(evaluated);
+        let key_changed = match &previous {
+            None => entry.qualified(),
+            Some((from, old)) => {
+                old.qualified() != entry.qualified()
+                    || (entry.qualified()
+                        && (*from != position || old.direction() != entry.direction()))
+            }
+        };
+        if key_changed {
+            self.key_moves += 1;
+        }
+        if let Some(old) = previous.as_ref().and_then(|(_, old)| old.facts.updated_at)
+            && let Some(count) = self.data_times.get_mut(&old)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.data_times.remove(&old);
+            }
+        }
+        if let Some(time) = entry.facts.updated_at {
+            *self.data_times.entry(time).or_default() += 1;
+        }
+        self.dirty = true;
+    }
+
+    /// Whether the qualified order differs from the last cycle's (and so from the last
+    /// publication's). Exact: with no order-changing move since, it is the same; with exactly
+    /// one, it differs (the others kept it); otherwise the prefixes are compared.
+    fn key_changed(&self) -> bool {
+        let Some(last) = &self.last else {
+            return true;
+        };
+        if !self.rebuilt && self.key_moves <= 1 {
+            return self.key_moves == 1;
+        }
+        let current = self.scan.ranking();
+        let qualified = self.scan.qualified_count();
+        let last_qualified = last.iter().take_while(|e| e.qualified()).count();
+        qualified != last_qualified
+            || !current
+                .iter()
+                .zip(last.iter())
+                .take(qualified)
+                .all(|(a, b)| {
+                    Arc::ptr_eq(a, b)
+                        || (a.symbol() == b.symbol() && a.direction() == b.direction())
+                })
+    }
+
+    /// Publishes the current ranking as a new snapshot if anything changed since the last
     /// cycle (or `force`, for the periodic publication). `None` when there is nothing new or
     /// the universe has not been loaded yet.
     pub fn cycle(&mut self, now: DateTime<Utc>, force: bool) -> Option<Cycle> {
         if !self.universe_loaded || !(self.dirty || force) {
             return None;
         }
-        let mut ranked: Vec<Arc<Evaluated>> = self.evaluated.values().cloned().collect();
-        ranked.sort_by(|a, b| rank_order(a, b));
-        let key: RankKey = ranked
-            .iter()
-            .take_while(|e| e.qualified())
-            .map(|e| (e.symbol().clone(), e.direction()))
-            .collect();
-        let publish = force || self.published_key.as_ref() != Some(&key);
-        if publish {
-            self.published_key = Some(key);
-        }
+        let publish = self.key_changed() || force;
+        let ranked = self.scan.ranking();
+        self.last = Some(ranked.clone());
+        self.key_moves = 0;
+        self.rebuilt = false;
         self.sequence += 1;
         self.dirty = false;
         // the root of a decision's trace: consumers parent their spans on it
@@ -216,6 +291,8 @@ impl Engine {
             instance_id: self.instance_id.clone(),
             shard: self.shard,
             computed_at: now,
+            qualified_count: self.scan.qualified_count(),
+            data_as_of: self.data_times.keys().next().copied(),
             ranked,
             params: self.params.clone(),
             traceparent,
@@ -358,7 +435,14 @@ mod tests {
         engine.load_universe(&universe());
         with_books(&mut engine);
         engine.cycle(Utc::now(), true);
-        let stability = |engine: &Engine| engine.evaluated["XRPUSDT"].evaluation.score.stability;
+        let stability = |engine: &Engine| {
+            engine
+                .evaluated("XRPUSDT")
+                .unwrap()
+                .evaluation
+                .score
+                .stability
+        };
         assert_eq!(
             stability(&engine),
             rust_decimal::Decimal::ZERO,

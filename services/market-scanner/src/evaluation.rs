@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
 use fff_core::rates::annualize;
+use fff_core::scan::{Evaluator, Ranked, scan_order};
 use fff_core::{Direction, MarketSnapshot, PairEvaluation, PairSelectionParams, Symbol};
 use rust_decimal::Decimal;
 
@@ -52,8 +53,13 @@ pub struct Evaluated {
 impl Evaluated {
     /// Qualifies and scores `state` with fff-core.
     pub fn of(state: &SymbolState, params: &EvalParams) -> Self {
+        Self::with(state, &Evaluator::new(&params.selection))
+    }
+
+    /// [`Evaluated::of`] with an evaluator made once for many symbols.
+    pub fn with(state: &SymbolState, evaluator: &Evaluator<'_>) -> Self {
         let market = state.market_snapshot();
-        let evaluation = fff_core::evaluate(&market, &params.selection);
+        let evaluation = evaluator.evaluate(&market);
         Self {
             market,
             evaluation,
@@ -145,20 +151,16 @@ impl Evaluated {
     }
 }
 
-/// Ranking order of [`fff_core::scan`]: qualified pairs by total score (best first, ties by
-/// symbol), then the rest by symbol. Kept here so cached evaluations can be re-sorted without
-/// re-evaluating every symbol; a test pins it to `scan`.
+impl Ranked for Evaluated {
+    fn evaluation(&self) -> &PairEvaluation {
+        &self.evaluation
+    }
+}
+
+/// Ranking order of [`fff_core::scan`] ([`scan_order`]): qualified pairs by total score (best
+/// first, ties by symbol), then the rest by symbol; a test pins it to `scan`.
 pub fn rank_order(a: &Evaluated, b: &Evaluated) -> Ordering {
-    b.qualified()
-        .cmp(&a.qualified())
-        .then_with(|| {
-            if a.qualified() {
-                b.score().cmp(&a.score())
-            } else {
-                Ordering::Equal
-            }
-        })
-        .then_with(|| a.symbol().cmp(b.symbol()))
+    scan_order(&a.evaluation, &b.evaluation)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use fff_core::scan::Ranking;
 use fff_proto::convert::{datetime_to_timestamp, decimal_to_string, optional_decimal_to_string};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::scanner::v1 as pb;
@@ -18,7 +19,12 @@ pub struct Snapshot {
     pub instance_id: Arc<str>,
     pub shard: Shard,
     pub computed_at: DateTime<Utc>,
-    pub ranked: Vec<Arc<Evaluated>>,
+    /// Every symbol of the shard, shared with the engine's ranking at that cycle.
+    pub ranked: Ranking<Evaluated>,
+    /// How many of `ranked` qualified (they come first).
+    pub qualified_count: usize,
+    /// Oldest market-data time among the symbols.
+    pub data_as_of: Option<DateTime<Utc>>,
     pub params: Arc<EvalParams>,
     /// W3C `traceparent` of the scan-cycle span; empty when not traced.
     pub traceparent: String,
@@ -26,19 +32,20 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn qualified_count(&self) -> usize {
-        self.ranked.iter().take_while(|e| e.qualified()).count()
+        self.qualified_count
     }
 
     /// Oldest market-data time among the symbols (stale input shows here).
     pub fn data_as_of(&self) -> Option<DateTime<Utc>> {
-        self.ranked.iter().filter_map(|e| e.facts.updated_at).min()
+        self.data_as_of
     }
 
     /// 1-based rank of the entry at `position`; 0 for pairs that did not qualify.
     pub fn rank_at(&self, position: usize) -> u32 {
-        match self.ranked.get(position) {
-            Some(e) if e.qualified() => u32::try_from(position + 1).unwrap_or(u32::MAX),
-            _ => 0,
+        if position < self.qualified_count {
+            u32::try_from(position + 1).unwrap_or(u32::MAX)
+        } else {
+            0
         }
     }
 
@@ -61,7 +68,13 @@ impl Snapshot {
     /// The wire snapshot with `filter` applied to its opportunities.
     pub fn to_proto(&self, filter: &Filter) -> pb::OpportunitySnapshot {
         let mut opportunities = Vec::new();
-        for (position, evaluated) in self.ranked.iter().enumerate() {
+        // qualified pairs rank first: without the unqualified ones the rest need no look
+        let candidates = if filter.include_unqualified {
+            self.ranked.len()
+        } else {
+            self.qualified_count
+        };
+        for (position, evaluated) in self.ranked.iter().enumerate().take(candidates) {
             if filter.top_n > 0 && opportunities.len() >= filter.top_n as usize {
                 break;
             }
