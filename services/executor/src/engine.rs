@@ -121,6 +121,8 @@ pub struct Engine {
     fenced: std::sync::atomic::AtomicBool,
     /// Symbols whose database and exchange records differ: no entries until resolved.
     mismatched: Mutex<std::collections::BTreeSet<String>>,
+    /// Per position, exits that ended with the venue still holding a leg (bounded retries).
+    venue_left: Mutex<HashMap<i64, u32>>,
 }
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
@@ -167,6 +169,7 @@ impl Engine {
             wallet_lock: tokio::sync::Mutex::new(()),
             fenced: std::sync::atomic::AtomicBool::new(false),
             mismatched: Mutex::new(std::collections::BTreeSet::new()),
+            venue_left: Mutex::new(HashMap::new()),
             params,
         })
     }
@@ -659,6 +662,14 @@ impl Engine {
     pub async fn resume_exits(self: &Arc<Self>) -> Result<usize> {
         let mut resumed = 0;
         for position in self.store.list_positions(&[PositionState::Closing]).await? {
+            if position
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("broken"))
+            {
+                // flagged after bounded retries (the venue still holds a leg): the operator's
+                continue;
+            }
             let mutex = lock(&self.locks)
                 .entry(position.symbol.clone())
                 .or_default()
@@ -676,6 +687,18 @@ impl Engine {
             });
         }
         Ok(resumed)
+    }
+
+    /// Counts one more exit of `id` that ended with the venue still holding a leg.
+    pub(crate) fn count_venue_left(&self, id: i64) -> u32 {
+        let mut counts = lock(&self.venue_left);
+        let count = counts.entry(id).or_default();
+        *count += 1;
+        *count
+    }
+
+    pub(crate) fn forget_venue_left(&self, id: i64) {
+        lock(&self.venue_left).remove(&id);
     }
 
     pub async fn live_positions(&self) -> Result<Vec<Position>> {

@@ -37,6 +37,9 @@ const LOAN_COVER_HEADROOM: Decimal = Decimal::from_parts(101, 0, 0, false, 2);
 /// stream is down) is read again, [`SNAPSHOT_REREAD_PAUSE`] apart.
 const SNAPSHOT_REREADS: u32 = 4;
 const SNAPSHOT_REREAD_PAUSE: Duration = Duration::from_secs(1);
+/// Exits of one position that may end with the venue still holding a leg before the position
+/// is flagged broken (`last_error` "broken: …", an alert) and no longer resumed on its own.
+pub(crate) const EXIT_VENUE_ATTEMPTS: u32 = 3;
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{InstrumentInfo, MarginAsset, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -245,9 +248,17 @@ impl Engine {
             .venue_legs_left(&position.symbol, direction, &instrument)
             .await
         {
-            let message = format!("exit incomplete: the venue still holds {left}");
+            let attempts = self.count_venue_left(id);
+            let message = if attempts >= EXIT_VENUE_ATTEMPTS {
+                let message = format!(
+                    "broken: exit incomplete after {attempts} attempts: the venue still holds {left}"
+                );
+                crate::alerts::repair_failed(&position.symbol, id, &message);
+                message
+            } else {
+                format!("exit incomplete: the venue still holds {left}")
+            };
             tracing::error!(symbol = %position.symbol, position_id = id, %message, "position not closed");
-            crate::alerts::repair_failed(&position.symbol, id, &message);
             return Err(self
                 .exit_stopped(id, direction, ExecutorError::Internal(message))
                 .await);
@@ -260,6 +271,7 @@ impl Engine {
             .store
             .set_position_state(id, PositionState::Closed, None)
             .await?;
+        self.forget_venue_left(id);
         tracing::info!(symbol = %closed.symbol, position_id = id, "position closed");
         self.emit(PositionEventKind::Closed, &closed, initiator, "closed");
         Ok(closed)

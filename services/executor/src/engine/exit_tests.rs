@@ -694,14 +694,28 @@ async fn a_leg_left_at_the_venue_keeps_the_position_closing() {
     } else {
         assert!(err.is_err(), "closed with the venue at {venue:?}");
         assert_eq!(after.state, PositionState::Closing);
+        let last_error = after.last_error.clone().unwrap_or_default();
+        assert!(last_error.contains("venue"), "{after:?}");
+        assert!(!last_error.starts_with("broken"), "{after:?}");
+        // retried a bounded number of times, then flagged broken and left to the operator
+        for _ in 1..super::EXIT_VENUE_ATTEMPTS {
+            let retried = rig
+                .engine
+                .run_exit(position.id, Urgency::High, Initiator::Reconciliation)
+                .await;
+            assert!(retried.is_err());
+        }
+        let broken = rig.store.get_position(position.id).await.unwrap().unwrap();
+        assert_eq!(broken.state, PositionState::Closing);
         assert!(
-            after
+            broken
                 .last_error
                 .as_deref()
                 .unwrap_or_default()
-                .contains("venue"),
-            "{after:?}"
+                .starts_with("broken: exit incomplete"),
+            "{broken:?}"
         );
+        assert_eq!(rig.engine.resume_exits().await.unwrap(), 0);
     }
 }
 
