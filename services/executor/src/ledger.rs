@@ -1,11 +1,14 @@
-//! Books the account's cash flows into PostgreSQL: fills (from the gateway's account stream),
-//! funding payments (from ListIncome, the exchange's own records with their transaction ids,
-//! so the table matches the exchange exactly and a replay never double-counts) and borrow
-//! interest (from the stream's interest events).
+//! Books the account's cash flows into PostgreSQL: fills (from the gateway's account stream, and
+//! from the venue's trade history for what the stream missed: [`backfill`]), funding payments
+//! (from ListIncome, the exchange's own records with their transaction ids, so the table matches
+//! the exchange exactly and a replay never double-counts) and borrow interest (from ListInterest,
+//! keyed by the venue's txId likewise).
 //!
-//! The stream's funding events carry neither symbol nor transaction id (Binance ACCOUNT_UPDATE),
-//! so they only trigger an income poll; the poll also runs on a timer, which catches anything
-//! missed while disconnected. Expected funding is `-signed perp qty x mark x rate` with the rate
+//! The stream's funding and interest events carry no transaction id (Binance ACCOUNT_UPDATE,
+//! USER_LIABILITY_CHANGE), so they only trigger a poll; the poll also runs on a timer, which
+//! catches anything missed while disconnected. At start-up and after every interruption of the
+//! stream (a reconnect, or a Resync from the gateway) the poll also scans every order for fills
+//! the books lack; on the timer it scans live and recently changed positions' orders. Expected funding is `-signed perp qty x mark x rate` with the rate
 //! and mark of that settlement (ListFundingRates); `amount - expected` is the discrepancy.
 
 use std::sync::Arc;
@@ -16,16 +19,20 @@ use fff_proto::convert::{decimal_to_string, parse_optional_decimal};
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
 use fff_proto::fff::gateway::v1 as gw;
-use fff_store::{NewBorrowInterest, NewFill, NewFundingPayment};
+use fff_store::{NewFill, NewFundingPayment};
 use rust_decimal::Decimal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, EngineEvent};
 use crate::error::{ExecutorError, Result};
 use crate::exchange::GatewayClientT;
 
+pub mod backfill;
+
 /// Funding settles at most hourly and the stream's funding events trigger a poll at once; the
-/// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare.
+/// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare; the fill
+/// scan queries the venue only for orders with a gap, the interest poll weighs 1 a page.
 const INCOME_POLL: Duration = Duration::from_secs(30);
 /// Pokes arriving within this window after a poll are served by one more poll.
 const POKE_DEBOUNCE: Duration = Duration::from_millis(500);
@@ -48,18 +55,37 @@ fn time(ts: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
     .unwrap_or_else(Utc::now)
 }
 
-/// Follows the account stream and polls income until `cancel` fires.
+/// Follows the account stream and polls income, interest and missed fills until `cancel` fires.
 pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: CancellationToken) {
     let (poke_tx, mut poke_rx) = tokio::sync::mpsc::channel::<()>(8);
+    // set at start-up and whenever the stream may have lost events: the next poll scans every
+    // order for fills the books lack
+    let interrupted = Arc::new(AtomicBool::new(true));
     let poller = {
         let engine = Arc::clone(&engine);
         let client = client.clone();
         let cancel = cancel.clone();
+        let interrupted = Arc::clone(&interrupted);
         tokio::spawn(async move {
             let mut cursor = None;
+            let mut catch_up = backfill::Backfill::new();
             loop {
                 if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
                     tracing::warn!(error = %err, "funding income poll failed");
+                }
+                if let Err(err) = catch_up.interest(&engine, &client).await {
+                    tracing::warn!(error = %err, "interest history poll failed");
+                }
+                let scan = if interrupted.swap(false, Ordering::SeqCst) {
+                    backfill::Scan::Full
+                } else {
+                    backfill::Scan::Recent
+                };
+                if let Err(err) = catch_up.fills(&engine, &client, scan).await {
+                    tracing::warn!(error = %err, "fill backfill failed");
+                    if scan == backfill::Scan::Full {
+                        interrupted.store(true, Ordering::SeqCst);
+                    }
                 }
                 tokio::select! {
                     () = cancel.cancelled() => return,
@@ -76,7 +102,7 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
     loop {
         let result = tokio::select! {
             () = cancel.cancelled() => break,
-            result = follow_stream(&engine, client.clone(), &poke_tx) => result,
+            result = follow_stream(&engine, client.clone(), &poke_tx, &interrupted) => result,
         };
         fff_alerts::dependency_down(
             "gateway",
@@ -102,6 +128,7 @@ async fn follow_stream(
     engine: &Engine,
     mut client: GatewayClientT,
     poke: &tokio::sync::mpsc::Sender<()>,
+    interrupted: &AtomicBool,
 ) -> Result<()> {
     let mut stream = client
         .stream_account(gw::StreamAccountRequest::default())
@@ -110,6 +137,7 @@ async fn follow_stream(
         .into_inner();
     fff_alerts::dependency_up("gateway");
     // anything missed while disconnected
+    interrupted.store(true, Ordering::SeqCst);
     let _ = poke.try_send(());
     while let Some(message) = stream
         .message()
@@ -120,19 +148,19 @@ async fn follow_stream(
         match message.event {
             Some(gw::stream_account_response::Event::Fill(fill)) => {
                 // a record that cannot be booked exactly is reported, never booked as 0, and
-                // does not stop the stream
+                // does not stop the stream; one lost to a store outage is backfilled
                 if let Err(err) = book_fill(engine, message.venue, &fill, at).await {
                     tracing::error!(client_order_id = %fill.client_order_id, error = %err, "fill not booked");
                 }
             }
-            Some(gw::stream_account_response::Event::FundingFee(_))
-            | Some(gw::stream_account_response::Event::Resync(_)) => {
+            Some(gw::stream_account_response::Event::Resync(_)) => {
+                // the gateway's own venue stream had a gap: events may be lost
+                interrupted.store(true, Ordering::SeqCst);
                 let _ = poke.try_send(());
             }
-            Some(gw::stream_account_response::Event::Interest(interest)) => {
-                if let Err(err) = book_interest(engine, &interest, at).await {
-                    tracing::error!(asset = %interest.asset, error = %err, "interest not booked");
-                }
+            Some(gw::stream_account_response::Event::FundingFee(_))
+            | Some(gw::stream_account_response::Event::Interest(_)) => {
+                let _ = poke.try_send(());
             }
             _ => {}
         }
@@ -225,90 +253,6 @@ async fn fee_in_quote(
         )));
     }
     Ok((fee * mark).round_dp(8))
-}
-
-/// Stream interest events have no transaction id; the event time (ms) is unique per charge
-/// run, and the asset is mixed in so two assets charged together do not collide.
-fn interest_tx_id(asset: &str, at: DateTime<Utc>) -> i64 {
-    let salt = asset
-        .bytes()
-        .fold(0i64, |acc, b| (acc * 31 + i64::from(b)) % 1000);
-    at.timestamp_millis()
-        .saturating_mul(1000)
-        .saturating_add(salt)
-}
-
-async fn book_interest(
-    engine: &Engine,
-    interest: &gw::InterestCharged,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let amount = dec("interest", &interest.interest)?.abs();
-    if amount.is_zero() {
-        return Ok(());
-    }
-    let store = engine.store();
-    let (position, mark) = if interest.asset == "USDT" {
-        // USDT is borrowed only by long spot legs (`capital.spot_usdt_borrow`): valued 1:1 and
-        // booked on the positive-carry position when one alone can have caused it, else on the
-        // account (the totals stay exact either way)
-        let mut longs: Vec<_> = store
-            .list_live_positions()
-            .await?
-            .into_iter()
-            .filter(|p| p.direction == fff_store::Direction::LongSpotShortPerp)
-            .collect();
-        let position = if longs.len() == 1 { longs.pop() } else { None };
-        (position, Decimal::ONE)
-    } else {
-        let symbol = format!("{}USDT", interest.asset);
-        let position = store.live_position(&symbol).await?;
-        let mark = match engine.mark(&symbol) {
-            Some(mark) => mark,
-            None => engine
-                .exchange
-                .instrument(&symbol)
-                .await
-                .map(|i| i.mark_price)
-                .unwrap_or_default(),
-        };
-        (position, mark)
-    };
-    let tx_id = match interest.income_id.parse::<i64>() {
-        Ok(id) => id,
-        Err(_) => interest_tx_id(&interest.asset, at),
-    };
-    let inserted = store
-        .insert_borrow_interest(&NewBorrowInterest {
-            tx_id,
-            asset: interest.asset.clone(),
-            position_id: position.as_ref().map(|p| p.id),
-            amount,
-            amount_quote: (amount * mark).round_dp(8),
-            interest_rate: parse_optional_decimal("hourly_rate", &interest.hourly_rate)
-                .ok()
-                .flatten(),
-            principal: parse_optional_decimal("principal", &interest.principal)
-                .ok()
-                .flatten(),
-            interest_type: "PERIODIC".to_owned(),
-            charged_at: at,
-        })
-        .await?;
-    if inserted.created
-        && let Some(position) = position
-    {
-        engine.emit_event(EngineEvent {
-            kind: PositionEventKind::Interest,
-            position,
-            initiator: Initiator::Strategy,
-            detail: format!("{} {}", amount, interest.asset),
-            amount: Some(-(amount * mark).round_dp(8)),
-            client_order_id: None,
-            at,
-        });
-    }
-    Ok(())
 }
 
 /// Books every FUNDING_FEE income record from `cursor` (exchange time of the newest record seen,

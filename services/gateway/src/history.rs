@@ -1,8 +1,9 @@
-//! ListFundingRates / ListIncome: venue history, newest first, paged by a time cursor (the
-//! page token is the time of the last record returned; the next page holds older ones).
+//! ListFundingRates / ListIncome / ListInterest: venue history, newest first, paged by a time
+//! cursor (the page token is an exclusive upper bound; the next page holds older records).
 
 use fff_binance::RestClient;
 use fff_binance::models::futures::{FundingRateRecord, IncomeRecord};
+use fff_binance::models::margin::InterestHistoryRecord;
 use fff_proto::FieldError;
 use fff_proto::convert::optional_timestamp;
 use fff_proto::fff::common::v1 as common;
@@ -14,6 +15,8 @@ use crate::error::exchange_status;
 
 /// The venue returns at most this many rows per call.
 const VENUE_MAX: u32 = 1000;
+/// interestHistory pages hold at most this many rows.
+const INTEREST_VENUE_MAX: usize = 100;
 
 pub struct Page {
     pub size: usize,
@@ -162,6 +165,70 @@ pub async fn income(
     })
 }
 
+/// ListInterest: one venue page (newest first) of the window below the cursor. When the
+/// window holds more, the page ends before the charges sharing its oldest time (the venue charges
+/// every asset at the same hour), and the token makes the next page start with them.
+pub async fn interest(
+    rest: &RestClient,
+    asset: Option<&str>,
+    page: &Page,
+) -> Result<pb::ListInterestResponse, Status> {
+    let size = page.size.min(INTEREST_VENUE_MAX);
+    let venue = rest
+        .margin_interest_history(
+            asset,
+            page.start_ms,
+            page.before_ms.map(|b| b - 1),
+            1,
+            u32::try_from(size).unwrap_or(100),
+        )
+        .await
+        .map_err(|e| exchange_status(&e))?;
+    let more = usize::try_from(venue.total).unwrap_or(usize::MAX) > venue.rows.len();
+    let (rows, next_page_token) = interest_page(venue.rows, more, page);
+    Ok(pb::ListInterestResponse {
+        records: rows
+            .into_iter()
+            .map(|r| pb::InterestRecord {
+                tx_id: r.tx_id.to_string(),
+                asset: r.asset,
+                interest: dec(r.interest),
+                principal: dec(r.principal),
+                interest_rate: dec(r.interest_rate),
+                kind: r.kind,
+                time: Some(ts(r.interest_accured_time)),
+            })
+            .collect(),
+        next_page_token,
+    })
+}
+
+/// Rows below the cursor, newest first, and the next token: the cut falls between two times, so
+/// a page never splits the charges of one instant (unless they alone fill it).
+fn interest_page(
+    mut rows: Vec<InterestHistoryRecord>,
+    more: bool,
+    page: &Page,
+) -> (Vec<InterestHistoryRecord>, String) {
+    rows.retain(|r| page.before_ms.is_none_or(|b| r.interest_accured_time < b));
+    rows.sort_by_key(|r| std::cmp::Reverse((r.interest_accured_time, r.tx_id)));
+    if !more || rows.is_empty() {
+        return (rows, String::new());
+    }
+    let oldest = rows.last().map_or(0, |r| r.interest_accured_time);
+    let kept = rows
+        .iter()
+        .take_while(|r| r.interest_accured_time > oldest)
+        .count();
+    if kept == 0 {
+        // one instant fills the page: go past it (the rest of that instant is not listed)
+        return (rows, oldest.to_string());
+    }
+    rows.truncate(kept);
+    // exclusive bound: the next page starts with the instant cut off
+    (rows, (oldest + 1).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +246,39 @@ mod tests {
         assert_eq!((rows, token.as_str()), (vec![1], ""));
         assert!(page(0, "x", None).is_err());
         assert_eq!(page(5000, "", None).unwrap().size, 1000);
+    }
+
+    fn charge(time: i64, tx_id: i64) -> InterestHistoryRecord {
+        InterestHistoryRecord {
+            tx_id,
+            interest_accured_time: time,
+            asset: "SOL".into(),
+            raw_asset: None,
+            principal: rust_decimal::Decimal::ONE,
+            interest: rust_decimal::Decimal::ONE,
+            interest_rate: rust_decimal::Decimal::ONE,
+            kind: "PERIODIC".into(),
+            isolated_symbol: None,
+        }
+    }
+
+    #[test]
+    fn interest_pages_never_split_one_instant() {
+        let all = || vec![charge(30, 5), charge(20, 4), charge(20, 3), charge(10, 2)];
+        let first = page(100, "", None).unwrap();
+        // the venue said there are more: the page stops before the instant it may have cut
+        let (rows, token) = interest_page(all()[..3].to_vec(), true, &first);
+        assert_eq!(rows.iter().map(|r| r.tx_id).collect::<Vec<_>>(), vec![5]);
+        assert_eq!(token, "21");
+        let second = page(100, &token, None).unwrap();
+        let (rows, token) = interest_page(all(), false, &second);
+        assert_eq!(
+            rows.iter().map(|r| r.tx_id).collect::<Vec<_>>(),
+            vec![4, 3, 2]
+        );
+        assert_eq!(token, "");
+        // a page of one instant moves past it
+        let (rows, token) = interest_page(vec![charge(20, 4), charge(20, 3)], true, &first);
+        assert_eq!((rows.len(), token.as_str()), (2, "20"));
     }
 }

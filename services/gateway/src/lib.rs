@@ -20,6 +20,7 @@ mod service;
 pub mod settings;
 mod state;
 mod throttle;
+mod trades;
 mod transfers;
 pub mod universe;
 

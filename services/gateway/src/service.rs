@@ -22,6 +22,7 @@ use crate::history;
 use crate::loans::{borrow_or_repay, check_asset};
 use crate::orders::request::validate;
 use crate::state::Gateway;
+use crate::trades;
 use crate::transfers;
 use fields::{order_ref, record_ref, symbols, trading_venue};
 
@@ -432,6 +433,60 @@ impl GatewayApi for GatewayService {
         let gateway = self.ready()?;
         Ok(Response::new(
             history::income(&gateway.rest, symbol.as_deref(), &kinds, &page).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(
+        exchange = %self.gateway.venue.as_str(),
+        venue = request.get_ref().venue,
+        symbol = %request.get_ref().symbol,
+    ))]
+    async fn list_trades(
+        &self,
+        request: Request<pb::ListTradesRequest>,
+    ) -> Result<Response<pb::ListTradesResponse>, Status> {
+        let r = request.into_inner();
+        let venue = trading_venue("venue", r.venue)?;
+        let symbol = parse_symbol("symbol", &r.symbol)?;
+        let order_id = match r.exchange_order_id {
+            0 => None,
+            id => Some(
+                i64::try_from(id)
+                    .map_err(|_| FieldError::invalid("exchange_order_id", "out of range"))?,
+            ),
+        };
+        let start_ms = fff_proto::convert::optional_timestamp("start", r.start.as_ref())?
+            .map(|t| t.timestamp_millis());
+        let gateway = self.ready()?;
+        Ok(Response::new(
+            trades::trades(
+                &gateway.rest,
+                venue,
+                symbol.as_str(),
+                order_id,
+                start_ms,
+                trades::limit(r.limit),
+            )
+            .await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(exchange = %self.gateway.venue.as_str(), asset = %request.get_ref().asset))]
+    async fn list_interest(
+        &self,
+        request: Request<pb::ListInterestRequest>,
+    ) -> Result<Response<pb::ListInterestResponse>, Status> {
+        let r = request.into_inner();
+        let asset = if r.asset.is_empty() {
+            None
+        } else {
+            check_asset("asset", &r.asset)?;
+            Some(r.asset.as_str())
+        };
+        let page = history::page(r.page_size, &r.page_token, r.range.as_ref())?;
+        let gateway = self.ready()?;
+        Ok(Response::new(
+            history::interest(&gateway.rest, asset, &page).await?,
         ))
     }
 }

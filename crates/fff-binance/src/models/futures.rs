@@ -261,12 +261,50 @@ pub struct FuturesCommissionRate {
     pub taker_commission_rate: Decimal,
 }
 
+/// `GET /fapi/v1/userTrades` rows: one execution of one of the account's orders.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FuturesTrade {
+    pub symbol: String,
+    /// Trade id, unique per symbol (the stream's `t`).
+    pub id: i64,
+    pub order_id: i64,
+    pub side: Side,
+    pub price: Decimal,
+    pub qty: Decimal,
+    #[serde(default)]
+    pub quote_qty: Option<Decimal>,
+    #[serde(default)]
+    pub realized_pnl: Option<Decimal>,
+    pub commission: Decimal,
+    #[serde(default)]
+    pub commission_asset: Option<String>,
+    pub time: i64,
+    pub maker: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::fixture;
     use crate::models::{CodeMsg, ServerTime};
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_user_trades() {
+        let rows: Vec<FuturesTrade> = serde_json::from_str(
+            r#"[{"buyer":false,"commission":"-0.07819010","commissionAsset":"USDT","id":698759,
+                "maker":false,"orderId":25851813,"price":"7819.01","qty":"0.002",
+                "quoteQty":"15.63802","realizedPnl":"-0.91539999","side":"SELL",
+                "positionSide":"SHORT","symbol":"BTCUSDT","time":1569514978020}]"#,
+        )
+        .unwrap();
+        assert_eq!(rows[0].id, 698759);
+        assert_eq!(rows[0].order_id, 25851813);
+        assert_eq!(rows[0].side, Side::Sell);
+        assert_eq!(rows[0].commission, dec!(-0.07819010));
+        assert_eq!(rows[0].realized_pnl, Some(dec!(-0.91539999)));
+    }
 
     #[test]
     fn parses_exchange_info_and_funding_info() {

@@ -173,6 +173,33 @@ pub struct ListenKey {
     pub listen_key: String,
 }
 
+/// `GET /sapi/v1/margin/interestHistory` row: one interest charge (`type` PERIODIC hourly,
+/// ON_BORROW at borrow time, `*_CONVERTED` when paid in BNB). `tx_id` identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterestHistoryRecord {
+    pub tx_id: i64,
+    /// Binance spells it so.
+    pub interest_accured_time: i64,
+    pub asset: String,
+    #[serde(default)]
+    pub raw_asset: Option<String>,
+    pub principal: Decimal,
+    pub interest: Decimal,
+    pub interest_rate: Decimal,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub isolated_symbol: Option<String>,
+}
+
+/// A page of [`InterestHistoryRecord`]s, newest first; `total` counts every page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InterestHistoryPage {
+    pub rows: Vec<InterestHistoryRecord>,
+    pub total: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +207,18 @@ mod tests {
     use crate::models::spot::SpotOrder;
     use crate::models::{OrderStatus, Side};
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_interest_history_with_ids_beyond_f64() {
+        let page: InterestHistoryPage = fixture::parse("sapi_v1_margin_interestHistory.json");
+        assert_eq!(page.total, 1);
+        let row = &page.rows[0];
+        // 2^53 < txId: parsed exactly, not through f64
+        assert_eq!(row.tx_id, 1352286576452864727);
+        assert_eq!(row.interest_accured_time, 1672160400000);
+        assert_eq!(row.interest, dec!(0.00024995));
+        assert_eq!(row.kind, "ON_BORROW");
+    }
 
     #[test]
     fn parses_margin_account_and_pairs() {

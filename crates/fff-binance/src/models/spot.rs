@@ -164,11 +164,60 @@ impl SpotAccount {
     }
 }
 
+/// `GET /api/v3/myTrades` and `GET /sapi/v1/margin/myTrades` rows: one execution of one of
+/// the account's orders. No client order id: match on `order_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountTrade {
+    pub symbol: String,
+    /// Trade id, unique per symbol (the stream's `t`).
+    pub id: i64,
+    pub order_id: i64,
+    pub price: Decimal,
+    pub qty: Decimal,
+    #[serde(default)]
+    pub quote_qty: Option<Decimal>,
+    pub commission: Decimal,
+    #[serde(default)]
+    pub commission_asset: Option<String>,
+    pub time: i64,
+    pub is_buyer: bool,
+    pub is_maker: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::fixture;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn parses_account_trades_of_spot_and_margin() {
+        // the documented row (GET /api/v3/myTrades), and the simulator's margin row
+        let rows: Vec<AccountTrade> = serde_json::from_str(
+            r#"[{"symbol":"BNBBTC","id":28457,"orderId":100234,"orderListId":-1,
+                "price":"4.00000100","qty":"12.00000000","quoteQty":"48.000012",
+                "commission":"10.10000000","commissionAsset":"BNB","time":1499865549590,
+                "isBuyer":true,"isMaker":false,"isBestMatch":true},
+               {"symbol":"SOLUSDT","id":7,"orderId":9,"price":"150.1","qty":"0.5",
+                "commission":"0","commissionAsset":"","time":1,"isBuyer":false,
+                "isMaker":true,"isIsolated":false}]"#,
+        )
+        .unwrap();
+        assert_eq!(rows[0].id, 28457);
+        assert_eq!(rows[0].order_id, 100234);
+        assert_eq!(rows[0].qty, dec!(12));
+        assert_eq!(rows[0].commission_asset.as_deref(), Some("BNB"));
+        assert!(rows[0].is_buyer && !rows[0].is_maker);
+        assert_eq!(rows[1].quote_qty, None);
+        // a malformed number is an error, never a zero
+        assert!(
+            serde_json::from_str::<Vec<AccountTrade>>(
+                r#"[{"symbol":"X","id":1,"orderId":1,"price":"1x","qty":"1","commission":"0","time":1,"isBuyer":true,"isMaker":true}]"#
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn parses_exchange_info_with_filters_and_margin_flag() {

@@ -10,8 +10,8 @@ use crate::filters::{OrderDraft, SymbolFilters};
 use crate::limiter::{Cost, Scope};
 use crate::models::futures::{
     FundingInfo, FundingRateRecord, FuturesAccount, FuturesCommissionRate, FuturesExchangeInfo,
-    FuturesOrder, IncomeRecord, LeverageChange, MarginType, OpenInterest, PositionMode,
-    PositionRisk, PremiumIndex,
+    FuturesOrder, FuturesTrade, IncomeRecord, LeverageChange, MarginType, OpenInterest,
+    PositionMode, PositionRisk, PremiumIndex,
 };
 use crate::models::margin::ListenKey;
 use crate::models::{
@@ -410,6 +410,26 @@ impl RestClient {
                 .opt("incomeType", income_type)
                 .opt("startTime", start_time)
                 .opt("endTime", end_time)
+                .opt("limit", limit),
+        )
+        .await
+    }
+
+    /// `GET /fapi/v1/userTrades` (weight 5): the account's executions on `symbol`, oldest
+    /// first; one order's with `order_id`, else from `start_time` (a window spans ≤ 7 days).
+    pub async fn futures_user_trades(
+        &self,
+        symbol: &str,
+        order_id: Option<i64>,
+        start_time: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<FuturesTrade>> {
+        self.send(
+            &fapi(Method::GET, "/fapi/v1/userTrades", Security::Signed, 5),
+            Params::new()
+                .push("symbol", symbol)
+                .opt("orderId", order_id)
+                .opt("startTime", start_time)
                 .opt("limit", limit),
         )
         .await

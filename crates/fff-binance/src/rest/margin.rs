@@ -12,10 +12,10 @@ use crate::error::Result;
 use crate::filters::{OrderDraft, SymbolFilters};
 use crate::limiter::{Cost, Scope};
 use crate::models::margin::{
-    BorrowRepay, BorrowRepayPage, InterestRateRecord, ListenKey, ListenToken, MarginAccount,
-    MarginPair, MaxBorrowable, NextHourlyInterestRate, SideEffect, TranId,
+    BorrowRepay, BorrowRepayPage, InterestHistoryPage, InterestRateRecord, ListenKey, ListenToken,
+    MarginAccount, MarginPair, MaxBorrowable, NextHourlyInterestRate, SideEffect, TranId,
 };
-use crate::models::spot::SpotOrder;
+use crate::models::spot::{AccountTrade, SpotOrder};
 use crate::models::{OrderKind, Side, TimeInForce};
 
 const fn sapi(
@@ -221,6 +221,58 @@ impl RestClient {
             .push("asset", asset)
             .opt("startTime", start_time)
             .opt("endTime", end_time);
+        self.send(&endpoint, params).await
+    }
+
+    /// `GET /sapi/v1/margin/interestHistory` (weight 1 IP): cross-margin interest charges,
+    /// newest first, `size` (≤ 100) per page `current` (from 1); the venue's default window is
+    /// the last 7 days, and a window may span at most 30.
+    pub async fn margin_interest_history(
+        &self,
+        asset: Option<&str>,
+        start_time: Option<i64>,
+        end_time: Option<i64>,
+        current: u32,
+        size: u32,
+    ) -> Result<InterestHistoryPage> {
+        let endpoint = sapi(
+            Method::GET,
+            "/sapi/v1/margin/interestHistory",
+            Security::Signed,
+            Scope::SapiIp,
+            1,
+        );
+        let params = Params::new()
+            .opt("asset", asset)
+            .opt("startTime", start_time)
+            .opt("endTime", end_time)
+            .push("current", current.max(1))
+            .push("size", size.clamp(1, 100));
+        self.send(&endpoint, params).await
+    }
+
+    /// `GET /sapi/v1/margin/myTrades` (weight 10 IP): the account's cross-margin executions on
+    /// `symbol`, oldest first; one order's with `order_id`, else from `start_time`.
+    pub async fn margin_my_trades(
+        &self,
+        symbol: &str,
+        order_id: Option<i64>,
+        start_time: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<AccountTrade>> {
+        let endpoint = sapi(
+            Method::GET,
+            "/sapi/v1/margin/myTrades",
+            Security::Signed,
+            Scope::SapiIp,
+            10,
+        );
+        let params = Params::new()
+            .push("symbol", symbol)
+            .push("isIsolated", "FALSE")
+            .opt("orderId", order_id)
+            .opt("startTime", start_time)
+            .opt("limit", limit);
         self.send(&endpoint, params).await
     }
 

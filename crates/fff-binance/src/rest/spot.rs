@@ -7,7 +7,7 @@ use super::{Endpoint, Host, Params, RestClient, Security};
 use crate::error::{Error, Result};
 use crate::filters::{OrderDraft, SymbolFilters};
 use crate::limiter::{Cost, Scope};
-use crate::models::spot::{SpotAccount, SpotExchangeInfo, SpotOrder};
+use crate::models::spot::{AccountTrade, SpotAccount, SpotExchangeInfo, SpotOrder};
 use crate::models::{
     ApiRestrictions, BookTicker, Depth, Kline, KlineInterval, OrderKind, ServerTime, Side,
     Ticker24h, TimeInForce,
@@ -228,6 +228,27 @@ impl RestClient {
             Cost::order(1),
         );
         self.send(&endpoint, order.params()?).await
+    }
+
+    /// `GET /api/v3/myTrades` (weight 20, 5 with an order id): the account's executions on
+    /// `symbol`, oldest first; one order's with `order_id`, else from `start_time`.
+    pub async fn my_trades(
+        &self,
+        symbol: &str,
+        order_id: Option<i64>,
+        start_time: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<AccountTrade>> {
+        let weight = if order_id.is_some() { 5 } else { 20 };
+        self.send(
+            &get("/api/v3/myTrades", Security::Signed, weight),
+            Params::new()
+                .push("symbol", symbol)
+                .opt("orderId", order_id)
+                .opt("startTime", start_time)
+                .opt("limit", limit),
+        )
+        .await
     }
 
     /// `GET /api/v3/order`.

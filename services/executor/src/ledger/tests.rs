@@ -1,11 +1,15 @@
 //! Tests of [`super`].
 
+mod stub_gateway;
+
 use super::*;
 use crate::engine::tests::{rig, settled};
+use backfill::{Backfill, Scan};
 use fff_core::Direction;
 use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
 use fff_runtime::telemetry::ClientInterceptor;
 use rust_decimal_macros::dec;
+use stub_gateway::StubGateway;
 
 #[tokio::test]
 async fn fills_and_funding_are_booked_once() {
@@ -127,17 +131,6 @@ async fn perp_held_at_a_settlement() {
     assert_eq!(perp_at(&orders, after), dec!(-10));
 }
 
-#[test]
-fn interest_ids_differ_per_asset_and_time() {
-    let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap();
-    assert_ne!(interest_tx_id("BTC", at), interest_tx_id("ETH", at));
-    assert_ne!(
-        interest_tx_id("BTC", at),
-        interest_tx_id("BTC", at + chrono::Duration::milliseconds(1))
-    );
-    assert_eq!(interest_tx_id("BTC", at), interest_tx_id("BTC", at));
-}
-
 #[tokio::test]
 async fn malformed_money_is_an_error_and_third_asset_fees_are_valued() {
     let rig = rig().await;
@@ -208,4 +201,281 @@ async fn malformed_money_is_an_error_and_third_asset_fees_are_valued() {
         ..gw::IncomeRecord::default()
     };
     assert!(book_funding(&rig.engine, &client, &record).await.is_err());
+}
+
+/// The venue's record of one execution of `order` (as ListTrades gives it: no client order id).
+fn venue_trade(order: &fff_store::Order, trade_id: u64, qty: &str) -> gw::Fill {
+    gw::Fill {
+        symbol: order.symbol.clone(),
+        client_order_id: String::new(),
+        exchange_order_id: u64::try_from(order.exchange_order_id.unwrap()).unwrap(),
+        trade_id,
+        price: "100".into(),
+        quantity: qty.into(),
+        commission: "0.01".into(),
+        commission_asset: "USDT".into(),
+        traded_at: Some(prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        }),
+        ..gw::Fill::default()
+    }
+}
+
+fn booked(fills: &[fff_store::Fill]) -> Decimal {
+    fills.iter().map(|f| f.qty).sum()
+}
+
+#[tokio::test]
+async fn fills_the_stream_missed_are_backfilled_once_and_only_gaps_are_queried() {
+    let rig = rig().await;
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::PositiveCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let leg = |leg| {
+        orders
+            .iter()
+            .find(|o| o.leg == leg && o.executed_qty > Decimal::ZERO)
+            .unwrap()
+            .clone()
+    };
+    let (spot, perp) = (leg(fff_store::Leg::Spot), leg(fff_store::Leg::Perp));
+    assert_eq!(spot.executed_qty, dec!(10));
+    assert_eq!(perp.executed_qty, dec!(10));
+    let gateway = StubGateway::start().await;
+    let client = gateway.client();
+    // the venue executed the spot order in two trades; the stream delivered neither (say the
+    // gateway was down) and the perp's trades are not in the venue's history yet
+    *gateway.history.trades.lock().unwrap() =
+        vec![venue_trade(&spot, 601, "4"), venue_trade(&spot, 602, "6")];
+    let mut backfill = Backfill::new();
+    backfill.stream_grace = Duration::ZERO;
+    let gaps = backfill.gaps(&rig.engine, Scan::Full).await.unwrap();
+    let mut gap_ids: Vec<i64> = gaps.iter().map(|g| g.order.id).collect();
+    gap_ids.sort();
+    let mut expected = vec![spot.id, perp.id];
+    expected.sort();
+    assert_eq!(gap_ids, expected, "{gaps:?}");
+    assert_eq!(
+        backfill
+            .fills(&rig.engine, &client, Scan::Full)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        gateway.history.trade_calls(),
+        2,
+        "one query per order with a gap"
+    );
+    let spot_fills = rig.store.list_order_fills(spot.id).await.unwrap();
+    assert_eq!(booked(&spot_fills), dec!(10));
+    assert!(
+        spot_fills
+            .iter()
+            .all(|f| f.venue == fff_store::Venue::Margin)
+    );
+    assert_eq!(
+        spot_fills[0].traded_at.timestamp(),
+        1_700_000_000,
+        "booked at the venue's trade time"
+    );
+
+    // the stream's late delivery of a backfilled trade books nothing more
+    let late = gw::Fill {
+        client_order_id: spot.client_order_id.clone(),
+        ..venue_trade(&spot, 601, "4")
+    };
+    assert!(
+        !book_fill(
+            &rig.engine,
+            common::Venue::SpotMargin as i32,
+            &late,
+            Utc::now()
+        )
+        .await
+        .unwrap()
+    );
+    // the stream delivers one of the perp's trades, the venue lists both later
+    let streamed = gw::Fill {
+        client_order_id: perp.client_order_id.clone(),
+        ..venue_trade(&perp, 701, "3")
+    };
+    assert!(
+        book_fill(
+            &rig.engine,
+            common::Venue::UsdmPerp as i32,
+            &streamed,
+            Utc::now()
+        )
+        .await
+        .unwrap()
+    );
+    gateway
+        .history
+        .trades
+        .lock()
+        .unwrap()
+        .extend([venue_trade(&perp, 701, "3"), venue_trade(&perp, 702, "7")]);
+    // the perp's gap stayed open last time: it is not asked about again at once
+    assert_eq!(
+        backfill
+            .fills(&rig.engine, &client, Scan::Full)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(gateway.history.trade_calls(), 2, "a stuck order waits");
+    // once its retry is due, only the missing trade is booked
+    let mut fresh = Backfill::new();
+    fresh.stream_grace = Duration::ZERO;
+    assert_eq!(
+        fresh
+            .fills(&rig.engine, &client, Scan::Recent)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(gateway.history.trade_calls(), 3);
+    let perp_fills = rig.store.list_order_fills(perp.id).await.unwrap();
+    assert_eq!(booked(&perp_fills), dec!(10));
+    assert!(perp_fills.iter().all(|f| f.venue == fff_store::Venue::Usdm));
+    // nothing left: no venue query at all
+    assert_eq!(
+        fresh.fills(&rig.engine, &client, Scan::Full).await.unwrap(),
+        0
+    );
+    assert_eq!(gateway.history.trade_calls(), 3);
+    // an order changed a moment ago is left to the stream
+    let mut patient = Backfill::new();
+    patient.stream_grace = Duration::from_secs(3600);
+    assert!(
+        patient
+            .gaps(&rig.engine, Scan::Full)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn charge(tx_id: &str, asset: &str, interest: &str, seconds: i64) -> gw::InterestRecord {
+    gw::InterestRecord {
+        tx_id: tx_id.into(),
+        asset: asset.into(),
+        interest: interest.into(),
+        principal: "10".into(),
+        interest_rate: "0.00004".into(),
+        kind: "PERIODIC".into(),
+        time: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+    }
+}
+
+#[tokio::test]
+async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catch_up_at_start() {
+    let rig = rig().await;
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            Direction::NegativeCarry,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    let position = settled(&rig.store, position.id).await;
+    let t0 = Utc::now().timestamp();
+    // booked by an earlier build from the stream event: a made-up id and no rate
+    rig.store
+        .insert_borrow_interest(&fff_store::NewBorrowInterest {
+            tx_id: 1_000_000_000_000_123,
+            asset: "BTC".into(),
+            position_id: Some(position.id),
+            amount: dec!(0.0004),
+            amount_quote: dec!(0.04),
+            interest_rate: None,
+            principal: None,
+            interest_type: "PERIODIC".into(),
+            charged_at: Utc.timestamp_opt(t0, 0).single().unwrap(),
+        })
+        .await
+        .unwrap();
+    let gateway = StubGateway::start().await;
+    // newest first; the oldest is the legacy row's charge, the middle one has the same amount an
+    // hour later (a charge of its own), the newest was charged while the executor was down
+    *gateway.history.interest.lock().unwrap() = vec![
+        charge("9003", "BTC", "0.0005", t0 + 7200),
+        charge("9002", "BTC", "0.0004", t0 + 3600),
+        charge("9001", "BTC", "0.0004", t0),
+    ];
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let spot = orders
+        .iter()
+        .find(|o| o.leg == fff_store::Leg::Spot && o.executed_qty > Decimal::ZERO)
+        .unwrap()
+        .clone();
+    *gateway.history.trades.lock().unwrap() = vec![venue_trade(&spot, 801, "10")];
+
+    // the ledger's task books both at start-up (orders changed within the stream's grace are
+    // left to the next poll: let it pass)
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run(rig.engine.clone(), gateway.client(), cancel.clone()));
+    let store = rig.store.clone();
+    let spot_id = spot.id;
+    let interest = fff_testkit::wait_for(Duration::from_secs(20), || async {
+        let fills = store.list_order_fills(spot_id).await.ok()?;
+        let rows = store.list_position_interest(position.id).await.ok()?;
+        (rows.len() == 3 && booked(&fills) == dec!(10)).then_some(rows)
+    })
+    .await;
+    cancel.cancel();
+    let _ = task.await;
+    if interest.is_err() {
+        panic!(
+            "interest and the missed fill not booked at start-up: fills {:?}, interest {:?}, orders {:?}",
+            rig.store.list_order_fills(spot_id).await,
+            rig.store.list_position_interest(position.id).await,
+            rig.store.list_position_orders(position.id).await,
+        );
+    }
+    let rows = interest.unwrap();
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.tx_id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![9002, 9003, 1_000_000_000_000_123]);
+    let newest = rows.iter().find(|r| r.tx_id == 9003).unwrap();
+    assert_eq!(newest.amount, dec!(0.0005));
+    assert_eq!(newest.interest_rate, Some(dec!(0.00004)));
+    assert_eq!(newest.charged_at.timestamp(), t0 + 7200);
+
+    // polling again books nothing twice
+    let mut backfill = Backfill::new();
+    assert_eq!(
+        backfill
+            .interest(&rig.engine, &gateway.client())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        rig.store
+            .list_position_interest(position.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }

