@@ -57,7 +57,9 @@ pub use rebalance::{
 pub use scan::{PairEvaluation, evaluate, ranked_pairs, ranked_symbols, scan};
 pub use score::{ScoreBreakdown, score};
 pub use sizing::{LegSizes, size_legs};
-pub use turnover::{CarryPosition, SwitchCosts, TurnoverPlan, plan_turnover};
+pub use turnover::{
+    CarryPosition, NOT_REPLACEABLE, SwitchCosts, TurnoverPlan, held_carry, plan_turnover,
+};
 pub use twap::twap_slices;
 pub use types::{Direction, FundingInterval, Side, Symbol, Venue};
 pub use wallets::{

@@ -41,6 +41,20 @@ pub struct TurnoverPlan {
     pub replaced: Vec<(Symbol, Symbol)>,
 }
 
+/// The carry of a held pair that no entrant can be worth replacing: see [`held_carry`].
+pub const NOT_REPLACEABLE: Decimal = Decimal::MAX;
+
+/// The carry a held pair is weighed with against entrants: what the ranking expects of it at
+/// the direction it is held, when that is positive. A held pair the ranking does not carry that
+/// way (a predicted reversal, or carry below its borrow) is [`NOT_REPLACEABLE`] here: whether it
+/// exits is the rebalance table's call, with its persistence and cheaper-to-hold checks, so a
+/// prediction cannot close it around them. Live executor and backtester alike.
+pub fn held_carry(at_held_direction: Option<Decimal>) -> Decimal {
+    at_held_direction
+        .filter(|carry| *carry > Decimal::ZERO)
+        .unwrap_or(NOT_REPLACEABLE)
+}
+
 /// Whether replacing `held` by `entrant` (sized at the entrant's notional) pays:
 /// `(entrant.carry - held.carry) * entrant.notional * horizon`
 /// must strictly exceed `exit_cost * held.notional + entry_cost * entrant.notional`.
@@ -116,6 +130,18 @@ mod tests {
             symbol: Symbol::parse(symbol).unwrap(),
             notional,
             expected_carry: carry,
+        }
+    }
+
+    #[test]
+    fn a_held_pair_without_positive_carry_at_its_direction_is_never_replaced() {
+        assert_eq!(held_carry(Some(dec!(0.001))), dec!(0.001));
+        for unknown in [None, Some(Decimal::ZERO), Some(dec!(-0.002))] {
+            let held = [pos("AAAUSDT", dec!(1000), held_carry(unknown))];
+            let proposed = [pos("BBBUSDT", dec!(1000), dec!(0.05))];
+            let plan = plan_turnover(&held, &proposed, &costs());
+            assert!(plan.replaced.is_empty(), "{unknown:?}: {plan:?}");
+            assert_eq!(plan.kept.len(), 1);
         }
     }
 

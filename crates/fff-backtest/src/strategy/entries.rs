@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use fff_core::{Allocation, CarryPosition, Direction, Symbol, allocate, plan_turnover};
+use fff_core::{Allocation, CarryPosition, Direction, Symbol, allocate, held_carry, plan_turnover};
 use rust_decimal::Decimal;
 
 use super::Strategy;
@@ -180,17 +180,15 @@ impl Strategy {
             .iter()
             .filter(|p| !matches!(orders.get(&p.symbol), Some(Order::Close { .. })))
             .filter_map(|p| {
-                let facing = carry.get(&p.symbol).map_or(Decimal::ZERO, |c| {
-                    if c.0 == p.direction || flipped.contains(&p.symbol) {
-                        c.1
-                    } else {
-                        -c.1
-                    }
-                });
+                // the carry at the direction it will face (a flip this pass faces the new one)
+                let facing = carry
+                    .get(&p.symbol)
+                    .filter(|c| c.0 == p.direction || flipped.contains(&p.symbol))
+                    .map(|c| c.1);
                 Some(CarryPosition {
                     symbol: ctx.market[p.symbol].symbol.clone()?,
                     notional: p.notional(),
-                    expected_carry: facing,
+                    expected_carry: held_carry(facing),
                 })
             })
             .collect();
