@@ -10,6 +10,8 @@
 //! | executor | `positions`, `orders`, `fills`, `funding_payments`, `borrow_interest`, `pnl_daily` |
 //! | risk     | `equity_snapshots` |
 //! | executor | `control_state`, `request_log` (safety state that survives a restart) |
+//! | risk     | `risk_directives`, `risk_directive_acks`, `risk_monitor_state`, `risk_approvals` |
+//! | lease holders | `lease_fences` (one row per lease name, its term's fencing token) |
 //!
 //! # Conventions
 //!
@@ -30,6 +32,7 @@
 mod enums;
 mod equity;
 mod error;
+mod fence;
 mod instruments;
 mod lease;
 mod ledger;
@@ -37,6 +40,7 @@ mod orders;
 mod outcome;
 mod pnl;
 mod positions;
+mod risk_state;
 mod safety;
 mod store;
 
@@ -46,6 +50,7 @@ pub use enums::{
 };
 pub use equity::{Drawdown, EquitySnapshot, NewEquitySnapshot};
 pub use error::{Result, StoreError};
+pub use fence::{Fenced, LeaseFence};
 pub use instruments::Instrument;
 pub use lease::{Lease, lease_key};
 pub use ledger::{
@@ -55,6 +60,9 @@ pub use orders::{Order, OrderIntent, OrderUpdate};
 pub use outcome::{Inserted, UpdateOutcome};
 pub use pnl::{CashPnl, DailyCashPnl, PnlDaily};
 pub use positions::{NewPosition, Position, PositionLegs};
+pub use risk_state::{
+    RiskApproval, RiskDirective, RiskDirectiveAck, RiskDirectiveQuery, RiskMonitorState,
+};
 pub use safety::ControlState;
 /// Connection settings of a [`Store`], for sessions outside its pool ([`Lease`]).
 pub use sqlx::postgres::PgConnectOptions;

@@ -3,8 +3,10 @@
 //! capital model (both legs' capital / equity): the held hedges at mark plus the requested
 //! notional priced for the requested direction.
 //!
-//! Kept in memory (idempotent on `request_id`, bounded): fff-store has no approvals table yet,
-//! so a restart forgets them. An approval is valid only until `expires_at` anyway.
+//! With a database (the `fff risk` role) every decision is stored in `risk_approvals` before it
+//! is answered, idempotent on `request_id` across restarts ([`crate::state::RiskCore::approve`]);
+//! the in-memory map here is the cache of this process's decisions (bounded). An approval is
+//! valid only until `expires_at`.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -68,9 +70,26 @@ impl Approvals {
         monitor: &RiskMonitor,
         now: DateTime<Utc>,
     ) -> Approval {
-        if let Some(earlier) = self.by_request.get(&request.request_id) {
-            return earlier.clone();
+        if let Some(earlier) = self.remembered(&request.request_id) {
+            return earlier;
         }
+        let approval = self.evaluate(request, monitor, now);
+        self.remember(&request.request_id, approval.clone());
+        approval
+    }
+
+    /// The decision this process remembers for `request_id`.
+    pub fn remembered(&self, request_id: &str) -> Option<Approval> {
+        self.by_request.get(request_id).cloned()
+    }
+
+    /// A new decision for `request`, not remembered yet.
+    pub fn evaluate(
+        &self,
+        request: &ApprovalRequest,
+        monitor: &RiskMonitor,
+        now: DateTime<Utc>,
+    ) -> Approval {
         let approval = evaluate(request, monitor, now, self.ttl, self.max_data_age);
         tracing::info!(
             symbol = %request.symbol,
@@ -80,15 +99,28 @@ impl Approvals {
             reasons = ?approval.reasons,
             "entry approval decided"
         );
+        approval
+    }
+
+    /// Remembers the decision for `request_id` (the oldest is forgotten beyond the bound).
+    pub fn remember(&mut self, request_id: &str, approval: Approval) {
+        if self.by_request.contains_key(request_id) {
+            self.by_request.insert(request_id.to_owned(), approval);
+            return;
+        }
         if self.order.len() == REMEMBERED
             && let Some(oldest) = self.order.pop_front()
         {
             self.by_request.remove(&oldest);
         }
-        self.order.push_back(request.request_id.clone());
-        self.by_request
-            .insert(request.request_id.clone(), approval.clone());
-        approval
+        self.order.push_back(request_id.to_owned());
+        self.by_request.insert(request_id.to_owned(), approval);
+    }
+
+    /// Forgets every decision (a new lease term reads them from the database).
+    pub fn clear(&mut self) {
+        self.by_request.clear();
+        self.order.clear();
     }
 }
 

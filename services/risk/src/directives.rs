@@ -1,9 +1,11 @@
 //! The directive log: ids, sequence numbers, history, acknowledgements and live fan-out.
 //!
-//! Sequence numbers start at the wall-clock microsecond of process start and then count up, so
-//! they keep increasing across restarts without a database table (as long as the clock does not
-//! go backwards and fewer than a million directives a second are issued). History lives in
-//! memory: a restart forgets earlier directives and their acks.
+//! With a database (the `fff risk` role) every directive is stored in `risk_directives` before
+//! it is recorded here and broadcast ([`crate::state::RiskCore`]); this log is then the cache
+//! of the newest `risk_service.directive_history` records (plus the standing gate and cut),
+//! reloaded at each lease term's start, and the sequence continues after the highest stored
+//! one. An empty history starts at the wall-clock microsecond, so sequences stay above those of
+//! earlier releases that did not persist them.
 
 use std::collections::VecDeque;
 
@@ -95,18 +97,28 @@ impl DirectiveLog {
 
     /// Assigns id and sequence, records and broadcasts the directive.
     pub fn issue(&mut self, new: NewDirective, now: DateTime<Utc>) -> Directive {
-        let directive = Directive {
-            id: new_id(),
-            sequence: self.next_sequence,
-            kind: new.kind,
-            reduce_fraction: new.reduce_fraction,
-            reason: new.reason,
-            tier: new.tier,
-            issued_at: now,
-            expires_at: new.expires_at,
-            drawdown_limit: new.drawdown_limit,
-        };
-        self.next_sequence = self.next_sequence.saturating_add(1);
+        let directive = drafted(new, self.next_sequence, now);
+        self.record(directive.clone());
+        directive
+    }
+
+    /// Ids and consecutive sequence numbers for `wanted`, without recording them: the caller
+    /// persists them first and then [`Self::record`]s each, in order.
+    pub fn draft(&self, wanted: Vec<NewDirective>, now: DateTime<Utc>) -> Vec<Directive> {
+        let mut sequence = self.next_sequence;
+        wanted
+            .into_iter()
+            .map(|new| {
+                let directive = drafted(new, sequence, now);
+                sequence = sequence.saturating_add(1);
+                directive
+            })
+            .collect()
+    }
+
+    /// Records and broadcasts a drafted directive.
+    pub fn record(&mut self, directive: Directive) {
+        self.next_sequence = self.next_sequence.max(directive.sequence.saturating_add(1));
         if self.records.len() == self.capacity {
             self.records.pop_front();
         }
@@ -115,8 +127,59 @@ impl DirectiveLog {
             acks: Vec::new(),
         });
         // no receiver is fine: nobody subscribed yet
-        let _ = self.fanout.send(directive.clone());
-        directive
+        let _ = self.fanout.send(directive);
+    }
+
+    /// Replaces the history with `records` (oldest first, as stored) and continues the
+    /// sequence after `max_stored` (if any history was stored).
+    pub fn restore(&mut self, records: Vec<DirectiveRecord>, max_stored: Option<u64>) {
+        self.records = records.into();
+        while self.records.len() > self.capacity {
+            self.records.pop_front();
+        }
+        if let Some(max) = max_stored {
+            self.next_sequence = max.saturating_add(1);
+        }
+    }
+
+    /// Ends every live subscription (this instance no longer decides): subscribers reconnect,
+    /// to the instance that holds the lease.
+    pub fn close_subscribers(&mut self) {
+        self.fanout = broadcast::channel(FANOUT_CAPACITY).0;
+    }
+
+    /// The next sequence number to be issued.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// Whether `new` is already in force, so issuing it again would act twice: a HALT_ENTRIES
+    /// while the newest gate is a HALT_ENTRIES, or a drawdown-limit cut when one was issued
+    /// since the newest RESUME (the breach it belongs to has not ended).
+    pub fn already_in_force(&self, new: &NewDirective) -> bool {
+        let newest_gate = self
+            .records
+            .iter()
+            .rev()
+            .map(|r| &r.directive)
+            .find(|d| !d.is_cut());
+        if new.kind == DirectiveKind::HaltEntries {
+            return newest_gate.is_some_and(|g| g.kind == DirectiveKind::HaltEntries);
+        }
+        if new.drawdown_limit {
+            let resumed_at = self
+                .records
+                .iter()
+                .rev()
+                .map(|r| &r.directive)
+                .find(|d| d.kind == DirectiveKind::Resume)
+                .map_or(0, |d| d.sequence);
+            return self
+                .records
+                .iter()
+                .any(|r| r.directive.drawdown_limit && r.directive.sequence > resumed_at);
+        }
+        false
     }
 
     pub fn last(&self) -> Option<&Directive> {
@@ -171,6 +234,11 @@ impl DirectiveLog {
         (replay, self.fanout.subscribe())
     }
 
+    /// The live feed of directives recorded from now on.
+    pub fn live(&self) -> broadcast::Receiver<Directive> {
+        self.fanout.subscribe()
+    }
+
     /// Records an acknowledgement; `false` if the id is unknown (or evicted).
     pub fn ack(&mut self, id: &str, ack: Ack) -> bool {
         match self.records.iter_mut().find(|r| r.directive.id == id) {
@@ -192,6 +260,20 @@ impl DirectiveLog {
             .iter()
             .rev()
             .filter(move |r| before.is_none_or(|b| r.directive.sequence < b) && keep(&r.directive))
+    }
+}
+
+fn drafted(new: NewDirective, sequence: u64, now: DateTime<Utc>) -> Directive {
+    Directive {
+        id: new_id(),
+        sequence,
+        kind: new.kind,
+        reduce_fraction: new.reduce_fraction,
+        reason: new.reason,
+        tier: new.tier,
+        issued_at: now,
+        expires_at: new.expires_at,
+        drawdown_limit: new.drawdown_limit,
     }
 }
 

@@ -202,7 +202,10 @@ async fn refresh<S: AccountSource>(
         if let Some(coverage) = metrics.futures_coverage {
             span.record("coverage", tracing::field::display(coverage.round_dp(4)));
         }
-        core.apply_account(metrics, now);
+        if let Err(error) = core.apply_account(metrics, now).await {
+            // not stored, not issued: the next snapshot decides again
+            tracing::error!(%error, "account snapshot not applied");
+        }
         if let Some(tier) = core.lock().monitor.tier() {
             span.record("tier", tracing::field::debug(tier));
         }

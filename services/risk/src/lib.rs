@@ -5,7 +5,12 @@
 //! rolling drawdown latch on equity snapshots it persists every `risk_service.
 //! snapshot_interval_secs` ([`snapshots`]), and publishes directives with ids and sequence
 //! numbers ([`directives`]) on StreamDirectives. Health is NOT_SERVING until the database is
-//! migrated and the gateway has answered once.
+//! migrated, this instance holds the writer lease and the gateway has answered once.
+//!
+//! One writer per account: a PostgreSQL advisory lock (fff-store `Lease`) plus a fencing epoch
+//! (`lease_fences`). Directives, their acks, the monitor's latched tiers and approvals are
+//! stored before they take effect ([`state`]) and reloaded at each lease term's start, so a
+//! restart continues the sequence and does not cut a tier it already cut.
 //!
 //! The binary is a thin shim over [`run`]; tests call it with a port-0 listener and a oneshot
 //! shutdown.
@@ -17,6 +22,7 @@ mod convert;
 pub mod directives;
 pub mod feed;
 pub mod monitor;
+mod persist;
 mod service;
 pub mod snapshots;
 pub mod state;
@@ -38,7 +44,7 @@ pub use service::RiskService;
 
 use crate::approvals::Approvals;
 use crate::directives::DirectiveLog;
-use crate::feed::{FeedSettings, GatewaySource, follow_account};
+use crate::feed::{AccountSource, FeedSettings, GatewaySource, follow_account};
 use crate::monitor::RiskMonitor;
 use crate::state::RiskCore;
 
@@ -53,6 +59,22 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let gateway = GatewaySource::new(
+        channel(&context.config.services.gateway)
+            .context("services.gateway is not a valid endpoint")?,
+        ClientInterceptor::new(context.auth_token.as_ref())?,
+    );
+    run_with_source(context, gateway, listener, shutdown).await
+}
+
+/// [`run`] with the account read from `source` instead of the configured gateway (tests).
+#[doc(hidden)]
+pub async fn run_with_source<S: AccountSource + Clone>(
+    context: RoleContext,
+    source: S,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let config = &context.config;
     let settings = &config.risk_service;
     let now = Utc::now();
@@ -62,10 +84,8 @@ pub async fn run(
         chrono::Duration::seconds(i64::try_from(settings.directive_ttl_secs).unwrap_or(i64::MAX)),
     )
     .context("invalid [capital]/[risk] parameters for the capital model")?;
-    let log = DirectiveLog::new(
-        now,
-        usize::try_from(settings.directive_history).unwrap_or(usize::MAX),
-    );
+    let history = usize::try_from(settings.directive_history).unwrap_or(usize::MAX);
+    let log = DirectiveLog::new(now, history);
     // entries need account data no older than ten polls (at least 10 s)
     let max_data_age = chrono::Duration::milliseconds(
         i64::try_from(settings.account_poll_ms.saturating_mul(10)).unwrap_or(i64::MAX),
@@ -75,20 +95,6 @@ pub async fn run(
         chrono::Duration::seconds(i64::try_from(settings.approval_ttl_secs).unwrap_or(i64::MAX)),
         max_data_age,
     );
-    let core = Arc::new(RiskCore::new(monitor, log, approvals));
-    fff_alerts::install(&config.alerts, "risk");
-
-    let mut server = GrpcServer::new("risk", &config.server)
-        .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
-        .add_service(
-            RiskServer::new(RiskService::new(core.clone())),
-            MUTATING_METHODS,
-        );
-    if let Some(token) = context.auth_token.clone() {
-        server = server.auth_token(token);
-    } else {
-        tracing::warn!("no auth token configured: mutating RPCs are refused");
-    }
 
     // This role persists; it is not ready until the schema is migrated.
     let url = context
@@ -103,67 +109,129 @@ pub async fn run(
         .migrate()
         .await
         .context("cannot apply database migrations")?;
-    let seeded = snapshots::seed_from_store(&store, &core, config.risk.drawdown_window_days, now)
-        .await
-        .context("cannot read equity history")?;
-    tracing::info!(
-        snapshots = seeded,
-        "database migrated, drawdown history loaded"
-    );
+    tracing::info!("database migrated");
+    let core = Arc::new(RiskCore::persistent(monitor, log, approvals, store.clone()));
+    fff_alerts::install(&config.alerts, "risk");
 
-    let gateway = GatewaySource::new(
-        channel(&config.services.gateway).context("services.gateway is not a valid endpoint")?,
-        ClientInterceptor::new(context.auth_token.as_ref())?,
-    );
-    let settings = FeedSettings {
-        poll: Duration::from_millis(settings.account_poll_ms),
-        reconnect_initial: Duration::from_millis(settings.reconnect_initial_ms),
-        reconnect_max: Duration::from_millis(settings.reconnect_max_ms),
+    let mut server = GrpcServer::new("risk", &config.server)
+        .file_descriptor_set(fff_proto::FILE_DESCRIPTOR_SET)
+        .add_service(
+            RiskServer::new(RiskService::new(core.clone())),
+            MUTATING_METHODS,
+        );
+    if let Some(token) = context.auth_token.clone() {
+        server = server.auth_token(token);
+    } else {
+        tracing::warn!("no auth token configured: mutating RPCs are refused");
+    }
+
+    let term = Term {
+        store,
+        core,
+        source,
+        health: server.health(),
+        feed: FeedSettings {
+            poll: Duration::from_millis(settings.account_poll_ms),
+            reconnect_initial: Duration::from_millis(settings.reconnect_initial_ms),
+            reconnect_max: Duration::from_millis(settings.reconnect_max_ms),
+        },
+        snapshot_every: Duration::from_secs(settings.snapshot_interval_secs),
+        history,
+        window_days: config.risk.drawdown_window_days,
     };
-    let snapshot_every = Duration::from_secs(config.risk_service.snapshot_interval_secs);
-    let health = server.health();
-    let lease_options = store.connect_options();
-    // One writer: the feed (which decides tiers and emits directives) and the equity writer
-    // run only while this instance holds the lease; a second instance stays NOT_SERVING.
-    let keeper = tokio::spawn(async move {
-        let mut lost_before = false;
-        loop {
-            let waiting = std::time::Instant::now();
-            let mut lease =
-                fff_store::Lease::acquire(&lease_options, LEASE, LEASE_CHECK_EVERY).await;
-            tracing::info!(lease = LEASE, "writer lease acquired");
-            alerts::lease_acquired(LEASE, waiting.elapsed(), lost_before);
-            let feed = tokio::spawn(follow_account(
-                gateway.clone(),
-                core.clone(),
-                health.clone(),
-                settings,
-            ));
-            let writer = tokio::spawn(snapshots::snapshot_loop(
-                store.clone(),
-                core.clone(),
-                snapshot_every,
-            ));
-            while lease.alive(LEASE_CHECK_EVERY).await {
-                tokio::time::sleep(LEASE_CHECK_EVERY).await;
-            }
-            feed.abort();
-            writer.abort();
-            health.set_not_serving().await;
-            tracing::error!(
-                lease = LEASE,
-                "writer lease lost: stopped deciding until it is held again"
-            );
-            alerts::lease_lost(LEASE);
-            lost_before = true;
-        }
-    });
+    // NOT_SERVING (and nothing decided, approved or acknowledged) until this instance holds
+    // the writer lease and the gateway has answered
+    term.health.set_not_serving().await;
+    let keeper = tokio::spawn(hold_lease_and_decide(term));
 
     tracing::info!(addr = %listener.local_addr()?, gateway = %config.services.gateway, "risk starting");
     let result = server.serve(listener, shutdown).await;
+    // dropping the lease session releases the lock for a standby instance
     keeper.abort();
+    let _ = keeper.await;
     // alerts raised just before the shutdown still go out (bounded)
     fff_alerts::flush(Duration::from_secs(3)).await;
     result?;
     Ok(())
+}
+
+/// What a lease term runs.
+struct Term<S> {
+    store: Store,
+    core: Arc<RiskCore>,
+    source: S,
+    health: fff_runtime::grpc::HealthHandle,
+    feed: FeedSettings,
+    snapshot_every: Duration,
+    history: usize,
+    window_days: u32,
+}
+
+/// One writer per account (the lease is a lock in the account's database): waits for the
+/// lease, starts a term (new fencing epoch, state reloaded from PostgreSQL), runs the feed
+/// (which decides tiers and issues directives) and the equity writer while the lease is held;
+/// on losing it ends the term before anything else (nothing more is decided, approved or
+/// acknowledged), reports NOT_SERVING and waits for the lease again.
+async fn hold_lease_and_decide<S: AccountSource + Clone>(term: Term<S>) {
+    let options = term.store.connect_options();
+    let holder = format!("fff risk pid {}", std::process::id());
+    let mut lost_before = false;
+    loop {
+        let waiting = std::time::Instant::now();
+        let mut lease = fff_store::Lease::acquire(&options, LEASE, LEASE_CHECK_EVERY).await;
+        let now = Utc::now();
+        let started = match term.store.advance_fence(LEASE, &holder, now).await {
+            Ok(fence) => {
+                let epoch = fence.epoch;
+                term.core
+                    .start_term(fence, term.history, term.window_days, now)
+                    .await
+                    .map(|issued| (epoch, issued.len()))
+            }
+            Err(error) => Err(error.into()),
+        };
+        let (epoch, restored) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                term.core.end_term();
+                tracing::error!(%error, "risk state not restored; lease released, retrying");
+                drop(lease);
+                tokio::time::sleep(LEASE_CHECK_EVERY).await;
+                continue;
+            }
+        };
+        tracing::info!(
+            lease = LEASE,
+            epoch,
+            restored_directives = restored,
+            "writer lease acquired, state restored"
+        );
+        alerts::lease_acquired(LEASE, waiting.elapsed(), lost_before);
+        let feed = tokio::spawn(follow_account(
+            term.source.clone(),
+            term.core.clone(),
+            term.health.clone(),
+            term.feed,
+        ));
+        let writer = tokio::spawn(snapshots::snapshot_loop(
+            term.store.clone(),
+            term.core.clone(),
+            term.snapshot_every,
+        ));
+        while lease.alive(LEASE_CHECK_EVERY).await && term.core.is_leased() {
+            tokio::time::sleep(LEASE_CHECK_EVERY).await;
+        }
+        // first: nothing more is decided, approved or acknowledged
+        term.core.end_term();
+        feed.abort();
+        writer.abort();
+        term.health.set_not_serving().await;
+        tracing::error!(
+            lease = LEASE,
+            "writer lease lost: stopped deciding until it is held again"
+        );
+        alerts::lease_lost(LEASE);
+        lost_before = true;
+        drop(lease);
+    }
 }

@@ -32,7 +32,7 @@ use crate::account::AccountMetrics;
 use crate::directives::NewDirective;
 
 /// Risk state between observations.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RiskMonitor {
     params: RiskParams,
     cross_params: RiskParams,
@@ -48,6 +48,18 @@ pub struct RiskMonitor {
     metrics: Option<AccountMetrics>,
     /// Expiry of the newest cut directive, if one is standing.
     cut_expires: Option<DateTime<Utc>>,
+}
+
+/// What the margin side has latched and acted on: the tiers (with their hysteresis) and the
+/// expiry of the standing margin cut. Persisted on every change, restored at a lease term's
+/// start, so a restart does not cut the same tier again (the drawdown latch is rebuilt from
+/// the equity snapshots instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latched {
+    pub tier: Option<MarginTier>,
+    pub futures_tier: Option<MarginTier>,
+    pub cross_tier: Option<MarginTier>,
+    pub cut_expires: Option<DateTime<Utc>>,
 }
 
 /// Everything GetRiskState reports besides the last directive.
@@ -110,6 +122,25 @@ impl RiskMonitor {
 
     pub fn tier(&self) -> Option<MarginTier> {
         self.tier
+    }
+
+    /// The latched margin state, for persistence.
+    pub fn latched(&self) -> Latched {
+        Latched {
+            tier: self.tier,
+            futures_tier: self.futures.current(),
+            cross_tier: self.cross.current(),
+            cut_expires: self.cut_expires,
+        }
+    }
+
+    /// Puts back a latched margin state (after a restart, or when a decision could not be
+    /// persisted): the next observation compares against these tiers, with their hysteresis.
+    pub fn restore_latched(&mut self, latched: Latched) {
+        self.tier = latched.tier;
+        self.futures = tracker_at(latched.futures_tier, &self.params);
+        self.cross = tracker_at(latched.cross_tier, &self.cross_params);
+        self.cut_expires = latched.cut_expires;
     }
 
     /// Replays persisted equity samples (oldest first) so the peak, the halt latch and a drawdown
@@ -453,6 +484,21 @@ impl RiskMonitor {
             _ => Some((key.0, key.1, drawdown)),
         };
     }
+}
+
+/// A tracker whose current tier is `tier`: fed the ratio at the tier's upper boundary
+/// (boundaries belong to the more severe tier), which a fresh tracker takes as it is.
+fn tracker_at(tier: Option<MarginTier>, params: &RiskParams) -> TierTracker {
+    let mut tracker = TierTracker::new();
+    let ratio = match tier {
+        None => return tracker,
+        Some(MarginTier::Green) => params.green_above.saturating_add(Decimal::ONE),
+        Some(MarginTier::Yellow) => params.green_above,
+        Some(MarginTier::Orange) => params.reduce_above,
+        Some(MarginTier::Red) => params.deleverage_above,
+    };
+    tracker.observe(ratio, params);
+    tracker
 }
 
 /// The account figures as Prometheus gauges (statistics: f64 is fine here).

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::approvals::ApprovalRequest;
 use crate::convert;
 use crate::directives::{Ack, Directive};
-use crate::state::RiskCore;
+use crate::state::{CoreError, ListQuery, RiskCore};
 
 /// Server-streaming response type shared by the streaming RPCs.
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -68,9 +68,28 @@ impl Risk for RiskService {
         request: Request<pb::StreamDirectivesRequest>,
     ) -> Result<Response<Self::StreamDirectivesStream>, Status> {
         let after = request.into_inner().after_sequence;
-        let (replay, live) = self.core.lock().log.subscribe(after, Utc::now());
+        if !self.core.is_leased() {
+            return Err(status(&CoreError::NotLeased));
+        }
+        // the live feed first, then the history: nothing falls between them
+        let (standing, live) = {
+            let inner = self.core.lock();
+            let standing = if after == 0 {
+                inner.log.standing(Utc::now())
+            } else {
+                Vec::new()
+            };
+            (standing, inner.log.live())
+        };
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(forward_directives(self.core.clone(), replay, live, tx));
+        let history_from = (after > 0).then_some(after);
+        tokio::spawn(forward_directives(
+            self.core.clone(),
+            standing,
+            history_from,
+            live,
+            tx,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
@@ -103,24 +122,24 @@ impl Risk for RiskService {
                 FieldError::invalid("page_token", "not a token from a previous response")
             })?)
         };
-        let inner = self.core.lock();
-        let mut page: Vec<pb::DirectiveRecord> = Vec::new();
+        let query = ListQuery {
+            before,
+            kinds,
+            start,
+            end,
+            // one more than asked: tells whether a next page exists
+            limit: page_size.saturating_add(1),
+        };
+        let mut records = self.core.list(&query).await.map_err(|e| status(&e))?;
         let mut next_page_token = String::new();
-        let matching = inner.log.newest_first(before, |d| {
-            start.is_none_or(|s| d.issued_at >= s)
-                && end.is_none_or(|e| d.issued_at < e)
-                && (kinds.is_empty() || kinds.contains(&d.kind))
-        });
-        for record in matching {
-            if page.len() == page_size {
-                // the last record returned is the cursor: the next page starts below it
-                if let Some(last) = page.last().and_then(|r| r.directive.as_ref()) {
-                    next_page_token = last.sequence.to_string();
-                }
-                break;
+        if records.len() > page_size {
+            records.truncate(page_size);
+            // the last record returned is the cursor: the next page starts below it
+            if let Some(last) = records.last() {
+                next_page_token = last.directive.sequence.to_string();
             }
-            page.push(convert::record(record));
         }
+        let page: Vec<pb::DirectiveRecord> = records.iter().map(convert::record).collect();
         Ok(Response::new(pb::ListDirectivesResponse {
             directives: page,
             next_page_token,
@@ -146,9 +165,14 @@ impl Risk for RiskService {
             detail: request.detail,
             acked_at: Utc::now(),
         };
-        if !self.core.lock().log.ack(&request.directive_id, ack) {
+        let known = self
+            .core
+            .ack(&request.directive_id, ack)
+            .await
+            .map_err(|e| status(&e))?;
+        if !known {
             return Err(Status::not_found(format!(
-                "directive {} is unknown (issued before this process started or evicted)",
+                "directive {} is unknown",
                 request.directive_id
             )));
         }
@@ -161,13 +185,31 @@ impl Risk for RiskService {
         request: Request<pb::RequestApprovalRequest>,
     ) -> Result<Response<pb::RequestApprovalResponse>, Status> {
         let request = approval_request(request.into_inner())?;
-        let now = Utc::now();
-        let mut inner = self.core.lock();
-        let inner = &mut *inner;
-        let approval = inner.approvals.decide(&request, &inner.monitor, now);
+        let approval = self
+            .core
+            .approve(&request, Utc::now())
+            .await
+            .map_err(|e| status(&e))?;
         Ok(Response::new(pb::RequestApprovalResponse {
             approval: Some(convert::approval(&approval)),
         }))
+    }
+}
+
+/// The closed mapping of state errors to gRPC codes; internals are logged, not sent.
+fn status(error: &CoreError) -> Status {
+    match error {
+        CoreError::NotLeased => Status::unavailable(
+            "this risk instance does not hold the writer lease: another instance decides",
+        ),
+        CoreError::Store(inner) => {
+            tracing::error!(error = %inner, "risk state store failed");
+            Status::unavailable("risk state store unavailable")
+        }
+        CoreError::Corrupt(detail) => {
+            tracing::error!(%detail, "risk state unreadable");
+            Status::internal("risk state unreadable")
+        }
     }
 }
 
@@ -196,17 +238,28 @@ fn approval_request(request: pb::RequestApprovalRequest) -> Result<ApprovalReque
     })
 }
 
-/// Sends the replay, then live directives; a lagging subscriber is caught up from history.
+/// History pages read at a time when replaying or catching up.
+const HISTORY_PAGE: usize = 500;
+
+/// Sends the standing directives or the history after `history_from`, then live directives; a
+/// lagging subscriber is caught up from history.
 async fn forward_directives(
     core: Arc<RiskCore>,
-    replay: Vec<Directive>,
+    standing: Vec<Directive>,
+    history_from: Option<u64>,
     mut live: broadcast::Receiver<Directive>,
     tx: mpsc::Sender<Result<pb::StreamDirectivesResponse, Status>>,
 ) {
     let mut last_sent = 0;
-    for directive in replay {
+    for directive in standing {
         last_sent = directive.sequence;
         if send(&tx, &directive, true).await.is_err() {
+            return;
+        }
+    }
+    if let Some(after) = history_from {
+        last_sent = after;
+        if send_history(&core, &tx, &mut last_sent).await.is_err() {
             return;
         }
     }
@@ -223,24 +276,47 @@ async fn forward_directives(
                     skipped,
                     "directive subscriber lagged, resending from history"
                 );
-                let missed = core.lock().log.after(last_sent);
-                for directive in missed {
-                    last_sent = directive.sequence;
-                    if send(&tx, &directive, true).await.is_err() {
-                        return;
-                    }
+                if send_history(&core, &tx, &mut last_sent).await.is_err() {
+                    return;
                 }
                 continue;
             }
+            // the lease term ended: the subscriber reconnects to the holder
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        // the replay may already hold directives issued between subscribe and spawn
+        // the history may already hold directives issued after the subscription
         if directive.sequence <= last_sent {
             continue;
         }
         last_sent = directive.sequence;
         if send(&tx, &directive, false).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Sends every stored directive after `last_sent`, page by page; a read failure ends the
+/// stream with its status (the subscriber reconnects with its last sequence).
+async fn send_history(
+    core: &RiskCore,
+    tx: &mpsc::Sender<Result<pb::StreamDirectivesResponse, Status>>,
+    last_sent: &mut u64,
+) -> Result<(), ()> {
+    loop {
+        let page = match core.history_after(*last_sent, HISTORY_PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                let _ = tx.send(Err(status(&error))).await;
+                return Err(());
+            }
+        };
+        let full = page.len() == HISTORY_PAGE;
+        for directive in page {
+            *last_sent = directive.sequence;
+            send(tx, &directive, true).await?;
+        }
+        if !full {
+            return Ok(());
         }
     }
 }
@@ -298,15 +374,18 @@ mod tests {
     async fn list_pages_newest_first_and_filters_kinds() {
         let (service, core) = service();
         let now = Utc::now();
-        let issued = core.issue(
-            vec![
-                new(DirectiveKind::HaltEntries),
-                new(DirectiveKind::CloseAll),
-                new(DirectiveKind::Resume),
-                new(DirectiveKind::CloseAll),
-            ],
-            now,
-        );
+        let issued = core
+            .issue(
+                vec![
+                    new(DirectiveKind::HaltEntries),
+                    new(DirectiveKind::CloseAll),
+                    new(DirectiveKind::Resume),
+                    new(DirectiveKind::CloseAll),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
         let page = |token: String, kinds: Vec<i32>| pb::ListDirectivesRequest {
             page_size: 2,
             page_token: token,
@@ -367,7 +446,9 @@ mod tests {
         core.issue(
             vec![new(DirectiveKind::Reduce), new(DirectiveKind::HaltEntries)],
             now,
-        );
+        )
+        .await
+        .unwrap();
         let mut stream = service
             .stream_directives(Request::new(pb::StreamDirectivesRequest {
                 after_sequence: 0,
@@ -380,7 +461,10 @@ mod tests {
         assert_eq!(first.directive.unwrap().kind(), DirectiveKind::Reduce);
         let second = stream.next().await.unwrap().unwrap();
         assert_eq!(second.directive.unwrap().kind(), DirectiveKind::HaltEntries);
-        let live = core.issue(vec![new(DirectiveKind::CloseAll)], now);
+        let live = core
+            .issue(vec![new(DirectiveKind::CloseAll)], now)
+            .await
+            .unwrap();
         let third = stream.next().await.unwrap().unwrap();
         assert!(!third.replayed);
         assert_eq!(third.directive.unwrap().sequence, live[0].sequence);
@@ -397,21 +481,29 @@ mod tests {
             .await
             .unwrap()
             .into_inner();
-        core.apply_equity(t, rust_decimal_macros::dec!(100000), None);
+        core.apply_equity(t, rust_decimal_macros::dec!(100000), None)
+            .await
+            .unwrap();
         // straight to 6 %: the halt, then the breach's cut
-        let issued = core.apply_equity(
-            t + Duration::minutes(1),
-            rust_decimal_macros::dec!(94000),
-            None,
-        );
+        let issued = core
+            .apply_equity(
+                t + Duration::minutes(1),
+                rust_decimal_macros::dec!(94000),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(issued.len(), 2);
         // later samples in the same breach issue nothing
         for minutes in 2..5 {
-            let more = core.apply_equity(
-                t + Duration::minutes(minutes),
-                rust_decimal_macros::dec!(94500),
-                None,
-            );
+            let more = core
+                .apply_equity(
+                    t + Duration::minutes(minutes),
+                    rust_decimal_macros::dec!(94500),
+                    None,
+                )
+                .await
+                .unwrap();
             assert!(more.is_empty());
         }
         let halt = stream.next().await.unwrap().unwrap().directive.unwrap();

@@ -1,5 +1,5 @@
 //! Equity snapshots: written to PostgreSQL on a schedule, fed to the drawdown latch, and read
-//! back at start so a restart keeps the month's peak.
+//! back at each lease term's start so a restart keeps the month's peak.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,28 +12,20 @@ use tokio::time::MissedTickBehavior;
 use crate::account::AccountMetrics;
 use crate::state::RiskCore;
 
-/// Replays the rolling window's snapshots into the monitor; issues HALT_ENTRIES if the history
-/// leaves entries halted (and CLOSE_ALL if it leaves a `close_all` drawdown breach in progress).
-pub async fn seed_from_store(
+/// The rolling window's equity samples (oldest first) and this month's largest drawdown, for
+/// the drawdown latch at a lease term's start.
+pub async fn load_equity(
     store: &Store,
-    core: &RiskCore,
     window_days: u32,
     now: DateTime<Utc>,
-) -> Result<usize, fff_store::StoreError> {
+) -> Result<(Vec<(DateTime<Utc>, Decimal)>, Option<Decimal>), fff_store::StoreError> {
     let from = now - chrono::Duration::days(i64::from(window_days));
     let rows = store.list_equity_snapshots(from, now).await?;
     let month_max = month_max_drawdown(store, now).await?;
-    let count = rows.len();
-    let mut inner = core.lock();
-    let restored = inner
-        .monitor
-        .seed_equity(rows.iter().map(|r| (r.taken_at, r.total_equity)));
-    if let Some(max) = month_max {
-        inner.monitor.set_month_max(now, max);
-    }
-    drop(inner);
-    core.issue(restored, now);
-    Ok(count)
+    Ok((
+        rows.iter().map(|r| (r.taken_at, r.total_equity)).collect(),
+        month_max,
+    ))
 }
 
 /// Writes a snapshot every `interval` from the latest account data.
@@ -92,7 +84,13 @@ async fn persist(
             tracing::warn!(%error, "monthly drawdown not read");
             None
         });
-    core.apply_equity(now, metrics.total_equity, month_max);
+    if let Err(error) = core
+        .apply_equity(now, metrics.total_equity, month_max)
+        .await
+    {
+        // the sample is stored and replayed at the next term's start
+        tracing::error!(%error, "equity sample not applied");
+    }
     tracing::debug!(equity = %metrics.total_equity, "equity snapshot written");
     Ok(())
 }
