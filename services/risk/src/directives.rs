@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use fff_core::MarginTier;
 use fff_proto::fff::risk::v1::{DirectiveKind, DirectiveOutcome};
 use rust_decimal::Decimal;
@@ -263,7 +263,10 @@ impl DirectiveLog {
     }
 }
 
+/// Times are kept to the microsecond, as PostgreSQL stores them, so a directive sent live and
+/// the same one replayed from the table are equal.
 fn drafted(new: NewDirective, sequence: u64, now: DateTime<Utc>) -> Directive {
+    let now = now.trunc_subsecs(6);
     Directive {
         id: new_id(),
         sequence,
@@ -272,7 +275,7 @@ fn drafted(new: NewDirective, sequence: u64, now: DateTime<Utc>) -> Directive {
         reason: new.reason,
         tier: new.tier,
         issued_at: now,
-        expires_at: new.expires_at,
+        expires_at: new.expires_at.map(|at| at.trunc_subsecs(6)),
         drawdown_limit: new.drawdown_limit,
     }
 }

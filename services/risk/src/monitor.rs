@@ -899,4 +899,41 @@ mod tests {
         assert_eq!(view.utilization, None);
         assert_eq!(view.capital.map(|c| c.total()), Some(dec!(61500)));
     }
+
+    #[test]
+    fn a_restored_latched_state_keeps_the_tiers_and_their_hysteresis() {
+        let t = Utc::now();
+        for tier in [
+            MarginTier::Green,
+            MarginTier::Yellow,
+            MarginTier::Orange,
+            MarginTier::Red,
+        ] {
+            let latched = Latched {
+                tier: Some(tier),
+                futures_tier: Some(tier),
+                cross_tier: Some(tier),
+                cut_expires: Some(t),
+            };
+            let mut m = monitor();
+            m.restore_latched(latched);
+            assert_eq!(m.latched(), latched);
+        }
+        let mut m = monitor();
+        m.restore_latched(Latched::default());
+        assert_eq!(m.latched(), Latched::default());
+        // restored Orange, coverage 3.2 is within the hysteresis above 3: no change, no cut
+        let mut m = monitor();
+        m.restore_latched(Latched {
+            tier: Some(MarginTier::Orange),
+            futures_tier: Some(MarginTier::Orange),
+            cross_tier: None,
+            cut_expires: Some(t + Duration::seconds(60)),
+        });
+        assert!(
+            m.observe_account(metrics(Some(dec!(3.2)), None), t)
+                .is_empty()
+        );
+        assert_eq!(m.tier(), Some(MarginTier::Orange));
+    }
 }

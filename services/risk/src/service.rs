@@ -163,7 +163,8 @@ impl Risk for RiskService {
         let ack = Ack {
             outcome,
             detail: request.detail,
-            acked_at: Utc::now(),
+            // PostgreSQL keeps microseconds
+            acked_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
         };
         let known = self
             .core
