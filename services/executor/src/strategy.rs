@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fff_core::{
-    Allocation, CapitalModel, CarryPosition, Direction, SwitchCosts, Symbol, allocate,
+    Allocation, CapitalModel, CarryPosition, Direction, SwitchCosts, Symbol, allocate, held_carry,
     plan_turnover,
 };
 use fff_proto::fff::common::v1 as common;
@@ -38,11 +38,6 @@ const ENTRY_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
 const EXIT_COST: Decimal = Decimal::from_parts(2, 0, 0, false, 3);
 /// Carry is an APR; a replacement must pay for itself within a week.
 const HORIZON_YEARS: Decimal = Decimal::from_parts(192, 0, 0, false, 4);
-/// The carry given to a held pair the scanner does not rank at its held direction when it is
-/// weighed against entrants: [`fff_core::turnover::switch_pays`] never finds a switch from it worth its
-/// cost, so [`plan_turnover`] keeps it in the slot of the weakest entrant instead of closing
-/// it. Exits on a (predicted) reversal or negative carry are the rebalancer's.
-const NOT_REPLACEABLE: Decimal = Decimal::MAX;
 /// Re-plan at least this often even without new snapshots (equity moves).
 const REPLAN_EVERY: Duration = Duration::from_secs(5);
 /// Equity read from the gateway is reused this long: snapshots may arrive every second and
@@ -144,8 +139,9 @@ pub fn plan(
             // A held pair the scanner no longer ranks, or ranks the other way, is a predicted
             // reversal: whether to exit is the rebalancer's call (its persistence and
             // cheaper-to-hold checks), not the strategy's. It is never replaceable here
-            // (see `NOT_REPLACEABLE`); it keeps the slot of the weakest entrant.
-            let carry = ranked_as_held(p).map_or(NOT_REPLACEABLE, |c| c.carry);
+            // (`fff_core::held_carry`, the backtester's rule too); it keeps the slot of the
+            // weakest entrant.
+            let carry = held_carry(ranked_as_held(p).map(|c| c.carry));
             Some(CarryPosition {
                 symbol,
                 notional: p.target_notional,
