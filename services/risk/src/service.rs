@@ -68,12 +68,13 @@ impl Risk for RiskService {
         request: Request<pb::StreamDirectivesRequest>,
     ) -> Result<Response<Self::StreamDirectivesStream>, Status> {
         let after = request.into_inner().after_sequence;
-        if !self.core.is_leased() {
-            return Err(status(&CoreError::NotLeased));
-        }
         // the live feed first, then the history: nothing falls between them
         let (standing, live) = {
             let inner = self.core.lock();
+            // checked under the state lock: a term that ends later closes this feed
+            if !self.core.is_leased() {
+                return Err(status(&CoreError::NotLeased));
+            }
             let standing = if after == 0 {
                 inner.log.standing(Utc::now())
             } else {
