@@ -235,7 +235,7 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
     );
     assert!(with_ratio >= 1);
 
-    // a restarted risk keeps the peak (from PostgreSQL) and sequences keep increasing
+    // a restarted risk keeps the peak (from PostgreSQL)
     drop(directives);
     drop(risk_role);
     let risk_role = start_risk(
@@ -255,8 +255,10 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
         .await
         .unwrap()
         .into_inner();
+    // a restarted risk restores the cut it issued (from PostgreSQL) instead of cutting again
     let standing = expect_directive(&mut directives, DirectiveKind::CloseAll).await;
-    assert!(standing.sequence > close_all.sequence);
+    assert_eq!(standing.directive_id, close_all.directive_id);
+    assert_eq!(standing.sequence, close_all.sequence);
     let listed = client
         .list_directives(risk::ListDirectivesRequest::default())
         .await
