@@ -7,8 +7,8 @@
 //! The stream's funding and interest events carry no transaction id (Binance ACCOUNT_UPDATE,
 //! USER_LIABILITY_CHANGE), so they only trigger a poll; the poll also runs on a timer, which
 //! catches anything missed while disconnected. At start-up and after every interruption of the
-//! stream (a reconnect, or a Resync from the gateway) the poll also scans every order for fills
-//! the books lack; on the timer it scans live and recently changed positions' orders. Expected funding is `-signed perp qty x mark x rate` with the rate
+//! stream (a reconnect, or a Resync from the gateway) every order is checked for fills the books
+//! lack; every second, the orders of live and recently changed positions are. Expected funding is `-signed perp qty x mark x rate` with the rate
 //! and mark of that settlement (ListFundingRates); `amount - expected` is the discrepancy.
 
 use std::sync::Arc;
@@ -34,6 +34,9 @@ pub mod backfill;
 /// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare; the fill
 /// scan queries the venue only for orders with a gap, the interest poll weighs 1 a page.
 const INCOME_POLL: Duration = Duration::from_secs(30);
+/// The books are checked for fills they lack this often: a database read of the orders not yet
+/// known complete; the venue is asked only about an order with a gap.
+const FILL_SCAN: Duration = Duration::from_secs(1);
 /// Pokes arriving within this window after a poll are served by one more poll.
 const POKE_DEBOUNCE: Duration = Duration::from_millis(500);
 
@@ -69,12 +72,18 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
         tokio::spawn(async move {
             let mut cursor = None;
             let mut catch_up = backfill::Backfill::new();
+            let mut poll_due = true;
+            let mut last_poll = tokio::time::Instant::now();
             loop {
-                if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
-                    tracing::warn!(error = %err, "funding income poll failed");
-                }
-                if let Err(err) = catch_up.interest(&engine, &client).await {
-                    tracing::warn!(error = %err, "interest history poll failed");
+                if poll_due || last_poll.elapsed() >= INCOME_POLL {
+                    poll_due = false;
+                    last_poll = tokio::time::Instant::now();
+                    if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
+                        tracing::warn!(error = %err, "funding income poll failed");
+                    }
+                    if let Err(err) = catch_up.interest(&engine, &client).await {
+                        tracing::warn!(error = %err, "interest history poll failed");
+                    }
                 }
                 let scan = if interrupted.swap(false, Ordering::SeqCst) {
                     backfill::Scan::Full
@@ -92,8 +101,9 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
                     _ = poke_rx.recv() => {
                         tokio::time::sleep(POKE_DEBOUNCE).await;
                         while poke_rx.try_recv().is_ok() {}
+                        poll_due = true;
                     }
-                    () = tokio::time::sleep(INCOME_POLL) => {}
+                    () = tokio::time::sleep(FILL_SCAN) => {}
                 }
             }
         })

@@ -10,7 +10,7 @@
 //! - **interest**: every charge is booked from ListInterest (`interestHistory`), keyed by the
 //!   venue's txId; the stream's interest events carry no id and only trigger a poll.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -29,9 +29,9 @@ use crate::exchange::GatewayClientT;
 /// A scan that is not a full one looks at live positions and those changed this recently.
 const RECENT: Duration = Duration::from_secs(2 * 3600);
 /// An order changed this recently may still have its fills on the way from the stream.
-const STREAM_GRACE: Duration = Duration::from_secs(3);
+const STREAM_GRACE: Duration = Duration::from_secs(1);
 /// First retry delay of an order whose gap the venue's trades did not close (doubling, capped).
-const STUCK_RETRY: Duration = Duration::from_secs(30);
+const STUCK_RETRY: Duration = Duration::from_secs(5);
 const STUCK_RETRY_MAX: Duration = Duration::from_secs(30 * 60);
 /// The interest poll re-reads this much before the newest charge seen: a charge may be listed
 /// a little after the time it is dated.
@@ -48,6 +48,9 @@ pub struct Backfill {
     interest_cursor: Option<DateTime<Utc>>,
     /// Orders (by row id) whose gap stayed open: attempts made and the earliest next attempt.
     stuck: HashMap<i64, (u32, Instant)>,
+    /// Terminal orders whose fills are all booked: nothing can change them any more, so a scan
+    /// (one every second) does not read their fills again.
+    complete: HashSet<i64>,
 }
 
 impl Default for Backfill {
@@ -89,11 +92,12 @@ impl Backfill {
             stream_grace: STREAM_GRACE,
             interest_cursor: None,
             stuck: HashMap::new(),
+            complete: HashSet::new(),
         }
     }
 
     /// Orders with a fill gap, oldest first (skipping those retried too recently).
-    pub async fn gaps(&self, engine: &Engine, scan: Scan) -> Result<Vec<Gap>> {
+    pub async fn gaps(&mut self, engine: &Engine, scan: Scan) -> Result<Vec<Gap>> {
         let store = engine.store();
         let now = Utc::now();
         let recent = now - chrono::Duration::from_std(RECENT).unwrap_or_default();
@@ -113,6 +117,7 @@ impl Backfill {
             for order in store.list_position_orders(position.id).await? {
                 if order.executed_qty <= Decimal::ZERO
                     || order.exchange_order_id.is_none()
+                    || self.complete.contains(&order.id)
                     || order.updated_at > grace
                     || self
                         .stuck
@@ -129,6 +134,8 @@ impl Backfill {
                     .sum();
                 if booked < order.executed_qty {
                     gaps.push(Gap { order, booked });
+                } else if order.status.is_terminal() {
+                    self.complete.insert(order.id);
                 }
             }
         }
@@ -302,10 +309,8 @@ pub async fn book_interest(engine: &Engine, record: &gw::InterestRecord) -> Resu
         tracing::warn!(tx_id = %record.tx_id, "non-numeric interest txId skipped");
         return Ok(false);
     };
+    // a charge rounded to zero (a dust loan) is booked too: the table lists the venue's records
     let amount = dec("interest", &record.interest)?.abs();
-    if amount.is_zero() {
-        return Ok(false);
-    }
     let at = time(record.time.as_ref());
     let position = charged_position(engine, &record.asset, at).await?;
     let store = engine.store();
@@ -362,6 +367,7 @@ pub async fn book_interest(engine: &Engine, record: &gw::InterestRecord) -> Resu
         })
         .await?;
     if inserted.created
+        && !amount.is_zero()
         && let Some(position) = position
     {
         engine.emit_event(EngineEvent {

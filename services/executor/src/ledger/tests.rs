@@ -417,6 +417,8 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
     // newest first; the oldest is the legacy row's charge, the middle one has the same amount an
     // hour later (a charge of its own), the newest was charged while the executor was down
     *gateway.history.interest.lock().unwrap() = vec![
+        // a dust loan's charge rounded to nothing: listed by the venue, so booked as 0
+        charge("9004", "BTC", "0", t0 + 7200),
         charge("9003", "BTC", "0.0005", t0 + 7200),
         charge("9002", "BTC", "0.0004", t0 + 3600),
         charge("9001", "BTC", "0.0004", t0),
@@ -429,9 +431,8 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
         .clone();
     *gateway.history.trades.lock().unwrap() = vec![venue_trade(&spot, 801, "10")];
 
-    // the ledger's task books both at start-up (orders changed within the stream's grace are
-    // left to the next poll: let it pass)
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // the ledger's task books both soon after it starts (the fill once the order is past the
+    // stream's grace: the books are checked every second)
     let cancel = CancellationToken::new();
     let task = tokio::spawn(run(rig.engine.clone(), gateway.client(), cancel.clone()));
     let store = rig.store.clone();
@@ -439,7 +440,7 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
     let interest = fff_testkit::wait_for(Duration::from_secs(20), || async {
         let fills = store.list_order_fills(spot_id).await.ok()?;
         let rows = store.list_position_interest(position.id).await.ok()?;
-        (rows.len() == 3 && booked(&fills) == dec!(10)).then_some(rows)
+        (rows.len() == 4 && booked(&fills) == dec!(10)).then_some(rows)
     })
     .await;
     cancel.cancel();
@@ -455,7 +456,7 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
     let rows = interest.unwrap();
     let mut ids: Vec<i64> = rows.iter().map(|r| r.tx_id).collect();
     ids.sort();
-    assert_eq!(ids, vec![9002, 9003, 1_000_000_000_000_123]);
+    assert_eq!(ids, vec![9002, 9003, 9004, 1_000_000_000_000_123]);
     let newest = rows.iter().find(|r| r.tx_id == 9003).unwrap();
     assert_eq!(newest.amount, dec!(0.0005));
     assert_eq!(newest.interest_rate, Some(dec!(0.00004)));
@@ -476,6 +477,6 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
             .await
             .unwrap()
             .len(),
-        3
+        4
     );
 }
