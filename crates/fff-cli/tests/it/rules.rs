@@ -849,17 +849,50 @@ async fn a_reversal_lasting_one_settlement_is_held_through(rig: &Rig) -> Result<
         let instrument = rig.instrument(&position.symbol).await;
         candidates.push((interval_hours(&instrument), position, instrument));
     }
-    // the shortest funding interval: its settlements come soonest
-    candidates.sort_by_key(|(hours, position, _)| (*hours, position.symbol.clone()));
+    // The rule is about one settlement against a hedge its funding paid until then. The
+    // strategy keeps a hedge whose funding turned on its own (that exit is the rebalancer's,
+    // after its persistence), so a held hedge may already be against: hedges still paid
+    // first, then the shortest funding interval (its settlements come soonest).
+    let earns = |position: &ex::Position, instrument: &gw::Instrument| {
+        let rate = parse(&instrument.last_funding_rate);
+        match direction(position) {
+            Direction::PositiveCarry => rate > Decimal::ZERO,
+            Direction::NegativeCarry => rate < Decimal::ZERO,
+        }
+    };
+    candidates.sort_by_key(|(hours, position, instrument)| {
+        (
+            !earns(position, instrument),
+            *hours,
+            position.symbol.clone(),
+        )
+    });
     let (hours, position, instrument) = candidates.remove(0);
     let symbol = position.symbol.clone();
-    let original = parse(&instrument.last_funding_rate);
     // against the hedge, 0.04 % per 8 h: beyond no threshold that counts at once
     // (rebalance.reversal_predicted_threshold is 0.05 %)
     let against = Decimal::new(4, 4) * Decimal::from(hours) / Decimal::from(8);
-    let reversed = match direction(&position) {
-        Direction::PositiveCarry => -against,
-        Direction::NegativeCarry => against,
+    let (reversed, paying) = match direction(&position) {
+        Direction::PositiveCarry => (-against, against),
+        Direction::NegativeCarry => (against, -against),
+    };
+    let original = if earns(&position, &instrument) {
+        parse(&instrument.last_funding_rate)
+    } else {
+        // none is paid now: pay this one for a settlement first, so the reversal below is
+        // its first settlement against
+        let before = last_settlement(rig, &symbol).await;
+        rig.admin_post(
+            "funding",
+            json!({"symbol": symbol, "rate": paying.to_string()}),
+        )
+        .await;
+        let mut settled = next_settlement(rig, &symbol, before.0, hours).await;
+        if settled.1 != paying {
+            settled = next_settlement(rig, &symbol, settled.0, hours).await;
+        }
+        assert_eq!(settled.1, paying, "settled rate");
+        paying
     };
     let settled_before = last_settlement(rig, &symbol).await;
     rig.admin_post(
@@ -1109,18 +1142,7 @@ async fn a_red_tier_closes_every_hedge_in_exit_order(rig: &Rig) {
             // balance - notional * x = target * maint * (1 + x): coverage about 1.5, Red
             // below 2.0 and away from the venue's liquidation at 1.0
             let x = (balance - target * maint) / (notional + target * maint);
-            // A short perp's price can rise by any amount (the simulator moves up to +1000 %),
-            // a long's fall by less than 100 %. Once the wallet keeper has moved the free USDT
-            // into the futures wallet (`capital.transfer_below_coverage`, at its default) the
-            // shock that reaches Red again is larger than the first, not a different rule: it
-            // spends what the keeper can move, and then the tier stays Red.
-            let any_long = shocks.iter().any(|(_, short)| !short);
-            let most = if any_long {
-                Decimal::new(9, 1)
-            } else {
-                Decimal::from(9)
-            };
-            if x <= -Decimal::ONE || x >= most {
+            if x <= -Decimal::ONE || x >= Decimal::ONE {
                 // the held perps are too small against the futures wallet for any price move
                 // short of the venue's liquidation to reach Red: the rule is not shown
                 eprintln!("red tier: not reachable, shock {x} needed: {futures}");
