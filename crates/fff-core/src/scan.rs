@@ -241,10 +241,20 @@ impl<T: Ranked> Ranking<T> {
         let remaining = chunks[chunk].len();
         if remaining == 0 {
             chunks.remove(chunk);
-        } else if remaining < CHUNK_MIN && chunks.len() > 1 {
-            // merge with a neighbour (the next one, or the previous for the last chunk)
-            let first = chunk.min(chunks.len() - 2);
-            if chunks[first].len() + chunks[first + 1].len() <= CHUNK_MAX {
+        } else if remaining < CHUNK_MIN {
+            // merge with a neighbour it fits with, the next one first
+            let fits = |other: usize| {
+                chunks
+                    .get(other)
+                    .is_some_and(|c| c.len() + remaining <= CHUNK_MAX)
+            };
+            let neighbour = if fits(chunk + 1) {
+                Some(chunk + 1)
+            } else {
+                chunk.checked_sub(1).filter(|previous| fits(*previous))
+            };
+            if let Some(neighbour) = neighbour {
+                let first = chunk.min(neighbour);
                 let second = chunks.remove(first + 1);
                 Arc::make_mut(&mut chunks[first]).extend(second.iter().cloned());
             }
@@ -560,6 +570,39 @@ mod tests {
         let kept: Vec<PairEvaluation> = before.iter().map(|e| (**e).clone()).collect();
         assert_eq!(kept, before_order);
         assert_eq!(before.len(), size);
+    }
+
+    #[test]
+    fn chunks_split_when_full_and_merge_when_small() {
+        let params = PairSelectionParams::default();
+        let make = |i: usize| MarketSnapshot {
+            symbol: Symbol::parse(&format!("S{i}USDT")).unwrap(),
+            // each one above the last: every new symbol ranks first
+            funding_rate: rust_decimal::Decimal::new(300 + i as i64, 6),
+            volume_24h_usd: rust_decimal::Decimal::from(5_000_000_000u64),
+            ..fixtures::btc()
+        };
+        let mut incremental = IncrementalScan::new(&[], params.clone());
+        let mut latest = Vec::new();
+        for i in 0..400 {
+            latest.push(make(i));
+            incremental.update(&latest[i]);
+        }
+        assert_chunks(&incremental.ranking);
+        assert!(incremental.ranking.chunks.len() > 400 / CHUNK_MAX, "split");
+        assert_eq!(
+            incremental.evaluations().cloned().collect::<Vec<_>>(),
+            scan(&latest, &params)
+        );
+        for snapshot in latest.drain(..390) {
+            assert!(incremental.remove(&snapshot.symbol).is_some());
+        }
+        assert_chunks(&incremental.ranking);
+        assert_eq!(incremental.ranking.chunks.len(), 1, "merged back");
+        assert_eq!(
+            incremental.evaluations().cloned().collect::<Vec<_>>(),
+            scan(&latest, &params)
+        );
     }
 
     #[test]

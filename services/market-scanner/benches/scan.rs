@@ -5,6 +5,8 @@
 //!   - `decimal_baseline`: fff-core `qualify` plus the former all-Decimal score (copied below
 //!     from fff-core's test reference) and a sort: a full scan before `f64` scoring;
 //!   - `core_scan`: `fff_core::scan` (`f64` score);
+//!   - `part_qualify`, `part_score_f64`: fff-core `qualify` and the `f64` score of every
+//!     symbol, apart (where a scan's time goes);
 //!   - `core_incremental`: `IncrementalScan::new`, the same into the shared, chunked ranking
 //!     the service keeps;
 //!   - `engine_reload`: the service's universe refresh plus a forced cycle: gateway instruments
@@ -29,6 +31,7 @@ use chrono::Utc;
 use common::{HISTORY, book, loaded_engine, mark, universe};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fff_core::scan::IncrementalScan;
+use fff_core::score::Scorer;
 use fff_core::{
     Direction, MarketSnapshot, PairSelectionParams, Symbol, qualify, score::sample_stddev,
 };
@@ -235,6 +238,22 @@ fn full_scan(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("core_scan", size), |b| {
             b.iter(|| black_box(fff_core::scan(black_box(&snapshots), &params)));
+        });
+        // where a scan's time goes: the two halves of an evaluation, without ranking
+        group.bench_function(BenchmarkId::new("part_qualify", size), |b| {
+            b.iter(|| {
+                for snapshot in black_box(&snapshots) {
+                    black_box(qualify(snapshot, &params));
+                }
+            });
+        });
+        group.bench_function(BenchmarkId::new("part_score_f64", size), |b| {
+            let scorer = Scorer::new(&params);
+            b.iter(|| {
+                for snapshot in black_box(&snapshots) {
+                    black_box(scorer.score(snapshot));
+                }
+            });
         });
         group.bench_function(BenchmarkId::new("core_incremental", size), |b| {
             b.iter(|| black_box(IncrementalScan::new(black_box(&snapshots), params.clone())));

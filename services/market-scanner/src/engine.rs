@@ -479,6 +479,38 @@ mod tests {
     }
 
     #[test]
+    fn wire_form_is_cached_per_evaluation() {
+        let mut engine = engine();
+        engine.load_universe(&universe());
+        with_books(&mut engine);
+        let filter = crate::filter::Filter {
+            include_unqualified: true,
+            ..Default::default()
+        };
+        let wire = |cycle: &Cycle, symbol: &str| {
+            let snapshot = cycle.snapshot.to_proto(&filter);
+            let found = snapshot
+                .opportunities
+                .into_iter()
+                .find(|o| o.symbol == symbol);
+            found.unwrap()
+        };
+        let first = engine.cycle(Utc::now(), true).unwrap();
+        let before = wire(&first, "BTCUSDT");
+        assert_eq!((before.funding_rate.as_str(), before.rank), ("0.00001", 0));
+        let mut event = mark("BTCUSDT", "0.002", 1_800_000_000);
+        event.snapshot = false;
+        engine.apply(&event).unwrap();
+        let second = engine.cycle(Utc::now(), false).unwrap();
+        let after = wire(&second, "BTCUSDT");
+        assert_eq!((after.funding_rate.as_str(), after.rank), ("0.002", 1));
+        // the earlier snapshot still sends what it had; another symbol's form is shared
+        assert_eq!(wire(&first, "BTCUSDT"), before);
+        assert_eq!(wire(&second, "XRPUSDT").rank, 2);
+        assert_eq!(wire(&first, "XRPUSDT").rank, 1);
+    }
+
+    #[test]
     fn events_for_other_symbols_are_ignored() {
         let mut engine = engine();
         engine.load_universe(&universe());

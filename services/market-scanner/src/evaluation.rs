@@ -2,11 +2,13 @@
 //! ranking order (the same as [`fff_core::scan`]).
 
 use std::cmp::Ordering;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use fff_core::rates::annualize;
 use fff_core::scan::{Evaluator, Ranked, scan_order};
 use fff_core::{Direction, MarketSnapshot, PairEvaluation, PairSelectionParams, Symbol};
+use fff_proto::fff::scanner::v1 as pb;
 use rust_decimal::Decimal;
 
 use crate::state::SymbolState;
@@ -43,11 +45,24 @@ pub struct PairFacts {
 }
 
 /// A symbol's inputs and fff-core's verdict on them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Evaluated {
     pub market: MarketSnapshot,
     pub evaluation: PairEvaluation,
     pub facts: PairFacts,
+    /// The wire form without its rank, made by the first snapshot that sends it and reused
+    /// by every later snapshot and subscriber until the symbol is re-evaluated (it depends on
+    /// this evaluation and the engine's fixed parameters only).
+    pub(crate) wire: OnceLock<pb::Opportunity>,
+}
+
+/// Equal inputs and verdict (the cached wire form follows from them).
+impl PartialEq for Evaluated {
+    fn eq(&self, other: &Self) -> bool {
+        self.market == other.market
+            && self.evaluation == other.evaluation
+            && self.facts == other.facts
+    }
 }
 
 impl Evaluated {
@@ -71,6 +86,7 @@ impl Evaluated {
                 perp_taker_fee: state.perp_taker_fee,
                 updated_at: state.updated_at,
             },
+            wire: OnceLock::new(),
         }
     }
 

@@ -96,9 +96,16 @@ impl Snapshot {
     }
 
     fn opportunity(&self, position: usize, e: &Evaluated) -> pb::Opportunity {
+        let mut opportunity = e.wire.get_or_init(|| self.unranked(e)).clone();
+        opportunity.rank = self.rank_at(position);
+        opportunity
+    }
+
+    /// The wire form of `e` with rank 0 (the same in every snapshot of this engine).
+    fn unranked(&self, e: &Evaluated) -> pb::Opportunity {
         let params = &self.params;
         pb::Opportunity {
-            rank: self.rank_at(position),
+            rank: 0,
             symbol: e.symbol().to_string(),
             direction: direction_to_wire(e.direction()) as i32,
             score: decimal_to_string(e.score()),
