@@ -812,7 +812,16 @@ async fn a_normal_close_posts_maker_orders_then_falls_back_on_timeout(
         );
     }
     // the first slice rested on both legs until the timeout (the prices were held away; a leg
-    // that fills completely lets the other follow at once, so that case is only reported)
+    // that fills completely lets the other follow at once, so that case is only reported);
+    // the makers as the venue ended them, not as first seen
+    let latest = |maker: &VenueOrder| {
+        orders
+            .iter()
+            .find(|o| o.id == maker.id)
+            .cloned()
+            .unwrap_or_else(|| maker.clone())
+    };
+    let (spot_maker, perp_maker) = (latest(&spot_maker), latest(&perp_maker));
     let spot_filled = spot_maker.executed_qty >= spot_maker.orig_qty;
     let perp_filled = perp_maker.executed_qty >= perp_maker.orig_qty;
     if spot_filled || perp_filled {
