@@ -28,14 +28,6 @@ const OPEN_FINDINGS: &[(&str, &str)] = &[
         "1, 2: legs of abandoned entries/exits",
     ),
     ("net_exposure", "2: exits leave an orphan leg"),
-    (
-        "db_fill_mismatch",
-        "3: fills missed while the stream is down",
-    ),
-    (
-        "interest_ledger",
-        "4, 5: repaid interest booked again; interest lost while down",
-    ),
 ];
 
 #[test]
