@@ -7,24 +7,12 @@ use rust_decimal_macros::dec;
 
 use super::*;
 use crate::engine::Urgency;
-use crate::engine::tests::{rig, settled};
+use crate::engine::tests::{open_settled, rig, settled};
 
 #[tokio::test]
 async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entries() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     assert_eq!(position.state, PositionState::Open);
     assert!(recheck(&rig.engine).await.unwrap().is_empty());
 
@@ -115,19 +103,7 @@ async fn a_hedge_that_keeps_failing_at_restart_unwinds_the_perp() {
 #[tokio::test]
 async fn a_repair_never_regrows_a_leg_that_risk_reduced() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     assert_eq!((position.spot_qty, position.perp_qty), (dec!(10), dec!(10)));
     // risk's reduction: the perp half went out, then the process died
     let cut = crate::exchange::OrderRequest {
@@ -157,19 +133,7 @@ async fn a_repair_never_regrows_a_leg_that_risk_reduced() {
 #[tokio::test]
 async fn a_closed_short_leaves_no_loan_behind() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::NegativeCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::NegativeCarry).await;
     rig.fake.with(|s| s.base_fee_rate = dec!(0.001));
     rig.engine
         .close(&position, Urgency::Immediate, Initiator::Operator, "t")

@@ -53,6 +53,23 @@ pub(crate) async fn rig_with(execution: ExecutionParams) -> Rig {
     }
 }
 
+/// An operator's 1 000 USDT BTCUSDT hedge in `direction`, opened and waited for until settled.
+pub(crate) async fn open_settled(rig: &Rig, direction: Direction) -> Position {
+    let position = rig
+        .engine
+        .open(
+            "BTCUSDT",
+            direction,
+            dec!(1000),
+            None,
+            Initiator::Operator,
+            "t",
+        )
+        .await
+        .unwrap();
+    settled(&rig.store, position.id).await
+}
+
 pub(crate) async fn settled(store: &Store, id: i64) -> Position {
     wait_for(Duration::from_secs(10), || async {
         store

@@ -3,7 +3,7 @@
 mod stub_gateway;
 
 use super::*;
-use crate::engine::tests::{rig, settled};
+use crate::engine::tests::{open_settled, rig};
 use backfill::{Backfill, Scan};
 use fff_core::Direction;
 use fff_proto::fff::gateway::v1::gateway_client::GatewayClient;
@@ -14,19 +14,7 @@ use stub_gateway::StubGateway;
 #[tokio::test]
 async fn fills_and_funding_are_booked_once() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let spot = orders
         .iter()
@@ -99,19 +87,7 @@ async fn fills_and_funding_are_booked_once() {
 #[tokio::test]
 async fn perp_held_at_a_settlement() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let before = position.created_at - chrono::Duration::hours(1);
     let after = Utc::now() + chrono::Duration::hours(1);
@@ -134,19 +110,7 @@ async fn perp_held_at_a_settlement() {
 #[tokio::test]
 async fn malformed_money_is_an_error_and_third_asset_fees_are_valued() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let perp = orders
         .iter()
@@ -229,19 +193,7 @@ fn booked(fills: &[fff_store::Fill]) -> Decimal {
 #[tokio::test]
 async fn fills_the_stream_missed_are_backfilled_once_and_only_gaps_are_queried() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::PositiveCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let leg = |leg| {
         orders
@@ -384,19 +336,7 @@ fn charge(tx_id: &str, asset: &str, interest: &str, seconds: i64) -> gw::Interes
 #[tokio::test]
 async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catch_up_at_start() {
     let rig = rig().await;
-    let position = rig
-        .engine
-        .open(
-            "BTCUSDT",
-            Direction::NegativeCarry,
-            dec!(1000),
-            None,
-            Initiator::Operator,
-            "t",
-        )
-        .await
-        .unwrap();
-    let position = settled(&rig.store, position.id).await;
+    let position = open_settled(&rig, Direction::NegativeCarry).await;
     let t0 = Utc::now().timestamp();
     // booked by an earlier build from the stream event: a made-up id and no rate
     rig.store
