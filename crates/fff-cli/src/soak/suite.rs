@@ -227,10 +227,12 @@ fn free_suite_ports(args: &SoakArgs) -> anyhow::Result<(UpArgs, FffConfig)> {
     overrides.extend(args.overrides.iter().cloned());
     let candidates: Vec<u16> = match args.base_port {
         Some(base) => vec![base],
+        // below Linux's ephemeral range (32768-60999): a port found free there can be taken
+        // by one of the suite's own outgoing connections before the role binds it
         None => {
-            let start = 20_000 + (std::process::id() % 2_000) as u16 * 10;
+            let start = (std::process::id() % 1_200) as u16 * 10;
             (0..200)
-                .map(|i| start.wrapping_add(i * 97) % 40_000 + 20_000)
+                .map(|i| start.wrapping_add(i * 97) % 12_000 + 20_000)
                 .collect()
         }
     };

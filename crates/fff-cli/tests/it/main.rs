@@ -13,7 +13,6 @@ mod rules;
 mod scanner;
 mod secrets;
 mod small_wallet;
-mod soak;
 mod status;
 mod trading;
 mod up;

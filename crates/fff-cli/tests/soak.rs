@@ -2,16 +2,21 @@
 //! about a minute) produces one well-formed JSON summary whose exit code matches its verdict.
 //! The long run (`--scenarios 1000`) and the findings are in docs/RELIABILITY.md.
 //!
+//! Its own test binary, so that cargo runs it alone: next to another whole suite on the 2-core
+//! CI machine, recovery and ledger-lag deadlines measure the machine rather than the product.
+//!
 //! The batch should end clean (exit 0). It cannot yet: the soak found real bugs in the executor
 //! and the gateway (docs/RELIABILITY.md, "Violations found"), owned and being fixed elsewhere.
 //! Until they are, violations of exactly those kinds are tolerated here and printed; any other
 //! kind fails. Remove a kind from `OPEN_FINDINGS` when its fix lands, and the list is empty
 //! when the batch must exit 0.
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::fff;
+fn fff() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fff"))
+}
 
 /// Scenarios of the CI batch and its run seed.
 const SCENARIOS: u64 = 6;
