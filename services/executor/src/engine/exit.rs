@@ -104,9 +104,13 @@ impl ExitPlan {
                 floor_to_step(held.max(Decimal::ZERO), spot_step),
             )
         } else if legs.spot < Decimal::ZERO {
-            // buy back the loan and its interest; auto-repay settles it from the proceeds
+            // buy back what the loan and its interest exceed the free base asset by;
+            // auto-repay settles it from the proceeds. A MARGIN_BUY sell borrows its whole
+            // quantity when placed, so one that filled in part leaves the unsold rest free
+            // against the loan: buying the whole loan back would over-buy by that rest and
+            // leave it as a naked long once the loan is repaid.
             let owed = asset
-                .map(|a| a.borrowed + a.interest)
+                .map(|a| a.borrowed + a.interest - a.free)
                 .unwrap_or_default()
                 .max(-legs.spot);
             (Side::Buy, ceil_to_step(owed, spot_step))

@@ -501,6 +501,18 @@ fn the_plan_sells_what_is_held_and_buys_back_what_is_owed() {
         (plan.perp_side, plan.spot_side, plan.spot_qty),
         (Side::Sell, Side::Buy, dec!(1.5001))
     );
+    // a partly filled MARGIN_BUY sell borrowed 2.3 and sold 1.5: 0.8 is free against the
+    // loan, and only 1.5 and the interest are bought back
+    let partly = MarginAsset {
+        free: dec!(0.8),
+        borrowed: dec!(2.3),
+        interest: dec!(0.00002),
+        ..MarginAsset::default()
+    };
+    assert_eq!(
+        ExitPlan::new(&short, Some(&partly), dec!(0.0001)).spot_qty,
+        dec!(1.5001)
+    );
     // progress counts only trades towards the plan
     let later = SignedLegs {
         spot: dec!(-0.5),
