@@ -121,6 +121,8 @@ pub struct Engine {
     fenced: std::sync::atomic::AtomicBool,
     /// Symbols whose database and exchange records differ: no entries until resolved.
     mismatched: Mutex<std::collections::BTreeSet<String>>,
+    /// The mismatches themselves, as the last reconciliation worded them.
+    mismatches: Mutex<Vec<String>>,
     /// Per position, exits that ended with the venue still holding a leg (bounded retries).
     venue_left: Mutex<HashMap<i64, u32>>,
 }
@@ -169,6 +171,7 @@ impl Engine {
             wallet_lock: tokio::sync::Mutex::new(()),
             fenced: std::sync::atomic::AtomicBool::new(false),
             mismatched: Mutex::new(std::collections::BTreeSet::new()),
+            mismatches: Mutex::new(Vec::new()),
             venue_left: Mutex::new(HashMap::new()),
             params,
         })
@@ -289,6 +292,15 @@ impl Engine {
             .map(str::to_owned)
             .collect();
         *lock(&self.mismatched) = symbols;
+        *lock(&self.mismatches) = mismatches.to_vec();
+    }
+
+    /// The unresolved mismatches and the symbols they block (`GetStatus`, `fff status`).
+    pub fn mismatch_view(&self) -> (Vec<String>, Vec<String>) {
+        (
+            lock(&self.mismatches).clone(),
+            lock(&self.mismatched).iter().cloned().collect(),
+        )
     }
 
     /// Why an entry on `symbol` is refused because of an unresolved mismatch, if it is.

@@ -21,7 +21,7 @@ pub mod legs;
 pub mod metrics;
 pub mod pnl;
 pub mod reconcile;
-mod service;
+pub(crate) mod service;
 pub mod strategy;
 
 use std::future::Future;

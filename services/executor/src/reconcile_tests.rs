@@ -45,6 +45,13 @@ async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entrie
         .unwrap_err();
     assert!(refused.to_string().contains("differ"), "{refused}");
     assert!(rig.engine.symbol_block("ETHUSDT").is_none());
+    // GetStatus (and so `fff status`) shows them
+    let status = crate::service::convert::run_state(&rig.engine, &rig.engine.run_state(), 1);
+    assert_eq!(status.reconciliation_mismatches, mismatches);
+    assert_eq!(
+        status.entries_blocked_symbols,
+        vec!["BTCUSDT".to_owned(), "SOLUSDT".to_owned()]
+    );
     // exits stay allowed
     rig.engine
         .close(&position, Urgency::Immediate, Initiator::Operator, "t")

@@ -2,7 +2,7 @@
 //! answering (the new position row, the CLOSING state) and hand the order work to tracked
 //! engine tasks, so a caller hanging up cannot cancel an entry half-way.
 
-mod convert;
+pub(crate) mod convert;
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -620,7 +620,7 @@ impl Executor for ExecutorService {
             .map_err(Status::from)?;
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         Ok(Response::new(pb::PauseResponse {
-            status: Some(convert::run_state(&state, live.len())),
+            status: Some(convert::run_state(&self.engine, &state, live.len())),
         }))
     }
 
@@ -637,7 +637,7 @@ impl Executor for ExecutorService {
             .map_err(Status::from)?;
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         Ok(Response::new(pb::ResumeResponse {
-            status: Some(convert::run_state(&state, live.len())),
+            status: Some(convert::run_state(&self.engine, &state, live.len())),
         }))
     }
 
@@ -648,7 +648,7 @@ impl Executor for ExecutorService {
         let state = self.engine.run_state();
         let live = self.engine.live_positions().await.map_err(Status::from)?;
         let mut response = Response::new(pb::GetStatusResponse {
-            status: Some(convert::run_state(&state, live.len())),
+            status: Some(convert::run_state(&self.engine, &state, live.len())),
         });
         // The status message has no field for it: the reconciliation summary travels as
         // response metadata (`fff-reconciliation`).

@@ -13,6 +13,7 @@ mod convert;
 mod error;
 pub mod fanout;
 mod history;
+mod lease;
 mod loans;
 pub mod market;
 pub mod orders;
@@ -109,6 +110,25 @@ pub async fn run(
         tracing::warn!("no auth token configured: mutating RPCs are refused");
     }
     let cancel = CancellationToken::new();
+    match &context.secrets.database_url {
+        Some(url) => {
+            // the URL carries the password: the error must not repeat it
+            let options: fff_store::PgConnectOptions = url
+                .expose()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL"))?;
+            gateway.require_writer_lease();
+            tokio::spawn(lease::hold(
+                gateway.clone(),
+                options,
+                server.health(),
+                cancel.clone(),
+            ));
+        }
+        None => tracing::warn!(
+            "no database: the gateway's writer lease is not held; run one gateway per account"
+        ),
+    }
     gateway.start(exchange, store, server.health(), cancel.clone());
     tracing::info!(
         addr = %listener.local_addr()?,

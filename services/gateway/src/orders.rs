@@ -10,6 +10,7 @@ pub mod book;
 mod manage;
 pub mod request;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub struct Orders {
     pub book: OrderBook,
     queue: OrderQueue,
     recv_window_ms: i64,
+    /// Whether this instance holds the gateway's writer lease (always, without a database):
+    /// checked again right before an order leaves, after the rate-limit queue's wait.
+    writer: Arc<AtomicBool>,
 }
 
 /// Which account a venue's orders live in: the spot legs trade on cross margin.
@@ -104,7 +108,13 @@ impl Orders {
             book: OrderBook::default(),
             queue: OrderQueue::per_second(orders_per_second),
             recv_window_ms: i64::try_from(recv_window_ms).unwrap_or(60_000),
+            writer: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// The flag saying whether this instance may send (the writer lease is held).
+    pub fn writer_flag(&self) -> Arc<AtomicBool> {
+        self.writer.clone()
     }
 
     /// Places `order` once; returns the order and whether nothing new was sent.
@@ -270,6 +280,10 @@ impl Orders {
 
     async fn send(&self, order: ValidOrder, fingerprint: String) -> Result<pb::Order, Status> {
         self.queue.acquire().await;
+        // the lease can be lost while the order waited for its turn: nothing is sent then
+        if !self.writer.load(Ordering::Acquire) {
+            return Err(Status::unavailable(crate::lease::NOT_HELD));
+        }
         let sent_at = now_ms();
         let mut pending = order.pending_order(ts(sent_at));
         self.book.put(Record {

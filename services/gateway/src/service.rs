@@ -49,6 +49,17 @@ impl GatewayService {
             ))
         }
     }
+
+    /// [`Self::ready`] for calls that change the account: only the instance holding the
+    /// gateway's writer lease sends them (see `lease.rs`).
+    fn writer(&self) -> Result<&Gateway, Status> {
+        let gateway = self.ready()?;
+        if gateway.holds_writer_lease() {
+            Ok(gateway)
+        } else {
+            Err(Status::unavailable(crate::lease::NOT_HELD))
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -160,7 +171,7 @@ impl GatewayApi for GatewayService {
         request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
         let order = validate(request.get_ref())?;
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let (order, duplicate) = gateway.orders.place(order).await?;
         tracing::info!(status = order.status, duplicate, "place order answered");
         Ok(Response::new(pb::PlaceOrderResponse {
@@ -176,7 +187,7 @@ impl GatewayApi for GatewayService {
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
         let (venue, symbol, id) = order_ref(request.get_ref().order.as_ref())?;
         record_ref(venue, &symbol, &id);
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let order = gateway.orders.cancel(venue, &symbol, id).await?;
         Ok(Response::new(pb::CancelOrderResponse {
             order: Some(order),
@@ -264,7 +275,7 @@ impl GatewayApi for GatewayService {
         if !(1..=125).contains(&request.leverage) {
             return Err(FieldError::invalid("leverage", "must be within 1..=125").into());
         }
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let change = gateway
             .rest
             .set_leverage(symbol.as_str(), request.leverage)
@@ -289,7 +300,7 @@ impl GatewayApi for GatewayService {
             common::MarginType::Isolated => MarginType::Isolated,
             _ => MarginType::Crossed,
         };
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let changed = match gateway
             .rest
             .set_margin_type(symbol.as_str(), margin_type)
@@ -313,7 +324,7 @@ impl GatewayApi for GatewayService {
         request: Request<pb::BorrowRequest>,
     ) -> Result<Response<pb::BorrowResponse>, Status> {
         let r = request.into_inner();
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let (transaction_id, duplicate) = borrow_or_repay(
             gateway,
             BorrowRepay::Borrow,
@@ -337,7 +348,7 @@ impl GatewayApi for GatewayService {
         request: Request<pb::RepayRequest>,
     ) -> Result<Response<pb::RepayResponse>, Status> {
         let r = request.into_inner();
-        let gateway = self.ready()?;
+        let gateway = self.writer()?;
         let (transaction_id, duplicate) = borrow_or_repay(
             gateway,
             BorrowRepay::Repay,
@@ -369,7 +380,7 @@ impl GatewayApi for GatewayService {
         request: Request<pb::TransferRequest>,
     ) -> Result<Response<pb::TransferResponse>, Status> {
         let valid = transfers::validate(request.get_ref())?;
-        self.ready()?;
+        self.writer()?;
         let (transaction_id, duplicate) = transfers::transfer(self.gateway.clone(), valid).await?;
         tracing::info!(%transaction_id, duplicate, "transfer answered");
         Ok(Response::new(pb::TransferResponse {

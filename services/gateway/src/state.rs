@@ -36,6 +36,10 @@ pub struct Gateway {
     pub loans: RequestLog,
     pub transfers: Transfers,
     ready: AtomicBool,
+    /// The exchange answered the last universe refreshes (see [`UNHEALTHY_AFTER`]).
+    exchange_ok: AtomicBool,
+    /// This instance holds the writer lease (shared with [`Orders`]).
+    writer: Arc<AtomicBool>,
 }
 
 impl Gateway {
@@ -62,11 +66,45 @@ impl Gateway {
             universe,
             market,
             account,
-            orders,
             loans: RequestLog::default(),
             transfers: Transfers::new(config.recv_window_ms),
             ready: AtomicBool::new(false),
+            exchange_ok: AtomicBool::new(true),
+            writer: orders.writer_flag(),
+            orders,
         })
+    }
+
+    /// Whether this instance may change the account (orders, loans, transfers).
+    pub fn holds_writer_lease(&self) -> bool {
+        self.writer.load(Ordering::Acquire)
+    }
+
+    /// From now on the writer lease decides whether this instance sends (until it is
+    /// acquired: nothing is sent, health stays NOT_SERVING).
+    pub(crate) fn require_writer_lease(&self) {
+        self.writer.store(false, Ordering::Release);
+    }
+
+    /// Sets whether the writer lease is held (`lease.rs`), and health with it.
+    pub(crate) async fn set_writer(&self, held: bool, health: &HealthHandle) {
+        self.writer.store(held, Ordering::Release);
+        self.publish_health(health).await;
+    }
+
+    /// SERVING only when ready, the exchange answers, and this instance holds the writer
+    /// lease: a standby gateway stays out of rotation.
+    async fn publish_health(&self, health: &HealthHandle) {
+        let serving = self.is_ready()
+            && self.exchange_ok.load(Ordering::Acquire)
+            && self.holds_writer_lease();
+        if serving {
+            if !health.is_serving().await {
+                health.set_serving().await;
+            }
+        } else {
+            health.set_not_serving().await;
+        }
     }
 
     /// True once the first universe and account snapshot were loaded.
@@ -135,9 +173,11 @@ impl Gateway {
                 failures = if loaded { 0 } else { failures + 1 };
                 if failures == UNHEALTHY_AFTER {
                     tracing::error!(failures, "exchange unreachable: reporting NOT_SERVING");
-                    health.set_not_serving().await;
-                } else if loaded && !health.is_serving().await {
-                    health.set_serving().await;
+                    self.exchange_ok.store(false, Ordering::Release);
+                    self.publish_health(&health).await;
+                } else if loaded {
+                    self.exchange_ok.store(true, Ordering::Release);
+                    self.publish_health(&health).await;
                 }
             }
             let wait = if self.is_ready() {
@@ -218,7 +258,7 @@ impl Gateway {
             }
         }
         self.ready.store(true, Ordering::Release);
-        health.set_serving().await;
+        self.publish_health(health).await;
         tracing::info!(venue = self.venue.as_str(), "gateway ready");
     }
 }

@@ -103,6 +103,8 @@ pub fn json(snapshot: &Snapshot) -> Value {
             "reason": s.reason,
             "entries_halted_by_risk": s.entries_halted_by_risk,
             "live_positions": s.live_positions,
+            "reconciliation_mismatches": s.reconciliation_mismatches,
+            "entries_blocked_symbols": s.entries_blocked_symbols,
         })),
         "risk": part(&snapshot.risk, risk_json),
     })
@@ -285,6 +287,14 @@ pub fn table(snapshot: &Snapshot) -> String {
                 format!(" ({})", s.reason)
             }
         );
+        if !s.reconciliation_mismatches.is_empty() {
+            let _ = writeln!(
+                out,
+                "MISMATCH   entries blocked on {} (exits only): {}",
+                s.entries_blocked_symbols.join(", "),
+                s.reconciliation_mismatches.join("; ")
+            );
+        }
     }
     out
 }
@@ -374,6 +384,30 @@ mod tests {
                 "WALLETS    spot+margin 75000 (cross-margin level 1.9, YELLOW)  futures 25000 (margin coverage 10, GREEN)"
             ),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unresolved_mismatch_is_shown_with_the_symbols_it_blocks() {
+        let mut snap = snapshot();
+        snap.executor = Ok(exec::ExecutorStatus {
+            reconciliation_mismatches: vec![
+                "SOLUSDT loan 3 at the venue, none in the books".into(),
+            ],
+            entries_blocked_symbols: vec!["SOLUSDT".into()],
+            ..exec::ExecutorStatus::default()
+        });
+        let text = table(&snap);
+        assert!(
+            text.contains(
+                "MISMATCH   entries blocked on SOLUSDT (exits only): SOLUSDT loan 3 at the venue, none in the books"
+            ),
+            "{text}"
+        );
+        let report = json(&snap);
+        assert_eq!(
+            report["executor"]["entries_blocked_symbols"],
+            json!(["SOLUSDT"])
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The gateway as its own process against `fff sim` as its own process: the universe it serves
 //! is the simulator's, PlaceOrder is idempotent across retries and a caller timeout, and a
-//! subscriber that never reads does not delay one that does.
+//! subscriber that never reads does not delay one that does, and one gateway per database sends
+//! (the writer lease).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +14,9 @@ use tokio_stream::StreamExt as _;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
-use crate::harness::{SimProcess, TOKEN, channel, start_gateway, start_sim};
+use crate::harness::{
+    SimProcess, TOKEN, channel, serving, spawn_role_on, start_gateway, start_sim,
+};
 
 fn authed<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -330,4 +333,83 @@ async fn a_live_venue_refuses_a_key_that_can_withdraw() {
     assert!(careful.try_wait().unwrap().is_none(), "still running");
     careful.kill().unwrap();
     careful.wait().unwrap();
+}
+
+/// One gateway sends for an account: a second gateway on the same database waits
+/// NOT_SERVING and refuses to send; after a kill -9 of the first it takes the lease over and
+/// sends, and the order refused while waiting never reached the venue.
+#[tokio::test]
+async fn a_second_gateway_waits_for_the_lease_and_takes_over_after_kill_9() {
+    let sim = start_sim().await.unwrap();
+    let db = fff_testkit::test_database().await.unwrap();
+    let env = [("DATABASE_URL", db.url())];
+    let mut first = start_gateway(&sim, &env).await.unwrap();
+    let file = sim.urls_file().to_string_lossy().into_owned();
+    let second_port = fff_testkit::free_port().unwrap();
+    let second = spawn_role_on(
+        "gateway",
+        second_port,
+        &[
+            ("FFF_EXCHANGE__VENUE", "sim"),
+            ("FFF_EXCHANGE__SIM_URLS_FILE", file.as_str()),
+            ("DATABASE_URL", db.url()),
+        ],
+    )
+    .unwrap();
+    // the standby listens (its health says NOT_SERVING) once it has started
+    let started = std::time::Instant::now();
+    let standby = loop {
+        let endpoint =
+            tonic::transport::Channel::from_shared(format!("http://{}", second.addr)).unwrap();
+        match endpoint.connect().await {
+            Ok(channel) => break channel,
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the second gateway never listened: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut waiting = GatewayClient::new(standby);
+    // the standby loads the universe like any gateway, then stays out of rotation
+    let mark = loop {
+        if let Ok(universe) = waiting
+            .get_universe(pb::GetUniverseRequest {
+                symbols: vec!["BTCUSDT".into()],
+                include_non_trading: true,
+            })
+            .await
+        {
+            break universe.into_inner().instruments[0].mark_price.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!serving(second.addr).await, "two gateways serving at once");
+    assert!(serving(first.addr).await);
+    let refused = waiting
+        .place_order(authed(resting_sell("xp-lease-1", &mark)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("lease"), "{}", refused.message());
+    assert_eq!(sim_orders_with(&sim, "xp-lease-1").await, 0);
+
+    first.kill_now();
+    let killed_at = std::time::Instant::now();
+    fff_testkit::wait_until(Duration::from_secs(30), || serving(second.addr))
+        .await
+        .expect("the second gateway takes the lease over");
+    println!(
+        "gateway lease takeover after kill -9: {:?}",
+        killed_at.elapsed()
+    );
+    let placed = waiting
+        .place_order(authed(resting_sell("xp-lease-2", &mark)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!placed.duplicate);
+    assert_eq!(sim_orders_with(&sim, "xp-lease-2").await, 1);
+    assert_eq!(sim_orders_with(&sim, "xp-lease-1").await, 0);
 }

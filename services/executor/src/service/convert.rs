@@ -181,8 +181,11 @@ pub fn breakdown(b: &Breakdown) -> pb::PnlBreakdown {
     }
 }
 
-pub fn run_state(state: &RunState, live: usize) -> pb::ExecutorStatus {
+pub fn run_state(engine: &Engine, state: &RunState, live: usize) -> pb::ExecutorStatus {
+    let (reconciliation_mismatches, entries_blocked_symbols) = engine.mismatch_view();
     pb::ExecutorStatus {
+        reconciliation_mismatches,
+        entries_blocked_symbols,
         paused: state.paused,
         reason: state.reason.clone(),
         changed_by: state.changed_by.clone(),
