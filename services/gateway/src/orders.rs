@@ -279,18 +279,34 @@ impl Orders {
     }
 
     async fn send(&self, order: ValidOrder, fingerprint: String) -> Result<pb::Order, Status> {
+        // visible (PENDING) and withdrawable by a cancel while it waits for its turn
+        self.book.put_queued(Record {
+            order: order.pending_order(ts(now_ms())),
+            fingerprint: Some(fingerprint.clone()),
+            sent_at_ms: None,
+        });
         self.queue.acquire().await;
         // the lease can be lost while the order waited for its turn: nothing is sent then
         if !self.writer.load(Ordering::Acquire) {
+            self.book.forget(&order.client_order_id);
             return Err(Status::unavailable(crate::lease::NOT_HELD));
         }
         let sent_at = now_ms();
         let mut pending = order.pending_order(ts(sent_at));
-        self.book.put(Record {
+        let claimed = self.book.claim_send(Record {
             order: pending.clone(),
             fingerprint: Some(fingerprint.clone()),
             sent_at_ms: Some(sent_at),
         });
+        if !claimed {
+            // cancelled while queued (the caller closed the intent): never sent
+            tracing::info!(client_order_id = %order.client_order_id, "order withdrawn before it was sent");
+            return self
+                .book
+                .get(&order.client_order_id)
+                .map(|r| r.order)
+                .ok_or_else(|| Status::aborted("order withdrawn before it was sent"));
+        }
         let result = match order.venue {
             common::Venue::UsdmPerp => {
                 let request = FuturesOrderRequest {

@@ -3,7 +3,7 @@
 //! per-id async lock, so a retry racing the original waits for its outcome instead of
 //! sending a second order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use fff_proto::fff::common::v1 as common;
@@ -95,6 +95,8 @@ pub fn is_newer_or_same(old: &pb::Order, new: &pb::Order) -> bool {
 #[derive(Debug, Default)]
 pub struct OrderBook {
     records: Mutex<HashMap<String, Record>>,
+    /// Ids waiting in the rate-limit queue, not sent yet. Locked after `records`, always.
+    queued: Mutex<HashSet<String>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -124,6 +126,45 @@ impl OrderBook {
         records.insert(record.order.client_order_id.clone(), record);
     }
 
+    /// Records a placement that waits for its turn in the rate-limit queue: a lookup of the
+    /// id answers PENDING from now on (not "no such order", which would let the caller close
+    /// the intent while it can still be sent), and a cancel withdraws it
+    /// ([`Self::withdraw_queued`]).
+    pub fn put_queued(&self, record: Record) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        queued.insert(record.order.client_order_id.clone());
+        records.insert(record.order.client_order_id.clone(), record);
+    }
+
+    /// The queued placement's turn came: records it as sent and returns true, or returns
+    /// false (send nothing) when it was withdrawn while it waited. Check and claim happen
+    /// under the book's lock, so a withdrawal and a send never both succeed.
+    pub fn claim_send(&self, record: Record) -> bool {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if !queued.remove(&record.order.client_order_id) {
+            return false;
+        }
+        records.insert(record.order.client_order_id.clone(), record);
+        true
+    }
+
+    /// A queued placement not sent yet is withdrawn: it will never be sent, and the id is
+    /// EXPIRED with nothing executed. `None` when the id is not waiting in the queue.
+    pub fn withdraw_queued(&self, client_order_id: &str) -> Option<pb::Order> {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if !queued.remove(client_order_id) {
+            return None;
+        }
+        let record = records.get_mut(client_order_id)?;
+        record.order.status = common::OrderStatus::Expired as i32;
+        record.order.executed_qty = "0".to_owned();
+        record.order.reject_reason = "withdrawn before it was sent".to_owned();
+        Some(record.order.clone())
+    }
+
     /// Ids whose last placement had an unknown outcome.
     pub fn pending(&self) -> Vec<Record> {
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
@@ -137,6 +178,8 @@ impl OrderBook {
     /// Drops an id whose placement never left the gateway (so a retry may send it).
     pub fn forget(&self, client_order_id: &str) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        queued.remove(client_order_id);
         records.remove(client_order_id);
     }
 
@@ -280,6 +323,36 @@ mod tests {
         // ids placed elsewhere are learnt
         book.observe(&order("b", common::OrderStatus::New, "0"));
         assert!(book.get("b").unwrap().fingerprint.is_none());
+    }
+
+    #[test]
+    fn a_queued_placement_is_either_withdrawn_or_sent_never_both() {
+        let book = OrderBook::default();
+        let queued = record(common::OrderStatus::Pending, None);
+        let id = queued.order.client_order_id.clone();
+        book.put_queued(queued.clone());
+        // a lookup meanwhile sees PENDING, not an unknown id
+        assert_eq!(
+            book.get(&id).map(|r| r.order.status),
+            Some(common::OrderStatus::Pending as i32)
+        );
+        let withdrawn = book.withdraw_queued(&id).expect("queued");
+        assert_eq!(withdrawn.status, common::OrderStatus::Expired as i32);
+        assert_eq!(withdrawn.executed_qty, "0");
+        // its turn comes: nothing is sent, and a second withdrawal finds nothing queued
+        assert!(!book.claim_send(record(common::OrderStatus::Pending, Some(5))));
+        assert!(book.withdraw_queued(&id).is_none());
+        assert_eq!(
+            book.get(&id).map(|r| r.order.status),
+            Some(common::OrderStatus::Expired as i32)
+        );
+
+        // the other order of events: sent first, then the withdrawal comes too late
+        let book = OrderBook::default();
+        book.put_queued(queued);
+        assert!(book.claim_send(record(common::OrderStatus::Pending, Some(5))));
+        assert!(book.withdraw_queued(&id).is_none());
+        assert_eq!(book.get(&id).and_then(|r| r.sent_at_ms), Some(5));
     }
 
     #[tokio::test]

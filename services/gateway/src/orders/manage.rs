@@ -46,6 +46,12 @@ impl Orders {
         symbol: &str,
         reference: OrderRef,
     ) -> Result<pb::Order, Status> {
+        // still waiting in the rate-limit queue: withdrawn here, it never reaches the venue
+        if let OrderRef::ClientOrderId(id) = &reference
+            && let Some(withdrawn) = self.book.withdraw_queued(id)
+        {
+            return Ok(withdrawn);
+        }
         let cancelled = match market_of(venue) {
             Market::Futures => self
                 .rest

@@ -61,7 +61,14 @@ pub async fn start_with(secrets: Secrets) -> Running {
 
 /// A gateway on `sim`, ready; it stops when the sender is dropped or fired.
 pub async fn gateway_for(sim: &SimHandle, secrets: Secrets) -> (SocketAddr, oneshot::Sender<()>) {
-    let config = config_for(sim);
+    gateway_with(config_for(sim), secrets).await
+}
+
+/// [`gateway_for`] with a configuration of the caller's.
+pub async fn gateway_with(
+    config: FffConfig,
+    secrets: Secrets,
+) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let context = RoleContext::new(config)

@@ -656,3 +656,84 @@ async fn spot_post_only_orders_rest_or_are_refused_and_never_take() {
         .unwrap();
     assert_eq!(cancelled.status, common::OrderStatus::Canceled as i32);
 }
+
+/// An order waiting in the gateway's order-rate queue is visible as PENDING (a caller
+/// resolving an unknown outcome must not conclude "never sent" and close its intent while
+/// the gateway can still send it), and a cancel withdraws it: it never reaches the venue.
+#[tokio::test]
+async fn a_queued_order_is_pending_and_a_cancel_withdraws_it_before_it_is_sent() {
+    let sim = fff_sim::spawn(fff_sim::config::SimConfig::default())
+        .await
+        .unwrap();
+    let mut config = crate::harness::config_for(&sim);
+    // one order a second: the third of three sent at once waits about 2 s for its turn
+    config.exchange.orders_per_second = 1;
+    let (addr, _stop) = crate::harness::gateway_with(config, Secrets::default()).await;
+    let mut gateway = client(addr).await;
+    let mark = btc_mark(&mut gateway).await;
+    let mut sends = Vec::new();
+    for id in ["it-queue-1", "it-queue-2", "it-queue-3"] {
+        let mut caller = gateway.clone();
+        let request = resting_sell(id, &mark);
+        sends.push(tokio::spawn(async move {
+            caller.place_order(authed(request)).await
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let order_ref = |id: &str| pb::OrderRef {
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        id: Some(pb::order_ref::Id::ClientOrderId(id.into())),
+    };
+    let queued = gateway
+        .get_order(pb::GetOrderRequest {
+            order: Some(order_ref("it-queue-3")),
+        })
+        .await
+        .expect("a queued order is known")
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(queued.status, common::OrderStatus::Pending as i32);
+    let withdrawn = gateway
+        .cancel_order(authed(pb::CancelOrderRequest {
+            order: Some(order_ref("it-queue-3")),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(withdrawn.status, common::OrderStatus::Expired as i32);
+    assert_eq!(withdrawn.executed_qty, "0");
+    let answers: Vec<_> = futures_join(sends).await;
+    assert_eq!(
+        answers[2].status,
+        common::OrderStatus::Expired as i32,
+        "{:?}",
+        answers[2]
+    );
+    // the first two were sent; the withdrawn one never, also not by a retry of its id
+    assert_eq!(sim_orders_with(&sim, "it-queue-1"), 1);
+    assert_eq!(sim_orders_with(&sim, "it-queue-2"), 1);
+    let retried = gateway
+        .place_order(authed(resting_sell("it-queue-3", &mark)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(retried.duplicate);
+    assert_eq!(sim_orders_with(&sim, "it-queue-3"), 0);
+}
+
+async fn futures_join(
+    sends: Vec<
+        tokio::task::JoinHandle<Result<tonic::Response<pb::PlaceOrderResponse>, tonic::Status>>,
+    >,
+) -> Vec<pb::Order> {
+    let mut orders = Vec::new();
+    for send in sends {
+        orders.push(send.await.unwrap().unwrap().into_inner().order.unwrap());
+    }
+    orders
+}
