@@ -115,6 +115,15 @@ fn leg_basis(fills: &[(Side, Decimal, Decimal)], mark: Option<Decimal>) -> (Deci
     (total.round_dp(8), unrealized.round_dp(8))
 }
 
+/// Commission charged in the base asset of `symbol` (a spot buy's fee, unless paid in BNB).
+fn base_asset_fees(symbol: &str, fills: &[fff_store::Fill]) -> Decimal {
+    fills
+        .iter()
+        .filter(|f| symbol.strip_suffix("USDT") == Some(f.fee_asset.as_str()))
+        .map(|f| f.fee)
+        .sum()
+}
+
 /// Lifetime-in-window P&L of one position plus its per-day cash components.
 pub async fn position_pnl(
     store: &Store,
@@ -162,16 +171,24 @@ pub async fn position_pnl(
     let mut spot_fills = Vec::new();
     let mut perp_fills = Vec::new();
     for order in store.list_position_orders(position.id).await? {
+        let fills = store.list_order_fills(order.id).await?;
         if let Some(price) = order.avg_price
             && order.executed_qty > Decimal::ZERO
         {
-            let fill = (order.side, order.executed_qty, price);
+            // a commission taken in the base asset leaves the account with less than was
+            // bought: the leg holds the net quantity, and the commission is a fee (below),
+            // not also a position valued at nothing once the hedge is closed
+            let base_fee = match order.leg {
+                Leg::Spot => base_asset_fees(&position.symbol, &fills),
+                Leg::Perp => Decimal::ZERO,
+            };
+            let fill = (order.side, order.executed_qty - base_fee, price);
             match order.leg {
                 Leg::Spot => spot_fills.push(fill),
                 Leg::Perp => perp_fills.push(fill),
             }
         }
-        for fill in store.list_order_fills(order.id).await? {
+        for fill in fills {
             if !window.contains(fill.traded_at) {
                 continue;
             }
@@ -253,5 +270,49 @@ mod tests {
             (Side::Sell, dec!(1), dec!(110)),
         ];
         assert_eq!(leg_basis(&fills, Some(dec!(120))), (dec!(10), dec!(0)));
+    }
+
+    fn fill(fee: Decimal, asset: &str) -> fff_store::Fill {
+        fff_store::Fill {
+            id: 1,
+            order_id: 1,
+            venue: fff_store::Venue::Margin,
+            symbol: "DOGEUSDT".into(),
+            trade_id: 1,
+            side: Side::Buy,
+            qty: dec!(500),
+            price: dec!(0.32),
+            fee,
+            fee_asset: asset.into(),
+            fee_quote: fee * dec!(0.32),
+            is_maker: false,
+            traded_at: chrono::Utc::now(),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    /// A closed hedge whose spot buy paid its commission in the base asset: the account sold
+    /// what it held (the quantity bought less the commission), and the ledger's basis plus
+    /// fees equal the cash the account made. Counting the commission as a fee and also as
+    /// quantity still held (valued at nothing once closed) booked it twice.
+    #[test]
+    fn a_base_asset_commission_is_a_fee_once_not_also_a_leg_left_over() {
+        let fills = [
+            fill(dec!(0.5), "DOGE"),
+            fill(dec!(0.5), "DOGE"),
+            fill(dec!(0.01), "BNB"),
+            fill(dec!(0.2), "USDT"),
+        ];
+        assert_eq!(base_asset_fees("DOGEUSDT", &fills), dec!(1));
+        // bought 1000 @ 0.32 receiving 999; sold the 999 @ 0.33
+        let legs = [
+            (Side::Buy, dec!(1000) - dec!(1), dec!(0.32)),
+            (Side::Sell, dec!(999), dec!(0.33)),
+        ];
+        let (basis, unrealized) = leg_basis(&legs, None);
+        assert_eq!(unrealized, dec!(0));
+        let fee = dec!(1) * dec!(0.32);
+        // what the account made: 999 x 0.33 - 1000 x 0.32
+        assert_eq!(basis - fee, dec!(9.67));
     }
 }

@@ -198,7 +198,7 @@ pub fn table(snapshot: &Snapshot) -> String {
             if let Some(t) = &pnl.total {
                 let _ = writeln!(
                     out,
-                    "P&L        funding +{} / -{}  borrow {}  fees {} (spot) {} (perp)  basis {} / {}  realized {}  unrealized {}  net {}",
+                    "P&L        funding received {} paid {}  borrow {}  fees {} (spot) {} (perp)  basis {} / {}  realized {}  unrealized {}  net {}",
                     or_dash(&t.funding_received),
                     or_dash(&t.funding_paid),
                     or_dash(&t.borrow_interest),
