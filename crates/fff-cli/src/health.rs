@@ -4,7 +4,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tonic::transport::Endpoint;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -22,6 +21,14 @@ pub fn main(args: &HealthArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // the role's own `[tls]` (from FFF_TLS__* in a container): a TLS listener is checked
+    // over TLS
+    if let Ok(config) = fff_runtime::FffConfig::load(None, &fff_runtime::config::ProcessEnv, &[])
+        && let Err(error) = fff_runtime::grpc::tls::install(&config.tls)
+    {
+        eprintln!("fff health: {error}");
+        return ExitCode::FAILURE;
+    }
     let timeout = Duration::from_millis(args.timeout_ms);
     if args.tcp {
         let connected = runtime.block_on(async {
@@ -84,7 +91,7 @@ async fn status(addr: &str, service: &str) -> anyhow::Result<ServingStatus> {
     } else {
         format!("http://{addr}")
     };
-    let channel = Endpoint::from_shared(uri)
+    let channel = fff_runtime::grpc::tls::endpoint(&uri)
         .with_context(|| format!("invalid address {addr:?}"))?
         .connect()
         .await

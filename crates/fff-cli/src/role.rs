@@ -44,6 +44,9 @@ pub fn main(role: Role, args: &RoleArgs) -> ExitCode {
 async fn serve(role: Role, config: FffConfig, args: &RoleArgs) -> anyhow::Result<()> {
     let telemetry =
         telemetry::init(role.as_str(), &config.telemetry).context("cannot initialise telemetry")?;
+    if fff_runtime::grpc::tls::install(&config.tls).context("cannot set up TLS")? {
+        tracing::info!(role = role.as_str(), "gRPC over TLS");
+    }
     let token = auth::load_or_create_token(&config.auth, &ProcessEnv)
         .context("cannot load the auth token")?;
     let addr = args

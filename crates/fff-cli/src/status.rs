@@ -13,7 +13,6 @@ use fff_proto::fff::risk::v1 as risk;
 use fff_runtime::FffConfig;
 use fff_runtime::config::ProcessEnv;
 use serde_json::{Value, json};
-use tonic::transport::Endpoint;
 
 use crate::cli::StatusArgs;
 use crate::role::EXIT_CONFIG;
@@ -37,6 +36,10 @@ pub fn main(args: &StatusArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err(error) = fff_runtime::grpc::tls::install(&config.tls) {
+        eprintln!("fff status: {error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     // without a configuration of its own, status follows the `fff up` running here, wherever
     // `--base-port` moved it
     let running = args
@@ -148,7 +151,7 @@ async fn collect(executor: &str, risk_endpoint: &str) -> Snapshot {
 }
 
 async fn connect(endpoint: &str) -> Result<tonic::transport::Channel, String> {
-    let endpoint = Endpoint::from_shared(endpoint.to_owned())
+    let endpoint = fff_runtime::grpc::tls::endpoint(endpoint)
         .map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(std::time::Duration::from_secs(5));

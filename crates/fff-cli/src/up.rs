@@ -44,6 +44,11 @@ pub fn main(args: &UpArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    // its readiness checks speak the roles' TLS
+    if let Err(error) = fff_runtime::grpc::tls::install(&config.tls) {
+        eprintln!("fff up: {error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

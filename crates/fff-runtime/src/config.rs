@@ -14,6 +14,7 @@ mod risk_service;
 mod role;
 mod scanner;
 mod sections;
+mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,7 @@ pub use sections::{
     AuthConfig, DatabaseConfig, LogFormat, PortsConfig, ServerConfig, ServicesConfig,
     TelemetryConfig,
 };
+pub use tls::TlsConfig;
 
 /// The whole configuration of every role.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,7 @@ pub struct FffConfig {
     pub risk_service: RiskServiceConfig,
     pub rebalancer: RebalancerConfig,
     pub alerts: AlertsConfig,
+    pub tls: TlsConfig,
 }
 
 /// Secrets, read only from the environment (see [`vars`]); empty values count as unset.
@@ -128,6 +131,7 @@ impl FffConfig {
         errors.extend(self.risk_service.validate());
         errors.extend(self.rebalancer.validate());
         errors.extend(self.alerts.validate());
+        errors.extend(self.tls.validate());
         errors
     }
 
@@ -330,6 +334,7 @@ impl Loader {
         let risk_service = self.section("risk_service", RiskServiceConfig::validate);
         let rebalancer = self.section("rebalancer", RebalancerConfig::validate);
         let alerts = self.section("alerts", AlertsConfig::validate);
+        let tls = self.section("tls", TlsConfig::validate);
         Some(FffConfig {
             capital: capital?,
             risk: risk?,
@@ -346,6 +351,7 @@ impl Loader {
             risk_service: risk_service?,
             rebalancer: rebalancer?,
             alerts: alerts?,
+            tls: tls?,
         })
     }
 

@@ -24,6 +24,13 @@ pub enum Error {
     },
     #[error("auth token from {source_name} is empty or not printable ascii")]
     TokenInvalid { source_name: String },
+    #[error("cannot read {key} {path}")]
+    TlsFile {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot build grpc reflection service")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("grpc server failed")]

@@ -13,6 +13,7 @@
 //! ```
 
 mod health;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::{Routes, RoutesBuilder};
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Server};
 use tower::Service;
 
 use crate::auth::AuthLayer;
@@ -165,6 +166,9 @@ impl GrpcServer {
         let local_addr = listener.local_addr().ok();
 
         let mut builder = Server::builder().trace_fn(server_span);
+        if let Some(tls) = tls::server_config() {
+            builder = builder.tls_config(tls)?;
+        }
         if let Some(timeout) = self.request_timeout {
             builder = builder.timeout(timeout);
         }
@@ -217,5 +221,5 @@ impl GrpcServer {
 /// `XClient::with_interceptor(channel, ClientInterceptor::new(Some(&token))?)`. Must be called
 /// inside a tokio runtime.
 pub fn channel(endpoint: &str) -> Result<Channel> {
-    Ok(Endpoint::from_shared(endpoint.to_owned())?.connect_lazy())
+    Ok(tls::endpoint(endpoint)?.connect_lazy())
 }

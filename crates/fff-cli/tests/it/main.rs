@@ -14,5 +14,6 @@ mod scanner;
 mod secrets;
 mod small_wallet;
 mod status;
+mod tls;
 mod trading;
 mod up;
