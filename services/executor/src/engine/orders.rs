@@ -13,6 +13,15 @@ use crate::error::{ExecutorError, Result};
 use crate::exchange::{ExchangeError, OrderKind, OrderReport, OrderRequest};
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Pauses between the cancels that settle an order whose outcome stayed unknown (a Binance
+/// ban's `Retry-After` is seconds; about 13 s in all).
+const SETTLE_RETRY_PAUSES: [Duration; 5] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(6),
+];
 
 /// How many times a step whose order never reached the venue (refused by a 429/418) is sent
 /// again, each time with a new client order id.
@@ -225,7 +234,58 @@ impl Engine {
                 .expire_never_sent(&request.client_order_id, &reason)
                 .await;
         }
-        Err(ExecutorError::Exchange(ExchangeError::Unknown(reason)))
+        // no answer at all (a lost response, a gateway killed mid-call): after the whole
+        // timeout, longer than the recvWindow within which the venue could still accept the
+        // request, an order the venue does not know never will be
+        self.settle_unknown(request, &reason).await
+    }
+
+    /// Settles an order whose outcome stayed unknown past its timeout and that no look-up
+    /// found: cancels it (the gateway withdraws one still waiting in its queue); a venue that
+    /// does not know it means nothing executed, and the row is closed as EXPIRED; a cancel
+    /// that itself fails (a 418 ban or 429 storm still running) is tried again, bounded.
+    /// Leaving the row UNKNOWN would abandon the entry, top-up or exit under way until the
+    /// stale-order sweep a minute later.
+    async fn settle_unknown(&self, request: &OrderRequest, reason: &str) -> Result<Order> {
+        for pause in SETTLE_RETRY_PAUSES {
+            match self
+                .exchange
+                .cancel_order(request.venue, &request.symbol, &request.client_order_id)
+                .await
+            {
+                Err(ExchangeError::Rejected(why)) => {
+                    let row = self.store.get_order(&request.client_order_id).await?;
+                    let untouched = row.as_ref().is_none_or(|row| {
+                        row.exchange_order_id.is_none() && row.executed_qty.is_zero()
+                    });
+                    if untouched {
+                        return self
+                            .expire_never_sent(
+                                &request.client_order_id,
+                                &format!("not at the venue after the timeout ({reason}): {why}"),
+                            )
+                            .await;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(client_order_id = %request.client_order_id, error = %err, "cancel of an order with an unknown outcome failed; retrying");
+                }
+                Ok(()) => {}
+            }
+            // the cancel found it (or an answer came meanwhile): follow it to its end
+            if let Ok(Some(report)) = self
+                .exchange
+                .get_order(request.venue, &request.symbol, &request.client_order_id)
+                .await
+            {
+                // boxed: `follow` settles through here in turn
+                return Box::pin(self.follow(request, report)).await;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Err(ExecutorError::Exchange(ExchangeError::Unknown(
+            reason.to_owned(),
+        )))
     }
 
     /// Closes an order that never reached the venue as EXPIRED with nothing executed, as
@@ -292,6 +352,19 @@ impl Engine {
                                 &request.client_order_id,
                                 &format!("not at the venue after the timeout: {reason}"),
                             )
+                            .await;
+                    }
+                    Err(ExchangeError::Rejected(_)) => {}
+                    // the cancel itself refused (a ban or storm still running): an order the
+                    // venue never acknowledged is settled with retries, not left UNKNOWN
+                    Err(err)
+                        if row.status == OrderStatus::Unknown
+                            && row.exchange_order_id.is_none()
+                            && row.executed_qty.is_zero() =>
+                    {
+                        tracing::warn!(error = %err, "cancel of a lingering order failed; settling it");
+                        return self
+                            .settle_unknown(request, &format!("cancel failed: {err}"))
                             .await;
                     }
                     Err(err) => tracing::warn!(error = %err, "cancel of a lingering order failed"),

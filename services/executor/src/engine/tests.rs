@@ -757,3 +757,22 @@ async fn an_order_refused_by_the_gateways_rate_limiter_is_expired_and_retried() 
 async fn an_order_the_venue_refused_with_429_is_expired_and_retried() {
     refused_sends_are_expired_and_retried(|s| s.pending_sends = 1).await;
 }
+
+/// No answer at all (the gateway killed mid-call): after the timeout the venue does not know
+/// the order, so it is closed as never sent and the step goes again, instead of the row
+/// staying UNKNOWN and the entry abandoned.
+#[tokio::test]
+async fn an_order_without_any_answer_is_settled_and_retried() {
+    refused_sends_are_expired_and_retried(|s| s.lost_sends = 1).await;
+}
+
+/// The cancel that settles an unknown outcome is itself refused (a ban still running): it is
+/// tried again until the venue answers, and the order is closed, not left UNKNOWN.
+#[tokio::test]
+async fn a_refused_cancel_of_an_unknown_order_is_retried_until_settled() {
+    refused_sends_are_expired_and_retried(|s| {
+        s.pending_sends = 1;
+        s.failed_cancels = 2;
+    })
+    .await;
+}

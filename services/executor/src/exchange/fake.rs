@@ -65,6 +65,11 @@ pub struct FakeState {
     /// The next n orders are refused by the venue with a 429/418, which the gateway reports as
     /// PENDING (its outcome rule for writes): nothing placed, the venue never knows the id.
     pub pending_sends: u32,
+    /// The next n orders get no answer (a transport error: the gateway was killed, or the
+    /// call timed out): an `Unknown` error, nothing placed.
+    pub lost_sends: u32,
+    /// The next n cancels fail with an `Unknown` error (a 418 ban or 429 storm still running).
+    pub failed_cancels: u32,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
     pub books: BookTops,
     /// Books answered instead of `books` for the next n reads (the gateway's view lagging the
@@ -85,6 +90,12 @@ impl FakeState {
         if self.refuse_sends > 0 {
             self.refuse_sends -= 1;
             return Some(Err(ExchangeError::Unknown(RATE_LIMITED.into())));
+        }
+        if self.lost_sends > 0 {
+            self.lost_sends -= 1;
+            return Some(Err(ExchangeError::Unknown(
+                "transport error: connection reset".into(),
+            )));
         }
         if self.pending_sends > 0 {
             self.pending_sends -= 1;
@@ -323,6 +334,10 @@ impl Exchange for FakeExchange {
     ) -> Result<(), ExchangeError> {
         self.with(|s| {
             s.cancels.push(client_order_id.to_owned());
+            if s.failed_cancels > 0 {
+                s.failed_cancels -= 1;
+                return Err(ExchangeError::Unknown(RATE_LIMITED.into()));
+            }
             match s.reports.get_mut(client_order_id) {
                 // as the gateway answers: NOT_FOUND, classified as a definite refusal
                 None => Err(ExchangeError::Rejected("no such order on the venue".into())),
