@@ -125,6 +125,10 @@ async fn run(args: &SoakArgs) -> Outcome {
     outcome
 }
 
+/// How long an order may stay UNKNOWN in the books while the executor resolves it: its order
+/// timeout (10 s) and the settling cancels after it (about 13.5 s).
+const IN_FLIGHT_MS: i64 = 25_000;
+
 /// A kill -9 or PostgreSQL restart waiting to be seen recovered.
 struct Pending {
     what: String,
@@ -460,6 +464,16 @@ impl<'a> Driver<'a> {
         let books = db::read_books(&self.pool).await.ok()?;
         self.suite.venue.refresh(&mut self.venue).await.ok()?;
         if self.venue.fingerprint() != before {
+            return None;
+        }
+        // an order whose outcome the executor is still resolving (its 10 s order timeout,
+        // then bounded settling cancels) is in flight, not at rest; one unresolved longer is
+        // checked like any other
+        if books
+            .orders
+            .iter()
+            .any(|o| matches!(o.status.as_str(), "UNKNOWN" | "PENDING") && o.age_ms < IN_FLIGHT_MS)
+        {
             return None;
         }
         for window in self.tracker.update(&self.venue, self.band) {

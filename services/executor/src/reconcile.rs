@@ -21,9 +21,10 @@ use fff_proto::fff::executor::v1::Initiator;
 use fff_store::{OrderStatus, OrderUpdate, PositionState};
 use rust_decimal::Decimal;
 
-use crate::engine::orders::update_from;
+use crate::engine::orders::{NEVER_SENT, update_from};
 use crate::engine::{Engine, Urgency};
 use crate::error::Result;
+use crate::exchange::ExchangeError;
 use crate::legs::{SignedLegs, core_direction, core_venue};
 
 /// What reconciliation found and did.
@@ -209,20 +210,49 @@ async fn resolve_orders(
                 .get_order(venue, &order.symbol, &order.client_order_id)
                 .await?;
         }
+        // the gateway answers PENDING for an id it sent without an answer (a 429/418) or still
+        // holds in its queue; a cancel then withdraws it, or the venue does not know it
+        let mut never_sent = false;
         match found {
             Some(mut exchange_order) => {
                 if !exchange_order.status.is_terminal() {
-                    engine
+                    match engine
                         .exchange
                         .cancel_order(venue, &order.symbol, &order.client_order_id)
-                        .await?;
-                    if let Some(after) = engine
-                        .exchange
-                        .get_order(venue, &order.symbol, &order.client_order_id)
-                        .await?
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(ExchangeError::Rejected(_))
+                            if exchange_order.exchange_order_id.is_none()
+                                && exchange_order.executed_qty.is_zero() =>
+                        {
+                            never_sent = true;
+                        }
+                        // one order the venue cannot be asked about now (a ban, a storm) must
+                        // not stop the reconciliation of the others: the stale sweep retries it
+                        Err(err) => {
+                            tracing::warn!(client_order_id = %order.client_order_id, error = %err, "cancel during reconciliation failed; left to the stale-order sweep");
+                            continue;
+                        }
+                    }
+                    if !never_sent
+                        && let Some(after) = engine
+                            .exchange
+                            .get_order(venue, &order.symbol, &order.client_order_id)
+                            .await?
                     {
                         exchange_order = after;
                     }
+                }
+                if never_sent {
+                    let update = OrderUpdate {
+                        error: Some(format!("{NEVER_SENT}: not at the venue after a restart")),
+                        executed_qty: Some(Decimal::ZERO),
+                        ..OrderUpdate::status(OrderStatus::Expired)
+                    };
+                    store.update_order(&order.client_order_id, &update).await?;
+                    report.orders_never_sent += 1;
+                    continue;
                 }
                 store
                     .update_order(&order.client_order_id, &update_from(&exchange_order))

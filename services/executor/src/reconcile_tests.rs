@@ -153,3 +153,52 @@ async fn a_closed_short_leaves_no_loan_behind() {
     assert_eq!(btc.borrowed, dec!(0), "loan left: {btc:?}");
     assert!(recheck(&rig.engine).await.unwrap().is_empty());
 }
+
+/// At restart an intent the gateway still answers PENDING for (it got a 429/418, or holds
+/// the order in its queue) while the venue never saw it: the cancel finds no such order, so
+/// the intent is closed as never sent. It used to fail the whole reconciliation, retried
+/// every few seconds, with entries and exit resumption waiting on it.
+#[tokio::test]
+async fn an_intent_the_gateway_calls_pending_and_the_venue_never_saw_is_closed_at_restart() {
+    let rig = rig().await;
+    let position = rig
+        .store
+        .create_position(&fff_store::NewPosition {
+            symbol: "BTCUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap();
+    let id = crate::ids::client_order_id(
+        position.id,
+        fff_store::Leg::Perp,
+        crate::ids::Step::Entry(0),
+    );
+    rig.store
+        .insert_order_intent(&fff_store::OrderIntent {
+            client_order_id: id.clone(),
+            position_id: Some(position.id),
+            venue: fff_store::Venue::Usdm,
+            leg: fff_store::Leg::Perp,
+            symbol: "BTCUSDT".into(),
+            side: fff_store::Side::Sell,
+            order_type: fff_store::OrderType::Market,
+            time_in_force: None,
+            qty: dec!(10),
+            price: None,
+            reduce_only: false,
+            side_effect: fff_store::SideEffect::NoSideEffect,
+        })
+        .await
+        .unwrap();
+    rig.fake.with(|s| {
+        s.gateway_pending.insert(id.clone());
+    });
+    let report = reconcile(&rig.engine).await.unwrap();
+    assert_eq!(report.orders_never_sent, 1, "{}", report.summary());
+    let row = rig.store.get_order(&id).await.unwrap().unwrap();
+    assert_eq!(row.status, fff_store::OrderStatus::Expired);
+    assert!(row.executed_qty.is_zero());
+}

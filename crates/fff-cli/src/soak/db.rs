@@ -17,6 +17,8 @@ pub struct DbOrder {
     pub side: String,
     pub status: String,
     pub executed_qty: Decimal,
+    /// Since the row last changed (ms, the database's clock).
+    pub age_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,21 +80,39 @@ pub async fn read_books(pool: &PgPool) -> anyhow::Result<DbBooks> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let orders = sqlx::query_as::<_, (String, Option<i64>, String, String, String, String, Decimal)>(
-        "SELECT client_order_id, position_id, venue, symbol, side, status, executed_qty FROM orders",
+    let orders = sqlx::query_as::<
+        _,
+        (
+            String,
+            Option<i64>,
+            String,
+            String,
+            String,
+            String,
+            Decimal,
+            i64,
+        ),
+    >(
+        "SELECT client_order_id, position_id, venue, symbol, side, status, executed_qty, \
+         (EXTRACT(EPOCH FROM (now() - updated_at)) * 1000)::bigint FROM orders",
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|(client_order_id, position_id, venue, symbol, side, status, executed_qty)| DbOrder {
-        client_order_id,
-        position_id,
-        venue,
-        symbol,
-        side,
-        status,
-        executed_qty,
-    })
+    .map(
+        |(client_order_id, position_id, venue, symbol, side, status, executed_qty, age_ms)| {
+            DbOrder {
+                client_order_id,
+                position_id,
+                venue,
+                symbol,
+                side,
+                status,
+                executed_qty,
+                age_ms,
+            }
+        },
+    )
     .collect();
     let fills = sqlx::query_as::<_, (String, i64, Decimal, Decimal)>(
         "SELECT o.client_order_id, f.trade_id, f.qty, f.price FROM fills f JOIN orders o ON o.id = f.order_id",

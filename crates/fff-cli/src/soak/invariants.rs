@@ -440,6 +440,7 @@ mod tests {
             side: side.into(),
             status: "FILLED".into(),
             executed_qty: qty,
+            age_ms: 60_000,
         }
     }
 

@@ -70,6 +70,9 @@ pub struct FakeState {
     pub lost_sends: u32,
     /// The next n cancels fail with an `Unknown` error (a 418 ban or 429 storm still running).
     pub failed_cancels: u32,
+    /// Ids the gateway still answers PENDING for (it sent them and got a 429/418, or holds
+    /// them in its queue) while the venue never saw them: a cancel finds no such order.
+    pub gateway_pending: std::collections::HashSet<String>,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
     pub books: BookTops,
     /// Books answered instead of `books` for the next n reads (the gateway's view lagging the
@@ -322,7 +325,18 @@ impl Exchange for FakeExchange {
     ) -> Result<Option<OrderReport>, ExchangeError> {
         Ok(self.with(|s| {
             s.fill_maker(client_order_id);
-            s.reports.get(client_order_id).cloned()
+            s.reports.get(client_order_id).cloned().or_else(|| {
+                s.gateway_pending
+                    .contains(client_order_id)
+                    .then(|| OrderReport {
+                        client_order_id: client_order_id.to_owned(),
+                        status: OrderStatus::Unknown,
+                        exchange_order_id: None,
+                        executed_qty: Decimal::ZERO,
+                        avg_price: None,
+                        reject_reason: None,
+                    })
+            })
         }))
     }
 
