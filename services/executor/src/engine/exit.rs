@@ -215,8 +215,12 @@ impl Engine {
             .await?;
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
         if !legs.perp.is_zero() {
-            // Never sell the spot leg while the perp is still open: that would leave the perp
-            // naked. The position stays CLOSING; the exit is retried (see resume_exits).
+            // Never trade the spot leg below what still hedges the perp: that would leave the
+            // perp naked. But the part of the spot leg whose perp is already closed is naked
+            // itself: bring the spot leg down to the perp left, so the legs stay matched while
+            // the position stays CLOSING and the exit is retried (see resume_exits).
+            self.match_spot_to_perp_left(&position, direction, &instrument, &plan, &legs)
+                .await?;
             let message = format!(
                 "exit incomplete: perp {} left: {}",
                 legs.perp,
@@ -394,6 +398,32 @@ impl Engine {
             }
         }
         Ok(taken)
+    }
+
+    /// After a partial perp close: trades the spot leg down to the perp quantity left (on the
+    /// spot step, never below it), so what the perp no longer hedges is not left naked.
+    async fn match_spot_to_perp_left(
+        &self,
+        position: &Position,
+        direction: Direction,
+        instrument: &InstrumentInfo,
+        plan: &ExitPlan,
+        legs: &SignedLegs,
+    ) -> Result<()> {
+        let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
+        let excess = floor_to_step(legs.spot.abs() - legs.perp.abs(), step);
+        if !tradable(Leg::Spot, &instrument.spot, excess, instrument.mark_price) {
+            return Ok(());
+        }
+        tracing::warn!(symbol = %position.symbol, perp_left = %legs.perp, spot = %legs.spot, %excess, "perp only partly closed; matching the spot leg to it");
+        let trade = LegTrade {
+            leg: Leg::Spot,
+            side: plan.spot_side,
+            qty: excess,
+            limit_first: false,
+        };
+        self.take(position, direction, instrument, trade).await?;
+        Ok(())
     }
 
     /// Closes what is left of the perp leg; returns the last order error when something is left.

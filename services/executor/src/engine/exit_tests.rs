@@ -789,3 +789,31 @@ async fn a_post_only_order_refused_as_would_take_is_repriced() {
         ]
     );
 }
+
+/// A perp that closes only in part (partial fills until the retries run out): the spot leg
+/// is brought down to the perp left, so the part already unhedged is not left naked while
+/// the position waits CLOSING for its retry (it used to keep the whole borrowed short).
+#[tokio::test]
+async fn a_partly_closed_perp_takes_the_spot_leg_down_with_it() {
+    for direction in [Direction::NegativeCarry, Direction::PositiveCarry] {
+        let rig = rig_with(params(300)).await;
+        let position = open(&rig, dec!(1000), direction).await;
+        rig.fake.with(|s| {
+            s.partial.insert(Venue::UsdmPerp, dec!(0.5));
+        });
+        let err = rig
+            .engine
+            .run_exit(position.id, Urgency::Immediate, Initiator::Risk)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("perp"), "{err}");
+        let (perp, spot) = flat(&rig);
+        assert!(!perp.is_zero() && perp.abs() < dec!(10), "perp {perp}");
+        assert_eq!(
+            spot, -perp,
+            "{direction:?}: legs unmatched: perp {perp}, spot {spot}"
+        );
+        let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+        assert_eq!(stuck.state, PositionState::Closing);
+    }
+}
