@@ -487,8 +487,17 @@ impl Engine {
         if direction.borrows()
             && !tradable(Leg::Spot, &instrument.spot, left, instrument.mark_price)
         {
-            let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-            let bought = plan.spot_done(start, &legs);
+            let orders = self.position_orders(id).await?;
+            let legs = SignedLegs::from_orders(direction, &orders);
+            // what this attempt bought back, or all the position's buy-backs: a resumed exit
+            // whose earlier attempt bought the loan back left only its commission owed, and
+            // must still cover it (bounded by what was bought, not by this attempt's nothing)
+            let bought_before: Decimal = orders
+                .iter()
+                .filter(|o| o.leg == Leg::Spot && o.side == fff_store::Side::Buy)
+                .map(|o| o.executed_qty)
+                .sum();
+            let bought = plan.spot_done(start, &legs).max(bought_before);
             self.cover_loan_shortfall(id, direction, instrument, bought)
                 .await?;
         }

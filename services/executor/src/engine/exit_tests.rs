@@ -817,3 +817,40 @@ async fn a_partly_closed_perp_takes_the_spot_leg_down_with_it() {
         assert_eq!(stuck.state, PositionState::Closing);
     }
 }
+
+/// The buy-back's base-asset commission leaves a sliver of the loan owed. When the attempt
+/// that bought the loan back could not cover it (its account snapshot was stale), the
+/// resumed exit buys nothing back itself and must still cover the sliver: it used to cap the
+/// cover at what that attempt bought (nothing), leave the loan, and after three attempts flag
+/// the position broken over a few dollars.
+#[tokio::test]
+async fn a_resumed_exit_covers_the_commission_left_owed_by_an_earlier_buy_back() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    rig.fake.with(|s| s.base_fee_rate = dec!(0.001));
+    let before_exit = crate::exchange::Exchange::account(rig.fake.as_ref())
+        .await
+        .unwrap();
+    rig.fake
+        .with(|s| s.stale_account = Some((before_exit, 1_000)));
+    let first = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Operator)
+        .await;
+    assert!(first.is_err(), "closed on a stale account: {first:?}");
+    rig.fake.with(|s| s.stale_account = None);
+    let loan = |rig: &Rig| rig.fake.with(|s| s.spot["BTCUSDT"]);
+    assert!(loan(&rig) < Decimal::ZERO, "nothing owed: {}", loan(&rig));
+    let closed = rig
+        .engine
+        .run_exit(position.id, Urgency::High, Initiator::Reconciliation)
+        .await
+        .unwrap();
+    assert_eq!(
+        closed.state,
+        PositionState::Closed,
+        "{:?}",
+        closed.last_error
+    );
+    assert!(loan(&rig) >= Decimal::ZERO, "loan left: {}", loan(&rig));
+}
