@@ -125,8 +125,9 @@ async fn run(args: &SoakArgs) -> Outcome {
     outcome
 }
 
-/// How long an order may stay UNKNOWN in the books while the executor resolves it: its order
-/// timeout (10 s) and the settling cancels after it (about 13.5 s).
+/// How long an order may stay UNKNOWN in the books while the executor resolves it (its order
+/// timeout, 10 s, and the settling cancels after it, about 13.5 s), and a position OPENING or
+/// CLOSING while its task runs.
 const IN_FLIGHT_MS: i64 = 25_000;
 
 /// A kill -9 or PostgreSQL restart waiting to be seen recovered.
@@ -474,6 +475,14 @@ impl<'a> Driver<'a> {
             .iter()
             .any(|o| matches!(o.status.as_str(), "UNKNOWN" | "PENDING") && o.age_ms < IN_FLIGHT_MS)
         {
+            return None;
+        }
+        // likewise an entry or exit under way (its task re-reads a lagging account snapshot
+        // for seconds without trading); one stuck in that state longer is checked
+        if books.positions.iter().any(|p| {
+            matches!(p.state.as_str(), "OPENING" | "REBALANCING" | "CLOSING")
+                && p.age_ms < IN_FLIGHT_MS
+        }) {
             return None;
         }
         for window in self.tracker.update(&self.venue, self.band) {

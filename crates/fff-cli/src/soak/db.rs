@@ -37,6 +37,8 @@ pub struct DbPosition {
     pub state: String,
     pub spot_qty: Decimal,
     pub perp_qty: Decimal,
+    /// Since the row last changed (ms, the database's clock).
+    pub age_ms: i64,
 }
 
 impl DbPosition {
@@ -127,20 +129,22 @@ pub async fn read_books(pool: &PgPool) -> anyhow::Result<DbBooks> {
         price,
     })
     .collect();
-    let positions = sqlx::query_as::<_, (i64, String, String, String, Decimal, Decimal)>(
-        "SELECT id, symbol, direction, state, spot_qty, perp_qty FROM positions",
+    let positions = sqlx::query_as::<_, (i64, String, String, String, Decimal, Decimal, i64)>(
+        "SELECT id, symbol, direction, state, spot_qty, perp_qty, \
+         (EXTRACT(EPOCH FROM (now() - updated_at)) * 1000)::bigint FROM positions",
     )
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
     .map(
-        |(id, symbol, direction, state, spot_qty, perp_qty)| DbPosition {
+        |(id, symbol, direction, state, spot_qty, perp_qty, age_ms)| DbPosition {
             id,
             symbol,
             direction,
             state,
             spot_qty,
             perp_qty,
+            age_ms,
         },
     )
     .collect();

@@ -490,6 +490,7 @@ mod tests {
                 state: "OPEN".into(),
                 spot_qty: dec!(1),
                 perp_qty: dec!(1),
+                age_ms: 60_000,
             }],
             ..Default::default()
         };
