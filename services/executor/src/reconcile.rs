@@ -189,6 +189,33 @@ pub async fn sweep_stale_orders(engine: &Arc<Engine>, min_age: Duration) -> Resu
     Ok(report.orders_updated + report.orders_never_sent)
 }
 
+/// Looks an order up until the venue has it or its intent is older than the executor's order
+/// timeout (the venue refuses a request older than its recvWindow, 5 s by default, below that
+/// timeout): `Some` once the venue reports it, `None` when it can no longer arrive.
+async fn wait_for_landing(
+    engine: &Engine,
+    venue: fff_core::Venue,
+    order: &fff_store::Order,
+) -> Result<Option<crate::exchange::OrderReport>> {
+    let timeout = chrono::Duration::from_std(engine.params().order_timeout).unwrap_or_default();
+    loop {
+        if let Some(found) = engine
+            .exchange
+            .get_order(venue, &order.symbol, &order.client_order_id)
+            .await?
+            && (found.exchange_order_id.is_some()
+                || !found.executed_qty.is_zero()
+                || found.status != OrderStatus::Unknown)
+        {
+            return Ok(Some(found));
+        }
+        if Utc::now() - order.updated_at >= timeout {
+            return Ok(None);
+        }
+        tokio::time::sleep(SECOND_LOOK).await;
+    }
+}
+
 async fn resolve_orders(
     engine: &Engine,
     orders: Vec<fff_store::Order>,
@@ -222,11 +249,30 @@ async fn resolve_orders(
                         .await
                     {
                         Ok(()) => {}
+                        // the venue does not know it; a request sent moments ago (the
+                        // executor died with it in flight) may still land within the venue's
+                        // recvWindow: look again until the intent is older than that
                         Err(ExchangeError::Rejected(_))
                             if exchange_order.exchange_order_id.is_none()
                                 && exchange_order.executed_qty.is_zero() =>
                         {
-                            never_sent = true;
+                            match wait_for_landing(engine, venue, &order).await? {
+                                Some(landed) => {
+                                    // it reached the venue after all: cancel what rests
+                                    if !landed.status.is_terminal() {
+                                        let _ = engine
+                                            .exchange
+                                            .cancel_order(
+                                                venue,
+                                                &order.symbol,
+                                                &order.client_order_id,
+                                            )
+                                            .await;
+                                    }
+                                    exchange_order = landed;
+                                }
+                                None => never_sent = true,
+                            }
                         }
                         // one order the venue cannot be asked about now (a ban, a storm) must
                         // not stop the reconciliation of the others: the stale sweep retries it

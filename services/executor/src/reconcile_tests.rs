@@ -201,4 +201,38 @@ async fn an_intent_the_gateway_calls_pending_and_the_venue_never_saw_is_closed_a
     let row = rig.store.get_order(&id).await.unwrap().unwrap();
     assert_eq!(row.status, fff_store::OrderStatus::Expired);
     assert!(row.executed_qty.is_zero());
+
+    // the same, but the request was only delayed (the executor died with it in flight) and
+    // reaches the venue a moment after the cancel found nothing: it is recorded as filled,
+    // never closed as never sent (that would orphan its fill)
+    let late = crate::ids::client_order_id(
+        position.id,
+        fff_store::Leg::Perp,
+        crate::ids::Step::Entry(1),
+    );
+    rig.store
+        .insert_order_intent(&fff_store::OrderIntent {
+            client_order_id: late.clone(),
+            position_id: Some(position.id),
+            venue: fff_store::Venue::Usdm,
+            leg: fff_store::Leg::Perp,
+            symbol: "BTCUSDT".into(),
+            side: fff_store::Side::Sell,
+            order_type: fff_store::OrderType::Market,
+            time_in_force: None,
+            qty: dec!(10),
+            price: None,
+            reduce_only: false,
+            side_effect: fff_store::SideEffect::NoSideEffect,
+        })
+        .await
+        .unwrap();
+    rig.fake.with(|s| {
+        s.gateway_pending.insert(late.clone());
+        s.lands_after = Some((late.clone(), 2, dec!(10)));
+    });
+    reconcile(&rig.engine).await.unwrap();
+    let row = rig.store.get_order(&late).await.unwrap().unwrap();
+    assert_eq!(row.status, fff_store::OrderStatus::Filled, "{row:?}");
+    assert_eq!(row.executed_qty, dec!(10));
 }

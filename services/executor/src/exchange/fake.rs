@@ -73,6 +73,9 @@ pub struct FakeState {
     /// Ids the gateway still answers PENDING for (it sent them and got a 429/418, or holds
     /// them in its queue) while the venue never saw them: a cancel finds no such order.
     pub gateway_pending: std::collections::HashSet<String>,
+    /// A `gateway_pending` id whose delayed request reaches the venue (filled, this quantity)
+    /// after this many more look-ups.
+    pub lands_after: Option<(String, u32, Decimal)>,
     /// Best bid and ask per venue (`None`: the gateway has no book for it).
     pub books: BookTops,
     /// Books answered instead of `books` for the next n reads (the gateway's view lagging the
@@ -325,6 +328,24 @@ impl Exchange for FakeExchange {
     ) -> Result<Option<OrderReport>, ExchangeError> {
         Ok(self.with(|s| {
             s.fill_maker(client_order_id);
+            if let Some((id, lookups, qty)) = s.lands_after.as_mut()
+                && id == client_order_id
+            {
+                if *lookups == 0 {
+                    let report = OrderReport {
+                        client_order_id: client_order_id.to_owned(),
+                        status: OrderStatus::Filled,
+                        exchange_order_id: Some(77),
+                        executed_qty: *qty,
+                        avg_price: Some(Decimal::ONE_HUNDRED),
+                        reject_reason: None,
+                    };
+                    s.reports.insert(client_order_id.to_owned(), report);
+                    s.lands_after = None;
+                } else {
+                    *lookups -= 1;
+                }
+            }
             s.reports.get(client_order_id).cloned().or_else(|| {
                 s.gateway_pending
                     .contains(client_order_id)
