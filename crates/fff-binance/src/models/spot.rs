@@ -118,7 +118,8 @@ impl SpotOrder {
                 .iter_mut()
                 .find(|(asset, _)| *asset == fill.commission_asset)
             {
-                Some((_, total)) => *total += fill.commission,
+                // a garbage payload must not panic: totals saturate instead of overflowing
+                Some((_, total)) => *total = total.saturating_add(fill.commission),
                 None => out.push((fill.commission_asset.clone(), fill.commission)),
             }
         }
@@ -190,6 +191,20 @@ mod tests {
     use super::*;
     use crate::models::fixture;
     use rust_decimal_macros::dec;
+
+    /// Found by `prop_models::payloads_with_a_garbage_leaf_never_panic`: two fills whose
+    /// commissions overflow a Decimal when added panicked.
+    #[test]
+    fn commissions_that_overflow_saturate_instead_of_panicking() {
+        let huge = "79228162514264337593543950335";
+        let order: SpotOrder = serde_json::from_str(&format!(
+            r#"{{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"x","fills":[
+                {{"price":"1","qty":"1","commission":"{huge}","commissionAsset":"BTC","tradeId":1}},
+                {{"price":"1","qty":"1","commission":"{huge}","commissionAsset":"BTC","tradeId":2}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(order.commissions(), vec![("BTC".to_owned(), Decimal::MAX)]);
+    }
 
     #[test]
     fn parses_account_trades_of_spot_and_margin() {
