@@ -102,6 +102,11 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
         None => std::env::var("DATABASE_URL").unwrap_or_default(),
     };
 
+    // recorded before the roles start, so `fff status` run here finds this suite (and says
+    // which roles are not up yet) rather than the default ports
+    if let Err(error) = endpoints::Endpoints::of(config).write(&home) {
+        eprintln!("fff up: cannot record the endpoints for `fff status`: {error}");
+    }
     let mut suite = Suite::default();
     let result = tokio::select! {
         result = start_and_wait(args, config, &home, &database_url, &mut suite) => result,
@@ -110,9 +115,6 @@ async fn up(args: &UpArgs, config: &FffConfig) -> anyhow::Result<()> {
     let outcome = match result {
         Ok(urls_json) => {
             print_banner(config, &urls_json, &database_url, &home);
-            if let Err(error) = endpoints::Endpoints::of(config).write(&home) {
-                eprintln!("fff up: cannot record the endpoints for `fff status`: {error}");
-            }
             suite.watch(stop.cancelled()).await
         }
         Err(error) => Err(error),
