@@ -1,5 +1,7 @@
 //! The library entry point: run the strategy (and the yardsticks) over a dataset.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use fff_core::{
     CapitalModel, CapitalParams, ExecutionParams, PairSelectionParams, RebalanceParams, RiskParams,
 };
@@ -89,26 +91,95 @@ impl Backtest {
         )
     }
 
-    /// Replays the strategy, then the baselines and the perfect-foresight bound.
+    /// Replays the strategy, the baselines and the perfect-foresight bound, on two threads
+    /// that each take the next replay not yet started (the longest first). Every replay is
+    /// independent of the others, so the result does not depend on which thread ran it or
+    /// when. `progress` is called on the calling thread: as its own replays run, then for the
+    /// second thread's once they have finished.
     pub fn compare(&self, dataset: &Dataset, mut progress: impl FnMut(u64)) -> Result<Comparison> {
-        let strategy = self.run_with_progress(dataset, &mut progress)?;
         let model = self.capital_model()?;
-        let costs = &self.config.backtest;
-        let mut baselines = Vec::new();
-        if dataset.symbols.iter().any(|s| s.symbol == "BTCUSDT") {
-            let mut btc = AlwaysOnCarry::new("BTCUSDT", &self.config, &model);
-            baselines.push(replay(dataset, costs, &model, &mut btc, &mut progress)?);
+        let has_btc = dataset.symbols.iter().any(|s| s.symbol == "BTCUSDT");
+        let mut jobs = vec![Replay::Strategy, Replay::Bound, Replay::TopOne];
+        if has_btc {
+            jobs.push(Replay::AlwaysOnBtc);
         }
-        let mut top = TopOneRotation::new(&self.config, &model);
-        baselines.push(replay(dataset, costs, &model, &mut top, &mut progress)?);
-        // The bound trades for free (it is a ceiling, not a strategy); borrow still applies,
-        // and so does the capital model.
-        let free = costs.without_trading_costs();
-        let mut oracle = PerfectForesight::new(&self.config, &model);
-        baselines.push(replay(dataset, &free, &model, &mut oracle, &mut progress)?);
+        let next = AtomicUsize::new(0);
+        let take = || jobs.get(next.fetch_add(1, Ordering::Relaxed)).copied();
+        let run = |job: Replay, progress: &mut dyn FnMut(u64)| {
+            (job, self.replay_one(job, dataset, &model, progress))
+        };
+        let (mut done, calls) = std::thread::scope(|scope| {
+            let second = scope.spawn(|| {
+                let mut calls = Vec::new();
+                let mut done = Vec::new();
+                while let Some(job) = take() {
+                    done.push(run(job, &mut |events| calls.push(events)));
+                }
+                (done, calls)
+            });
+            let mut done = Vec::new();
+            while let Some(job) = take() {
+                done.push(run(job, &mut progress));
+            }
+            match second.join() {
+                Ok((theirs, calls)) => {
+                    done.extend(theirs);
+                    (done, calls)
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        calls.into_iter().for_each(&mut progress);
+        // Reported (and the first error returned) in this order, whoever ran what.
+        done.sort_by_key(|(job, _)| *job);
+        let mut runs = done.into_iter().map(|(_, run)| run);
+        let strategy = runs
+            .next()
+            .ok_or_else(|| Error::Data("the strategy replay did not run".into()))??;
         Ok(Comparison {
             strategy,
-            baselines,
+            baselines: runs.collect::<Result<Vec<_>>>()?,
         })
     }
+
+    /// One replay of [`Backtest::compare`].
+    fn replay_one(
+        &self,
+        job: Replay,
+        dataset: &Dataset,
+        model: &CapitalModel,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RunOutput> {
+        let costs = &self.config.backtest;
+        match job {
+            Replay::Strategy => {
+                let mut strategy = Strategy::new(self.config.clone(), model.clone());
+                replay(dataset, costs, model, &mut strategy, progress)
+            }
+            Replay::AlwaysOnBtc => {
+                let mut btc = AlwaysOnCarry::new("BTCUSDT", &self.config, model);
+                replay(dataset, costs, model, &mut btc, progress)
+            }
+            Replay::TopOne => {
+                let mut top = TopOneRotation::new(&self.config, model);
+                replay(dataset, costs, model, &mut top, progress)
+            }
+            Replay::Bound => {
+                // The bound trades for free (it is a ceiling, not a strategy); borrow still
+                // applies, and so does the capital model.
+                let free = costs.without_trading_costs();
+                let mut oracle = PerfectForesight::new(&self.config, model);
+                replay(dataset, &free, model, &mut oracle, progress)
+            }
+        }
+    }
+}
+
+/// The replays of [`Backtest::compare`], in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Replay {
+    Strategy,
+    AlwaysOnBtc,
+    TopOne,
+    Bound,
 }

@@ -19,7 +19,13 @@ struct SinglePairSizing {
     band: Decimal,
     tolerance: Decimal,
     min_trade: Decimal,
+    /// The last [`SinglePairSizing::order`] and its inputs (equity and held notional bit for
+    /// bit): the always-on carry asks every hour, mostly with nothing changed.
+    last: Option<(SizingKey, Option<Order>)>,
 }
+
+/// Equity, pair, direction, held notional.
+type SizingKey = ([u8; 16], usize, Direction, Option<[u8; 16]>);
 
 impl SinglePairSizing {
     fn new(config: &BacktestConfig, model: &CapitalModel) -> Self {
@@ -31,6 +37,7 @@ impl SinglePairSizing {
             band: config.backtest.resize_threshold,
             tolerance: config.backtest.budget_tolerance,
             min_trade: config.rebalance.min_trade_usdt,
+            last: None,
         }
     }
 
@@ -46,14 +53,40 @@ impl SinglePairSizing {
     /// The order that enters `symbol` facing `direction`, or keeps a held hedge of `held`
     /// notional within the capital budget; `None` when nothing is to be traded.
     fn order(
-        &self,
+        &mut self,
         ctx: &DecisionContext<'_>,
         index: usize,
         symbol: &Symbol,
         direction: Direction,
         held: Option<Decimal>,
     ) -> Option<Order> {
-        let allocation = self.allocation(ctx.book.equity(), symbol, direction)?;
+        let equity = ctx.book.equity();
+        let key = (
+            equity.serialize(),
+            index,
+            direction,
+            held.map(|h| h.serialize()),
+        );
+        if let Some((last, order)) = &self.last
+            && *last == key
+        {
+            return order.clone();
+        }
+        let order = self.sized(equity, index, symbol, direction, held);
+        self.last = Some((key, order.clone()));
+        order
+    }
+
+    /// [`SinglePairSizing::order`] at `equity`, computed.
+    fn sized(
+        &self,
+        equity: Decimal,
+        index: usize,
+        symbol: &Symbol,
+        direction: Direction,
+        held: Option<Decimal>,
+    ) -> Option<Order> {
+        let allocation = self.allocation(equity, symbol, direction)?;
         let target = allocation
             .targets
             .first()
@@ -91,6 +124,8 @@ impl SinglePairSizing {
 pub struct AlwaysOnCarry {
     symbol: String,
     sizing: SinglePairSizing,
+    /// Where the symbol was found in the dataset last time.
+    index: Option<usize>,
 }
 
 impl AlwaysOnCarry {
@@ -98,6 +133,7 @@ impl AlwaysOnCarry {
         Self {
             symbol: symbol.to_string(),
             sizing: SinglePairSizing::new(config, model),
+            index: None,
         }
     }
 }
@@ -112,14 +148,19 @@ impl Policy for AlwaysOnCarry {
     }
 
     fn decide(&mut self, ctx: &DecisionContext<'_>) -> Vec<Order> {
-        let Some(index) = ctx
-            .dataset
-            .symbols
-            .iter()
-            .position(|s| s.symbol == self.symbol)
-        else {
+        let names = |i: usize| ctx.dataset.symbols.get(i).map(|s| s.symbol.as_str());
+        let cached = self
+            .index
+            .filter(|&i| names(i) == Some(self.symbol.as_str()));
+        let Some(index) = cached.or_else(|| {
+            ctx.dataset
+                .symbols
+                .iter()
+                .position(|s| s.symbol == self.symbol)
+        }) else {
             return Vec::new();
         };
+        self.index = Some(index);
         let state = &ctx.market[index];
         let (true, Some(symbol)) = (state.tradable(ctx.now_ms), state.symbol.clone()) else {
             return Vec::new();

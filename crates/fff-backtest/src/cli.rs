@@ -180,7 +180,17 @@ pub fn run(args: &BacktestArgs) -> anyhow::Result<Summary> {
     bar.finish_and_clear();
     let mut runs: Vec<&RunOutput> = vec![&comparison.strategy];
     runs.extend(&comparison.baselines);
-    let metrics: Vec<Metrics> = runs.iter().map(|r| compute(r)).collect();
+    // Half the runs' metrics on a second thread.
+    let (first, second) = runs.split_at(runs.len() / 2);
+    let metrics: Vec<Metrics> = std::thread::scope(|scope| {
+        let later = scope.spawn(|| second.iter().map(|r| compute(r)).collect::<Vec<_>>());
+        let mut metrics: Vec<Metrics> = first.iter().map(|r| compute(r)).collect();
+        match later.join() {
+            Ok(later) => metrics.extend(later),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        metrics
+    });
     let split = match args.split {
         Some(split) => Some(split_metrics(&backtest, &dataset, split)?),
         None => None,
@@ -297,9 +307,18 @@ fn split_metrics(
     before.range.to_ms = split_ms;
     let mut after = dataset.clone();
     after.range.from_ms = split_ms;
-    let mut in_sample = compute(&backtest.run(&before)?);
+    // Two independent replays: one on a second thread.
+    let (before_run, after_run) = std::thread::scope(|scope| {
+        let later = scope.spawn(|| backtest.run(&after));
+        let earlier = backtest.run(&before);
+        match later.join() {
+            Ok(later) => (earlier, later),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let mut in_sample = compute(&before_run?);
     in_sample.name = format!("in-sample (< {})", day(split));
-    let mut out_sample = compute(&backtest.run(&after)?);
+    let mut out_sample = compute(&after_run?);
     out_sample.name = format!("out-of-sample (>= {})", day(split));
     Ok((in_sample, out_sample, day(split)))
 }

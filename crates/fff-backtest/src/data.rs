@@ -12,8 +12,8 @@ mod klines;
 mod spot_markets;
 mod table;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -140,26 +140,42 @@ pub fn load_dataset(dir: &Path, range: DateRange) -> Result<Dataset> {
     if !dir.is_dir() {
         return Err(Error::Data(format!("{} is not a directory", dir.display())));
     }
-    let mut raw_funding: BTreeMap<String, Vec<funding::RawFunding>> = BTreeMap::new();
-    for path in table::csv_files(&dir.join("funding"))? {
-        let Some(symbol) = table::symbol_of(&path) else {
-            continue;
+    let funding_files: Vec<(String, PathBuf)> = table::csv_files(&dir.join("funding"))?
+        .into_iter()
+        .filter_map(|path| Some((table::symbol_of(&path)?, path)))
+        .collect();
+    let wanted: BTreeSet<String> = funding_files.iter().map(|(s, _)| s.clone()).collect();
+    // The funding files on this thread, the rest on a second one; errors are reported in the
+    // order the files would be read one after the other.
+    let (raw_funding, rest) = std::thread::scope(|scope| {
+        let rest = scope.spawn(|| -> Result<_> {
+            let spot = read_bars(&dir.join("spot_1d"), &wanted)?;
+            let listings = spot_markets::read_listing_file(dir)?;
+            let perp = read_bars(&dir.join("perp_1d"), &wanted)?;
+            let mut borrow_rows = Vec::new();
+            for path in table::csv_files(&dir.join("borrow"))? {
+                borrow::read_borrow_file(&path, &mut borrow_rows)?;
+            }
+            Ok((spot, listings, perp, borrow_rows))
+        });
+        let mut raw_funding: BTreeMap<String, Vec<funding::RawFunding>> = BTreeMap::new();
+        let read = funding_files.iter().try_for_each(|(symbol, path)| {
+            funding::read_funding_file(path, raw_funding.entry(symbol.clone()).or_default())
+        });
+        let rest = match rest.join() {
+            Ok(rest) => rest,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        funding::read_funding_file(&path, raw_funding.entry(symbol).or_default())?;
-    }
+        (read.map(|()| raw_funding), rest)
+    });
+    let raw_funding = raw_funding?;
     if raw_funding.is_empty() {
         return Err(Error::Data(format!(
             "no funding files under {}",
             dir.join("funding").display()
         )));
     }
-    let spot = read_bars(&dir.join("spot_1d"), &raw_funding)?;
-    let listings = spot_markets::read_listing_file(dir)?;
-    let perp = read_bars(&dir.join("perp_1d"), &raw_funding)?;
-    let mut borrow_rows = Vec::new();
-    for path in table::csv_files(&dir.join("borrow"))? {
-        borrow::read_borrow_file(&path, &mut borrow_rows)?;
-    }
+    let (spot, listings, perp, borrow_rows) = rest?;
     let mut symbols = Vec::new();
     for (symbol, raw) in raw_funding {
         let (mut points, funding_gaps) = funding::finish_funding(raw);
@@ -197,16 +213,13 @@ pub fn load_dataset(dir: &Path, range: DateRange) -> Result<Dataset> {
     })
 }
 
-fn read_bars<T>(
-    dir: &Path,
-    wanted: &BTreeMap<String, T>,
-) -> Result<BTreeMap<String, Vec<DailyBar>>> {
+fn read_bars(dir: &Path, wanted: &BTreeSet<String>) -> Result<BTreeMap<String, Vec<DailyBar>>> {
     let mut bars: BTreeMap<String, Vec<DailyBar>> = BTreeMap::new();
     for path in table::csv_files(dir)? {
         let Some(symbol) = table::symbol_of(&path) else {
             continue;
         };
-        if !wanted.contains_key(&symbol) {
+        if !wanted.contains(&symbol) {
             continue;
         }
         klines::read_kline_file(&path, bars.entry(symbol).or_default())?;

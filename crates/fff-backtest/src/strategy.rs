@@ -3,14 +3,16 @@
 //! only translates replay state into core inputs and core outputs into orders.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::DateTime;
 use fff_core::drawdown::limit_directive;
 use fff_core::priority::{ExitCandidate, exit_order};
+use fff_core::scan::Evaluator;
 use fff_core::{
     Action, CapitalModel, CheckName, Direction, DrawdownEvent, DrawdownTracker, HedgeContext,
-    HedgeState, MarginDirective, MarginTier, MarketSnapshot, Reason, RiskParams, ScoreBreakdown,
-    SwitchCosts, SymbolFilters, TierTracker, directive_for, qualify, score,
+    HedgeState, MarginDirective, MarginTier, PairSelectionParams, Reason, RiskParams, SwitchCosts,
+    Symbol, SymbolFilters, TierTracker, directive_for,
 };
 use rust_decimal::Decimal;
 
@@ -22,12 +24,26 @@ use crate::engine::market::SymbolState;
 use crate::engine::policy::{DecisionContext, Order, Policy, PolicyStats};
 
 /// Cached per-symbol evaluation, valid while the symbol's state version is unchanged.
-struct Evaluation {
+pub(crate) struct Evaluation {
     version: u64,
-    snapshot: MarketSnapshot,
-    passed: bool,
-    score: ScoreBreakdown,
+    /// The hedge that would collect the signal rate (`MarketSnapshot::direction`).
+    pub(crate) direction: Option<Direction>,
+    /// `MarketSnapshot::net_carry_per_period` at the rate period.
+    pub(crate) net_carry: Decimal,
+    /// Every check passed except those history cannot evaluate.
+    pub(crate) passed: bool,
+    /// `fff_core::score`'s total before its Decimal form (`ScoreBreakdown::total`), the
+    /// ranking key: [`fff_core::score::cmp_totals`] orders it as that Decimal form.
+    pub(crate) total: f64,
 }
+
+/// Qualification checks whose inputs history may lack, counted per evaluation that skipped
+/// them (reported by name, so the order here does not matter).
+const SKIPPABLE: [CheckName; 3] = [
+    CheckName::Spread,
+    CheckName::OpenInterest,
+    CheckName::Volume24h,
+];
 
 /// The strategy under test.
 pub struct Strategy {
@@ -48,12 +64,23 @@ pub struct Strategy {
     close_label: &'static str,
     /// Symbols whose exits this pass are urgent (basis break, drawdown limit, Red tier).
     urgent: Vec<usize>,
-    last_fingerprint: Option<u64>,
+    /// The last pass's [`Strategy::fingerprint`] (empty before the first), and a buffer.
+    last_fingerprint: Vec<u128>,
+    fingerprint: Vec<u128>,
     /// No exchange filters in history: quantity rounding is left out of the replay.
     filters: SymbolFilters,
     cache: Vec<Option<Evaluation>>,
+    /// [`Strategy::symbol_index`], for a market of `indexed` symbols.
+    symbol_index: Arc<BTreeMap<Symbol, usize>>,
+    indexed: usize,
+    /// `[pair_selection]`, shared with the evaluator a decision pass builds from it.
+    selection: Arc<PairSelectionParams>,
     stats: PolicyStats,
-    skipped: BTreeMap<&'static str, u64>,
+    /// Evaluations that skipped each of [`SKIPPABLE`].
+    skipped: [u64; SKIPPABLE.len()],
+    /// Rebalance-table decisions by action label and reason; formatted into
+    /// `PolicyStats::actions_by_reason` only in [`Policy::stats`].
+    table_counts: Vec<(&'static str, Reason, u64)>,
     evaluations: u64,
 }
 
@@ -72,7 +99,8 @@ impl Strategy {
             limit_cut_applied: false,
             close_label: "",
             urgent: Vec::new(),
-            last_fingerprint: None,
+            last_fingerprint: Vec::new(),
+            fingerprint: Vec::new(),
             filters: SymbolFilters {
                 tick_size: Decimal::ZERO,
                 step_size: Decimal::ZERO,
@@ -81,24 +109,37 @@ impl Strategy {
                 market_step_size: Decimal::ZERO,
                 min_notional: Decimal::ZERO,
             },
+            selection: Arc::new(config.pair_selection.clone()),
             config,
             cache: Vec::new(),
+            symbol_index: Arc::default(),
+            indexed: 0,
             stats: PolicyStats::default(),
-            skipped: BTreeMap::new(),
+            skipped: [0; SKIPPABLE.len()],
+            table_counts: Vec::new(),
             evaluations: 0,
         }
     }
 
-    /// Checks whose inputs history does not have; they are reported, not applied.
-    fn skipped_checks(state: &SymbolState) -> Vec<CheckName> {
-        let mut skipped = vec![CheckName::Spread, CheckName::OpenInterest];
-        if state.volume_24h.is_none() {
-            skipped.push(CheckName::Volume24h);
+    /// Whether the check is one whose inputs history does not have (reported, not applied):
+    /// spread and open interest always, 24h volume when the data has none.
+    fn skipped_check(state: &SymbolState, name: CheckName) -> bool {
+        match name {
+            CheckName::Spread | CheckName::OpenInterest => true,
+            CheckName::Volume24h => state.volume_24h.is_none(),
+            _ => false,
         }
-        skipped
     }
 
-    fn evaluate(&mut self, index: usize, state: &SymbolState) -> Option<&Evaluation> {
+    /// The symbol's evaluation, made by `evaluator` (fff-core's scan evaluator: `qualify`'s
+    /// verdict and `score`'s total, without their reports) when its state changed.
+    pub(crate) fn evaluate<'p>(
+        &mut self,
+        evaluator: &mut Option<Evaluator<'p>>,
+        selection: &'p PairSelectionParams,
+        index: usize,
+        state: &SymbolState,
+    ) -> Option<&Evaluation> {
         if self.cache.len() <= index {
             self.cache.resize_with(index + 1, || None);
         }
@@ -110,25 +151,54 @@ impl Strategy {
             // Prices only move the (neutral) book fields, so any instant serves here.
             let assume = self.config.backtest.assume_margin_for_unknown_assets;
             let snapshot = state.snapshot(0, n, assume)?;
-            let params = &self.config.pair_selection;
-            let qualification = qualify(&snapshot, params);
-            let skipped = Self::skipped_checks(state);
-            let passed = qualification
-                .checks
+            // Made for the first symbol of a pass that needs it.
+            let evaluation = evaluator
+                .get_or_insert_with(|| Evaluator::new(selection))
+                .evaluate(&snapshot);
+            let passed = evaluation
+                .verdict
+                .failed
                 .iter()
-                .all(|c| c.passed || skipped.contains(&c.name));
+                .all(|name| Self::skipped_check(state, name));
             self.evaluations += 1;
-            for name in skipped {
-                *self.skipped.entry(name.as_str()).or_default() += 1;
+            for (count, name) in self.skipped.iter_mut().zip(SKIPPABLE) {
+                if Self::skipped_check(state, name) {
+                    *count += 1;
+                }
             }
             self.cache[index] = Some(Evaluation {
                 version: state.version,
-                score: score(&snapshot, params),
-                snapshot,
+                direction: evaluation.direction(),
+                net_carry: snapshot.net_carry_per_period(self.selection.rate_period_hours),
                 passed,
+                total: evaluation.total,
             });
         }
         self.cache[index].as_ref()
+    }
+
+    /// Each symbol's index in the market (the first, should a name repeat), built once: the
+    /// market's symbols do not change during a replay.
+    pub(crate) fn symbol_index(
+        &mut self,
+        ctx: &DecisionContext<'_>,
+    ) -> Arc<BTreeMap<Symbol, usize>> {
+        if self.indexed != ctx.market.len() {
+            let mut index = BTreeMap::new();
+            for (i, state) in ctx.market.iter().enumerate() {
+                if let Some(symbol) = &state.symbol {
+                    index.entry(symbol.clone()).or_insert(i);
+                }
+            }
+            self.symbol_index = Arc::new(index);
+            self.indexed = ctx.market.len();
+        }
+        Arc::clone(&self.symbol_index)
+    }
+
+    /// The parameters an [`Evaluator`] for this pass reads.
+    pub(crate) fn selection(&self) -> Arc<PairSelectionParams> {
+        Arc::clone(&self.selection)
     }
 
     /// Drawdown halt and margin tiers: (entries allowed, close everything, cut fraction).
@@ -221,24 +291,27 @@ impl Strategy {
         (entries_allowed, close_all, cut)
     }
 
-    /// Changes whenever market state, the set of hedges or the entry gate changes.
-    fn fingerprint(ctx: &DecisionContext<'_>, entries_allowed: bool) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        entries_allowed.hash(&mut hasher);
+    /// Writes into `out` what changes whenever market state, the set of hedges or the entry
+    /// gate changes: the gate, each symbol's state version and liveness, each hedge's symbol,
+    /// direction, quantity and marks (by value: `Decimal::normalize`, so `1.0` and `1.00` are
+    /// the same). Compared whole, not hashed, so no two different states can look the same.
+    fn fingerprint(ctx: &DecisionContext<'_>, entries_allowed: bool, out: &mut Vec<u128>) {
+        let value = |d: Decimal| u128::from_le_bytes(d.normalize().serialize());
+        out.clear();
+        out.push(u128::from(entries_allowed));
         for state in ctx.market {
-            state.version.hash(&mut hasher);
-            state.is_live(ctx.now_ms).hash(&mut hasher);
+            out.push(u128::from(state.version) | u128::from(state.is_live(ctx.now_ms)) << 64);
         }
+        out.push(ctx.book.positions.len() as u128);
         for p in &ctx.book.positions {
-            (p.symbol, p.direction == Direction::PositiveCarry).hash(&mut hasher);
-            p.qty.hash(&mut hasher);
+            let positive = p.direction == Direction::PositiveCarry;
+            out.push(p.symbol as u128 | u128::from(positive) << 64);
+            out.push(value(p.qty));
             // A new close moves the capital the book ties up against the budget.
-            p.perp_price.hash(&mut hasher);
+            out.push(value(p.perp_price));
             // A new spot close moves the basis the rebalance table checks.
-            p.spot_price.hash(&mut hasher);
+            out.push(value(p.spot_price));
         }
-        hasher.finish()
     }
 
     fn count(&mut self, what: &str, n: u64) {
@@ -248,6 +321,19 @@ impl Strategy {
                 .actions_by_reason
                 .entry(what.to_string())
                 .or_default() += n;
+        }
+    }
+
+    /// Counts a rebalance-table decision under `"{action}: {reason:?}"` (the label is made
+    /// when the stats are read, not on every decision).
+    fn count_table(&mut self, action: &'static str, reason: Reason) {
+        match self
+            .table_counts
+            .iter_mut()
+            .find(|(a, r, _)| *a == action && *r == reason)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => self.table_counts.push((action, reason, 1)),
         }
     }
 
@@ -344,11 +430,14 @@ impl Policy for Strategy {
         }
         // Nothing the pass reads has changed since the last one (no settlement, close or
         // trade, same risk gate): its answer would be the same, so skip the work.
-        let fingerprint = Self::fingerprint(ctx, entries_allowed);
-        if cut.is_none() && self.last_fingerprint == Some(fingerprint) {
+        let mut fingerprint = std::mem::take(&mut self.fingerprint);
+        Self::fingerprint(ctx, entries_allowed, &mut fingerprint);
+        let unchanged = fingerprint == self.last_fingerprint;
+        // The buffers swap: the one just written is the last fingerprint now.
+        self.fingerprint = std::mem::replace(&mut self.last_fingerprint, fingerprint);
+        if cut.is_none() && unchanged {
             return Vec::new();
         }
-        self.last_fingerprint = Some(fingerprint);
         // The rebalancer's decision table for every open hedge.
         let mut orders: BTreeMap<usize, Order> = BTreeMap::new();
         let mut flipped: Vec<usize> = Vec::new();
@@ -403,12 +492,12 @@ impl Policy for Strategy {
                     Action::Close => "close",
                     _ => "adjust",
                 };
-                self.count(&format!("{name}: {:?}", decision.reason), 1);
+                self.count_table(name, decision.reason);
             } else if matches!(
                 decision.reason,
                 Reason::ReversalNotPersisted | Reason::CheaperToHoldThanExit
             ) {
-                self.count(&format!("hold: {:?}", decision.reason), 1);
+                self.count_table("hold", decision.reason);
             }
             match decision.action {
                 Action::Flip { to } => {
@@ -470,10 +559,22 @@ impl Policy for Strategy {
 
     fn stats(&self) -> PolicyStats {
         let mut stats = self.stats.clone();
-        stats.skipped_filters = self
-            .skipped
+        for (action, reason, n) in &self.table_counts {
+            *stats
+                .actions_by_reason
+                .entry(format!("{action}: {reason:?}"))
+                .or_default() += n;
+        }
+        // By name, as a map keyed by the check's name lists them.
+        let skipped: BTreeMap<&str, u64> = SKIPPABLE
             .iter()
-            .map(|(name, count)| (name.to_string(), *count))
+            .zip(self.skipped)
+            .filter(|(_, count)| *count > 0)
+            .map(|(name, count)| (name.as_str(), count))
+            .collect();
+        stats.skipped_filters = skipped
+            .into_iter()
+            .map(|(name, count)| (name.to_string(), count))
             .collect();
         stats.evaluations = self.evaluations;
         stats

@@ -71,18 +71,18 @@ const fn cell(floor: u32, cap: u32, margin: Decimal) -> Cell {
 
 /// The parameter grid, defaults first.
 pub const GRID: [Cell; 12] = [
-    cell(168, 168, dec!(0.0005)),
     cell(168, 168, dec!(0.002)),
-    cell(168, 720, dec!(0.0005)),
+    cell(168, 168, dec!(0.0005)),
     cell(168, 720, dec!(0.002)),
-    cell(168, 2160, dec!(0.0005)),
+    cell(168, 720, dec!(0.0005)),
     cell(168, 2160, dec!(0.002)),
-    cell(336, 336, dec!(0.0005)),
+    cell(168, 2160, dec!(0.0005)),
     cell(336, 336, dec!(0.002)),
-    cell(336, 720, dec!(0.0005)),
+    cell(336, 336, dec!(0.0005)),
     cell(336, 720, dec!(0.002)),
-    cell(336, 2160, dec!(0.0005)),
+    cell(336, 720, dec!(0.0005)),
     cell(336, 2160, dec!(0.002)),
+    cell(336, 2160, dec!(0.0005)),
 ];
 
 /// Floor of the drawdown in the objective.
@@ -224,7 +224,7 @@ pub fn render(wf: &WalkForward, baselines: &[Metrics]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Walk-forward ({}d train : {}d test)\n\nGrid: `pair_selection.holding_horizon_hours` (horizon floor) ∈ {{168, 336}} × `pair_selection.max_holding_horizon_hours` (persistence cap) ∈ {{off (= the floor), 720, 2160}} × `pair_selection.admission_margin` ∈ {{0.0005, 0.002}}; objective on the training part: CAGR / max(max drawdown, 0.1 %); ties keep the earlier cell (the shipped defaults 168 / off / 0.0005 first). Each test part is traded from fresh capital with the chosen cell; the test parts are chained into one out-of-sample curve.\n",
+        "# Walk-forward ({}d train : {}d test)\n\nGrid: `pair_selection.holding_horizon_hours` (horizon floor) ∈ {{168, 336}} × `pair_selection.max_holding_horizon_hours` (persistence cap) ∈ {{off (= the floor), 720, 2160}} × `pair_selection.admission_margin` ∈ {{0.0005, 0.002}}; objective on the training part: CAGR / max(max drawdown, 0.1 %); ties keep the earlier cell (the shipped defaults 168 / off / 0.002 first). Each test part is traded from fresh capital with the chosen cell; the test parts are chained into one out-of-sample curve.\n",
         wf.spec.train_days, wf.spec.test_days
     );
     let daily: Vec<f64> = {

@@ -350,7 +350,10 @@ fn snap(value: Decimal, origin: Decimal, step: Decimal, ceil: bool) -> Decimal {
         .and_then(|offset| offset.checked_div(step))
         .map(|steps| if ceil { steps.ceil() } else { steps.floor() })
         .and_then(|whole| whole.checked_mul(step))
-        .and_then(|offset| origin.checked_add(offset));
+        .and_then(|offset| origin.checked_add(offset))
+        // Decimal rounds past 28 digits, so a far origin can land a floor above the value (or a
+        // ceiling below it); such a grid is treated like one too fine to count.
+        .filter(|s| if ceil { *s >= value } else { *s <= value });
     snapped.unwrap_or(value).normalize()
 }
 
@@ -366,6 +369,29 @@ mod tests {
         ))
         .unwrap();
         SymbolFilters::from_raw(Venue::Spot, &raw)
+    }
+
+    #[test]
+    fn a_far_negative_min_never_lets_flooring_raise_the_quantity() {
+        // proptest's minimal case: offset arithmetic past 28 digits rounded up to the next step
+        let raw: Vec<RawFilter> = serde_json::from_str(
+            r#"[{"filterType":"LOT_SIZE","minQty":"-7930000000000000000000000000","maxQty":"1","stepSize":"1"}]"#,
+        )
+        .unwrap();
+        let filters = SymbolFilters::from_raw(Venue::Futures, &raw);
+        for qty in [dec!(0.1), dec!(0.007), Decimal::new(1, 28), dec!(0.999)] {
+            assert!(filters.floor_qty(qty, false) <= qty, "{qty}");
+            if let Ok(checked) = filters.check(&OrderDraft {
+                side: Side::Sell,
+                qty,
+                limit_price: None,
+                reference_price: Some(dec!(1)),
+                reduce_only: true,
+            }) {
+                assert!(checked.qty <= qty, "{qty} became {}", checked.qty);
+            }
+        }
+        assert!(filters.round_price(dec!(0.1), Side::Buy) <= dec!(0.1));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Synchronous and I/O-free: every input (market data, balances, time via [`Clock`]) is passed
 //! in, every output is a value. Money, prices, quantities and rates are [`rust_decimal::Decimal`].
 //!
-//! Pipeline: [`scan()`] (= [`qualify()`] + [`score()`] per [`MarketSnapshot`]) → [`ranked_symbols`] →
+//! Pipeline: [`scan()`] (= [`qualify()`]'s verdict + [`score()`]'s total per [`MarketSnapshot`]) → [`ranked_symbols`] →
 //! [`allocate()`] (capital of both legs, [`capital`]) → [`plan_turnover`] → [`size_legs`] / [`twap_slices`] for execution; then per
 //! open hedge [`decide`] (drift, reversal, borrow) and account-wide [`TierTracker`] (margin
 //! tiers) and [`DrawdownTracker`] (halt/resume). Rates are compared per
@@ -50,7 +50,7 @@ pub use market::MarketSnapshot;
 pub use params::{
     CapitalParams, ExecutionParams, PairSelectionParams, ParamError, RebalanceParams, RiskParams,
 };
-pub use qualify::{CheckName, FilterCheck, Qualification, qualify};
+pub use qualify::{CheckName, CheckSet, FilterCheck, Qualification, Qualifier, Verdict, qualify};
 pub use rebalance::{
     Action, HedgeContext, HedgeState, Priority, Reason, RebalanceDecision, decide, decide_with,
 };

@@ -100,7 +100,7 @@ pub(crate) mod fixtures {
             open_interest_usd: dec!(8_000_000_000),
             margin_enabled: true,
             borrow_rate_hourly: dec!(0.000004),
-            funding_history: vec![dec!(0.0001), dec!(0.0002), dec!(0.0003), dec!(0.0002)],
+            funding_history: vec![dec!(0.0002), dec!(0.0003), dec!(0.0004), dec!(0.0003)],
         }
     }
 }

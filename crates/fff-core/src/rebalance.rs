@@ -325,7 +325,10 @@ pub fn decide_with(
         // the same test as a reversal: leave only when the shortfall over the horizon costs
         // more than leaving does
         let shortfall = borrow.saturating_sub(-funding).saturating_mul(periods);
-        if shortfall >= exit_cost || against >= params.reversal_predicted_threshold {
+        // a sign reversal that has not persisted is a dip like any other: held through here
+        // too (closing on it made a one-settlement reversal of a negative-carry hedge a close)
+        let dip = reversed && !persisted;
+        if (shortfall >= exit_cost && !dip) || against >= params.reversal_predicted_threshold {
             return decision(
                 Action::Close,
                 Reason::FundingBelowBorrow,
@@ -479,7 +482,7 @@ mod tests {
     #[test]
     fn a_reversal_that_lasts_one_settlement_does_not_flip() {
         let dip = HedgeState {
-            funding_rate: dec!(-0.0003),
+            funding_rate: dec!(-0.0004),
             ..balanced()
         };
         let one = HedgeContext {
@@ -489,8 +492,8 @@ mod tests {
         let d = run_with(&dip, one);
         assert_eq!(d.action, Action::None);
         assert_eq!(d.reason, Reason::ReversalNotPersisted);
-        // a second settlement against the hedge makes it a reversal: 0.03 % per 8 h flipped
-        // earns 0.63 % over a week, more than the 0.38 % round trip + 0.05 %
+        // a second settlement against the hedge makes it a reversal: 0.04 % per 8 h flipped
+        // earns 0.84 % over a week, more than the 0.38 % round trip + 0.2 %
         let two = HedgeContext {
             settlements_against: 2,
             ..one
@@ -637,9 +640,9 @@ mod tests {
     #[test]
     fn reversal_flips_or_closes() {
         let params = RebalanceParams::default();
-        // positive carry, funding now -0.03 %; borrow 0.008 % x 1.5 = 0.012 % -> viable
+        // positive carry, funding now -0.04 %; borrow 0.008 % x 1.5 = 0.012 % -> viable
         let reversed = HedgeState {
-            funding_rate: dec!(-0.0003),
+            funding_rate: dec!(-0.0004),
             ..btc_hedge()
         };
         let d = run(&reversed, &params);
@@ -665,6 +668,40 @@ mod tests {
             ..reversed
         };
         assert_eq!(run(&halted, &params).action, Action::Close);
+    }
+
+    /// Funding turning positive for one settlement under a negative-carry hedge is both a
+    /// reversal and earning below borrow; the reversal's persistence rule holds it through, and
+    /// the below-borrow rule must not close it on the same dip (the composite rules test
+    /// closed SOLUSDT on a one-settlement reversal).
+    #[test]
+    fn a_one_settlement_reversal_of_a_negative_carry_hedge_is_held_through() {
+        let hedge = HedgeState {
+            direction: Direction::NegativeCarry,
+            spot_qty: dec!(-1),
+            perp_qty: dec!(1),
+            // the long perp pays 0.01 % per 8 h, borrow 0.0067 %
+            funding_rate: dec!(0.0001),
+            borrow_rate_hourly: dec!(0.0000083),
+            ..btc_hedge()
+        };
+        let one = HedgeContext {
+            spot_price: None,
+            settlements_against: 1,
+        };
+        let d = run_with(&hedge, one);
+        assert_eq!(
+            (d.action, d.reason),
+            (Action::None, Reason::ReversalNotPersisted),
+            "{}",
+            d.detail
+        );
+        // persisted: it goes (flipped or closed), as any reversal does
+        let two = HedgeContext {
+            settlements_against: 2,
+            ..one
+        };
+        assert_ne!(run_with(&hedge, two).action, Action::None);
     }
 
     #[test]

@@ -9,32 +9,77 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use crate::market::MarketSnapshot;
 use crate::params::PairSelectionParams;
-use crate::qualify::{Qualification, qualify};
-use crate::score::{ScoreBreakdown, Scorer};
+use crate::qualify::{Qualification, Qualifier, Verdict, qualify};
+use crate::score::{
+    ScoreBreakdown, Scorer, cmp_totals, total_to_decimal, totals_order, with_history_f64,
+};
 use crate::types::{Direction, Symbol};
 
-/// Qualification and score of one symbol (scored even when it failed, for explanations).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The verdict and the score of one symbol: what ranks it (scored even when it failed, so
+/// every pair has a score to show).
+///
+/// Compact on purpose: a full scan makes one per symbol, so the reports that explain it (every
+/// check's observed value, threshold and wording; every score component in Decimal) are made
+/// on demand from the same snapshot with [`PairEvaluation::qualification`] and
+/// [`PairEvaluation::breakdown`], which are `qualify` and `score` themselves.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PairEvaluation {
-    /// All filter checks.
-    pub qualification: Qualification,
-    /// All score components.
-    pub score: ScoreBreakdown,
+    /// The symbol evaluated.
+    pub symbol: Symbol,
+    /// Direction and failed checks: [`qualify`]'s decision.
+    pub verdict: Verdict,
+    /// The weighted score total in `f64` ([`crate::score::Scorer::score`]'s, before its
+    /// Decimal conversion): the ranking key.
+    pub total: f64,
+}
+
+impl PairEvaluation {
+    /// True when every check passed.
+    pub fn passed(&self) -> bool {
+        self.verdict.passed()
+    }
+
+    /// The hedge that would collect the current funding.
+    pub fn direction(&self) -> Option<Direction> {
+        self.verdict.direction
+    }
+
+    /// The total as [`ScoreBreakdown::total`] shows it.
+    pub fn score(&self) -> rust_decimal::Decimal {
+        total_to_decimal(self.total)
+    }
+
+    /// The full qualification report of `snapshot`, the one this evaluation was made from.
+    pub fn qualification(
+        &self,
+        snapshot: &MarketSnapshot,
+        params: &PairSelectionParams,
+    ) -> Qualification {
+        qualify(snapshot, params)
+    }
+
+    /// Every score component of `snapshot`, the one this evaluation was made from.
+    pub fn breakdown(
+        &self,
+        snapshot: &MarketSnapshot,
+        params: &PairSelectionParams,
+    ) -> ScoreBreakdown {
+        Scorer::new(params).score(snapshot)
+    }
 }
 
 /// Evaluate one snapshot.
 pub fn evaluate(snapshot: &MarketSnapshot, params: &PairSelectionParams) -> PairEvaluation {
-    evaluate_with(snapshot, params, &Scorer::new(params))
+    Evaluator::new(params).evaluate(snapshot)
 }
 
-/// [`evaluate`] with the scoring parameters converted once, to evaluate many snapshots.
+/// [`evaluate`] with the parameters converted once, to evaluate many snapshots.
 #[derive(Debug, Clone)]
 pub struct Evaluator<'a> {
     params: &'a PairSelectionParams,
+    qualifier: Qualifier<'a>,
     scorer: Scorer<'a>,
 }
 
@@ -43,53 +88,127 @@ impl<'a> Evaluator<'a> {
     pub fn new(params: &'a PairSelectionParams) -> Self {
         Self {
             params,
+            qualifier: Qualifier::new(params),
             scorer: Scorer::new(params),
         }
     }
 
-    /// Evaluate one snapshot, as [`evaluate`] does.
+    /// Evaluate one snapshot, as [`evaluate`] does: the verdict of [`qualify`] and the total of
+    /// [`crate::score::Scorer::score`], sharing the conversions both need.
     pub fn evaluate(&self, snapshot: &MarketSnapshot) -> PairEvaluation {
-        evaluate_with(snapshot, self.params, &self.scorer)
-    }
-}
-
-fn evaluate_with(
-    snapshot: &MarketSnapshot,
-    params: &PairSelectionParams,
-    scorer: &Scorer<'_>,
-) -> PairEvaluation {
-    PairEvaluation {
-        qualification: qualify(snapshot, params),
-        score: scorer.score(snapshot),
+        let period = self.params.rate_period_hours;
+        let funding = snapshot.funding_per_period(period);
+        let direction = snapshot.direction();
+        let net_carry = match direction {
+            Some(Direction::NegativeCarry) => funding
+                .abs()
+                .saturating_sub(snapshot.borrow_per_period(period)),
+            Some(Direction::PositiveCarry) | None => funding.abs(),
+        };
+        debug_assert_eq!(net_carry, snapshot.net_carry_per_period(period));
+        let (verdict, total) = with_history_f64(&snapshot.funding_history, |history| {
+            let spread = crate::score::relative_spread_f64(snapshot.best_bid, snapshot.best_ask);
+            (
+                self.qualifier
+                    .verdict_with(snapshot, direction, funding, history, spread),
+                self.scorer.total(snapshot, net_carry, history, spread),
+            )
+        });
+        PairEvaluation {
+            symbol: snapshot.symbol.clone(),
+            verdict,
+            total,
+        }
     }
 }
 
 /// The order of [`scan`]: qualified pairs by total score (best first, ties by symbol), then
-/// the rest by symbol.
+/// the rest by symbol. Totals compare as their Decimal forms do ([`cmp_totals`]).
 pub fn scan_order(a: &PairEvaluation, b: &PairEvaluation) -> Ordering {
-    b.qualification
-        .passed
-        .cmp(&a.qualification.passed)
+    let (a_passed, b_passed) = (a.passed(), b.passed());
+    b_passed
+        .cmp(&a_passed)
         .then_with(|| {
-            if a.qualification.passed {
-                b.score.total.cmp(&a.score.total)
+            if a_passed {
+                cmp_totals(b.total, a.total)
             } else {
                 Ordering::Equal
             }
         })
-        .then_with(|| a.score.symbol.cmp(&b.score.symbol))
+        .then_with(|| a.symbol.cmp(&b.symbol))
 }
 
 /// Evaluate every snapshot. Order: qualified pairs by total score (best first, ties by
 /// symbol), then the rest by symbol.
 pub fn scan(snapshots: &[MarketSnapshot], params: &PairSelectionParams) -> Vec<PairEvaluation> {
-    let scorer = Scorer::new(params);
-    let mut evaluations: Vec<PairEvaluation> = snapshots
-        .iter()
-        .map(|s| evaluate_with(s, params, &scorer))
-        .collect();
-    evaluations.sort_by(scan_order);
+    let evaluator = Evaluator::new(params);
+    let mut evaluations: Vec<PairEvaluation> =
+        snapshots.iter().map(|s| evaluator.evaluate(s)).collect();
+    sort_in_scan_order(&mut evaluations, |e| e);
     evaluations
+}
+
+/// What [`scan_order`] looks at, gathered once per entry for a sort.
+struct SortKey {
+    passed: bool,
+    total: f64,
+    /// The total's Decimal form, made the first time a near tie needs it.
+    decimal: std::cell::OnceCell<rust_decimal::Decimal>,
+    /// The symbol's first eight bytes, big-endian, zero-padded: symbols are uppercase letters
+    /// and digits (never a zero byte), so these order as the symbols do wherever they differ.
+    prefix: u64,
+    /// Position before the sort, so that equal entries keep their order.
+    index: usize,
+}
+
+impl SortKey {
+    fn new(evaluation: &PairEvaluation, index: usize) -> Self {
+        let bytes = evaluation.symbol.as_str().as_bytes();
+        let mut prefix = [0u8; 8];
+        let len = bytes.len().min(prefix.len());
+        prefix[..len].copy_from_slice(&bytes[..len]);
+        Self {
+            passed: evaluation.passed(),
+            total: evaluation.total,
+            decimal: std::cell::OnceCell::new(),
+            prefix: u64::from_be_bytes(prefix),
+            index,
+        }
+    }
+
+    /// [`cmp_totals`] with each side's Decimal form made once.
+    fn cmp_totals(&self, other: &Self) -> Ordering {
+        totals_order(self.total, other.total).unwrap_or_else(|| {
+            let decimal = |key: &Self| *key.decimal.get_or_init(|| total_to_decimal(key.total));
+            decimal(self).cmp(&decimal(other))
+        })
+    }
+}
+
+/// Sorts `entries` into [`scan_order`], as a stable sort with it would (a full scan sorts
+/// thousands of entries: comparing gathered keys and a symbol prefix first, before the
+/// symbols themselves, makes that several times cheaper).
+fn sort_in_scan_order<T>(entries: &mut Vec<T>, evaluation: impl Fn(&T) -> &PairEvaluation) {
+    let mut keyed: Vec<(SortKey, T)> = entries
+        .drain(..)
+        .enumerate()
+        .map(|(index, entry)| (SortKey::new(evaluation(&entry), index), entry))
+        .collect();
+    keyed.sort_unstable_by(|(a, a_entry), (b, b_entry)| {
+        b.passed
+            .cmp(&a.passed)
+            .then_with(|| {
+                if a.passed {
+                    b.cmp_totals(a)
+                } else {
+                    Ordering::Equal
+                }
+            })
+            .then_with(|| a.prefix.cmp(&b.prefix))
+            .then_with(|| evaluation(a_entry).symbol.cmp(&evaluation(b_entry).symbol))
+            .then_with(|| a.index.cmp(&b.index))
+    });
+    entries.extend(keyed.into_iter().map(|(_, entry)| entry));
 }
 
 /// Something [`IncrementalScan`] ranks: a [`PairEvaluation`], possibly inside a larger record
@@ -309,7 +428,7 @@ impl IncrementalScan<PairEvaluation> {
         let evaluation = evaluate(snapshot, &self.params);
         let moved = self.insert(evaluation);
         self.entries
-            .get(&moved.entry.score.symbol)
+            .get(&moved.entry.symbol)
             .expect("just inserted")
     }
 }
@@ -321,14 +440,11 @@ impl<T: Ranked> IncrementalScan<T> {
         let entries = entries.into_iter();
         let mut by_symbol: HashMap<Symbol, Arc<T>> = HashMap::with_capacity(entries.size_hint().0);
         for entry in entries {
-            by_symbol.insert(entry.evaluation().score.symbol.clone(), Arc::new(entry));
+            by_symbol.insert(entry.evaluation().symbol.clone(), Arc::new(entry));
         }
         let mut sorted: Vec<Arc<T>> = by_symbol.values().cloned().collect();
-        sorted.sort_unstable_by(|a, b| scan_order(a.evaluation(), b.evaluation()));
-        let qualified = sorted
-            .iter()
-            .filter(|e| e.evaluation().qualification.passed)
-            .count();
+        sort_in_scan_order(&mut sorted, |entry| entry.evaluation());
+        let qualified = sorted.iter().filter(|e| e.evaluation().passed()).count();
         Self {
             params,
             entries: by_symbol,
@@ -346,7 +462,7 @@ impl<T: Ranked> IncrementalScan<T> {
     /// entry must have been evaluated with [`IncrementalScan::params`].
     pub fn insert(&mut self, entry: T) -> Moved<T> {
         let entry = Arc::new(entry);
-        let symbol = &entry.evaluation().score.symbol;
+        let symbol = &entry.evaluation().symbol;
         let replaced = match self.entries.get_mut(symbol) {
             Some(slot) => Some(std::mem::replace(slot, Arc::clone(&entry))),
             None => {
@@ -356,12 +472,12 @@ impl<T: Ranked> IncrementalScan<T> {
         };
         let previous = replaced.map(|old| {
             let (position, _) = self.ranking.remove(&old).expect("every entry is ranked");
-            if old.evaluation().qualification.passed {
+            if old.evaluation().passed() {
                 self.qualified -= 1;
             }
             (position, old)
         });
-        if entry.evaluation().qualification.passed {
+        if entry.evaluation().passed() {
             self.qualified += 1;
         }
         let position = self.ranking.insert(Arc::clone(&entry));
@@ -376,7 +492,7 @@ impl<T: Ranked> IncrementalScan<T> {
     pub fn remove(&mut self, symbol: &Symbol) -> Option<Arc<T>> {
         let entry = self.entries.remove(symbol)?;
         self.ranking.remove(&entry).expect("every entry is ranked");
-        if entry.evaluation().qualification.passed {
+        if entry.evaluation().passed() {
             self.qualified -= 1;
         }
         Some(entry)
@@ -418,8 +534,8 @@ impl<T: Ranked> IncrementalScan<T> {
 pub fn ranked_pairs(evaluations: &[PairEvaluation], max_pairs: u32) -> Vec<(Symbol, Direction)> {
     evaluations
         .iter()
-        .filter(|e| e.qualification.passed)
-        .filter_map(|e| Some((e.score.symbol.clone(), e.qualification.direction?)))
+        .filter(|e| e.passed())
+        .filter_map(|e| Some((e.symbol.clone(), e.direction()?)))
         .take(max_pairs as usize)
         .collect()
 }
@@ -428,9 +544,9 @@ pub fn ranked_pairs(evaluations: &[PairEvaluation], max_pairs: u32) -> Vec<(Symb
 pub fn ranked_symbols(evaluations: &[PairEvaluation], max_pairs: u32) -> Vec<Symbol> {
     evaluations
         .iter()
-        .filter(|e| e.qualification.passed)
+        .filter(|e| e.passed())
         .take(max_pairs as usize)
-        .map(|e| e.score.symbol.clone())
+        .map(|e| e.symbol.clone())
         .collect()
 }
 
@@ -459,17 +575,14 @@ mod tests {
             snapshot("BTCUSDT", dec!(0.0005), 5_000_000_000),
         ];
         let evaluations = scan(&snapshots, &params);
-        let order: Vec<&str> = evaluations
-            .iter()
-            .map(|e| e.score.symbol.as_str())
-            .collect();
+        let order: Vec<&str> = evaluations.iter().map(|e| e.symbol.as_str()).collect();
         assert_eq!(order, vec!["BTCUSDT", "ETHUSDT", "AAAUSDT"]);
         let ranked = ranked_symbols(&evaluations, 1);
         assert_eq!(ranked, vec![Symbol::parse("BTCUSDT").unwrap()]);
     }
 
     fn symbols<'a>(evaluations: impl Iterator<Item = &'a PairEvaluation>) -> Vec<Symbol> {
-        evaluations.map(|e| e.score.symbol.clone()).collect()
+        evaluations.map(|e| e.symbol.clone()).collect()
     }
 
     #[test]
@@ -487,7 +600,7 @@ mod tests {
         );
         // AAA's funding jumps above BTC's: it qualifies and ranks first
         snapshots[0].funding_rate = dec!(0.0008);
-        assert!(incremental.update(&snapshots[0]).qualification.passed);
+        assert!(incremental.update(&snapshots[0]).passed());
         let expected = symbols(scan(&snapshots, &params).iter());
         assert_eq!(expected[0].as_str(), "AAAUSDT");
         assert_eq!(symbols(incremental.evaluations()), expected);
@@ -559,7 +672,7 @@ mod tests {
         assert_eq!(ours, expected);
         assert_eq!(
             incremental.qualified_count(),
-            expected.iter().filter(|e| e.qualification.passed).count()
+            expected.iter().filter(|e| e.passed()).count()
         );
         let ranking = incremental.ranking();
         for (position, evaluation) in expected.iter().enumerate().step_by(37) {
@@ -624,10 +737,7 @@ mod tests {
         ));
         assert!(added.previous.is_none());
         assert_eq!((added.position, incremental.qualified_count()), (2, 2));
-        assert_eq!(
-            incremental.ranking().first().unwrap().score.symbol,
-            eth.symbol
-        );
+        assert_eq!(incremental.ranking().first().unwrap().symbol, eth.symbol);
     }
 
     proptest! {
@@ -666,6 +776,160 @@ mod tests {
                 let ours: Vec<PairEvaluation> = incremental.evaluations().cloned().collect();
                 prop_assert_eq!(ours, expected);
             }
+        }
+    }
+}
+
+/// The scan decides, orders and shows exactly what the scan before the fast verdict and score
+/// did (the full report, the 2026-12-03 scorer, totals compared as Decimal).
+#[cfg(test)]
+mod same_as_previous {
+    use super::*;
+    use crate::market::fixtures;
+    use crate::score::previous;
+    use crate::types::FundingInterval;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    /// The former `scan`: each symbol's report and breakdown, sorted on them.
+    fn previous_scan(
+        snapshots: &[MarketSnapshot],
+        params: &PairSelectionParams,
+    ) -> Vec<(Qualification, ScoreBreakdown)> {
+        let scorer = Scorer::new(params);
+        let mut evaluations: Vec<(Qualification, ScoreBreakdown)> = snapshots
+            .iter()
+            .map(|s| (qualify(s, params), previous::score(&scorer, s).0))
+            .collect();
+        evaluations.sort_by(|(qa, sa), (qb, sb)| {
+            qb.passed
+                .cmp(&qa.passed)
+                .then_with(|| {
+                    if qa.passed {
+                        sb.total.cmp(&sa.total)
+                    } else {
+                        Ordering::Equal
+                    }
+                })
+                .then_with(|| sa.symbol.cmp(&sb.symbol))
+        });
+        evaluations
+    }
+
+    fn assert_same_as_previous(snapshots: &[MarketSnapshot], params: &PairSelectionParams) {
+        let ours = scan(snapshots, params);
+        let theirs = previous_scan(snapshots, params);
+        assert_eq!(ours.len(), theirs.len());
+        let by_symbol: HashMap<&Symbol, &MarketSnapshot> =
+            snapshots.iter().map(|s| (&s.symbol, s)).collect();
+        for (rank, (evaluation, (report, breakdown))) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(evaluation.symbol, breakdown.symbol, "rank {rank}");
+            assert_eq!(
+                evaluation.verdict,
+                report.verdict(),
+                "{}",
+                evaluation.symbol
+            );
+            assert_eq!(evaluation.score().to_string(), breakdown.total.to_string());
+            // the reports made on demand are the ones a scan used to keep
+            let snapshot = by_symbol[&evaluation.symbol];
+            assert_eq!(&evaluation.qualification(snapshot, params), report);
+            let shown = evaluation.breakdown(snapshot, params);
+            assert_eq!(format!("{shown:?}"), format!("{breakdown:?}"));
+        }
+        assert_eq!(
+            ranked_pairs(&ours, u32::MAX),
+            theirs
+                .iter()
+                .filter(|(q, _)| q.passed)
+                .filter_map(|(q, b)| Some((b.symbol.clone(), q.direction?)))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// The synthetic shard of the scanner's benches (`benches/common/mod.rs`), as its engine
+    /// hands it to fff-core: funding of both signs on 1/4/8 h intervals, volumes across the
+    /// threshold, 1 in 7 without margin, a spot book and 21 settled rates each.
+    pub(crate) fn bench_shard(size: usize) -> Vec<MarketSnapshot> {
+        (0..size)
+            .map(|i| {
+                let magnitude = Decimal::new((i % 997) as i64, 6);
+                let funding = if i % 3 == 0 { -magnitude } else { magnitude };
+                MarketSnapshot {
+                    symbol: Symbol::parse(&format!("S{i}USDT")).unwrap(),
+                    funding_rate: funding,
+                    funding_interval: FundingInterval::from_hours([1, 4, 8][i % 3]).unwrap(),
+                    volume_24h_usd: Decimal::from(50_000_000 + (i % 100) * 10_000_000)
+                        .min(Decimal::from(2_000_000_000u64)),
+                    best_bid: Decimal::new(9_999, 2),
+                    best_ask: Decimal::new(99_991 + (i % 40) as i64, 3),
+                    open_interest_usd: Decimal::from(900_000_000u64),
+                    margin_enabled: i % 7 != 0,
+                    borrow_rate_hourly: Decimal::new(833, 8),
+                    funding_history: (0..21)
+                        .map(|k| funding + Decimal::new(((k + i) % 5) as i64 - 2, 5))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_bench_shard_scans_as_before() {
+        let shard = bench_shard(5_000);
+        let params = PairSelectionParams::default();
+        assert_same_as_previous(&shard, &params);
+        let qualified = scan(&shard, &params).iter().filter(|e| e.passed()).count();
+        assert!(qualified > 1_000 && qualified < 4_000, "{qualified}");
+        // with the persistence horizon on, other pairs pass
+        let long = PairSelectionParams {
+            max_holding_horizon_hours: 2_160,
+            ..params
+        };
+        assert_same_as_previous(&shard, &long);
+    }
+
+    fn arbitrary_snapshot() -> impl Strategy<Value = MarketSnapshot> {
+        (
+            -3_000i64..3_000,
+            prop::sample::select(vec![1u32, 4, 8]),
+            prop::sample::select(vec![90i64, 200, 900, 5_000, 20_000]),
+            0i64..40,
+            any::<bool>(),
+            proptest::collection::vec(-3_000i64..3_000, 0..8),
+        )
+            .prop_map(
+                |(funding, interval, volume, spread_ticks, margin, history)| MarketSnapshot {
+                    funding_rate: Decimal::new(funding, 7),
+                    funding_interval: FundingInterval::from_hours(interval).unwrap(),
+                    volume_24h_usd: Decimal::from(volume * 1_000_000),
+                    best_bid: Decimal::new(9_999, 2),
+                    best_ask: Decimal::new(99_990 + spread_ticks, 3),
+                    margin_enabled: margin,
+                    funding_history: history.into_iter().map(|h| Decimal::new(h, 7)).collect(),
+                    ..fixtures::btc()
+                },
+            )
+    }
+
+    proptest! {
+        /// Coarse inputs, so that totals often tie exactly (the same inputs under two symbols).
+        #[test]
+        fn random_shards_scan_as_before(
+            snapshots in proptest::collection::vec(arbitrary_snapshot(), 1..40),
+            copies in 1usize..3,
+        ) {
+            let snapshots: Vec<MarketSnapshot> = snapshots
+                .iter()
+                .cycle()
+                .take(snapshots.len() * copies)
+                .enumerate()
+                .map(|(i, s)| MarketSnapshot {
+                    symbol: Symbol::parse(&format!("S{i}USDT")).unwrap(),
+                    ..s.clone()
+                })
+                .collect();
+            assert_same_as_previous(&snapshots, &PairSelectionParams::default());
         }
     }
 }

@@ -16,11 +16,14 @@
 //! Precision: a score only ranks pairs, it never becomes an amount of money, so the volume
 //! logarithm, the standard deviation, the spread ratio and the weighted sum run in `f64`
 //! (Decimal `ln`/`sqrt` made scoring the bulk of a full scan). Each Decimal input is converted
-//! once; the thresholds that decide a component's branch (volume floor/reference, book validity)
-//! and the funding component, a plain ratio of money rates, stay Decimal. The breakdown still
-//! reports Decimal fields, converted back from `f64` (shortest round-trip form), so its readers
-//! are unchanged; a property test pins the ranking to the former all-Decimal formula (equal up
-//! to totals closer than 1e-9, which rank by symbol as exact ties do).
+//! once ([`decimal_to_f64`], the value of `Decimal::as_f64` without its 128-bit division in
+//! the common cases); the thresholds that decide a component's branch (volume floor/reference,
+//! book validity) and the funding component, a plain ratio of money rates, stay Decimal. A scan
+//! ranks by the `f64` total ([`Scorer::total`]); the Decimal [`ScoreBreakdown`] is made from
+//! the same `f64` components, for display only ([`total_to_decimal`], shortest round-trip
+//! form). A property test pins the ranking to the former all-Decimal formula (equal up to
+//! totals closer than 1e-9, which rank by symbol as exact ties do), another pins every field of
+//! the breakdown to the 2026-12-03 implementation.
 
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::{Decimal, MathematicalOps};
@@ -96,17 +99,57 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// Score one snapshot (see the module documentation).
+    /// Score one snapshot (see the module documentation), every component reported.
     pub fn score(&self, snapshot: &MarketSnapshot) -> ScoreBreakdown {
+        let net_carry = snapshot.net_carry_per_period(self.params.rate_period_hours);
+        let c = with_history_f64(&snapshot.funding_history, |history| {
+            let spread = relative_spread_f64(snapshot.best_bid, snapshot.best_ask);
+            self.components(snapshot, net_carry, history, spread)
+        });
+        ScoreBreakdown {
+            symbol: snapshot.symbol.clone(),
+            net_carry,
+            funding_stddev: c.funding_stddev.and_then(Decimal::from_f64),
+            funding: c.funding,
+            volume: to_decimal(c.volume),
+            stability: to_decimal(c.stability),
+            spread: to_decimal(c.spread),
+            total: to_decimal(c.total),
+        }
+    }
+
+    /// The weighted total of [`Scorer::score`] in `f64`, the ranking key; its Decimal form
+    /// ([`total_to_decimal`]) is the breakdown's `total`. `net_carry` is
+    /// `snapshot.net_carry_per_period(rate_period_hours)`, `history` the snapshot's funding
+    /// history through [`decimal_to_f64`] and `spread` [`relative_spread_f64`] of its book,
+    /// as the caller has them already.
+    pub(crate) fn total(
+        &self,
+        snapshot: &MarketSnapshot,
+        net_carry: Decimal,
+        history: &[f64],
+        spread: Option<f64>,
+    ) -> f64 {
+        self.components(snapshot, net_carry, history, spread).total
+    }
+
+    /// Every component in `f64` (the funding one in Decimal too): the one implementation
+    /// behind [`Scorer::score`] and [`Scorer::total`].
+    fn components(
+        &self,
+        snapshot: &MarketSnapshot,
+        net_carry: Decimal,
+        history: &[f64],
+        spread: Option<f64>,
+    ) -> Components {
         let params = self.params;
         let period = params.rate_period_hours;
-        let net_carry = snapshot.net_carry_per_period(period);
-        let funding = ratio_capped(net_carry.max(Decimal::ZERO), params.funding_score_cap);
+        let funding = funding_component(net_carry, params.funding_score_cap);
         let volume = self.volume_component(snapshot.volume_24h_usd);
-        let funding_stddev = if snapshot.funding_history.len() >= self.min_samples {
+        let funding_stddev = if history.len() >= self.min_samples {
             // normalising each rate to the period scales σ by the same factor
             let to_period = f64::from(period) / f64::from(snapshot.funding_interval.hours());
-            sample_stddev_f64(&snapshot.funding_history).map(|sigma| sigma * to_period)
+            sample_stddev_f64(history).map(|sigma| sigma * to_period)
         } else {
             None
         };
@@ -114,11 +157,11 @@ impl<'a> Scorer<'a> {
             Some(sigma) => inverse_capped(self.stability_ref, sigma),
             None => 0.0,
         };
-        let spread = match relative_spread_f64(snapshot.best_bid, snapshot.best_ask) {
+        let spread = match spread {
             Some(spread) => inverse_capped(self.spread_ref, spread),
             None => 0.0,
         };
-        let components = [funding.as_f64(), volume, stability, spread];
+        let components = [decimal_to_f64(funding), volume, stability, spread];
         let total = if self.weight_sum > 0.0 {
             let weighted: f64 = self
                 .weights
@@ -130,15 +173,13 @@ impl<'a> Scorer<'a> {
         } else {
             0.0
         };
-        ScoreBreakdown {
-            symbol: snapshot.symbol.clone(),
-            net_carry,
-            funding_stddev: funding_stddev.and_then(Decimal::from_f64),
+        Components {
             funding,
-            volume: to_decimal(volume),
-            stability: to_decimal(stability),
-            spread: to_decimal(spread),
-            total: to_decimal(total),
+            funding_stddev,
+            volume,
+            stability,
+            spread,
+            total,
         }
     }
 
@@ -154,13 +195,134 @@ impl<'a> Scorer<'a> {
         if volume >= self.params.volume_score_ref_usd {
             return 1.0;
         }
-        let position = (volume.as_f64() / self.volume_floor).ln() / span;
+        let position = (decimal_to_f64(volume) / self.volume_floor).ln() / span;
         if position.is_finite() {
             position.clamp(0.0, 1.0)
         } else {
             0.0
         }
     }
+}
+
+/// The components of one score, before the breakdown's Decimal conversion.
+struct Components {
+    funding: Decimal,
+    funding_stddev: Option<f64>,
+    volume: f64,
+    stability: f64,
+    spread: f64,
+    total: f64,
+}
+
+/// `ratio_capped(max(net_carry, 0), cap)`, without its division where the result is known:
+/// 0 for no carry, 1 for a carry strictly above the cap (the quotient then exceeds 1 and the
+/// clamp returns `Decimal::ONE`, as the division would).
+fn funding_component(net_carry: Decimal, cap: Decimal) -> Decimal {
+    if !is_positive(net_carry) {
+        // 0 / cap is `Decimal::ZERO` itself, as is the result for a non-positive cap
+        return Decimal::ZERO;
+    }
+    if is_positive(cap) && net_carry > cap {
+        return Decimal::ONE;
+    }
+    ratio_capped(net_carry, cap)
+}
+
+/// `value > 0` from the sign bit and the mantissa (a Decimal comparison aligns scales first).
+pub(crate) fn is_positive(value: Decimal) -> bool {
+    !value.is_zero() && value.is_sign_positive()
+}
+
+/// `value < 0`, likewise.
+pub(crate) fn is_negative(value: Decimal) -> bool {
+    !value.is_zero() && value.is_sign_negative()
+}
+
+/// Powers of ten as `f64`, all exact (5^19 < 2^53): the values `10f64.powi(n)` takes.
+const POW10_F64: [f64; 20] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19,
+];
+
+/// `value.as_f64()`, bit for bit, faster where it matters (every rate, price and volume the
+/// exchange sends has a mantissa below 2^50 and a scale of 1 to 19).
+///
+/// `as_f64` splits the mantissa `m` at the scale `s` with a 128-bit division, adds the two
+/// parts and rounds the sum at `s` decimals: `((ip + fp / 10^s) * 10^s).round() / 10^s`, with
+/// `10^s` from `powi` (exact up to 10^22). For `m < 2^50` the product before `round` lies
+/// within `3u * m < 0.38` of `m` (`u` = 2^-53, three roundings), so `round` returns `m` itself
+/// and the result is the quotient `m / 10^s`, correctly rounded: one division. Other values
+/// go through `as_f64`. A property test pins the equality.
+pub fn decimal_to_f64(value: Decimal) -> f64 {
+    /// Below this mantissa the shortcut is exact (see above).
+    const EXACT_MANTISSA: u128 = 1 << 50;
+    let scale = value.scale() as usize;
+    let mantissa = value.mantissa().unsigned_abs();
+    if mantissa >= EXACT_MANTISSA || scale >= POW10_F64.len() {
+        return value.as_f64();
+    }
+    if scale == 0 {
+        // `as_f64` converts the integer (a negative zero gives +0.0, as here)
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+        let integer = mantissa as i64;
+        #[allow(clippy::cast_precision_loss)] // below 2^50: exact
+        return if value.is_sign_negative() {
+            -integer as f64
+        } else {
+            integer as f64
+        };
+    }
+    // below 2^50: exact, and through u64 a single instruction (u128 takes a library call)
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let quotient = (mantissa as u64) as f64 / POW10_F64[scale];
+    if value.is_sign_negative() {
+        -quotient
+    } else {
+        quotient
+    }
+}
+
+/// Runs `f` with `history` through [`decimal_to_f64`], on the stack for the usual lengths.
+pub(crate) fn with_history_f64<R>(history: &[Decimal], f: impl FnOnce(&[f64]) -> R) -> R {
+    const STACK: usize = 32;
+    if history.len() <= STACK {
+        let mut buffer = [0.0; STACK];
+        for (slot, rate) in buffer.iter_mut().zip(history) {
+            *slot = decimal_to_f64(*rate);
+        }
+        f(&buffer[..history.len()])
+    } else {
+        let converted: Vec<f64> = history.iter().map(|rate| decimal_to_f64(*rate)).collect();
+        f(&converted)
+    }
+}
+
+/// A total in Decimal, as [`ScoreBreakdown::total`] reports it and the former ranking
+/// compared it.
+pub fn total_to_decimal(total: f64) -> Decimal {
+    to_decimal(total)
+}
+
+/// Orders two totals as their Decimal forms ([`total_to_decimal`]) order, which is how the
+/// ranking compared them when totals were Decimal: distinct `f64` totals that round to one
+/// Decimal tie (and then rank by symbol). Compares the `f64` values where that cannot differ
+/// (both at least 1e-6 and apart by more than 1e-12 relative, far beyond the Decimal form's
+/// 1.3e-15 relative rounding), and the Decimal forms otherwise.
+pub fn cmp_totals(a: f64, b: f64) -> std::cmp::Ordering {
+    totals_order(a, b).unwrap_or_else(|| to_decimal(a).cmp(&to_decimal(b)))
+}
+
+/// [`cmp_totals`] where the `f64` values settle it, `None` where the Decimal forms must.
+pub(crate) fn totals_order(a: f64, b: f64) -> Option<std::cmp::Ordering> {
+    #[allow(clippy::float_cmp)] // equal values, the same Decimal form: exactly the point
+    if a == b {
+        return Some(std::cmp::Ordering::Equal);
+    }
+    let clearly_apart = a.is_finite()
+        && b.is_finite()
+        && a.min(b) >= 1e-6
+        && (a - b).abs() > 1e-12 * a.abs().max(b.abs());
+    clearly_apart.then(|| a.total_cmp(&b))
 }
 
 /// Score one snapshot. Qualification is separate: score only pairs that passed.
@@ -202,34 +364,30 @@ fn inverse_capped(reference: f64, value: f64) -> f64 {
 /// [`crate::market::relative_spread`] in `f64`: `(ask - bid) / mid`, `None` for an empty or
 /// crossed book (checked in Decimal). The difference is taken in Decimal, exactly, so a tight
 /// book on a large price loses no digits to cancellation.
-fn relative_spread_f64(best_bid: Decimal, best_ask: Decimal) -> Option<f64> {
-    if best_bid <= Decimal::ZERO || best_ask < best_bid {
+pub(crate) fn relative_spread_f64(best_bid: Decimal, best_ask: Decimal) -> Option<f64> {
+    if !is_positive(best_bid) || best_ask < best_bid {
         return None;
     }
-    let width = best_ask.checked_sub(best_bid)?.as_f64();
-    let mid = (best_bid.as_f64() + best_ask.as_f64()) / 2.0;
+    let width = decimal_to_f64(best_ask.checked_sub(best_bid)?);
+    let mid = (decimal_to_f64(best_bid) + decimal_to_f64(best_ask)) / 2.0;
     let spread = width / mid;
     spread.is_finite().then_some(spread)
 }
 
-/// Sample (n − 1) standard deviation in `f64`; `None` below two samples. Deviations are
-/// taken from the first value before the mean, so a flat history is exactly 0.
-fn sample_stddev_f64(values: &[Decimal]) -> Option<f64> {
-    let (first, rest) = values.split_first()?;
+/// Sample (n − 1) standard deviation in `f64` of rates already converted; `None` below two
+/// samples. Deviations are taken from the first value before the mean, so a flat history is
+/// exactly 0.
+fn sample_stddev_f64(values: &[f64]) -> Option<f64> {
+    let (origin, rest) = values.split_first()?;
     if rest.is_empty() {
         return None;
     }
-    let origin = first.as_f64();
     let count = values.len() as f64;
-    let mean = rest
-        .iter()
-        .map(|value| value.as_f64() - origin)
-        .sum::<f64>()
-        / count;
+    let mean = rest.iter().map(|value| value - origin).sum::<f64>() / count;
     let squares: f64 = values
         .iter()
         .map(|value| {
-            let deviation = value.as_f64() - origin - mean;
+            let deviation = value - origin - mean;
             deviation * deviation
         })
         .sum();
@@ -262,6 +420,114 @@ pub fn sample_stddev(values: &[Decimal]) -> Option<Decimal> {
 pub fn rank(mut scores: Vec<ScoreBreakdown>) -> Vec<ScoreBreakdown> {
     scores.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.symbol.cmp(&b.symbol)));
     scores
+}
+
+/// The `f64` scoring as it was on 2026-12-03 (each history rate converted twice with
+/// `Decimal::as_f64`), kept as the reference the faster conversions are tested against.
+#[cfg(test)]
+pub(crate) mod previous {
+    use super::*;
+
+    /// The former `Scorer::score`, and its `f64` total.
+    pub(crate) fn score(scorer: &Scorer<'_>, snapshot: &MarketSnapshot) -> (ScoreBreakdown, f64) {
+        let this = scorer;
+        let params = this.params;
+        let period = params.rate_period_hours;
+        let net_carry = snapshot.net_carry_per_period(period);
+        let funding = ratio_capped(net_carry.max(Decimal::ZERO), params.funding_score_cap);
+        let volume = volume_component(this, snapshot.volume_24h_usd);
+        let funding_stddev = if snapshot.funding_history.len() >= this.min_samples {
+            // normalising each rate to the period scales σ by the same factor
+            let to_period = f64::from(period) / f64::from(snapshot.funding_interval.hours());
+            sample_stddev_f64(&snapshot.funding_history).map(|sigma| sigma * to_period)
+        } else {
+            None
+        };
+        let stability = match funding_stddev {
+            Some(sigma) => inverse_capped(this.stability_ref, sigma),
+            None => 0.0,
+        };
+        let spread = match relative_spread_f64(snapshot.best_bid, snapshot.best_ask) {
+            Some(spread) => inverse_capped(this.spread_ref, spread),
+            None => 0.0,
+        };
+        let components = [funding.as_f64(), volume, stability, spread];
+        let total = if this.weight_sum > 0.0 {
+            let weighted: f64 = this
+                .weights
+                .iter()
+                .zip(components)
+                .map(|(weight, component)| weight * component)
+                .sum();
+            (weighted / this.weight_sum).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        (
+            ScoreBreakdown {
+                symbol: snapshot.symbol.clone(),
+                net_carry,
+                funding_stddev: funding_stddev.and_then(Decimal::from_f64),
+                funding,
+                volume: to_decimal(volume),
+                stability: to_decimal(stability),
+                spread: to_decimal(spread),
+                total: to_decimal(total),
+            },
+            total,
+        )
+    }
+
+    fn volume_component(this: &Scorer<'_>, volume: Decimal) -> f64 {
+        let Some(span) = this.volume_log_span else {
+            return 0.0;
+        };
+        if volume <= this.params.volume_score_floor_usd {
+            return 0.0;
+        }
+        if volume >= this.params.volume_score_ref_usd {
+            return 1.0;
+        }
+        let position = (volume.as_f64() / this.volume_floor).ln() / span;
+        if position.is_finite() {
+            position.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    fn relative_spread_f64(best_bid: Decimal, best_ask: Decimal) -> Option<f64> {
+        if best_bid <= Decimal::ZERO || best_ask < best_bid {
+            return None;
+        }
+        let width = best_ask.checked_sub(best_bid)?.as_f64();
+        let mid = (best_bid.as_f64() + best_ask.as_f64()) / 2.0;
+        let spread = width / mid;
+        spread.is_finite().then_some(spread)
+    }
+
+    fn sample_stddev_f64(values: &[Decimal]) -> Option<f64> {
+        let (first, rest) = values.split_first()?;
+        if rest.is_empty() {
+            return None;
+        }
+        let origin = first.as_f64();
+        let count = values.len() as f64;
+        let mean = rest
+            .iter()
+            .map(|value| value.as_f64() - origin)
+            .sum::<f64>()
+            / count;
+        let squares: f64 = values
+            .iter()
+            .map(|value| {
+                let deviation = value.as_f64() - origin - mean;
+                deviation * deviation
+            })
+            .sum();
+        let sigma = (squares / (count - 1.0)).sqrt();
+        sigma.is_finite().then_some(sigma)
+    }
 }
 
 /// The all-Decimal scoring formula this module used before the `f64` one, kept as the
@@ -550,6 +816,189 @@ mod tests {
                 })
                 .collect();
             assert_same_ranking(&snapshots, &params);
+        }
+    }
+}
+
+/// The faster conversions change no figure: every field of the breakdown and the `f64` total
+/// equal the 2026-12-03 implementation's, and totals order as their Decimal forms.
+#[cfg(test)]
+mod same_as_previous {
+    use super::*;
+    use crate::market::fixtures;
+    use crate::types::FundingInterval;
+    use proptest::prelude::*;
+
+    /// Equal fields, equal Display (scale included: the wire shows it), equal total bits.
+    fn assert_same(snapshot: &MarketSnapshot, params: &PairSelectionParams) {
+        let scorer = Scorer::new(params);
+        let ours = scorer.score(snapshot);
+        let (theirs, previous_total) = previous::score(&scorer, snapshot);
+        assert_eq!(ours, theirs);
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        let net_carry = snapshot.net_carry_per_period(params.rate_period_hours);
+        let total = with_history_f64(&snapshot.funding_history, |history| {
+            let spread = relative_spread_f64(snapshot.best_bid, snapshot.best_ask);
+            scorer.total(snapshot, net_carry, history, spread)
+        });
+        assert_eq!(
+            total.to_bits(),
+            previous_total.to_bits(),
+            "{}",
+            snapshot.symbol
+        );
+        assert_eq!(
+            total_to_decimal(total).to_string(),
+            theirs.total.to_string()
+        );
+    }
+
+    #[test]
+    fn conversion_edges_match_as_f64() {
+        let edges = [
+            Decimal::ZERO,
+            Decimal::NEGATIVE_ONE,
+            Decimal::new(-0, 5),
+            Decimal::from_parts(0, 0, 0, true, 3),
+            Decimal::new(1, 19),
+            Decimal::new(i64::MAX, 19),
+            Decimal::new(i64::MAX, 1),
+            Decimal::new(i64::MIN + 1, 7),
+            Decimal::from_parts(u32::MAX, u32::MAX, 0, false, 19),
+            Decimal::from_parts(u32::MAX, u32::MAX, 0, true, 12),
+            Decimal::from_parts(0, 0, 1, false, 12),
+            Decimal::from_parts(u32::MAX, u32::MAX, u32::MAX, false, 28),
+            Decimal::new(9_999_999_999_999_999, 16),
+            Decimal::new(10_000_000_000_000_000, 16),
+            Decimal::new(12_345, 20),
+            Decimal::new(15, 1),
+            Decimal::new(25, 1),
+            Decimal::new(-5, 1),
+            Decimal::new((1 << 50) - 1, 3),
+            Decimal::new(1 << 50, 3),
+            Decimal::new(-((1 << 50) - 1), 19),
+            Decimal::new((1 << 50) + 1, 1),
+            Decimal::MAX,
+            Decimal::MIN,
+        ];
+        for value in edges {
+            assert_eq!(
+                decimal_to_f64(value).to_bits(),
+                value.as_f64().to_bits(),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fixture_breakdowns_are_unchanged() {
+        let params = PairSelectionParams::default();
+        assert_same(&fixtures::btc(), &params);
+        let flat = MarketSnapshot {
+            funding_history: vec![Decimal::new(1, 4); 5],
+            ..fixtures::btc()
+        };
+        assert_same(&flat, &params);
+        let crossed = MarketSnapshot {
+            best_bid: Decimal::from(101),
+            best_ask: Decimal::from(100),
+            ..fixtures::btc()
+        };
+        assert_same(&crossed, &params);
+    }
+
+    fn arbitrary_decimal() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            (any::<i64>(), 0u32..=28).prop_map(|(m, s)| Decimal::new(m, s)),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                0u32..=28
+            )
+                .prop_map(|(lo, mid, hi, negative, scale)| {
+                    Decimal::from_parts(lo, mid, hi, negative, scale)
+                }),
+            (-10_000_000i64..10_000_000, 0u32..=12).prop_map(|(m, s)| Decimal::new(m, s)),
+            ((1i64 << 49)..(1i64 << 51), 1u32..=19, any::<bool>())
+                .prop_map(|(m, s, negative)| Decimal::new(if negative { -m } else { m }, s)),
+        ]
+    }
+
+    fn arbitrary_snapshot() -> impl Strategy<Value = MarketSnapshot> {
+        (
+            (-200_000i64..200_000, 0u32..=12),
+            1u32..=12,
+            prop_oneof![
+                (0i64..40_000_000_000).prop_map(Decimal::from),
+                arbitrary_decimal()
+            ],
+            (1i64..10_000_000_000, 0u32..=8),
+            0i64..2_000,
+            0i64..2_000,
+            proptest::collection::vec((-100_000i64..100_000, 0u32..=12), 0..30),
+        )
+            .prop_map(
+                |(funding, interval, volume, bid, spread_ticks, borrow, history)| MarketSnapshot {
+                    funding_rate: Decimal::new(funding.0, funding.1 + 4),
+                    funding_interval: FundingInterval::from_hours(interval).unwrap(),
+                    volume_24h_usd: volume,
+                    best_bid: Decimal::new(bid.0, bid.1),
+                    best_ask: Decimal::new(bid.0 + spread_ticks, bid.1),
+                    borrow_rate_hourly: Decimal::new(borrow, 8),
+                    funding_history: history
+                        .into_iter()
+                        .map(|(h, scale)| Decimal::new(h, scale + 4))
+                        .collect(),
+                    ..fixtures::btc()
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn conversion_matches_as_f64(value in arbitrary_decimal()) {
+            prop_assert_eq!(decimal_to_f64(value).to_bits(), value.as_f64().to_bits());
+        }
+
+        #[test]
+        fn breakdown_matches_the_previous_scorer(
+            snapshot in arbitrary_snapshot(),
+            volume_floor in 1i64..500,
+            volume_span in 2i64..200,
+            cap in 1i64..100,
+            min_samples in 0u32..5,
+            period in 1u32..24,
+        ) {
+            let params = PairSelectionParams {
+                volume_score_floor_usd: Decimal::from(volume_floor * 1_000_000),
+                volume_score_ref_usd: Decimal::from(volume_floor * volume_span * 1_000_000),
+                funding_score_cap: Decimal::new(cap, 4),
+                stability_min_samples: min_samples,
+                rate_period_hours: period,
+                ..PairSelectionParams::default()
+            };
+            assert_same(&snapshot, &params);
+        }
+
+        #[test]
+        fn totals_order_as_their_decimal_forms(
+            a in 0.0f64..=1.0,
+            steps in -40i64..40,
+            tiny in any::<bool>(),
+        ) {
+            let a = if tiny { a * 1e-9 } else { a };
+            // neighbours a few ulps away, where Decimal forms collide
+            let b = f64::from_bits(a.to_bits().saturating_add_signed(steps)).clamp(0.0, 1.0);
+            let c = a * (1.0 + 1e-11);
+            for (x, y) in [(a, b), (b, a), (a, c), (c, a), (a, a * 0.5)] {
+                prop_assert_eq!(
+                    cmp_totals(x, y),
+                    total_to_decimal(x).cmp(&total_to_decimal(y)),
+                    "{} {}", x, y
+                );
+            }
         }
     }
 }

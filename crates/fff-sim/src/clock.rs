@@ -42,12 +42,18 @@ impl Clock {
             ClockMode::Accelerated => (elapsed as f64 * self.speed) as i64,
             ClockMode::Manual => 0,
         };
-        self.start_ms + run + self.offset_ms.load(Ordering::SeqCst)
+        self.start_ms
+            .saturating_add(run)
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
-    /// Moves simulated time forward (never backward).
+    /// Moves simulated time forward (never backward, and never past `i64::MAX`).
     pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms.max(0), Ordering::SeqCst);
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                Some(offset.saturating_add(ms.max(0)))
+            });
     }
 
     pub fn mode(&self) -> ClockMode {

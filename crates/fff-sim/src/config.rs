@@ -388,6 +388,9 @@ pub struct FaultConfig {
     pub ban_retry_after_secs: u64,
     /// Probability that an executed order's response is lost: 503 `-1007`, status unknown.
     pub unknown_status_rate: f64,
+    /// Universal transfers (`POST /sapi/v1/asset/transfer`) refused while set (`-1000`, as
+    /// during a wallet maintenance): a hedge's two wallets cannot be rebalanced.
+    pub transfers_suspended: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

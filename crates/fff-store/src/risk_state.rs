@@ -59,6 +59,8 @@ pub struct RiskMonitorState {
     pub futures_tier: Option<String>,
     pub cross_tier: Option<String>,
     pub cut_expires: Option<DateTime<Utc>>,
+    /// End of the entry halt after a margin CLOSE_ALL.
+    pub cooldown_until: Option<DateTime<Utc>>,
 }
 
 /// One entry decision and the request it answered.
@@ -129,17 +131,20 @@ impl Store {
         if let Some(state) = state {
             sqlx::query(
                 "INSERT INTO risk_monitor_state \
-                   (role, tier, futures_tier, cross_tier, cut_expires, lease_epoch) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                   (role, tier, futures_tier, cross_tier, cut_expires, cooldown_until, \
+                    lease_epoch) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (role) DO UPDATE SET tier = EXCLUDED.tier, \
                    futures_tier = EXCLUDED.futures_tier, cross_tier = EXCLUDED.cross_tier, \
-                   cut_expires = EXCLUDED.cut_expires, lease_epoch = EXCLUDED.lease_epoch",
+                   cut_expires = EXCLUDED.cut_expires, \
+                   cooldown_until = EXCLUDED.cooldown_until, lease_epoch = EXCLUDED.lease_epoch",
             )
             .bind(role)
             .bind(&state.tier)
             .bind(&state.futures_tier)
             .bind(&state.cross_tier)
             .bind(state.cut_expires)
+            .bind(state.cooldown_until)
             .bind(fence.epoch)
             .execute(&mut *tx)
             .await?;
@@ -261,7 +266,8 @@ impl Store {
     /// The monitor state last stored for `role`.
     pub async fn risk_monitor_state(&self, role: &str) -> Result<Option<RiskMonitorState>> {
         Ok(sqlx::query_as::<_, RiskMonitorState>(
-            "SELECT tier, futures_tier, cross_tier, cut_expires FROM risk_monitor_state \
+            "SELECT tier, futures_tier, cross_tier, cut_expires, cooldown_until \
+             FROM risk_monitor_state \
              WHERE role = $1",
         )
         .bind(role)

@@ -60,6 +60,29 @@ pub(crate) fn repair_failed(symbol: &str, position_id: i64, message: &str) {
     );
 }
 
+/// An exit failed `failures` times in a row (a leg is left at the venue): its retries now
+/// back off, the next in `wait`.
+pub(crate) fn exit_stuck(
+    symbol: &str,
+    position_id: i64,
+    failures: u32,
+    wait: Duration,
+    error: &dyn std::fmt::Display,
+) {
+    fff_alerts::emit(
+        Alert::new(
+            AlertKind::HedgeFailure,
+            Severity::Critical,
+            format!("exit failing repeatedly, a leg is left at the venue: {error}"),
+        )
+        .symbol(symbol)
+        .figure("position_id", position_id)
+        .figure("failed_attempts", failures)
+        .figure("next_retry_secs", wait.as_secs())
+        .action("position kept CLOSING; retries back off up to every 5 minutes; check the account and close the leg by hand if the venue keeps refusing it"),
+    );
+}
+
 /// Database and exchange differ (`when`: "start-up" or "periodic").
 pub(crate) fn reconciliation_mismatch(mismatches: &[String], when: &str) {
     if mismatches.is_empty() {

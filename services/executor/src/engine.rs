@@ -12,7 +12,9 @@ mod caps;
 pub(crate) mod cooldown;
 mod entry;
 mod exit;
+mod exit_retry;
 pub(crate) mod orders;
+mod prepared;
 pub mod wallets;
 
 use std::collections::HashMap;
@@ -103,6 +105,9 @@ pub struct Engine {
     pub(crate) params: EngineParams,
     state: Mutex<RunState>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Close-alls under way: a partial deleverage running beside one stops (it would trade
+    /// positions the close-all is about to take, before the ones it takes first).
+    pub(crate) close_alls: std::sync::atomic::AtomicUsize,
     events: broadcast::Sender<EngineEvent>,
     tasks: TaskTracker,
     marks: Mutex<HashMap<String, Decimal>>,
@@ -123,9 +128,20 @@ pub struct Engine {
     mismatched: Mutex<std::collections::BTreeSet<String>>,
     /// The mismatches themselves, as the last reconciliation worded them.
     mismatches: Mutex<Vec<String>>,
-    /// Per position, exits that ended with the venue still holding a leg (bounded retries).
-    venue_left: Mutex<HashMap<i64, u32>>,
+    /// Per position, exits in a row that ended with the venue still holding a leg without
+    /// progress, and the size last left (bounded retries).
+    venue_left: Mutex<HashMap<i64, (u32, Decimal)>>,
+    /// Per position, consecutive failed exits: resumes back off (see `exit_retry`).
+    exit_retries: exit_retry::ExitRetries,
+    /// Symbols whose margin type and leverage are set (see `prepared`).
+    prepared: prepared::PreparedPerps,
 }
+
+/// Times a flip's re-entry asks risk before giving up (the position then stays closed), and
+/// the pause between two asks: together longer than the gateway's default account snapshot
+/// age (3 s) plus risk's poll (1 s).
+const FLIP_APPROVAL_ATTEMPTS: u32 = 4;
+const FLIP_APPROVAL_PAUSE: Duration = Duration::from_secs(2);
 
 /// Facts about a position the schema has no column for (kept in memory: lost on restart).
 #[derive(Debug, Clone, Default)]
@@ -155,6 +171,7 @@ impl Engine {
             exchange,
             state: Mutex::new(RunState::default()),
             locks: Mutex::new(HashMap::new()),
+            close_alls: std::sync::atomic::AtomicUsize::new(0),
             events,
             tasks: TaskTracker::new(),
             marks: Mutex::new(HashMap::new()),
@@ -173,6 +190,8 @@ impl Engine {
             mismatched: Mutex::new(std::collections::BTreeSet::new()),
             mismatches: Mutex::new(Vec::new()),
             venue_left: Mutex::new(HashMap::new()),
+            exit_retries: exit_retry::ExitRetries::default(),
+            prepared: prepared::PreparedPerps::default(),
             params,
         })
     }
@@ -247,9 +266,12 @@ impl Engine {
         self.set_paused(true, reason, by)
     }
 
-    /// Why an entry under way must stop before its next slice: a risk halt always, the kill
-    /// switch only when asked to cancel working entries.
+    /// Why an entry under way must stop before its next slice: a risk halt or a running
+    /// close-all always, the kill switch only when asked to cancel working entries.
     pub(crate) fn slice_block(&self) -> Option<String> {
+        if let Some(block) = self.close_all_block() {
+            return Some(block);
+        }
         let state = lock(&self.state);
         if state.entries_halted_by_risk {
             Some(format!("entries halted by risk: {}", state.halt_reason))
@@ -258,6 +280,14 @@ impl Engine {
         } else {
             None
         }
+    }
+
+    /// A close-all stops every entry until its exits end, whatever RESUME arrives meanwhile:
+    /// its exits are staggered, and a slice landing on a hedge whose exit is still queued
+    /// would be left behind by that exit's plan.
+    fn close_all_block(&self) -> Option<String> {
+        (self.close_alls.load(std::sync::atomic::Ordering::SeqCst) > 0)
+            .then(|| "a close-all is running".to_owned())
     }
 
     pub fn set_risk_halt(&self, halted: bool, reason: &str) {
@@ -322,6 +352,9 @@ impl Engine {
         }
         if !*self.reconciled.borrow() {
             return Some("start-up reconciliation has not completed".to_owned());
+        }
+        if let Some(block) = self.close_all_block() {
+            return Some(block);
         }
         let state = lock(&self.state);
         if state.paused {
@@ -630,16 +663,35 @@ impl Engine {
             let mut approval_id = String::new();
             if let Some(approver) = approver {
                 let leverage = u32::try_from(old.leverage).unwrap_or(1);
-                let outcome = approver
-                    .approve(
-                        &old.symbol,
-                        direction,
-                        old.target_notional,
-                        leverage,
-                        &reason,
-                    )
-                    .await
-                    .map_err(ExecutorError::FailedPrecondition)?;
+                // Risk sizes the re-entry on its last account snapshot, which can still hold
+                // the side just closed (the gateway's snapshot is up to
+                // exchange.account_max_age_ms old, risk polls every second): at the target
+                // utilisation that counts the hedge twice and refuses the flip. Asked again
+                // a few times, the snapshot catches up with the exit.
+                let mut attempt = 1;
+                let outcome = loop {
+                    let outcome = approver
+                        .approve(
+                            &old.symbol,
+                            direction,
+                            old.target_notional,
+                            leverage,
+                            &reason,
+                        )
+                        .await
+                        .map_err(ExecutorError::FailedPrecondition)?;
+                    if outcome.approved || attempt >= FLIP_APPROVAL_ATTEMPTS {
+                        break outcome;
+                    }
+                    tracing::info!(
+                        symbol = %old.symbol,
+                        attempt,
+                        reasons = ?outcome.reasons,
+                        "flip re-entry refused by risk; asking again once its account view is fresh"
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(FLIP_APPROVAL_PAUSE).await;
+                };
                 if !outcome.approved {
                     tracing::warn!(
                         symbol = %old.symbol,
@@ -682,6 +734,12 @@ impl Engine {
                 // flagged after bounded retries (the venue still holds a leg): the operator's
                 continue;
             }
+            if !self
+                .exit_retries
+                .due(position.id, std::time::Instant::now())
+            {
+                continue; // failing every time: waiting out its backoff
+            }
             let mutex = lock(&self.locks)
                 .entry(position.symbol.clone())
                 .or_default()
@@ -701,11 +759,16 @@ impl Engine {
         Ok(resumed)
     }
 
-    /// Counts one more exit of `id` that ended with the venue still holding a leg.
-    pub(crate) fn count_venue_left(&self, id: i64) -> u32 {
+    /// Counts one more exit of `id` that ended with the venue still holding `size` (base
+    /// units) of its legs, and returns how many in a row made no progress: an exit that took
+    /// at least a tenth of what the previous one left (partial fills, a loan bought back in
+    /// parts) starts the count again, so only exits that cannot converge are flagged broken.
+    pub(crate) fn count_venue_left(&self, id: i64, size: Decimal) -> u32 {
         let mut counts = lock(&self.venue_left);
-        let count = counts.entry(id).or_default();
-        *count += 1;
+        let (count, previous) = counts.entry(id).or_insert((0, size));
+        let progressed = size < *previous * Decimal::new(9, 1);
+        *count = if progressed { 1 } else { *count + 1 };
+        *previous = size;
         *count
     }
 

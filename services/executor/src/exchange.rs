@@ -16,6 +16,7 @@ use fff_core::{Side, SymbolFilters, Venue};
 use fff_store::{OrderStatus, SideEffect};
 use rust_decimal::Decimal;
 
+pub(crate) use grpc::report as report_from_wire;
 pub use grpc::{GatewayClientT, GatewayExchange};
 
 /// How an order prices itself.

@@ -52,6 +52,12 @@ pub const PRIORITY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 /// highest priority first. A run emits its actions back to back, so this gathers them.
 pub const ACTION_BATCH_WINDOW: Duration = Duration::from_millis(20);
 
+/// Longest wait for one exit of a close-all to write its first order (or end) before the next
+/// starts: an exit writes its first order within milliseconds on a quiet machine, but 250 ms
+/// was too short on a loaded one and the venue saw the exits out of order.
+const EXIT_STAGGER_MAX: Duration = Duration::from_secs(2);
+const EXIT_STAGGER_POLL: Duration = Duration::from_millis(5);
+
 /// Common period the exit priority compares rates over (any common period gives the same order).
 const RATE_PERIOD_HOURS: u32 = 8;
 
@@ -177,9 +183,18 @@ pub async fn apply_directive(
         let live = in_exit_order(&engine, live).await;
         let mut failures = Vec::new();
         match kind {
+            risk::DirectiveKind::Reduce | risk::DirectiveKind::EmergencyDeleverage
+                if fraction.unwrap_or(deleverage_fraction) >= Decimal::ONE =>
+            {
+                failures = close_all_in_order(&engine, &live, &detail).await;
+            }
             risk::DirectiveKind::Reduce | risk::DirectiveKind::EmergencyDeleverage => {
                 let fraction = fraction.unwrap_or(deleverage_fraction);
                 for position in &live {
+                    if engine.close_alls.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                        failures.push(format!("{}: superseded by a close-all", position.symbol));
+                        continue;
+                    }
                     let result = if fraction >= Decimal::ONE {
                         engine
                             .run_close_now(position, Urgency::Immediate, &detail)
@@ -195,14 +210,7 @@ pub async fn apply_directive(
                 }
             }
             risk::DirectiveKind::CloseAll => {
-                for position in &live {
-                    if let Err(err) = engine
-                        .run_close_now(position, Urgency::Immediate, &detail)
-                        .await
-                    {
-                        failures.push(format!("{}: {err}", position.symbol));
-                    }
-                }
+                failures = close_all_in_order(&engine, &live, &detail).await;
             }
             _ => {}
         }
@@ -216,6 +224,65 @@ pub async fn apply_directive(
         ack(&client, &id, outcome, &failures.join("; ")).await;
         Ok(())
     });
+}
+
+/// Closes every position in `live` at once, started in their order: each exit starts when the
+/// one before it has written its first exit order (an order's intent is committed before it is
+/// sent) or ended, or at most [`EXIT_STAGGER_MAX`] later, so the venue sees the first orders in exit
+/// order. Waiting for each exit to end (flat at the venue, loans repaid and checked: seconds)
+/// left the later positions open while the marks moved on: a Red tier at coverage 1.75 ended
+/// in the venue liquidating the second and third perps while the first exit was still
+/// checking its loan. Returns the failures, one line per position.
+async fn close_all_in_order(engine: &Arc<Engine>, live: &[Position], detail: &str) -> Vec<String> {
+    use tracing::Instrument as _;
+    // a partial deleverage beside this one stops at its next position
+    struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    engine
+        .close_alls
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _running = Running(&engine.close_alls);
+    let mut exits = tokio::task::JoinSet::new();
+    for position in live {
+        let written = |orders: &[fff_store::Order]| orders.len();
+        let before = match engine.store().list_position_orders(position.id).await {
+            Ok(orders) => written(&orders),
+            Err(_) => usize::MAX,
+        };
+        let (task_engine, task_position, task_detail) =
+            (Arc::clone(engine), position.clone(), detail.to_owned());
+        let task = exits.spawn(
+            async move {
+                task_engine
+                    .run_close_now(&task_position, Urgency::Immediate, &task_detail)
+                    .await
+                    .map_err(|err| format!("{}: {err}", task_position.symbol))
+            }
+            .instrument(tracing::Span::current()),
+        );
+        let deadline = tokio::time::Instant::now() + EXIT_STAGGER_MAX;
+        while before != usize::MAX && !task.is_finished() && tokio::time::Instant::now() < deadline
+        {
+            match engine.store().list_position_orders(position.id).await {
+                Ok(orders) if written(&orders) > before => break,
+                Ok(_) => tokio::time::sleep(EXIT_STAGGER_POLL).await,
+                Err(_) => break,
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    while let Some(joined) = exits.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => failures.push(failure),
+            Err(err) => failures.push(format!("exit task: {err}")),
+        }
+    }
+    failures
 }
 
 /// `positions` in fff-core's exit order (highest expected loss per period first).

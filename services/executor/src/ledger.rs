@@ -75,16 +75,7 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
             let mut poll_due = true;
             let mut last_poll = tokio::time::Instant::now();
             loop {
-                if poll_due || last_poll.elapsed() >= INCOME_POLL {
-                    poll_due = false;
-                    last_poll = tokio::time::Instant::now();
-                    if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
-                        tracing::warn!(error = %err, "funding income poll failed");
-                    }
-                    if let Err(err) = catch_up.interest(&engine, &client).await {
-                        tracing::warn!(error = %err, "interest history poll failed");
-                    }
-                }
+                // fills first: they move positions; funding and interest only the ledger
                 let scan = if interrupted.swap(false, Ordering::SeqCst) {
                     backfill::Scan::Full
                 } else {
@@ -94,6 +85,16 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
                     tracing::warn!(error = %err, "fill backfill failed");
                     if scan == backfill::Scan::Full {
                         interrupted.store(true, Ordering::SeqCst);
+                    }
+                }
+                if poll_due || last_poll.elapsed() >= INCOME_POLL {
+                    poll_due = false;
+                    last_poll = tokio::time::Instant::now();
+                    if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
+                        tracing::warn!(error = %err, "funding income poll failed");
+                    }
+                    if let Err(err) = catch_up.interest(&engine, &client).await {
+                        tracing::warn!(error = %err, "interest history poll failed");
                     }
                 }
                 tokio::select! {
@@ -163,6 +164,13 @@ async fn follow_stream(
                     tracing::error!(client_order_id = %fill.client_order_id, error = %err, "fill not booked");
                 }
             }
+            Some(gw::stream_account_response::Event::OrderUpdate(update)) => {
+                if let Some(order) = update.order
+                    && let Err(err) = apply_order_update(engine, &order).await
+                {
+                    tracing::warn!(client_order_id = %order.client_order_id, error = %err, "order update not applied");
+                }
+            }
             Some(gw::stream_account_response::Event::Resync(_)) => {
                 // the gateway's own venue stream had a gap: events may be lost
                 interrupted.store(true, Ordering::SeqCst);
@@ -176,6 +184,34 @@ async fn follow_stream(
         }
     }
     Ok(())
+}
+
+/// Applies the venue's report of one of our orders to its row, so an order whose task has
+/// gone (failed on a lost answer, a refused cancel, a restart) still shows what the venue did
+/// at once, not at the next stale-order sweep a minute later; the exit or repair that reads the
+/// legs from the orders then plans from the truth. The store only moves an order forward
+/// (status transitions, executed quantity never down), so a report older than what a task
+/// booked from its own answer is ignored. Returns whether the row changed.
+pub async fn apply_order_update(engine: &Engine, order: &gw::Order) -> Result<bool> {
+    let store = engine.store();
+    let Some(row) = store.get_order(&order.client_order_id).await? else {
+        return Ok(false);
+    };
+    if row.status.is_terminal() {
+        return Ok(false);
+    }
+    let report = crate::exchange::report_from_wire(order)
+        .map_err(|e| ExecutorError::Internal(e.to_string()))?;
+    let outcome = store
+        .update_order(
+            &order.client_order_id,
+            &crate::engine::orders::update_from(&report),
+        )
+        .await?;
+    if outcome.is_applied() {
+        tracing::debug!(client_order_id = %order.client_order_id, status = ?report.status, executed = %report.executed_qty, "order updated from the account stream");
+    }
+    Ok(outcome.is_applied())
 }
 
 /// Records one execution of one of our orders (others' orders are ignored).

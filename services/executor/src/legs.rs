@@ -59,6 +59,9 @@ pub fn core_venue(venue: fff_store::Venue) -> Venue {
 pub struct SignedLegs {
     pub spot: Decimal,
     pub perp: Decimal,
+    /// Everything the spot leg's buys executed (gross): base-asset commissions are taken from
+    /// it, so it bounds what they can have taken from a long leg.
+    pub spot_bought: Decimal,
     pub spot_entry: Option<Decimal>,
     pub perp_entry: Option<Decimal>,
 }
@@ -86,6 +89,9 @@ impl SignedLegs {
             match order.leg {
                 Leg::Spot => legs.spot += signed,
                 Leg::Perp => legs.perp += signed,
+            }
+            if order.leg == Leg::Spot && side == Side::Buy {
+                legs.spot_bought += order.executed_qty;
             }
             if side == direction.entry_side(venue)
                 && let Some(price) = order.avg_price

@@ -92,6 +92,20 @@ pub async fn run(
         &config.risk,
     )?;
     params.max_pairs = config.pair_selection.max_pairs;
+    // Binance refuses a signed request older than its recvWindow on arrival: an order the
+    // venue does not know after order_timeout is closed as never sent only because it can no
+    // longer land. A recvWindow near the timeout voids that (an accelerated simulator, whose
+    // clock runs faster than the wall, is the one case where it is harmless).
+    if Duration::from_millis(config.exchange.recv_window_ms) + Duration::from_secs(2)
+        > params.order_timeout
+    {
+        tracing::warn!(
+            recv_window_ms = config.exchange.recv_window_ms,
+            order_timeout_ms = params.order_timeout.as_millis() as u64,
+            "exchange.recv_window_ms is close to the executor's order timeout: an order delayed \
+             in flight could land after it was closed as never sent"
+        );
+    }
     let engine = Engine::new(store, exchange, params);
     // no order leaves before this instance holds the writer lease
     engine.set_fenced(true);

@@ -25,6 +25,9 @@ pub struct Breakdown {
     pub funding_expected: Decimal,
     pub funding_discrepancy: Decimal,
     pub funding_events: u32,
+    /// Base asset the spot leg's buys paid as commission over the position's life (not
+    /// windowed): the account holds this much less of the coin than the books' fills bought.
+    pub spot_base_commission: Decimal,
 }
 
 impl Breakdown {
@@ -57,6 +60,7 @@ impl Breakdown {
         self.funding_expected += other.funding_expected;
         self.funding_discrepancy += other.funding_discrepancy;
         self.funding_events += other.funding_events;
+        self.spot_base_commission += other.spot_base_commission;
     }
 }
 
@@ -182,6 +186,7 @@ pub async fn position_pnl(
                 Leg::Spot => base_asset_fees(&position.symbol, &fills),
                 Leg::Perp => Decimal::ZERO,
             };
+            total.spot_base_commission += base_fee;
             let fill = (order.side, order.executed_qty - base_fee, price);
             match order.leg {
                 Leg::Spot => spot_fills.push(fill),

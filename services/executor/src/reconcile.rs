@@ -513,6 +513,32 @@ async fn repair(
 /// net holding of the asset: fees charged in the base asset and accrued interest.
 const SPOT_TOLERANCE: Decimal = Decimal::from_parts(2, 0, 0, false, 2);
 
+/// The books' spot leg and the venue's net holding differ by more than fees and interest
+/// explain (`SPOT_TOLERANCE` of the larger) and more than `dust`, a quantity no spot order
+/// could trade: the loan-shortfall buy of an exit over-buys by its headroom and leaves such a
+/// remainder (0.006 SOL, under a dollar), which must not block the symbol.
+fn spot_differs(ours: Decimal, theirs: Decimal, dust: Decimal) -> bool {
+    let allowed = (ours.abs().max(theirs.abs()) * SPOT_TOLERANCE).max(dust);
+    (ours - theirs).abs() > allowed
+}
+
+/// The largest spot quantity of `instrument` that no order can trade: below one lot step, the
+/// minimum quantity or the minimum notional at the mark.
+fn untradable_below(instrument: &crate::exchange::InstrumentInfo) -> Decimal {
+    let spot = &instrument.spot;
+    let by_notional = if instrument.mark_price > Decimal::ZERO {
+        spot.min_notional
+            .checked_div(instrument.mark_price)
+            .unwrap_or_default()
+    } else {
+        Decimal::ZERO
+    };
+    spot.effective_step()
+        .unwrap_or_default()
+        .max(spot.min_qty)
+        .max(by_notional)
+}
+
 async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
     let account = engine.exchange.account().await?;
     let mut db_perp: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -533,8 +559,11 @@ async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) ->
     // database's spot leg, and no asset may stay borrowed without a live position owing it
     for (asset, (symbol, ours)) in &db_spot {
         let theirs = account.margin.get(asset).map_or(Decimal::ZERO, |a| a.net);
-        let scale = ours.abs().max(theirs.abs());
-        if scale > Decimal::ZERO && (ours - theirs).abs() > scale * SPOT_TOLERANCE {
+        let dust = match engine.exchange.instrument(symbol).await {
+            Ok(instrument) => untradable_below(&instrument),
+            Err(_) => Decimal::ZERO,
+        };
+        if spot_differs(*ours, theirs, dust) {
             report.mismatches.push(format!(
                 "{symbol} spot: database {ours}, cross margin net {theirs} {asset}"
             ));

@@ -67,6 +67,21 @@ async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entrie
     assert!(rig.engine.symbol_block("SOLUSDT").is_none());
 }
 
+#[test]
+fn coin_no_order_could_trade_is_not_a_spot_mismatch() {
+    // a loan-shortfall buy's headroom left 0.00627 SOL (about 0.9 USDT, under the 5 USDT
+    // minimum notional at 150: 0.0333 SOL); the books' leg is 0
+    assert!(!spot_differs(dec!(0), dec!(0.00627211), dec!(0.0333)));
+    assert!(!spot_differs(dec!(0), dec!(-0.0333), dec!(0.0333)));
+    assert!(spot_differs(dec!(0), dec!(0.034), dec!(0.0333)));
+    // fees and interest: 2 % of the larger side
+    assert!(!spot_differs(dec!(100), dec!(98.5), dec!(0.001)));
+    assert!(spot_differs(dec!(100), dec!(97), dec!(0.001)));
+    // no step known: only the relative tolerance
+    assert!(spot_differs(dec!(0), dec!(0.00062), dec!(0)));
+    assert!(!spot_differs(dec!(0), dec!(0), dec!(0)));
+}
+
 /// An entry interrupted after its perp filled, whose hedge is rejected again at restart: the
 /// repair unwinds the perp (bounded) instead of leaving it naked or calling it repaired.
 #[tokio::test]

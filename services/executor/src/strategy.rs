@@ -94,6 +94,8 @@ pub struct TopUp {
     pub direction: Direction,
     /// Per-leg notional to add.
     pub notional: Decimal,
+    /// Per-leg notional held when planned.
+    pub held: Decimal,
 }
 
 /// `held_notional` is each held position's current per-leg notional (by position id); a held
@@ -194,6 +196,7 @@ pub fn plan(
                         symbol: target.symbol.clone(),
                         direction,
                         notional: missing,
+                        held: now,
                     });
                 }
             }
@@ -373,7 +376,7 @@ async fn step(
             }
         };
         let notional = approval.notional.min(top_up.notional);
-        engine.top_up(top_up.position_id, notional);
+        engine.top_up(top_up.position_id, top_up.held + notional);
     }
     for (symbol, direction, notional) in &plan.entries {
         if engine

@@ -4,9 +4,14 @@
 //! - `full_scan`: qualify, score and rank every symbol of a shard.
 //!   - `decimal_baseline`: fff-core `qualify` plus the former all-Decimal score (copied below
 //!     from fff-core's test reference) and a sort: a full scan before `f64` scoring;
-//!   - `core_scan`: `fff_core::scan` (`f64` score);
-//!   - `part_qualify`, `part_score_f64`: fff-core `qualify` and the `f64` score of every
-//!     symbol, apart (where a scan's time goes);
+//!   - `previous_scan`: `fff_core::scan` as it was on 2026-12-03 (`benches/previous`): the
+//!     full report per symbol, the `f64` score with `as_f64` conversions and a Decimal
+//!     breakdown, a sort on Decimal totals: the baseline of `core_scan`;
+//!   - `core_scan`: `fff_core::scan` (the verdict and the `f64` total, details on demand);
+//!   - `part_evaluate`: its evaluations alone, without ranking;
+//!   - `on_demand_report`, `on_demand_breakdown`: fff-core `qualify` (every check's value,
+//!     threshold and wording) and `Scorer::score` (every component in Decimal) of every
+//!     symbol: what `ExplainPair` computes for one symbol, no longer part of a scan;
 //!   - `core_incremental`: `IncrementalScan::new`, the same into the shared, chunked ranking
 //!     the service keeps;
 //!   - `engine_reload`: the service's universe refresh plus a forced cycle: gateway instruments
@@ -21,6 +26,7 @@
 //! Run: `cargo bench -p fff-scanner --bench scan`.
 
 mod common;
+mod previous;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -30,7 +36,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use common::{HISTORY, book, loaded_engine, mark, universe};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fff_core::scan::IncrementalScan;
+use fff_core::scan::{Evaluator, IncrementalScan};
 use fff_core::score::Scorer;
 use fff_core::{
     Direction, MarketSnapshot, PairSelectionParams, Symbol, qualify, score::sample_stddev,
@@ -215,6 +221,22 @@ fn update_events(instruments: &[gw::Instrument]) -> Vec<gw::StreamMarketResponse
         .collect()
 }
 
+/// The scan and its 2026-12-03 baseline agree on the shard before either is timed: the same
+/// order, verdicts and shown scores.
+fn assert_same_as_previous(snapshots: &[MarketSnapshot], params: &PairSelectionParams) {
+    let ours = fff_core::scan(snapshots, params);
+    let theirs = previous::scan(snapshots, params);
+    assert_eq!(ours.len(), theirs.len());
+    for (evaluation, previous) in ours.iter().zip(&theirs) {
+        assert_eq!(evaluation.symbol, previous.score.symbol);
+        assert_eq!(evaluation.verdict, previous.qualification.verdict());
+        assert_eq!(
+            evaluation.score().to_string(),
+            previous.score.total.to_string()
+        );
+    }
+}
+
 fn full_scan(c: &mut Criterion) {
     let mut group = c.benchmark_group("full_scan");
     group.sample_size(10);
@@ -232,22 +254,35 @@ fn full_scan(c: &mut Criterion) {
                     .clone()
             })
             .collect();
+        assert_same_as_previous(&snapshots, &params);
         group.throughput(Throughput::Elements(size as u64));
         group.bench_function(BenchmarkId::new("decimal_baseline", size), |b| {
             b.iter(|| black_box(decimal_scan(black_box(&snapshots), &params)));
         });
+        group.bench_function(BenchmarkId::new("previous_scan", size), |b| {
+            b.iter(|| black_box(previous::scan(black_box(&snapshots), &params)));
+        });
         group.bench_function(BenchmarkId::new("core_scan", size), |b| {
             b.iter(|| black_box(fff_core::scan(black_box(&snapshots), &params)));
         });
-        // where a scan's time goes: the two halves of an evaluation, without ranking
-        group.bench_function(BenchmarkId::new("part_qualify", size), |b| {
+        // where a scan's time goes: the evaluations without ranking
+        group.bench_function(BenchmarkId::new("part_evaluate", size), |b| {
+            let evaluator = Evaluator::new(&params);
+            b.iter(|| {
+                for snapshot in black_box(&snapshots) {
+                    black_box(evaluator.evaluate(snapshot));
+                }
+            });
+        });
+        // the reports a scan no longer makes, per symbol (ExplainPair makes one)
+        group.bench_function(BenchmarkId::new("on_demand_report", size), |b| {
             b.iter(|| {
                 for snapshot in black_box(&snapshots) {
                     black_box(qualify(snapshot, &params));
                 }
             });
         });
-        group.bench_function(BenchmarkId::new("part_score_f64", size), |b| {
+        group.bench_function(BenchmarkId::new("on_demand_breakdown", size), |b| {
             let scorer = Scorer::new(&params);
             b.iter(|| {
                 for snapshot in black_box(&snapshots) {

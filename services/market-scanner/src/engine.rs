@@ -439,8 +439,7 @@ mod tests {
             engine
                 .evaluated("XRPUSDT")
                 .unwrap()
-                .evaluation
-                .score
+                .breakdown(&EvalParams::default())
                 .stability
         };
         assert_eq!(

@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use fff_core::rates::annualize;
 use fff_core::scan::{Evaluator, Ranked, scan_order};
-use fff_core::{Direction, MarketSnapshot, PairEvaluation, PairSelectionParams, Symbol};
+use fff_core::{
+    CheckName, Direction, MarketSnapshot, PairEvaluation, PairSelectionParams, Qualification,
+    ScoreBreakdown, Symbol,
+};
 use fff_proto::fff::scanner::v1 as pb;
 use rust_decimal::Decimal;
 
@@ -52,8 +55,12 @@ pub struct Evaluated {
     pub facts: PairFacts,
     /// The wire form without its rank, made by the first snapshot that sends it and reused
     /// by every later snapshot and subscriber until the symbol is re-evaluated (it depends on
-    /// this evaluation and the engine's fixed parameters only).
-    pub(crate) wire: OnceLock<pb::Opportunity>,
+    /// this evaluation and the engine's fixed parameters only). Boxed: it would double the
+    /// size of an entry that a universe reload moves several times per symbol.
+    pub(crate) wire: OnceLock<Box<pb::Opportunity>>,
+    /// The score in Decimal, as shown and filtered on, made when first asked for (a full
+    /// scan ranks on the `f64` total and converts none).
+    shown_score: OnceLock<Decimal>,
 }
 
 /// Equal inputs and verdict (the cached wire form follows from them).
@@ -87,23 +94,43 @@ impl Evaluated {
                 updated_at: state.updated_at,
             },
             wire: OnceLock::new(),
+            shown_score: OnceLock::new(),
         }
     }
 
     pub fn symbol(&self) -> &Symbol {
-        &self.evaluation.score.symbol
+        &self.evaluation.symbol
     }
 
     pub fn qualified(&self) -> bool {
-        self.evaluation.qualification.passed
+        self.evaluation.passed()
     }
 
     pub fn direction(&self) -> Option<Direction> {
-        self.evaluation.qualification.direction
+        self.evaluation.direction()
     }
 
+    /// The total score as shown (fff-core's `ScoreBreakdown::total`).
     pub fn score(&self) -> Decimal {
-        self.evaluation.score.total
+        *self.shown_score.get_or_init(|| self.evaluation.score())
+    }
+
+    /// The checks that failed, in report order.
+    pub fn failed_checks(&self) -> impl Iterator<Item = CheckName> + '_ {
+        self.evaluation.verdict.failed.iter()
+    }
+
+    /// Every check with its observed value, threshold and explanation: fff-core's report on
+    /// the same inputs, made on demand.
+    pub fn qualification(&self, params: &EvalParams) -> Qualification {
+        self.evaluation
+            .qualification(&self.market, &params.selection)
+    }
+
+    /// Every score component in Decimal: fff-core's breakdown of the same inputs, made on
+    /// demand.
+    pub fn breakdown(&self, params: &EvalParams) -> ScoreBreakdown {
+        self.evaluation.breakdown(&self.market, &params.selection)
     }
 
     /// Funding annualized: the per-period rate times periods per year.
@@ -217,13 +244,49 @@ mod tests {
         let snapshots: Vec<MarketSnapshot> = all.iter().map(|e| e.market.clone()).collect();
         let expected: Vec<Symbol> = fff_core::scan(&snapshots, &params.selection)
             .into_iter()
-            .map(|e| e.score.symbol)
+            .map(|e| e.symbol)
             .collect();
         all.reverse();
         all.sort_by(rank_order);
         let ours: Vec<Symbol> = all.iter().map(|e| e.symbol().clone()).collect();
         assert_eq!(ours, expected);
         assert!(all[0].qualified() && !all[5].qualified());
+    }
+
+    /// What a snapshot shows of each symbol (verdict, failed filters, score) is what
+    /// fff-core's full report and breakdown say about the same inputs, on a shard with pairs
+    /// in and out, of both signs and 1/4/8 h intervals.
+    #[test]
+    fn shown_figures_are_fff_core_reports() {
+        let params = EvalParams::default();
+        let mut shown = Vec::new();
+        for i in 0..300usize {
+            let funding = format!("{}0.000{:03}", if i % 3 == 0 { "-" } else { "" }, i % 997);
+            let mut e = evaluated(&format!("S{i}USDT"), &funding, "900000000");
+            if i % 7 == 0 {
+                e = {
+                    let mut raw = instrument(&format!("S{i}USDT"), &funding);
+                    raw.margin_trading_allowed = false;
+                    raw.funding_interval_hours = [1, 4, 8][i % 3];
+                    Evaluated::of(&SymbolState::from_instrument(&raw, 5).unwrap(), &params)
+                };
+            }
+            let report = fff_core::qualify(&e.market, &params.selection);
+            let breakdown = fff_core::score(&e.market, &params.selection);
+            assert_eq!(e.qualified(), report.passed);
+            assert_eq!(e.direction(), report.direction);
+            let failed: Vec<CheckName> = e.failed_checks().collect();
+            let reported: Vec<CheckName> = report.failures().map(|c| c.name).collect();
+            assert_eq!(failed, reported);
+            assert_eq!(e.score().to_string(), breakdown.total.to_string());
+            assert_eq!(e.qualification(&params), report);
+            assert_eq!(
+                format!("{:?}", e.breakdown(&params)),
+                format!("{breakdown:?}")
+            );
+            shown.push(e.qualified());
+        }
+        assert!(shown.iter().any(|q| *q) && shown.iter().any(|q| !*q));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! ExplainPair: every filter with observed value, threshold and verdict, and the score split
-//! into its weighted components, straight from fff-core's `Qualification` and `ScoreBreakdown`.
+//! into its weighted components, straight from fff-core's `Qualification` and `ScoreBreakdown`
+//! (made on demand from the inputs the ranking used).
 
 use fff_core::{CheckName, Direction, FilterCheck};
 use fff_proto::convert::{datetime_to_timestamp, decimal_to_string};
@@ -20,7 +21,8 @@ pub fn explain(
     evaluated: &Evaluated,
     requested: Option<Direction>,
 ) -> pb::ExplainPairResponse {
-    let qualification = &evaluated.evaluation.qualification;
+    // the report is made now, from the inputs the ranking used (a scan keeps the verdict only)
+    let qualification = evaluated.qualification(&snapshot.params);
     let mut filters: Vec<pb::FilterResult> = qualification
         .checks
         .iter()
@@ -124,7 +126,7 @@ fn filter_result(check: &FilterCheck, params: &EvalParams) -> pb::FilterResult {
 /// summing to 1).
 fn components(evaluated: &Evaluated, params: &EvalParams) -> Vec<pb::ScoreComponent> {
     let selection = &params.selection;
-    let score = &evaluated.evaluation.score;
+    let score = evaluated.breakdown(params);
     let period = selection.rate_period_hours;
     let weights = [
         selection.weight_funding,

@@ -96,7 +96,8 @@ impl Snapshot {
     }
 
     fn opportunity(&self, position: usize, e: &Evaluated) -> pb::Opportunity {
-        let mut opportunity = e.wire.get_or_init(|| self.unranked(e)).clone();
+        let mut opportunity =
+            pb::Opportunity::clone(e.wire.get_or_init(|| Box::new(self.unranked(e))));
         opportunity.rank = self.rank_at(position);
         opportunity
     }
@@ -111,10 +112,8 @@ impl Snapshot {
             score: decimal_to_string(e.score()),
             qualified: e.qualified(),
             failed_filters: e
-                .evaluation
-                .qualification
-                .failures()
-                .map(|check| check.name.as_str().to_owned())
+                .failed_checks()
+                .map(|check| check.as_str().to_owned())
                 .collect(),
             funding_rate: decimal_to_string(e.market.funding_rate),
             funding_interval_hours: e.market.funding_interval.hours(),

@@ -358,8 +358,8 @@ mod tests {
             ]),
             instruments: vec![
                 market("SOLUSDT", "0.0001"),
-                // 200 000 short perp paying 0.03 % = 60 per 8 h
-                market("ETHUSDT", "-0.0003"),
+                // 200 000 short perp paying 0.04 % = 80 per 8 h
+                market("ETHUSDT", "-0.0004"),
                 // 100 000 short perp paying 0.1 % = 100 per 8 h
                 market("BTCUSDT", "-0.001"),
             ],
@@ -400,7 +400,7 @@ mod tests {
     fn runner_with_reversal(halted: Result<bool, Status>) -> Runner<Fake> {
         runner(Fake {
             positions: Ok(vec![position("1", "1")]),
-            instruments: vec![instrument("-0.0003")],
+            instruments: vec![instrument("-0.0004")],
             halted,
         })
     }

@@ -34,6 +34,11 @@ pub struct AccountMetrics {
     pub hedges: Vec<(Direction, Decimal)>,
     /// Symbols with an open perp position (for logs and spans).
     pub open_symbols: Vec<String>,
+    /// When risk received the newest streamed mark price the margin figures
+    /// (`futures_margin_ratio`, `futures_coverage`, `cross_margin_level`) were re-valued at
+    /// ([`crate::revalue`]); `None`: they are the snapshot's own. Everything else is the
+    /// snapshot's (`as_of`).
+    pub marks_as_of: Option<DateTime<Utc>>,
 }
 
 impl AccountMetrics {
@@ -132,10 +137,11 @@ pub fn metrics_from_account(
         deployed_notional,
         hedges,
         open_symbols,
+        marks_as_of: None,
     })
 }
 
-fn decimal_or_zero(field: &str, value: &str) -> Result<Decimal, FieldError> {
+pub(crate) fn decimal_or_zero(field: &str, value: &str) -> Result<Decimal, FieldError> {
     Ok(parse_optional_decimal(field, value)?.unwrap_or(Decimal::ZERO))
 }
 

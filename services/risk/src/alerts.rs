@@ -112,7 +112,9 @@ fn tier_alert(
     if action.is_empty() {
         action = "no directive (a cut in force stays until it completes)".to_owned();
     }
-    if monitor.margin_halted() {
+    if after < MarginTier::Orange && monitor.cooling_down(now) {
+        action.push_str("; entries stay halted by the close-all cool-down");
+    } else if monitor.margin_halted(now) {
         action.push_str("; entries halted");
     } else if after < from && from >= MarginTier::Orange {
         if monitor.drawdown_halted() {
@@ -214,7 +216,7 @@ fn drawdown_alerts(
     }
     if halted_before && !halted {
         let mut action = describe_directives(issued);
-        if monitor.margin_halted() {
+        if monitor.margin_halted(now) {
             action = "entries stay halted by the margin tier".to_owned();
         } else if action.is_empty() {
             action = "entries allowed again".to_owned();
@@ -285,6 +287,7 @@ mod tests {
             deployed_notional: dec!(50000),
             hedges: vec![(Direction::PositiveCarry, dec!(50000))],
             open_symbols: vec!["BTCUSDT".into()],
+            marks_as_of: None,
         }
     }
 

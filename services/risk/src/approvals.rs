@@ -221,6 +221,7 @@ mod tests {
                 deployed_notional: dec!(20000),
                 hedges: vec![(Direction::PositiveCarry, dec!(20000))],
                 open_symbols: vec!["BTCUSDT".into()],
+                marks_as_of: None,
             },
             Utc::now(),
         );

@@ -114,6 +114,9 @@ pub fn state(
                 .then_some(view.drawdown_reduce_fraction),
         ),
         drawdown_limit_directive: breach.map(directive),
+        marks_as_of: metrics
+            .and_then(|m| m.marks_as_of)
+            .and_then(datetime_to_timestamp),
     }
 }
 
@@ -176,6 +179,7 @@ mod tests {
                     (Direction::NegativeCarry, dec!(10000)),
                 ],
                 open_symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+                marks_as_of: Some(now),
             },
             now,
         );
@@ -189,5 +193,8 @@ mod tests {
         assert_eq!(s.futures_margin_balance, "25000");
         assert_eq!(s.cross_margin_level, "2.5");
         assert_eq!(s.futures_margin_coverage, "10");
+        // which figures are live: the snapshot's time and the newest mark's
+        assert_eq!(s.data_as_of, datetime_to_timestamp(now));
+        assert_eq!(s.marks_as_of, datetime_to_timestamp(now));
     }
 }

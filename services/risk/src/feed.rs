@@ -1,8 +1,9 @@
 //! Following the account through the gateway: StreamAccount for changes, GetAccount for the
 //! numbers. Every session subscribes first and then reads a snapshot, so no change falls
 //! between them; a Resync or any balance/position/margin event triggers a fresh snapshot; a
-//! periodic poll covers mark-price moves, which change the margin ratio without any account
-//! event. Failures reconnect with exponential backoff.
+//! periodic poll reconciles what no event announces. Each snapshot becomes the base that the
+//! streamed mark prices re-value between snapshots ([`crate::marks`], [`crate::revalue`]).
+//! Failures reconnect with exponential backoff.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fff_proto::fff::gateway::v1::{
-    self as gw, GetAccountRequest, StreamAccountRequest, gateway_client::GatewayClient,
-    stream_account_response::Event,
+    self as gw, GetAccountRequest, StreamAccountRequest, StreamMarketRequest,
+    gateway_client::GatewayClient, stream_account_response::Event,
 };
 use fff_runtime::grpc::HealthHandle;
 use fff_runtime::telemetry::ClientInterceptor;
@@ -24,11 +25,16 @@ use tonic::transport::Channel;
 use tracing::Instrument as _;
 
 use crate::account::metrics_from_account;
+use crate::revalue::MarginBasis;
 use crate::state::RiskCore;
 
 /// Account events as the feed consumes them.
 pub type EventStream =
     Pin<Box<dyn Stream<Item = Result<gw::StreamAccountResponse, Status>> + Send>>;
+
+/// Market events (mark prices) as [`crate::marks`] consumes them.
+pub type MarketStream =
+    Pin<Box<dyn Stream<Item = Result<gw::StreamMarketResponse, Status>> + Send>>;
 
 /// Where account data comes from: the gateway, or a fake in tests.
 pub trait AccountSource: Send + Sync + 'static {
@@ -36,6 +42,12 @@ pub trait AccountSource: Send + Sync + 'static {
     fn get_account(&self) -> impl Future<Output = Result<gw::Account, Status>> + Send;
     /// Live events (StreamAccount).
     fn account_events(&self) -> impl Future<Output = Result<EventStream, Status>> + Send;
+    /// Mark price updates of `symbols` (StreamMarket; never called with an empty list, which
+    /// would mean the whole universe).
+    fn mark_prices(
+        &self,
+        symbols: Vec<String>,
+    ) -> impl Future<Output = Result<MarketStream, Status>> + Send;
 }
 
 /// The gateway's tonic client with token and trace context.
@@ -71,6 +83,15 @@ impl AccountSource for GatewaySource {
             .clone()
             .stream_account(StreamAccountRequest::default())
             .await?;
+        Ok(Box::pin(response.into_inner()))
+    }
+
+    async fn mark_prices(&self, symbols: Vec<String>) -> Result<MarketStream, Status> {
+        let request = StreamMarketRequest {
+            symbols,
+            kinds: vec![gw::MarketEventKind::MarkPrice as i32],
+        };
+        let response = self.client.clone().stream_market(request).await?;
         Ok(Box::pin(response.into_inner()))
     }
 }
@@ -199,14 +220,17 @@ async fn refresh<S: AccountSource>(
         };
         let span = tracing::Span::current();
         span.record("symbols", tracing::field::debug(&metrics.open_symbols));
-        if let Some(coverage) = metrics.futures_coverage {
-            span.record("coverage", tracing::field::display(coverage.round_dp(4)));
-        }
-        if let Err(error) = core.apply_account(metrics, now).await {
-            // not stored, not issued: the next snapshot decides again
+        let basis = MarginBasis::from_account(&account, metrics);
+        if let Err(error) = core.apply_snapshot(basis, now).await {
+            // not stored, not issued: the next snapshot or mark decides again
             tracing::error!(%error, "account snapshot not applied");
         }
-        if let Some(tier) = core.lock().monitor.tier() {
+        let inner = core.lock();
+        // the figures observed: the snapshot re-valued at any fresher marks
+        if let Some(coverage) = inner.monitor.metrics().and_then(|m| m.futures_coverage) {
+            span.record("coverage", tracing::field::display(coverage.round_dp(4)));
+        }
+        if let Some(tier) = inner.monitor.tier() {
             span.record("tier", tracing::field::debug(tier));
         }
         Ok(())
@@ -234,12 +258,37 @@ mod tests {
     use crate::monitor::RiskMonitor;
 
     type EventSender = mpsc::Sender<Result<gw::StreamAccountResponse, Status>>;
+    type MarkSender = mpsc::Sender<Result<gw::StreamMarketResponse, Status>>;
+    /// Each mark subscription: its symbols and the sender feeding it.
+    type MarkSubscriptions = mpsc::UnboundedReceiver<(Vec<String>, MarkSender)>;
 
-    /// Serves `account` (changeable) and hands each subscription's sender to the test.
+    /// Serves `account` (changeable) and hands each subscription's sender to the test (mark
+    /// subscriptions with their symbols).
     struct Fake {
         account: Mutex<gw::Account>,
         reads: AtomicUsize,
         subscriptions: mpsc::UnboundedSender<EventSender>,
+        mark_subscriptions: mpsc::UnboundedSender<(Vec<String>, MarkSender)>,
+    }
+
+    impl Fake {
+        fn new(
+            account: gw::Account,
+        ) -> (
+            Arc<Self>,
+            mpsc::UnboundedReceiver<EventSender>,
+            MarkSubscriptions,
+        ) {
+            let (subscriptions, subscribed) = mpsc::unbounded_channel();
+            let (mark_subscriptions, marks_subscribed) = mpsc::unbounded_channel();
+            let fake = Arc::new(Self {
+                account: Mutex::new(account),
+                reads: AtomicUsize::new(0),
+                subscriptions,
+                mark_subscriptions,
+            });
+            (fake, subscribed, marks_subscribed)
+        }
     }
 
     impl AccountSource for Arc<Fake> {
@@ -253,6 +302,12 @@ mod tests {
             self.subscriptions.send(tx).unwrap();
             Ok(Box::pin(ReceiverStream::new(rx)))
         }
+
+        async fn mark_prices(&self, symbols: Vec<String>) -> Result<MarketStream, Status> {
+            let (tx, rx) = mpsc::channel(8);
+            self.mark_subscriptions.send((symbols, tx)).unwrap();
+            Ok(Box::pin(ReceiverStream::new(rx)))
+        }
     }
 
     fn event(event: Event) -> Result<gw::StreamAccountResponse, Status> {
@@ -262,33 +317,34 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn events_refresh_the_account_and_failures_reconnect() {
-        let (subscriptions, mut subscribed) = mpsc::unbounded_channel();
-        let fake = Arc::new(Fake {
-            account: Mutex::new(account("1000", "100", "0")),
-            reads: AtomicUsize::new(0),
-            subscriptions,
-        });
-        let now = Utc::now();
-        let core = Arc::new(RiskCore::new(
+    fn memory_core() -> Arc<RiskCore> {
+        Arc::new(RiskCore::new(
             RiskMonitor::new(
                 RiskParams::default(),
                 CapitalParams::default(),
                 chrono::Duration::seconds(300),
             )
             .unwrap(),
-            DirectiveLog::new(now, 100),
+            DirectiveLog::new(Utc::now(), 100),
             Approvals::new(chrono::Duration::seconds(60), chrono::Duration::seconds(10)),
-        ));
+        ))
+    }
+
+    const SETTINGS: FeedSettings = FeedSettings {
+        // long poll: only events and reconnects read the account here
+        poll: Duration::from_secs(3600),
+        reconnect_initial: Duration::from_millis(10),
+        reconnect_max: Duration::from_millis(20),
+    };
+
+    #[tokio::test]
+    async fn events_refresh_the_account_and_failures_reconnect() {
+        let (fake, mut subscribed, _marks) = Fake::new(account("1000", "100", "0"));
+        let now = Utc::now();
+        let core = memory_core();
         let health = GrpcServer::new("risk", &Default::default()).health();
         let (_, mut directives) = core.lock().log.subscribe(0, now);
-        let settings = FeedSettings {
-            // long poll: only events and reconnects read the account here
-            poll: Duration::from_secs(3600),
-            reconnect_initial: Duration::from_millis(10),
-            reconnect_max: Duration::from_millis(20),
-        };
+        let settings = SETTINGS;
         let task = tokio::spawn(follow_account(
             fake.clone(),
             core.clone(),
@@ -328,6 +384,117 @@ mod tests {
             .unwrap();
         let _again = subscribed.recv().await.unwrap();
         task.abort();
+    }
+
+    fn mark(symbol: &str, price: &str, snapshot: bool) -> Result<gw::StreamMarketResponse, Status> {
+        Ok(gw::StreamMarketResponse {
+            symbol: symbol.into(),
+            snapshot,
+            event: Some(gw::stream_market_response::Event::MarkPrice(
+                gw::MarkPriceUpdate {
+                    mark_price: price.into(),
+                    index_price: price.into(),
+                    ..gw::MarkPriceUpdate::default()
+                },
+            )),
+            ..gw::StreamMarketResponse::default()
+        })
+    }
+
+    /// The next directive, which must come within `within` of the call.
+    async fn directive_within(
+        directives: &mut tokio::sync::broadcast::Receiver<crate::directives::Directive>,
+        within: Duration,
+    ) -> crate::directives::Directive {
+        tokio::time::timeout(within, directives.recv())
+            .await
+            .expect("no directive in time")
+            .expect("directive log closed")
+    }
+
+    #[tokio::test]
+    async fn a_mark_update_alone_crosses_the_tiers_at_once() {
+        // short 1.5 BTC at 100 000, balance 1 000, maintenance 100: coverage 10, Green
+        let (fake, mut subscribed, mut marks) = Fake::new(account("1000", "100", "0"));
+        let core = memory_core();
+        let health = GrpcServer::new("risk", &Default::default()).health();
+        let (_, mut directives) = core.lock().log.subscribe(0, Utc::now());
+        let feed = tokio::spawn(follow_account(
+            fake.clone(),
+            core.clone(),
+            health.clone(),
+            SETTINGS,
+        ));
+        let follower = tokio::spawn(crate::marks::follow_marks(
+            fake.clone(),
+            core.clone(),
+            SETTINGS,
+        ));
+        let events = subscribed.recv().await.unwrap();
+        let (symbols, prices) = marks.recv().await.unwrap();
+        assert_eq!(symbols, ["BTCUSDT"]);
+        // the connect read and the poll's immediate first tick; then no more reads
+        fff_wait(|| fake.reads.load(Ordering::SeqCst) >= 2).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            core.lock().monitor.tier(),
+            Some(fff_core::MarginTier::Green)
+        );
+        let reads = fake.reads.load(Ordering::SeqCst);
+
+        // the subscription's opening snapshot is of unknown age: it moves nothing
+        prices.send(mark("BTCUSDT", "100600", true)).await.unwrap();
+        // +500: balance 250, maintenance 100.5, coverage 2.49: Orange
+        prices.send(mark("BTCUSDT", "100500", false)).await.unwrap();
+        let sent = std::time::Instant::now();
+        let deleverage = directive_within(&mut directives, Duration::from_secs(2)).await;
+        eprintln!("mark -> EMERGENCY_DELEVERAGE in {:?}", sent.elapsed());
+        assert_eq!(deleverage.kind, DirectiveKind::EmergencyDeleverage);
+        assert_eq!(deleverage.tier, fff_core::MarginTier::Orange);
+        assert!(
+            deleverage.reason.contains("coverage 2.4876"),
+            "{}",
+            deleverage.reason
+        );
+        // +600: balance 100, maintenance 100.6, coverage 0.99: Red
+        prices.send(mark("BTCUSDT", "100600", false)).await.unwrap();
+        let close_all = directive_within(&mut directives, Duration::from_secs(2)).await;
+        assert_eq!(close_all.kind, DirectiveKind::CloseAll);
+        assert_eq!(close_all.tier, fff_core::MarginTier::Red);
+        // no snapshot was read for either
+        assert_eq!(fake.reads.load(Ordering::SeqCst), reads);
+        let state = core.lock().monitor.metrics().cloned().unwrap();
+        assert!(
+            state.marks_as_of.is_some_and(|at| at >= state.as_of),
+            "{state:?}"
+        );
+
+        // a new snapshot is the truth: 900 USDT moved in, an ETH long opened (at the venue's
+        // marks): coverage about 9.6, Green again; the ETH mark is followed too
+        let mut topped_up = account("1000", "104", "0");
+        topped_up.positions[0].mark_price = "100600".into();
+        topped_up.positions.push(gw::PerpPosition {
+            symbol: "ETHUSDT".into(),
+            position_amt: "1".into(),
+            mark_price: "3000".into(),
+            ..gw::PerpPosition::default()
+        });
+        *fake.account.lock().unwrap() = topped_up;
+        tokio::time::sleep(MIN_REFRESH_GAP).await;
+        events
+            .send(event(Event::PositionUpdate(gw::PositionUpdate::default())))
+            .await
+            .unwrap();
+        // Green again; entries stay halted for the close-all's cool-down (no RESUME yet)
+        fff_wait(|| core.lock().monitor.tier() == Some(fff_core::MarginTier::Green)).await;
+        assert!(core.lock().monitor.view(Utc::now()).entries_halted);
+        assert!(directives.try_recv().is_err());
+        let (symbols, _prices) = marks.recv().await.unwrap();
+        assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"]);
+        let state = core.lock().monitor.metrics().cloned().unwrap();
+        assert_eq!(state.marks_as_of, None);
+        feed.abort();
+        follower.abort();
     }
 
     async fn fff_wait(done: impl Fn() -> bool) {

@@ -1,7 +1,8 @@
 //! `fff risk`: the risk monitor: margin tiers, drawdown, directives, entry approvals.
 //!
-//! Follows the account through the gateway ([`feed`]), maps futures margin coverage and the
-//! cross-margin level to tiers with hysteresis ([`monitor`], fff-core's `TierTracker`), keeps the
+//! Follows the account through the gateway ([`feed`]) and re-values the last snapshot at every
+//! streamed mark price of what it holds ([`marks`], [`revalue`]), maps futures margin coverage
+//! and the cross-margin level to tiers with hysteresis ([`monitor`], fff-core's `TierTracker`), keeps the
 //! rolling drawdown latch on equity snapshots it persists every `risk_service.
 //! snapshot_interval_secs` ([`snapshots`]), and publishes directives with ids and sequence
 //! numbers ([`directives`]) on StreamDirectives. Health is NOT_SERVING until the database is
@@ -21,8 +22,10 @@ pub mod approvals;
 mod convert;
 pub mod directives;
 pub mod feed;
+pub mod marks;
 pub mod monitor;
 mod persist;
+pub mod revalue;
 mod service;
 pub mod snapshots;
 pub mod state;
@@ -45,6 +48,7 @@ pub use service::RiskService;
 use crate::approvals::Approvals;
 use crate::directives::DirectiveLog;
 use crate::feed::{AccountSource, FeedSettings, GatewaySource, follow_account};
+use crate::marks::follow_marks;
 use crate::monitor::RiskMonitor;
 use crate::state::RiskCore;
 
@@ -213,6 +217,11 @@ async fn hold_lease_and_decide<S: AccountSource + Clone>(term: Term<S>) {
             term.health.clone(),
             term.feed,
         ));
+        let marks = tokio::spawn(follow_marks(
+            term.source.clone(),
+            term.core.clone(),
+            term.feed,
+        ));
         let writer = tokio::spawn(snapshots::snapshot_loop(
             term.store.clone(),
             term.core.clone(),
@@ -224,6 +233,7 @@ async fn hold_lease_and_decide<S: AccountSource + Clone>(term: Term<S>) {
         // first: nothing more is decided, approved or acknowledged
         term.core.end_term();
         feed.abort();
+        marks.abort();
         writer.abort();
         term.health.set_not_serving().await;
         tracing::error!(

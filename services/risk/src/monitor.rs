@@ -5,7 +5,9 @@
 //!   from its own [`TierTracker`], so a value hovering at a boundary does not flap.
 //! - Worsening to Yellow / Orange / Red issues REDUCE / EMERGENCY_DELEVERAGE / CLOSE_ALL at once.
 //! - Improving issues no cut; leaving Orange or Red (to Yellow or Green) issues RESUME unless the
-//!   drawdown latch still halts entries.
+//!   drawdown latch still halts entries or a Red-tier CLOSE_ALL is cooling down: entries stay
+//!   halted `close_all_cooldown_secs` after it (the close itself lifts the ratio at once), and
+//!   the first observation after that RESUMEs if the tier is below Orange.
 //! - A cut expires after `directive_ttl`; if the tier still calls for a cut then, it is issued
 //!   again (the previous one did not restore the ratio).
 //! - The drawdown latch ([`DrawdownTracker`]) is fed the persisted equity snapshots: HALT_ENTRIES
@@ -48,6 +50,8 @@ pub struct RiskMonitor {
     metrics: Option<AccountMetrics>,
     /// Expiry of the newest cut directive, if one is standing.
     cut_expires: Option<DateTime<Utc>>,
+    /// Entries stay halted until then after a margin CLOSE_ALL.
+    cooldown_until: Option<DateTime<Utc>>,
 }
 
 /// What the margin side has latched and acted on: the tiers (with their hysteresis) and the
@@ -60,6 +64,8 @@ pub struct Latched {
     pub futures_tier: Option<MarginTier>,
     pub cross_tier: Option<MarginTier>,
     pub cut_expires: Option<DateTime<Utc>>,
+    /// End of the entry halt that follows a margin CLOSE_ALL.
+    pub cooldown_until: Option<DateTime<Utc>>,
 }
 
 /// Everything GetRiskState reports besides the last directive.
@@ -109,6 +115,7 @@ impl RiskMonitor {
             month_max: None,
             metrics: None,
             cut_expires: None,
+            cooldown_until: None,
         })
     }
 
@@ -131,6 +138,7 @@ impl RiskMonitor {
             futures_tier: self.futures.current(),
             cross_tier: self.cross.current(),
             cut_expires: self.cut_expires,
+            cooldown_until: self.cooldown_until,
         }
     }
 
@@ -141,6 +149,7 @@ impl RiskMonitor {
         self.futures = tracker_at(latched.futures_tier, &self.params);
         self.cross = tracker_at(latched.cross_tier, &self.cross_params);
         self.cut_expires = latched.cut_expires;
+        self.cooldown_until = latched.cooldown_until;
     }
 
     /// Replays persisted equity samples (oldest first) so the peak, the halt latch and a drawdown
@@ -221,7 +230,11 @@ impl RiskMonitor {
             Some(before) if tier < before => {
                 self.cut_expires = None;
                 let was_halting = before >= MarginTier::Orange;
-                if was_halting && tier < MarginTier::Orange && !self.drawdown_halted() {
+                if was_halting
+                    && tier < MarginTier::Orange
+                    && !self.drawdown_halted()
+                    && !self.cooling_down(now)
+                {
                     out.push(
                         self.resume_directive(format!(
                             "margin recovered to {}",
@@ -237,7 +250,24 @@ impl RiskMonitor {
                 }
             }
         }
+        if let Some(until) = self.cooldown_until.filter(|at| *at <= now) {
+            self.cooldown_until = None;
+            // at or above Orange the tier's own recovery RESUMEs later
+            if tier < MarginTier::Orange && !self.drawdown_halted() {
+                out.push(self.resume_directive(format!(
+                    "close-all cool-down ended at {} ({}s) with the margin at {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    self.params.close_all_cooldown_secs,
+                    self.describe(tier)
+                )));
+            }
+        }
         out
+    }
+
+    /// A margin CLOSE_ALL's entry halt is still running at `now`.
+    pub fn cooling_down(&self, now: DateTime<Utc>) -> bool {
+        self.cooldown_until.is_some_and(|until| until > now)
     }
 
     /// Feeds one persisted equity snapshot to the drawdown latch.
@@ -262,7 +292,7 @@ impl RiskMonitor {
         let mut out = Vec::new();
         match event {
             Some(DrawdownEvent::Halted) => out.push(self.halt_directive(drawdown, "drawdown")),
-            Some(DrawdownEvent::Resumed) if !self.margin_halted() => {
+            Some(DrawdownEvent::Resumed) if !self.margin_halted(at) => {
                 out.push(self.resume_directive(format!(
                     "drawdown {drawdown} below resume threshold {}",
                     self.params.drawdown_resume_threshold
@@ -292,9 +322,10 @@ impl RiskMonitor {
         self.drawdown.entries_halted()
     }
 
-    /// EMERGENCY_DELEVERAGE and CLOSE_ALL halt entries until margin recovers.
-    pub fn margin_halted(&self) -> bool {
-        self.tier.is_some_and(|t| t >= MarginTier::Orange)
+    /// EMERGENCY_DELEVERAGE and CLOSE_ALL halt entries until margin recovers, and a CLOSE_ALL's
+    /// cool-down after that.
+    pub fn margin_halted(&self, now: DateTime<Utc>) -> bool {
+        self.tier.is_some_and(|t| t >= MarginTier::Orange) || self.cooling_down(now)
     }
 
     /// Current metrics and tiers for GetRiskState and approvals.
@@ -309,10 +340,16 @@ impl RiskMonitor {
             .as_ref()
             .is_some_and(|m| m.total_equity > Decimal::ZERO);
         let mut reasons = Vec::new();
-        if self.margin_halted() {
+        if self.tier.is_some_and(|t| t >= MarginTier::Orange) {
             reasons.push(format!(
                 "margin tier {}",
                 self.describe(self.tier.unwrap_or(MarginTier::Red))
+            ));
+        }
+        if let Some(until) = self.cooldown_until.filter(|_| self.cooling_down(now)) {
+            reasons.push(format!(
+                "close-all cool-down until {} (risk.close_all_cooldown_secs)",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ));
         }
         let breached = self.drawdown.limit_latched();
@@ -394,7 +431,17 @@ impl RiskMonitor {
             MarginDirective::Deleverage { fraction } => {
                 (DirectiveKind::EmergencyDeleverage, Some(fraction))
             }
-            MarginDirective::CloseAll => (DirectiveKind::CloseAll, None),
+            MarginDirective::CloseAll => {
+                let cooldown = i64::try_from(self.params.close_all_cooldown_secs)
+                    .ok()
+                    .and_then(Duration::try_seconds)
+                    .and_then(|d| now.checked_add_signed(d));
+                if self.params.close_all_cooldown_secs > 0 {
+                    // unrepresentable (absurdly long): halted until an operator lowers it
+                    self.cooldown_until = Some(cooldown.unwrap_or(DateTime::<Utc>::MAX_UTC));
+                }
+                (DirectiveKind::CloseAll, None)
+            }
         };
         let expires_at = now.checked_add_signed(self.directive_ttl);
         self.cut_expires = expires_at;
@@ -590,6 +637,7 @@ mod tests {
             deployed_notional: dec!(50000),
             hedges: vec![(Direction::PositiveCarry, dec!(50000))],
             open_symbols: vec!["BTCUSDT".into()],
+            marks_as_of: None,
         }
     }
 
@@ -624,10 +672,83 @@ mod tests {
         assert!(m.view(t).entries_halted);
         let out = m.observe_account(metrics(Some(dec!(1.5)), None), t);
         assert_eq!(kinds(&out), vec![DirectiveKind::CloseAll]);
-        // positions closed: no coverage, green, entries resume
+        // positions closed: no coverage, green; entries wait for the close-all's cool-down
         let out = m.observe_account(metrics(None, None), t);
+        assert!(out.is_empty(), "{out:?}");
+        let view = m.view(t);
+        assert!(view.entries_halted);
+        assert!(
+            view.halt_reason.contains("close-all cool-down"),
+            "{}",
+            view.halt_reason
+        );
+        let end = t + Duration::seconds(3600);
+        assert!(
+            m.observe_account(metrics(None, None), end - Duration::seconds(1))
+                .is_empty()
+        );
+        let out = m.observe_account(metrics(None, None), end);
         assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
-        assert!(!m.view(t).entries_halted);
+        assert!(
+            out[0].reason.contains("cool-down ended"),
+            "{}",
+            out[0].reason
+        );
+        assert!(!m.view(end).entries_halted);
+        assert!(m.observe_account(metrics(None, None), end).is_empty());
+    }
+
+    #[test]
+    fn a_close_all_cool_down_outlasts_a_recovery_and_survives_a_restart() {
+        let t = Utc::now();
+        let mut m = monitor();
+        m.observe_account(metrics(Some(dec!(6)), None), t);
+        let out = m.observe_account(metrics(Some(dec!(1.5)), None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::CloseAll]);
+        let latched = m.latched();
+        assert_eq!(latched.cooldown_until, Some(t + Duration::seconds(3600)));
+        // a restarted monitor keeps the halt: a recovery within the cool-down resumes nothing
+        let mut restarted = monitor();
+        restarted.restore_latched(latched);
+        let later = t + Duration::minutes(10);
+        assert!(
+            restarted
+                .observe_account(metrics(Some(dec!(8)), None), later)
+                .is_empty()
+        );
+        assert!(restarted.view(later).entries_halted);
+        // a drawdown release inside the cool-down does not resume either
+        assert!(
+            !restarted
+                .observe_equity(later, dec!(100000))
+                .iter()
+                .any(|d| d.kind == DirectiveKind::Resume)
+        );
+        // still Orange when it ends: nothing then, the tier's own recovery RESUMEs
+        let mut orange = monitor();
+        orange.restore_latched(latched);
+        let end = t + Duration::seconds(3600);
+        let out = orange.observe_account(metrics(Some(dec!(2.5)), None), end);
+        assert!(
+            !out.iter().any(|d| d.kind == DirectiveKind::Resume),
+            "{out:?}"
+        );
+        let out = orange.observe_account(metrics(Some(dec!(3.5)), None), end);
+        assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
+        // 0 turns the cool-down off: out of Red resumes at once
+        let mut off = RiskMonitor::new(
+            RiskParams {
+                close_all_cooldown_secs: 0,
+                ..RiskParams::default()
+            },
+            CapitalParams::default(),
+            Duration::seconds(300),
+        )
+        .unwrap();
+        off.observe_account(metrics(Some(dec!(1.5)), None), t);
+        assert_eq!(off.latched().cooldown_until, None);
+        let out = off.observe_account(metrics(None, None), t);
+        assert_eq!(kinds(&out), vec![DirectiveKind::Resume]);
     }
 
     #[test]
@@ -914,6 +1035,7 @@ mod tests {
                 futures_tier: Some(tier),
                 cross_tier: Some(tier),
                 cut_expires: Some(t),
+                cooldown_until: Some(t + Duration::hours(1)),
             };
             let mut m = monitor();
             m.restore_latched(latched);
@@ -929,6 +1051,7 @@ mod tests {
             futures_tier: Some(MarginTier::Orange),
             cross_tier: None,
             cut_expires: Some(t + Duration::seconds(60)),
+            cooldown_until: None,
         });
         assert!(
             m.observe_account(metrics(Some(dec!(3.2)), None), t)

@@ -143,6 +143,7 @@ pub fn state_row(latched: &Latched) -> RiskMonitorState {
         futures_tier: name(latched.futures_tier),
         cross_tier: name(latched.cross_tier),
         cut_expires: latched.cut_expires,
+        cooldown_until: latched.cooldown_until,
     }
 }
 
@@ -152,6 +153,7 @@ pub fn latched_from_row(row: &RiskMonitorState) -> Result<Latched, CoreError> {
         futures_tier: optional_tier_from(row.futures_tier.as_deref())?,
         cross_tier: optional_tier_from(row.cross_tier.as_deref())?,
         cut_expires: row.cut_expires,
+        cooldown_until: row.cooldown_until,
     })
 }
 

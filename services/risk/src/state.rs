@@ -7,7 +7,13 @@
 //! was and nothing is issued, so the next observation decides again. Decisions are serialised
 //! by `turn`, so sequence numbers are stored in order. Without a lease term nothing is decided,
 //! approved or acknowledged ([`CoreError::NotLeased`]).
+//!
+//! The margin figures observed are the last account snapshot re-valued at the mark prices
+//! received since it was taken ([`Valuation`]): a snapshot and a mark each update it and are
+//! observed under `turn`, so a decision always sees the newest of both and a mark computed on an
+//! older snapshot cannot overtake a newer one.
 
+use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -20,6 +26,7 @@ use crate::approvals::{Approval, ApprovalRequest, Approvals};
 use crate::directives::{Ack, Directive, DirectiveLog, DirectiveRecord, NewDirective};
 use crate::monitor::{Latched, RiskMonitor};
 use crate::persist;
+use crate::revalue::{MarginBasis, MarkQuote, Valuation};
 
 /// The role name of `risk_monitor_state`.
 pub const ROLE: &str = "risk";
@@ -43,6 +50,8 @@ pub struct Inner {
     pub monitor: RiskMonitor,
     pub log: DirectiveLog,
     pub approvals: Approvals,
+    /// The last snapshot and the marks since: the margin figures observed.
+    pub valuation: Valuation,
 }
 
 /// A page of ListDirectives.
@@ -67,6 +76,8 @@ pub struct RiskCore {
     fence: Mutex<Option<LeaseFence>>,
     /// The monitor as configured, before any observation: each term starts from it.
     pristine: RiskMonitor,
+    /// Symbols whose marks the valuation follows (from the last snapshot).
+    held: tokio::sync::watch::Sender<BTreeSet<String>>,
 }
 
 impl RiskCore {
@@ -98,10 +109,12 @@ impl RiskCore {
                 monitor,
                 log,
                 approvals,
+                valuation: Valuation::default(),
             }),
             turn: tokio::sync::Mutex::new(()),
             store,
             fence: Mutex::new(None),
+            held: tokio::sync::watch::Sender::new(BTreeSet::new()),
         }
     }
 
@@ -166,6 +179,8 @@ impl RiskCore {
         let wanted = {
             let mut inner = self.lock();
             inner.monitor = self.pristine.clone();
+            // the term's feed reads a snapshot first
+            inner.valuation = Valuation::default();
             if let Some(latched) = latched {
                 inner.monitor.restore_latched(latched);
             }
@@ -195,13 +210,79 @@ impl RiskCore {
         self.lock().log.close_subscribers();
     }
 
-    /// Applies an account snapshot and issues what it calls for.
+    /// Symbols whose mark prices move the margin figures, updated with every snapshot.
+    pub fn held_symbols(&self) -> tokio::sync::watch::Receiver<BTreeSet<String>> {
+        self.held.subscribe()
+    }
+
+    /// Makes an account snapshot the base of the margin figures and observes it, re-valued at
+    /// the marks received since it was taken (a snapshot never undoes a fresher price).
+    pub async fn apply_snapshot(
+        &self,
+        basis: MarginBasis,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Directive>, CoreError> {
+        let _turn = self.turn.lock().await;
+        let (metrics, held) = {
+            let mut inner = self.lock();
+            inner.valuation.set_basis(basis);
+            (inner.valuation.current(), inner.valuation.symbols())
+        };
+        self.held.send_if_modified(|symbols| {
+            let changed = *symbols != held;
+            *symbols = held;
+            changed
+        });
+        self.observe_valued(metrics, now).await
+    }
+
+    /// Records a streamed mark price and observes the snapshot re-valued at it; nothing when
+    /// the symbol moves nothing held (or before the first snapshot).
+    pub async fn apply_mark(
+        &self,
+        symbol: &str,
+        quote: MarkQuote,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Directive>, CoreError> {
+        let _turn = self.turn.lock().await;
+        let metrics = {
+            let mut inner = self.lock();
+            if !inner.valuation.record(symbol, quote) {
+                return Ok(Vec::new());
+            }
+            inner.valuation.current()
+        };
+        self.observe_valued(metrics, now).await
+    }
+
+    /// Applies account metrics as they are (no re-valuation) and issues what they call for.
     pub async fn apply_account(
         &self,
         metrics: AccountMetrics,
         now: DateTime<Utc>,
     ) -> Result<Vec<Directive>, CoreError> {
         let _turn = self.turn.lock().await;
+        self.observe(metrics, now).await
+    }
+
+    /// [`Self::observe`] of the valuation's figures; nothing before the first snapshot.
+    async fn observe_valued(
+        &self,
+        metrics: Option<AccountMetrics>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Directive>, CoreError> {
+        match metrics {
+            Some(metrics) => self.observe(metrics, now).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Observes `metrics` and issues what they call for. The caller holds `turn`.
+    async fn observe(
+        &self,
+        metrics: AccountMetrics,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Directive>, CoreError> {
         let (wanted, tier_before, latched_before) = {
             let mut inner = self.lock();
             let tier_before = inner.monitor.tier();

@@ -16,6 +16,8 @@ use fff_core::{
     CapitalModel, Direction, HedgeCapital, Utilization, WalletBalances, WalletHealth, WalletSide,
     WalletTransfer, margin_ratio, plan_transfer,
 };
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::Serialize;
@@ -199,6 +201,60 @@ pub struct Book {
     pub health: HealthStats,
     /// Exits traded now are urgent (all taker + slippage); set by the replay per order.
     pub urgent_exits: bool,
+    /// Sums over the hedges, kept while no hedge changes (see [`HedgeFigures`]).
+    figures: HedgeFigures,
+    memo: Memo,
+}
+
+/// What one hedge's figures depend on, bit for bit: direction, quantity, both marks, USDT loan.
+type HedgeKey = (bool, [[u8; 16]; 4]);
+
+fn hedge_key(p: &Position) -> HedgeKey {
+    (
+        p.direction == Direction::PositiveCarry,
+        [
+            p.qty.serialize(),
+            p.spot_price.serialize(),
+            p.perp_price.serialize(),
+            p.usdt_loan.serialize(),
+        ],
+    )
+}
+
+/// Sums over the held hedges that the replay reads several times an hour (funding the wallets,
+/// the risk gate, the hourly sample) while the hedges rarely change. Recomputed whenever any
+/// input differs in a single bit ([`HedgeKey`]), so they are always what a fresh computation
+/// gives: the same operations on the same values.
+#[derive(Debug, Clone, Default)]
+struct HedgeFigures {
+    /// Bumped on every recomputation: part of the [`Memo`] keys.
+    generation: u64,
+    keys: Vec<HedgeKey>,
+    /// Perp-leg notional of each hedge, in position order.
+    notionals: Vec<Decimal>,
+    /// Capital each hedge ties up (`None` where the capital model overflowed), and what each
+    /// owes on cross margin ([`Position::liabilities`]).
+    capitals: Vec<Option<HedgeCapital>>,
+    owed: Vec<Decimal>,
+    need: HedgeCapital,
+    gross_notional: Decimal,
+    liabilities: Decimal,
+}
+
+/// The hedges ([`HedgeFigures::generation`]) and the bits of two balances.
+type MemoKey = (u64, [u8; 16], [u8; 16]);
+
+/// The last result of the pure functions of the hedges and the balances the replay calls
+/// several times an hour although neither changed (health, utilisation, the transfer policy);
+/// reused only for the very same inputs, bit for bit.
+#[derive(Debug, Clone, Default)]
+struct Memo {
+    /// [`Book::wallet_health`] at (hedges, spot side, futures).
+    health: Option<(MemoKey, WalletHealth)>,
+    /// (hedges, spot side, futures) at which [`fff_core::plan_transfer`] called for nothing.
+    settled: Option<MemoKey>,
+    /// [`Book::utilization`] at (hedges, equity, 0).
+    utilization: Option<(MemoKey, Utilization)>,
 }
 
 impl Book {
@@ -219,6 +275,8 @@ impl Book {
             transfers: TransferStats::default(),
             health: HealthStats::default(),
             urgent_exits: false,
+            figures: HedgeFigures::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -231,27 +289,115 @@ impl Book {
         self.positions.iter().find(|p| p.symbol == symbol)
     }
 
+    /// Whether the kept [`HedgeFigures`] are those of the hedges as they are.
+    fn figures_valid(&self) -> bool {
+        self.figures.keys.len() == self.positions.len()
+            && self
+                .figures
+                .keys
+                .iter()
+                .zip(&self.positions)
+                .all(|(key, p)| *key == hedge_key(p))
+    }
+
+    fn compute_figures(&self, generation: u64) -> HedgeFigures {
+        let notionals: Vec<Decimal> = self.positions.iter().map(Position::notional).collect();
+        let capitals: Vec<Option<HedgeCapital>> = self
+            .positions
+            .iter()
+            .zip(&notionals)
+            .map(|(p, notional)| self.model.hedge_capital(*notional, p.direction).ok())
+            .collect();
+        let owed: Vec<Decimal> = self.positions.iter().map(Position::liabilities).collect();
+        HedgeFigures {
+            generation,
+            keys: self.positions.iter().map(hedge_key).collect(),
+            gross_notional: notionals.iter().sum(),
+            notionals,
+            need: capitals
+                .iter()
+                .flatten()
+                .fold(HedgeCapital::default(), |sum, c| sum.plus(*c)),
+            capitals,
+            liabilities: owed.iter().sum(),
+            owed,
+        }
+    }
+
+    /// Keeps the sums of the hedges as they are now.
+    fn refresh_figures(&mut self) {
+        if !self.figures_valid() {
+            let generation = self.figures.generation + 1;
+            self.figures = self.compute_figures(generation);
+        }
+    }
+
+    /// The sums over the held hedges: the kept ones while no hedge changed.
+    fn figures(&self) -> Cow<'_, HedgeFigures> {
+        if self.figures_valid() {
+            Cow::Borrowed(&self.figures)
+        } else {
+            Cow::Owned(self.compute_figures(0))
+        }
+    }
+
     /// Total perp-leg (= per-leg) notional.
     pub fn gross_notional(&self) -> Decimal {
-        self.positions.iter().map(Position::notional).sum()
+        self.figures().gross_notional
     }
 
     /// Capital the held hedges tie up on each side (fff-core's capital model, at the marks).
     pub fn need(&self) -> HedgeCapital {
-        self.positions
-            .iter()
-            .filter_map(|p| self.model.hedge_capital(p.notional(), p.direction).ok())
-            .fold(HedgeCapital::default(), HedgeCapital::plus)
+        self.figures().need
+    }
+
+    /// The [`Memo`] key of the hedges as they are and two balances; `None` while the kept
+    /// figures are stale (nothing is remembered for them).
+    fn memo_key(&self, a: Decimal, b: Decimal) -> Option<MemoKey> {
+        self.figures_valid().then(|| self.kept_key(a, b))
+    }
+
+    /// [`Book::memo_key`] of the kept figures, just refreshed.
+    fn kept_key(&self, a: Decimal, b: Decimal) -> MemoKey {
+        (self.figures.generation, a.serialize(), b.serialize())
     }
 
     /// Capital in use (both legs) against equity: fff-core's utilisation.
     pub fn utilization(&self) -> Utilization {
+        let equity = self.equity();
+        if let Some((last, utilization)) = self.memo.utilization
+            && Some(last) == self.memo_key(equity, Decimal::ZERO)
+        {
+            return utilization;
+        }
+        self.utilization_of(&self.figures(), equity)
+    }
+
+    fn utilization_of(&self, figures: &HedgeFigures, equity: Decimal) -> Utilization {
         self.model
             .utilization(
-                self.equity(),
-                self.positions.iter().map(|p| (p.direction, p.notional())),
+                equity,
+                self.positions
+                    .iter()
+                    .zip(&figures.notionals)
+                    .map(|(p, notional)| (p.direction, *notional)),
             )
             .unwrap_or_default()
+    }
+
+    /// [`Book::utilization`], remembered for the next call on the same hedges and equity.
+    pub fn remember_utilization(&mut self) -> Utilization {
+        self.refresh_figures();
+        let equity = self.equity();
+        let key = self.kept_key(equity, Decimal::ZERO);
+        if let Some((last, utilization)) = self.memo.utilization
+            && last == key
+        {
+            return utilization;
+        }
+        let utilization = self.utilization_of(&self.figures, equity);
+        self.memo.utilization = Some((key, utilization));
+        utilization
     }
 
     /// Futures maintenance margin of the open perps.
@@ -262,25 +408,52 @@ impl Book {
 
     /// Cross-margin liabilities: borrowed coins at their marks and USDT loans.
     pub fn liabilities(&self) -> Decimal {
-        self.positions.iter().map(Position::liabilities).sum()
+        self.figures().liabilities
     }
 
     /// Futures margin coverage and cross-margin level now (`None` without perps / loans). The
     /// whole spot side counts as cross-margin assets (the executor sweeps idle spot USDT into
     /// cross margin).
     pub fn wallet_health(&self) -> WalletHealth {
-        let liabilities = self.liabilities();
+        if let Some((last, health)) = self.memo.health
+            && Some(last) == self.memo_key(self.wallets.spot_side, self.wallets.futures)
+        {
+            return health;
+        }
+        self.health_of(&self.figures())
+    }
+
+    fn health_of(&self, figures: &HedgeFigures) -> WalletHealth {
+        let liabilities = figures.liabilities;
+        let maintenance = figures
+            .gross_notional
+            .saturating_mul(self.costs.maintenance_margin_rate);
         WalletHealth {
-            futures_coverage: margin_ratio(self.wallets.futures, self.futures_maintenance()),
+            futures_coverage: margin_ratio(self.wallets.futures, maintenance),
             margin_level: (liabilities > Decimal::ZERO)
                 .then(|| (self.wallets.spot_side + liabilities).checked_div(liabilities))
                 .flatten(),
         }
     }
 
+    /// [`Book::wallet_health`] of the kept figures (just refreshed), remembered for the next
+    /// call on the same hedges and balances.
+    fn remember_health(&mut self) -> WalletHealth {
+        let key = self.kept_key(self.wallets.spot_side, self.wallets.futures);
+        if let Some((last, health)) = self.memo.health
+            && last == key
+        {
+            return health;
+        }
+        let health = self.health_of(&self.figures);
+        self.memo.health = Some((key, health));
+        health
+    }
+
     /// Records the current health in the minimum trackers.
     pub fn observe_health(&mut self) {
-        let health = self.wallet_health();
+        self.refresh_figures();
+        let health = self.remember_health();
         if let Some(coverage) = health.futures_coverage {
             lower(&mut self.health.min_futures_coverage, coverage);
         }
@@ -292,20 +465,32 @@ impl Book {
     /// Makes the transfers the live policy calls for ([`fff_core::plan_transfer`]) for the held
     /// hedges; returns how many were made.
     pub fn fund_wallets(&mut self) -> usize {
+        self.fund_wallets_until_settled().0
+    }
+
+    /// [`Book::fund_wallets`], and whether the policy called for no further transfer when it
+    /// stopped (so, until a hedge or a balance changes, another call would make none).
+    pub fn fund_wallets_until_settled(&mut self) -> (usize, bool) {
         let mut made = 0;
         for _ in 0..TRANSFERS_PER_CALL {
-            let Some(transfer) = plan_transfer(
-                self.need(),
-                self.wallets,
-                self.wallet_health(),
-                self.model.params(),
-            ) else {
-                break;
+            self.refresh_figures();
+            // The policy is a function of the hedges and the balances: where it called for
+            // nothing, it calls for nothing again.
+            let key = self.kept_key(self.wallets.spot_side, self.wallets.futures);
+            if self.memo.settled == Some(key) {
+                return (made, true);
+            }
+            let health = self.remember_health();
+            let Some(transfer) =
+                plan_transfer(self.figures.need, self.wallets, health, self.model.params())
+            else {
+                self.memo.settled = Some(key);
+                return (made, true);
             };
             self.apply_transfer(&transfer);
             made += 1;
         }
-        made
+        (made, false)
     }
 
     fn apply_transfer(&mut self, transfer: &WalletTransfer) {
@@ -747,27 +932,30 @@ impl Book {
             spot_side: self.wallets.spot_side + spot_move,
             futures: self.wallets.futures + p.perp_pnl_at(perp),
         };
+        // The other hedges' terms are the kept ones while they are current (same values).
+        let figures = self.figures();
         let mut need = HedgeCapital::default();
         let mut liabilities = Decimal::ZERO;
         for (i, other) in self.positions.iter().enumerate() {
-            let moved;
-            let position = if i == index {
-                moved = Position {
+            let (capital, owed) = if i == index {
+                let moved = Position {
                     spot_price: spot,
                     perp_price: perp,
                     ..other.clone()
                 };
-                &moved
+                (
+                    self.model
+                        .hedge_capital(moved.notional(), moved.direction)
+                        .ok(),
+                    moved.liabilities(),
+                )
             } else {
-                other
+                (figures.capitals[i], figures.owed[i])
             };
-            if let Ok(capital) = self
-                .model
-                .hedge_capital(position.notional(), position.direction)
-            {
+            if let Some(capital) = capital {
                 need = need.plus(capital);
             }
-            liabilities += position.liabilities();
+            liabilities += owed;
         }
         (balances, need, liabilities)
     }
@@ -775,6 +963,8 @@ impl Book {
     /// What the live wallet keeper does at that instant: [`fff_core::plan_transfer`] on the
     /// instant's balances, needs and health; the transfers it calls for are made.
     fn keeper_at(&mut self, index: usize, spot: Decimal, perp: Decimal) {
+        // Transfers leave the hedges as they are: their kept sums serve every round.
+        self.refresh_figures();
         let p = &self.positions[index];
         let maintenance = (self.gross_notional() - p.notional() + p.qty * perp)
             .saturating_mul(self.costs.maintenance_margin_rate);

@@ -171,18 +171,22 @@ pub fn replay(
     let mut max_notional_to_equity = Decimal::ZERO;
     let interval = i64::from(policy.decision_interval_hours().max(1));
     let mut hour = start;
+    let mut last_sample: Option<([[u8; 16]; 3], Decimal, HourSample)> = None;
     // Warm-up: state only (no positions exist yet, so nothing is booked).
-    advance(dataset, &mut market, &mut cursors, &mut book, start, &mut 0);
+    let mut next_event = advance(dataset, &mut market, &mut cursors, &mut book, start, &mut 0);
     while hour < end {
         let next = hour + HOUR_MS;
-        advance(
-            dataset,
-            &mut market,
-            &mut cursors,
-            &mut book,
-            next,
-            &mut events,
-        );
+        // An hour without any close or settlement changes nothing there.
+        if next_event < next {
+            next_event = advance(
+                dataset,
+                &mut market,
+                &mut cursors,
+                &mut book,
+                next,
+                &mut events,
+            );
+        }
         if hour.rem_euclid(DAY_MS) == 0 {
             // Hedge-days the liquidation check could not see (no bar of either leg today).
             for p in &book.positions {
@@ -211,7 +215,7 @@ pub fn replay(
         close_dead_positions(dataset, &market, &mut book, hour);
         // The live executor keeps both sides funded continuously: before decisions (so risk
         // sees the funded account) and after them (entries need their capital at once).
-        book.fund_wallets();
+        let (_, settled) = book.fund_wallets_until_settled();
         if (hour / HOUR_MS) % interval == 0 {
             let orders = policy.decide(&DecisionContext {
                 now_ms: hour,
@@ -221,7 +225,10 @@ pub fn replay(
             });
             let urgent = policy.urgent_exits();
             execute(dataset, &market, &mut book, hour, &orders, &urgent);
-            book.fund_wallets();
+            // Without orders the book is as the first call left it: nothing more is due then.
+            if !orders.is_empty() || !settled {
+                book.fund_wallets();
+            }
         }
         book.accrue_interest(|i| market[i].borrow_hourly, usdt_hourly);
         let equity = book.equity();
@@ -235,20 +242,34 @@ pub fn replay(
         }
         book.observe_health();
         let notional = book.gross_notional();
-        let notional_to_equity = if equity > Decimal::ZERO {
-            notional.checked_div(equity).unwrap_or(Decimal::ZERO)
-        } else if notional > Decimal::ZERO {
-            // Hedges held on no equity at all: report it, never hide it as 0.
-            Decimal::MAX
-        } else {
-            Decimal::ZERO
+        let ratio = book.remember_utilization().ratio;
+        // Most hours hold the previous hour's figures: reuse the previous conversions then.
+        let key = [equity.serialize(), notional.serialize(), ratio.serialize()];
+        let (notional_to_equity, sample) = match last_sample {
+            Some((last, notional_to_equity, sample)) if last == key => (notional_to_equity, sample),
+            _ => {
+                let notional_to_equity = if equity > Decimal::ZERO {
+                    notional.checked_div(equity).unwrap_or(Decimal::ZERO)
+                } else if notional > Decimal::ZERO {
+                    // Hedges held on no equity at all: report it, never hide it as 0.
+                    Decimal::MAX
+                } else {
+                    Decimal::ZERO
+                };
+                let sample = HourSample {
+                    time_ms: hour,
+                    equity: equity.to_f64().unwrap_or(0.0),
+                    utilization: ratio.to_f64().unwrap_or(0.0),
+                    notional_to_equity: notional_to_equity.to_f64().unwrap_or(f64::MAX),
+                };
+                last_sample = Some((key, notional_to_equity, sample));
+                (notional_to_equity, sample)
+            }
         };
         max_notional_to_equity = max_notional_to_equity.max(notional_to_equity);
         hourly.push(HourSample {
             time_ms: hour,
-            equity: equity.to_f64().unwrap_or(0.0),
-            utilization: book.utilization().ratio.to_f64().unwrap_or(0.0),
-            notional_to_equity: notional_to_equity.to_f64().unwrap_or(f64::MAX),
+            ..sample
         });
         hour = next;
     }
@@ -285,7 +306,8 @@ fn day_sample(time_ms: i64, book: &Book) -> DaySample {
 
 /// Applies every event before `until` (prices first within a symbol: closes are stamped on
 /// the hour, settlements a few ms after it). A held hedge is checked against the high/low of
-/// the day that closed before its legs are marked to the closes.
+/// the day that closed before its legs are marked to the closes. Returns when the next event
+/// (of any symbol) is due, `i64::MAX` when none is left.
 fn advance(
     dataset: &Dataset,
     market: &mut [SymbolState],
@@ -293,7 +315,7 @@ fn advance(
     book: &mut Book,
     until: i64,
     events: &mut u64,
-) {
+) -> i64 {
     /// What one symbol's klines brought in this step.
     #[derive(Default)]
     struct Closed {
@@ -356,6 +378,7 @@ fn advance(
             book.health.checked_days += 1;
         }
     }
+    let mut next_event = i64::MAX;
     for (index, (data, c)) in dataset.symbols.iter().zip(&closed).enumerate() {
         let cursor = &mut cursors[index];
         let state = &mut market[index];
@@ -382,7 +405,15 @@ fn advance(
             cursor.funding += 1;
             *events += 1;
         }
+        let close_ms = |bar: &crate::data::DailyBar| bar.open_time_ms + DAY_MS;
+        let pending = [
+            data.spot.get(cursor.spot).map(close_ms),
+            data.perp.get(cursor.perp).map(close_ms),
+            data.funding.get(cursor.funding).map(|p| p.time_ms),
+        ];
+        next_event = pending.into_iter().flatten().fold(next_event, i64::min);
     }
+    next_event
 }
 
 /// Hedges on perps that stopped settling (delisted or data ended), or whose spot market is no

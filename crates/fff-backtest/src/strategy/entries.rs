@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use fff_core::scan::Evaluator;
+use fff_core::score::cmp_totals;
 use fff_core::{Allocation, CarryPosition, Direction, Symbol, allocate, held_carry, plan_turnover};
 use rust_decimal::Decimal;
 
@@ -98,24 +100,22 @@ impl Strategy {
         orders: &mut BTreeMap<usize, Order>,
         flipped: &[usize],
     ) {
-        let period = self.config.pair_selection.rate_period_hours;
         let basis_limit = self.config.rebalance.basis_exit_threshold;
-        let mut ranked: Vec<(Decimal, usize, Direction)> = Vec::new();
+        let mut ranked: Vec<(f64, usize, Direction)> = Vec::new();
         let mut carry: BTreeMap<usize, (Direction, Decimal)> = BTreeMap::new();
+        let selection = self.selection();
+        let mut evaluator: Option<Evaluator<'_>> = None;
         for (index, state) in ctx.market.iter().enumerate() {
             if !state.tradable(ctx.now_ms) {
                 continue;
             }
-            let Some(eval) = self.evaluate(index, state) else {
+            let Some(eval) = self.evaluate(&mut evaluator, &selection, index, state) else {
                 continue;
             };
-            let Some(direction) = eval.snapshot.direction() else {
+            let Some(direction) = eval.direction else {
                 continue;
             };
-            carry.insert(
-                index,
-                (direction, eval.snapshot.net_carry_per_period(period)),
-            );
+            carry.insert(index, (direction, eval.net_carry));
             let closing = matches!(orders.get(&index), Some(Order::Close { .. }));
             // Entry needs qualification; a held hedge stays a candidate until the rebalance
             // table closes it or minimal turnover hands its slot to a better pair, so a rate
@@ -134,20 +134,17 @@ impl Strategy {
                     Some(p) if !flipped.contains(&index) => p.direction,
                     _ => direction,
                 };
-                ranked.push((eval.score.total, index, facing));
+                ranked.push((eval.total, index, facing));
             }
         }
-        // Best first; ties by symbol for determinism.
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Best first (as the totals' Decimal forms order); ties by symbol for determinism.
+        ranked.sort_by(|a, b| cmp_totals(b.0, a.0).then(a.1.cmp(&b.1)));
         let pairs: Vec<(Symbol, Direction)> = ranked
             .iter()
             .filter_map(|(_, i, d)| Some((ctx.market[*i].symbol.clone()?, *d)))
             .collect();
-        let index_of = |symbol: &Symbol| {
-            ctx.market
-                .iter()
-                .position(|s| s.symbol.as_ref() == Some(symbol))
-        };
+        let symbol_index = self.symbol_index(ctx);
+        let index_of = |symbol: &Symbol| symbol_index.get(symbol).copied();
         let allocation = match allocate(
             ctx.book.equity(),
             &pairs,

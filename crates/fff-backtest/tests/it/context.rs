@@ -151,7 +151,7 @@ fn limit_market() -> fff_backtest::Dataset {
         |d| if d >= 5 { dec!(130) } else { dec!(100) },
         Some(dec!(1_000_000_000)),
     );
-    let b = listed(symbol("BUSDT", EPOCH_2024_MS, 40, 8, |_| dec!(0.00025)));
+    let b = listed(symbol("BUSDT", EPOCH_2024_MS, 40, 8, |_| dec!(0.0003)));
     dataset(vec![a, b])
 }
 

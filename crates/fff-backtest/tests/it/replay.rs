@@ -148,10 +148,11 @@ fn drawdown_halt_stops_new_entries() {
 
 #[test]
 fn costs_decide_the_sign() {
-    // 2.5 bp per 8 h is admitted (0.53 % over the one-week horizon against a 0.38 % round
-    // trip) but cannot pay the round trip within the three days the data lasts.
+    // 3 bp per 8 h is admitted (0.63 % over the one-week horizon against a 0.38 % round
+    // trip and the 0.2 % admission margin) but cannot pay the round trip within the three days
+    // the data lasts.
     let data = dataset(vec![listed(symbol("XUSDT", EPOCH_2024_MS, 3, 8, |_| {
-        dec!(0.00025)
+        dec!(0.0003)
     }))]);
     let mut config = BacktestConfig::default();
     config

@@ -308,6 +308,8 @@ async fn renew_listen_token(
     }
 }
 
+const MAX_RENEWAL_WAIT_MS: i64 = 24 * 3_600_000;
+
 /// How long to wait before renewing a token that expires at `expiration` (ms; a 16-digit value in
 /// microseconds, as in one doc example, is accepted).
 pub(crate) fn renewal_delay(expiration: i64, now_ms: i64, renew_before: Duration) -> Duration {
@@ -317,8 +319,13 @@ pub(crate) fn renewal_delay(expiration: i64, now_ms: i64, renew_before: Duration
         expiration
     };
     let renew_before_ms = i64::try_from(renew_before.as_millis()).unwrap_or(i64::MAX);
-    let wait_ms = expiration_ms - renew_before_ms - now_ms;
-    Duration::from_millis(u64::try_from(wait_ms.max(1000)).unwrap_or(1000))
+    // saturating: the expiration is the server's word, and an absurd one must not panic; a
+    // token is renewed at least daily whatever it claims (Binance's last 24 h)
+    let wait_ms = expiration_ms
+        .saturating_sub(renew_before_ms)
+        .saturating_sub(now_ms)
+        .clamp(1000, MAX_RENEWAL_WAIT_MS);
+    Duration::from_millis(u64::try_from(wait_ms).unwrap_or(1000))
 }
 
 #[cfg(test)]
@@ -384,5 +391,11 @@ mod tests {
             Duration::from_secs(3000)
         );
         assert_eq!(renewal_delay(now, now, before), Duration::from_secs(1));
+        // absurd server values neither panic nor wait forever in the wrong direction
+        assert_eq!(renewal_delay(i64::MIN, now, before), Duration::from_secs(1));
+        assert_eq!(
+            renewal_delay(i64::MAX / 1000, i64::MIN, before),
+            Duration::from_secs(24 * 3600)
+        );
     }
 }

@@ -53,10 +53,19 @@ impl HedgeTracker {
                     Decimal::NEGATIVE_ONE
                 };
                 let perp = o.venue == "Futures";
+                let base = venue.markets.get(&o.symbol).map(|m| m.0.as_str());
                 o.fills
                     .iter()
                     .filter(|f| f.time >= self.cursor && f.time < venue.now)
-                    .map(move |f| (f.time, o.symbol.as_str(), perp, sign * f.qty))
+                    .map(move |f| {
+                        // a spot commission taken in the coin is not held: the leg is net of it
+                        let fee_in_coin = if !perp && base == Some(f.commission_asset.as_str()) {
+                            f.commission
+                        } else {
+                            Decimal::ZERO
+                        };
+                        (f.time, o.symbol.as_str(), perp, sign * f.qty - fee_in_coin)
+                    })
             })
             .collect();
         fills.sort_by_key(|f| f.0);
@@ -131,6 +140,8 @@ mod tests {
                     qty,
                     price: dec!(4000),
                     time,
+                    commission: Decimal::ZERO,
+                    commission_asset: "USDT".into(),
                 }],
             },
         );
@@ -157,5 +168,29 @@ mod tests {
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].length(0), 3_000);
         assert!(tracker.open().is_empty());
+    }
+
+    #[test]
+    fn a_spot_commission_taken_in_the_coin_leaves_no_window_after_the_exit() {
+        let band = Band {
+            drift_threshold: dec!(0.03),
+            min_trade_usdt: dec!(10),
+        };
+        let mut venue = VenueRecords::default();
+        venue
+            .markets
+            .insert("ETHUSDT".into(), ("ETH".into(), dec!(4000)));
+        fill(&mut venue, 1, "Futures", "SELL", dec!(10), 1_000);
+        fill(&mut venue, 2, "Margin", "BUY", dec!(10), 1_100);
+        // 0.1 % of the buy paid in ETH: 9.99 held, and the exit sells what is held
+        let fee = &mut venue.orders.get_mut(&2).unwrap().fills[0];
+        fee.commission = dec!(0.01);
+        fee.commission_asset = "ETH".into();
+        fill(&mut venue, 3, "Futures", "BUY", dec!(10), 2_000);
+        fill(&mut venue, 4, "Margin", "SELL", dec!(9.99), 2_100);
+        venue.now = 3_000;
+        let mut tracker = HedgeTracker::default();
+        tracker.update(&venue, band);
+        assert!(tracker.open().is_empty(), "{:?}", tracker.open());
     }
 }

@@ -272,7 +272,7 @@ pub fn cleared_faults() -> Value {
         "reject_rate": 0.0, "partial_fill_rate": 0.0, "latency_ms": 0, "rate_limit_storm": false,
         "ws_disconnect_every_secs": 0, "clock_skew_ms": 0, "borrow_unavailable": [],
         "spot_reject_rate": 0.0, "ban_storm": false, "ban_retry_after_secs": 0,
-        "unknown_status_rate": 0.0
+        "unknown_status_rate": 0.0, "transfers_suspended": false
     })
 }
 

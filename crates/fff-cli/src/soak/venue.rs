@@ -17,6 +17,8 @@ pub struct VenueFill {
     pub price: Decimal,
     /// Simulated ms.
     pub time: i64,
+    pub commission: Decimal,
+    pub commission_asset: String,
 }
 
 /// One order at the venue.
@@ -212,6 +214,8 @@ pub fn parse_records(body: &Value, records: &mut VenueRecords) -> anyhow::Result
                 qty: dec(&f["qty"]),
                 price: dec(&f["price"]),
                 time: f["time"].as_i64().unwrap_or_default(),
+                commission: dec(&f["commission"]),
+                commission_asset: text(&f["commissionAsset"]),
             })
             .collect();
         let order = VenueOrder {

@@ -246,9 +246,9 @@ pub fn table(snapshot: &Snapshot) -> String {
                 or_dash(&r.drawdown_month_max),
                 or_dash(&r.drawdown_limit),
                 if r.entries_halted {
-                    "HALTED"
+                    format!("HALTED ({})", or_dash(&r.halt_reason))
                 } else {
-                    "allowed"
+                    "allowed".to_owned()
                 }
             );
             let _ = writeln!(
@@ -385,6 +385,25 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_risk_halt_says_why_and_until_when() {
+        let mut snap = snapshot();
+        if let Ok(r) = &mut snap.risk {
+            r.entries_halted = true;
+            r.halt_reason =
+                "close-all cool-down until 2026-12-04T20:00:00Z (risk.close_all_cooldown_secs)"
+                    .into();
+        }
+        let text = table(&snap);
+        assert!(
+            text.contains(
+                "entries HALTED (close-all cool-down until 2026-12-04T20:00:00Z (risk.close_all_cooldown_secs))"
+            ),
+            "{text}"
+        );
+        assert!(table(&snapshot()).contains("entries allowed"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Child processes of `fff up`: start, wait until SERVING, supervise, stop in reverse order.
 //!
-//! A role that exits on its own is restarted with backoff (1 s doubling to 30 s; back to 1 s
+//! A role that exits on its own is restarted with backoff (1 s doubling to 8 s; back to 1 s
 //! after a minute up) instead of stopping the suite: positions must not be left unmanaged
-//! because one role crashed. The simulator is the venue: if it exits the suite stops (a
-//! restarted simulator would come back with fresh balances that match nothing).
+//! because one role crashed, nor for long because it crashed twice (a 30 s cap left roles down
+//! past the soak's 30 s recovery bound after repeated kills; a restart costs little). The
+//! simulator is the venue: if it exits the suite stops (a restarted simulator would come back
+//! with fresh balances that match nothing).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,7 +22,7 @@ use crate::cli::UpArgs;
 
 /// First and longest wait before a crashed role is restarted.
 const RESTART_MIN: Duration = Duration::from_secs(1);
-const RESTART_MAX: Duration = Duration::from_secs(30);
+const RESTART_MAX: Duration = Duration::from_secs(8);
 /// A role up this long is considered healthy again: its next crash restarts after RESTART_MIN.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 

@@ -7,6 +7,7 @@ mod gateway;
 mod grpc_fuzz;
 mod grpcurl;
 mod harness;
+mod ledger;
 mod risk;
 mod roles;
 mod rules;

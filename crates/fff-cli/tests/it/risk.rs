@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::executor::v1::{self as ex, executor_server};
@@ -453,43 +453,137 @@ async fn btc_perp_amount(gateway: &mut GatewayClient<Channel>) -> f64 {
         .map_or(0.0, |p| num(&p.position_amt))
 }
 
+/// When each live (not snapshot) BTCUSDT mark update reached a StreamMarket subscriber of the
+/// gateway; the simulator's prices move only with the shocks here (volatility 0).
+fn record_marks(
+    mut market: Streaming<gw::StreamMarketResponse>,
+) -> std::sync::Arc<std::sync::Mutex<Vec<Instant>>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(event)) = market.next().await {
+            if !event.snapshot
+                && matches!(
+                    event.event,
+                    Some(gw::stream_market_response::Event::MarkPrice(_))
+                )
+            {
+                record.lock().unwrap().push(Instant::now());
+            }
+        }
+    });
+    seen
+}
+
+/// Waits until the gateway's account view was read from the venue after `since` (at the
+/// defaults it is cached up to 3 s): shocks are sized from it.
+async fn wait_for_account_after(gateway: &mut GatewayClient<Channel>, since: SystemTime) {
+    wait_for(Duration::from_secs(10), || {
+        let mut gateway = gateway.clone();
+        async move {
+            let as_of = account(&mut gateway).await.as_of?;
+            (SystemTime::try_from(as_of).ok()? > since).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// At the defaults (`risk_service.account_poll_ms` 1000, `exchange.account_max_age_ms` 3000):
+/// risk re-values the account at every streamed mark, so the reaction no longer waits for a
+/// fresh account snapshot. Reports shock -> directive and its two parts: shock -> the mark at
+/// the gateway's subscribers (the venue's mark cadence: the simulator pushes marks every
+/// `market.stream_ms`, 1 s, like Binance's `!markPrice@arr@1s`) and mark -> directive (risk).
 #[tokio::test]
 async fn bench_tier_change_to_first_deleverage_directive() {
     let db = test_database().await.unwrap();
     let sim = start_sim().await;
-    let gateway_role = start_gateway_for(&sim).await;
+    // the gateway at its defaults: an account snapshot may be 3 s old
+    let gateway_role = start_gateway(&sim, &[]).await.unwrap();
     let mut gateway = GatewayClient::new(channel(gateway_role.addr).await);
     open_short_perp(&mut gateway, "0.1").await;
-    let risk_role = start_risk(&db, &gateway_role, &[]).await;
+    let risk_role = start_risk(
+        &db,
+        &gateway_role,
+        &[("FFF_RISK_SERVICE__ACCOUNT_POLL_MS", "1000")],
+    )
+    .await;
     let mut client = RiskClient::new(channel(risk_role.addr).await);
     let mut directives = client
         .stream_directives(risk::StreamDirectivesRequest { after_sequence: 0 })
         .await
         .unwrap()
         .into_inner();
-    let mut latencies = Vec::new();
+    let market = gateway
+        .stream_market(gw::StreamMarketRequest {
+            symbols: vec!["BTCUSDT".into()],
+            kinds: vec![gw::MarketEventKind::MarkPrice as i32],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let marks = record_marks(market);
+    let (mut total, mut to_mark, mut to_directive) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..10 {
         // Green -> Orange in one shock: the first directive is EMERGENCY_DELEVERAGE
         let shocked = shock_to_coverage(&sim, &mut gateway, 25.0).await;
-        directive_of_kind(&mut directives, DirectiveKind::EmergencyDeleverage).await;
-        latencies.push(shocked.elapsed());
+        let shocked_at = SystemTime::now();
+        let deleverage =
+            directive_of_kind(&mut directives, DirectiveKind::EmergencyDeleverage).await;
+        let issued = Instant::now();
+        total.push(issued - shocked);
+        let mark = marks
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .find(|at| *at >= shocked && *at <= issued);
+        match mark {
+            Some(mark) => {
+                to_mark.push(mark - shocked);
+                to_directive.push(issued - mark);
+            }
+            // the account snapshot saw it first
+            None => eprintln!("directive before the mark: {}", deleverage.reason),
+        }
+        wait_for_account_after(&mut gateway, shocked_at).await;
         shock_to_coverage(&sim, &mut gateway, 60.0).await;
+        let recovered_at = SystemTime::now();
         directive_of_kind(&mut directives, DirectiveKind::Resume).await;
+        wait_for_account_after(&mut gateway, recovered_at).await;
     }
-    latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let spread = |name: &str, mut figures: Vec<Duration>| {
+        figures.sort();
+        if let (Some(min), Some(max)) = (figures.first(), figures.last()) {
+            eprintln!(
+                "BENCH {name} over {} shocks: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+                figures.len(),
+                ms(*min),
+                ms(figures[figures.len() / 2]),
+                ms(*max)
+            );
+        }
+        figures
+    };
     eprintln!(
-        "BENCH tier change -> EMERGENCY_DELEVERAGE directive over {} shocks \
-         (account_poll_ms 100, gateway account_max_age_ms 50): min {:.0} ms, median {:.0} ms, \
-         max {:.0} ms",
-        latencies.len(),
-        ms(latencies[0]),
-        ms(latencies[latencies.len() / 2]),
-        ms(latencies[latencies.len() - 1])
+        "(defaults: account_poll_ms 1000, gateway account_max_age_ms 3000, sim mark stream 1 s)"
+    );
+    let total = spread("tier change -> EMERGENCY_DELEVERAGE directive", total);
+    spread("shock -> mark at the gateway's subscribers", to_mark);
+    let to_directive = spread(
+        "mark at the gateway's subscribers -> directive",
+        to_directive,
+    );
+    // before the mark-driven valuation: 2.9-3.1 s at these settings
+    assert!(
+        total.iter().all(|l| *l < Duration::from_secs(2)),
+        "{total:?}"
     );
     assert!(
-        latencies.iter().all(|l| *l < Duration::from_secs(3)),
-        "{latencies:?}"
+        to_directive.len() >= 5
+            && to_directive[to_directive.len() / 2] < Duration::from_millis(500),
+        "{to_directive:?}"
     );
 }
 

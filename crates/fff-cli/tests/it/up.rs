@@ -16,6 +16,10 @@ impl Drop for Up {
     // SIGTERM first, so `fff up` stops its children (a SIGKILLed `fff up` would orphan them);
     // SIGKILL only if it has not exited within the grace period.
     fn drop(&mut self) {
+        // A reaped child's pid may already belong to another process: signal only a live one.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -62,6 +66,26 @@ impl Suite {
         std::fs::read_to_string(self.dir.path().join(format!(".fff/logs/{role}.log")))
             .unwrap_or_default()
     }
+}
+
+/// The last lines of every log `fff up` keeps, for a failure message (CI shows only part of
+/// a run's output, and the directory goes with the test).
+fn log_tails(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir.join(".fff/logs")) else {
+        return "no logs".into();
+    };
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(15)..];
+        out.push_str(&format!(
+            "--- {}\n{}\n",
+            entry.file_name().to_string_lossy(),
+            tail.join("\n")
+        ));
+    }
+    out
 }
 
 /// Starts `fff up --accelerate N` with the shipped configuration; only ports are set.
@@ -127,11 +151,12 @@ fn up_then_status_shows_open_positions_within_a_minute() {
     let mut up = suite.up;
     let started = Instant::now();
     let positions = loop {
-        assert!(
-            up.child.try_wait().unwrap().is_none(),
-            "fff up exited early; logs in {}",
-            dir.path().join(".fff/logs").display()
-        );
+        if let Some(status) = up.child.try_wait().unwrap() {
+            panic!(
+                "fff up exited early ({status}); logs:\n{}",
+                log_tails(dir.path())
+            );
+        }
         let output = fff()
             .args(["status", "--json", "--executor", &executor, "--risk", &risk])
             .output()
@@ -179,10 +204,12 @@ fn up_then_status_shows_open_positions_within_a_minute() {
     assert!(killed.success(), "no executor process matched {pattern}");
     let restarted = Instant::now();
     loop {
-        assert!(
-            up.child.try_wait().unwrap().is_none(),
-            "fff up stopped when a role died"
-        );
+        if let Some(status) = up.child.try_wait().unwrap() {
+            panic!(
+                "fff up stopped ({status}) when a role died; logs:\n{}",
+                log_tails(dir.path())
+            );
+        }
         let output = fff()
             .args(["health", "--addr", &format!("127.0.0.1:{executor_port}")])
             .output()
@@ -192,7 +219,8 @@ fn up_then_status_shows_open_positions_within_a_minute() {
         }
         assert!(
             restarted.elapsed() < Duration::from_secs(60),
-            "executor not restarted"
+            "executor not restarted; logs:\n{}",
+            log_tails(dir.path())
         );
         std::thread::sleep(Duration::from_millis(500));
     }

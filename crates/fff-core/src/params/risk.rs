@@ -56,6 +56,10 @@ pub struct RiskParams {
     /// Level points the cross-margin level must climb past a boundary before its tier improves
     /// (0.05).
     pub margin_level_hysteresis: Decimal,
+    /// Seconds entries stay halted after a Red-tier CLOSE_ALL even once the margin recovers
+    /// (3600; 0 resumes as soon as the tier leaves Orange). Closing everything lifts the ratio at
+    /// once, so without it the account re-entered the market that had just pushed it to Red.
+    pub close_all_cooldown_secs: u64,
 }
 
 impl Default for RiskParams {
@@ -77,6 +81,7 @@ impl Default for RiskParams {
             margin_level_reduce_above: dec!(1.5),
             margin_level_deleverage_above: dec!(1.3),
             margin_level_hysteresis: dec!(0.05),
+            close_all_cooldown_secs: 3600,
         }
     }
 }

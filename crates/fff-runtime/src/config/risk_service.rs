@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct RiskServiceConfig {
     /// Equity snapshots are written to PostgreSQL this often, in seconds (60).
     pub snapshot_interval_secs: u64,
-    /// GetAccount is re-read this often even without account events, in ms: mark-price moves
-    /// change the margin ratio without any account event (1000).
+    /// GetAccount is re-read this often even without account events, in ms (1000). Between
+    /// snapshots risk re-values the positions at every streamed mark price; the snapshot brings
+    /// what no mark shows (fills, transfers, funding, interest).
     pub account_poll_ms: u64,
     /// A cut directive (REDUCE, EMERGENCY_DELEVERAGE, CLOSE_ALL) expires after this many seconds;
     /// risk issues a fresh one if the tier still calls for it (300).

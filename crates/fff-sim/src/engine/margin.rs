@@ -324,6 +324,13 @@ impl Exchange {
         if amount <= Decimal::ZERO {
             return Err(ApiError::mandatory("amount"));
         }
+        if self.faults.transfers_suspended {
+            return Err(ApiError::new(
+                400,
+                -1000,
+                "An unknown error occurred while processing the request.",
+            ));
+        }
         let (from, to) = kind
             .split_once('_')
             .ok_or_else(|| ApiError::bad(-1102, "Invalid transfer type."))?;
@@ -479,6 +486,21 @@ mod tests {
             ex.borrow(0, "ORCA", dec!(1), "MANUAL").unwrap_err().code,
             -3012
         );
+    }
+
+    #[test]
+    fn suspended_transfers_are_refused_and_move_nothing() {
+        let mut ex = Exchange::new(SimConfig::default(), 0).unwrap();
+        ex.faults.transfers_suspended = true;
+        let refused = ex
+            .transfer(0, "MAIN_UMFUTURE", "USDT", dec!(250))
+            .unwrap_err();
+        assert_eq!(refused.code, -1000);
+        assert_eq!(ex.accounts[0].spot["USDT"].free, dec!(100000));
+        assert_eq!(ex.accounts[0].futures["USDT"], dec!(100000));
+        assert!(ex.accounts[0].transfers.is_empty());
+        ex.faults.transfers_suspended = false;
+        ex.transfer(0, "MAIN_UMFUTURE", "USDT", dec!(250)).unwrap();
     }
 
     #[test]

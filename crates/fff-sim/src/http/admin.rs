@@ -28,6 +28,9 @@ struct Body {
     account: Option<String>,
 }
 
+/// The longest single clock advance (a year).
+const MAX_ADVANCE_MS: i64 = 366 * 24 * 3_600_000;
+
 pub async fn handle(
     State(sim): State<Arc<Sim>>,
     Path(rest): Path<String>,
@@ -44,9 +47,14 @@ pub async fn handle(
     let result: Result<Value, ApiError> = match (method.as_str(), rest.as_str()) {
         ("GET", "clock") => Ok(json!({"now": sim.clock.now_ms(), "serverTime": sim.server_time()})),
         ("POST", "clock/advance") => {
-            let ms = b.ms.or(b.hours.map(|h| h * 3_600_000)).or_else(|| q.get("ms").and_then(|v| v.parse().ok())).unwrap_or(0);
-            sim.clock.advance(ms);
-            Ok(sim.with(|ex| json!({"now": ex.now})))
+            let ms = b.ms.or(b.hours.map(|h| h.saturating_mul(3_600_000))).or_else(|| q.get("ms").and_then(|v| v.parse().ok())).unwrap_or(0);
+            // a year at most per call: the engine steps through every hour it skips
+            if !(0..=MAX_ADVANCE_MS).contains(&ms) {
+                Err(ApiError::bad(-1100, format!("ms must be between 0 and {MAX_ADVANCE_MS} (one year) per advance, got {ms}")))
+            } else {
+                sim.clock.advance(ms);
+                Ok(sim.with(|ex| json!({"now": ex.now})))
+            }
         }
         ("GET", "faults") => Ok(sim.with(|ex| serde_json::to_value(&ex.faults).unwrap_or(Value::Null))),
         ("POST", "faults") => {

@@ -123,4 +123,16 @@ async fn funding_set_flip_shock_and_clock_advance_knobs() {
     let last = hist.as_array().unwrap().last().unwrap();
     assert_eq!(last["fundingTime"], START + 8 * 3_600_000);
     assert_eq!(dec(&last["fundingRate"]), d!(0.003));
+    // an absurd advance is refused with a reason and moves nothing (it used to overflow)
+    for body in [json!({"hours": i64::MAX}), json!({"ms": -5})] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/clock/advance", sim.urls.admin))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        assert!(r.text().await.unwrap().contains("one year"));
+    }
+    assert_eq!(sim.now_ms(), START + 8 * 3_600_000);
 }

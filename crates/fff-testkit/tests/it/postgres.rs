@@ -148,10 +148,17 @@ async fn run_cluster_is_shared_and_removed_after_last_user() {
     assert!(second.wait().unwrap().success());
     std::fs::remove_file(&release).unwrap();
     wait_removed(&dir, &url).await;
+    // The watchdog removes the directory first and its lock file last; wait for the whole
+    // teardown rather than sample it between two of its steps.
     let stem = dir.to_string_lossy().into_owned();
     for leftover in ["lock", "users", "url"] {
         let path = PathBuf::from(format!("{stem}.{leftover}"));
-        assert!(!path.exists(), "{} left behind", path.display());
+        wait_until(Duration::from_secs(10), || {
+            let gone = !path.exists();
+            async move { gone }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{} left behind", path.display()));
     }
 }
 

@@ -46,9 +46,9 @@ pub(crate) fn spot_side_effect(direction: Direction, side: Side, usdt_borrow: bo
 enum EntryKind {
     /// The first entry of a new position (OPENING), to its target notional.
     Initial,
-    /// Growing an OPEN position back toward its target by `add` notional (its first entry
-    /// stopped early).
-    TopUp { add: Decimal },
+    /// Growing an OPEN position back toward its target (its first entry stopped early), up
+    /// to `up_to` per-leg notional.
+    TopUp { up_to: Decimal },
 }
 
 /// Fees and slippage a spot buy may cost beyond its notional (cash checked before the perp).
@@ -59,12 +59,14 @@ impl Engine {
         self.enter(id, initiator, EntryKind::Initial).await
     }
 
-    /// Spawns the top-up of an open position by `add` per-leg notional.
-    pub fn top_up(self: &Arc<Self>, id: i64, add: Decimal) {
+    /// Spawns the top-up of an open position to `up_to` per-leg notional. What it adds is
+    /// decided under the symbol's lock from the legs held then, so top-ups planned while an
+    /// earlier one ran do not add their part again.
+    pub fn top_up(self: &Arc<Self>, id: i64, up_to: Decimal) {
         let engine = Arc::clone(self);
         self.spawn("top-up", async move {
             engine
-                .enter(id, Initiator::Strategy, EntryKind::TopUp { add })
+                .enter(id, Initiator::Strategy, EntryKind::TopUp { up_to })
                 .await
         });
     }
@@ -78,10 +80,25 @@ impl Engine {
         let direction = core_direction(position.direction);
         let (notional, first_slice) = match kind {
             EntryKind::Initial => (position.target_notional, 0),
-            EntryKind::TopUp { add } => {
-                // re-read under the lock: an exit or a repair may have started meanwhile
-                let current = self.store.get_position(id).await?;
-                if current.as_ref().map(|p| p.state) != Some(PositionState::Open) {
+            EntryKind::TopUp { up_to } => {
+                // re-read under the lock: an exit or a repair may have started meanwhile, or
+                // another top-up may have grown the legs since this one was planned
+                let Some(current) = self
+                    .store
+                    .get_position(id)
+                    .await?
+                    .filter(|p| p.state == PositionState::Open)
+                else {
+                    return Ok(());
+                };
+                let price = self
+                    .mark(&symbol)
+                    .or(current.perp_entry_price)
+                    .or(current.spot_entry_price)
+                    .unwrap_or_default();
+                let held = current.spot_qty.abs().min(current.perp_qty.abs()) * price;
+                let add = (up_to - held).trunc_with_scale(2);
+                if add <= Decimal::ZERO {
                     return Ok(());
                 }
                 (add, self.next_entry_slice(id).await?)
@@ -101,9 +118,12 @@ impl Engine {
                     instrument.funding_rate
                 )));
             }
-            if kind == EntryKind::Initial {
-                let leverage = u32::try_from(position.leverage).unwrap_or(1);
+            let leverage = u32::try_from(position.leverage).unwrap_or(1);
+            if kind == EntryKind::Initial
+                && !self.prepared.is_fresh(&symbol, leverage, Instant::now())
+            {
                 self.exchange.prepare_perp(&symbol, leverage).await?;
+                self.prepared.remember(&symbol, leverage, Instant::now());
             }
             let sizes = size_legs(
                 notional,
@@ -126,6 +146,7 @@ impl Engine {
         let (instrument, sizes) = match prepared {
             Ok(ok) => ok,
             Err(err) => {
+                self.prepared.forget(&symbol);
                 let wait = self.cooldowns.failed(&symbol, Instant::now());
                 tracing::warn!(symbol = %symbol, error = %err, retry_in_ms = wait.as_millis() as u64, "entry not started");
                 if kind == EntryKind::Initial {
@@ -164,6 +185,7 @@ impl Engine {
                     .set_position_state(id, PositionState::Open, Some(&message))
                     .await?;
                 self.emit(PositionEventKind::Broken, &failed, initiator, message);
+                self.prepared.forget(&symbol);
                 self.cooldowns.failed(&symbol, Instant::now());
                 return Err(err);
             }
@@ -174,6 +196,8 @@ impl Engine {
                 self.cooldowns.paused(&symbol, Instant::now());
             }
             Some(_) => {
+                // a refused order may be the venue's settings: set them again next time
+                self.prepared.forget(&symbol);
                 self.cooldowns.failed(&symbol, Instant::now());
             }
         }
@@ -263,15 +287,22 @@ impl Engine {
         for (index, qty) in slices.iter().enumerate() {
             let slice = first_slice.saturating_add(u32::try_from(index).unwrap_or(u32::MAX));
             if index > 0 {
-                if let Some(block) = self.slice_block() {
-                    return Ok(Some(Stop::Interrupted(block)));
-                }
+                // the checks follow the pause: a halt or an exit that came during it stops the
+                // next slice (checked before it, a CLOSE_ALL waited a whole slice and its exit
+                // queued behind one more entry slice on the symbol)
+                tokio::time::sleep(interval).await;
+            }
+            // the first slice too: a top-up decided before a CLOSE_ALL must not add to a hedge
+            // whose exit is queued behind the others
+            if let Some(block) = self.slice_block() {
+                return Ok(Some(Stop::Interrupted(block)));
+            }
+            if index > 0 {
                 let state = self.store.get_position(id).await?.map(|p| p.state);
                 // OPENING for a first entry, OPEN for a top-up; anything else (an exit) stops it
                 if !matches!(state, Some(PositionState::Opening | PositionState::Open)) {
                     return Ok(Some(Stop::Interrupted(format!("position is {state:?}"))));
                 }
-                tokio::time::sleep(interval).await;
             }
             // Slippage is measured per slice against the mark when the slice is sent: across a
             // long TWAP the price's own drift is not execution cost.

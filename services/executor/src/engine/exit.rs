@@ -72,13 +72,31 @@ pub(crate) struct ExitPlan {
     pub spot_qty: Decimal,
 }
 
-/// Most of a long spot leg that base-asset commissions can have taken (0.5 %, five times
-/// Binance's VIP 0 spot taker fee).
+/// Most of what a long spot leg bought that base-asset commissions can have taken (0.5 %,
+/// five times Binance's VIP 0 spot taker fee).
+/// Longest wait, when an exit follows its entry's last buys closely, for their fills to be
+/// booked so the spot leg is sold net of its commission exactly (soak: 605 DOGE left long by
+/// an exit 0.3 s after the last buy, on the bound below).
+const FILL_BOOKING_WAIT: Duration = Duration::from_secs(2);
+const FILL_BOOKING_POLL: Duration = Duration::from_millis(50);
 const COMMISSION_TRIM_BOUND: Decimal = Decimal::from_parts(5, 0, 0, false, 3);
 
 impl ExitPlan {
     /// `asset` is the cross-margin balance of the base asset, `None` if the account is unknown.
+    #[cfg(test)]
     pub(crate) fn new(legs: &SignedLegs, asset: Option<&MarginAsset>, spot_step: Decimal) -> Self {
+        Self::with_fees(legs, asset, spot_step, None)
+    }
+
+    /// As [`ExitPlan::new`], with the commission the spot leg's buys paid in the base asset
+    /// when every one of their fills is booked: the leg's holding is then known exactly, and a
+    /// snapshot older than the last buys cannot make the exit sell less than that.
+    pub(crate) fn with_fees(
+        legs: &SignedLegs,
+        asset: Option<&MarginAsset>,
+        spot_step: Decimal,
+        base_fees: Option<Decimal>,
+    ) -> Self {
         let perp_side = if legs.perp > Decimal::ZERO {
             Side::Sell
         } else {
@@ -86,14 +104,23 @@ impl ExitPlan {
         };
         let (spot_side, spot_qty) = if legs.spot > Decimal::ZERO {
             // The free balance only trims what base-asset commissions took (a fraction of a
-            // percent). A balance far below the leg is a snapshot older than the entry's fills
-            // (the gateway's account view can lag by seconds): trusting it would leave the
-            // spot leg behind while the perp is closed.
+            // percent of everything bought: of what is left after a partial exit, it can be
+            // several percent). A balance far below the leg is a snapshot older than the
+            // entry's fills (the gateway's account view can lag by seconds): trusting it would
+            // leave the spot leg behind while the perp is closed.
             //
             // Uneven legs (an entry whose books missed a fill) sell what the venue holds, up to
             // what the perp hedges: the perp is closed in full, and spot left beyond it would be
             // a naked long.
-            let least = legs.spot * (Decimal::ONE - COMMISSION_TRIM_BOUND);
+            //
+            // With every buy's fills booked, the holding is the leg net of their commissions in
+            // the coin: the bound below sold 0.4 % short of it on a snapshot 0.4 s older than
+            // the entry's last buys (soak: 449 DOGE left long after the exit, seed
+            // 472099354023154587).
+            let least = match base_fees {
+                Some(fees) => legs.spot - fees,
+                None => legs.spot - legs.spot_bought.max(legs.spot) * COMMISSION_TRIM_BOUND,
+            };
             let most = legs.spot.max(legs.perp.abs());
             let held = match asset {
                 Some(asset) => most.min(asset.free.max(least)),
@@ -109,10 +136,20 @@ impl ExitPlan {
             // quantity when placed, so one that filled in part leaves the unsold rest free
             // against the loan: buying the whole loan back would over-buy by that rest and
             // leave it as a naked long once the loan is repaid.
+            //
+            // The books' short is what must be bought at least; the snapshot adds what the
+            // buy-backs' commissions (taken in the coin) and the interest left owed. A snapshot
+            // showing more predates this position's own buy-backs (the gateway's view lags the
+            // fills by seconds): trusting it bought a 75,332 DOGE loan back twice when a
+            // second exit followed one that had bought most of it (soak: +70,364 DOGE naked).
+            let books = -legs.spot;
+            let allowance = legs.spot_bought * COMMISSION_TRIM_BOUND
+                + asset.map(|a| a.interest).unwrap_or_default();
             let owed = asset
                 .map(|a| a.borrowed + a.interest - a.free)
                 .unwrap_or_default()
-                .max(-legs.spot);
+                .min(books + allowance)
+                .max(books);
             (Side::Buy, ceil_to_step(owed, spot_step))
         } else {
             (Side::Buy, Decimal::ZERO)
@@ -164,7 +201,76 @@ struct Taken {
     last_error: Option<String>,
 }
 
+/// The venue's answer to a reduce-only order with nothing to reduce on its side.
+fn reduce_only_refused(error: &str) -> bool {
+    error.contains("-2022")
+}
+
 impl Engine {
+    /// Why the perp our books hold (`ours`, signed) is gone at the venue: `Some` only when
+    /// every read of the account, [`SNAPSHOT_REREAD_PAUSE`] apart, shows no position on the
+    /// symbol (a snapshot may lag the venue; an unreadable account proves nothing).
+    async fn perp_gone_at_venue(&self, symbol: &str, ours: Decimal) -> Option<String> {
+        for attempt in 0..2 {
+            if attempt > 0 {
+                tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
+            }
+            let account = self.exchange.account().await.ok()?;
+            let venue = account
+                .perp_positions
+                .get(symbol)
+                .copied()
+                .unwrap_or_default();
+            if !venue.is_zero() {
+                return None;
+            }
+        }
+        Some(format!(
+            "perp gone at the venue (liquidated, or closed outside fff): our books hold {ours}, \
+             the venue none"
+        ))
+    }
+
+    /// Commission the position's spot buys paid in `base_asset`, from their booked fills;
+    /// `None` while any buy's fills are not all booked yet (the stream or the backfill is
+    /// behind). When the earlier buys are booked and only the latest lag (an exit right after
+    /// an entry), it waits for them up to [`FILL_BOOKING_WAIT`]: the stream books a fill within
+    /// milliseconds, the backfill within a second or two.
+    async fn booked_base_commission(&self, id: i64, base_asset: &str) -> Result<Option<Decimal>> {
+        let deadline = tokio::time::Instant::now() + FILL_BOOKING_WAIT;
+        loop {
+            let mut fees = Decimal::ZERO;
+            let (mut booked, mut lagging) = (0usize, 0usize);
+            for order in self.position_orders(id).await? {
+                if order.leg != fff_store::Leg::Spot
+                    || order.side != fff_store::Side::Buy
+                    || order.executed_qty.is_zero()
+                {
+                    continue;
+                }
+                let fills = self.store.list_order_fills(order.id).await?;
+                if fills.iter().map(|f| f.qty).sum::<Decimal>() < order.executed_qty {
+                    lagging += 1;
+                    continue;
+                }
+                booked += 1;
+                fees += fills
+                    .iter()
+                    .filter(|f| f.fee_asset == base_asset)
+                    .map(|f| f.fee)
+                    .sum::<Decimal>();
+            }
+            if lagging == 0 {
+                return Ok(Some(fees));
+            }
+            // nothing booked at all: no ledger is keeping up (or none runs); do not wait
+            if booked == 0 || tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(FILL_BOOKING_POLL).await;
+        }
+    }
+
     pub(crate) async fn run_exit(
         self: &Arc<Self>,
         id: i64,
@@ -198,7 +304,13 @@ impl Engine {
                 .unwrap_or_default()
         });
         let spot_step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
-        let plan = ExitPlan::new(&start, asset.as_ref(), spot_step);
+        let base_fees = if start.spot > Decimal::ZERO && urgency != Urgency::Immediate {
+            self.booked_base_commission(id, &instrument.base_asset)
+                .await?
+        } else {
+            None
+        };
+        let plan = ExitPlan::with_fees(&start, asset.as_ref(), spot_step, base_fees);
 
         if urgency == Urgency::Normal
             && self.params.execution.exit_prefer_limit
@@ -207,14 +319,30 @@ impl Engine {
                 .staged_exit(&position, direction, &instrument, &plan)
                 .await
         {
-            return Err(self.exit_stopped(id, direction, err).await);
+            // a perp with nothing left to reduce is settled by the taker path below
+            if !reduce_only_refused(&err.to_string()) {
+                return Err(self.exit_stopped(&position, direction, err).await);
+            }
         }
 
         let last_error = self
             .close_perp(&position, direction, &instrument, urgency)
             .await?;
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        if !legs.perp.is_zero() {
+        // A perp our books hold that the venue refuses to reduce and no longer holds was taken
+        // without an order of ours (a liquidation or auto-deleverage, or a close outside fff):
+        // the spot leg it hedged is naked, so that leg is closed alone.
+        let perp_gone =
+            if !legs.perp.is_zero() && last_error.as_deref().is_some_and(reduce_only_refused) {
+                self.perp_gone_at_venue(&position.symbol, legs.perp).await
+            } else {
+                None
+            };
+        if let Some(message) = &perp_gone {
+            tracing::error!(symbol = %position.symbol, position_id = id, %message, "closing the spot leg alone");
+            crate::alerts::repair_failed(&position.symbol, id, message);
+        }
+        if perp_gone.is_none() && !legs.perp.is_zero() {
             // Never trade the spot leg below what still hedges the perp: that would leave the
             // perp naked. But the part of the spot leg whose perp is already closed is naked
             // itself: bring the spot leg down to the perp left, so the legs stay matched while
@@ -228,7 +356,7 @@ impl Engine {
             );
             tracing::error!(symbol = %position.symbol, %message, "exit stopped before the spot leg");
             return Err(self
-                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .exit_stopped(&position, direction, ExecutorError::Internal(message))
                 .await);
         }
         let spot_left = self
@@ -246,17 +374,17 @@ impl Engine {
             );
             tracing::error!(symbol = %position.symbol, %message, "exit stopped on the spot leg");
             return Err(self
-                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .exit_stopped(&position, direction, ExecutorError::Internal(message))
                 .await);
         }
 
         // CLOSED only when the venue agrees that both legs are flat: the books may have
         // missed a fill (an order left unknown that did execute)
-        if let Some(left) = self
+        if let Some((left, size)) = self
             .venue_legs_left(&position.symbol, direction, &instrument)
             .await
         {
-            let attempts = self.count_venue_left(id);
+            let attempts = self.count_venue_left(id, size);
             let message = if attempts >= EXIT_VENUE_ATTEMPTS {
                 let message = format!(
                     "broken: exit incomplete after {attempts} attempts: the venue still holds {left}"
@@ -268,7 +396,7 @@ impl Engine {
             };
             tracing::error!(symbol = %position.symbol, position_id = id, %message, "position not closed");
             return Err(self
-                .exit_stopped(id, direction, ExecutorError::Internal(message))
+                .exit_stopped(&position, direction, ExecutorError::Internal(message))
                 .await);
         }
         let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
@@ -277,9 +405,10 @@ impl Engine {
             .await?;
         let closed = self
             .store
-            .set_position_state(id, PositionState::Closed, None)
+            .set_position_state(id, PositionState::Closed, perp_gone.as_deref())
             .await?;
         self.forget_venue_left(id);
+        self.exit_retries.forget(id);
         tracing::info!(symbol = %closed.symbol, position_id = id, "position closed");
         self.emit(PositionEventKind::Closed, &closed, initiator, "closed");
         Ok(closed)
@@ -289,10 +418,23 @@ impl Engine {
     /// by `resume_exits`). Returns `err` for the caller to propagate.
     async fn exit_stopped(
         &self,
-        id: i64,
+        position: &Position,
         direction: Direction,
         err: ExecutorError,
     ) -> ExecutorError {
+        let id = position.id;
+        let stop = self.exit_retries.stopped(id, std::time::Instant::now());
+        if stop.alert {
+            tracing::error!(
+                symbol = %position.symbol,
+                position_id = id,
+                failures = stop.failures,
+                retry_in_secs = stop.wait.as_secs(),
+                error = %err,
+                "exit keeps failing: retries back off"
+            );
+            crate::alerts::exit_stuck(&position.symbol, id, stop.failures, stop.wait, &err);
+        }
         let recorded = async {
             let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
             self.store
@@ -528,6 +670,9 @@ impl Engine {
         bought: Decimal,
     ) -> Result<()> {
         let asset = instrument.base_asset.as_str();
+        // what this call bought: a second pass may read a snapshot cached from before the
+        // first buy, which would buy the same shortfall again (soak: twice, 60-140 ms apart)
+        let mut covered = Decimal::ZERO;
         for _ in 0..2 {
             let mut rereads = 0;
             let (missing, cap) = loop {
@@ -543,6 +688,7 @@ impl Engine {
                 rereads += 1;
                 tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
             };
+            let missing = missing - covered;
             if missing <= Decimal::ZERO {
                 return Ok(());
             }
@@ -562,16 +708,22 @@ impl Engine {
             }
             qty = qty.max(instrument.spot.min_qty);
             tracing::warn!(asset, %missing, %qty, "loan left after the buy-back; buying the shortfall");
-            self.trade_leg(
-                id,
-                direction,
-                &instrument.symbol,
-                Venue::SpotMargin,
-                Side::Buy,
-                qty,
-            )
-            .await?;
+            let order = self
+                .trade_leg(
+                    id,
+                    direction,
+                    &instrument.symbol,
+                    Venue::SpotMargin,
+                    Side::Buy,
+                    qty,
+                )
+                .await?;
             self.repay_leftover(id, asset).await;
+            if order.executed_qty >= qty {
+                // bought with the commission's headroom: covered
+                return Ok(());
+            }
+            covered += order.executed_qty;
         }
         Ok(())
     }
@@ -586,14 +738,15 @@ impl Engine {
         symbol: &str,
         direction: Direction,
         instrument: &InstrumentInfo,
-    ) -> Option<String> {
+    ) -> Option<(String, Decimal)> {
         let dust = |filters: &SymbolFilters| {
             filters
                 .effective_step()
                 .unwrap_or(Decimal::ZERO)
                 .max(filters.min_qty)
         };
-        let mut left = String::new();
+        // (what is held, its size in base units: perp plus loan; unknown counts as none)
+        let mut left = (String::new(), Decimal::ZERO);
         for attempt in 0..=SNAPSHOT_REREADS {
             if attempt > 0 {
                 tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
@@ -601,11 +754,15 @@ impl Engine {
             let account = match self.exchange.account().await {
                 Ok(account) => account,
                 Err(err) => {
-                    left = format!("an unknown position (account unavailable: {err})");
+                    left = (
+                        format!("an unknown position (account unavailable: {err})"),
+                        Decimal::ZERO,
+                    );
                     continue;
                 }
             };
             let mut held = Vec::new();
+            let mut size = Decimal::ZERO;
             let perp = account
                 .perp_positions
                 .get(symbol)
@@ -613,6 +770,7 @@ impl Engine {
                 .unwrap_or_default();
             if !perp.is_zero() && perp.abs() >= dust(&instrument.perp) {
                 held.push(format!("perp {perp}"));
+                size += perp.abs();
             }
             if direction.borrows()
                 && let Some(balance) = account.margin.get(&instrument.base_asset)
@@ -620,12 +778,13 @@ impl Engine {
                 let loan = balance.borrowed + balance.interest;
                 if loan > dust(&instrument.spot) {
                     held.push(format!("a {} loan of {loan}", instrument.base_asset));
+                    size += loan;
                 }
             }
             if held.is_empty() {
                 return None;
             }
-            left = held.join(" and ");
+            left = (held.join(" and "), size);
         }
         Some(left)
     }

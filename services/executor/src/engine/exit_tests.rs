@@ -156,6 +156,35 @@ async fn a_staged_exit_posts_maker_orders_then_falls_back_on_timeout() {
     assert_eq!((legs.spot, legs.perp), (dec!(0), dec!(0)));
 }
 
+/// The cancel of a resting maker order is refused (the gateway had lost its writer lease for a
+/// second; soak, seed 4065577437062263220): it is sent again while the order rests, and the exit
+/// goes on. Before, one refused cancel left the order resting, the exit failed after the order
+/// timeout, the order filled later, and the resumed exit tried to sell the same coins again.
+#[tokio::test]
+async fn a_refused_cancel_of_a_resting_maker_order_is_sent_again() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    // makers rest and never fill; the first two cancels are refused
+    rig.fake.with(|s| s.failed_cancels = 2);
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    let (makers, cancels) = rig.fake.with(|s| (s.makers.clone(), s.cancels.clone()));
+    for maker in &makers {
+        let sent = cancels
+            .iter()
+            .filter(|c| **c == maker.client_order_id)
+            .count();
+        assert!(
+            sent >= 1,
+            "{} never cancelled: {cancels:?}",
+            maker.client_order_id
+        );
+    }
+    assert!(cancels.len() >= makers.len() + 2, "{cancels:?}");
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn filled_maker_orders_close_the_position_without_taking_liquidity() {
     let rig = rig_with(params(5_000)).await;
@@ -359,6 +388,86 @@ async fn a_lost_maker_answer_is_resolved_without_a_second_order() {
     assert_eq!(flat(&rig), (dec!(0), dec!(0)));
 }
 
+/// A post-only order whose send got no answer and that never reached the venue (a 429 with an
+/// unknown outcome; soak, seed 12566863806630931338) is settled like a market order: the
+/// cancel finds nothing, the row is closed EXPIRED and the exit goes on. Before, the exit
+/// failed and left the row UNKNOWN for the stale-order sweep a minute later.
+#[tokio::test]
+async fn a_maker_order_lost_on_the_way_is_settled_and_the_exit_goes_on() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| s.lost_sends = 1);
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    assert!(
+        orders.iter().any(|o| o.status == OrderStatus::Expired
+            && o.executed_qty.is_zero()
+            && o.client_order_id.contains("-Pm")),
+        "{orders:#?}"
+    );
+}
+
+/// A post-only order answered "outcome unknown" (no order id) that never reached the venue:
+/// when the slice withdraws it, the venue refuses the cancel as unknown and never lists it; a
+/// whole order timeout later it is closed as never sent and the exit goes on (soak, seed
+/// 13529996182183367047: the exit failed "still UNKNOWN after cancel", re-sending the cancel).
+#[tokio::test]
+async fn a_maker_order_the_venue_never_had_is_closed_when_withdrawn() {
+    let rig = rig_with(params(100)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| s.pending_sends = 1);
+    let (closed, _) = exit(&rig, &position, Urgency::Normal).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+    assert!(rig.store.list_unfinished_orders().await.unwrap().is_empty());
+}
+
+/// An exit right after the entry, on an account snapshot older than the buys (it shows none of
+/// the coin): with the buys' fills booked (0.1 % commission in the coin), the spot leg is sold
+/// net of that commission exactly, not to the half-percent bound (soak: 449 and 605 DOGE left
+/// long that way).
+#[tokio::test]
+async fn an_exit_on_a_stale_snapshot_sells_the_leg_net_of_its_booked_commission() {
+    let rig = rig_with(params(300)).await;
+    rig.fake.with(|s| s.base_fee_rate = dec!(0.001));
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(9.99));
+    for order in rig.store.list_position_orders(position.id).await.unwrap() {
+        if order.leg != Leg::Spot || order.executed_qty.is_zero() {
+            continue;
+        }
+        rig.store
+            .insert_fill(&fff_store::NewFill {
+                order_id: order.id,
+                venue: fff_store::Venue::Margin,
+                symbol: order.symbol.clone(),
+                trade_id: order.id,
+                side: order.side,
+                qty: order.executed_qty,
+                price: dec!(100),
+                fee: order.executed_qty * dec!(0.001),
+                fee_asset: "BTC".into(),
+                fee_quote: order.executed_qty * dec!(0.1),
+                is_maker: false,
+                traded_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    // the next account reads predate the buys: no BTC free
+    let mut stale = crate::exchange::Exchange::account(rig.fake.as_ref())
+        .await
+        .unwrap();
+    stale.margin.remove("BTC");
+    rig.fake.with(|s| s.stale_account = Some((stale, 2)));
+    let (closed, _) = exit(&rig, &position, Urgency::High).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
 #[tokio::test]
 async fn an_urgent_exit_goes_market_at_once() {
     let rig = rig_with(params(20_000)).await;
@@ -406,6 +515,46 @@ async fn a_spot_leg_left_open_keeps_the_position_closing() {
     rig.fake.with(|s| s.reject_venue.clear());
     assert_eq!(rig.engine.resume_exits().await.unwrap(), 1);
     let closed = settled(&rig.store, position.id).await;
+    assert_eq!(closed.state, PositionState::Closed);
+    assert_eq!(flat(&rig), (dec!(0), dec!(0)));
+}
+
+/// A spot leg the venue refuses at every attempt was resumed at every reconciliation tick for
+/// ever (four refused orders every 10 s in a soak run): after a few failures the resumes back
+/// off, and a success afterwards still closes the position.
+#[tokio::test]
+async fn an_exit_refused_at_every_attempt_backs_off_instead_of_retrying_each_tick() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.fake.with(|s| s.reject_venue.push(Venue::SpotMargin));
+    let err = rig
+        .engine
+        .run_exit(position.id, Urgency::High, Initiator::Reconciliation)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("left to sell"), "{err}");
+    // the first failures are resumed at every tick
+    for attempt in 2..=super::super::exit_retry::FREE_RETRIES + 1 {
+        assert_eq!(
+            rig.engine.resume_exits().await.unwrap(),
+            1,
+            "attempt {attempt}"
+        );
+        rig.engine.drain(Duration::from_secs(10)).await;
+    }
+    let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(stuck.state, PositionState::Closing);
+    // waiting out its backoff: not resumed, no order sent
+    let orders = rig.fake.with(|s| s.orders.len());
+    assert_eq!(rig.engine.resume_exits().await.unwrap(), 0);
+    assert_eq!(rig.fake.with(|s| s.orders.len()), orders);
+    // an exit started by hand is not held back, and success forgets the failures
+    rig.fake.with(|s| s.reject_venue.clear());
+    let closed = rig
+        .engine
+        .run_exit(position.id, Urgency::High, Initiator::Operator)
+        .await
+        .unwrap();
     assert_eq!(closed.state, PositionState::Closed);
     assert_eq!(flat(&rig), (dec!(0), dec!(0)));
 }
@@ -520,6 +669,74 @@ fn the_plan_sells_what_is_held_and_buys_back_what_is_owed() {
     };
     assert_eq!(plan.spot_done(&short, &later), dec!(1));
     assert_eq!(plan.spot_done(&later, &short), dec!(0));
+}
+
+/// Soak (seed 8847001292831060735): a negative-carry hedge sold 75,332 DOGE on a loan; a flip's
+/// exit bought 70,623 back and stopped; the operator's close that followed read an account
+/// snapshot from before those buy-backs (74,331 owed) and bought it all again, leaving
+/// 70,364 DOGE naked. What the books still owe bounds the plan, with room for the buy-backs'
+/// commissions and the interest only.
+/// A snapshot older than the entry's last buys (0.4 s between entry and exit) shows less of
+/// the coin than the leg holds; with every buy's fills booked the holding is known exactly (the
+/// leg net of the commission paid in the coin) and all of it is sold. Without the fills, the
+/// bound of half a percent sold 449 DOGE short of 112,200 (soak, seed 472099354023154587).
+#[test]
+fn a_stale_snapshot_does_not_leave_coins_behind_when_the_buys_fills_are_booked() {
+    let long = SignedLegs {
+        spot: dec!(112313),
+        perp: dec!(-112313),
+        spot_bought: dec!(112313),
+        ..SignedLegs::default()
+    };
+    let stale = MarginAsset {
+        free: dec!(84412.3),
+        ..MarginAsset::default()
+    };
+    // 0.1 % taker commission in DOGE on every buy, all booked
+    let plan = ExitPlan::with_fees(&long, Some(&stale), dec!(1), Some(dec!(112.313)));
+    assert_eq!((plan.spot_side, plan.spot_qty), (Side::Sell, dec!(112200)));
+    // fills not all booked yet: the bound, as before
+    let bounded = ExitPlan::with_fees(&long, Some(&stale), dec!(1), None);
+    assert_eq!(bounded.spot_qty, dec!(111751));
+    // a fresh snapshot agrees with the fills
+    let fresh = MarginAsset {
+        free: dec!(112200.687),
+        ..MarginAsset::default()
+    };
+    assert_eq!(
+        ExitPlan::with_fees(&long, Some(&fresh), dec!(1), Some(dec!(112.313))).spot_qty,
+        dec!(112200)
+    );
+}
+
+#[test]
+fn a_snapshot_older_than_the_buy_backs_does_not_buy_the_loan_back_twice() {
+    let left = SignedLegs {
+        spot: dec!(-4709),
+        perp: dec!(0),
+        spot_bought: dec!(70623),
+        ..SignedLegs::default()
+    };
+    let stale = MarginAsset {
+        free: dec!(1001),
+        borrowed: dec!(75332),
+        interest: dec!(0.5),
+        ..MarginAsset::default()
+    };
+    let plan = ExitPlan::new(&left, Some(&stale), dec!(1));
+    // 4,709 owed by the books, at most 0.5 % of what was bought (353.1) and the interest more
+    assert_eq!(plan.spot_qty, dec!(5063));
+    // a fresh snapshot: the commissions taken in the coin left 70.6 more owed than the books say
+    let fresh = MarginAsset {
+        free: dec!(0),
+        borrowed: dec!(4779.6),
+        interest: dec!(0.5),
+        ..MarginAsset::default()
+    };
+    assert_eq!(
+        ExitPlan::new(&left, Some(&fresh), dec!(1)).spot_qty,
+        dec!(4781)
+    );
 }
 
 #[test]
@@ -731,6 +948,56 @@ async fn a_leg_left_at_the_venue_keeps_the_position_closing() {
     }
 }
 
+/// A negative-carry exit under partial fills bought its loan back in halves (0.0526, 0.0257,
+/// 0.0117 SOL left) and was flagged broken after three exits, leaving the loan and blocking
+/// the symbol for good (cross-process ledger test): only exits without progress count.
+#[tokio::test]
+async fn exits_that_shrink_what_the_venue_holds_are_not_counted_toward_broken() {
+    let rig = rig_with(params(300)).await;
+    let counts: Vec<u32> = [
+        dec!(0.0526),
+        dec!(0.0257),
+        dec!(0.0117),
+        dec!(0.0117),
+        dec!(0.01170002),
+        dec!(0.0116),
+    ]
+    .into_iter()
+    .map(|left| rig.engine.count_venue_left(9, left))
+    .collect();
+    assert_eq!(counts, [1, 1, 1, 2, 3, 4]);
+    assert!(counts[4] >= super::EXIT_VENUE_ATTEMPTS);
+}
+
+/// A partial exit sold most of a leg whose buys paid their commission in the coin: the
+/// commission is a fraction of everything bought, and of the 14,523 left in the books only
+/// 14,291 are held (1.6 %). The plan used to trim the leg by at most 0.5 % of what was left,
+/// asked to sell 14,450 and was refused (-2010 insufficient balance) at every retry, the spot
+/// leg left naked behind a closed perp (soak, 2026-12-04).
+#[test]
+fn a_leg_left_by_a_partial_exit_sells_what_is_held_net_of_every_buys_commission() {
+    let left = SignedLegs {
+        spot: dec!(14523),
+        perp: dec!(0),
+        spot_bought: dec!(232366),
+        ..SignedLegs::default()
+    };
+    let held = MarginAsset {
+        free: dec!(14291.078),
+        ..MarginAsset::default()
+    };
+    assert_eq!(
+        ExitPlan::new(&left, Some(&held), dec!(1)).spot_qty,
+        dec!(14291)
+    );
+    // a snapshot older than the entry's fills still sells the leg, less the most commission
+    let stale = MarginAsset::default();
+    assert_eq!(
+        ExitPlan::new(&left, Some(&stale), dec!(1)).spot_qty,
+        dec!(13361)
+    );
+}
+
 #[test]
 fn uneven_legs_sell_the_spot_the_venue_holds_up_to_the_perp() {
     // the books know of 4296.2 spot against 8054.2 perp; the venue holds 8054.2 free
@@ -816,6 +1083,83 @@ async fn a_partly_closed_perp_takes_the_spot_leg_down_with_it() {
         let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
         assert_eq!(stuck.state, PositionState::Closing);
     }
+}
+
+/// The venue liquidated the perp (no order of ours): every reduce-only order is refused with
+/// -2022. The exit used to stop before the spot leg forever, leaving it naked; it now closes
+/// the spot leg alone, whatever the urgency, and says why on the CLOSED position.
+#[tokio::test]
+async fn a_perp_liquidated_at_the_venue_leaves_no_naked_spot_leg() {
+    for (direction, urgency) in [
+        (Direction::PositiveCarry, Urgency::Normal),
+        (Direction::NegativeCarry, Urgency::Immediate),
+    ] {
+        let rig = rig_with(params(300)).await;
+        let position = open(&rig, dec!(1000), direction).await;
+        rig.fake.with(|s| {
+            s.perp.insert("BTCUSDT".into(), Decimal::ZERO);
+        });
+        let (closed, _) = exit(&rig, &position, urgency).await;
+        assert_eq!(closed.state, PositionState::Closed, "{direction:?}");
+        assert!(
+            closed
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("perp gone at the venue")),
+            "{closed:?}"
+        );
+        assert_eq!(flat(&rig), (dec!(0), dec!(0)), "{direction:?}");
+    }
+}
+
+/// A perp the venue still holds is never taken for gone: a reduce-only refusal alone (a
+/// snapshot that lags the venue could show it flat) leaves the position CLOSING.
+#[tokio::test]
+async fn a_reduce_only_refusal_with_the_perp_still_held_keeps_the_spot_leg() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    // the venue holds the other side (as if a flip's new perp were there): nothing to reduce
+    rig.fake.with(|s| {
+        s.perp.insert("BTCUSDT".into(), dec!(10));
+    });
+    let err = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Operator)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("-2022"), "{err}");
+    assert_eq!(flat(&rig), (dec!(10), dec!(10)));
+    let stuck = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!(stuck.state, PositionState::Closing);
+}
+
+/// The shortfall a buy-back's commission left owed was bought, then bought again: the
+/// second pass read a snapshot cached from before the first buy (soak: the same few dozen
+/// DOGE twice, 60-140 ms apart, each time a naked long of that size). Bought in full, it is
+/// covered; a second pass only buys what the first did not.
+#[tokio::test]
+async fn a_loan_shortfall_is_bought_once_even_on_a_snapshot_older_than_the_buy() {
+    let rig = rig_with(params(300)).await;
+    let position = open(&rig, dec!(1000), Direction::NegativeCarry).await;
+    rig.fake.with(|s| {
+        s.base_fee_rate = dec!(0.001);
+        s.freeze_account_on_spot_adjust = 2;
+    });
+    let closed = rig
+        .engine
+        .run_exit(position.id, Urgency::Immediate, Initiator::Operator)
+        .await
+        .unwrap();
+    assert_eq!(closed.state, PositionState::Closed);
+    let covers = rig.fake.with(|s| {
+        s.orders
+            .iter()
+            .filter(|o| o.client_order_id.contains("-Sa"))
+            .count()
+    });
+    assert_eq!(covers, 1, "{:#?}", rig.fake.with(|s| s.orders.clone()));
+    let spot = rig.fake.with(|s| s.spot["BTCUSDT"]);
+    assert!(spot >= Decimal::ZERO, "loan left: {spot}");
 }
 
 /// The buy-back's base-asset commission leaves a sliver of the loan owed. When the attempt

@@ -15,7 +15,7 @@ use crate::exchange::{ExchangeError, OrderKind, OrderReport, OrderRequest};
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Pauses between the cancels that settle an order whose outcome stayed unknown (a Binance
 /// ban's `Retry-After` is seconds; about 13 s in all).
-const SETTLE_RETRY_PAUSES: [Duration; 5] = [
+pub(crate) const SETTLE_RETRY_PAUSES: [Duration; 5] = [
     Duration::from_millis(500),
     Duration::from_secs(1),
     Duration::from_secs(2),

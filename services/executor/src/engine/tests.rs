@@ -230,7 +230,7 @@ async fn a_top_up_continues_the_slice_numbering_and_grows_both_legs() {
     let rig = rig().await;
     let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
     assert_eq!(position.state, PositionState::Open);
-    rig.engine.top_up(position.id, dec!(500));
+    rig.engine.top_up(position.id, dec!(1500));
     let grown = wait_for(Duration::from_secs(10), || async {
         rig.store
             .get_position(position.id)
@@ -249,6 +249,59 @@ async fn a_top_up_continues_the_slice_numbering_and_grows_both_legs() {
     assert!(
         ids.contains(&client_order_id(position.id, Leg::Perp, Step::Entry(1))),
         "{ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_top_up_sends_nothing_while_a_close_all_runs() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    let sent = rig.fake.with(|s| s.orders.len());
+    // a close-all whose exits are staggered: this hedge's exit has not started yet, and a
+    // RESUME (the account out of Red) does not lift the block
+    rig.engine
+        .close_alls
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    rig.engine.set_risk_halt(false, "margin recovered");
+    assert_eq!(
+        rig.engine.entry_block().as_deref(),
+        Some("a close-all is running")
+    );
+    rig.engine.top_up(position.id, dec!(1500));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rig.fake.with(|s| s.orders.len()), sent);
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!((after.perp_qty, after.spot_qty), (dec!(10), dec!(10)));
+    rig.engine
+        .close_alls
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(rig.engine.entry_block(), None);
+}
+
+#[tokio::test]
+async fn top_ups_planned_while_one_runs_do_not_add_their_part_again() {
+    let rig = rig().await;
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    // three strategy ticks planned the same top-up before the first one grew the legs
+    for _ in 0..3 {
+        rig.engine.top_up(position.id, dec!(1500));
+    }
+    wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .get_position(position.id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.perp_qty == dec!(15))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rig.store.get_position(position.id).await.unwrap().unwrap();
+    assert_eq!((after.perp_qty, after.spot_qty), (dec!(15), dec!(15)));
+    assert_eq!(
+        rig.fake.with(|s| s.perp.get("BTCUSDT").copied()),
+        Some(dec!(-15))
     );
 }
 
@@ -540,6 +593,67 @@ async fn flip_reentry_needs_risk_approval() {
     assert!(rig.store.live_position("BTCUSDT").await.unwrap().is_none());
 }
 
+/// Refuses the first `refusals` asks (risk's account view still holding the closed side),
+/// then approves.
+struct RefuseFirst {
+    refusals: std::sync::atomic::AtomicU32,
+}
+
+#[tonic::async_trait]
+impl crate::approval::Approver for RefuseFirst {
+    async fn approve(
+        &self,
+        _: &str,
+        _: Direction,
+        notional: Decimal,
+        _: u32,
+        _: &str,
+    ) -> Result<crate::approval::ApprovalOutcome, String> {
+        let left = self.refusals.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.refusals
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(crate::approval::ApprovalOutcome {
+            approved: left == 0,
+            approval_id: "a1".into(),
+            notional,
+            reasons: if left == 0 {
+                Vec::new()
+            } else {
+                vec!["utilization after entry 1.1711 above limit 0.85".into()]
+            },
+        })
+    }
+}
+
+/// A flip at the target utilisation was refused by risk, whose account snapshot still held
+/// the side just closed (hand test on `fff up`: DOGE's flip ended as a close); the re-entry
+/// asks again once that view is fresh.
+#[tokio::test]
+async fn a_flip_refused_on_a_stale_account_view_asks_risk_again() {
+    let rig = rig().await;
+    rig.engine.set_approver(Arc::new(RefuseFirst {
+        refusals: std::sync::atomic::AtomicU32::new(1),
+    }));
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .flip(&position, Initiator::Rebalancer, "funding reversed")
+        .await
+        .unwrap();
+    let flipped = wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .live_position("BTCUSDT")
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.id != position.id)
+    })
+    .await
+    .expect("the flip re-enters once risk approves");
+    assert_eq!(flipped.direction, fff_store::Direction::ShortSpotLongPerp);
+}
+
 #[tokio::test]
 async fn slippage_beyond_tolerance_pauses_a_sliced_entry() {
     let rig = rig().await;
@@ -581,6 +695,25 @@ async fn negative_carry_exit_buys_back_the_loan_with_auto_repay() {
     assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(0));
 }
 
+/// Margin type and leverage are set on the first entry of a symbol, not before every entry
+/// (two gateway round trips on the opportunity -> order path).
+#[tokio::test]
+async fn a_second_entry_of_a_symbol_does_not_set_its_leverage_again() {
+    let rig = rig().await;
+    let first = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    rig.engine
+        .close(&first, Urgency::Immediate, Initiator::Operator, "done")
+        .await
+        .unwrap();
+    settled(&rig.store, first.id).await;
+    let second = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    assert_eq!(second.state, PositionState::Open, "{second:?}");
+    assert_eq!(
+        rig.fake.with(|s| s.prepared.clone()),
+        vec![("BTCUSDT".to_owned(), 5)]
+    );
+}
+
 #[tokio::test]
 async fn events_follow_the_life_cycle() {
     use fff_proto::fff::executor::v1::PositionEventKind as Kind;
@@ -600,7 +733,13 @@ async fn events_follow_the_life_cycle() {
         assert_eq!(event.position.id, first.id);
         kinds.push(event.kind);
     }
-    assert_eq!(kinds.first(), Some(&Kind::Closing));
+    // the entry's own last event may still arrive after `settled` saw the position OPEN: what
+    // the close emits starts with Closing
+    let closing = kinds.iter().position(|k| *k == Kind::Closing);
+    assert!(
+        closing.is_some_and(|i| kinds[..i].iter().all(|k| *k != Kind::Closed)),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -641,6 +780,14 @@ async fn pause_lets_a_sliced_entry_finish_unless_told_to_cancel_it() {
         )
         .await
         .unwrap();
+    // once its first slice is hedged (a pause before it stops the entry with nothing sent)
+    wait_for(Duration::from_secs(10), || async {
+        rig.fake
+            .with(|s| s.spot.get("ETHUSDT").copied())
+            .filter(|q| *q > Decimal::ZERO)
+    })
+    .await
+    .unwrap();
     rig.engine.pause_and_cancel_entries("stop now", "test");
     let second = settled(&rig.store, second.id).await;
     assert_eq!(second.state, PositionState::Open);

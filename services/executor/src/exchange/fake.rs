@@ -57,6 +57,8 @@ pub struct FakeState {
     pub maker_cross: Vec<Venue>,
     /// Client order ids of every cancel asked for.
     pub cancels: Vec<String>,
+    /// Every margin type + leverage setting asked for: (symbol, leverage).
+    pub prepared: Vec<(String, u32)>,
     /// Every fill in the order it happened: venue, symbol, signed quantity.
     pub fills: Vec<(Venue, String, Decimal)>,
     /// The next n orders are refused by the gateway's rate limiter before they are sent (a
@@ -84,6 +86,10 @@ pub struct FakeState {
     /// A cached account snapshot answered instead of the live one for the next n reads (the
     /// gateway's `GetAccount` lagging the fills).
     pub stale_account: Option<(AccountView, u32)>,
+    /// When the next spot adjustment order (`-Sa` ids: a loan's shortfall bought, a leg
+    /// matched) is placed, the account as it was just before it is answered for this many
+    /// reads (the gateway's cache predating that fill).
+    pub freeze_account_on_spot_adjust: u32,
 }
 
 /// What the gateway answers when its rate limiter refuses to send (the error as classified
@@ -91,6 +97,37 @@ pub struct FakeState {
 pub const RATE_LIMITED: &str = "Unavailable: rate limited, retry after 1s";
 
 impl FakeState {
+    /// The account as the venue holds it now.
+    fn view(&self) -> AccountView {
+        let mut margin = HashMap::new();
+        for (symbol, qty) in &self.spot {
+            let asset = symbol.trim_end_matches("USDT").to_owned();
+            margin.insert(
+                asset,
+                MarginAsset {
+                    free: (*qty).max(Decimal::ZERO),
+                    borrowed: (-*qty).max(Decimal::ZERO),
+                    interest: Decimal::ZERO,
+                    net: *qty,
+                },
+            );
+        }
+        margin.insert(
+            "USDT".to_owned(),
+            MarginAsset {
+                free: self.usdt_free,
+                net: self.usdt_free,
+                ..MarginAsset::default()
+            },
+        );
+        AccountView {
+            equity: self.equity,
+            perp_positions: self.perp.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            margin,
+            wallets: self.wallets.clone(),
+        }
+    }
+
     /// Consumes one scripted refusal, if any: the answer to give instead of placing the order.
     fn refusal(&mut self, client_order_id: &str) -> Option<Result<OrderReport, ExchangeError>> {
         if self.refuse_sends > 0 {
@@ -118,7 +155,19 @@ impl FakeState {
     }
 }
 
+/// Binance's answer to a reduce-only order with nothing to reduce on its side.
+const REDUCE_ONLY_REJECTED: &str = "-2022 ReduceOnly Order is rejected.";
+
 impl FakeState {
+    /// Whether a perp order on `side` reduces the position held on `symbol`.
+    fn reduces(&self, symbol: &str, side: Side) -> bool {
+        let held = self.perp.get(symbol).copied().unwrap_or_default();
+        match side {
+            Side::Buy => held < Decimal::ZERO,
+            Side::Sell => held > Decimal::ZERO,
+        }
+    }
+
     fn fill(&mut self, venue: Venue, symbol: &str, signed: Decimal) {
         // a spot buy receives its quantity less the commission charged in the base asset
         let credited = if venue == Venue::SpotMargin && signed > Decimal::ZERO {
@@ -241,8 +290,18 @@ impl Exchange for FakeExchange {
                 return answer;
             }
             s.orders.push(request.clone());
+            if s.freeze_account_on_spot_adjust > 0 && request.client_order_id.contains("-Sa") {
+                s.stale_account = Some((s.view(), s.freeze_account_on_spot_adjust));
+                s.freeze_account_on_spot_adjust = 0;
+            }
             if s.reject_venue.contains(&request.venue) {
                 return Err(ExchangeError::Rejected("fake rejection".into()));
+            }
+            if request.venue == Venue::UsdmPerp
+                && request.reduce_only
+                && !s.reduces(&request.symbol, request.side)
+            {
+                return Err(ExchangeError::Rejected(REDUCE_ONLY_REJECTED.into()));
             }
             let fraction = s
                 .partial
@@ -288,6 +347,12 @@ impl Exchange for FakeExchange {
             s.makers.push(order.clone());
             if s.reject_venue.contains(&order.venue) {
                 return Err(ExchangeError::Rejected("fake rejection".into()));
+            }
+            if order.venue == Venue::UsdmPerp
+                && order.reduce_only
+                && !s.reduces(&order.symbol, order.side)
+            {
+                return Err(ExchangeError::Rejected(REDUCE_ONLY_REJECTED.into()));
             }
             // a post-only order that would take from the venue's book is refused, as Binance does
             let takes = s
@@ -386,7 +451,8 @@ impl Exchange for FakeExchange {
         })
     }
 
-    async fn prepare_perp(&self, _symbol: &str, _leverage: u32) -> Result<(), ExchangeError> {
+    async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<(), ExchangeError> {
+        self.with(|s| s.prepared.push((symbol.to_owned(), leverage)));
         Ok(())
     }
 
@@ -437,35 +503,7 @@ impl Exchange for FakeExchange {
         }) {
             return Ok(stale);
         }
-        Ok(self.with(|s| {
-            let mut margin = HashMap::new();
-            for (symbol, qty) in &s.spot {
-                let asset = symbol.trim_end_matches("USDT").to_owned();
-                margin.insert(
-                    asset,
-                    MarginAsset {
-                        free: (*qty).max(Decimal::ZERO),
-                        borrowed: (-*qty).max(Decimal::ZERO),
-                        interest: Decimal::ZERO,
-                        net: *qty,
-                    },
-                );
-            }
-            margin.insert(
-                "USDT".to_owned(),
-                MarginAsset {
-                    free: s.usdt_free,
-                    net: s.usdt_free,
-                    ..MarginAsset::default()
-                },
-            );
-            AccountView {
-                equity: s.equity,
-                perp_positions: s.perp.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-                margin,
-                wallets: s.wallets.clone(),
-            }
-        }))
+        Ok(self.with(|s| s.view()))
     }
 
     async fn repay(&self, _: &str, _: Decimal, _: &str) -> Result<(), ExchangeError> {

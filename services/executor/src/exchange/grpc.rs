@@ -102,7 +102,7 @@ fn bad_answer(err: impl std::fmt::Display) -> ExchangeError {
     ExchangeError::Unknown(format!("malformed gateway answer: {err}"))
 }
 
-fn report(order: &gw::Order) -> Result<OrderReport, ExchangeError> {
+pub(crate) fn report(order: &gw::Order) -> Result<OrderReport, ExchangeError> {
     let avg_price = parse_optional_decimal("avg_price", &order.avg_price)
         .map_err(bad_answer)?
         .filter(|p| *p > Decimal::ZERO);

@@ -252,14 +252,65 @@ async fn close_all_exits_the_costliest_position_first() {
     })
     .await
     .unwrap();
-    let mut exits: Vec<String> = rig.fake.with(|s| {
+    // the exits run at once, so their orders interleave: the first order of each is in order
+    let mut exits: Vec<String> = Vec::new();
+    for symbol in rig.fake.with(|s| {
         s.orders[before..]
             .iter()
             .map(|o| o.symbol.clone())
-            .collect()
-    });
-    exits.dedup();
+            .collect::<Vec<_>>()
+    }) {
+        if !exits.contains(&symbol) {
+            exits.push(symbol);
+        }
+    }
     assert_eq!(exits, vec!["ETHUSDT", "SOLUSDT", "BTCUSDT"]);
+}
+
+/// A close-all does not wait for one exit to end before the next starts: with the first
+/// position's exit held up (its symbol busy), the others are closed meanwhile. Run one after
+/// the other, a Red tier's later positions stayed open while the first exit checked its loan,
+/// and the venue liquidated them.
+#[tokio::test]
+async fn close_all_does_not_wait_for_one_exit_before_the_next() {
+    let rig = rig().await;
+    let positions = open_two(&rig.engine).await;
+    let first = in_exit_order(&rig.engine, positions.clone()).await[0].clone();
+    let busy = rig.engine.lock_symbol(&first.symbol).await;
+    apply_directive(
+        &rig.engine,
+        &risk_client(),
+        directive(risk::DirectiveKind::CloseAll, ""),
+        false,
+        dec!(0.5),
+    )
+    .await;
+    let store = rig.store.clone();
+    let others: Vec<i64> = positions
+        .iter()
+        .filter(|p| p.id != first.id)
+        .map(|p| p.id)
+        .collect();
+    wait_until(Duration::from_secs(10), || async {
+        let mut closed = true;
+        for id in &others {
+            closed &=
+                store.get_position(*id).await.unwrap().unwrap().state == PositionState::Closed;
+        }
+        closed
+    })
+    .await
+    .expect("the other positions close while the first exit waits");
+    assert_ne!(
+        store.get_position(first.id).await.unwrap().unwrap().state,
+        PositionState::Closed
+    );
+    drop(busy);
+    wait_until(Duration::from_secs(10), || async {
+        store.get_position(first.id).await.unwrap().unwrap().state == PositionState::Closed
+    })
+    .await
+    .expect("the first position closes once its symbol is free");
 }
 
 fn action(id: &str, priority: rb::ActionPriority) -> rb::Action {

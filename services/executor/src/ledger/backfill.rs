@@ -3,14 +3,15 @@
 //! booked):
 //!
 //! - **fills**: every order the books hold with an executed quantity its booked fills do not add
-//!   up to has its trades fetched (ListTrades by the venue's order id) and the missing ones booked.
+//!   up to (one query finds them) has its trades fetched (ListTrades by the venue's order id)
+//!   and the missing ones booked.
 //!   Fills are keyed by (venue, symbol, trade id), as the stream's are, so the stream and the
 //!   backfill never double-book. Only orders with a gap are queried (weight 10 on margin, 5 on
 //!   USDⓈ-M), and an order whose gap the venue cannot close is retried with a growing delay.
 //! - **interest**: every charge is booked from ListInterest (`interestHistory`), keyed by the
 //!   venue's txId; the stream's interest events carry no id and only trigger a poll.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -30,8 +31,9 @@ use crate::exchange::GatewayClientT;
 const RECENT: Duration = Duration::from_secs(2 * 3600);
 /// An order changed this recently may still have its fills on the way from the stream.
 const STREAM_GRACE: Duration = Duration::from_secs(1);
-/// First retry delay of an order whose gap the venue's trades did not close (doubling, capped).
-const STUCK_RETRY: Duration = Duration::from_secs(5);
+/// First retry delay of an order whose gap the venue's trades did not close (doubling, capped):
+/// the venue may list a trade a moment after the order reports it executed.
+const STUCK_RETRY: Duration = Duration::from_secs(2);
 const STUCK_RETRY_MAX: Duration = Duration::from_secs(30 * 60);
 /// The interest poll re-reads this much before the newest charge seen: a charge may be listed
 /// a little after the time it is dated.
@@ -48,9 +50,6 @@ pub struct Backfill {
     interest_cursor: Option<DateTime<Utc>>,
     /// Orders (by row id) whose gap stayed open: attempts made and the earliest next attempt.
     stuck: HashMap<i64, (u32, Instant)>,
-    /// Terminal orders whose fills are all booked: nothing can change them any more, so a scan
-    /// (one every second) does not read their fills again.
-    complete: HashSet<i64>,
 }
 
 impl Default for Backfill {
@@ -92,53 +91,31 @@ impl Backfill {
             stream_grace: STREAM_GRACE,
             interest_cursor: None,
             stuck: HashMap::new(),
-            complete: HashSet::new(),
         }
     }
 
     /// Orders with a fill gap, oldest first (skipping those retried too recently).
     pub async fn gaps(&mut self, engine: &Engine, scan: Scan) -> Result<Vec<Gap>> {
-        let store = engine.store();
         let now = Utc::now();
-        let recent = now - chrono::Duration::from_std(RECENT).unwrap_or_default();
+        let since = match scan {
+            Scan::Full => None,
+            Scan::Recent => Some(now - chrono::Duration::from_std(RECENT).unwrap_or_default()),
+        };
         let grace = now - chrono::Duration::from_std(self.stream_grace).unwrap_or_default();
-        let positions = store
-            .list_positions(fff_store::PositionState::ALL)
+        let gaps = engine
+            .store()
+            .list_fill_gaps(since)
             .await?
             .into_iter()
-            .filter(|p| {
-                scan == Scan::Full
-                    || !p.state.is_terminal()
-                    || p.updated_at >= recent
-                    || p.closed_at.is_some_and(|c| c >= recent)
-            });
-        let mut gaps = Vec::new();
-        for position in positions {
-            for order in store.list_position_orders(position.id).await? {
-                if order.executed_qty <= Decimal::ZERO
-                    || order.exchange_order_id.is_none()
-                    || self.complete.contains(&order.id)
-                    || order.updated_at > grace
-                    || self
+            .filter(|(order, _)| {
+                order.updated_at <= grace
+                    && self
                         .stuck
                         .get(&order.id)
-                        .is_some_and(|(_, next)| *next > Instant::now())
-                {
-                    continue;
-                }
-                let booked: Decimal = store
-                    .list_order_fills(order.id)
-                    .await?
-                    .iter()
-                    .map(|f| f.qty)
-                    .sum();
-                if booked < order.executed_qty {
-                    gaps.push(Gap { order, booked });
-                } else if order.status.is_terminal() {
-                    self.complete.insert(order.id);
-                }
-            }
-        }
+                        .is_none_or(|(_, next)| *next <= Instant::now())
+            })
+            .map(|(order, booked)| Gap { order, booked })
+            .collect();
         Ok(gaps)
     }
 
@@ -150,10 +127,13 @@ impl Backfill {
         scan: Scan,
     ) -> Result<u32> {
         let mut booked = 0;
+        // a query the gateway refuses (a rate-limit pause, a ban, a restart) is tried again at
+        // the next scan; it must not hold back the other orders' gaps behind it
+        let mut failed: Option<(usize, tonic::Status)> = None;
         for gap in self.gaps(engine, scan).await? {
             let order = &gap.order;
             let venue = gateway_venue(order.venue);
-            let trades = client
+            let trades = match client
                 .clone()
                 .list_trades(gw::ListTradesRequest {
                     venue: venue as i32,
@@ -166,8 +146,14 @@ impl Backfill {
                     limit: 1000,
                 })
                 .await
-                .map_err(|s| grpc(&s))?
-                .into_inner();
+            {
+                Ok(trades) => trades.into_inner(),
+                Err(status) => {
+                    let count = failed.as_ref().map_or(0, |(n, _)| *n);
+                    failed = Some((count + 1, status));
+                    continue;
+                }
+            };
             let mut now_booked = gap.booked;
             for mut fill in trades.fills {
                 if order
@@ -223,6 +209,10 @@ impl Backfill {
                     );
                 }
             }
+        }
+        if let Some((count, status)) = failed {
+            tracing::warn!(orders = count, booked, error = %status.message(), "trades of some orders could not be read; retrying at the next scan");
+            return Err(grpc(&status));
         }
         Ok(booked)
     }

@@ -321,6 +321,174 @@ async fn fills_the_stream_missed_are_backfilled_once_and_only_gaps_are_queried()
     );
 }
 
+/// One order whose trades the gateway cannot list (a 429 pause on its venue) does not hold back
+/// the other orders' gaps, and it is asked again at the next scan, not after a back-off.
+#[tokio::test]
+async fn an_order_whose_trades_cannot_be_read_does_not_hold_back_the_others() {
+    let rig = rig().await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let leg = |leg| {
+        orders
+            .iter()
+            .find(|o| o.leg == leg && o.executed_qty > Decimal::ZERO)
+            .unwrap()
+            .clone()
+    };
+    let (spot, perp) = (leg(fff_store::Leg::Spot), leg(fff_store::Leg::Perp));
+    let gateway = StubGateway::start().await;
+    let client = gateway.client();
+    *gateway.history.trades.lock().unwrap() =
+        vec![venue_trade(&spot, 601, "10"), venue_trade(&perp, 701, "10")];
+    let mut backfill = Backfill::new();
+    backfill.stream_grace = Duration::ZERO;
+    // the first order's venue refuses, whichever leg comes first; the other is booked all the same
+    let first = backfill.gaps(&rig.engine, Scan::Recent).await.unwrap()[0]
+        .order
+        .clone();
+    let other = if first.id == spot.id { &perp } else { &spot };
+    let venue = |o: &fff_store::Order| match o.venue {
+        fff_store::Venue::Usdm => common::Venue::UsdmPerp as i32,
+        _ => common::Venue::SpotMargin as i32,
+    };
+    *gateway.history.refused_venues.lock().unwrap() = vec![venue(&first)];
+    let result = backfill.fills(&rig.engine, &client, Scan::Recent).await;
+    assert!(result.is_err(), "a refused query is reported");
+    assert_eq!(
+        booked(&rig.store.list_order_fills(other.id).await.unwrap()),
+        dec!(10),
+        "the other order's gap is closed in the same pass"
+    );
+    assert_eq!(
+        booked(&rig.store.list_order_fills(first.id).await.unwrap()),
+        Decimal::ZERO
+    );
+    // the refusal ends: the next scan (no back-off) books the rest
+    gateway.history.refused_venues.lock().unwrap().clear();
+    backfill
+        .fills(&rig.engine, &client, Scan::Recent)
+        .await
+        .unwrap();
+    for order in [&spot, &perp] {
+        assert_eq!(
+            booked(&rig.store.list_order_fills(order.id).await.unwrap()),
+            dec!(10)
+        );
+    }
+}
+
+/// A resting order whose task has gone (its cancel refused while the gateway had lost its
+/// writer lease; soak, seed 4065577437062263220) is filled at the venue: the account stream's
+/// order report moves its row at once, so the resumed exit plans from what the venue did, and
+/// an older report arriving after it does not move the row back.
+#[tokio::test]
+async fn an_order_report_on_the_account_stream_updates_an_order_nobody_follows() {
+    use crate::engine::orders::intent_for;
+    use crate::exchange::{OrderKind, OrderRequest};
+    let rig = rig().await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
+    let request = OrderRequest {
+        client_order_id: format!("fff{}-Sm7", position.id),
+        venue: fff_core::Venue::SpotMargin,
+        symbol: "BTCUSDT".into(),
+        side: fff_core::Side::Sell,
+        kind: OrderKind::Market,
+        qty: dec!(10),
+        reduce_only: false,
+        side_effect: fff_store::SideEffect::AutoRepay,
+    };
+    rig.store
+        .insert_order_intent(&intent_for(position.id, &request))
+        .await
+        .unwrap();
+    rig.store
+        .update_order(
+            &request.client_order_id,
+            &fff_store::OrderUpdate {
+                exchange_order_id: Some(4242),
+                ..fff_store::OrderUpdate::status(fff_store::OrderStatus::Acked)
+            },
+        )
+        .await
+        .unwrap();
+    let report = |status: common::OrderStatus, executed: &str| gw::StreamAccountResponse {
+        venue: common::Venue::SpotMargin as i32,
+        event: Some(gw::stream_account_response::Event::OrderUpdate(
+            gw::OrderUpdate {
+                order: Some(gw::Order {
+                    venue: common::Venue::SpotMargin as i32,
+                    symbol: "BTCUSDT".into(),
+                    client_order_id: request.client_order_id.clone(),
+                    exchange_order_id: 4242,
+                    status: status as i32,
+                    quantity: "10".into(),
+                    executed_qty: executed.into(),
+                    avg_price: "100".into(),
+                    ..gw::Order::default()
+                }),
+                execution_type: "TRADE".into(),
+            },
+        )),
+        ..gw::StreamAccountResponse::default()
+    };
+    let gateway = StubGateway::start().await;
+    *gateway.history.account_events.lock().unwrap() = vec![
+        report(common::OrderStatus::Filled, "10"),
+        // a late report of the order's earlier state
+        report(common::OrderStatus::New, "0"),
+        // and one of an order that is not ours
+        gw::StreamAccountResponse {
+            event: Some(gw::stream_account_response::Event::OrderUpdate(
+                gw::OrderUpdate {
+                    order: Some(gw::Order {
+                        client_order_id: "web_manual_1".into(),
+                        status: common::OrderStatus::Filled as i32,
+                        executed_qty: "1".into(),
+                        ..gw::Order::default()
+                    }),
+                    execution_type: "TRADE".into(),
+                },
+            )),
+            ..gw::StreamAccountResponse::default()
+        },
+    ];
+    let cancel = CancellationToken::new();
+    let ledger = tokio::spawn(run(
+        Arc::clone(&rig.engine),
+        gateway.client(),
+        cancel.clone(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        let row = rig
+            .store
+            .get_order(&request.client_order_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.status == fff_store::OrderStatus::Filled || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // the later, older report had its chance to move the row back
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = rig
+        .store
+        .get_order(&request.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    cancel.cancel();
+    let _ = ledger.await;
+    assert_eq!(row.status, fff_store::OrderStatus::Filled, "{row:?}");
+    assert_eq!(
+        (after.status, after.executed_qty),
+        (fff_store::OrderStatus::Filled, dec!(10))
+    );
+    assert!(rig.store.get_order("web_manual_1").await.unwrap().is_none());
+}
+
 fn charge(tx_id: &str, asset: &str, interest: &str, seconds: i64) -> gw::InterestRecord {
     gw::InterestRecord {
         tx_id: tx_id.into(),

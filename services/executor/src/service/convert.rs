@@ -57,6 +57,19 @@ pub fn drift(position: &Position) -> Decimal {
     fff_core::delta_drift(spot, perp)
 }
 
+/// The spot leg the account holds: the books count what the buys bought, the venue keeps
+/// the commission a buy paid in the coin (0.1 % at the default tier), so a long leg holds
+/// that much less and a short one owes that much more. Terminal positions show the books.
+pub fn held_spot_qty(position: &Position, base_commission: Decimal) -> Decimal {
+    if position.state.is_terminal() || base_commission <= Decimal::ZERO {
+        return position.spot_qty;
+    }
+    match core_direction(position.direction) {
+        Direction::PositiveCarry => (position.spot_qty - base_commission).max(Decimal::ZERO),
+        Direction::NegativeCarry => position.spot_qty + base_commission,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn leg(
     venue: common::Venue,
@@ -106,10 +119,14 @@ pub fn position(engine: &Engine, position: &Position, pnl: Option<&Breakdown>) -
     } else {
         Decimal::ZERO
     };
+    let held = held_spot_qty(
+        position,
+        pnl.map_or(Decimal::ZERO, |p| p.spot_base_commission),
+    );
     let spot_leg = leg(
         common::Venue::SpotMargin,
         spot_side,
-        position.spot_qty,
+        held,
         target_qty,
         position.spot_entry_price,
         mark,
@@ -126,7 +143,12 @@ pub fn position(engine: &Engine, position: &Position, pnl: Option<&Breakdown>) -
         Decimal::ZERO,
         perp_side == common::Side::Buy,
     );
-    let (spot, perp) = signed(position);
+    // net delta and drift as the account holds them (the spot leg net of its commission)
+    let held_position = Position {
+        spot_qty: held,
+        ..position.clone()
+    };
+    let (spot, perp) = signed(&held_position);
     let annotation = engine.annotation(position.id);
     let pnl = pnl.cloned().unwrap_or_default();
     pb::Position {
@@ -139,7 +161,7 @@ pub fn position(engine: &Engine, position: &Position, pnl: Option<&Breakdown>) -
         target_notional: decimal_to_string(position.target_notional),
         leverage: u32::try_from(position.leverage).unwrap_or(0),
         net_delta: decimal_to_string(spot + perp),
-        drift: decimal_to_string(drift(position).round_dp(8)),
+        drift: decimal_to_string(drift(&held_position).round_dp(8)),
         funding_net: decimal_to_string(pnl.funding_actual()),
         borrow_interest: decimal_to_string(-pnl.borrow_interest),
         fees: decimal_to_string(-(pnl.fees_spot + pnl.fees_perp)),
@@ -232,4 +254,48 @@ pub fn position_id(field: &str, raw: &str) -> Result<i64, FieldError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| FieldError::invalid(field, "not a position id"))
+}
+
+#[cfg(test)]
+mod held_tests {
+    use chrono::Utc;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn position(direction: fff_store::Direction, state: PositionState) -> Position {
+        Position {
+            id: 1,
+            symbol: "XRPUSDT".into(),
+            direction,
+            state,
+            spot_qty: dec!(26415.3),
+            spot_entry_price: None,
+            perp_qty: dec!(26415.3),
+            perp_entry_price: None,
+            target_notional: dec!(60000),
+            leverage: 3,
+            opened_at: None,
+            closed_at: None,
+            last_error: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// `fff status` showed a long XRP leg of 26,415.3 while the venue held 26,388.88: the
+    /// buys paid 26.42 XRP of commission in the coin.
+    #[test]
+    fn a_long_leg_is_shown_net_of_the_commission_its_buys_paid_in_the_coin() {
+        let long = position(fff_store::Direction::LongSpotShortPerp, PositionState::Open);
+        assert_eq!(held_spot_qty(&long, dec!(26.42)), dec!(26388.88));
+        let short = position(fff_store::Direction::ShortSpotLongPerp, PositionState::Open);
+        assert_eq!(held_spot_qty(&short, dec!(0.5)), dec!(26415.8));
+        let closed = position(
+            fff_store::Direction::LongSpotShortPerp,
+            PositionState::Closed,
+        );
+        assert_eq!(held_spot_qty(&closed, dec!(26.42)), dec!(26415.3));
+        assert_eq!(held_spot_qty(&long, Decimal::ZERO), dec!(26415.3));
+    }
 }

@@ -62,5 +62,6 @@ pub fn metrics(coverage: Decimal, at: DateTime<Utc>) -> AccountMetrics {
         deployed_notional: dec!(50000),
         hedges: vec![(Direction::PositiveCarry, dec!(50000))],
         open_symbols: vec!["BTCUSDT".into()],
+        marks_as_of: None,
     }
 }

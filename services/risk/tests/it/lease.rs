@@ -10,7 +10,7 @@ use std::time::Duration;
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::gateway::v1 as gw;
 use fff_proto::fff::risk::v1::{self as pb, DirectiveKind, risk_client::RiskClient};
-use fff_risk::feed::{AccountSource, EventStream};
+use fff_risk::feed::{AccountSource, EventStream, MarketStream};
 use fff_runtime::RoleContext;
 use fff_runtime::config::{FffConfig, Secrets};
 use fff_store::Store;
@@ -66,6 +66,10 @@ impl AccountSource for FakeGateway {
 
     async fn account_events(&self) -> Result<EventStream, Status> {
         Ok(Box::pin(tokio_stream::pending()) as EventStream)
+    }
+
+    async fn mark_prices(&self, _symbols: Vec<String>) -> Result<MarketStream, Status> {
+        Ok(Box::pin(tokio_stream::pending()) as MarketStream)
     }
 }
 

@@ -105,6 +105,36 @@ async fn the_hysteresis_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn a_close_all_cool_down_survives_a_restart() {
+    let (_db, store) = migrated_store().await;
+    let t = Utc::now();
+    let first = started(&store, t).await;
+    let issued = first.apply_account(metrics(dec!(1.5), t), t).await.unwrap();
+    assert_eq!(issued[0].kind, DirectiveKind::CloseAll);
+    drop(first);
+    // everything closed and the account safe again, ten minutes later in a new process
+    let later = t + Duration::minutes(10);
+    let second = started(&store, later).await;
+    let recovered = second
+        .apply_account(metrics(dec!(20), later), later)
+        .await
+        .unwrap();
+    assert!(
+        recovered.is_empty(),
+        "resumed inside the cool-down: {recovered:?}"
+    );
+    assert!(second.lock().monitor.view(later).entries_halted);
+    // the hour after the CLOSE_ALL (risk.close_all_cooldown_secs): RESUME
+    let end = t + Duration::hours(1);
+    let resumed = second
+        .apply_account(metrics(dec!(20), end), end)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = resumed.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, vec![DirectiveKind::Resume]);
+}
+
+#[tokio::test]
 async fn a_drawdown_breach_is_not_cut_again_after_a_restart() {
     let (_db, store) = migrated_store().await;
     let t = Utc::now() - Duration::minutes(10);

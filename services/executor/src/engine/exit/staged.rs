@@ -25,6 +25,9 @@ use crate::legs::{SignedLegs, leg_of, store_side, store_venue};
 
 /// How often a resting post-only order is looked at.
 const MAKER_POLL: Duration = Duration::from_millis(100);
+/// A cancel that could not be sent is sent again this long after (at most a fifth of the
+/// order timeout, so a few tries fit in it).
+const CANCEL_RETRY: Duration = Duration::from_millis(500);
 /// How many times a post-only order refused at once (it would have taken: the book moved
 /// since the gateway last saw it) is re-priced from a fresh book before the leg is left to
 /// the taker fallback, and the pause before each (the gateway polls spot books, every second
@@ -496,7 +499,8 @@ impl Engine {
                             resting.executed = row.executed_qty;
                             break;
                         }
-                        return Err(ExecutorError::Exchange(ExchangeError::Unknown(reason)));
+                        self.settle_unknown_maker(&mut resting, &reason).await?;
+                        break;
                     }
                     tokio::time::sleep(MAKER_POLL).await;
                     match self.refresh(&mut resting).await {
@@ -508,6 +512,48 @@ impl Engine {
             }
         }
         Ok(resting)
+    }
+
+    /// Settles a post-only order whose outcome stayed unknown past the order timeout and that
+    /// no look-up found, as market orders are settled: a cancel the venue refuses as unknown
+    /// means it never arrived (closed EXPIRED, nothing executed); one it finds is followed as a
+    /// resting order. A cancel that itself fails (a ban still running) is tried again, bounded.
+    /// Failing the exit instead left the row UNKNOWN until the stale-order sweep a minute later
+    /// (soak, seed 12566863806630931338).
+    async fn settle_unknown_maker(&self, resting: &mut Resting, reason: &str) -> Result<()> {
+        let (venue, symbol, id) = (
+            resting.order.venue,
+            resting.order.symbol.clone(),
+            resting.order.client_order_id.clone(),
+        );
+        for pause in crate::engine::orders::SETTLE_RETRY_PAUSES {
+            match self.exchange.cancel_order(venue, &symbol, &id).await {
+                Err(ExchangeError::Rejected(why)) => {
+                    let row = self.store.get_order(&id).await?;
+                    let untouched = row.as_ref().is_none_or(|row| {
+                        row.exchange_order_id.is_none() && row.executed_qty.is_zero()
+                    });
+                    if untouched {
+                        let why = format!("not at the venue after the timeout ({reason}): {why}");
+                        let row = self.expire_never_sent(&id, &why).await?;
+                        resting.status = row.status;
+                        resting.executed = row.executed_qty;
+                        return Ok(());
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(client_order_id = %id, error = %err, "cancel of a post-only order with an unknown outcome failed; retrying");
+                }
+                Ok(()) => {}
+            }
+            if let Ok(true) = self.refresh(resting).await {
+                return Ok(());
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Err(ExecutorError::Exchange(ExchangeError::Unknown(
+            reason.to_owned(),
+        )))
     }
 
     /// Looks the order up and records it; false if the exchange does not know it (yet).
@@ -550,18 +596,62 @@ impl Engine {
             resting.order.symbol.clone(),
             resting.order.client_order_id.clone(),
         );
-        if let Err(err) = self.exchange.cancel_order(venue, &symbol, &id).await {
-            // it may have filled or ended meanwhile: the lookup below says which
-            tracing::warn!(client_order_id = %id, error = %err, "cancel of a post-only order failed");
-        }
         let deadline = Instant::now() + self.params.order_timeout;
+        // a cancel the gateway could not send (its lease lost for a moment, a 429 pause) is sent
+        // again while the order still rests: left alone it may fill after this exit has moved
+        // on, and the exit would sell the same coins twice
+        let mut cancel_due = Some(Instant::now());
+        // the venue's answer when it refused the cancel: the order ended, or never arrived
+        let mut refused: Option<String> = None;
         loop {
+            if cancel_due.is_some_and(|due| Instant::now() >= due) {
+                cancel_due = match self.exchange.cancel_order(venue, &symbol, &id).await {
+                    Ok(_) => None,
+                    Err(ExchangeError::Rejected(why)) => {
+                        // the venue answered: sending it again gets the same answer; the
+                        // look-up below says whether the order ended or never arrived
+                        refused = Some(why);
+                        None
+                    }
+                    Err(err) => {
+                        // it may have filled or ended meanwhile: the lookup below says which
+                        tracing::warn!(client_order_id = %id, error = %err, "cancel of a post-only order failed");
+                        Some(Instant::now() + CANCEL_RETRY.min(self.params.order_timeout / 5))
+                    }
+                };
+            }
             match self.refresh(resting).await {
                 Ok(_) if resting.is_terminal() => return Ok(()),
                 Ok(_) => {}
                 Err(err) => tracing::debug!(error = %err, "get_order failed; retrying"),
             }
             if Instant::now() >= deadline {
+                // an order whose send had no answer, that the venue refuses to cancel as
+                // unknown and never listed, a whole order timeout later, never arrived (as
+                // market orders are settled); left UNKNOWN it failed the exit (soak, seed
+                // 13529996182183367047)
+                if let Some(why) = &refused
+                    && matches!(
+                        resting.status,
+                        OrderStatus::Unknown | OrderStatus::Intent | OrderStatus::Sent
+                    )
+                    && resting.executed.is_zero()
+                {
+                    let untouched = self.store.get_order(&id).await?.is_none_or(|row| {
+                        row.exchange_order_id.is_none() && row.executed_qty.is_zero()
+                    });
+                    if untouched {
+                        let row = self
+                            .expire_never_sent(
+                                &id,
+                                &format!("not at the venue after the timeout: {why}"),
+                            )
+                            .await?;
+                        resting.status = row.status;
+                        resting.executed = row.executed_qty;
+                        return Ok(());
+                    }
+                }
                 return Err(ExecutorError::Exchange(ExchangeError::Unknown(format!(
                     "post-only order {id} still {} after cancel",
                     resting.status

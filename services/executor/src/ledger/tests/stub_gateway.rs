@@ -1,6 +1,5 @@
-//! A gateway on loopback gRPC serving the venue's history from memory: ListTrades (by order id),
-//! ListInterest (one page), an empty ListIncome and an account stream that stays open without
-//! events. It counts ListTrades calls. Every other RPC answers UNIMPLEMENTED.
+//! A gateway on loopback gRPC serving the venue's history from memory: ListTrades (by order id; refused on chosen venues),
+//! ListInterest (one page), an empty ListIncome and an account stream that sends the events given, then stays open. It counts ListTrades calls. Every other RPC answers UNIMPLEMENTED.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -12,7 +11,7 @@ use fff_proto::fff::gateway::v1::{
 };
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status};
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -24,6 +23,10 @@ pub struct History {
     /// Every interest charge, newest first.
     pub interest: Mutex<Vec<gw::InterestRecord>>,
     pub trade_calls: AtomicUsize,
+    /// Events the account stream sends to each subscriber, then it stays open.
+    pub account_events: Mutex<Vec<gw::StreamAccountResponse>>,
+    /// ListTrades on these venues answers UNAVAILABLE (a gateway pausing for a 429, say).
+    pub refused_venues: Mutex<Vec<i32>>,
 }
 
 impl History {
@@ -90,7 +93,18 @@ impl Gateway for Stub {
         &self,
         _r: Request<gw::StreamAccountRequest>,
     ) -> Result<Response<Self::StreamAccountStream>, Status> {
-        Ok(Response::new(Box::pin(tokio_stream::pending())))
+        let events: Vec<Result<gw::StreamAccountResponse, Status>> = self
+            .0
+            .account_events
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(Ok)
+            .collect();
+        Ok(Response::new(Box::pin(
+            tokio_stream::iter(events).chain(tokio_stream::pending()),
+        )))
     }
 
     async fn list_income(
@@ -106,6 +120,9 @@ impl Gateway for Stub {
     ) -> Result<Response<gw::ListTradesResponse>, Status> {
         self.0.trade_calls.fetch_add(1, Ordering::SeqCst);
         let r = r.into_inner();
+        if self.0.refused_venues.lock().unwrap().contains(&r.venue) {
+            return Err(Status::unavailable("rate limited, retry after 1s"));
+        }
         let fills = self
             .0
             .trades
