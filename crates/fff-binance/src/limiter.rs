@@ -20,16 +20,39 @@ use crate::error::{Error, Result};
 pub struct Cost {
     pub weight: u32,
     pub orders: u32,
+    /// Market data and history (income, interest, klines): it may not spend the part of a
+    /// request-weight window kept for trading (orders and the reads that settle them: order
+    /// status, trades, balances, positions), so a polling burst cannot hold back the fills a
+    /// position depends on.
+    pub background: bool,
 }
 
 impl Cost {
     pub const fn weight(weight: u32) -> Self {
-        Self { weight, orders: 0 }
+        Self {
+            weight,
+            orders: 0,
+            background: false,
+        }
     }
     pub const fn order(weight: u32) -> Self {
-        Self { weight, orders: 1 }
+        Self {
+            weight,
+            orders: 1,
+            background: false,
+        }
+    }
+    /// The same cost, paid from the background share of the weight budget.
+    pub const fn in_background(self) -> Self {
+        Self {
+            background: true,
+            ..self
+        }
     }
 }
+
+/// Share of each request-weight window background requests leave to trading, percent.
+pub const DEFAULT_TRADING_RESERVE_PCT: u32 = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetKind {
@@ -100,6 +123,7 @@ struct State {
 pub struct RateLimiter {
     scope: Scope,
     max_wait: Duration,
+    trading_reserve_pct: u32,
     state: Mutex<State>,
 }
 
@@ -123,6 +147,7 @@ impl RateLimiter {
         let limiter = Self {
             scope,
             max_wait: Duration::from_secs(10),
+            trading_reserve_pct: DEFAULT_TRADING_RESERVE_PCT,
             state: Mutex::new(State {
                 windows: Vec::new(),
                 block: None,
@@ -136,6 +161,13 @@ impl RateLimiter {
     /// [`Error::BudgetExhausted`].
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
+        self
+    }
+
+    /// The share (percent, at most 90) of every request-weight window that background requests
+    /// may not use.
+    pub fn with_trading_reserve_pct(mut self, pct: u32) -> Self {
+        self.trading_reserve_pct = pct.min(90);
         self
     }
 
@@ -209,15 +241,16 @@ impl RateLimiter {
                         window.used = 0;
                         window.started = now;
                     }
-                    let need = match window.kind {
-                        BudgetKind::Weight => cost.weight,
-                        BudgetKind::Orders => cost.orders,
+                    let (need, limit) = match window.kind {
+                        BudgetKind::Weight if cost.background => (
+                            cost.weight,
+                            share(window.limit, 100 - self.trading_reserve_pct),
+                        ),
+                        BudgetKind::Weight => (cost.weight, window.limit),
+                        BudgetKind::Orders => (cost.orders, window.limit),
                     };
                     // A request larger than a whole window still goes once the window is empty.
-                    if need > 0
-                        && window.used > 0
-                        && window.used.saturating_add(need) > window.limit
-                    {
+                    if need > 0 && window.used > 0 && window.used.saturating_add(need) > limit {
                         wait = wait.max(window.started + window.interval - now);
                     }
                 }
@@ -302,6 +335,11 @@ impl RateLimiter {
     }
 }
 
+/// `pct` percent of `limit`, rounded down.
+fn share(limit: u32, pct: u32) -> u32 {
+    u32::try_from(u64::from(limit) * u64::from(pct) / 100).unwrap_or(limit)
+}
+
 fn rate_limit(kind: &str, interval: &str, num: u32, limit: u32) -> RateLimit {
     RateLimit {
         rate_limit_type: kind.to_string(),
@@ -368,6 +406,33 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_requests_leave_the_trading_reserve_alone() {
+        let limiter = RateLimiter::new(Scope::Futures).with_max_wait(Duration::from_secs(1));
+        limiter.acquire(Cost::weight(1)).await.unwrap();
+        // 1,915 of 2,400 used: the background share (80 %, 1,920) has room for 5, not for 30.
+        limiter.observe(
+            StatusCode::OK,
+            &headers(&[("X-MBX-USED-WEIGHT-1M", "1915")]),
+        );
+        let err = limiter
+            .acquire(Cost::weight(30).in_background())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::BudgetExhausted { .. }), "{err:?}");
+        limiter
+            .acquire(Cost::weight(5).in_background())
+            .await
+            .unwrap();
+        // Trading reads and orders still have the reserve: 480 of weight.
+        for _ in 0..96 {
+            limiter.acquire(Cost::weight(5)).await.unwrap();
+        }
+        assert_eq!(limiter.usage()[0].1, 2400);
+        let err = limiter.acquire(Cost::weight(1)).await.unwrap_err();
+        assert!(matches!(err, Error::BudgetExhausted { .. }), "{err:?}");
     }
 
     #[tokio::test(start_paused = true)]

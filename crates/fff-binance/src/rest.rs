@@ -44,6 +44,9 @@ pub struct RestConfig {
     pub retry_backoff: Duration,
     /// How long a request may wait for local rate-limit budget before failing.
     pub max_budget_wait: Duration,
+    /// Percent of every request-weight window that market data and history polls leave to
+    /// orders and the reads that settle them (at most 90).
+    pub trading_reserve_pct: u32,
     /// Sign with the exchange's clock (measured offset, re-synced once on -1021). Off only for
     /// the simulator with an accelerated clock, whose server time runs ahead of the wall clock
     /// while it still accepts wall-clock timestamps.
@@ -58,6 +61,7 @@ impl Default for RestConfig {
             max_read_retries: 2,
             retry_backoff: Duration::from_millis(200),
             max_budget_wait: Duration::from_secs(10),
+            trading_reserve_pct: crate::limiter::DEFAULT_TRADING_RESERVE_PCT,
             sync_server_time: true,
         }
     }
@@ -116,6 +120,12 @@ impl Endpoint {
         self.cost = cost;
         self
     }
+
+    /// Paid from the background share of the weight budget (see [`Cost::background`]).
+    pub(crate) const fn background(mut self) -> Self {
+        self.cost = self.cost.in_background();
+        self
+    }
 }
 
 /// Ordered request parameters.
@@ -148,8 +158,14 @@ pub struct Limiters {
 }
 
 impl Limiters {
-    pub fn new(max_wait: Duration) -> Self {
-        let make = |scope| Arc::new(RateLimiter::new(scope).with_max_wait(max_wait));
+    pub fn new(max_wait: Duration, trading_reserve_pct: u32) -> Self {
+        let make = |scope| {
+            Arc::new(
+                RateLimiter::new(scope)
+                    .with_max_wait(max_wait)
+                    .with_trading_reserve_pct(trading_reserve_pct),
+            )
+        };
         Self {
             spot: make(Scope::Spot),
             futures: make(Scope::Futures),
@@ -198,7 +214,7 @@ impl RestClient {
         credentials: Option<Credentials>,
         config: RestConfig,
     ) -> Result<Self> {
-        let limiters = Limiters::new(config.max_budget_wait);
+        let limiters = Limiters::new(config.max_budget_wait, config.trading_reserve_pct);
         Self::with_limiters(urls, credentials, config, limiters)
     }
 

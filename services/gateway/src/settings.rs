@@ -27,6 +27,7 @@ impl ExchangeSettings {
         let rest = RestConfig {
             recv_window_ms: config.recv_window_ms,
             timeout: Duration::from_millis(config.request_timeout_ms),
+            trading_reserve_pct: config.trading_weight_reserve_pct,
             // The simulator accepts wall-clock timestamps; its (possibly accelerated) server time
             // would make every signature stale. Binance itself is always signed against its clock.
             sync_server_time: config.venue.is_live(),

@@ -135,7 +135,7 @@ impl RestClient {
     pub async fn futures_exchange_info(&self) -> Result<FuturesExchangeInfo> {
         let info: FuturesExchangeInfo = self
             .send(
-                &fapi(Method::GET, "/fapi/v1/exchangeInfo", Security::Public, 1),
+                &fapi(Method::GET, "/fapi/v1/exchangeInfo", Security::Public, 1).background(),
                 Params::new(),
             )
             .await?;
@@ -149,7 +149,7 @@ impl RestClient {
     pub async fn funding_info(&self) -> Result<Vec<FundingInfo>> {
         // Weight 0 on the IP budget, but it shares a 500 / 5 min limit with fundingRate.
         self.send(
-            &fapi(Method::GET, "/fapi/v1/fundingInfo", Security::Public, 1),
+            &fapi(Method::GET, "/fapi/v1/fundingInfo", Security::Public, 1).background(),
             Params::new(),
         )
         .await
@@ -167,7 +167,7 @@ impl RestClient {
     /// `GET /fapi/v1/premiumIndex` for every symbol (weight 10).
     pub async fn premium_indexes(&self) -> Result<Vec<PremiumIndex>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/premiumIndex", Security::Public, 10),
+            &fapi(Method::GET, "/fapi/v1/premiumIndex", Security::Public, 10).background(),
             Params::new(),
         )
         .await
@@ -182,7 +182,7 @@ impl RestClient {
         limit: Option<u32>,
     ) -> Result<Vec<FundingRateRecord>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/fundingRate", Security::Public, 1),
+            &fapi(Method::GET, "/fapi/v1/fundingRate", Security::Public, 1).background(),
             Params::new()
                 .opt("symbol", symbol)
                 .opt("startTime", start_time)
@@ -195,7 +195,7 @@ impl RestClient {
     /// `GET /fapi/v1/openInterest`.
     pub async fn open_interest(&self, symbol: &str) -> Result<OpenInterest> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/openInterest", Security::Public, 1),
+            &fapi(Method::GET, "/fapi/v1/openInterest", Security::Public, 1).background(),
             Params::new().push("symbol", symbol),
         )
         .await
@@ -213,7 +213,7 @@ impl RestClient {
     /// `GET /fapi/v1/ticker/24hr` for every symbol (weight 40).
     pub async fn futures_tickers_24hr(&self) -> Result<Vec<Ticker24h>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/ticker/24hr", Security::Public, 40),
+            &fapi(Method::GET, "/fapi/v1/ticker/24hr", Security::Public, 40).background(),
             Params::new(),
         )
         .await
@@ -241,7 +241,8 @@ impl RestClient {
                 "/fapi/v1/ticker/bookTicker",
                 Security::Public,
                 5,
-            ),
+            )
+            .background(),
             Params::new(),
         )
         .await
@@ -271,7 +272,7 @@ impl RestClient {
         limit: Option<u32>,
     ) -> Result<Vec<Kline>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/klines", Security::Public, 5),
+            &fapi(Method::GET, "/fapi/v1/klines", Security::Public, 5).background(),
             Params::new()
                 .push("symbol", symbol)
                 .push("interval", interval.as_str())
@@ -404,7 +405,7 @@ impl RestClient {
         limit: Option<u32>,
     ) -> Result<Vec<IncomeRecord>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/income", Security::Signed, 30),
+            &fapi(Method::GET, "/fapi/v1/income", Security::Signed, 30).background(),
             Params::new()
                 .opt("symbol", symbol)
                 .opt("incomeType", income_type)
@@ -438,7 +439,7 @@ impl RestClient {
     /// `GET /fapi/v1/commissionRate`.
     pub async fn futures_commission_rate(&self, symbol: &str) -> Result<FuturesCommissionRate> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/commissionRate", Security::Signed, 20),
+            &fapi(Method::GET, "/fapi/v1/commissionRate", Security::Signed, 20).background(),
             Params::new().push("symbol", symbol),
         )
         .await

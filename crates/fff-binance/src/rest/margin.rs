@@ -181,7 +181,8 @@ impl RestClient {
             Security::ApiKey,
             Scope::SapiIp,
             1,
-        );
+        )
+        .background();
         self.send(&endpoint, Params::new()).await
     }
 
@@ -196,7 +197,8 @@ impl RestClient {
             Security::Signed,
             Scope::SapiIp,
             100,
-        );
+        )
+        .background();
         let params = Params::new()
             .push("assets", assets.join(","))
             .push("isIsolated", "FALSE");
@@ -216,7 +218,8 @@ impl RestClient {
             Security::Signed,
             Scope::SapiIp,
             1,
-        );
+        )
+        .background();
         let params = Params::new()
             .push("asset", asset)
             .opt("startTime", start_time)
@@ -241,7 +244,8 @@ impl RestClient {
             Security::Signed,
             Scope::SapiIp,
             1,
-        );
+        )
+        .background();
         let params = Params::new()
             .opt("asset", asset)
             .opt("startTime", start_time)

@@ -140,7 +140,7 @@ impl RestClient {
     pub async fn exchange_info(&self) -> Result<SpotExchangeInfo> {
         let info: SpotExchangeInfo = self
             .send(
-                &get("/api/v3/exchangeInfo", Security::Public, 20),
+                &get("/api/v3/exchangeInfo", Security::Public, 20).background(),
                 Params::new(),
             )
             .await?;
@@ -162,7 +162,7 @@ impl RestClient {
     /// `GET /api/v3/ticker/24hr` for every symbol (weight 80).
     pub async fn tickers_24hr(&self) -> Result<Vec<Ticker24h>> {
         self.send(
-            &get("/api/v3/ticker/24hr", Security::Public, 80),
+            &get("/api/v3/ticker/24hr", Security::Public, 80).background(),
             Params::new(),
         )
         .await
@@ -180,7 +180,7 @@ impl RestClient {
     /// `GET /api/v3/ticker/bookTicker` for every symbol.
     pub async fn book_tickers(&self) -> Result<Vec<BookTicker>> {
         self.send(
-            &get("/api/v3/ticker/bookTicker", Security::Public, 4),
+            &get("/api/v3/ticker/bookTicker", Security::Public, 4).background(),
             Params::new(),
         )
         .await
@@ -205,7 +205,7 @@ impl RestClient {
         limit: Option<u32>,
     ) -> Result<Vec<Kline>> {
         self.send(
-            &get("/api/v3/klines", Security::Public, 2),
+            &get("/api/v3/klines", Security::Public, 2).background(),
             Params::new()
                 .push("symbol", symbol)
                 .push("interval", interval.as_str())
@@ -301,7 +301,7 @@ impl RestClient {
             "/sapi/v1/account/apiRestrictions",
             Security::Signed,
             Scope::SapiIp,
-            Cost::weight(1),
+            Cost::weight(1).in_background(),
         );
         self.send(&endpoint, Params::new()).await
     }

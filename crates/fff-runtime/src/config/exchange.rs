@@ -61,6 +61,9 @@ pub struct ExchangeConfig {
     pub request_timeout_ms: u64,
     /// `recvWindow` of signed requests (ms, 1..=60000).
     pub recv_window_ms: u64,
+    /// Percent of each request-weight window kept for orders and the reads that settle them
+    /// (order status, trades, balances); market data and income/interest polls stop short of it.
+    pub trading_weight_reserve_pct: u32,
     /// Events buffered per StreamMarket / StreamAccount subscriber before it is dropped as slow.
     pub subscriber_buffer: usize,
     /// How often spot book tickers are polled (ms); the connector streams only futures books.
@@ -85,6 +88,7 @@ impl Default for ExchangeConfig {
             orders_per_second: 10,
             request_timeout_ms: 10_000,
             recv_window_ms: 5_000,
+            trading_weight_reserve_pct: 20,
             subscriber_buffer: 1_024,
             spot_book_poll_ms: 1_000,
             stats_poll_ms: 15_000,
@@ -128,6 +132,12 @@ impl ExchangeConfig {
         }
         if !(1..=60_000).contains(&self.recv_window_ms) {
             errors.push(error("exchange.recv_window_ms", "must be within 1..=60000"));
+        }
+        if self.trading_weight_reserve_pct > 90 {
+            errors.push(error(
+                "exchange.trading_weight_reserve_pct",
+                "must be within 0..=90",
+            ));
         }
         for (key, url) in self.url_overrides() {
             if let Some(url) = url
