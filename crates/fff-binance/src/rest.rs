@@ -356,7 +356,19 @@ impl RestClient {
         params: &Params,
     ) -> Result<T> {
         let limiter = self.inner.limiters.get(endpoint.scope);
-        limiter.acquire(endpoint.cost).await?;
+        if let Err(err) = limiter.acquire(endpoint.cost).await {
+            if matches!(err, Error::BudgetExhausted { .. }) {
+                // which reads spend the budget is what an operator needs to tune the polls
+                tracing::warn!(
+                    path = endpoint.path,
+                    background = endpoint.cost.background,
+                    usage = ?limiter.usage(),
+                    error = %err,
+                    "request refused by the local weight budget"
+                );
+            }
+            return Err(err);
+        }
         let is_read = endpoint.method == Method::GET;
 
         let mut pairs = params.0.clone();
