@@ -17,6 +17,34 @@ macro_rules! columns {
     };
 }
 
+/// Writes an intent unless its client order id exists (then nothing is returned).
+const INSERT_INTENT: &str = concat!(
+    "INSERT INTO orders (client_order_id, position_id, venue, leg, symbol, side, \
+     order_type, time_in_force, qty, price, reduce_only, side_effect, status) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'INTENT') \
+     ON CONFLICT (client_order_id) DO NOTHING RETURNING ",
+    columns!()
+);
+
+fn bind_intent<'q>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, Order, sqlx::postgres::PgArguments>,
+    intent: &'q OrderIntent,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, Order, sqlx::postgres::PgArguments> {
+    query
+        .bind(&intent.client_order_id)
+        .bind(intent.position_id)
+        .bind(intent.venue)
+        .bind(intent.leg)
+        .bind(&intent.symbol)
+        .bind(intent.side)
+        .bind(intent.order_type)
+        .bind(intent.time_in_force)
+        .bind(intent.qty)
+        .bind(intent.price)
+        .bind(intent.reduce_only)
+        .bind(intent.side_effect)
+}
+
 /// An order about to be sent. `client_order_id` is the idempotency key (Binance rules: 1-36 of
 /// `[.A-Z:/a-z0-9_-]`) and is reused when retrying the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,26 +134,7 @@ impl Store {
     /// returns the stored row with `created == false` (whatever its status now is). A repeat whose
     /// parameters differ fails with [`StoreError::IdempotencyConflict`].
     pub async fn insert_order_intent(&self, intent: &OrderIntent) -> Result<Inserted<Order>> {
-        let sql = concat!(
-            "INSERT INTO orders (client_order_id, position_id, venue, leg, symbol, side, \
-             order_type, time_in_force, qty, price, reduce_only, side_effect, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'INTENT') \
-             ON CONFLICT (client_order_id) DO NOTHING RETURNING ",
-            columns!()
-        );
-        let inserted = sqlx::query_as::<_, Order>(sql)
-            .bind(&intent.client_order_id)
-            .bind(intent.position_id)
-            .bind(intent.venue)
-            .bind(intent.leg)
-            .bind(&intent.symbol)
-            .bind(intent.side)
-            .bind(intent.order_type)
-            .bind(intent.time_in_force)
-            .bind(intent.qty)
-            .bind(intent.price)
-            .bind(intent.reduce_only)
-            .bind(intent.side_effect)
+        let inserted = bind_intent(sqlx::query_as::<_, Order>(INSERT_INTENT), intent)
             .fetch_optional(self.pool())
             .await?;
         if let Some(row) = inserted {
@@ -148,6 +157,63 @@ impl Store {
             row,
             created: false,
         })
+    }
+
+    /// Records several intents in one transaction (one commit): a perp entry and the hedge that
+    /// will mirror its fill, so nothing waits on PostgreSQL between the perp's fill and the
+    /// hedge. Idempotent per intent like [`Store::insert_order_intent`].
+    pub async fn insert_order_intents(
+        &self,
+        intents: &[OrderIntent],
+    ) -> Result<Vec<Inserted<Order>>> {
+        let select = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM orders WHERE client_order_id = $1"
+        );
+        let mut tx = self.pool().begin().await?;
+        let mut rows = Vec::with_capacity(intents.len());
+        for intent in intents {
+            let inserted = bind_intent(sqlx::query_as::<_, Order>(INSERT_INTENT), intent)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let row = match inserted {
+                Some(row) => Inserted { row, created: true },
+                None => {
+                    let row = sqlx::query_as::<_, Order>(select)
+                        .bind(&intent.client_order_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound {
+                            entity: "order",
+                            key: intent.client_order_id.clone(),
+                        })?;
+                    if !row.matches_intent(intent) {
+                        return Err(StoreError::IdempotencyConflict {
+                            client_order_id: intent.client_order_id.clone(),
+                        });
+                    }
+                    Inserted {
+                        row,
+                        created: false,
+                    }
+                }
+            };
+            rows.push(row);
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Lowers the quantity of an order written ahead with an upper bound (a hedge committed
+    /// with its perp's size, sent for the perp's fill). Never raises it.
+    pub async fn lower_order_qty(&self, client_order_id: &str, qty: Decimal) -> Result<()> {
+        sqlx::query("UPDATE orders SET qty = $2 WHERE client_order_id = $1 AND qty > $2")
+            .bind(client_order_id)
+            .bind(qty)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn get_order(&self, client_order_id: &str) -> Result<Option<Order>> {

@@ -8,6 +8,7 @@
 //! before it is sent (see [`orders`]).
 
 mod adjust;
+pub(crate) mod ahead;
 mod caps;
 pub(crate) mod cooldown;
 mod entry;
@@ -135,6 +136,8 @@ pub struct Engine {
     exit_retries: exit_retry::ExitRetries,
     /// Symbols whose margin type and leverage are set (see `prepared`).
     prepared: prepared::PreparedPerps,
+    /// Hedge intents written with their perp and not sent yet (see `ahead`).
+    pub(crate) ahead: ahead::AheadIntents,
 }
 
 /// Times a flip's re-entry asks risk before giving up (the position then stays closed), and
@@ -192,6 +195,7 @@ impl Engine {
             venue_left: Mutex::new(HashMap::new()),
             exit_retries: exit_retry::ExitRetries::default(),
             prepared: prepared::PreparedPerps::default(),
+            ahead: ahead::AheadIntents::default(),
             params,
         })
     }
@@ -783,3 +787,6 @@ impl Engine {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod ahead_tests;

@@ -223,6 +223,10 @@ async fn resolve_orders(
 ) -> Result<()> {
     let store = engine.store();
     for order in orders {
+        if engine.ahead.holds(&order.client_order_id) {
+            // a hedge written with its perp that a running entry is about to send
+            continue;
+        }
         report.orders_checked += 1;
         let venue = core_venue(order.venue);
         let mut found = engine

@@ -87,16 +87,7 @@ fn coin_no_order_could_trade_is_not_a_spot_mismatch() {
 #[tokio::test]
 async fn a_hedge_that_keeps_failing_at_restart_unwinds_the_perp() {
     let rig = rig().await;
-    let position = rig
-        .store
-        .create_position(&fff_store::NewPosition {
-            symbol: "BTCUSDT".into(),
-            direction: fff_store::Direction::LongSpotShortPerp,
-            target_notional: dec!(1000),
-            leverage: 5,
-        })
-        .await
-        .unwrap();
+    let position = crate::engine::tests::bare_position(&rig.store).await;
     rig.engine
         .trade_leg(
             position.id,
@@ -176,16 +167,7 @@ async fn a_closed_short_leaves_no_loan_behind() {
 #[tokio::test]
 async fn an_intent_the_gateway_calls_pending_and_the_venue_never_saw_is_closed_at_restart() {
     let rig = rig().await;
-    let position = rig
-        .store
-        .create_position(&fff_store::NewPosition {
-            symbol: "BTCUSDT".into(),
-            direction: fff_store::Direction::LongSpotShortPerp,
-            target_notional: dec!(1000),
-            leverage: 5,
-        })
-        .await
-        .unwrap();
+    let position = crate::engine::tests::bare_position(&rig.store).await;
     let id = crate::ids::client_order_id(
         position.id,
         fff_store::Leg::Perp,

@@ -45,6 +45,55 @@ async fn intent_insert_is_idempotent() {
 }
 
 #[tokio::test]
+async fn intents_written_together_share_one_commit_and_a_hedge_qty_only_comes_down() {
+    let (_db, store) = migrated_store().await;
+    let position = open_position(&store, "BTCUSDT").await;
+    let perp = perp_intent("fff-2-Pe0", Some(position.id));
+    let mut hedge = perp_intent("fff-2-Se0r0", Some(position.id));
+    hedge.leg = fff_store::Leg::Spot;
+    hedge.venue = fff_store::Venue::Margin;
+    let rows = store
+        .insert_order_intents(&[perp.clone(), hedge.clone()])
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.created));
+    // one transaction: PostgreSQL's now() is the transaction's start, the same for both rows
+    assert_eq!(rows[0].row.created_at, rows[1].row.created_at);
+    assert!(rows.iter().all(|r| r.row.status == OrderStatus::Intent));
+
+    // a repeat is idempotent; a conflicting one fails and writes nothing
+    let again = store
+        .insert_order_intents(&[perp.clone(), hedge.clone()])
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| !r.created));
+    let mut other = perp_intent("fff-2-Pe1", Some(position.id));
+    other.qty = dec!(0.5);
+    let mut clash = hedge.clone();
+    clash.qty = dec!(0.016);
+    let err = store
+        .insert_order_intents(&[other, clash])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::IdempotencyConflict { .. }),
+        "{err}"
+    );
+    assert!(store.get_order("fff-2-Pe1").await.unwrap().is_none());
+
+    store
+        .lower_order_qty("fff-2-Se0r0", dec!(0.01))
+        .await
+        .unwrap();
+    store
+        .lower_order_qty("fff-2-Se0r0", dec!(0.02))
+        .await
+        .unwrap();
+    let row = store.get_order("fff-2-Se0r0").await.unwrap().unwrap();
+    assert_eq!(row.qty, dec!(0.01));
+}
+
+#[tokio::test]
 async fn reused_client_order_id_with_other_parameters_is_rejected() {
     let (_db, store) = migrated_store().await;
     let intent = perp_intent("fff-dup", None);

@@ -1,6 +1,7 @@
 //! Entry of one hedged position: cross margin + leverage on the perp, then per TWAP slice the
 //! perp order first and, as soon as it has filled, the spot hedge of exactly the filled
-//! quantity (bounded retries). A hedge that cannot be completed unwinds the unhedged perp at
+//! quantity (bounded retries). The slice's perp and first hedge intents are committed together
+//! before the perp is sent, so the hedge leaves on the perp's answer without a database write. A hedge that cannot be completed unwinds the unhedged perp at
 //! once. After the slices both legs are checked against the entry drift limit.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use fff_store::{Leg, Order, PositionState, SideEffect};
 use rust_decimal::Decimal;
 
 use super::Engine;
+use super::orders::intent_for;
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{InstrumentInfo, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -314,26 +316,58 @@ impl Engine {
                     Err(_) => instrument.mark_price,
                 }
             };
+            let perp_request = OrderRequest {
+                client_order_id: client_order_id(id, Leg::Perp, Step::Entry(slice)),
+                venue: Venue::UsdmPerp,
+                symbol: instrument.symbol.clone(),
+                side: direction.perp_entry_side(),
+                kind: OrderKind::Market,
+                qty: *qty,
+                reduce_only: false,
+                side_effect: SideEffect::NoSideEffect,
+            };
+            // the hedge's first order is committed with the perp's, sized to the whole slice
+            // (it is sent for what the perp fills): one commit before the perp, none between
+            // its fill and the hedge
+            let spot_step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
+            let bound = floor_to_step(*qty, spot_step);
+            let hedge_first = self.hedge_request(id, slice, 0, direction, instrument, bound);
+            let claim =
+                (bound > Decimal::ZERO).then(|| self.ahead.claim(&hedge_first.client_order_id));
+            if claim.is_some() {
+                self.check_fence()?;
+                let written = self
+                    .store
+                    .insert_order_intents(&[
+                        intent_for(id, &perp_request),
+                        intent_for(id, &hedge_first),
+                    ])
+                    .await?;
+                if !written.iter().all(|w| w.created) {
+                    // slice ids are fresh per position: a row already there is a bug, and
+                    // sending on top of it could double an order
+                    return Err(ExecutorError::FailedPrecondition(format!(
+                        "entry slice {slice} of position {id} was written before"
+                    )));
+                }
+            }
             if let Some(origin) = self.take_origin(id) {
                 self.metrics.opportunity_to_order.record(origin.elapsed());
             }
-            let perp = self
-                .execute(
-                    id,
-                    OrderRequest {
-                        client_order_id: client_order_id(id, Leg::Perp, Step::Entry(slice)),
-                        venue: Venue::UsdmPerp,
-                        symbol: instrument.symbol.clone(),
-                        side: direction.perp_entry_side(),
-                        kind: OrderKind::Market,
-                        qty: *qty,
-                        reduce_only: false,
-                        side_effect: SideEffect::NoSideEffect,
-                    },
-                )
-                .await?;
+            let perp = if claim.is_some() {
+                self.execute_written_ahead(id, perp_request, None).await?
+            } else {
+                self.execute(id, perp_request).await?
+            };
             let filled_at = Instant::now();
             if perp.executed_qty <= Decimal::ZERO {
+                if claim.is_some() {
+                    self.expire_never_sent(
+                        &hedge_first.client_order_id,
+                        "its perp slice did not fill",
+                    )
+                    .await?;
+                }
                 let reason = perp
                     .error
                     .clone()
@@ -343,8 +377,17 @@ impl Engine {
                 ))));
             }
             let hedged = self
-                .hedge(id, slice, direction, instrument, &perp, filled_at)
+                .hedge(
+                    id,
+                    slice,
+                    direction,
+                    instrument,
+                    &perp,
+                    filled_at,
+                    claim.as_ref(),
+                )
                 .await?;
+            drop(claim);
             let naked = floor_to_step(perp.executed_qty - hedged, step);
             if naked > Decimal::ZERO {
                 let unwound = self
@@ -375,8 +418,34 @@ impl Engine {
         Ok(None)
     }
 
+    /// The spot order of hedge attempt `attempt` of entry slice `slice`, for `qty`.
+    fn hedge_request(
+        &self,
+        id: i64,
+        slice: u32,
+        attempt: u32,
+        direction: Direction,
+        instrument: &InstrumentInfo,
+        qty: Decimal,
+    ) -> OrderRequest {
+        let side = direction.spot_entry_side();
+        OrderRequest {
+            client_order_id: client_order_id(id, Leg::Spot, Step::Hedge(slice, attempt)),
+            venue: Venue::SpotMargin,
+            symbol: instrument.symbol.clone(),
+            side,
+            kind: OrderKind::Market,
+            qty,
+            reduce_only: false,
+            side_effect: spot_side_effect(direction, side, self.params.capital.spot_usdt_borrow),
+        }
+    }
+
     /// Spot orders until `perp.executed_qty` is mirrored or the retries run out; returns the
-    /// quantity hedged.
+    /// quantity hedged. `ahead` holds the first attempt's intent when it was committed with
+    /// the perp: it is sent without a write, or closed as never sent if nothing is left to
+    /// hedge.
+    #[allow(clippy::too_many_arguments)]
     async fn hedge(
         &self,
         id: i64,
@@ -385,10 +454,11 @@ impl Engine {
         instrument: &InstrumentInfo,
         perp: &Order,
         filled_at: Instant,
+        ahead: Option<&super::ahead::Claim<'_>>,
     ) -> Result<Decimal> {
-        let side = direction.spot_entry_side();
         let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
         let mut hedged = Decimal::ZERO;
+        let mut first_sent = false;
         let retries = self.params.execution.hedge_max_retries;
         for attempt in 0..=retries {
             let remaining = floor_to_step(perp.executed_qty - hedged, step);
@@ -401,30 +471,15 @@ impl Engine {
                 ))
                 .await;
             }
-            let order = self
-                .execute_timed(
-                    id,
-                    OrderRequest {
-                        client_order_id: client_order_id(
-                            id,
-                            Leg::Spot,
-                            Step::Hedge(slice, attempt),
-                        ),
-                        venue: Venue::SpotMargin,
-                        symbol: instrument.symbol.clone(),
-                        side,
-                        kind: OrderKind::Market,
-                        qty: remaining,
-                        reduce_only: false,
-                        side_effect: spot_side_effect(
-                            direction,
-                            side,
-                            self.params.capital.spot_usdt_borrow,
-                        ),
-                    },
-                    (attempt == 0).then_some(filled_at),
-                )
-                .await?;
+            let request = self.hedge_request(id, slice, attempt, direction, instrument, remaining);
+            let order = if attempt == 0 && ahead.is_some() {
+                first_sent = true;
+                self.execute_written_ahead(id, request, Some(filled_at))
+                    .await?
+            } else {
+                self.execute_timed(id, request, (attempt == 0).then_some(filled_at))
+                    .await?
+            };
             hedged += order.executed_qty;
             if order.executed_qty < remaining {
                 tracing::warn!(
@@ -435,6 +490,13 @@ impl Engine {
                     "spot hedge short"
                 );
             }
+        }
+        if let Some(claim) = ahead
+            && !first_sent
+        {
+            // the perp filled less than one spot step: the written-ahead hedge is not sent
+            self.expire_never_sent(claim.client_order_id(), "nothing of its perp to hedge")
+                .await?;
         }
         Ok(hedged)
     }

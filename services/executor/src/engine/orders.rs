@@ -112,12 +112,39 @@ impl Engine {
         request: OrderRequest,
         since: Option<Instant>,
     ) -> Result<Order> {
+        self.execute_attempts(position_id, request, since, false)
+            .await
+    }
+
+    /// [`Engine::execute_timed`] for an order whose intent was committed ahead (with the perp
+    /// it hedges, [`Store::insert_order_intents`](fff_store::Store::insert_order_intents)) and
+    /// never sent: no PostgreSQL round trip before the gateway call. `request.qty` may be
+    /// below the intent's (an upper bound); the row is lowered to it once the order is sent.
+    pub(crate) async fn execute_written_ahead(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        since: Option<Instant>,
+    ) -> Result<Order> {
+        self.execute_attempts(position_id, request, since, true)
+            .await
+    }
+
+    async fn execute_attempts(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        since: Option<Instant>,
+        written_ahead: bool,
+    ) -> Result<Order> {
         let base = request.client_order_id.clone();
         let mut request = request;
         let mut attempt = 0;
         loop {
+            // only the first attempt's intent was written ahead; a resend has a new id
+            let ahead = written_ahead && attempt == 0;
             let order = self
-                .execute_traced(position_id, request.clone(), since)
+                .execute_traced(position_id, request.clone(), since, ahead)
                 .await?;
             if !was_never_sent(&order) || attempt >= NEVER_SENT_RETRIES {
                 return Ok(order);
@@ -141,6 +168,7 @@ impl Engine {
         position_id: i64,
         request: OrderRequest,
         since: Option<Instant>,
+        written_ahead: bool,
     ) -> Result<Order> {
         let span = tracing::info_span!(
             "order",
@@ -150,34 +178,45 @@ impl Engine {
             side = ?request.side,
             qty = %request.qty,
         );
-        self.execute_inner(position_id, request, since)
+        let order = self
+            .execute_inner(position_id, &request, since, written_ahead)
             .instrument(span)
-            .await
+            .await;
+        if written_ahead && order.is_ok() {
+            // after the send, off the hedge's path: the row was written with the perp's size
+            self.store
+                .lower_order_qty(&request.client_order_id, request.qty)
+                .await?;
+        }
+        order
     }
 
     async fn execute_inner(
         &self,
         position_id: i64,
-        request: OrderRequest,
+        request: &OrderRequest,
         since: Option<Instant>,
+        written_ahead: bool,
     ) -> Result<Order> {
         self.check_fence()?;
-        let inserted = self
-            .store
-            .insert_order_intent(&intent_for(position_id, &request))
-            .await?;
-        let row = inserted.row;
-        if row.status.is_terminal() {
-            return Ok(row);
-        }
-        if !inserted.created
-            && let Some(report) = self
-                .exchange
-                .get_order(request.venue, &request.symbol, &request.client_order_id)
-                .await?
-        {
-            // sent before (by us or a previous process): follow it, do not send again
-            return self.follow(&request, report).await;
+        if !written_ahead {
+            let inserted = self
+                .store
+                .insert_order_intent(&intent_for(position_id, request))
+                .await?;
+            let row = inserted.row;
+            if row.status.is_terminal() {
+                return Ok(row);
+            }
+            if !inserted.created
+                && let Some(report) = self
+                    .exchange
+                    .get_order(request.venue, &request.symbol, &request.client_order_id)
+                    .await?
+            {
+                // sent before (by us or a previous process): follow it, do not send again
+                return self.follow(request, report).await;
+            }
         }
         // the lease may have been lost since the intent was written: the intent stays unsent
         // and reconciliation expires it
@@ -185,8 +224,8 @@ impl Engine {
         if let Some(since) = since {
             self.metrics.unhedged_window.record(since.elapsed());
         }
-        match self.exchange.place_order(&request).await {
-            Ok(report) => self.follow(&request, report).await,
+        match self.exchange.place_order(request).await {
+            Ok(report) => self.follow(request, report).await,
             Err(ExchangeError::Rejected(reason)) => {
                 tracing::warn!(%reason, "order rejected");
                 let update = OrderUpdate {
@@ -208,7 +247,7 @@ impl Engine {
                 self.store
                     .update_order(&request.client_order_id, &update)
                     .await?;
-                self.resolve_unknown(&request, reason).await
+                self.resolve_unknown(request, reason).await
             }
         }
     }

@@ -83,6 +83,20 @@ pub(crate) async fn settled(store: &Store, id: i64) -> Position {
     .unwrap()
 }
 
+/// A 1 000 USDT BTCUSDT positive-carry position row with no orders: the state a crash leaves
+/// when an entry had only just begun.
+pub(crate) async fn bare_position(store: &Store) -> Position {
+    store
+        .create_position(&fff_store::NewPosition {
+            symbol: "BTCUSDT".into(),
+            direction: fff_store::Direction::LongSpotShortPerp,
+            target_notional: dec!(1000),
+            leverage: 5,
+        })
+        .await
+        .unwrap()
+}
+
 async fn open(rig: &Rig, notional: Decimal, direction: Direction) -> Position {
     let position = rig
         .engine
@@ -441,16 +455,7 @@ async fn paused_engine_refuses_entries() {
 #[tokio::test]
 async fn reconciliation_hedges_a_naked_perp_without_duplicates() {
     let rig = rig().await;
-    let position = rig
-        .store
-        .create_position(&fff_store::NewPosition {
-            symbol: "BTCUSDT".into(),
-            direction: fff_store::Direction::LongSpotShortPerp,
-            target_notional: dec!(1000),
-            leverage: 5,
-        })
-        .await
-        .unwrap();
+    let position = bare_position(&rig.store).await;
     let perp = OrderRequest {
         client_order_id: client_order_id(position.id, Leg::Perp, Step::Entry(0)),
         venue: Venue::UsdmPerp,
@@ -804,16 +809,7 @@ async fn pause_lets_a_sliced_entry_finish_unless_told_to_cancel_it() {
 #[tokio::test]
 async fn sweep_resolves_orders_nobody_follows_and_hedges_the_leg() {
     let rig = rig().await;
-    let position = rig
-        .store
-        .create_position(&fff_store::NewPosition {
-            symbol: "BTCUSDT".into(),
-            direction: fff_store::Direction::LongSpotShortPerp,
-            target_notional: dec!(1000),
-            leverage: 5,
-        })
-        .await
-        .unwrap();
+    let position = bare_position(&rig.store).await;
     let perp = OrderRequest {
         client_order_id: client_order_id(position.id, Leg::Perp, Step::Entry(0)),
         venue: Venue::UsdmPerp,
