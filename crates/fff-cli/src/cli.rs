@@ -42,6 +42,38 @@ pub enum Command {
     /// Drives a throwaway suite through seeded fault scenarios and checks invariants against
     /// the simulator's records; one JSON summary, exit 1 on any violation.
     Soak(SoakArgs),
+    /// Times the order paths at the venue on a throwaway suite (loopback): entries' unhedged
+    /// windows and the executor's in-process figures, each role's memory; one JSON report.
+    Bench(BenchArgs),
+}
+
+/// Options of `fff bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Unhedged windows (entry slices hedged at the venue) to collect before stopping.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// Print only the JSON report (no progress on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Simulated clock speed, as for `fff up`.
+    #[arg(long, default_value_t = 60.0)]
+    pub accelerate: f64,
+    /// Stop after this many minutes even if fewer samples were collected.
+    #[arg(long, default_value_t = 20)]
+    pub max_minutes: u64,
+    /// Working directory of the suite (PostgreSQL, logs); default a new one under the temp dir.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Simulator on N, roles on N+1..N+5, PostgreSQL on N+6; default: a free block.
+    #[arg(long, value_name = "N")]
+    pub base_port: Option<u16>,
+    /// fff TOML configuration passed to every role.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Configuration overrides passed to every role (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 /// Options of `fff soak`.

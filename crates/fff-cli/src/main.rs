@@ -1,6 +1,7 @@
 //! `fff`: one binary for every role. Parses the command line and hands over to the role's
 //! library; exit codes: 0 ok, 1 runtime failure, 2 usage error (clap), 64 configuration error.
 
+mod bench;
 mod cli;
 mod health;
 mod role;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Data(cli::DataCommand::Record(args)) => data_record(&args),
         cli::Command::Status(args) => status::main(&args),
         cli::Command::Soak(args) => soak::main(&args),
+        cli::Command::Bench(args) => bench::main(&args),
     }
 }
 

@@ -15,8 +15,8 @@ mod hedging;
 mod invariants;
 mod plan;
 mod report;
-mod suite;
-mod venue;
+pub(crate) mod suite;
+pub(crate) mod venue;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

@@ -15,6 +15,13 @@ pub struct Clock {
     offset_ms: AtomicI64,
 }
 
+/// Wall-clock microseconds since the Unix epoch.
+pub fn wall_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 pub fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

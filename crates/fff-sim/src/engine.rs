@@ -193,6 +193,9 @@ pub struct Order {
     pub borrowed: Option<(String, Decimal)>,
     /// Funds still locked for this order (spot/margin): quote for BUY, base for SELL.
     pub locked: Decimal,
+    /// Wall-clock arrival at the venue, microseconds since the Unix epoch (the simulated
+    /// `time` may run accelerated): what `fff bench` times order paths against.
+    pub received_us: i64,
 }
 
 impl Order {

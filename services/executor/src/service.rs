@@ -661,15 +661,20 @@ impl Executor for ExecutorService {
         }
         let metrics = self.engine.metrics();
         let us = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let figures = |name: &str, samples: &crate::metrics::Samples| {
+            format!(
+                "{name} n={} p50={} p90={} p99={} max={}",
+                samples.len(),
+                us(samples.percentile(50)),
+                us(samples.percentile(90)),
+                us(samples.percentile(99)),
+                us(samples.max()),
+            )
+        };
         let latency = format!(
-            "unhedged_us n={} p50={} p99={} max={}; opportunity_to_order_us n={} p50={} p99={}",
-            metrics.unhedged_window.len(),
-            us(metrics.unhedged_window.percentile(50)),
-            us(metrics.unhedged_window.percentile(99)),
-            us(metrics.unhedged_window.max()),
-            metrics.opportunity_to_order.len(),
-            us(metrics.opportunity_to_order.percentile(50)),
-            us(metrics.opportunity_to_order.percentile(99)),
+            "{}; {}",
+            figures("unhedged_us", &metrics.unhedged_window),
+            figures("opportunity_to_order_us", &metrics.opportunity_to_order),
         );
         if let Ok(value) = latency.parse() {
             response.metadata_mut().insert("fff-latency", value);

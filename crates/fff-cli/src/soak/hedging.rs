@@ -143,6 +143,7 @@ mod tests {
                     commission: Decimal::ZERO,
                     commission_asset: "USDT".into(),
                 }],
+                received_us: 0,
             },
         );
     }

@@ -58,11 +58,21 @@ impl SoakSuite {
     /// Starts everything in `dir` (the process's working directory from now on, so the roles'
     /// `.fff/` with its token and logs lands there).
     pub async fn start(args: &SoakArgs, dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(args, dir, SOAK_OVERRIDES).await
+    }
+
+    /// [`SoakSuite::start`] with `overrides` in place of the soak's own (`fff bench` keeps the
+    /// defaults but for pacing).
+    pub async fn start_with(
+        args: &SoakArgs,
+        dir: &Path,
+        overrides: &[&str],
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         std::env::set_current_dir(&dir)
             .with_context(|| format!("cannot enter {}", dir.display()))?;
-        let (up_args, config) = free_suite_ports(args)?;
+        let (up_args, config) = free_suite_ports(args, overrides)?;
         let home = dir.join(".fff");
         std::fs::create_dir_all(home.join("logs"))?;
         fff_runtime::auth::load_or_create_token(&config.auth, &ProcessEnv)
@@ -190,6 +200,31 @@ impl SoakSuite {
         let _ = ExecutorClient::new(channel).close_position(request).await;
     }
 
+    /// Process id of every running role, by role name.
+    pub async fn role_pids(&self) -> Vec<(String, u32)> {
+        self.suite.lock().await.role_pids()
+    }
+
+    /// The executor's GetStatus response metadata `key` (e.g. `fff-latency`), if it answers.
+    pub async fn executor_status_metadata(&self, key: &str) -> Option<String> {
+        let endpoint = tonic::transport::Endpoint::from_shared(self.executor.clone()).ok()?;
+        let channel = endpoint
+            .timeout(Duration::from_secs(3))
+            .connect()
+            .await
+            .ok()?;
+        let mut request = tonic::Request::new(exec::GetStatusRequest {});
+        if let Ok(value) = format!("Bearer {}", self.token).parse() {
+            request.metadata_mut().insert("authorization", value);
+        }
+        let response = ExecutorClient::new(channel)
+            .get_status(request)
+            .await
+            .ok()?;
+        let value = response.metadata().get(key)?.to_str().ok()?;
+        Some(value.to_owned())
+    }
+
     /// Stops the roles, the simulator and PostgreSQL.
     pub async fn stop(self) {
         self.supervisor.abort();
@@ -222,8 +257,8 @@ async fn futures_join<F: std::future::Future>(futures: [F; 5]) -> Vec<F::Output>
 
 /// `fff up`'s arguments for the soak: `--base-port` (given, or the first free block of seven
 /// ports found) moves the simulator, the roles and PostgreSQL together.
-fn free_suite_ports(args: &SoakArgs) -> anyhow::Result<(UpArgs, FffConfig)> {
-    let mut overrides: Vec<String> = SOAK_OVERRIDES.iter().map(|s| (*s).to_owned()).collect();
+fn free_suite_ports(args: &SoakArgs, own: &[&str]) -> anyhow::Result<(UpArgs, FffConfig)> {
+    let mut overrides: Vec<String> = own.iter().map(|s| (*s).to_owned()).collect();
     overrides.extend(args.overrides.iter().cloned());
     let candidates: Vec<u16> = match args.base_port {
         Some(base) => vec![base],

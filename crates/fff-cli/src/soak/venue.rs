@@ -33,6 +33,8 @@ pub struct VenueOrder {
     pub status: String,
     pub executed_qty: Decimal,
     pub fills: Vec<VenueFill>,
+    /// Wall-clock microseconds (Unix epoch) when the venue matched it in (`fff bench`).
+    pub received_us: i64,
 }
 
 impl VenueOrder {
@@ -227,6 +229,7 @@ pub fn parse_records(body: &Value, records: &mut VenueRecords) -> anyhow::Result
             status: text(&o["status"]),
             executed_qty: dec(&o["executedQty"]),
             fills,
+            received_us: o["receivedUs"].as_i64().unwrap_or_default(),
         };
         records.orders.insert(order.order_id, order);
     }

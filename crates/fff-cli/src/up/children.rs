@@ -180,6 +180,15 @@ impl Suite {
         self.children.push(child);
     }
 
+    /// Process id of every running role (not the simulator), by name.
+    pub fn role_pids(&self) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .filter(|c| c.spec.is_some() && c.restart_at.is_none())
+            .filter_map(|c| Some((c.name.clone(), c.process.id()?)))
+            .collect()
+    }
+
     /// Polls the role's health until SERVING; fails early when any child exits.
     pub async fn wait_serving(
         &mut self,

@@ -297,6 +297,7 @@ impl Exchange {
             id,
             Order {
                 id,
+                received_us: crate::clock::wall_us(),
                 venue: Venue::Futures,
                 account,
                 symbol: req.symbol.clone(),

@@ -120,6 +120,7 @@ impl Exchange {
             };
             let order = Order {
                 id,
+                received_us: crate::clock::wall_us(),
                 venue: Venue::Futures,
                 account: acct,
                 symbol: symbol.clone(),

@@ -274,6 +274,7 @@ impl Exchange {
         let now = self.now;
         let order = Order {
             id,
+            received_us: crate::clock::wall_us(),
             venue,
             account,
             symbol: req.symbol.clone(),

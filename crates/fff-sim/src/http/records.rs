@@ -126,7 +126,43 @@ fn order_record(o: &Order) -> Value {
     json!({"orderId": o.id, "venue": format!("{:?}", o.venue), "symbol": o.symbol, "clientOrderId": o.client_id,
         "side": o.side.as_str(), "type": o.kind.as_str(), "timeInForce": o.tif.as_str(), "status": o.status.as_str(),
         "price": d8(o.price), "origQty": d8(o.orig_qty), "executedQty": d8(o.executed_qty), "cumQuote": d8(o.cum_quote),
-        "reduceOnly": o.reduce_only, "time": o.time, "updateTime": o.update_time,
+        "reduceOnly": o.reduce_only, "time": o.time, "updateTime": o.update_time, "receivedUs": o.received_us,
         "fills": o.fills.iter().map(|f| json!({"price": d8(f.price), "qty": d8(f.qty), "commission": d8(f.commission),
             "commissionAsset": f.commission_asset, "maker": f.maker, "tradeId": f.trade_id, "time": f.time})).collect::<Vec<_>>()})
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::engine::orders::NewOrder;
+
+    #[test]
+    fn an_order_record_carries_its_wall_clock_arrival() {
+        // a simulated clock at 0: the arrival stamp is the wall clock, not simulated time
+        let mut ex = Exchange::new(SimConfig::default(), 0).unwrap();
+        let before = crate::clock::wall_us();
+        let order = NewOrder {
+            symbol: "BTCUSDT".into(),
+            side: crate::engine::Side::Buy,
+            kind: crate::engine::OrdType::Market,
+            tif: crate::engine::Tif::Gtc,
+            qty: Some(dec!(0.001)),
+            quote_qty: None,
+            price: None,
+            client_id: Some("fff1-Se0r0".into()),
+            reduce_only: false,
+            side_effect: crate::engine::SideEffect::None,
+            auto_repay_at_cancel: true,
+        };
+        ex.place_spot(0, crate::engine::Venue::Margin, order)
+            .unwrap();
+        let after = crate::clock::wall_us();
+        let body = records(&mut ex, None, &HashMap::new()).unwrap();
+        let received = body["orders"][0]["receivedUs"].as_i64().unwrap();
+        assert!(before <= received && received <= after, "{received}");
+        assert_eq!(body["orders"][0]["time"], json!(0));
+    }
 }

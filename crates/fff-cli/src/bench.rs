@@ -1,0 +1,360 @@
+//! `fff bench`: the latency of the paths that leave money exposed, timed at the venue.
+//!
+//! Starts a throwaway suite the way `fff soak` does (private PostgreSQL, the simulator and the
+//! five roles on loopback, release binaries when run from a release build) with the default
+//! configuration but for a few pacing overrides ([`BENCH_OVERRIDES`]: how soon the strategy
+//! re-enters, never how an order travels). The strategy opens its hedges; each round closes
+//! them as an operator (IMMEDIATE) and lets it enter again, until every path has `--samples`.
+//!
+//! The simulator stamps every order with the wall-clock microsecond it matched it
+//! (`receivedUs` in `/admin/records`), so the unhedged window is measured where it costs money:
+//! from the perp slice's fill at the venue (a market order fills as it is matched) to its spot
+//! hedge reaching the venue. The executor's own figures (fill answered -> hedge handed to the
+//! gateway; opportunity -> perp handed to the gateway) come from its GetStatus `fff-latency`
+//! metadata. Each role's resident memory is read from `/proc` after the rounds.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use fff_proto::fff::executor::v1 as exec;
+use serde_json::{Value, json};
+
+use crate::cli::{BenchArgs, SoakArgs};
+use crate::soak::suite::SoakSuite;
+use crate::soak::venue::{VenueOrder, VenueRecords};
+
+/// Pacing only: the scanner re-ranks every second and a closed symbol may be entered again
+/// after a second, so rounds follow each other quickly. Nothing here is on a measured path.
+const BENCH_OVERRIDES: &[&str] = &[
+    "scanner.scan_interval_secs=1",
+    "execution.entry_retry_backoff_ms=1000",
+    "execution.entry_retry_backoff_max_ms=5000",
+];
+
+/// Longest wait for the strategy's hedges in one round.
+const ENTRY_WAIT: Duration = Duration::from_secs(90);
+/// Longest wait for the venue to be flat after the closes.
+const FLAT_WAIT: Duration = Duration::from_secs(60);
+
+pub fn main(args: &BenchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fff bench: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(report) => {
+            if args.json {
+                println!("{report}");
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("fff bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("fff-bench-{}", std::process::id())));
+    let soak_args = SoakArgs {
+        scenarios: 0,
+        seed: 1,
+        replay: Vec::new(),
+        json: args.json,
+        accelerate: args.accelerate,
+        quiesce_secs: 30,
+        settle_secs: 3,
+        ledger_lag_secs: 35,
+        warmup_secs: 240,
+        max_minutes: 0,
+        dir: Some(dir.clone()),
+        base_port: args.base_port,
+        config: args.config.clone(),
+        overrides: args.overrides.clone(),
+        sim_config: None,
+    };
+    let started = Instant::now();
+    let suite = SoakSuite::start_with(&soak_args, &dir, BENCH_OVERRIDES)
+        .await
+        .with_context(|| {
+            format!(
+                "the suite did not start; logs in {}",
+                dir.join(".fff/logs").display()
+            )
+        })?;
+    let result = drive(args, &suite).await;
+    let rss = role_rss(&suite).await;
+    let executor = suite.executor_status_metadata("fff-latency").await;
+    suite.stop().await;
+    let (records, rounds) = result?;
+    let windows = unhedged_windows(&records.orders);
+    Ok(json!({
+        "command": "fff bench",
+        "date": chrono::Utc::now().to_rfc3339(),
+        "machine": machine(),
+        "wall_secs": started.elapsed().as_secs(),
+        "rounds": rounds,
+        "venue_orders": records.orders.len(),
+        "paths": {
+            "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
+                "perp entry slice matched at the venue -> its first spot hedge matched at the venue"),
+            "executor_internal": parse_latency(executor.as_deref().unwrap_or_default()),
+        },
+        "not_measured_yet": {
+            "opportunity_to_first_order_at_venue": "needs the opportunity's time at the venue; the executor's in-process figure (opportunity_to_order_us) is above",
+            "tier_change_to_first_deleverage_order_at_venue": "see docs/BENCHMARKS.md (risk::bench, shock -> directive)",
+            "scanner_mark_to_stream_opportunities": "see docs/BENCHMARKS.md (cargo bench -p fff-scanner --bench stream)",
+        },
+        "role_rss_kib": rss,
+        "dir": dir.display().to_string(),
+    }))
+}
+
+/// Rounds of entries and operator closes until `--samples` unhedged windows are at the venue.
+async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueRecords, u32)> {
+    let mut records = VenueRecords::default();
+    let deadline = Instant::now() + Duration::from_secs(args.max_minutes.max(1) * 60);
+    let mut rounds = 0;
+    loop {
+        if let Some(fatal) = suite.fatal() {
+            bail!("the suite failed: {fatal}");
+        }
+        // the strategy's hedges: wait until the venue holds perps and nothing is trading
+        let entry_deadline = Instant::now() + ENTRY_WAIT;
+        loop {
+            suite.venue.refresh(&mut records).await?;
+            let trading = records.orders.values().any(VenueOrder::is_open);
+            if !records.positions.is_empty() && !trading && settled(suite, &mut records).await? {
+                break;
+            }
+            if Instant::now() >= entry_deadline {
+                bail!(
+                    "the strategy opened no hedge within {ENTRY_WAIT:?} (round {rounds}); logs in {}",
+                    suite.dir.join(".fff/logs").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        rounds += 1;
+        let samples = unhedged_windows(&records.orders).len();
+        if !args.json {
+            eprintln!("fff bench: round {rounds}: {samples} unhedged windows at the venue");
+        }
+        if samples >= args.samples || Instant::now() >= deadline {
+            return Ok((records, rounds));
+        }
+        for symbol in records.held_symbols() {
+            suite
+                .close(
+                    &symbol,
+                    exec::CloseUrgency::Immediate as i32,
+                    &format!("bench-{rounds}-{symbol}"),
+                )
+                .await;
+        }
+        let flat_deadline = Instant::now() + FLAT_WAIT;
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            suite.venue.refresh(&mut records).await?;
+            if records.positions.is_empty() || Instant::now() >= flat_deadline {
+                break;
+            }
+        }
+    }
+}
+
+/// True when two reads 2.5 s apart (longer than the default 1 s between TWAP slices) show the
+/// same venue: the entries' slices are done.
+async fn settled(suite: &SoakSuite, records: &mut VenueRecords) -> anyhow::Result<bool> {
+    let before = records.fingerprint();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    suite.venue.refresh(records).await?;
+    Ok(records.fingerprint() == before)
+}
+
+/// Per entry slice (`fff<id>-Pe<n>` at the venue, filled), the microseconds from its match to
+/// the match of its first hedge (`fff<id>-Se<n>r0`).
+fn unhedged_windows(orders: &BTreeMap<i64, VenueOrder>) -> Vec<i64> {
+    let by_id: BTreeMap<&str, &VenueOrder> = orders
+        .values()
+        .map(|o| (o.client_order_id.as_str(), o))
+        .collect();
+    let mut windows: Vec<i64> = by_id
+        .iter()
+        .filter_map(|(id, perp)| {
+            let (position, slice) = id.split_once("-Pe")?;
+            slice.parse::<u32>().ok()?;
+            if perp.executed_qty.is_zero() || perp.received_us == 0 {
+                return None;
+            }
+            let hedge = by_id.get(format!("{position}-Se{slice}r0").as_str())?;
+            (hedge.received_us > 0).then(|| hedge.received_us - perp.received_us)
+        })
+        .collect();
+    windows.sort_unstable();
+    windows
+}
+
+/// n, p50, p90, p99 and max of sorted microsecond samples (nearest rank).
+#[derive(Debug, Clone, PartialEq)]
+struct Stats {
+    n: usize,
+    p50: Option<i64>,
+    p90: Option<i64>,
+    p99: Option<i64>,
+    max: Option<i64>,
+}
+
+impl Stats {
+    fn of(sorted: &[i64]) -> Self {
+        let rank = |p: usize| -> Option<i64> {
+            if sorted.is_empty() {
+                return None;
+            }
+            let index = (p * sorted.len()).div_ceil(100).saturating_sub(1);
+            sorted.get(index.min(sorted.len() - 1)).copied()
+        };
+        Self {
+            n: sorted.len(),
+            p50: rank(50),
+            p90: rank(90),
+            p99: rank(99),
+            max: sorted.last().copied(),
+        }
+    }
+
+    fn to_json(&self, what: &str) -> Value {
+        json!({"what": what, "n": self.n, "p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max})
+    }
+}
+
+/// The executor's `fff-latency` metadata (`name n=.. p50=.. ...; name ...`) as JSON objects.
+fn parse_latency(text: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    for part in text.split(';') {
+        let mut words = part.split_whitespace();
+        let Some(name) = words.next() else { continue };
+        let mut figures = serde_json::Map::new();
+        for word in words {
+            if let Some((key, value)) = word.split_once('=') {
+                let value = value.parse::<u64>().map_or(Value::Null, Value::from);
+                figures.insert(key.to_owned(), value);
+            }
+        }
+        paths.insert(name.to_owned(), Value::Object(figures));
+    }
+    Value::Object(paths)
+}
+
+/// Resident set of each running role, KiB (`VmRSS` in `/proc/<pid>/status`).
+async fn role_rss(suite: &SoakSuite) -> Value {
+    let mut rss = serde_json::Map::new();
+    for (role, pid) in suite.role_pids().await {
+        let kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            });
+        rss.insert(role, kib.map_or(Value::Null, Value::from));
+    }
+    Value::Object(rss)
+}
+
+/// CPU model and count, from `/proc/cpuinfo` where there is one.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cores} cores, {model}")
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn order(id: i64, client: &str, executed: rust_decimal::Decimal, at: i64) -> VenueOrder {
+        VenueOrder {
+            order_id: id,
+            venue: "Futures".into(),
+            symbol: "BTCUSDT".into(),
+            client_order_id: client.into(),
+            side: "SELL".into(),
+            status: "FILLED".into(),
+            executed_qty: executed,
+            fills: Vec::new(),
+            received_us: at,
+        }
+    }
+
+    #[test]
+    fn windows_pair_each_filled_perp_slice_with_its_first_hedge() {
+        let orders: BTreeMap<i64, VenueOrder> = [
+            order(1, "fff7-Pe0", dec!(1), 1_000),
+            order(2, "fff7-Se0r0", dec!(1), 1_450),
+            order(3, "fff7-Pe1", dec!(1), 2_000),
+            order(4, "fff7-Se1r1", dec!(1), 9_000),
+            order(5, "fff7-Pe2", dec!(0), 3_000),
+            order(6, "fff7-Se2r0", dec!(0), 3_100),
+            order(7, "fff8-Pe0", dec!(2), 5_000),
+            order(8, "fff8-Se0r0", dec!(2), 5_900),
+            order(9, "fff8-Px3", dec!(2), 6_000),
+        ]
+        .into_iter()
+        .map(|o| (o.order_id, o))
+        .collect();
+        // slice 1's first hedge never reached the venue; slice 2's perp filled nothing
+        assert_eq!(unhedged_windows(&orders), vec![450, 900]);
+    }
+
+    #[test]
+    fn stats_use_the_nearest_rank() {
+        let samples: Vec<i64> = (1..=200).collect();
+        let stats = Stats::of(&samples);
+        assert_eq!(
+            (stats.n, stats.p50, stats.p90, stats.p99, stats.max),
+            (200, Some(100), Some(180), Some(198), Some(200))
+        );
+        assert_eq!(Stats::of(&[]).p99, None);
+    }
+
+    #[test]
+    fn executor_latency_metadata_is_read_per_path() {
+        let parsed = parse_latency(
+            "unhedged_us n=3 p50=410 p90=700 p99=900 max=950; opportunity_to_order_us n=0 p50=- p90=- p99=- max=-",
+        );
+        assert_eq!(parsed["unhedged_us"]["p99"], json!(900));
+        assert_eq!(parsed["opportunity_to_order_us"]["n"], json!(0));
+        assert_eq!(parsed["opportunity_to_order_us"]["p50"], Value::Null);
+    }
+}
