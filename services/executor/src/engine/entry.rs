@@ -181,6 +181,13 @@ impl Engine {
             Err(err) => {
                 // Unknown outcome mid-entry. Exposure may exist, so the position stays live
                 // (never terminal with a leg open): drift repair and reconciliation handle it.
+                // Its legs are what its orders executed so far: left at their value before the
+                // entry, the books hid a filled hedge from status, risk and the rebalancer
+                // until the next exit (soak 2026-12-05: 16,553 DOGE short shown as nothing).
+                let legs = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
+                self.store
+                    .update_position_legs(id, &legs.to_store())
+                    .await?;
                 let message = format!("broken: entry interrupted: {err}");
                 let failed = self
                     .store

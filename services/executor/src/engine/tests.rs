@@ -341,6 +341,33 @@ async fn failed_hedge_unwinds_the_perp() {
     assert_eq!(rig.engine.metrics().unwind_window.len(), 1);
 }
 
+/// An entry that ends in an error (here an unwind that could not close the whole naked perp)
+/// still leaves the position's legs equal to what its orders executed, not to their value
+/// before the entry.
+#[tokio::test]
+async fn an_entry_ending_in_an_error_records_the_legs_its_orders_left() {
+    let rig = rig().await;
+    rig.fake.with(|s| {
+        s.reject_venue.push(Venue::SpotMargin);
+        s.partial.insert(Venue::UsdmPerp, dec!(0.5));
+    });
+    let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
+    let legs = legs(&rig, &position).await;
+    assert!(legs.perp < Decimal::ZERO, "{legs:?}");
+    assert_eq!(position.state, PositionState::Open);
+    assert!(
+        position
+            .last_error
+            .as_deref()
+            .is_some_and(|n| n.starts_with("broken: entry interrupted")),
+        "{position:?}"
+    );
+    assert_eq!(
+        (position.perp_qty, position.spot_qty),
+        (legs.perp.abs(), Decimal::ZERO)
+    );
+}
+
 #[tokio::test]
 async fn partial_spot_fills_are_retried_until_hedged() {
     let rig = rig().await;
