@@ -1,32 +1,52 @@
-//! The order queue: at most N orders per second leave the gateway, first come first served
-//! (on top of the connector's weight/order-count limiters, which every attempt also passes).
+//! The order queue: at most N orders leave the gateway in any one second, first come first
+//! served (on top of the connector's weight/order-count limiters, which every attempt also
+//! passes). A sliding window, not an even spacing: a hedge sent right after its perp leaves at
+//! once instead of waiting 1/N s behind it (at the default 10/s the spacing alone kept every
+//! perp naked for 100 ms at the venue, `fff bench` 2026-12-05).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+const WINDOW: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub struct OrderQueue {
-    spacing: Duration,
-    next_slot: Mutex<Option<Instant>>,
+    rate: usize,
+    /// Slots handed to the last `rate` orders, oldest first (some may lie ahead).
+    slots: Mutex<VecDeque<Instant>>,
 }
 
 impl OrderQueue {
     pub fn per_second(rate: u32) -> Self {
+        let rate = usize::try_from(rate.max(1)).unwrap_or(usize::MAX);
         Self {
-            spacing: Duration::from_secs(1) / rate.max(1),
-            next_slot: Mutex::new(None),
+            rate,
+            slots: Mutex::new(VecDeque::with_capacity(rate.min(1024))),
         }
     }
 
-    /// Waits for this order's slot. Slots are handed out in call order (tokio's mutex is fair).
+    /// Waits for this order's slot. Slots are handed out in call order (tokio's mutex is fair)
+    /// and never decrease; each is at least a second after the slot `rate` orders before it,
+    /// so no second holds more than `rate`.
     pub async fn acquire(&self) {
         let slot = {
-            let mut next = self.next_slot.lock().await;
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.spacing);
+            let mut slots = self.slots.lock().await;
+            let mut slot = Instant::now();
+            if let Some(&last) = slots.back() {
+                slot = slot.max(last);
+            }
+            if slots.len() >= self.rate
+                && let Some(&oldest) = slots.front()
+            {
+                slot = slot.max(oldest + WINDOW);
+            }
+            slots.push_back(slot);
+            while slots.len() > self.rate {
+                slots.pop_front();
+            }
             slot
         };
         tokio::time::sleep_until(slot).await;
@@ -38,12 +58,10 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[tokio::test(start_paused = true)]
-    async fn spaces_orders_at_the_configured_rate() {
-        let queue = Arc::new(OrderQueue::per_second(10));
+    async fn send_at_once(queue: &Arc<OrderQueue>, n: usize) -> Vec<Duration> {
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..20 {
+        for _ in 0..n {
             let queue = queue.clone();
             tasks.push(tokio::spawn(async move {
                 queue.acquire().await;
@@ -55,12 +73,33 @@ mod tests {
             times.push(task.await.unwrap() - start);
         }
         times.sort();
-        assert_eq!(times[0], Duration::ZERO);
-        assert_eq!(times[9], Duration::from_millis(900));
+        times
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_second_holds_more_than_the_configured_rate() {
+        let queue = Arc::new(OrderQueue::per_second(10));
+        let times = send_at_once(&queue, 25).await;
+        assert_eq!(times[9], Duration::ZERO, "the first ten leave at once");
+        assert_eq!(times[10], Duration::from_secs(1));
+        assert_eq!(times[19], Duration::from_secs(1));
         assert_eq!(
-            times[19],
-            Duration::from_millis(1900),
-            "20 orders take ~2 s at 10/s"
+            times[20],
+            Duration::from_secs(2),
+            "25 orders take 2 s at 10/s"
         );
+        for (i, t) in times.iter().enumerate().skip(10) {
+            assert!(*t >= times[i - 10] + WINDOW, "order {i} at {t:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_right_after_its_perp_does_not_wait() {
+        let queue = OrderQueue::per_second(10);
+        let start = Instant::now();
+        queue.acquire().await;
+        tokio::time::advance(Duration::from_millis(3)).await;
+        queue.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(3));
     }
 }
