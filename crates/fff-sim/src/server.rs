@@ -68,6 +68,12 @@ async fn serve(
     });
     let kick = sim.clone();
     let app = router(sim).into_make_service_with_connect_info::<SocketAddr>();
+    // Nagle's algorithm held small answers (an order's fill) for a delayed ACK, about 40 ms on
+    // loopback: a venue answers at once, and `fff bench` times the hedge against it.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        // best effort: without it answers are only slower
+        let _ = tcp.set_nodelay(true);
+    });
     let res = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
