@@ -20,10 +20,11 @@ use crate::error::{Error, Result};
 pub struct Cost {
     pub weight: u32,
     pub orders: u32,
-    /// Market data and history (income, interest, klines): it may not spend the part of a
-    /// request-weight window kept for trading (orders and the reads that settle them: order
-    /// status, trades, balances, positions), so a polling burst cannot hold back the fills a
-    /// position depends on.
+    /// Market data and market history (funding rates, klines, tickers, interest rates): it may
+    /// not spend the part of a request-weight window kept for trading (orders and the reads of
+    /// the account's own records: order status, trades, balances, positions, funding income
+    /// and interest charges), so a polling burst cannot hold back the fills a position depends
+    /// on or the cash the ledger books.
     pub background: bool,
 }
 

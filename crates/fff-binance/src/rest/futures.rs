@@ -405,7 +405,7 @@ impl RestClient {
         limit: Option<u32>,
     ) -> Result<Vec<IncomeRecord>> {
         self.send(
-            &fapi(Method::GET, "/fapi/v1/income", Security::Signed, 30).background(),
+            &fapi(Method::GET, "/fapi/v1/income", Security::Signed, 30),
             Params::new()
                 .opt("symbol", symbol)
                 .opt("incomeType", income_type)

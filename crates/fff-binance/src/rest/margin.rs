@@ -244,8 +244,7 @@ impl RestClient {
             Security::Signed,
             Scope::SapiIp,
             1,
-        )
-        .background();
+        );
         let params = Params::new()
             .opt("asset", asset)
             .opt("startTime", start_time)

@@ -62,7 +62,7 @@ pub struct ExchangeConfig {
     /// `recvWindow` of signed requests (ms, 1..=60000).
     pub recv_window_ms: u64,
     /// Percent of each request-weight window kept for orders and the reads that settle them
-    /// (order status, trades, balances); market data and income/interest polls stop short of it.
+    /// (order status, trades, balances, income); market data and history polls stop short of it.
     pub trading_weight_reserve_pct: u32,
     /// Events buffered per StreamMarket / StreamAccount subscriber before it is dropped as slow.
     pub subscriber_buffer: usize,
