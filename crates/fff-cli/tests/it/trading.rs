@@ -789,6 +789,44 @@ async fn kill_9_with_the_perp_in_flight_is_hedged_on_restart() {
     assert!(summary.contains("repaired 1"), "{summary}");
 }
 
+/// An order of `leg` in flight once a first slice has filled: a perp slice sent (its intent,
+/// written together with its hedge's, still INTENT), or a hedge whose perp has filled.
+fn order_in_flight(orders: &[fff_store::Order], leg: Leg) -> Option<String> {
+    let filled = |id: &str| {
+        orders
+            .iter()
+            .any(|o| o.client_order_id == id && o.status == OrderStatus::Filled)
+    };
+    let perps_filled = orders
+        .iter()
+        .filter(|o| o.leg == Leg::Perp && o.status == OrderStatus::Filled)
+        .count();
+    if perps_filled == 0 {
+        return None;
+    }
+    orders
+        .iter()
+        .rev()
+        .find(|o| {
+            o.leg == leg
+                && o.status == OrderStatus::Intent
+                && match leg {
+                    Leg::Perp => true,
+                    // `fff<id>-Se<slice>r<attempt>` hedges `fff<id>-Pe<slice>`
+                    Leg::Spot => o
+                        .client_order_id
+                        .split_once("-Se")
+                        .and_then(|(position, rest)| {
+                            rest.split('r')
+                                .next()
+                                .map(|slice| format!("{position}-Pe{slice}"))
+                        })
+                        .is_some_and(|perp| filled(&perp)),
+                }
+        })
+        .map(|o| o.client_order_id.clone())
+}
+
 /// Kills the executor while an order of `leg` is in flight in the middle of a TWAP entry,
 /// restarts it and checks that the database and the simulator agree; returns the
 /// reconciliation summary.
@@ -811,32 +849,15 @@ async fn kill_9_mid_entry(leg: Leg) -> String {
     // enough to die in the middle of it: the perp slice filled, the spot hedge's intent
     // committed and sent, its answer not yet back.
     stack.admin("faults", r#"{"latency_ms": 100}"#).await;
-    wait_until(Duration::from_secs(20), || async {
-        let Ok(orders) = stack.store.list_position_orders(id).await else {
-            return false;
-        };
-        let perps_filled = orders
-            .iter()
-            .filter(|o| o.leg == Leg::Perp && o.status == OrderStatus::Filled)
-            .count();
-        perps_filled >= 1
-            && orders
-                .last()
-                .is_some_and(|o| o.leg == leg && o.status == OrderStatus::Intent)
+    let in_flight = wait_for(Duration::from_secs(20), || async {
+        let orders = stack.store.list_position_orders(id).await.ok()?;
+        order_in_flight(&orders, leg)
     })
     .await
     .unwrap_or_else(|e| {
         panic!("no {leg} order in flight after the first slice ({e})");
     });
     stack.executor.kill_now();
-    let in_flight = stack
-        .store
-        .list_position_orders(id)
-        .await
-        .unwrap()
-        .last()
-        .map(|o| o.client_order_id.clone())
-        .unwrap();
     stack.admin("faults", r#"{"latency_ms": 0}"#).await;
     let killed_at = Instant::now();
     let env = stack.executor_env.clone();
