@@ -5,6 +5,7 @@
 //! `X-MBX-USED-WEIGHT-*` / `X-MBX-ORDER-COUNT-*` / `X-SAPI-USED-*-WEIGHT-*` headers. After a 429 the
 //! scope stops sending until `Retry-After` has passed; after a 418 until the ban is over.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -117,6 +118,24 @@ enum Block {
 struct State {
     windows: Vec<Window>,
     block: Option<Block>,
+    /// (path, background) -> what it spent since the last [`RateLimiter::take_spend`]
+    spend: BTreeMap<(&'static str, bool), PathSpend>,
+}
+
+/// What one endpoint path (of one budget class) spent of a scope's budget since the last
+/// [`RateLimiter::take_spend`]: the per-path account an operator tunes the polls from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathSpend {
+    pub path: &'static str,
+    /// Paid from the background share (market data and history).
+    pub background: bool,
+    /// Requests sent.
+    pub requests: u64,
+    /// Request weight they spent.
+    pub weight: u64,
+    /// Requests refused locally (no room in the budget within the longest wait, or the
+    /// scope paused by a 429/418).
+    pub refused: u64,
 }
 
 /// Budgets of one scope. Cheap to share behind an `Arc`.
@@ -152,6 +171,7 @@ impl RateLimiter {
             state: Mutex::new(State {
                 windows: Vec::new(),
                 block: None,
+                spend: BTreeMap::new(),
             }),
         };
         limiter.set_limits(&defaults);
@@ -319,6 +339,35 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a request of `path` costing `cost`: sent, or refused locally.
+    pub fn record(&self, path: &'static str, cost: Cost, sent: bool) {
+        let mut state = self.lock();
+        let entry = state
+            .spend
+            .entry((path, cost.background))
+            .or_insert_with(|| PathSpend {
+                path,
+                background: cost.background,
+                ..PathSpend::default()
+            });
+        if sent {
+            entry.requests += 1;
+            entry.weight += u64::from(cost.weight);
+        } else {
+            entry.refused += 1;
+        }
+    }
+
+    /// What each path spent since the previous call (heaviest first), and starts counting
+    /// again.
+    pub fn take_spend(&self) -> Vec<PathSpend> {
+        let mut spend: Vec<PathSpend> = std::mem::take(&mut self.lock().spend)
+            .into_values()
+            .collect();
+        spend.sort_by(|a, b| b.weight.cmp(&a.weight).then(b.refused.cmp(&a.refused)));
+        spend
+    }
+
     /// Used budget per response-header name, for metrics and tests.
     pub fn usage(&self) -> Vec<(String, u32, u32)> {
         self.lock()
@@ -434,6 +483,35 @@ mod tests {
         assert_eq!(limiter.usage()[0].1, 2400);
         let err = limiter.acquire(Cost::weight(1)).await.unwrap_err();
         assert!(matches!(err, Error::BudgetExhausted { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn spend_is_counted_per_path_and_class_and_drained() {
+        let limiter = RateLimiter::new(Scope::Futures);
+        limiter.record("/fapi/v3/account", Cost::weight(5), true);
+        limiter.record("/fapi/v3/account", Cost::weight(5), true);
+        limiter.record("/fapi/v3/account", Cost::weight(5), false);
+        limiter.record(
+            "/fapi/v1/premiumIndex",
+            Cost::weight(10).in_background(),
+            true,
+        );
+        limiter.record("/fapi/v1/premiumIndex", Cost::weight(1), true);
+        let spend = limiter.take_spend();
+        assert_eq!(spend.len(), 3);
+        assert_eq!(
+            spend[0],
+            PathSpend {
+                path: "/fapi/v3/account",
+                background: false,
+                requests: 2,
+                weight: 10,
+                refused: 1,
+            }
+        );
+        assert_eq!((spend[1].weight, spend[1].background), (10, true));
+        assert_eq!((spend[2].weight, spend[2].background), (1, false));
+        assert!(limiter.take_spend().is_empty());
     }
 
     #[tokio::test(start_paused = true)]

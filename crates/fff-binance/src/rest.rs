@@ -356,7 +356,9 @@ impl RestClient {
         params: &Params,
     ) -> Result<T> {
         let limiter = self.inner.limiters.get(endpoint.scope);
-        if let Err(err) = limiter.acquire(endpoint.cost).await {
+        let acquired = limiter.acquire(endpoint.cost).await;
+        limiter.record(endpoint.path, endpoint.cost, acquired.is_ok());
+        if let Err(err) = acquired {
             if matches!(err, Error::BudgetExhausted { .. }) {
                 // which reads spend the budget is what an operator needs to tune the polls
                 tracing::warn!(

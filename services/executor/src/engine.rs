@@ -16,6 +16,7 @@ mod exit;
 mod exit_retry;
 pub(crate) mod orders;
 mod prepared;
+mod symbol_lock;
 pub mod wallets;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use fff_core::{CapitalModel, CapitalParams, Direction, ExecutionParams, RiskPara
 use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
 use fff_store::{NewPosition, Position, PositionState, Store};
 use rust_decimal::Decimal;
-use tokio::sync::{OwnedMutexGuard, broadcast};
+use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -105,7 +106,7 @@ pub struct Engine {
     pub(crate) exchange: Arc<dyn Exchange>,
     pub(crate) params: EngineParams,
     state: Mutex<RunState>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    locks: symbol_lock::SymbolLocks,
     /// Close-alls under way: a partial deleverage running beside one stops (it would trade
     /// positions the close-all is about to take, before the ones it takes first).
     pub(crate) close_alls: std::sync::atomic::AtomicUsize,
@@ -173,7 +174,7 @@ impl Engine {
             store,
             exchange,
             state: Mutex::new(RunState::default()),
-            locks: Mutex::new(HashMap::new()),
+            locks: symbol_lock::SymbolLocks::default(),
             close_alls: std::sync::atomic::AtomicUsize::new(0),
             events,
             tasks: TaskTracker::new(),
@@ -450,12 +451,13 @@ impl Engine {
     }
 
     /// Serialises work on one symbol.
-    pub(crate) async fn lock_symbol(&self, symbol: &str) -> OwnedMutexGuard<()> {
-        let mutex = lock(&self.locks)
-            .entry(symbol.to_owned())
-            .or_default()
-            .clone();
-        mutex.lock_owned().await
+    pub(crate) async fn lock_symbol(&self, symbol: &str) -> symbol_lock::SymbolGuard {
+        self.locks.acquire(symbol).await
+    }
+
+    /// Whether work on `symbol` runs now or ran at or after `since`.
+    pub(crate) fn symbol_worked_since(&self, symbol: &str, since: std::time::Instant) -> bool {
+        self.locks.worked_since(symbol, since)
     }
 
     /// Spawns work that must run to completion, tracked for shutdown.
@@ -744,11 +746,7 @@ impl Engine {
             {
                 continue; // failing every time: waiting out its backoff
             }
-            let mutex = lock(&self.locks)
-                .entry(position.symbol.clone())
-                .or_default()
-                .clone();
-            if mutex.try_lock().is_err() {
+            if self.locks.held(&position.symbol) {
                 continue; // someone is on it
             }
             resumed += 1;

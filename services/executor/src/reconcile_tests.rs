@@ -15,6 +15,8 @@ async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entrie
     let position = open_settled(&rig, Direction::PositiveCarry).await;
     assert_eq!(position.state, PositionState::Open);
     assert!(recheck(&rig.engine).await.unwrap().is_empty());
+    // quiet since before the next look (a symbol just traded is judged on a later one)
+    tokio::time::sleep(ACCOUNT_SETTLE).await;
 
     // the spot leg vanished at the venue, and a SOL loan nobody owes is left behind
     rig.fake.with(|s| {
@@ -65,6 +67,34 @@ async fn a_missing_spot_leg_or_a_forgotten_loan_is_a_mismatch_that_blocks_entrie
     let left = recheck(&rig.engine).await.unwrap();
     assert!(!left.iter().any(|m| m.starts_with("SOLUSDT")), "{left:?}");
     assert!(rig.engine.symbol_block("SOLUSDT").is_none());
+}
+
+#[tokio::test]
+async fn a_symbol_traded_during_the_look_is_judged_on_a_later_one() {
+    let rig = rig().await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
+    assert!(recheck(&rig.engine).await.unwrap().is_empty());
+    // an exit is filling (the symbol's lock is held) and the account view already differs
+    // from the books: no verdict on this look
+    let working = rig.engine.lock_symbol(&position.symbol).await;
+    rig.fake.with(|s| {
+        s.spot.insert("BTCUSDT".into(), dec!(0));
+    });
+    assert!(recheck(&rig.engine).await.unwrap().is_empty());
+    assert!(rig.engine.symbol_block("BTCUSDT").is_none());
+    // quiet since before the look, the difference stands
+    drop(working);
+    tokio::time::sleep(ACCOUNT_SETTLE + Duration::from_millis(100)).await;
+    let mismatches = recheck(&rig.engine).await.unwrap();
+    assert!(
+        mismatches.iter().any(|m| m.starts_with("BTCUSDT spot")),
+        "{mismatches:?}"
+    );
+    // and a look while it trades again keeps the block it found
+    let _working = rig.engine.lock_symbol(&position.symbol).await;
+    let kept = recheck(&rig.engine).await.unwrap();
+    assert_eq!(kept, mismatches);
+    assert!(rig.engine.symbol_block("BTCUSDT").is_some());
 }
 
 #[test]

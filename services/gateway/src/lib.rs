@@ -24,6 +24,7 @@ mod throttle;
 mod trades;
 mod transfers;
 pub mod universe;
+mod weight;
 
 use std::future::Future;
 

@@ -141,35 +141,8 @@ impl Orders {
             &[("outcome", if result.is_ok() { "ok" } else { "error" })],
             started.elapsed().as_secs_f64(),
         );
-        self.export_weight_usage();
+        crate::weight::export_window_usage(self.rest.limiters());
         result
-    }
-
-    /// Request weight used per limiter window, as Prometheus gauges.
-    fn export_weight_usage(&self) {
-        let limiters = self.rest.limiters();
-        for (scope, limiter) in [
-            ("spot", &limiters.spot),
-            ("futures", &limiters.futures),
-            ("sapi_ip", &limiters.sapi_ip),
-            ("sapi_uid", &limiters.sapi_uid),
-        ] {
-            for (window, used, limit) in limiter.usage() {
-                let labels = [("scope", scope), ("window", window.as_str())];
-                fff_runtime::metrics::gauge_set(
-                    "fff_gateway_rate_limit_used",
-                    "Exchange request weight / order count used in the current window.",
-                    &labels,
-                    f64::from(used),
-                );
-                fff_runtime::metrics::gauge_set(
-                    "fff_gateway_rate_limit_limit",
-                    "Exchange request weight / order count limit of the window.",
-                    &labels,
-                    f64::from(limit),
-                );
-            }
-        }
     }
 
     /// [`Orders::place`] with the id's lock held.

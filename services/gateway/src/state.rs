@@ -139,6 +139,7 @@ impl Gateway {
             self.orders.clone(),
             cancel.clone(),
         );
+        tokio::spawn(crate::weight::run(self.rest.clone(), cancel.clone()));
         let (market, account, closing) =
             (self.market.clone(), self.account.clone(), cancel.clone());
         tokio::spawn(async move {

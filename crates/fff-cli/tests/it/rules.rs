@@ -1289,19 +1289,24 @@ async fn a_red_tier_closes_every_hedge_in_exit_order(rig: &Rig) {
     assert_closed_in_exit_order(rig, &open, &candidates, before).await;
 }
 
+/// The perp leg's quantity as the executor listed it.
+fn perp_held(position: &ex::Position) -> Decimal {
+    parse(
+        &position
+            .perp_leg
+            .as_ref()
+            .map(|l| l.quantity.clone())
+            .unwrap_or_default(),
+    )
+}
+
 /// The priority inputs of `open` as the executor reads them when a directive arrives: funding
 /// per interval, mark, borrow.
 async fn exit_candidates(rig: &Rig, open: &[ex::Position]) -> Vec<ExitCandidate> {
     let mut candidates = Vec::new();
     for position in open {
         let instrument = rig.instrument(&position.symbol).await;
-        let perp = parse(
-            &position
-                .perp_leg
-                .as_ref()
-                .map(|l| l.quantity.clone())
-                .unwrap_or_default(),
-        );
+        let perp = perp_held(position);
         let interval = FundingInterval::from_hours(interval_hours(&instrument)).unwrap();
         candidates.push(ExitCandidate {
             symbol: position.symbol.clone(),
@@ -1315,9 +1320,11 @@ async fn exit_candidates(rig: &Rig, open: &[ex::Position]) -> Vec<ExitCandidate>
 }
 
 /// The first exit order of each hedge at the venue (its order ids are its sequence) follows
-/// fff-core's exit order of `candidates`. Two hedges whose expected losses are within 10 % of
-/// each other may go either way: marks and predicted rates move between the executor's look
-/// and the test's.
+/// fff-core's exit order of `candidates`. A hedge's notional is what its perp exit orders
+/// closed (the executor ranks the legs held when the directive arrives, which top-ups may have
+/// grown since `open` was read). Two hedges whose expected losses are within 10 % of each
+/// other may go either way: marks and predicted rates move between the executor's look and the
+/// test's.
 async fn assert_closed_in_exit_order(
     rig: &Rig,
     open: &[ex::Position],
@@ -1325,6 +1332,24 @@ async fn assert_closed_in_exit_order(
     before: i64,
 ) {
     let orders = rig.orders_since(before).await;
+    let candidates: Vec<ExitCandidate> = candidates
+        .iter()
+        .map(|c| {
+            let position = open.iter().find(|p| p.symbol == c.symbol).unwrap();
+            let held = perp_held(position).abs();
+            let closed: Decimal = exit_orders(&orders, position)
+                .iter()
+                .filter(|o| o.perp)
+                .map(|o| o.executed_qty)
+                .sum();
+            let mut c = c.clone();
+            if !held.is_zero() && !closed.is_zero() {
+                c.notional = c.notional / held * closed;
+            }
+            c
+        })
+        .collect();
+    let candidates = candidates.as_slice();
     let first_exit = |symbol: &str| {
         let position = open.iter().find(|p| p.symbol == symbol).unwrap();
         exit_orders(&orders, position)
