@@ -76,8 +76,25 @@ impl AccountHub {
         {
             return Ok(account.clone());
         }
+        let started = Instant::now();
         let account = self.fetch().await?;
-        *slot = Some((account.clone(), Instant::now()));
+        *slot = Some((account.clone(), started));
+        Ok(account)
+    }
+
+    /// Re-reads the venue unless the cached snapshot was begun at or after `since`: a stream
+    /// that reconnected at `since` needs a snapshot started after its gap, and the streams
+    /// that reconnect together (four user streams after one outage) share one.
+    pub async fn refresh_after(&self, since: Instant) -> Result<pb::Account, fff_binance::Error> {
+        let mut slot = self.snapshot.lock().await;
+        if let Some((account, started)) = slot.as_ref()
+            && *started >= since
+        {
+            return Ok(account.clone());
+        }
+        let started = Instant::now();
+        let account = self.fetch().await?;
+        *slot = Some((account.clone(), started));
         Ok(account)
     }
 

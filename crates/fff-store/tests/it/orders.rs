@@ -220,3 +220,47 @@ async fn unfinished_orders_are_exactly_the_non_terminal_ones() {
     let expected: Vec<OrderStatus> = OrderStatus::unfinished().collect();
     assert_eq!(unfinished, expected);
 }
+
+/// A venue report is recorded through sessions that do not wait for the WAL flush, with the
+/// same transition rules, and is visible at once to every other session.
+#[tokio::test]
+async fn venue_reports_are_recorded_without_waiting_for_the_disk() {
+    let (_db, store) = migrated_store().await;
+    let position = open_position(&store, "BTCUSDT").await;
+    let intent = perp_intent("fff-1-perp-report-0", Some(position.id));
+    store.insert_order_intent(&intent).await.unwrap();
+    let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(store.relaxed_pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, "off");
+    let filled = OrderUpdate {
+        executed_qty: Some(dec!(0.5)),
+        avg_price: Some(dec!(65000)),
+        ..OrderUpdate::status(OrderStatus::Filled)
+    };
+    let row = store
+        .record_order_report(&intent.client_order_id, &filled)
+        .await
+        .unwrap()
+        .into_row();
+    assert_eq!(row.status, OrderStatus::Filled);
+    let seen = store
+        .get_order(&intent.client_order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (seen.status, seen.executed_qty),
+        (OrderStatus::Filled, dec!(0.5))
+    );
+    // a late, backward report is ignored as on the synchronous path
+    let late = store
+        .record_order_report(
+            &intent.client_order_id,
+            &OrderUpdate::status(OrderStatus::Sent),
+        )
+        .await
+        .unwrap();
+    assert!(!late.is_applied());
+}

@@ -12,7 +12,19 @@ use super::Engine;
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{ExchangeError, OrderKind, OrderReport, OrderRequest};
 
+/// First wait before asking the gateway again about an order that is not terminal; it doubles
+/// up to [`POLL_MAX`]. A market order is nearly always terminal in its first answer; one that
+/// is not (an unknown outcome, a resting remainder) costs the venue a lookup per poll, and
+/// fixed 100 ms polls of a few such orders used a quarter of the futures weight in the soak.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const POLL_MAX: Duration = Duration::from_secs(1);
+
+/// The wait before poll `n` (0-based) of one order.
+fn poll_delay(n: u32) -> Duration {
+    POLL_INTERVAL
+        .saturating_mul(2u32.saturating_pow(n.min(8)))
+        .min(POLL_MAX)
+}
 /// Pauses between the cancels that settle an order whose outcome stayed unknown (a Binance
 /// ban's `Retry-After` is seconds; about 13 s in all).
 pub(crate) const SETTLE_RETRY_PAUSES: [Duration; 5] = [
@@ -255,8 +267,11 @@ impl Engine {
     /// Polls GetOrder for an order whose send outcome is unknown.
     async fn resolve_unknown(&self, request: &OrderRequest, reason: String) -> Result<Order> {
         let deadline = Instant::now() + self.params.order_timeout;
+        let mut polls = 0;
         while Instant::now() < deadline {
-            tokio::time::sleep(POLL_INTERVAL).await;
+            let wait = poll_delay(polls).min(deadline.saturating_duration_since(Instant::now()));
+            polls += 1;
+            tokio::time::sleep(wait).await;
             match self
                 .exchange
                 .get_order(request.venue, &request.symbol, &request.client_order_id)
@@ -352,10 +367,12 @@ impl Engine {
     async fn follow(&self, request: &OrderRequest, mut report: OrderReport) -> Result<Order> {
         let deadline = Instant::now() + self.params.order_timeout;
         let mut cancelled = false;
+        let mut polls = 0;
         loop {
+            // what the venue reported: no WAL flush between a perp's fill and its hedge
             let row = self
                 .store
-                .update_order(&request.client_order_id, &update_from(&report))
+                .record_order_report(&request.client_order_id, &update_from(&report))
                 .await?
                 .into_row();
             if row.status.is_terminal() {
@@ -410,7 +427,14 @@ impl Engine {
                     Ok(()) => {}
                 }
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            // past the deadline (a cancel sent) the next look comes soon
+            let wait = poll_delay(polls).min(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(POLL_INTERVAL),
+            );
+            polls += 1;
+            tokio::time::sleep(wait).await;
             if let Some(next) = self
                 .exchange
                 .get_order(request.venue, &request.symbol, &request.client_order_id)
@@ -431,5 +455,17 @@ impl Engine {
     pub(crate) async fn next_step(&self, position_id: i64) -> Result<u32> {
         let count = self.position_orders(position_id).await?.len();
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}
+
+#[cfg(test)]
+mod poll_tests {
+    use super::*;
+
+    #[test]
+    fn polls_back_off_from_100_ms_to_a_second() {
+        let waits: Vec<u128> = (0..7).map(|n| poll_delay(n).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(poll_delay(u32::MAX), POLL_MAX);
     }
 }

@@ -109,9 +109,9 @@ async fn pump<E>(
             }
             Some(StreamEvent::Reconnected) => {
                 live = true;
+                let reconnected = tokio::time::Instant::now();
                 orders.reconcile_pending().await;
-                hub.invalidate().await;
-                if let Err(err) = hub.get().await {
+                if let Err(err) = hub.refresh_after(reconnected).await {
                     tracing::warn!(error = %err, "account re-snapshot after reconnect failed");
                 }
             }

@@ -20,12 +20,18 @@ use crate::convert::{dec, ts};
 const WINDOW_MS: i64 = 60_000;
 /// Ids remembered for de-duplication before the set is reset (older ones fall out of the window).
 const MAX_SEEN: usize = 50_000;
+/// Settlements arriving this close together share one lookup: every symbol settles at the same
+/// funding time, and each lookup costs 30 request weight (the soak's accelerated settlements
+/// spent a third of the futures budget on them, one lookup per event).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(300);
 
 #[derive(Debug)]
 pub struct FundingFollowup {
     rest: RestClient,
     hub: Arc<AccountHub>,
     seen: Mutex<HashSet<i64>>,
+    /// Settlements waiting for the next lookup.
+    pending: Mutex<Vec<AccountUpdate>>,
 }
 
 impl FundingFollowup {
@@ -34,24 +40,40 @@ impl FundingFollowup {
             rest,
             hub,
             seen: Mutex::new(HashSet::new()),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
     pub fn on_settlement(self: &Arc<Self>, update: &AccountUpdate) {
-        let this = self.clone();
-        let update = update.clone();
-        tokio::spawn(async move { this.publish(&update).await });
+        let first = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(update.clone());
+            pending.len() == 1
+        };
+        if first {
+            let this = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(COALESCE).await;
+                let batch =
+                    std::mem::take(&mut *this.pending.lock().unwrap_or_else(|p| p.into_inner()));
+                this.publish(&batch).await;
+            });
+        }
     }
 
-    async fn publish(&self, update: &AccountUpdate) {
-        let time = update.transaction_time;
+    /// One income lookup around all of `updates`' settlement times.
+    async fn publish(&self, updates: &[AccountUpdate]) {
+        let times = updates.iter().map(|u| u.transaction_time);
+        let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+            return;
+        };
         let records = self
             .rest
             .income(
                 None,
                 Some("FUNDING_FEE"),
-                Some(time - WINDOW_MS),
-                Some(time + WINDOW_MS),
+                Some(first - WINDOW_MS),
+                Some(last + WINDOW_MS),
                 Some(1000),
             )
             .await;
@@ -59,17 +81,19 @@ impl FundingFollowup {
             Ok(records) => records,
             Err(err) => {
                 tracing::warn!(error = %err, "funding income lookup failed; fee published without symbol");
-                for b in &update.data.balances {
-                    self.hub.publish(
-                        common::Venue::UsdmPerp,
-                        update.event_time,
-                        Event::FundingFee(pb::FundingFee {
-                            asset: b.asset.clone(),
-                            amount: dec(b.balance_change),
-                            funding_time: Some(ts(time)),
-                            ..Default::default()
-                        }),
-                    );
+                for update in updates {
+                    for b in &update.data.balances {
+                        self.hub.publish(
+                            common::Venue::UsdmPerp,
+                            update.event_time,
+                            Event::FundingFee(pb::FundingFee {
+                                asset: b.asset.clone(),
+                                amount: dec(b.balance_change),
+                                funding_time: Some(ts(update.transaction_time)),
+                                ..Default::default()
+                            }),
+                        );
+                    }
                 }
                 return;
             }

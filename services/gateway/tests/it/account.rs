@@ -115,6 +115,8 @@ async fn settings_loans_and_history() {
     );
 }
 
+/// Two perps settling at the same funding time (one income lookup for both): each fee reaches
+/// StreamAccount once, with its own symbol.
 #[tokio::test]
 async fn funding_fees_reach_stream_account_with_their_symbol() {
     let running = start().await;
@@ -122,41 +124,50 @@ async fn funding_fees_reach_stream_account_with_their_symbol() {
     let mut events = client
         .stream_account(pb::StreamAccountRequest {
             venues: Vec::new(),
-            symbols: vec!["BTCUSDT".into()],
+            symbols: vec!["BTCUSDT".into(), "ETHUSDT".into()],
         })
         .await
         .unwrap()
         .into_inner();
-    running
-        .sim
-        .set_funding_rate("BTCUSDT", rust_decimal_macros::dec!(0.001))
-        .unwrap();
-    let short = pb::PlaceOrderRequest {
-        client_order_id: "it-funding-1".into(),
-        venue: common::Venue::UsdmPerp as i32,
-        symbol: "BTCUSDT".into(),
-        side: common::Side::Sell as i32,
-        r#type: common::OrderType::Market as i32,
-        quantity: "0.010".into(),
-        ..Default::default()
-    };
-    client.place_order(authed(short)).await.unwrap();
+    for (n, (symbol, quantity)) in [("BTCUSDT", "0.010"), ("ETHUSDT", "0.100")]
+        .into_iter()
+        .enumerate()
+    {
+        running
+            .sim
+            .set_funding_rate(symbol, rust_decimal_macros::dec!(0.001))
+            .unwrap();
+        let short = pb::PlaceOrderRequest {
+            client_order_id: format!("it-funding-{n}"),
+            venue: common::Venue::UsdmPerp as i32,
+            symbol: symbol.into(),
+            side: common::Side::Sell as i32,
+            r#type: common::OrderType::Market as i32,
+            quantity: quantity.into(),
+            ..Default::default()
+        };
+        client.place_order(authed(short)).await.unwrap();
+    }
     running.sim.advance(8 * 3_600_000 + 60_000);
-    let fee = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+    let mut fees = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
             let event = events.next().await.unwrap().unwrap();
             if let Some(pb::stream_account_response::Event::FundingFee(fee)) = event.event {
-                return fee;
+                fees.push(fee);
             }
         }
     })
-    .await
-    .expect("a funding fee event");
-    assert_eq!(fee.symbol, "BTCUSDT");
-    assert!(!fee.income_id.is_empty());
-    let amount: rust_decimal::Decimal = fee.amount.parse().unwrap();
-    assert!(
-        amount > rust_decimal::Decimal::ZERO,
-        "the short receives: {fee:?}"
-    );
+    .await;
+    let mut symbols: Vec<&str> = fees.iter().map(|f| f.symbol.as_str()).collect();
+    symbols.sort_unstable();
+    assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"], "{fees:?}");
+    for fee in &fees {
+        assert!(!fee.income_id.is_empty());
+        let amount: rust_decimal::Decimal = fee.amount.parse().unwrap();
+        assert!(
+            amount > rust_decimal::Decimal::ZERO,
+            "the short receives: {fee:?}"
+        );
+    }
 }
