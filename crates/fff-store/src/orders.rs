@@ -236,28 +236,6 @@ impl Store {
         client_order_id: &str,
         update: &OrderUpdate,
     ) -> Result<UpdateOutcome<Order>> {
-        self.update_order_on(self.pool(), client_order_id, update)
-            .await
-    }
-
-    /// [`Store::update_order`] for a state the venue reported (status, fills), committed
-    /// without waiting for its WAL flush: the venue can tell it again, and the hedge that waits
-    /// for a perp's fill should not wait for a disk (see [`Store`]).
-    pub async fn record_order_report(
-        &self,
-        client_order_id: &str,
-        update: &OrderUpdate,
-    ) -> Result<UpdateOutcome<Order>> {
-        self.update_order_on(self.relaxed_pool(), client_order_id, update)
-            .await
-    }
-
-    async fn update_order_on(
-        &self,
-        pool: &sqlx::PgPool,
-        client_order_id: &str,
-        update: &OrderUpdate,
-    ) -> Result<UpdateOutcome<Order>> {
         let allowed_from: Vec<OrderStatus> = OrderStatus::ALL
             .iter()
             .copied()
@@ -280,7 +258,7 @@ impl Store {
             .bind(update.avg_price)
             .bind(update.error.as_deref())
             .bind(&allowed_from)
-            .fetch_optional(pool)
+            .fetch_optional(self.pool())
             .await?;
         if let Some(row) = updated {
             return Ok(UpdateOutcome::Applied(row));

@@ -16,25 +16,6 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// Sessions with `synchronous_commit = off`, for what the venue can always tell again
-    /// (an order's reported status and fills): a commit returns without waiting for its WAL
-    /// flush, and any later synchronous commit flushes it too (WAL is written in order). A
-    /// PostgreSQL crash in between loses at most the last such update, which reconciliation
-    /// reads back from the venue. Intents stay synchronous: an order is never sent before its
-    /// row is durable.
-    relaxed: PgPool,
-}
-
-/// Connections of the relaxed-durability pool.
-const RELAXED_CONNECTIONS: u32 = 2;
-
-fn relaxed_pool(pool: &PgPool) -> PgPool {
-    let options =
-        PgConnectOptions::clone(&pool.connect_options()).options([("synchronous_commit", "off")]);
-    PgPoolOptions::new()
-        .max_connections(RELAXED_CONNECTIONS)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(options)
 }
 
 impl Store {
@@ -45,21 +26,15 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(Self::from_pool(pool))
+        Ok(Self { pool })
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        let relaxed = relaxed_pool(&pool);
-        Self { pool, relaxed }
+        Self { pool }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// The relaxed-durability pool (see [`Store`]).
-    pub fn relaxed_pool(&self) -> &PgPool {
-        &self.relaxed
     }
 
     /// The pool's connection settings (for a [`crate::Lease`] session).
@@ -90,7 +65,6 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.relaxed.close().await;
         self.pool.close().await;
     }
 }

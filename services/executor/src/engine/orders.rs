@@ -369,10 +369,9 @@ impl Engine {
         let mut cancelled = false;
         let mut polls = 0;
         loop {
-            // what the venue reported: no WAL flush between a perp's fill and its hedge
             let row = self
                 .store
-                .record_order_report(&request.client_order_id, &update_from(&report))
+                .update_order(&request.client_order_id, &update_from(&report))
                 .await?
                 .into_row();
             if row.status.is_terminal() {
