@@ -39,19 +39,28 @@ pub struct Sim {
     pub limiter: Mutex<Limiter>,
     /// Bumped to make every WebSocket close (disconnect fault).
     pub ws_kick: watch::Sender<u64>,
+    /// Symbols whose books just moved by an admin shock: their book tickers go out at once.
+    pub book_moves: broadcast::Sender<Vec<String>>,
 }
 
 impl Sim {
     pub fn new(ex: Exchange, clock: Clock) -> Arc<Self> {
         let (events, _) = broadcast::channel(4096);
         let (ws_kick, _) = watch::channel(0);
+        let (book_moves, _) = broadcast::channel(256);
         Arc::new(Self {
             ex: Mutex::new(ex),
             clock,
             events,
             limiter: Mutex::new(Limiter::default()),
             ws_kick,
+            book_moves,
         })
+    }
+
+    /// Announces that the books of `symbols` moved (see [`Sim::book_moves`]).
+    pub fn books_moved(&self, symbols: Vec<String>) {
+        let _ = self.book_moves.send(symbols);
     }
 
     fn lock(&self) -> MutexGuard<'_, Exchange> {

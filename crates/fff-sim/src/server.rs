@@ -159,7 +159,9 @@ impl SimHandle {
                 .get_mut(symbol)
                 .map(|m| m.shock(pct))
                 .ok_or_else(ApiError::invalid_symbol)
-        })
+        })?;
+        self.sim.books_moved(vec![symbol.to_owned()]);
+        Ok(())
     }
 
     pub fn set_faults(&self, faults: FaultConfig) {

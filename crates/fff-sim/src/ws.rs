@@ -148,6 +148,7 @@ async fn serve(
     let (mut market, mut keys) = classify(&sim, route, &names);
     let mut requested: BTreeSet<String> = names.into_iter().collect();
     let mut events = sim.events.subscribe();
+    let mut moves = sim.book_moves.subscribe();
     let mut kick = sim.ws_kick.subscribe();
     let period = sim.with(|ex| ex.cfg.market.stream_ms).max(50);
     let disconnect_every = sim.with(|ex| ex.faults.ws_disconnect_every_secs);
@@ -176,6 +177,13 @@ async fn serve(
                     }
                     out
                 });
+                for (s, v) in batch {
+                    if !send(&mut socket, &wrap(combined, &s, v)).await { return; }
+                }
+            }
+            moved = moves.recv() => {
+                let Ok(moved) = moved else { continue };
+                let batch = sim.with(|ex| streams::moved_book_tickers(ex, route, &market, &moved));
                 for (s, v) in batch {
                     if !send(&mut socket, &wrap(combined, &s, v)).await { return; }
                 }

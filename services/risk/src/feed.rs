@@ -89,7 +89,11 @@ impl AccountSource for GatewaySource {
     async fn mark_prices(&self, symbols: Vec<String>) -> Result<MarketStream, Status> {
         let request = StreamMarketRequest {
             symbols,
-            kinds: vec![gw::MarketEventKind::MarkPrice as i32],
+            // marks re-value; the perp's book may only escalate a tier before the next mark
+            kinds: vec![
+                gw::MarketEventKind::MarkPrice as i32,
+                gw::MarketEventKind::BookTicker as i32,
+            ],
         };
         let response = self.client.clone().stream_market(request).await?;
         Ok(Box::pin(response.into_inner()))
@@ -412,19 +416,27 @@ mod tests {
             .expect("directive log closed")
     }
 
-    #[tokio::test]
-    async fn a_mark_update_alone_crosses_the_tiers_at_once() {
-        // short 1.5 BTC at 100 000, balance 1 000, maintenance 100: coverage 10, Green
+    /// A core following a fake account (short 1.5 BTC at 100 000, balance 1 000, maintenance
+    /// 100: coverage 10, Green) and its marks, once the opening reads are done: its directive
+    /// receiver, the account events and mark senders, and the two tasks.
+    struct MarkRig {
+        fake: Arc<Fake>,
+        core: Arc<RiskCore>,
+        directives: tokio::sync::broadcast::Receiver<crate::directives::Directive>,
+        events: EventSender,
+        marks: MarkSubscriptions,
+        symbols: Vec<String>,
+        prices: MarkSender,
+        feed: tokio::task::JoinHandle<()>,
+        follower: tokio::task::JoinHandle<()>,
+    }
+
+    async fn mark_rig() -> MarkRig {
         let (fake, mut subscribed, mut marks) = Fake::new(account("1000", "100", "0"));
         let core = memory_core();
         let health = GrpcServer::new("risk", &Default::default()).health();
-        let (_, mut directives) = core.lock().log.subscribe(0, Utc::now());
-        let feed = tokio::spawn(follow_account(
-            fake.clone(),
-            core.clone(),
-            health.clone(),
-            SETTINGS,
-        ));
+        let (_, directives) = core.lock().log.subscribe(0, Utc::now());
+        let feed = tokio::spawn(follow_account(fake.clone(), core.clone(), health, SETTINGS));
         let follower = tokio::spawn(crate::marks::follow_marks(
             fake.clone(),
             core.clone(),
@@ -432,7 +444,6 @@ mod tests {
         ));
         let events = subscribed.recv().await.unwrap();
         let (symbols, prices) = marks.recv().await.unwrap();
-        assert_eq!(symbols, ["BTCUSDT"]);
         // the connect read and the poll's immediate first tick; then no more reads
         fff_wait(|| fake.reads.load(Ordering::SeqCst) >= 2).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -440,6 +451,33 @@ mod tests {
             core.lock().monitor.tier(),
             Some(fff_core::MarginTier::Green)
         );
+        MarkRig {
+            fake,
+            core,
+            directives,
+            events,
+            marks,
+            symbols,
+            prices,
+            feed,
+            follower,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mark_update_alone_crosses_the_tiers_at_once() {
+        let MarkRig {
+            fake,
+            core,
+            mut directives,
+            events,
+            mut marks,
+            symbols,
+            prices,
+            feed,
+            follower,
+        } = mark_rig().await;
+        assert_eq!(symbols, ["BTCUSDT"]);
         let reads = fake.reads.load(Ordering::SeqCst);
 
         // the subscription's opening snapshot is of unknown age: it moves nothing
@@ -493,6 +531,72 @@ mod tests {
         assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"]);
         let state = core.lock().monitor.metrics().cloned().unwrap();
         assert_eq!(state.marks_as_of, None);
+        feed.abort();
+        follower.abort();
+    }
+
+    fn book(symbol: &str, bid: &str, ask: &str) -> Result<gw::StreamMarketResponse, Status> {
+        Ok(gw::StreamMarketResponse {
+            symbol: symbol.into(),
+            event: Some(gw::stream_market_response::Event::BookTicker(
+                gw::BookTicker {
+                    venue: common::Venue::UsdmPerp as i32,
+                    bid_price: bid.into(),
+                    ask_price: ask.into(),
+                    ..gw::BookTicker::default()
+                },
+            )),
+            ..gw::StreamMarketResponse::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn the_perp_book_escalates_a_tier_before_the_mark_and_never_relaxes_one() {
+        let MarkRig {
+            core,
+            mut directives,
+            prices,
+            feed,
+            follower,
+            ..
+        } = mark_rig().await;
+
+        // a book within Green moves nothing (the figures stay the snapshot's)
+        prices
+            .send(book("BTCUSDT", "100100", "100110"))
+            .await
+            .unwrap();
+        // the book's mid at +500 (coverage 2.49, Orange): the directive before any mark
+        prices
+            .send(book("BTCUSDT", "100499", "100501"))
+            .await
+            .unwrap();
+        let deleverage = directive_within(&mut directives, Duration::from_secs(2)).await;
+        assert_eq!(deleverage.kind, DirectiveKind::EmergencyDeleverage);
+        assert_eq!(deleverage.tier, fff_core::MarginTier::Orange);
+        // the book back at the snapshot's price does not relax the tier; the mark does
+        prices
+            .send(book("BTCUSDT", "99999", "100001"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            core.lock().monitor.tier(),
+            Some(fff_core::MarginTier::Orange)
+        );
+        prices.send(mark("BTCUSDT", "100000", false)).await.unwrap();
+        fff_wait(|| core.lock().monitor.tier() == Some(fff_core::MarginTier::Green)).await;
+        // a crossed or empty book is no price
+        prices.send(book("BTCUSDT", "0", "0")).await.unwrap();
+        prices
+            .send(book("BTCUSDT", "100600", "100500"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            core.lock().monitor.tier(),
+            Some(fff_core::MarginTier::Green)
+        );
         feed.abort();
         follower.abort();
     }

@@ -1,7 +1,9 @@
 //! Mark prices of the held symbols (gateway StreamMarket), each applied at once: risk re-values
 //! the last account snapshot at them ([`crate::revalue`]), so a price move that crosses a tier
 //! issues its directive as soon as the mark reaches risk instead of at the next snapshot (up to
-//! `account_poll_ms` + `exchange.account_max_age_ms` later).
+//! `account_poll_ms` + `exchange.account_max_age_ms` later). The venue pushes marks once a
+//! second; the perp's best bid/ask moves at once, so its mid is applied too, but only when it
+//! puts the account in a worse tier ([`RiskCore::apply_book`]).
 //!
 //! The subscription covers the symbols of the last snapshot (perp positions, `<ASSET>USDT` of
 //! the cross-margin assets) and is renewed when that set changes; nothing is subscribed while
@@ -115,8 +117,17 @@ async fn session<S: AccountSource>(
 async fn apply(core: &RiskCore, message: gw::StreamMarketResponse, failing: &mut bool) {
     let update = match message.event {
         // the subscription's opening snapshot: of unknown age (see the module comment)
-        Some(Event::MarkPrice(_)) if message.snapshot => return,
+        Some(Event::MarkPrice(_) | Event::BookTicker(_)) if message.snapshot => return,
         Some(Event::MarkPrice(update)) => update,
+        Some(Event::BookTicker(book)) => {
+            if book.venue == fff_proto::fff::common::v1::Venue::UsdmPerp as i32
+                && let Some(quote) = book_quote(&book, Utc::now())
+                && let Err(error) = core.apply_book(&message.symbol, quote, Utc::now()).await
+            {
+                tracing::debug!(symbol = %message.symbol, %error, "book price not applied");
+            }
+            return;
+        }
         Some(Event::Resync(resync)) => {
             // prices are levels, not changes: the next update of each symbol supersedes
             tracing::debug!(reason = resync.reason, "mark stream resync");
@@ -140,6 +151,21 @@ async fn apply(core: &RiskCore, message: gw::StreamMarketResponse, failing: &mut
         }
         Err(error) => tracing::debug!(symbol = %message.symbol, %error, "mark price not applied"),
     }
+}
+
+/// The perp book's mid as a quote (mark and index), if both sides are positive.
+fn book_quote(book: &gw::BookTicker, received_at: chrono::DateTime<Utc>) -> Option<MarkQuote> {
+    let bid = parse_decimal("bid_price", &book.bid_price).ok()?;
+    let ask = parse_decimal("ask_price", &book.ask_price).ok()?;
+    if bid <= Decimal::ZERO || ask < bid {
+        return None;
+    }
+    let mid = (bid + ask) / Decimal::TWO;
+    Some(MarkQuote {
+        mark: mid,
+        index: mid,
+        received_at,
+    })
 }
 
 /// The quote of one update: a positive mark; the index (the mark when absent or not positive).

@@ -127,6 +127,18 @@ impl RiskMonitor {
         self.metrics.as_ref()
     }
 
+    /// Whether `metrics` would put the account in a worse margin tier than the current one
+    /// (no state changes): a price that is not a mark (the perp's book) may only escalate.
+    pub fn escalates(&self, metrics: &AccountMetrics) -> bool {
+        let futures = metrics.futures_coverage.map_or(MarginTier::Green, |c| {
+            fff_core::margin::tier_for(c, &self.params)
+        });
+        let cross = metrics.cross_margin_level.map_or(MarginTier::Green, |l| {
+            fff_core::margin::tier_for(l, &self.cross_params)
+        });
+        futures.max(cross) > self.tier.unwrap_or(MarginTier::Green)
+    }
+
     pub fn tier(&self) -> Option<MarginTier> {
         self.tier
     }

@@ -244,14 +244,53 @@ impl RiskCore {
         quote: MarkQuote,
         now: DateTime<Utc>,
     ) -> Result<Vec<Directive>, CoreError> {
+        self.apply_quote(symbol, quote, now, false).await
+    }
+
+    /// Applies a price read from the perp's book (its mid) like a mark, but only when it moves
+    /// the account into a worse tier: the venue pushes marks once a second while the book moves
+    /// at once, so a crash reaches the directive stream in milliseconds, and a book that is not
+    /// the mark (a thin moment, a wick) can never relax a tier or move the figures otherwise.
+    pub async fn apply_book(
+        &self,
+        symbol: &str,
+        quote: MarkQuote,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Directive>, CoreError> {
+        self.apply_quote(symbol, quote, now, true).await
+    }
+
+    async fn apply_quote(
+        &self,
+        symbol: &str,
+        quote: MarkQuote,
+        now: DateTime<Utc>,
+        escalation_only: bool,
+    ) -> Result<Vec<Directive>, CoreError> {
         let _turn = self.turn.lock().await;
         let metrics = {
             let mut inner = self.lock();
-            if !inner.valuation.record(symbol, quote) {
-                return Ok(Vec::new());
+            if escalation_only {
+                let mut trial = inner.valuation.clone();
+                let metrics = trial
+                    .record(symbol, quote)
+                    .then(|| trial.current())
+                    .flatten();
+                if !metrics.as_ref().is_some_and(|m| inner.monitor.escalates(m)) {
+                    return Ok(Vec::new());
+                }
+                inner.valuation = trial;
+                metrics
+            } else {
+                if !inner.valuation.record(symbol, quote) {
+                    return Ok(Vec::new());
+                }
+                inner.valuation.current()
             }
-            inner.valuation.current()
         };
+        if escalation_only {
+            tracing::warn!(symbol, price = %quote.mark, "perp book crosses a margin tier before the next mark");
+        }
         self.observe_valued(metrics, now).await
     }
 

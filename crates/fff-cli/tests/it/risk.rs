@@ -185,6 +185,9 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
             .is_none()
     );
 
+    // Each shock is sized from the gateway's account view, cached up to 3 s: the next one waits
+    // for a view read after the last (risk, on the perp's book, is faster than that cache).
+    let mut shocked_at = SystemTime::now();
     // Yellow: REDUCE 25 %
     let started = shock_to_coverage(&sim, &mut gateway, 31.0).await;
     let reduce = expect_directive(&mut directives, DirectiveKind::Reduce).await;
@@ -193,6 +196,8 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
     assert_eq!(reduce.tier(), common::MarginTier::Yellow);
 
     // Orange: EMERGENCY_DELEVERAGE 50 %
+    wait_for_account_after(&mut gateway, shocked_at).await;
+    shocked_at = SystemTime::now();
     let started = shock_to_coverage(&sim, &mut gateway, 29.0).await;
     let deleverage = expect_directive(&mut directives, DirectiveKind::EmergencyDeleverage).await;
     let to_deleverage = started.elapsed();
@@ -211,6 +216,8 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
 
     // Around the 30 boundary, within the hysteresis band: no directive at all
     for target in [31.0, 29.0, 31.5, 29.5] {
+        wait_for_account_after(&mut gateway, shocked_at).await;
+        shocked_at = SystemTime::now();
         shock_to_coverage(&sim, &mut gateway, target).await;
         let flap = next_directive(&mut directives, Duration::from_millis(1200)).await;
         assert!(flap.is_none(), "flapped at coverage {target}: {flap:?}");
@@ -220,6 +227,7 @@ async fn margin_tiers_drive_directives_without_flapping_and_snapshots_persist() 
     assert!(state.entries_halted, "{state:?}");
 
     // Red: CLOSE_ALL
+    wait_for_account_after(&mut gateway, shocked_at).await;
     shock_to_coverage(&sim, &mut gateway, 15.0).await;
     let close_all = expect_directive(&mut directives, DirectiveKind::CloseAll).await;
 
@@ -455,18 +463,20 @@ async fn btc_perp_amount(gateway: &mut GatewayClient<Channel>) -> f64 {
 
 /// When each live (not snapshot) BTCUSDT mark update reached a StreamMarket subscriber of the
 /// gateway; the simulator's prices move only with the shocks here (volatility 0).
-fn record_marks(
+fn record_prices(
     mut market: Streaming<gw::StreamMarketResponse>,
 ) -> std::sync::Arc<std::sync::Mutex<Vec<Instant>>> {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = seen.clone();
     tokio::spawn(async move {
         while let Some(Ok(event)) = market.next().await {
+            let perp_book = |b: &gw::BookTicker| b.venue == common::Venue::UsdmPerp as i32;
             if !event.snapshot
-                && matches!(
-                    event.event,
-                    Some(gw::stream_market_response::Event::MarkPrice(_))
-                )
+                && match &event.event {
+                    Some(gw::stream_market_response::Event::MarkPrice(_)) => true,
+                    Some(gw::stream_market_response::Event::BookTicker(b)) => perp_book(b),
+                    _ => false,
+                }
             {
                 record.lock().unwrap().push(Instant::now());
             }
@@ -490,10 +500,11 @@ async fn wait_for_account_after(gateway: &mut GatewayClient<Channel>, since: Sys
 }
 
 /// At the defaults (`risk_service.account_poll_ms` 1000, `exchange.account_max_age_ms` 3000):
-/// risk re-values the account at every streamed mark, so the reaction no longer waits for a
-/// fresh account snapshot. Reports shock -> directive and its two parts: shock -> the mark at
-/// the gateway's subscribers (the venue's mark cadence: the simulator pushes marks every
-/// `market.stream_ms`, 1 s, like Binance's `!markPrice@arr@1s`) and mark -> directive (risk).
+/// risk re-values the account at every streamed mark and escalates on the perp's book, so the
+/// reaction waits neither for a fresh account snapshot nor for the venue's 1 s mark push.
+/// Reports shock -> directive and its two parts: shock -> the first mark or perp book ticker at
+/// the gateway's subscribers (the simulator pushes a shocked book at once, marks every
+/// `market.stream_ms`, 1 s, like Binance's `!markPrice@arr@1s`) and that price -> directive.
 #[tokio::test]
 async fn bench_tier_change_to_first_deleverage_directive() {
     let db = test_database().await.unwrap();
@@ -517,12 +528,15 @@ async fn bench_tier_change_to_first_deleverage_directive() {
     let market = gateway
         .stream_market(gw::StreamMarketRequest {
             symbols: vec!["BTCUSDT".into()],
-            kinds: vec![gw::MarketEventKind::MarkPrice as i32],
+            kinds: vec![
+                gw::MarketEventKind::MarkPrice as i32,
+                gw::MarketEventKind::BookTicker as i32,
+            ],
         })
         .await
         .unwrap()
         .into_inner();
-    let marks = record_marks(market);
+    let marks = record_prices(market);
     let (mut total, mut to_mark, mut to_directive) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..10 {
         // Green -> Orange in one shock: the first directive is EMERGENCY_DELEVERAGE
@@ -544,7 +558,7 @@ async fn bench_tier_change_to_first_deleverage_directive() {
                 to_directive.push(issued - mark);
             }
             // the account snapshot saw it first
-            None => eprintln!("directive before the mark: {}", deleverage.reason),
+            None => eprintln!("directive before the price: {}", deleverage.reason),
         }
         wait_for_account_after(&mut gateway, shocked_at).await;
         shock_to_coverage(&sim, &mut gateway, 60.0).await;
@@ -567,18 +581,27 @@ async fn bench_tier_change_to_first_deleverage_directive() {
         figures
     };
     eprintln!(
-        "(defaults: account_poll_ms 1000, gateway account_max_age_ms 3000, sim mark stream 1 s)"
+        "(defaults: account_poll_ms 1000, gateway account_max_age_ms 3000, sim mark stream 1 s, \
+         perp book pushed at once)"
     );
     let total = spread("tier change -> EMERGENCY_DELEVERAGE directive", total);
-    spread("shock -> mark at the gateway's subscribers", to_mark);
+    spread(
+        "shock -> first mark or perp book at the gateway's subscribers",
+        to_mark,
+    );
     let to_directive = spread(
-        "mark at the gateway's subscribers -> directive",
+        "that price at the gateway's subscribers -> directive",
         to_directive,
     );
-    // before the mark-driven valuation: 2.9-3.1 s at these settings
+    // account snapshots only: 2.9-3.1 s at these settings; the 1 s marks: median 400-600 ms;
+    // the perp's book (escalations only): milliseconds
     assert!(
         total.iter().all(|l| *l < Duration::from_secs(2)),
         "{total:?}"
+    );
+    assert!(
+        total[total.len() / 2] < Duration::from_millis(100),
+        "median shock -> directive not within 100 ms (the perp book's path): {total:?}"
     );
     assert!(
         to_directive.len() >= 5

@@ -74,12 +74,14 @@ pub async fn handle(
             let symbol = b.symbol.clone().unwrap_or_default();
             ex.set_funding(&symbol, b.rate, b.flip).map(|r| json!({"symbol": symbol, "fundingRate": d8(r)}))
         }),
-        ("POST", "shock") => sim.with(|ex| {
-            let symbol = b.symbol.clone().unwrap_or_default();
-            let m = ex.markets.get_mut(&symbol).ok_or_else(ApiError::invalid_symbol)?;
-            m.shock(b.pct.unwrap_or_default());
-            Ok(json!({"symbol": symbol, "indexPrice": d8(m.index_price()), "markPrice": d8(m.mark_price())}))
-        }),
+        ("POST", "shock") => sim
+            .with(|ex| {
+                let symbol = b.symbol.clone().unwrap_or_default();
+                let m = ex.markets.get_mut(&symbol).ok_or_else(ApiError::invalid_symbol)?;
+                m.shock(b.pct.unwrap_or_default());
+                Ok(json!({"symbol": symbol, "indexPrice": d8(m.index_price()), "markPrice": d8(m.mark_price())}))
+            })
+            .inspect(|_| sim.books_moved(vec![b.symbol.clone().unwrap_or_default()])),
         ("POST", "ws/disconnect") => {
             sim.kick_websockets();
             Ok(json!({"ok": true}))

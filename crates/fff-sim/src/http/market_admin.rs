@@ -64,6 +64,9 @@ pub async fn shocks(State(sim): State<Arc<Sim>>, Json(body): Json<Moves>) -> Res
         }
         Ok(Value::Array(moved))
     });
+    if result.is_ok() {
+        sim.books_moved(body.shocks.iter().map(|s| s.symbol.clone()).collect());
+    }
     answer(result)
 }
 

@@ -117,6 +117,33 @@ pub fn payload(ex: &Exchange, route: Route, stream: &str) -> Option<Value> {
     }
 }
 
+/// The book tickers of `moved` that the subscribed `market` streams carry: a moved book is
+/// pushed at once (Binance pushes best bid/ask on every change), not at the next tick.
+pub fn moved_book_tickers(
+    ex: &Exchange,
+    route: Route,
+    market: &std::collections::BTreeSet<String>,
+    moved: &[String],
+) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for stream in market {
+        if stream == "!bookTicker" {
+            out.extend(
+                moved
+                    .iter()
+                    .filter_map(|symbol| book_json(ex, symbol, true))
+                    .map(|v| (stream.clone(), v)),
+            );
+        } else if let Some(symbol) = stream.strip_suffix("@bookTicker")
+            && moved.iter().any(|m| m.eq_ignore_ascii_case(symbol))
+            && let Some(v) = payload(ex, route, stream)
+        {
+            out.push((stream.clone(), v));
+        }
+    }
+    out
+}
+
 /// Every book ticker, for `!bookTicker`.
 pub fn all_book_tickers(ex: &Exchange) -> Vec<Value> {
     ex.markets

@@ -264,3 +264,34 @@ async fn shutdown_completes_with_open_connections() {
             .is_err()
     );
 }
+
+/// A shock moves the book: its book ticker goes out at once, not at the next push of the
+/// market streams (here 30 s away), like Binance's real-time `!bookTicker`.
+#[tokio::test]
+async fn a_shocked_book_is_pushed_at_once() {
+    let mut cfg = manual_config();
+    cfg.market.stream_ms = 30_000;
+    let (sim, _c) = start(cfg).await;
+    let mut ws = connect(&format!(
+        "{}/public/stream?streams=!bookTicker",
+        sim.urls.futures_ws
+    ))
+    .await;
+    // the first push of every book comes at once
+    let first = next_json(&mut ws, |v| v["data"]["s"] == "BTCUSDT").await;
+    let bid_before: f64 = first["data"]["b"].as_str().unwrap().parse().unwrap();
+    sim.shock("BTCUSDT", d!(-10)).unwrap();
+    let started = std::time::Instant::now();
+    let moved = next_json(&mut ws, |v| v["data"]["s"] == "BTCUSDT").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(moved["stream"], "!bookTicker");
+    let bid_after: f64 = moved["data"]["b"].as_str().unwrap().parse().unwrap();
+    assert!(
+        bid_after < bid_before * 0.95,
+        "bid {bid_before} -> {bid_after}"
+    );
+}
