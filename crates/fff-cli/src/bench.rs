@@ -22,6 +22,8 @@ use fff_proto::fff::executor::v1 as exec;
 use serde_json::{Value, json};
 
 use crate::cli::{BenchArgs, SoakArgs};
+
+mod tiers;
 use crate::soak::suite::SoakSuite;
 use crate::soak::venue::{VenueOrder, VenueRecords};
 
@@ -102,11 +104,17 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
                 dir.join(".fff/logs").display()
             )
         })?;
-    let result = drive(args, &suite).await;
+    let result = match drive(args, &suite).await {
+        Ok((mut records, rounds)) => drive_tiers(args, &suite, &mut records)
+            .await
+            .map(|tiers| (records, rounds, tiers)),
+        Err(error) => Err(error),
+    };
     let rss = role_rss(&suite).await;
     let executor = suite.executor_status_metadata("fff-latency").await;
     suite.stop().await;
-    let (records, rounds) = result?;
+    let (records, rounds, mut tier_reactions) = result?;
+    tier_reactions.sort_unstable();
     let windows = unhedged_windows(&records.orders);
     Ok(json!({
         "command": "fff bench",
@@ -118,11 +126,12 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "paths": {
             "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
                 "perp entry slice matched at the venue -> its first spot hedge matched at the venue"),
+            "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tier_reactions).to_json(
+                "price move at the venue into the Orange tier -> first deleverage order at the venue"),
             "executor_internal": parse_latency(executor.as_deref().unwrap_or_default()),
         },
         "not_measured_yet": {
             "opportunity_to_first_order_at_venue": "needs the opportunity's time at the venue; the executor's in-process figure (opportunity_to_order_us) is above",
-            "tier_change_to_first_deleverage_order_at_venue": "see docs/BENCHMARKS.md (risk::bench, shock -> directive)",
             "scanner_mark_to_stream_opportunities": "see docs/BENCHMARKS.md (cargo bench -p fff-scanner --bench stream)",
         },
         "role_rss_kib": rss,
@@ -136,25 +145,7 @@ async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueReco
     let deadline = Instant::now() + Duration::from_secs(args.max_minutes.max(1) * 60);
     let mut rounds = 0;
     loop {
-        if let Some(fatal) = suite.fatal() {
-            bail!("the suite failed: {fatal}");
-        }
-        // the strategy's hedges: wait until the venue holds perps and nothing is trading
-        let entry_deadline = Instant::now() + ENTRY_WAIT;
-        loop {
-            suite.venue.refresh(&mut records).await?;
-            let trading = records.orders.values().any(VenueOrder::is_open);
-            if !records.positions.is_empty() && !trading && settled(suite, &mut records).await? {
-                break;
-            }
-            if Instant::now() >= entry_deadline {
-                bail!(
-                    "the strategy opened no hedge within {ENTRY_WAIT:?} (round {rounds}); logs in {}",
-                    suite.dir.join(".fff/logs").display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        wait_held(suite, &mut records, rounds).await?;
         rounds += 1;
         let samples = unhedged_windows(&records.orders).len();
         if !args.json {
@@ -181,6 +172,58 @@ async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueReco
             }
         }
     }
+}
+
+/// Waits until the venue holds the strategy's hedges and nothing is trading.
+async fn wait_held(
+    suite: &SoakSuite,
+    records: &mut VenueRecords,
+    round: u32,
+) -> anyhow::Result<()> {
+    let entry_deadline = Instant::now() + ENTRY_WAIT;
+    loop {
+        if let Some(fatal) = suite.fatal() {
+            bail!("the suite failed: {fatal}");
+        }
+        suite.venue.refresh(records).await?;
+        let trading = records.orders.values().any(VenueOrder::is_open);
+        if !records.positions.is_empty() && !trading && settled(suite, records).await? {
+            return Ok(());
+        }
+        if Instant::now() >= entry_deadline {
+            bail!(
+                "the strategy opened no hedge within {ENTRY_WAIT:?} (round {round}); logs in {}",
+                suite.dir.join(".fff/logs").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Tier rounds after the entry rounds (the hedges held): microseconds from each move into
+/// Orange to its first deleverage order at the venue.
+async fn drive_tiers(
+    args: &BenchArgs,
+    suite: &SoakSuite,
+    records: &mut VenueRecords,
+) -> anyhow::Result<Vec<i64>> {
+    let mut reactions = Vec::new();
+    for round in 0..args.tier_rounds {
+        wait_held(suite, records, round).await?;
+        match tiers::round(suite, records).await? {
+            Some(us) => reactions.push(us),
+            None if !args.json => eprintln!("fff bench: tier round {round}: no deleverage order"),
+            None => {}
+        }
+        if !args.json {
+            eprintln!(
+                "fff bench: tier round {}: {} reactions at the venue",
+                round + 1,
+                reactions.len()
+            );
+        }
+    }
+    Ok(reactions)
 }
 
 /// True when two reads 2.5 s apart (longer than the default 1 s between TWAP slices) show the

@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// Print only the JSON report (no progress on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Margin-tier rounds after the entry rounds: a price move at the venue into Orange, timed
+    /// to the first deleverage order (about 10 s a round).
+    #[arg(long, default_value_t = 20)]
+    pub tier_rounds: u32,
     /// Simulated clock speed, as for `fff up`.
     #[arg(long, default_value_t = 60.0)]
     pub accelerate: f64,

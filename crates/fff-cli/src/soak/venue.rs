@@ -155,6 +155,35 @@ impl Venue {
             .map(drop)
     }
 
+    /// Moves every `(symbol, pct)` at once (`POST /admin/shocks`); returns the venue's
+    /// wall-clock microsecond of the move (the clock of the orders' `received_us`).
+    pub async fn shocks(&self, moves: &[(String, Decimal)]) -> anyhow::Result<i64> {
+        let shocks: Vec<Value> = moves
+            .iter()
+            .map(|(symbol, pct)| json!({"symbol": symbol, "pct": pct.to_string()}))
+            .collect();
+        let moved = self.post("shocks", &json!({"shocks": shocks})).await?;
+        moved
+            .as_array()
+            .and_then(|m| m.iter().filter_map(|s| s["atUs"].as_i64()).min())
+            .context("POST /admin/shocks: no atUs in the answer")
+    }
+
+    /// The account as the venue holds it (`GET /admin/state`).
+    pub async fn state(&self) -> anyhow::Result<Value> {
+        let url = format!("{}/admin/state?account={}", self.base, self.account);
+        let text = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .context("GET /admin/state")?
+            .error_for_status()?
+            .text()
+            .await?;
+        serde_json::from_str(&text).context("the state is not JSON")
+    }
+
     pub async fn flip_funding(&self, symbol: &str) -> anyhow::Result<()> {
         self.post("funding", &json!({"symbol": symbol, "flip": true}))
             .await

@@ -59,7 +59,9 @@ pub async fn shocks(State(sim): State<Arc<Sim>>, Json(body): Json<Moves>) -> Res
         for shock in &body.shocks {
             if let Some(market) = ex.markets.get_mut(&shock.symbol) {
                 market.shock(shock.pct);
-                moved.push(json!({"symbol": shock.symbol, "indexPrice": d8(market.index_price()), "markPrice": d8(market.mark_price())}));
+                // `atUs`: the wall-clock microsecond of the move, on the clock of the orders'
+                // `receivedUs` (a reaction is timed from here to the venue)
+                moved.push(json!({"symbol": shock.symbol, "indexPrice": d8(market.index_price()), "markPrice": d8(market.mark_price()), "atUs": crate::clock::wall_us()}));
             }
         }
         Ok(Value::Array(moved))
