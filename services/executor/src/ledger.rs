@@ -176,8 +176,26 @@ async fn follow_stream(
                 interrupted.store(true, Ordering::SeqCst);
                 let _ = poke.try_send(());
             }
-            Some(gw::stream_account_response::Event::FundingFee(_))
-            | Some(gw::stream_account_response::Event::Interest(_)) => {
+            Some(gw::stream_account_response::Event::FundingFee(fee)) => {
+                // the gateway found the fee's income record (symbol and id): booked now, not by
+                // a ListIncome poll (30 request weight each); a fee without them waits for it
+                let booked = match funding_record(&fee) {
+                    Some(record) => book_funding(engine, &client, &record).await,
+                    None => Ok(false),
+                };
+                match booked {
+                    Ok(true) => {}
+                    Ok(false) if !fee.income_id.is_empty() => {} // already booked
+                    Ok(false) => {
+                        let _ = poke.try_send(());
+                    }
+                    Err(err) => {
+                        tracing::warn!(symbol = %fee.symbol, error = %err, "funding fee from the stream not booked; polling");
+                        let _ = poke.try_send(());
+                    }
+                }
+            }
+            Some(gw::stream_account_response::Event::Interest(_)) => {
                 let _ = poke.try_send(());
             }
             _ => {}
@@ -349,6 +367,24 @@ pub async fn poll_income(
         page_token = response.next_page_token;
     }
     Ok(booked)
+}
+
+/// The income record a streamed funding fee stands for, when the gateway attached its symbol
+/// and income id (it looks the record up at each settlement).
+pub(crate) fn funding_record(fee: &gw::FundingFee) -> Option<gw::IncomeRecord> {
+    if fee.income_id.is_empty() || fee.symbol.is_empty() {
+        return None;
+    }
+    Some(gw::IncomeRecord {
+        income_id: fee.income_id.clone(),
+        kind: gw::IncomeKind::FundingFee as i32,
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: fee.symbol.clone(),
+        asset: fee.asset.clone(),
+        amount: fee.amount.clone(),
+        time: fee.funding_time,
+        info: "FUNDING_FEE".to_owned(),
+    })
 }
 
 pub(crate) async fn book_funding(

@@ -84,6 +84,39 @@ async fn fills_and_funding_are_booked_once() {
     assert_eq!(funding[0].tran_id, 555);
 }
 
+#[test]
+fn a_streamed_fee_with_its_income_id_is_its_income_record() {
+    let fee = gw::FundingFee {
+        symbol: "BTCUSDT".into(),
+        asset: "USDT".into(),
+        amount: "-0.25".into(),
+        funding_time: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        }),
+        income_id: "777".into(),
+        ..gw::FundingFee::default()
+    };
+    let record = funding_record(&fee).unwrap();
+    assert_eq!(
+        (
+            record.income_id.as_str(),
+            record.symbol.as_str(),
+            record.amount.as_str()
+        ),
+        ("777", "BTCUSDT", "-0.25")
+    );
+    assert_eq!(record.kind, gw::IncomeKind::FundingFee as i32);
+    assert_eq!(record.time, fee.funding_time);
+    // the gateway's lookup failed: only the wallet change, left to the income poll
+    let bare = gw::FundingFee {
+        symbol: String::new(),
+        income_id: String::new(),
+        ..fee
+    };
+    assert!(funding_record(&bare).is_none());
+}
+
 #[tokio::test]
 async fn perp_held_at_a_settlement() {
     let rig = rig().await;
