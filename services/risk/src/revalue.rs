@@ -275,11 +275,13 @@ fn holdings(balances: &[gw::MarginBalance]) -> Option<Vec<Holding>> {
     (!holdings.is_empty()).then_some(holdings)
 }
 
-/// The base and the newest quote per held symbol.
+/// The base and the newest quote per held symbol, and the newest perp-book quote per held
+/// symbol (applied only to ask whether the books together worsen the tier).
 #[derive(Debug, Clone, Default)]
 pub struct Valuation {
     basis: Option<MarginBasis>,
     marks: HashMap<String, MarkQuote>,
+    books: HashMap<String, MarkQuote>,
 }
 
 impl Valuation {
@@ -287,13 +289,37 @@ impl Valuation {
     pub fn set_basis(&mut self, basis: MarginBasis) {
         let held = basis.symbols();
         self.marks.retain(|symbol, _| held.contains(symbol));
+        self.books.retain(|symbol, _| held.contains(symbol));
         self.basis = Some(basis);
     }
 
-    /// Records a quote; `false` (and nothing kept) when the symbol moves nothing held.
-    pub fn record(&mut self, symbol: &str, quote: MarkQuote) -> bool {
-        let held = self
-            .basis
+    /// Keeps the perp book's quote of a held symbol; `false` when it moves nothing held.
+    pub fn record_book(&mut self, symbol: &str, quote: MarkQuote) -> bool {
+        let held = self.holds(symbol);
+        if held {
+            self.books.insert(symbol.to_owned(), quote);
+        }
+        held
+    }
+
+    /// This valuation with every book quote newer than its symbol's mark taken as the mark:
+    /// one move across several books (a market-wide drop) is judged as a whole.
+    pub fn with_books(&self) -> Valuation {
+        let mut trial = self.clone();
+        for (symbol, book) in &self.books {
+            let newer = trial
+                .marks
+                .get(symbol)
+                .is_none_or(|mark| book.received_at > mark.received_at);
+            if newer {
+                trial.marks.insert(symbol.clone(), *book);
+            }
+        }
+        trial
+    }
+
+    fn holds(&self, symbol: &str) -> bool {
+        self.basis
             .as_ref()
             .is_some_and(|b| b.perps.iter().any(|p| p.symbol == symbol))
             || self.basis.as_ref().is_some_and(|b| {
@@ -301,7 +327,12 @@ impl Valuation {
                     .iter()
                     .flatten()
                     .any(|h| h.symbol.as_deref() == Some(symbol))
-            });
+            })
+    }
+
+    /// Records a quote; `false` (and nothing kept) when the symbol moves nothing held.
+    pub fn record(&mut self, symbol: &str, quote: MarkQuote) -> bool {
+        let held = self.holds(symbol);
         if held {
             self.marks.insert(symbol.to_owned(), quote);
         }
@@ -494,6 +525,38 @@ mod tests {
         ));
         assert_eq!(live.futures_coverage, Some(dec!(6900) / dec!(846)));
         assert_eq!(live.cross_margin_level, Some(dec!(2)));
+    }
+
+    #[test]
+    fn books_newer_than_their_marks_are_taken_together() {
+        let t = Utc::now();
+        let at = |secs: i64, price: Decimal| MarkQuote {
+            mark: price,
+            index: price,
+            received_at: t + Duration::seconds(secs),
+        };
+        let mut valuation = Valuation::default();
+        valuation.set_basis(basis(t));
+        // books are kept for held symbols; the figures themselves move only with marks
+        assert!(valuation.record_book("BTCUSDT", at(2, dec!(101000))));
+        assert!(valuation.record_book("ETHUSDT", at(2, dec!(2900))));
+        assert!(!valuation.record_book("SOLUSDT", at(2, dec!(1))));
+        assert_eq!(
+            valuation.current().unwrap().futures_coverage,
+            Some(dec!(10))
+        );
+        // both books at once: the short BTC and the long ETH lose together
+        let mut marked = valuation.clone();
+        marked.record("BTCUSDT", at(2, dec!(101000)));
+        marked.record("ETHUSDT", at(2, dec!(2900)));
+        let together = valuation.with_books().current().unwrap();
+        assert_eq!(together, marked.current().unwrap());
+        assert!(together.futures_coverage < Some(dec!(7)), "{together:?}");
+        // a mark newer than its book wins
+        valuation.record("BTCUSDT", at(3, dec!(100000)));
+        let mut expected = valuation.clone();
+        expected.record("ETHUSDT", at(2, dec!(2900)));
+        assert_eq!(valuation.with_books().current(), expected.current());
     }
 
     #[test]

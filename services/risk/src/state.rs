@@ -247,10 +247,12 @@ impl RiskCore {
         self.apply_quote(symbol, quote, now, false).await
     }
 
-    /// Applies a price read from the perp's book (its mid) like a mark, but only when it moves
-    /// the account into a worse tier: the venue pushes marks once a second while the book moves
-    /// at once, so a crash reaches the directive stream in milliseconds, and a book that is not
-    /// the mark (a thin moment, a wick) can never relax a tier or move the figures otherwise.
+    /// Keeps a price read from the perp's book (its mid) and applies the books newer than their
+    /// marks like marks, but only when together they move the account into a worse tier: the
+    /// venue pushes marks once a second while books move at once, so a crash reaches the
+    /// directive stream in milliseconds (a move across several books is judged as a whole),
+    /// and a book that is not the mark (a thin moment, a wick) can never relax a tier or move
+    /// the figures otherwise.
     pub async fn apply_book(
         &self,
         symbol: &str,
@@ -271,11 +273,11 @@ impl RiskCore {
         let metrics = {
             let mut inner = self.lock();
             if escalation_only {
-                let mut trial = inner.valuation.clone();
-                let metrics = trial
-                    .record(symbol, quote)
-                    .then(|| trial.current())
-                    .flatten();
+                if !inner.valuation.record_book(symbol, quote) {
+                    return Ok(Vec::new());
+                }
+                let trial = inner.valuation.with_books();
+                let metrics = trial.current();
                 if !metrics.as_ref().is_some_and(|m| inner.monitor.escalates(m)) {
                     return Ok(Vec::new());
                 }
