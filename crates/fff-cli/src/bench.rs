@@ -105,17 +105,30 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
             )
         })?;
     let result = match drive(args, &suite).await {
-        Ok((mut records, rounds)) => drive_tiers(args, &suite, &mut records)
-            .await
-            .map(|tiers| (records, rounds, tiers)),
+        Ok((mut records, rounds)) => {
+            // the entry rounds' orders end here: their windows are reported apart from the
+            // windows of the top-ups that follow each tier round (deleverage orders compete
+            // with them for the gateway's order rate)
+            let tiers_from = records.next_order_id;
+            drive_tiers(args, &suite, &mut records)
+                .await
+                .map(|tiers| (records, rounds, tiers, tiers_from))
+        }
         Err(error) => Err(error),
     };
     let rss = role_rss(&suite).await;
     let executor = suite.executor_status_metadata("fff-latency").await;
     suite.stop().await;
-    let (records, rounds, mut tier_reactions) = result?;
+    let (records, rounds, mut tier_reactions, tiers_from) = result?;
     tier_reactions.sort_unstable();
-    let windows = unhedged_windows(&records.orders);
+    let (entry_orders, tier_orders): (BTreeMap<i64, VenueOrder>, BTreeMap<i64, VenueOrder>) =
+        records
+            .orders
+            .clone()
+            .into_iter()
+            .partition(|(id, _)| *id < tiers_from);
+    let windows = unhedged_windows(&entry_orders);
+    let top_up_windows = unhedged_windows(&tier_orders);
     Ok(json!({
         "command": "fff bench",
         "date": chrono::Utc::now().to_rfc3339(),
@@ -126,6 +139,8 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "paths": {
             "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
                 "perp entry slice matched at the venue -> its first spot hedge matched at the venue"),
+            "unhedged_window_at_venue_during_tier_rounds_us": Stats::of(&top_up_windows).to_json(
+                "the same, for the top-ups after each tier round (orders of the deleverage at the same time)"),
             "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tier_reactions).to_json(
                 "price move at the venue into the Orange tier -> first deleverage order at the venue"),
             "executor_internal": parse_latency(executor.as_deref().unwrap_or_default()),
