@@ -118,6 +118,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     };
     let rss = role_rss(&suite).await;
     let executor = suite.executor_status_metadata("fff-latency").await;
+    let opportunities = suite.opportunity_times().await;
     suite.stop().await;
     let (records, rounds, mut tier_reactions, tiers_from) = result?;
     tier_reactions.sort_unstable();
@@ -128,6 +129,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
             .into_iter()
             .partition(|(id, _)| *id < tiers_from);
     let windows = unhedged_windows(&entry_orders);
+    let opportunity_windows = opportunity_to_order(&opportunities?, &records.orders);
     let top_up_windows = unhedged_windows(&tier_orders);
     Ok(json!({
         "command": "fff bench",
@@ -143,10 +145,11 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
                 "the same, for the top-ups after each tier round (orders of the deleverage at the same time)"),
             "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tier_reactions).to_json(
                 "price move at the venue into the Orange tier -> first deleverage order at the venue"),
+            "opportunity_to_first_order_at_venue_us": Stats::of(&opportunity_windows).to_json(
+                "scanner snapshot reaching the executor (its wall clock) -> the entry's first perp order at the venue"),
             "executor_internal": parse_latency(executor.as_deref().unwrap_or_default()),
         },
         "not_measured_yet": {
-            "opportunity_to_first_order_at_venue": "needs the opportunity's time at the venue; the executor's in-process figure (opportunity_to_order_us) is above",
             "scanner_mark_to_stream_opportunities": "see docs/BENCHMARKS.md (cargo bench -p fff-scanner --bench stream)",
         },
         "role_rss_kib": rss,
@@ -163,10 +166,13 @@ async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueReco
         wait_held(suite, &mut records, rounds).await?;
         rounds += 1;
         let samples = unhedged_windows(&records.orders).len();
+        let entries = entries(&records.orders).count();
         if !args.json {
-            eprintln!("fff bench: round {rounds}: {samples} unhedged windows at the venue");
+            eprintln!(
+                "fff bench: round {rounds}: {samples} unhedged windows, {entries} entries at the venue"
+            );
         }
-        if samples >= args.samples || Instant::now() >= deadline {
+        if (samples >= args.samples && entries >= args.samples) || Instant::now() >= deadline {
             return Ok((records, rounds));
         }
         for symbol in records.held_symbols() {
@@ -248,6 +254,29 @@ async fn settled(suite: &SoakSuite, records: &mut VenueRecords) -> anyhow::Resul
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     suite.venue.refresh(records).await?;
     Ok(records.fingerprint() == before)
+}
+
+/// The first perp order of every entry at the venue (`fff<id>-Pe0`), by position id.
+fn entries(orders: &BTreeMap<i64, VenueOrder>) -> impl Iterator<Item = (i64, &VenueOrder)> {
+    orders.values().filter_map(|o| {
+        let id = o
+            .client_order_id
+            .strip_prefix("fff")?
+            .strip_suffix("-Pe0")?;
+        Some((id.parse().ok()?, o))
+    })
+}
+
+/// Per strategy entry, the microseconds from its opportunity reaching the executor (wall
+/// clock, `times`) to its first perp order at the venue (the venue's wall clock: the same
+/// machine).
+fn opportunity_to_order(times: &[(i64, i64)], orders: &BTreeMap<i64, VenueOrder>) -> Vec<i64> {
+    let received: BTreeMap<i64, i64> = times.iter().copied().collect();
+    let mut windows: Vec<i64> = entries(orders)
+        .filter_map(|(id, order)| Some(order.received_us - received.get(&id)?))
+        .collect();
+    windows.sort_unstable();
+    windows
 }
 
 /// Per entry slice (`fff<id>-Pe<n>` at the venue, filled), the microseconds from its match to

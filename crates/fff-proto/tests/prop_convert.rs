@@ -116,6 +116,8 @@ proptest! {
             reduce_only: enums[4] % 2 == 0,
             margin_side_effect: enums[4],
             intent_id: String::new(),
+            first_send: enums[3] % 2 == 0,
+            hedge_on_fill: None,
         };
         oracle::check(&order.encode_to_vec());
         let open = executor::OpenPositionRequest {

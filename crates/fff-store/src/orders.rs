@@ -159,10 +159,74 @@ impl Store {
         })
     }
 
-    /// Records several intents in one transaction (one commit): a perp entry and the hedge that
+    /// Records several intents in one statement (one commit): a perp entry and the hedge that
     /// will mirror its fill, so nothing waits on PostgreSQL between the perp's fill and the
-    /// hedge. Idempotent per intent like [`Store::insert_order_intent`].
+    /// hedge. Idempotent per intent like [`Store::insert_order_intent`]; all or nothing when
+    /// an intent conflicts.
     pub async fn insert_order_intents(
+        &self,
+        intents: &[OrderIntent],
+    ) -> Result<Vec<Inserted<Order>>> {
+        if intents.is_empty() {
+            return Ok(Vec::new());
+        }
+        // one statement, one round trip (it is on the path from an opportunity to its order):
+        // enough when every id is new, as entry slices' ids are
+        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO orders (client_order_id, position_id, venue, leg, symbol, side, \
+             order_type, time_in_force, qty, price, reduce_only, side_effect, status) ",
+        );
+        insert.push_values(intents, |mut row, intent| {
+            row.push_bind(&intent.client_order_id)
+                .push_bind(intent.position_id)
+                .push_bind(intent.venue)
+                .push_bind(intent.leg)
+                .push_bind(&intent.symbol)
+                .push_bind(intent.side)
+                .push_bind(intent.order_type)
+                .push_bind(intent.time_in_force)
+                .push_bind(intent.qty)
+                .push_bind(intent.price)
+                .push_bind(intent.reduce_only)
+                .push_bind(intent.side_effect)
+                .push("'INTENT'");
+        });
+        insert.push(concat!(
+            " ON CONFLICT (client_order_id) DO NOTHING RETURNING ",
+            columns!()
+        ));
+        let mut created: Vec<Order> = insert.build_query_as().fetch_all(self.pool()).await?;
+        if created.len() == intents.len() {
+            let mut rows = Vec::with_capacity(intents.len());
+            for intent in intents {
+                let at = created
+                    .iter()
+                    .position(|row| row.client_order_id == intent.client_order_id)
+                    .ok_or_else(|| StoreError::NotFound {
+                        entity: "order",
+                        key: intent.client_order_id.clone(),
+                    })?;
+                rows.push(Inserted {
+                    row: created.swap_remove(at),
+                    created: true,
+                });
+            }
+            return Ok(rows);
+        }
+        // Some ids were there already: undo this statement's rows (intents no one has sent or
+        // seen) and decide in one transaction, so a conflict still writes nothing.
+        if !created.is_empty() {
+            let ids: Vec<&str> = created.iter().map(|r| r.client_order_id.as_str()).collect();
+            sqlx::query("DELETE FROM orders WHERE client_order_id = ANY($1) AND status = 'INTENT'")
+                .bind(&ids)
+                .execute(self.pool())
+                .await?;
+        }
+        self.insert_order_intents_tx(intents).await
+    }
+
+    /// [`Store::insert_order_intents`] one intent at a time in a transaction.
+    async fn insert_order_intents_tx(
         &self,
         intents: &[OrderIntent],
     ) -> Result<Vec<Inserted<Order>>> {

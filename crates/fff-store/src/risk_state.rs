@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::FromRow;
 
 use crate::fence::check_fence;
-use crate::{Fenced, LeaseFence, Result, Store};
+use crate::{Fenced, LeaseFence, Result, Store, StoreError};
 
 macro_rules! directive_columns {
     () => {
@@ -290,16 +290,20 @@ impl Store {
         fence: &LeaseFence,
         approval: &RiskApproval,
     ) -> Result<Fenced<RiskApproval>> {
-        let mut tx = self.pool().begin().await?;
-        if !check_fence(&mut tx, fence).await? {
-            return Ok(Fenced::Lost);
-        }
-        sqlx::query(
-            "INSERT INTO risk_approvals (request_id, approval_id, symbol, direction, notional, \
+        // One statement in the common case (it is on the way from an opportunity to its
+        // order): the insert share-locks and checks the fence row itself, as the transaction
+        // below does in four round trips.
+        let inserted = sqlx::query_as::<_, RiskApproval>(
+            "WITH fence AS (SELECT 1 FROM lease_fences WHERE name = $15 AND epoch = $14 \
+               FOR SHARE) \
+             INSERT INTO risk_approvals (request_id, approval_id, symbol, direction, notional, \
                leverage, reason, approved, approved_notional, reasons, tier, decided_at, \
                expires_at, lease_epoch) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (request_id) DO NOTHING",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             WHERE EXISTS (SELECT 1 FROM fence) \
+             ON CONFLICT (request_id) DO NOTHING \
+             RETURNING request_id, approval_id, symbol, direction, notional, leverage, reason, \
+               approved, approved_notional, reasons, tier, decided_at, expires_at",
         )
         .bind(&approval.request_id)
         .bind(&approval.approval_id)
@@ -315,12 +319,26 @@ impl Store {
         .bind(approval.decided_at)
         .bind(approval.expires_at)
         .bind(fence.epoch)
-        .execute(&mut *tx)
+        .bind(&fence.name)
+        .fetch_optional(self.pool())
         .await?;
+        if let Some(stored) = inserted {
+            return Ok(Fenced::Written(stored));
+        }
+        // nothing written: the lease is lost, or the request id was decided before (its first
+        // decision stands)
+        let mut tx = self.pool().begin().await?;
+        if !check_fence(&mut tx, fence).await? {
+            return Ok(Fenced::Lost);
+        }
         let stored = sqlx::query_as::<_, RiskApproval>(approval_select!())
             .bind(&approval.request_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "risk approval",
+                key: approval.request_id.clone(),
+            })?;
         tx.commit().await?;
         Ok(Fenced::Written(stored))
     }

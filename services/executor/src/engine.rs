@@ -155,6 +155,8 @@ pub struct Annotation {
     pub close_reason: String,
     pub approval_id: String,
     pub flipped_from: Option<i64>,
+    /// When the scanner snapshot that opened it reached the executor (strategy entries).
+    pub opportunity_received_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -567,6 +569,11 @@ impl Engine {
             a.opened_by = Some(initiator);
             reason.clone_into(&mut a.open_reason);
             a.approval_id = approval_id.unwrap_or_default();
+            a.opportunity_received_at = origin.and_then(|origin| {
+                chrono::TimeDelta::from_std(origin.elapsed())
+                    .ok()
+                    .map(|ago| chrono::Utc::now() - ago)
+            });
         });
         if let Some(origin) = origin {
             lock(&self.origins).insert(position.id, origin);
@@ -578,11 +585,10 @@ impl Engine {
             reason.to_owned(),
         );
         let engine = Arc::clone(self);
-        let id = position.id;
-        self.spawn(
-            "entry",
-            async move { engine.run_entry(id, initiator).await },
-        );
+        let entering = position.clone();
+        self.spawn("entry", async move {
+            engine.run_entry(entering, initiator).await
+        });
         Ok(position)
     }
 

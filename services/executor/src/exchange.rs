@@ -179,6 +179,25 @@ pub enum ExchangeError {
 pub trait Exchange: Send + Sync + 'static {
     /// Places an order; idempotent by client order id at the gateway.
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError>;
+    /// [`Exchange::place_order`] of an id whose intent this process has just created, so no
+    /// one can have sent it: the gateway sends without looking the id up at the venue first.
+    async fn place_first(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.place_order(request).await
+    }
+    /// [`Exchange::place_first`] of a perp slice with its hedge, which the gateway sends the
+    /// moment the slice's answer is final with a fill, sized to the fill floored to `step` (at
+    /// most `hedge.qty`); true in the answer if it did. An exchange that cannot leaves the
+    /// hedge to the caller (false).
+    async fn place_first_hedged(
+        &self,
+        request: &OrderRequest,
+        _hedge: &OrderRequest,
+        _step: Decimal,
+    ) -> Result<(OrderReport, bool), ExchangeError> {
+        self.place_first(request)
+            .await
+            .map(|report| (report, false))
+    }
     /// Places a post-only order; idempotent by client order id at the gateway. A venue refusal
     /// (it would have taken liquidity) is a REJECTED or EXPIRED report, not an error.
     async fn place_maker(&self, order: &MakerOrder) -> Result<OrderReport, ExchangeError>;

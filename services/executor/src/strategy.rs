@@ -378,13 +378,15 @@ async fn step(
         let notional = approval.notional.min(top_up.notional);
         engine.top_up(top_up.position_id, top_up.held + notional);
     }
-    for (symbol, direction, notional) in &plan.entries {
+    // every planned entry asks risk and opens at once: one after another, the last pair's
+    // order waited for each earlier pair's approval and position row (fff bench)
+    let entries = plan.entries.iter().map(|(symbol, direction, notional)| async move {
         if engine
             .cooldowns
             .remaining(symbol.as_str(), Instant::now())
             .is_some()
         {
-            continue;
+            return;
         }
         let approval = match approver
             .approve(
@@ -399,16 +401,16 @@ async fn step(
             Ok(approval) if approval.approved => approval,
             Ok(refused) => {
                 tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
-                continue;
+                return;
             }
             Err(err) => {
                 tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
-                continue;
+                return;
             }
         };
         let notional = approval.notional.min(*notional);
         if notional < engine.params.capital.min_position_usdt {
-            continue;
+            return;
         }
         match engine
             .open_with_origin(
@@ -428,7 +430,8 @@ async fn step(
             )) => {}
             Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
         }
-    }
+    });
+    futures_util::future::join_all(entries).await;
     Ok(())
 }
 

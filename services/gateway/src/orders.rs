@@ -1,7 +1,8 @@
 //! Order placement, cancellation and lookup against the venue, idempotent by client order id.
 //!
 //! PlaceOrder never sends a second order for an id: a known id is answered from the book; an
-//! id the book does not know (e.g. after a gateway restart) is first looked up at the venue;
+//! id the book does not know (e.g. after a gateway restart) is first looked up at the venue,
+//! unless the caller marks it `first_send` (its intent was just created, so never sent);
 //! an id whose last attempt had an unknown outcome is looked up again and only re-sent once the
 //! venue cannot accept the earlier attempt any more (its recvWindow has passed). The send runs
 //! in a spawned task, so a caller hanging up mid-request cannot lose the outcome.
@@ -31,7 +32,7 @@ use crate::market::MarketHub;
 use crate::throttle::OrderQueue;
 use crate::universe::Universe;
 use book::{AfterLookup, Decision, OrderBook, Record, after_not_found, decide};
-use request::ValidOrder;
+use request::{HedgeOnFill, ValidOrder};
 
 /// How often an unknown outcome is looked up before answering PENDING.
 const RESOLVE_ATTEMPTS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
@@ -55,6 +56,20 @@ fn market_of(venue: common::Venue) -> Market {
         common::Venue::UsdmPerp => Market::Futures,
         _ => Market::Margin,
     }
+}
+
+/// The executed quantity of an order whose answer is final (nothing more will fill) with a
+/// fill: what a hedge on fill is sized for.
+fn final_fill(order: &pb::Order) -> Option<rust_decimal::Decimal> {
+    let done = [
+        common::OrderStatus::Filled,
+        common::OrderStatus::Canceled,
+        common::OrderStatus::Expired,
+    ]
+    .iter()
+    .any(|s| *s as i32 == order.status);
+    let filled = order.executed_qty.parse::<rust_decimal::Decimal>().ok()?;
+    (done && filled > rust_decimal::Decimal::ZERO).then_some(filled)
 }
 
 fn is_unknown_order(err: &BinanceError) -> bool {
@@ -117,8 +132,13 @@ impl Orders {
         self.writer.clone()
     }
 
-    /// Places `order` once; returns the order and whether nothing new was sent.
-    pub async fn place(self: &Arc<Self>, order: ValidOrder) -> Result<(pb::Order, bool), Status> {
+    /// Places `order` once; returns the order, whether nothing new was sent, and whether its
+    /// `hedge_on_fill` was sent.
+    pub async fn place(
+        self: &Arc<Self>,
+        mut order: ValidOrder,
+    ) -> Result<(pb::Order, bool, bool), Status> {
+        let hedge = order.hedge_on_fill.take();
         let guard = self.book.lock_id(&order.client_order_id).await;
         let this = self.clone();
         // lookup and send outlive a caller that hangs up; the id stays locked until recorded
@@ -127,8 +147,15 @@ impl Orders {
         let task = tokio::spawn(
             async move {
                 let result = this.place_locked(order).await;
+                // the hedge leaves before this answer goes back; its id is locked first, so
+                // the caller's own PlaceOrder for it waits for that send and is answered
+                // from the book
+                let hedge_sent = match (&result, hedge) {
+                    (Ok((placed, false)), Some(hedge)) => this.send_hedge(placed, *hedge).await,
+                    _ => false,
+                };
                 drop(guard);
-                result
+                result.map(|(order, duplicate)| (order, duplicate, hedge_sent))
             }
             .instrument(tracing::Span::current()),
         );
@@ -145,6 +172,35 @@ impl Orders {
         result
     }
 
+    /// Sends `hedge` sized for `placed`'s fill when `placed` is final with one; true if sent
+    /// (whatever the venue answers: the caller follows the id either way).
+    async fn send_hedge(self: &Arc<Self>, placed: &pb::Order, hedge: HedgeOnFill) -> bool {
+        let Some(order) = final_fill(placed).and_then(|filled| hedge.sized_for(filled)) else {
+            return false;
+        };
+        let guard = self.book.lock_id(&order.client_order_id).await;
+        let span = tracing::info_span!("hedge_on_fill", client_order_id = %order.client_order_id);
+        let this = self.clone();
+        tokio::spawn(
+            async move {
+                match this.place_locked(order).await {
+                    Ok((order, _)) => {
+                        tracing::info!(status = order.status, "hedge on fill answered")
+                    }
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "hedge on fill failed")
+                    }
+                }
+                drop(guard);
+            }
+            .instrument(span),
+        );
+        // run the hedge up to its request before this answer goes on: the new task waits in
+        // this worker's next-task slot, which no other worker may take
+        tokio::task::yield_now().await;
+        true
+    }
+
     /// [`Orders::place`] with the id's lock held.
     async fn place_locked(&self, order: ValidOrder) -> Result<(pb::Order, bool), Status> {
         let fingerprint = order.fingerprint();
@@ -158,6 +214,16 @@ impl Orders {
             }
             Decision::Lookup { pending } => pending,
         };
+        if pending.is_none() && order.first_send {
+            // the caller's intent for this id was just created: nobody can have sent it, and
+            // a venue lookup would sit on the hedge's path (a duplicate answer still resolves
+            // by lookup in `send`)
+            let checked = self.check_filters(&order)?;
+            return self
+                .send(checked, fingerprint)
+                .await
+                .map(|order| (order, false));
+        }
         match self
             .lookup(order.venue, &order.symbol, &order.client_order_id)
             .await

@@ -172,11 +172,17 @@ impl GatewayApi for GatewayService {
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
         let order = validate(request.get_ref())?;
         let gateway = self.writer()?;
-        let (order, duplicate) = gateway.orders.place(order).await?;
-        tracing::info!(status = order.status, duplicate, "place order answered");
+        let (order, duplicate, hedge_sent) = gateway.orders.place(order).await?;
+        tracing::info!(
+            status = order.status,
+            duplicate,
+            hedge_sent,
+            "place order answered"
+        );
         Ok(Response::new(pb::PlaceOrderResponse {
             order: Some(order),
             duplicate,
+            hedge_sent,
         }))
     }
 

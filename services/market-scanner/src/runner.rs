@@ -134,6 +134,21 @@ struct EngineTask {
 }
 
 impl EngineTask {
+    /// Ranks the applied events and publishes if the ranking moved; the next ranking waits
+    /// `RANK_BUDGET_DIVISOR` times this one's duration.
+    fn rank(&mut self, last_cycle: &mut Instant, gap: &mut Duration, deadline: &mut Instant) {
+        let started = Instant::now();
+        let published = self.cycle(false);
+        *last_cycle = Instant::now();
+        *gap = last_cycle
+            .duration_since(started)
+            .saturating_mul(RANK_BUDGET_DIVISOR)
+            .clamp(MIN_CYCLE_GAP, MAX_CYCLE_GAP);
+        if published {
+            *deadline = *last_cycle + self.scan_interval;
+        }
+    }
+
     async fn run(mut self, mut events: mpsc::Receiver<FeedEvent>, cancel: CancellationToken) {
         let mut deadline = Instant::now() + self.scan_interval;
         let mut last_cycle = Instant::now();
@@ -142,21 +157,19 @@ impl EngineTask {
         let mut pending = false;
         loop {
             let rank_at = last_cycle + gap;
+            // due already: ranked without a timer, which rounds any wait (even a past
+            // deadline) up to its next millisecond tick, a millisecond on every quiet update
+            let due = pending && rank_at <= Instant::now();
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep_until(rank_at), if pending => {
+                () = std::future::ready(()), if due => {
                     pending = false;
-                    let started = Instant::now();
-                    let published = self.cycle(false);
-                    last_cycle = Instant::now();
-                    gap = last_cycle
-                        .duration_since(started)
-                        .saturating_mul(RANK_BUDGET_DIVISOR)
-                        .clamp(MIN_CYCLE_GAP, MAX_CYCLE_GAP);
-                    if published {
-                        deadline = last_cycle + self.scan_interval;
-                    }
+                    self.rank(&mut last_cycle, &mut gap, &mut deadline);
+                }
+                () = tokio::time::sleep_until(rank_at), if pending && !due => {
+                    pending = false;
+                    self.rank(&mut last_cycle, &mut gap, &mut deadline);
                 }
                 event = events.recv() => {
                     let Some(event) = event else { return };

@@ -448,13 +448,9 @@ impl RiskCore {
             let inner = &mut *inner;
             return Ok(inner.approvals.decide(request, &inner.monitor, now));
         };
-        if let Some(row) = store.risk_approval(&request.request_id).await? {
-            let earlier = persist::approval_from_row(&row)?;
-            self.lock()
-                .approvals
-                .remember(&request.request_id, earlier.clone());
-            return Ok(earlier);
-        }
+        // a request id decided before this process (or by another instance) is not read
+        // first: the write keeps and returns the stored decision (a round trip less on the
+        // way from an opportunity to its order)
         let decided = {
             let inner = self.lock();
             inner.approvals.evaluate(request, &inner.monitor, now)

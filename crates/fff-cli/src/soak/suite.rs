@@ -225,6 +225,51 @@ impl SoakSuite {
         Some(value.to_owned())
     }
 
+    /// Per position the strategy opened in this executor's life, its id and the wall-clock
+    /// microsecond its opportunity reached the executor (`opportunity_received_at`).
+    pub async fn opportunity_times(&self) -> anyhow::Result<Vec<(i64, i64)>> {
+        let channel = tonic::transport::Endpoint::from_shared(self.executor.clone())?
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await?;
+        let mut client = ExecutorClient::new(channel);
+        let statuses = [
+            exec::PositionStatus::Opening,
+            exec::PositionStatus::Open,
+            exec::PositionStatus::Adjusting,
+            exec::PositionStatus::Closing,
+            exec::PositionStatus::Closed,
+            exec::PositionStatus::Failed,
+            exec::PositionStatus::Broken,
+        ];
+        let mut times = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let mut request = tonic::Request::new(exec::ListPositionsRequest {
+                statuses: statuses.iter().map(|s| *s as i32).collect(),
+                page_size: 500,
+                page_token,
+                ..Default::default()
+            });
+            if let Ok(value) = format!("Bearer {}", self.token).parse() {
+                request.metadata_mut().insert("authorization", value);
+            }
+            let page = client.list_positions(request).await?.into_inner();
+            for position in page.positions {
+                if let (Ok(id), Some(at)) = (
+                    position.position_id.parse::<i64>(),
+                    position.opportunity_received_at,
+                ) {
+                    times.push((id, at.seconds * 1_000_000 + i64::from(at.nanos) / 1_000));
+                }
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(times);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
     /// Stops the roles, the simulator and PostgreSQL.
     pub async fn stop(self) {
         self.supervisor.abort();

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use fff_core::filters::floor_to_step;
 use fff_core::{Direction, Side, Venue, size_legs, twap_slices};
 use fff_proto::fff::executor::v1::{Initiator, PositionEventKind};
-use fff_store::{Leg, Order, PositionState, SideEffect};
+use fff_store::{Leg, Position, PositionState, SideEffect};
 use rust_decimal::Decimal;
 
 use super::Engine;
-use super::orders::intent_for;
+use super::orders::{Answer, intent_for};
 use crate::error::{ExecutorError, Result};
 use crate::exchange::{InstrumentInfo, OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -57,8 +57,15 @@ enum EntryKind {
 const CASH_HEADROOM: Decimal = Decimal::from_parts(1005, 0, 0, false, 3);
 
 impl Engine {
-    pub(crate) async fn run_entry(self: &Arc<Self>, id: i64, initiator: Initiator) -> Result<()> {
-        self.enter(id, initiator, EntryKind::Initial).await
+    /// The first entry of `position`, just created (its row is not read again: one
+    /// PostgreSQL round trip less between the opportunity and its order).
+    pub(crate) async fn run_entry(
+        self: &Arc<Self>,
+        position: Position,
+        initiator: Initiator,
+    ) -> Result<()> {
+        self.enter(position.id, initiator, EntryKind::Initial, Some(position))
+            .await
     }
 
     /// Spawns the top-up of an open position to `up_to` per-leg notional. What it adds is
@@ -68,14 +75,25 @@ impl Engine {
         let engine = Arc::clone(self);
         self.spawn("top-up", async move {
             engine
-                .enter(id, Initiator::Strategy, EntryKind::TopUp { up_to })
+                .enter(id, Initiator::Strategy, EntryKind::TopUp { up_to }, None)
                 .await
         });
     }
 
-    async fn enter(self: &Arc<Self>, id: i64, initiator: Initiator, kind: EntryKind) -> Result<()> {
-        let Some(position) = self.store.get_position(id).await? else {
-            return Err(ExecutorError::NotFound(format!("position {id} not found")));
+    async fn enter(
+        self: &Arc<Self>,
+        id: i64,
+        initiator: Initiator,
+        kind: EntryKind,
+        known: Option<Position>,
+    ) -> Result<()> {
+        let position = match known {
+            Some(position) => position,
+            None => self
+                .store
+                .get_position(id)
+                .await?
+                .ok_or_else(|| ExecutorError::NotFound(format!("position {id} not found")))?,
         };
         let _guard = self.lock_symbol(&position.symbol).await;
         let symbol = position.symbol.clone();
@@ -247,10 +265,18 @@ impl Engine {
         leverage: Decimal,
     ) -> Result<()> {
         let pending = self.params.model.hedge_capital(notional, direction)?;
-        if let Err(err) = self.fund_wallets(pending).await {
-            tracing::warn!(error = %err, "wallet funding before entry failed");
-        }
-        let account = self.exchange.account().await?;
+        let seen = match self.fund_wallets_seen(pending).await {
+            Ok((_, seen)) => seen,
+            Err(err) => {
+                tracing::warn!(error = %err, "wallet funding before entry failed");
+                None
+            }
+        };
+        // the view the wallet check judged, unless it moved money (then read again)
+        let account = match seen {
+            Some(account) => account,
+            None => self.exchange.account().await?,
+        };
         let usdt_free = account.margin.get("USDT").map_or(Decimal::ZERO, |a| a.free);
         match direction {
             Direction::PositiveCarry if !self.params.capital.spot_usdt_borrow => {
@@ -361,12 +387,41 @@ impl Engine {
             if let Some(origin) = self.take_origin(id) {
                 self.metrics.opportunity_to_order.record(origin.elapsed());
             }
-            let perp = if claim.is_some() {
-                self.execute_written_ahead(id, perp_request, None).await?
+            let answer = if claim.is_some() {
+                // the gateway sends the hedge on the perp's fill, sized as `hedge` sizes it
+                let hedge = (spot_step > Decimal::ZERO).then_some((&hedge_first, spot_step));
+                self.send_ahead(id, perp_request, hedge).await?
             } else {
-                self.execute(id, perp_request).await?
+                Answer::Followed(self.execute(id, perp_request).await?)
             };
-            let filled_at = Instant::now();
+            let (perp, filled_at, hedged) = match answer {
+                Answer::Final {
+                    report,
+                    recorded,
+                    hedge_sent,
+                } => {
+                    let filled_at = Instant::now();
+                    // the hedge first (the gateway sent it on the fill; this follows it to its
+                    // answer), the perp's row after it: both intents were committed before
+                    // the send, and a commit in the same millisecond competes for the cores
+                    // the hedge's send needs. The row is written even if the hedge failed,
+                    // before that error goes up.
+                    let hedged = self
+                        .hedge(
+                            id,
+                            slice,
+                            direction,
+                            instrument,
+                            report.executed_qty,
+                            filled_at,
+                            claim.as_ref().map(|claim| (claim, !hedge_sent)),
+                        )
+                        .await;
+                    let perp = recorded.await;
+                    (perp?, filled_at, Some(hedged?))
+                }
+                Answer::Followed(perp) => (perp, Instant::now(), None),
+            };
             if perp.executed_qty <= Decimal::ZERO {
                 if claim.is_some() {
                     self.expire_never_sent(
@@ -383,17 +438,22 @@ impl Engine {
                     "perp entry not filled: {reason}"
                 ))));
             }
-            let hedged = self
-                .hedge(
-                    id,
-                    slice,
-                    direction,
-                    instrument,
-                    &perp,
-                    filled_at,
-                    claim.as_ref(),
-                )
-                .await?;
+            let hedged = match hedged {
+                Some(hedged) => hedged,
+                None => {
+                    self.hedge(
+                        id,
+                        slice,
+                        direction,
+                        instrument,
+                        perp.executed_qty,
+                        filled_at,
+                        // the gateway may have sent it on a fill this answer did not show
+                        claim.as_ref().map(|claim| (claim, false)),
+                    )
+                    .await?
+                }
+            };
             drop(claim);
             let naked = floor_to_step(perp.executed_qty - hedged, step);
             if naked > Decimal::ZERO {
@@ -448,10 +508,11 @@ impl Engine {
         }
     }
 
-    /// Spot orders until `perp.executed_qty` is mirrored or the retries run out; returns the
+    /// Spot orders until `perp_filled` is mirrored or the retries run out; returns the
     /// quantity hedged. `ahead` holds the first attempt's intent when it was committed with
-    /// the perp: it is sent without a write, or closed as never sent if nothing is left to
-    /// hedge.
+    /// the perp, and whether it is still fresh (the gateway was not asked to send it, or
+    /// answered that it did not): it is sent without a write, or closed as never sent if
+    /// nothing is left to hedge.
     #[allow(clippy::too_many_arguments)]
     async fn hedge(
         &self,
@@ -459,16 +520,16 @@ impl Engine {
         slice: u32,
         direction: Direction,
         instrument: &InstrumentInfo,
-        perp: &Order,
+        perp_filled: Decimal,
         filled_at: Instant,
-        ahead: Option<&super::ahead::Claim<'_>>,
+        ahead: Option<(&super::ahead::Claim<'_>, bool)>,
     ) -> Result<Decimal> {
         let step = instrument.spot.effective_step().unwrap_or(Decimal::ZERO);
         let mut hedged = Decimal::ZERO;
         let mut first_sent = false;
         let retries = self.params.execution.hedge_max_retries;
         for attempt in 0..=retries {
-            let remaining = floor_to_step(perp.executed_qty - hedged, step);
+            let remaining = floor_to_step(perp_filled - hedged, step);
             if remaining <= Decimal::ZERO {
                 break;
             }
@@ -481,7 +542,8 @@ impl Engine {
             let request = self.hedge_request(id, slice, attempt, direction, instrument, remaining);
             let order = if attempt == 0 && ahead.is_some() {
                 first_sent = true;
-                self.execute_written_ahead(id, request, Some(filled_at))
+                let fresh = ahead.is_some_and(|(_, fresh)| fresh);
+                self.execute_written_ahead(id, request, Some(filled_at), fresh)
                     .await?
             } else {
                 self.execute_timed(id, request, (attempt == 0).then_some(filled_at))
@@ -498,7 +560,7 @@ impl Engine {
                 );
             }
         }
-        if let Some(claim) = ahead
+        if let Some((claim, _)) = ahead
             && !first_sent
         {
             // the perp filled less than one spot step: the written-ahead hedge is not sent

@@ -104,6 +104,43 @@ pub(crate) fn intent_for(position_id: i64, request: &OrderRequest) -> OrderInten
     }
 }
 
+/// Whether an order's intent was committed ahead of its send, and by whom it may have been sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ahead {
+    /// Not written ahead: the send commits its intent first.
+    No,
+    /// Written ahead and never sent by anyone.
+    Fresh,
+    /// Written ahead, and the gateway was asked to send it on its perp's fill: it may be at the
+    /// venue already (the gateway answers it from its book, or looks it up after a restart).
+    Asked,
+}
+
+/// The venue's answer to [`Engine::send_ahead`].
+pub(crate) enum Answer<'a> {
+    /// Final with a fill: act on `report`, then await `recorded` (it writes the order's row).
+    Final {
+        report: OrderReport,
+        recorded: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Order>> + Send + 'a>>,
+        /// The gateway sent the hedge passed along (follow it; never send it as new).
+        hedge_sent: bool,
+    },
+    /// Anything else, already followed to its end and recorded.
+    Followed(Order),
+}
+
+/// The span of one order's send, parent of the gateway's.
+fn order_span(request: &OrderRequest) -> tracing::Span {
+    tracing::info_span!(
+        "order",
+        symbol = %request.symbol,
+        client_order_id = %request.client_order_id,
+        leg = ?crate::legs::leg_of(request.venue),
+        side = ?request.side,
+        qty = %request.qty,
+    )
+}
+
 impl Engine {
     /// Commits the intent, sends it, and waits (bounded) for a terminal state. Returns the
     /// stored order; a definite rejection is a REJECTED row, not an error. Errors mean the
@@ -124,7 +161,7 @@ impl Engine {
         request: OrderRequest,
         since: Option<Instant>,
     ) -> Result<Order> {
-        self.execute_attempts(position_id, request, since, false)
+        self.execute_attempts(position_id, request, since, Ahead::No)
             .await
     }
 
@@ -132,13 +169,17 @@ impl Engine {
     /// it hedges, [`Store::insert_order_intents`](fff_store::Store::insert_order_intents)) and
     /// never sent: no PostgreSQL round trip before the gateway call. `request.qty` may be
     /// below the intent's (an upper bound); the row is lowered to it once the order is sent.
+    /// `fresh`: no one can have sent it yet (false once the gateway was asked to send it on
+    /// its perp's fill, or may have been).
     pub(crate) async fn execute_written_ahead(
         &self,
         position_id: i64,
         request: OrderRequest,
         since: Option<Instant>,
+        fresh: bool,
     ) -> Result<Order> {
-        self.execute_attempts(position_id, request, since, true)
+        let ahead = if fresh { Ahead::Fresh } else { Ahead::Asked };
+        self.execute_attempts(position_id, request, since, ahead)
             .await
     }
 
@@ -147,17 +188,27 @@ impl Engine {
         position_id: i64,
         request: OrderRequest,
         since: Option<Instant>,
-        written_ahead: bool,
+        ahead: Ahead,
+    ) -> Result<Order> {
+        let order = self
+            .execute_traced(position_id, request.clone(), since, ahead)
+            .await?;
+        self.resend_never_sent(position_id, request, since, order)
+            .await
+    }
+
+    /// Sends `request` again under a new id while its last attempt (`order`) was never sent,
+    /// at most [`NEVER_SENT_RETRIES`] times; returns the last attempt's row.
+    async fn resend_never_sent(
+        &self,
+        position_id: i64,
+        mut request: OrderRequest,
+        since: Option<Instant>,
+        mut order: Order,
     ) -> Result<Order> {
         let base = request.client_order_id.clone();
-        let mut request = request;
         let mut attempt = 0;
         loop {
-            // only the first attempt's intent was written ahead; a resend has a new id
-            let ahead = written_ahead && attempt == 0;
-            let order = self
-                .execute_traced(position_id, request.clone(), since, ahead)
-                .await?;
             if !was_never_sent(&order) || attempt >= NEVER_SENT_RETRIES {
                 return Ok(order);
             }
@@ -172,6 +223,74 @@ impl Engine {
             );
             tokio::time::sleep(NEVER_SENT_BACKOFF * attempt).await;
             request.client_order_id = id;
+            // only the first attempt's intent was written ahead; a resend has a new id
+            order = self
+                .execute_traced(position_id, request.clone(), since, Ahead::No)
+                .await?;
+        }
+    }
+
+    /// Sends a written-ahead order whose size is its intent's (a perp entry slice) and returns
+    /// the venue's first answer before writing it when that answer is final with a fill: the
+    /// caller acts on the fill (follows or sends the hedge, whose intent was committed with
+    /// this one), then awaits `Answer::Final::recorded` to write the row. `hedge` (the hedge
+    /// at its largest and its step) asks the gateway to send it on the fill itself. Any other
+    /// answer is followed to its end the usual way, and resent under a new id if it never
+    /// reached the venue.
+    pub(crate) async fn send_ahead(
+        &self,
+        position_id: i64,
+        request: OrderRequest,
+        hedge: Option<(&OrderRequest, Decimal)>,
+    ) -> Result<Answer<'_>> {
+        let span = order_span(&request);
+        self.check_fence()?;
+        let placed = match hedge {
+            Some((hedge, step)) => {
+                self.exchange
+                    .place_first_hedged(&request, hedge, step)
+                    .instrument(span.clone())
+                    .await
+            }
+            None => self
+                .exchange
+                .place_first(&request)
+                .instrument(span.clone())
+                .await
+                .map(|report| (report, false)),
+        };
+        let (placed, hedge_sent) = match placed {
+            Ok((report, hedge_sent)) => (Ok(report), hedge_sent),
+            Err(err) => (Err(err), false),
+        };
+        match placed {
+            Ok(report) if report.status.is_terminal() && report.executed_qty > Decimal::ZERO => {
+                let update = update_from(&report);
+                let recorded = Box::pin(
+                    async move {
+                        Ok(self
+                            .store
+                            .update_order(&request.client_order_id, &update)
+                            .await?
+                            .into_row())
+                    }
+                    .instrument(span),
+                );
+                Ok(Answer::Final {
+                    report,
+                    recorded,
+                    hedge_sent,
+                })
+            }
+            placed => {
+                let order = self
+                    .settle_placed(&request, placed)
+                    .instrument(span)
+                    .await?;
+                self.resend_never_sent(position_id, request, None, order)
+                    .await
+                    .map(Answer::Followed)
+            }
         }
     }
 
@@ -180,21 +299,14 @@ impl Engine {
         position_id: i64,
         request: OrderRequest,
         since: Option<Instant>,
-        written_ahead: bool,
+        ahead: Ahead,
     ) -> Result<Order> {
-        let span = tracing::info_span!(
-            "order",
-            symbol = %request.symbol,
-            client_order_id = %request.client_order_id,
-            leg = ?crate::legs::leg_of(request.venue),
-            side = ?request.side,
-            qty = %request.qty,
-        );
+        let span = order_span(&request);
         let order = self
-            .execute_inner(position_id, &request, since, written_ahead)
+            .execute_inner(position_id, &request, since, ahead)
             .instrument(span)
             .await;
-        if written_ahead && order.is_ok() {
+        if ahead != Ahead::No && order.is_ok() {
             // after the send, off the hedge's path: the row was written with the perp's size
             self.store
                 .lower_order_qty(&request.client_order_id, request.qty)
@@ -208,14 +320,17 @@ impl Engine {
         position_id: i64,
         request: &OrderRequest,
         since: Option<Instant>,
-        written_ahead: bool,
+        ahead: Ahead,
     ) -> Result<Order> {
         self.check_fence()?;
-        if !written_ahead {
+        // an intent created by this call (or written ahead and checked created) was never sent
+        let mut first_send = ahead == Ahead::Fresh;
+        if ahead == Ahead::No {
             let inserted = self
                 .store
                 .insert_order_intent(&intent_for(position_id, request))
                 .await?;
+            first_send = inserted.created;
             let row = inserted.row;
             if row.status.is_terminal() {
                 return Ok(row);
@@ -236,7 +351,21 @@ impl Engine {
         if let Some(since) = since {
             self.metrics.unhedged_window.record(since.elapsed());
         }
-        match self.exchange.place_order(request).await {
+        let placed = if first_send {
+            self.exchange.place_first(request).await
+        } else {
+            self.exchange.place_order(request).await
+        };
+        self.settle_placed(request, placed).await
+    }
+
+    /// Records and follows the gateway's answer to a sent order until it is terminal.
+    async fn settle_placed(
+        &self,
+        request: &OrderRequest,
+        placed: std::result::Result<OrderReport, ExchangeError>,
+    ) -> Result<Order> {
+        match placed {
             Ok(report) => self.follow(request, report).await,
             Err(ExchangeError::Rejected(reason)) => {
                 tracing::warn!(%reason, "order rejected");

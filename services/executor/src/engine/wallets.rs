@@ -73,6 +73,17 @@ impl Engine {
     /// Moves USDT so both sides can carry the live hedges plus `pending` (an entry about to
     /// start). Returns the transfer between the trading wallets, if one was made.
     pub async fn fund_wallets(&self, pending: HedgeCapital) -> Result<Option<WalletTransfer>> {
+        self.fund_wallets_seen(pending)
+            .await
+            .map(|(transfer, _)| transfer)
+    }
+
+    /// [`Engine::fund_wallets`], also returning the account it judged when it moved nothing
+    /// (the caller's checks need no second read then).
+    pub(crate) async fn fund_wallets_seen(
+        &self,
+        pending: HedgeCapital,
+    ) -> Result<(Option<WalletTransfer>, Option<AccountView>)> {
         self.check_fence()?;
         let _serial = self.wallet_lock.lock().await;
         let mut account = self.exchange.account().await?;
@@ -101,7 +112,7 @@ impl Engine {
             },
             &self.params.capital,
         ) else {
-            return Ok(None);
+            return Ok((None, Some(account)));
         };
         // what the venue lets leave the source wallet now
         let movable = match transfer.from {
@@ -110,7 +121,7 @@ impl Engine {
         };
         transfer.amount = transfer.amount.min(movable).trunc_with_scale(2);
         if transfer.amount < min {
-            return Ok(None);
+            return Ok((None, Some(account)));
         }
         self.exchange
             .transfer(
@@ -135,7 +146,7 @@ impl Engine {
             &[("direction", direction.as_str())],
             1.0,
         );
-        Ok(Some(transfer))
+        Ok((Some(transfer), None))
     }
 }
 

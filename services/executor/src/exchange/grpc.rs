@@ -126,6 +126,37 @@ fn decimal_or_zero(field: &str, raw: &str) -> Result<Decimal, ExchangeError> {
         .unwrap_or_default())
 }
 
+/// A market or limit IOC order on the wire; `first_send` when its intent was just created.
+fn order_wire(request: &OrderRequest, first_send: bool) -> gw::PlaceOrderRequest {
+    let (order_type, tif, price) = match request.kind {
+        OrderKind::Market => (
+            common::OrderType::Market,
+            common::TimeInForce::Unspecified,
+            "",
+        ),
+        OrderKind::LimitIoc(_) => (common::OrderType::Limit, common::TimeInForce::Ioc, ""),
+    };
+    let price = match request.kind {
+        OrderKind::LimitIoc(p) => decimal_to_string(p),
+        OrderKind::Market => price.to_owned(),
+    };
+    gw::PlaceOrderRequest {
+        client_order_id: request.client_order_id.clone(),
+        venue: wire_venue(request.venue),
+        symbol: request.symbol.clone(),
+        side: wire_side(request.side),
+        r#type: order_type as i32,
+        time_in_force: tif as i32,
+        quantity: decimal_to_string(request.qty),
+        price,
+        reduce_only: request.reduce_only,
+        margin_side_effect: wire_leg_side_effect(request.venue, request.side_effect) as i32,
+        intent_id: request.client_order_id.clone(),
+        first_send,
+        hedge_on_fill: None,
+    }
+}
+
 /// A post-only order on the wire: `LIMIT_MAKER` without time in force (the gateway sends
 /// `LIMIT` + `GTX` on USDⓈ-M).
 fn maker_wire(order: &MakerOrder) -> gw::PlaceOrderRequest {
@@ -141,11 +172,21 @@ fn maker_wire(order: &MakerOrder) -> gw::PlaceOrderRequest {
         reduce_only: order.reduce_only,
         margin_side_effect: wire_leg_side_effect(order.venue, order.side_effect) as i32,
         intent_id: order.client_order_id.clone(),
+        first_send: false,
+        hedge_on_fill: None,
     }
 }
 
 impl GatewayExchange {
     async fn place(&self, wire: gw::PlaceOrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.place_answer(wire).await.map(|(report, _)| report)
+    }
+
+    /// The order's report and whether the gateway sent its hedge on fill.
+    async fn place_answer(
+        &self,
+        wire: gw::PlaceOrderRequest,
+    ) -> Result<(OrderReport, bool), ExchangeError> {
         let response = self
             .client
             .clone()
@@ -156,39 +197,32 @@ impl GatewayExchange {
         let order = response
             .order
             .ok_or_else(|| bad_answer("PlaceOrder without order"))?;
-        report(&order)
+        Ok((report(&order)?, response.hedge_sent))
     }
 }
 
 #[tonic::async_trait]
 impl Exchange for GatewayExchange {
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
-        let (order_type, tif, price) = match request.kind {
-            OrderKind::Market => (
-                common::OrderType::Market,
-                common::TimeInForce::Unspecified,
-                "",
-            ),
-            OrderKind::LimitIoc(_) => (common::OrderType::Limit, common::TimeInForce::Ioc, ""),
-        };
-        let price = match request.kind {
-            OrderKind::LimitIoc(p) => decimal_to_string(p),
-            OrderKind::Market => price.to_owned(),
-        };
-        let wire = gw::PlaceOrderRequest {
-            client_order_id: request.client_order_id.clone(),
-            venue: wire_venue(request.venue),
-            symbol: request.symbol.clone(),
-            side: wire_side(request.side),
-            r#type: order_type as i32,
-            time_in_force: tif as i32,
-            quantity: decimal_to_string(request.qty),
-            price,
-            reduce_only: request.reduce_only,
-            margin_side_effect: wire_leg_side_effect(request.venue, request.side_effect) as i32,
-            intent_id: request.client_order_id.clone(),
-        };
-        self.place(wire).await
+        self.place(order_wire(request, false)).await
+    }
+
+    async fn place_first(&self, request: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.place(order_wire(request, true)).await
+    }
+
+    async fn place_first_hedged(
+        &self,
+        request: &OrderRequest,
+        hedge: &OrderRequest,
+        step: Decimal,
+    ) -> Result<(OrderReport, bool), ExchangeError> {
+        let mut wire = order_wire(request, true);
+        wire.hedge_on_fill = Some(Box::new(gw::HedgeOnFill {
+            order: Some(Box::new(order_wire(hedge, true))),
+            step: decimal_to_string(step),
+        }));
+        self.place_answer(wire).await
     }
 
     async fn place_maker(&self, order: &MakerOrder) -> Result<OrderReport, ExchangeError> {

@@ -182,6 +182,9 @@ pub fn position(engine: &Engine, position: &Position, pnl: Option<&Breakdown>) -
         opened_at: datetime_to_timestamp(position.opened_at.unwrap_or(position.created_at)),
         closed_at: position.closed_at.and_then(datetime_to_timestamp),
         updated_at: datetime_to_timestamp(position.updated_at),
+        opportunity_received_at: annotation
+            .opportunity_received_at
+            .and_then(datetime_to_timestamp),
     }
 }
 

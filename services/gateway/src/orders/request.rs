@@ -27,6 +27,31 @@ pub struct ValidOrder {
     /// Set for spot/margin orders only.
     pub side_effect: Option<SideEffect>,
     pub intent_id: String,
+    /// The caller's first request for this id ever (`first_send`): no venue lookup first.
+    pub first_send: bool,
+    /// Sent by the gateway when this order's answer is final with a fill (`hedge_on_fill`).
+    pub hedge_on_fill: Option<Box<HedgeOnFill>>,
+}
+
+/// A validated `hedge_on_fill`: the hedge at its largest size and its quantity grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HedgeOnFill {
+    pub order: ValidOrder,
+    pub step: Decimal,
+}
+
+impl HedgeOnFill {
+    /// The hedge for `filled` of the order it hedges: the fill floored to the step, at most
+    /// the hedge's own quantity; `None` below one step. The caller sizes its own hedge with
+    /// the same rule, so its PlaceOrder for the id matches this one's fingerprint.
+    pub fn sized_for(&self, filled: Decimal) -> Option<ValidOrder> {
+        let floored = (filled / self.step).floor() * self.step;
+        let qty = floored.min(self.order.qty);
+        (qty > Decimal::ZERO).then(|| ValidOrder {
+            qty,
+            ..self.order.clone()
+        })
+    }
 }
 
 /// What makes two PlaceOrder requests "the same order" for idempotency.
@@ -214,7 +239,35 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
         reduce_only: request.reduce_only,
         side_effect,
         intent_id: request.intent_id.clone(),
+        first_send: request.first_send,
+        hedge_on_fill: request
+            .hedge_on_fill
+            .as_ref()
+            .map(|h| validate_hedge(h).map(Box::new))
+            .transpose()?,
     })
+}
+
+fn validate_hedge(hedge: &pb::HedgeOnFill) -> Result<HedgeOnFill, Status> {
+    let order = hedge
+        .order
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("hedge_on_fill.order"))?;
+    if order.hedge_on_fill.is_some() {
+        return Err(FieldError::invalid(
+            "hedge_on_fill.order.hedge_on_fill",
+            "a hedge cannot carry a hedge of its own",
+        )
+        .into());
+    }
+    let order = validate(order).map_err(|status| {
+        Status::invalid_argument(format!("hedge_on_fill.order: {}", status.message()))
+    })?;
+    let step = parse_decimal("hedge_on_fill.step", &hedge.step)?;
+    if step <= Decimal::ZERO {
+        return Err(FieldError::invalid("hedge_on_fill.step", "must be greater than 0").into());
+    }
+    Ok(HedgeOnFill { order, step })
 }
 
 fn positive_price(price: Option<Decimal>) -> Result<Decimal, Status> {
@@ -230,6 +283,59 @@ fn positive_price(price: Option<Decimal>) -> Result<Decimal, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hedge_on_fill_is_the_fill_floored_to_its_step_and_at_most_its_bound() {
+        let mut hedge_wire = limit_perp();
+        hedge_wire.client_order_id = "fff-1-hedge".into();
+        hedge_wire.quantity = "0.015".into();
+        let hedge = HedgeOnFill {
+            order: validate(&hedge_wire).unwrap(),
+            step: Decimal::new(1, 3),
+        };
+        let sized = |filled: &str| hedge.sized_for(filled.parse().unwrap()).map(|o| o.qty);
+        assert_eq!(sized("0.0107"), Some(Decimal::new(10, 3)));
+        assert_eq!(
+            sized("0.020"),
+            Some(Decimal::new(15, 3)),
+            "never above the bound"
+        );
+        assert_eq!(sized("0.0009"), None, "below one step nothing is sent");
+        // the caller's hedge of the same size has the same fingerprint: answered from the book
+        let mut caller = hedge_wire.clone();
+        caller.quantity = "0.0100".into();
+        assert_eq!(
+            validate(&caller).unwrap().fingerprint(),
+            hedge.sized_for(Decimal::new(107, 4)).unwrap().fingerprint()
+        );
+        // a request with or without the hedge attached is the same order
+        let mut with = limit_perp();
+        with.hedge_on_fill = Some(Box::new(pb::HedgeOnFill {
+            order: Some(Box::new(hedge_wire)),
+            step: "0.001".into(),
+        }));
+        assert_eq!(
+            validate(&with).unwrap().fingerprint(),
+            validate(&limit_perp()).unwrap().fingerprint()
+        );
+        with.hedge_on_fill.as_mut().unwrap().step = "-1".into();
+        assert!(field_of(validate(&with).unwrap_err()).contains("hedge_on_fill.step"));
+        let nested = with.clone();
+        with.hedge_on_fill.as_mut().unwrap().step = "0.001".into();
+        with.hedge_on_fill
+            .as_mut()
+            .unwrap()
+            .order
+            .as_mut()
+            .unwrap()
+            .hedge_on_fill = nested.hedge_on_fill;
+        assert!(
+            validate(&with)
+                .unwrap_err()
+                .message()
+                .contains("hedge_on_fill.order.hedge_on_fill")
+        );
+    }
 
     pub(crate) fn limit_perp() -> pb::PlaceOrderRequest {
         pb::PlaceOrderRequest {

@@ -2,6 +2,7 @@
 
 mod account;
 mod harness;
+mod hedge_on_fill;
 mod history;
 mod orders;
 mod startup;

@@ -27,7 +27,7 @@ fn resting_sell(client_order_id: &str, mark: &str) -> pb::PlaceOrderRequest {
     }
 }
 
-async fn btc_mark(
+pub(crate) async fn btc_mark(
     client: &mut pb::gateway_client::GatewayClient<tonic::transport::Channel>,
 ) -> String {
     let universe = client

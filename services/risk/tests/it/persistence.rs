@@ -217,6 +217,12 @@ async fn an_instance_whose_term_ended_writes_nothing() {
     ));
     // another instance takes the lease: its term's fence supersedes the old one
     let new = started(&store, t).await;
+    // the old term's approval is stopped by the fence inside its write: refused, not stored
+    assert!(matches!(
+        old.approve(&request("r0", dec!(5000)), t).await,
+        Err(CoreError::NotLeased)
+    ));
+    assert!(store.risk_approval("r0").await.unwrap().is_none());
     let refused = old.apply_account(metrics(dec!(2.5), t), t).await;
     assert!(matches!(refused, Err(CoreError::NotLeased)), "{refused:?}");
     assert!(!old.is_leased());
