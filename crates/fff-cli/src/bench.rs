@@ -9,9 +9,11 @@
 //! The simulator stamps every order with the wall-clock microsecond it matched it
 //! (`receivedUs` in `/admin/records`), so the unhedged window is measured where it costs money:
 //! from the perp slice's fill at the venue (a market order fills as it is matched) to its spot
-//! hedge reaching the venue. The executor's own figures (fill answered -> hedge handed to the
-//! gateway; opportunity -> perp handed to the gateway) come from its GetStatus `fff-latency`
-//! metadata. Each role's resident memory is read from `/proc` after the rounds.
+//! hedge reaching the venue. Each strategy entry is timed from its opportunity reaching the
+//! executor (the position's `opportunity_received_at`, wall clock) to its first perp order at
+//! the venue (same machine, same clock). The executor's own figures (fill answered -> hedge
+//! handed to the gateway; opportunity -> perp handed to the gateway) come from its GetStatus
+//! `fff-latency` metadata. Each role's resident memory is read from `/proc` after the rounds.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{BenchArgs, SoakArgs};
 
+mod scanner;
 mod tiers;
 use crate::soak::suite::SoakSuite;
 use crate::soak::venue::{VenueOrder, VenueRecords};
@@ -110,9 +113,12 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
             // windows of the top-ups that follow each tier round (deleverage orders compete
             // with them for the gateway's order rate)
             let tiers_from = records.next_order_id;
-            drive_tiers(args, &suite, &mut records)
-                .await
-                .map(|tiers| (records, rounds, tiers, tiers_from))
+            match drive_tiers(args, &suite, &mut records).await {
+                Ok(tiers) => drive_scanner(args, &suite, &records)
+                    .await
+                    .map(|scans| (records, rounds, tiers, tiers_from, scans)),
+                Err(error) => Err(error),
+            }
         }
         Err(error) => Err(error),
     };
@@ -120,7 +126,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let executor = suite.executor_status_metadata("fff-latency").await;
     let opportunities = suite.opportunity_times().await;
     suite.stop().await;
-    let (records, rounds, mut tier_reactions, tiers_from) = result?;
+    let (records, rounds, mut tier_reactions, tiers_from, (scans, scans_missed)) = result?;
     tier_reactions.sort_unstable();
     let (entry_orders, tier_orders): (BTreeMap<i64, VenueOrder>, BTreeMap<i64, VenueOrder>) =
         records
@@ -147,10 +153,12 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
                 "price move at the venue into the Orange tier -> first deleverage order at the venue"),
             "opportunity_to_first_order_at_venue_us": Stats::of(&opportunity_windows).to_json(
                 "scanner snapshot reaching the executor (its wall clock) -> the entry's first perp order at the venue"),
+            "scanner_mark_to_stream_opportunities_us": {
+                "rounds_without_snapshot": scans_missed,
+                "stats": Stats::of(&scans).to_json(
+                    "mark with a new funding rate on a gateway StreamMarket client -> the scanner's snapshot with it on a StreamOpportunities client"),
+            },
             "executor_internal": parse_latency(executor.as_deref().unwrap_or_default()),
-        },
-        "not_measured_yet": {
-            "scanner_mark_to_stream_opportunities": "see docs/BENCHMARKS.md (cargo bench -p fff-scanner --bench stream)",
         },
         "role_rss_kib": rss,
         "dir": dir.display().to_string(),
@@ -245,6 +253,32 @@ async fn drive_tiers(
         }
     }
     Ok(reactions)
+}
+
+/// Scanner rounds after the tier rounds, on the first of a few liquid pairs the strategy does
+/// not hold: microseconds from mark to snapshot, and the rounds that saw none.
+async fn drive_scanner(
+    args: &BenchArgs,
+    suite: &SoakSuite,
+    records: &VenueRecords,
+) -> anyhow::Result<(Vec<i64>, usize)> {
+    if args.scanner_rounds == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let held = records.held_symbols();
+    let Some(symbol) = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT"]
+        .into_iter()
+        .find(|s| !held.iter().any(|h| h == s))
+    else {
+        bail!("every candidate pair for the scanner rounds is held");
+    };
+    if !args.json {
+        eprintln!(
+            "fff bench: {} scanner rounds on {symbol}",
+            args.scanner_rounds
+        );
+    }
+    scanner::rounds(suite, symbol, args.scanner_rounds).await
 }
 
 /// True when two reads 2.5 s apart (longer than the default 1 s between TWAP slices) show the

@@ -50,7 +50,8 @@ pub enum Command {
 /// Options of `fff bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Unhedged windows (entry slices hedged at the venue) to collect before stopping.
+    /// Unhedged windows (entry slices hedged at the venue), and strategy entries (opportunity
+    /// to first order), to collect before stopping.
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
     /// Print only the JSON report (no progress on stderr).
@@ -60,6 +61,11 @@ pub struct BenchArgs {
     /// to the first deleverage order (about 10 s a round).
     #[arg(long, default_value_t = 20)]
     pub tier_rounds: u32,
+    /// Scanner rounds at the end: a funding change of a pair not held, timed from its mark on
+    /// a gateway StreamMarket client to the scanner's snapshot on a StreamOpportunities client
+    /// (about 1 s a round: the venue pushes marks every second).
+    #[arg(long, default_value_t = 200)]
+    pub scanner_rounds: usize,
     /// Simulated clock speed, as for `fff up`.
     #[arg(long, default_value_t = 60.0)]
     pub accelerate: f64,

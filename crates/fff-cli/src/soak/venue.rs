@@ -184,6 +184,16 @@ impl Venue {
         serde_json::from_str(&text).context("the state is not JSON")
     }
 
+    /// Sets `symbol`'s funding rate (`POST /admin/funding`); the next mark push carries it.
+    pub async fn set_funding(&self, symbol: &str, rate: Decimal) -> anyhow::Result<()> {
+        self.post(
+            "funding",
+            &json!({"symbol": symbol, "rate": rate.to_string()}),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn flip_funding(&self, symbol: &str) -> anyhow::Result<()> {
         self.post("funding", &json!({"symbol": symbol, "flip": true}))
             .await
