@@ -36,6 +36,13 @@ const BENCH_OVERRIDES: &[&str] = &[
     "scanner.scan_interval_secs=1",
     "execution.entry_retry_backoff_ms=1000",
     "execution.entry_retry_backoff_max_ms=5000",
+    // The bench's own churn (every round closes at market what it just opened, and every tier
+    // round deleverages and tops up) costs fees and spread, about 0.17 % of equity a round:
+    // at the shipped 4 % halt, entries stop after some 25 rounds (2026-12-05). No measured
+    // path reads these limits.
+    "risk.max_monthly_drawdown=0.9",
+    "risk.drawdown_halt_threshold=0.85",
+    "risk.drawdown_resume_threshold=0.8",
 ];
 
 /// Longest wait for the strategy's hedges in one round.
@@ -126,7 +133,8 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let executor = suite.executor_status_metadata("fff-latency").await;
     let opportunities = suite.opportunity_times().await;
     suite.stop().await;
-    let (records, rounds, mut tier_reactions, tiers_from, (scans, scans_missed)) = result?;
+    let (records, rounds, (mut tier_reactions, tiers_stopped), tiers_from, (scans, scans_missed)) =
+        result?;
     tier_reactions.sort_unstable();
     let (entry_orders, tier_orders): (BTreeMap<i64, VenueOrder>, BTreeMap<i64, VenueOrder>) =
         records
@@ -143,6 +151,7 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "machine": machine(),
         "wall_secs": started.elapsed().as_secs(),
         "rounds": rounds,
+        "tier_rounds_stopped": tiers_stopped,
         "venue_orders": records.orders.len(),
         "paths": {
             "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
@@ -230,16 +239,28 @@ async fn wait_held(
 }
 
 /// Tier rounds after the entry rounds (the hedges held): microseconds from each move into
-/// Orange to its first deleverage order at the venue.
+/// Orange to its first deleverage order at the venue, and why the rounds stopped early if
+/// they did (the reactions so far are kept).
 async fn drive_tiers(
     args: &BenchArgs,
     suite: &SoakSuite,
     records: &mut VenueRecords,
-) -> anyhow::Result<Vec<i64>> {
+) -> anyhow::Result<(Vec<i64>, Option<String>)> {
     let mut reactions = Vec::new();
     for round in 0..args.tier_rounds {
-        wait_held(suite, records, round).await?;
-        match tiers::round(suite, records).await? {
+        let reaction = match wait_held(suite, records, round).await {
+            Ok(()) => tiers::round(suite, records).await,
+            Err(error) => Err(error),
+        };
+        let reaction = match reaction {
+            Ok(reaction) => reaction,
+            Err(error) => {
+                let stopped = format!("tier round {round}: {error:#}");
+                eprintln!("fff bench: tier rounds stopped: {stopped}");
+                return Ok((reactions, Some(stopped)));
+            }
+        };
+        match reaction {
             Some(us) => reactions.push(us),
             None if !args.json => eprintln!("fff bench: tier round {round}: no deleverage order"),
             None => {}
@@ -252,7 +273,7 @@ async fn drive_tiers(
             );
         }
     }
-    Ok(reactions)
+    Ok((reactions, None))
 }
 
 /// Scanner rounds after the tier rounds, on the first of a few liquid pairs the strategy does

@@ -45,8 +45,8 @@ impl HedgeOnFill {
     /// the hedge's own quantity; `None` below one step. The caller sizes its own hedge with
     /// the same rule, so its PlaceOrder for the id matches this one's fingerprint.
     pub fn sized_for(&self, filled: Decimal) -> Option<ValidOrder> {
-        let floored = (filled / self.step).floor() * self.step;
-        let qty = floored.min(self.order.qty);
+        // the executor's own rule (fff-core), so both arrive at the same quantity
+        let qty = fff_core::filters::floor_to_step(filled, self.step).min(self.order.qty);
         (qty > Decimal::ZERO).then(|| ValidOrder {
             qty,
             ..self.order.clone()
