@@ -109,8 +109,20 @@ fn decision_trace(spans: &[Received]) -> Option<(BTreeSet<String>, Vec<Received>
                     .iter()
                     .all(|k| s.attributes.contains_key(*k))
         });
+        // the gateway's PlaceOrder span is exported on its own schedule: a trace whose other
+        // gateway spans (GetUniverse, GetAccount) arrived first is not complete yet
+        let placed = trace.iter().any(|s| {
+            s.service.contains("gateway")
+                && s.attributes
+                    .get("rpc.method")
+                    .is_some_and(|m| m.ends_with("/PlaceOrder"))
+        });
         let services: BTreeSet<String> = trace.iter().map(|s| s.service.clone()).collect();
-        (has("scanner.snapshot") && has("executor.decision") && order && services.len() >= 3)
+        (has("scanner.snapshot")
+            && has("executor.decision")
+            && order
+            && placed
+            && services.len() >= 3)
             .then(|| (services, trace.into_iter().cloned().collect()))
     })
 }
