@@ -398,7 +398,11 @@ pub struct FaultConfig {
 pub struct LimitConfig {
     pub spot_weight_per_minute: u32,
     pub futures_weight_per_minute: u32,
+    /// IP-weighted SAPI endpoints (Binance: 12,000 a minute per IP).
     pub sapi_weight_per_minute: u32,
+    /// UID-weighted SAPI endpoints (margin orders, borrow/repay, universal transfers, listen
+    /// keys/tokens; Binance: 180,000 a minute per account).
+    pub sapi_uid_weight_per_minute: u32,
     pub spot_orders_per_10s: u32,
     pub spot_orders_per_day: u32,
     pub futures_orders_per_10s: u32,
@@ -414,6 +418,7 @@ impl Default for LimitConfig {
             spot_weight_per_minute: 6000,
             futures_weight_per_minute: 2400,
             sapi_weight_per_minute: 12000,
+            sapi_uid_weight_per_minute: 180_000,
             spot_orders_per_10s: 50,
             spot_orders_per_day: 160000,
             futures_orders_per_10s: 300,

@@ -116,6 +116,11 @@ pub struct Spec {
     pub weight_all: u32,
     pub sec: Sec,
     pub order: bool,
+    /// SAPI endpoint weighted per account (UID) rather than per IP.
+    pub uid: bool,
+    /// Weight when the request may borrow (`sideEffectType` MARGIN_BUY or AUTO_BORROW_REPAY;
+    /// 0 = same).
+    pub weight_borrow: u32,
     pub handler: Handler,
 }
 
@@ -125,6 +130,8 @@ pub const fn spec(weight: u32, sec: Sec, handler: Handler) -> Spec {
         weight_all: 0,
         sec,
         order: false,
+        uid: false,
+        weight_borrow: 0,
         handler,
     }
 }
@@ -310,28 +317,55 @@ async fn rest(
         .get("X-MBX-APIKEY")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let borrows = matches!(
+        req.get("sideEffectType"),
+        Some("MARGIN_BUY" | "AUTO_BORROW_REPAY")
+    );
     let weight = if spec.weight_all > 0 && req.get("symbol").is_none() {
         spec.weight_all
+    } else if spec.weight_borrow > 0 && borrows {
+        spec.weight_borrow
     } else {
         spec.weight
     };
-    let verdict = sim
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take(&limit_cfg, ip, scope, weight);
-    let used = match verdict {
-        Verdict::Ok { used } => used,
-        Verdict::TooMany { retry_after, limit } => return too_many(scope, retry_after, limit),
-        Verdict::Banned { retry_after } => return banned(retry_after),
-    };
-    let weight_header = match scope {
-        Scope::Sapi => "X-SAPI-USED-IP-WEIGHT-1M",
-        _ => "X-MBX-USED-WEIGHT-1M",
-    };
-    let mut hdrs = vec![(weight_header.to_string(), used.to_string())];
+    let mut hdrs = Vec::new();
+    if !spec.uid {
+        let verdict = sim
+            .limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(&limit_cfg, ip, scope, weight);
+        let used = match verdict {
+            Verdict::Ok { used } => used,
+            Verdict::TooMany { retry_after, limit } => return too_many(scope, retry_after, limit),
+            Verdict::Banned { retry_after } => return banned(retry_after),
+        };
+        let weight_header = match scope {
+            Scope::Sapi => "X-SAPI-USED-IP-WEIGHT-1M",
+            _ => "X-MBX-USED-WEIGHT-1M",
+        };
+        hdrs.push((weight_header.to_string(), used.to_string()));
+    }
     if let Err(e) = authenticate(&sim, &mut req, spec.sec) {
         return error_response(&e, hdrs);
+    }
+    if spec.uid {
+        // counted per account, so only once the key has named one
+        let account = req.account.unwrap_or(0);
+        let verdict = sim
+            .limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_uid(&limit_cfg, account, weight);
+        match verdict {
+            Verdict::Ok { used } => {
+                hdrs.push(("X-SAPI-USED-UID-WEIGHT-1M".to_string(), used.to_string()));
+            }
+            Verdict::TooMany { retry_after, limit } => {
+                return too_many(Scope::SapiUid, retry_after, limit);
+            }
+            Verdict::Banned { retry_after } => return banned(retry_after),
+        }
     }
     if let Some(account) = req.account {
         let allowed = permissions::check(&sim.lock(), account, &method, &path);

@@ -9,15 +9,20 @@ use crate::config::LimitConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     Spot,
+    /// SAPI endpoints weighted per IP.
     Sapi,
+    /// SAPI endpoints weighted per account (UID): their own, larger budget.
+    SapiUid,
     Futures,
 }
 
 #[derive(Debug)]
 pub struct Limiter {
     start: Instant,
-    /// (ip, scope, minute) → used weight
+    /// (ip, scope) → (minute, used weight)
     weight: HashMap<(IpAddr, Scope), (u64, u32)>,
+    /// account → (minute, used UID weight)
+    uid_weight: HashMap<usize, (u64, u32)>,
     /// (account, scope, window secs) → (window index, count)
     orders: HashMap<(usize, Scope, u64), (u64, u32)>,
     violations: HashMap<IpAddr, (u64, u32)>,
@@ -35,6 +40,7 @@ impl Default for Limiter {
         Self {
             start: Instant::now(),
             weight: HashMap::new(),
+            uid_weight: HashMap::new(),
             orders: HashMap::new(),
             violations: HashMap::new(),
             bans: HashMap::new(),
@@ -51,6 +57,7 @@ impl Limiter {
         match scope {
             Scope::Spot => cfg.spot_weight_per_minute,
             Scope::Sapi => cfg.sapi_weight_per_minute,
+            Scope::SapiUid => cfg.sapi_uid_weight_per_minute,
             Scope::Futures => cfg.futures_weight_per_minute,
         }
     }
@@ -98,6 +105,26 @@ impl Limiter {
                 }
             }
             return Verdict::TooMany { retry_after, limit };
+        }
+        e.1 += weight;
+        Verdict::Ok { used: e.1 }
+    }
+
+    /// Counts `weight` of a UID-weighted SAPI endpoint for `account`: 429 over the limit, never
+    /// a ban (Binance does not escalate on `/sapi`).
+    pub fn take_uid(&mut self, cfg: &LimitConfig, account: usize, weight: u32) -> Verdict {
+        let now = self.secs();
+        let minute = now / 60;
+        let limit = cfg.sapi_uid_weight_per_minute;
+        let e = self.uid_weight.entry(account).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        if e.1 + weight > limit {
+            return Verdict::TooMany {
+                retry_after: 60 - now % 60,
+                limit,
+            };
         }
         e.1 += weight;
         Verdict::Ok { used: e.1 }
@@ -188,6 +215,40 @@ mod tests {
         assert!(matches!(
             l.take(&cfg, ip, Scope::Futures, 1),
             Verdict::Banned { .. }
+        ));
+    }
+
+    #[test]
+    fn uid_weight_is_per_account_and_never_bans() {
+        let cfg = LimitConfig {
+            sapi_uid_weight_per_minute: 3000,
+            ban_after_violations: 0,
+            ..Default::default()
+        };
+        let mut l = Limiter::default();
+        assert!(matches!(
+            l.take_uid(&cfg, 0, 1500),
+            Verdict::Ok { used: 1500 }
+        ));
+        assert!(matches!(
+            l.take_uid(&cfg, 0, 1500),
+            Verdict::Ok { used: 3000 }
+        ));
+        for _ in 0..3 {
+            assert!(matches!(
+                l.take_uid(&cfg, 0, 6),
+                Verdict::TooMany { limit: 3000, .. }
+            ));
+        }
+        // another account has its own budget, and the IP-weighted SAPI budget is untouched
+        assert!(matches!(
+            l.take_uid(&cfg, 1, 900),
+            Verdict::Ok { used: 900 }
+        ));
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert!(matches!(
+            l.take(&cfg, ip, Scope::Sapi, 10),
+            Verdict::Ok { used: 10 }
         ));
     }
 }

@@ -19,10 +19,16 @@ const HOUR: i64 = 3_600_000;
 pub fn route(method: &Method, path: &str) -> Option<Spec> {
     let p = path.strip_prefix("/sapi/v1/")?;
     let s = |w, h| spec(w, Sec::Signed, h);
+    // UID-weighted (their own per-account budget; Binance's and the gateway's classification)
+    let u = |w, sec, h| Spec {
+        uid: true,
+        ..spec(w, sec, h)
+    };
     Some(match (method.as_str(), p) {
         ("POST", "margin/order") => Spec {
             order: true,
-            ..s(6, |ex, r| {
+            weight_borrow: 1500,
+            ..u(6, Sec::Signed, |ex, r| {
                 isolated_guard(r).and_then(|_| spot::place(ex, r, Venue::Margin))
             })
         },
@@ -39,17 +45,17 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
         ("GET", "margin/next-hourly-interest-rate") => s(100, next_hourly),
         ("GET", "margin/interestRateHistory") => s(1, rate_history),
         ("GET", "margin/interestHistory") => s(1, interest_history),
-        ("POST", "margin/borrow-repay") => s(1500, borrow_repay),
+        ("POST", "margin/borrow-repay") => u(1500, Sec::Signed, borrow_repay),
         ("GET", "margin/borrow-repay") => s(10, loan_records),
-        ("POST", "margin/loan") => s(3000, |ex, r| legacy(ex, r, "BORROW")),
-        ("POST", "margin/repay") => s(3000, |ex, r| legacy(ex, r, "REPAY")),
+        ("POST", "margin/loan") => u(3000, Sec::Signed, |ex, r| legacy(ex, r, "BORROW")),
+        ("POST", "margin/repay") => u(3000, Sec::Signed, |ex, r| legacy(ex, r, "REPAY")),
         ("GET", "margin/maxBorrowable") => s(50, max_borrowable),
         ("GET", "margin/tradeCoeff") => s(10, |_, _| {
             Ok(
                 json!({"normalBar": NORMAL_BAR.to_string(), "marginCallBar": MARGIN_CALL_BAR.to_string(), "forceLiquidationBar": LIQUIDATION_BAR.to_string()}),
             )
         }),
-        ("POST", "asset/transfer") => s(900, |ex, r| {
+        ("POST", "asset/transfer") => u(900, Sec::Signed, |ex, r| {
             let tx = ex.transfer(
                 r.account()?,
                 r.req("type")?,
@@ -58,7 +64,7 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
             )?;
             Ok(json!({"tranId": tx}))
         }),
-        ("POST", "userListenToken") => spec(1, Sec::Key, |ex, r| {
+        ("POST", "userListenToken") => u(1, Sec::Key, |ex, r| {
             let validity = r
                 .int("validity")?
                 .unwrap_or(86_400_000)
@@ -66,14 +72,14 @@ pub fn route(method: &Method, path: &str) -> Option<Spec> {
             let (token, exp) = ex.listen_key(r.account()?, KeyKind::ListenToken, validity);
             Ok(json!({"token": token, "expirationTime": exp}))
         }),
-        ("POST", "margin/listen-key") => spec(1, Sec::Key, |ex, r| {
+        ("POST", "margin/listen-key") => u(1, Sec::Key, |ex, r| {
             let (k, _) = ex.listen_key(r.account()?, KeyKind::MarginRisk, 60 * 60_000);
             Ok(json!({"listenKey": k}))
         }),
         ("PUT", "margin/listen-key") => {
-            spec(1, Sec::Key, |ex, r| keepalive(ex, r, KeyKind::MarginRisk))
+            u(1, Sec::Key, |ex, r| keepalive(ex, r, KeyKind::MarginRisk))
         }
-        ("DELETE", "margin/listen-key") => spec(3000, Sec::Key, |ex, r| {
+        ("DELETE", "margin/listen-key") => u(3000, Sec::Key, |ex, r| {
             close_key(ex, r, KeyKind::MarginRisk)
         }),
         _ => return None,

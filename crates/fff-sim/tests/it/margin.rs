@@ -179,3 +179,40 @@ async fn cancelled_margin_buy_repays_its_borrow_unless_told_not_to() {
         assert_eq!(borrowed().await, expect, "autoRepayAtCancel={repay}");
     }
 }
+
+#[tokio::test]
+async fn uid_weighted_sapi_endpoints_spend_the_accounts_budget_not_the_ips() {
+    let mut cfg = manual_config();
+    cfg.limits.sapi_weight_per_minute = 100;
+    cfg.limits.sapi_uid_weight_per_minute = 3000;
+    let (_sim, c) = start(cfg).await;
+    let uid = |r: &crate::support::Resp| r.header("X-SAPI-USED-UID-WEIGHT-1M");
+    let ip = |r: &crate::support::Resp| r.header("X-SAPI-USED-IP-WEIGHT-1M");
+    let transfer = "type=MAIN_UMFUTURE&asset=USDT&amount=10";
+    let r = c.signed("POST", "/sapi/v1/asset/transfer", transfer).await;
+    assert_eq!((r.status, uid(&r), ip(&r)), (200, Some("900".into()), None));
+    // an order that may borrow weighs 1500, a plain one 6
+    let borrow =
+        "symbol=ETHUSDT&side=SELL&type=MARKET&quantity=0.01&sideEffectType=AUTO_BORROW_REPAY";
+    let r = c.signed("POST", "/sapi/v1/margin/order", borrow).await;
+    assert_eq!(
+        (r.status, uid(&r)),
+        (200, Some("2400".into())),
+        "{}",
+        r.body
+    );
+    let plain = "symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.01";
+    let r = c.signed("POST", "/sapi/v1/margin/order", plain).await;
+    assert_eq!(uid(&r), Some("2406".into()), "{}", r.body);
+    // IP-weighted reads have their own budget
+    let r = c.signed("GET", "/sapi/v1/margin/account", "").await;
+    assert_eq!((r.status, uid(&r), ip(&r)), (200, None, Some("10".into())));
+    // over the account's budget: 429 -1003, and no IP ban however often it is retried
+    for _ in 0..8 {
+        let r = c.signed("POST", "/sapi/v1/asset/transfer", transfer).await;
+        assert_eq!((r.status, r.code()), (429, -1003), "{}", r.body);
+        assert!(r.header("Retry-After").is_some());
+    }
+    let r = c.signed("GET", "/sapi/v1/margin/account", "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
