@@ -61,13 +61,8 @@ fn market_of(venue: common::Venue) -> Market {
 /// The executed quantity of an order whose answer is final (nothing more will fill) with a
 /// fill: what a hedge on fill is sized for.
 fn final_fill(order: &pb::Order) -> Option<rust_decimal::Decimal> {
-    let done = [
-        common::OrderStatus::Filled,
-        common::OrderStatus::Canceled,
-        common::OrderStatus::Expired,
-    ]
-    .iter()
-    .any(|s| *s as i32 == order.status);
+    // a rejected order has filled nothing
+    let done = book::has_ended(order);
     let filled = order.executed_qty.parse::<rust_decimal::Decimal>().ok()?;
     (done && filled > rust_decimal::Decimal::ZERO).then_some(filled)
 }
