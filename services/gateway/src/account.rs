@@ -68,11 +68,17 @@ impl AccountHub {
         self.events.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A snapshot no older than the max age, re-read from the venue if needed.
-    pub async fn get(&self) -> Result<pb::Account, fff_binance::Error> {
+    /// A snapshot no older than the max age that includes every event up to `after` (0: any),
+    /// re-read from the venue if needed. Fills and balance changes do not expire the cached
+    /// snapshot by themselves: a caller that follows the events asks for them by sequence, so
+    /// one that does not (a funds check) is not held up by a venue read after every fill.
+    pub async fn get(&self, after: u64) -> Result<pb::Account, fff_binance::Error> {
+        // no later than the events published so far: a read now includes them all
+        let after = after.min(self.events().sequence);
         let mut slot = self.snapshot.lock().await;
         if let Some((account, at)) = slot.as_ref()
             && at.elapsed() <= self.max_age
+            && account.stream_sequence >= after
         {
             return Ok(account.clone());
         }

@@ -114,11 +114,12 @@ impl GatewayApi for GatewayService {
         &self,
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
-        let include_zero = request.into_inner().include_zero_balances;
+        let request = request.into_inner();
+        let include_zero = request.include_zero_balances;
         let gateway = self.ready()?;
         let mut account = gateway
             .account
-            .get()
+            .get(request.after_sequence)
             .await
             .map_err(|e| exchange_status(&e))?;
         if !include_zero {

@@ -249,7 +249,7 @@ impl Gateway {
 
     async fn become_ready(&self, health: &HealthHandle, cancel: &CancellationToken) {
         loop {
-            match self.account.get().await {
+            match self.account.get(0).await {
                 Ok(_) => break,
                 Err(err) => tracing::warn!(error = %err, "account snapshot failed"),
             }

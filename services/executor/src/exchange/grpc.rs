@@ -360,9 +360,7 @@ impl Exchange for GatewayExchange {
         let account = self
             .client
             .clone()
-            .get_account(gw::GetAccountRequest {
-                include_zero_balances: false,
-            })
+            .get_account(gw::GetAccountRequest::default())
             .await
             .map_err(|s| classify(&s))?
             .into_inner()

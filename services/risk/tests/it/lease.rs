@@ -59,7 +59,10 @@ impl FakeGateway {
 }
 
 impl AccountSource for FakeGateway {
-    fn get_account(&self) -> impl Future<Output = Result<gw::Account, Status>> + Send {
+    fn get_account(
+        &self,
+        _after_sequence: u64,
+    ) -> impl Future<Output = Result<gw::Account, Status>> + Send {
         let account = self.account.lock().unwrap().clone();
         async move { Ok(account) }
     }
