@@ -97,7 +97,7 @@ pub struct RiskDirectiveQuery {
 
 impl Store {
     /// Stores directives issued in one decision and, if given, the monitor state after it, in
-    /// one transaction guarded by `fence`.
+    /// one statement guarded by `fence`: all of it, or nothing when the lease is lost.
     pub async fn record_risk_decision(
         &self,
         fence: &LeaseFence,
@@ -105,52 +105,66 @@ impl Store {
         directives: &[RiskDirective],
         state: Option<&RiskMonitorState>,
     ) -> Result<Fenced<()>> {
-        let mut tx = self.pool().begin().await?;
-        if !check_fence(&mut tx, fence).await? {
-            return Ok(Fenced::Lost);
-        }
-        for d in directives {
-            sqlx::query(
-                "INSERT INTO risk_directives (sequence, directive_id, kind, reduce_fraction, \
-                   reason, tier, issued_at, expires_at, drawdown_limit, lease_epoch) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(d.sequence)
-            .bind(&d.directive_id)
-            .bind(&d.kind)
-            .bind(d.reduce_fraction)
-            .bind(&d.reason)
-            .bind(&d.tier)
-            .bind(d.issued_at)
-            .bind(d.expires_at)
-            .bind(d.drawdown_limit)
-            .bind(fence.epoch)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(state) = state {
-            sqlx::query(
-                "INSERT INTO risk_monitor_state \
-                   (role, tier, futures_tier, cross_tier, cut_expires, cooldown_until, \
-                    lease_epoch) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (role) DO UPDATE SET tier = EXCLUDED.tier, \
-                   futures_tier = EXCLUDED.futures_tier, cross_tier = EXCLUDED.cross_tier, \
-                   cut_expires = EXCLUDED.cut_expires, \
-                   cooldown_until = EXCLUDED.cooldown_until, lease_epoch = EXCLUDED.lease_epoch",
-            )
-            .bind(role)
-            .bind(&state.tier)
-            .bind(&state.futures_tier)
-            .bind(&state.cross_tier)
-            .bind(state.cut_expires)
-            .bind(state.cooldown_until)
-            .bind(fence.epoch)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Fenced::Written(()))
+        // One statement (a directive is on the way from a price move to the first deleverage
+        // order): it share-locks and checks the fence row itself, and writes nothing when the
+        // lease is lost; a transaction of check, inserts and commit took five round trips.
+        let column = |f: fn(&RiskDirective) -> String| directives.iter().map(f).collect::<Vec<_>>();
+        let held: bool = sqlx::query_scalar(
+            "WITH fence AS (SELECT 1 FROM lease_fences WHERE name = $1 AND epoch = $2 \
+               FOR SHARE), \
+             d AS (INSERT INTO risk_directives (sequence, directive_id, kind, reduce_fraction, \
+                 reason, tier, issued_at, expires_at, drawdown_limit, lease_epoch) \
+               SELECT u.sequence, u.directive_id, u.kind, u.reduce_fraction, u.reason, u.tier, \
+                 u.issued_at, u.expires_at, u.drawdown_limit, $2 \
+               FROM unnest($3::bigint[], $4::text[], $5::text[], $6::numeric[], $7::text[], \
+                 $8::text[], $9::timestamptz[], $10::timestamptz[], $11::boolean[]) \
+                 AS u(sequence, directive_id, kind, reduce_fraction, reason, tier, issued_at, \
+                   expires_at, drawdown_limit) \
+               WHERE EXISTS (SELECT 1 FROM fence)), \
+             s AS (INSERT INTO risk_monitor_state \
+                 (role, tier, futures_tier, cross_tier, cut_expires, cooldown_until, lease_epoch) \
+               SELECT $12, $13, $14, $15, $16, $17, $2 WHERE $18 AND EXISTS (SELECT 1 FROM fence) \
+               ON CONFLICT (role) DO UPDATE SET tier = EXCLUDED.tier, \
+                 futures_tier = EXCLUDED.futures_tier, cross_tier = EXCLUDED.cross_tier, \
+                 cut_expires = EXCLUDED.cut_expires, \
+                 cooldown_until = EXCLUDED.cooldown_until, lease_epoch = EXCLUDED.lease_epoch) \
+             SELECT EXISTS (SELECT 1 FROM fence)",
+        )
+        .bind(&fence.name)
+        .bind(fence.epoch)
+        .bind(directives.iter().map(|d| d.sequence).collect::<Vec<_>>())
+        .bind(column(|d| d.directive_id.clone()))
+        .bind(column(|d| d.kind.clone()))
+        .bind(
+            directives
+                .iter()
+                .map(|d| d.reduce_fraction)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(|d| d.reason.clone()))
+        .bind(column(|d| d.tier.clone()))
+        .bind(directives.iter().map(|d| d.issued_at).collect::<Vec<_>>())
+        .bind(directives.iter().map(|d| d.expires_at).collect::<Vec<_>>())
+        .bind(
+            directives
+                .iter()
+                .map(|d| d.drawdown_limit)
+                .collect::<Vec<_>>(),
+        )
+        .bind(role)
+        .bind(state.and_then(|s| s.tier.clone()))
+        .bind(state.and_then(|s| s.futures_tier.clone()))
+        .bind(state.and_then(|s| s.cross_tier.clone()))
+        .bind(state.and_then(|s| s.cut_expires))
+        .bind(state.and_then(|s| s.cooldown_until))
+        .bind(state.is_some())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(if held {
+            Fenced::Written(())
+        } else {
+            Fenced::Lost
+        })
     }
 
     /// The newest `limit` directives plus the newest entry gate (HALT_ENTRIES/RESUME) and the

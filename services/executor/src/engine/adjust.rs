@@ -158,7 +158,8 @@ impl Engine {
         )
         .unwrap_or(Decimal::ZERO);
         let direction = core_direction(current.direction);
-        let legs = SignedLegs::from_orders(direction, &self.position_orders(current.id).await?);
+        let orders = self.position_orders(current.id).await?;
+        let legs = SignedLegs::from_orders(direction, &orders);
         let base = legs.perp.abs().min(legs.spot.abs());
         let qty = floor_to_step(base * fraction, step);
         if qty <= Decimal::ZERO {
@@ -167,7 +168,9 @@ impl Engine {
         self.store
             .set_position_state(current.id, PositionState::Rebalancing, None)
             .await?;
-        let n = self.next_step(current.id).await?;
+        // the step number is the order count (as `next_step` reads it), taken from the rows
+        // just read under the symbol lock: one PostgreSQL round trip less before a cut
+        let n = u32::try_from(orders.len()).unwrap_or(u32::MAX);
         let perp = self
             .execute(
                 current.id,
