@@ -133,9 +133,8 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let executor = suite.executor_status_metadata("fff-latency").await;
     let opportunities = suite.opportunity_times().await;
     suite.stop().await;
-    let (records, rounds, (mut tier_reactions, tiers_stopped), tiers_from, (scans, scans_missed)) =
-        result?;
-    tier_reactions.sort_unstable();
+    let (records, rounds, mut tiers, tiers_from, (scans, scans_missed)) = result?;
+    tiers.reactions.sort_unstable();
     let (entry_orders, tier_orders): (BTreeMap<i64, VenueOrder>, BTreeMap<i64, VenueOrder>) =
         records
             .orders
@@ -151,14 +150,16 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "machine": machine(),
         "wall_secs": started.elapsed().as_secs(),
         "rounds": rounds,
-        "tier_rounds_stopped": tiers_stopped,
+        "tier_rounds_stopped": tiers.stopped,
+        "tier_rounds_without_deleverage": tiers.without_deleverage,
+        "tier_rounds_not_moved": tiers.not_moved,
         "venue_orders": records.orders.len(),
         "paths": {
             "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
                 "perp entry slice matched at the venue -> its first spot hedge matched at the venue"),
             "unhedged_window_at_venue_during_tier_rounds_us": Stats::of(&top_up_windows).to_json(
                 "the same, for the top-ups after each tier round (orders of the deleverage at the same time)"),
-            "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tier_reactions).to_json(
+            "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tiers.reactions).to_json(
                 "price move at the venue into the Orange tier -> first deleverage order at the venue"),
             "opportunity_to_first_order_at_venue_us": Stats::of(&opportunity_windows).to_json(
                 "scanner snapshot reaching the executor (its wall clock) -> the entry's first perp order at the venue"),
@@ -245,35 +246,51 @@ async fn drive_tiers(
     args: &BenchArgs,
     suite: &SoakSuite,
     records: &mut VenueRecords,
-) -> anyhow::Result<(Vec<i64>, Option<String>)> {
-    let mut reactions = Vec::new();
+) -> anyhow::Result<TierRounds> {
+    let mut rounds = TierRounds::default();
     for round in 0..args.tier_rounds {
-        let reaction = match wait_held(suite, records, round).await {
+        let outcome = match wait_held(suite, records, round).await {
             Ok(()) => tiers::round(suite, records).await,
             Err(error) => Err(error),
         };
-        let reaction = match reaction {
-            Ok(reaction) => reaction,
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(error) => {
                 let stopped = format!("tier round {round}: {error:#}");
                 eprintln!("fff bench: tier rounds stopped: {stopped}");
-                return Ok((reactions, Some(stopped)));
+                rounds.stopped = Some(stopped);
+                return Ok(rounds);
             }
         };
-        match reaction {
-            Some(us) => reactions.push(us),
-            None if !args.json => eprintln!("fff bench: tier round {round}: no deleverage order"),
-            None => {}
+        match outcome {
+            tiers::Round::Reaction(us) => rounds.reactions.push(us),
+            tiers::Round::NoReduction => {
+                rounds.without_deleverage += 1;
+                eprintln!("fff bench: tier round {round}: no deleverage order within the wait");
+            }
+            tiers::Round::NotMoved => rounds.not_moved += 1,
         }
         if !args.json {
             eprintln!(
                 "fff bench: tier round {}: {} reactions at the venue",
                 round + 1,
-                reactions.len()
+                rounds.reactions.len()
             );
         }
     }
-    Ok((reactions, None))
+    Ok(rounds)
+}
+
+/// What the tier rounds measured, and the rounds that measured nothing.
+#[derive(Debug, Default)]
+struct TierRounds {
+    reactions: Vec<i64>,
+    /// Moved into Orange, and no deleverage order reached the venue within the wait.
+    without_deleverage: u32,
+    /// Nothing to move (nothing held, or the coverage already at or below the target).
+    not_moved: u32,
+    /// Why the rounds stopped early, if they did (the reactions so far are kept).
+    stopped: Option<String>,
 }
 
 /// Scanner rounds after the tier rounds, on the first of a few liquid pairs the strategy does

@@ -34,9 +34,12 @@ fn dec(value: &Value) -> Decimal {
         .unwrap_or_default()
 }
 
-/// One move per held perp, all against the account, sized so that
-/// `balance - notional * x = TARGET * maint * (1 + x)`; `None` when nothing is held or the
-/// coverage is already at or below the target.
+/// One move per held perp, all against the account (shorts up, longs down, by the same x),
+/// sized so that the coverage lands at [`TARGET`]:
+/// `balance - notional * x = TARGET * (maint_short * (1 + x) + maint_long * (1 - x))`, each
+/// side's maintenance its share of the total by notional (the same rate). A long's maintenance
+/// shrinks with its price: counted as growing, the moves landed at 2.9-3.3 instead of 2.5.
+/// `None` when nothing is held or the coverage is already at or below the target.
 pub(super) fn orange_moves(state: &Value) -> Option<Vec<(String, Decimal)>> {
     let futures = &state["futures"];
     let balance = dec(&futures["marginBalance"]);
@@ -44,7 +47,7 @@ pub(super) fn orange_moves(state: &Value) -> Option<Vec<(String, Decimal)>> {
     if maint <= Decimal::ZERO {
         return None;
     }
-    let mut notional = Decimal::ZERO;
+    let (mut notional, mut short_notional) = (Decimal::ZERO, Decimal::ZERO);
     let mut sides = Vec::new();
     for position in state["positions"].as_array().into_iter().flatten() {
         let symbol = position["symbol"].as_str().unwrap_or_default().to_owned();
@@ -52,10 +55,17 @@ pub(super) fn orange_moves(state: &Value) -> Option<Vec<(String, Decimal)>> {
         if amount.is_zero() {
             continue;
         }
-        notional += amount.abs() * dec(&state["markets"][&symbol]["markPrice"]);
+        let value = amount.abs() * dec(&state["markets"][&symbol]["markPrice"]);
+        notional += value;
+        if amount < Decimal::ZERO {
+            short_notional += value;
+        }
         sides.push((symbol, amount < Decimal::ZERO));
     }
-    let x = (balance - TARGET * maint).checked_div(notional + TARGET * maint)?;
+    let short_maint = maint * short_notional.checked_div(notional)?;
+    let long_maint = maint - short_maint;
+    let x =
+        (balance - TARGET * maint).checked_div(notional + TARGET * (short_maint - long_maint))?;
     if sides.is_empty() || x <= Decimal::ZERO || x >= Decimal::ONE {
         return None;
     }
@@ -87,15 +97,22 @@ fn is_reduction(client_order_id: &str) -> bool {
         .any(|step| client_order_id.contains(step))
 }
 
-/// One tier round; the microseconds from the move to the first reduction at the venue, or
-/// `None` when nothing could be moved or no reduction came within [`REDUCE_WAIT`].
-pub(super) async fn round(
-    suite: &SoakSuite,
-    records: &mut VenueRecords,
-) -> anyhow::Result<Option<i64>> {
+/// How one tier round went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Round {
+    /// Microseconds from the move to the first reduction at the venue.
+    Reaction(i64),
+    /// Moved, but no reduction came within [`REDUCE_WAIT`]: reported, never dropped.
+    NoReduction,
+    /// Nothing held, or the coverage already at or below the target: no move.
+    NotMoved,
+}
+
+/// One tier round.
+pub(super) async fn round(suite: &SoakSuite, records: &mut VenueRecords) -> anyhow::Result<Round> {
     let state = suite.venue.state().await?;
     let Some(moves) = orange_moves(&state) else {
-        return Ok(None);
+        return Ok(Round::NotMoved);
     };
     suite.venue.refresh(records).await?;
     let before = records.next_order_id;
@@ -109,10 +126,10 @@ pub(super) async fn round(
             .map(|(_, o)| o)
             .find(|o| is_reduction(&o.client_order_id));
         if let Some(order) = first {
-            break Some(order.received_us - moved_at);
+            break Round::Reaction(order.received_us - moved_at);
         }
         if Instant::now() >= deadline {
-            break None;
+            break Round::NoReduction;
         }
         tokio::time::sleep(POLL).await;
     };
@@ -152,21 +169,32 @@ mod tests {
             },
         });
         let moves = orange_moves(&state).unwrap();
-        // x = (1000 - 50) / (10000 + 50) = 9.4527 %
+        // maintenance 10 a side: x = (1000 - 50) / (10000 + 2.5 * 0) = 9.5 %; after it the
+        // balance is 1000 - 950 = 50 and the maintenance 10 * 1.095 + 10 * 0.905 = 20: 2.5
         assert_eq!(
             moves,
             [
-                ("BTCUSDT".to_owned(), dec!(9.4527)),
-                ("SOLUSDT".to_owned(), dec!(-9.4527)),
+                ("BTCUSDT".to_owned(), dec!(9.5)),
+                ("SOLUSDT".to_owned(), dec!(-9.5)),
             ]
         );
-        // back: 1 / 1.094527 - 1 = -8.6363 %; 1 / 0.905473 - 1 = +10.4395 %
+        // back: 1 / 1.095 - 1 = -8.6758 %; 1 / 0.905 - 1 = +10.4972 %
         assert_eq!(
             undo(&moves),
             [
-                ("BTCUSDT".to_owned(), dec!(-8.6363)),
-                ("SOLUSDT".to_owned(), dec!(10.4395)),
+                ("BTCUSDT".to_owned(), dec!(-8.6758)),
+                ("SOLUSDT".to_owned(), dec!(10.4972)),
             ]
+        );
+        // shorts only: the whole maintenance grows, x = 950 / (5000 + 50) = 18.8119 %
+        let shorts = json!({
+            "futures": {"marginBalance": "1000", "maintMargin": "20"},
+            "positions": [{"symbol": "BTCUSDT", "positionAmt": "-0.05"}],
+            "markets": {"BTCUSDT": {"markPrice": "100000"}},
+        });
+        assert_eq!(
+            orange_moves(&shorts).unwrap(),
+            [("BTCUSDT".to_owned(), dec!(18.8119))]
         );
         // already at the target or nothing held: no move
         let low = json!({"futures": {"marginBalance": "50", "maintMargin": "20"},
