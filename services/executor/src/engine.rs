@@ -12,6 +12,7 @@ pub(crate) mod ahead;
 mod caps;
 pub(crate) mod cooldown;
 mod entry;
+pub use entry::Funding;
 mod exit;
 mod exit_retry;
 pub(crate) mod orders;
@@ -502,13 +503,22 @@ impl Engine {
         reason: &str,
     ) -> Result<Position> {
         self.open_inner(
-            symbol, direction, notional, leverage, initiator, reason, None, None,
+            symbol,
+            direction,
+            notional,
+            leverage,
+            initiator,
+            reason,
+            None,
+            None,
+            entry::Funding::Check,
         )
         .await
     }
 
     /// [`Engine::open`] for the strategy loop: records the approval and when the opportunity
-    /// arrived (for the opportunity-to-order latency).
+    /// arrived (for the opportunity-to-order latency); `funding` says whether the wallets were
+    /// already funded for it.
     #[allow(clippy::too_many_arguments)]
     pub async fn open_with_origin(
         self: &Arc<Self>,
@@ -519,6 +529,7 @@ impl Engine {
         reason: &str,
         approval_id: Option<String>,
         origin: Option<std::time::Instant>,
+        funding: entry::Funding,
     ) -> Result<Position> {
         self.open_inner(
             symbol,
@@ -529,6 +540,7 @@ impl Engine {
             reason,
             approval_id,
             origin,
+            funding,
         )
         .await
     }
@@ -544,6 +556,7 @@ impl Engine {
         reason: &str,
         approval_id: Option<String>,
         origin: Option<std::time::Instant>,
+        funding: entry::Funding,
     ) -> Result<Position> {
         if let Some(block) = self.entry_block().or_else(|| self.symbol_block(symbol)) {
             return Err(ExecutorError::FailedPrecondition(block));
@@ -587,7 +600,7 @@ impl Engine {
         let engine = Arc::clone(self);
         let entering = position.clone();
         self.spawn("entry", async move {
-            engine.run_entry(entering, initiator).await
+            engine.run_entry(entering, initiator, funding).await
         });
         Ok(position)
     }

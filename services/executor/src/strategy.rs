@@ -22,13 +22,14 @@ use fff_proto::fff::executor::v1::Initiator;
 use fff_proto::fff::scanner::v1 as scan;
 use fff_scanner::merge::MergedView;
 use fff_store::Position;
+use futures_util::FutureExt as _;
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::approval::Approver;
-use crate::engine::{Engine, Urgency};
+use crate::engine::{Engine, Funding, Urgency};
 use crate::error::Result;
 use crate::legs::core_direction;
 
@@ -380,24 +381,33 @@ async fn step(
     }
     // every planned entry asks risk and opens at once: one after another, the last pair's
     // order waited for each earlier pair's approval and position row (fff bench)
-    let entries = plan.entries.iter().map(|(symbol, direction, notional)| async move {
-        if engine
-            .cooldowns
-            .remaining(symbol.as_str(), Instant::now())
-            .is_some()
-        {
-            return;
-        }
-        let approval = match approver
-            .approve(
+    let ready: Vec<_> = plan
+        .entries
+        .iter()
+        .filter(|(symbol, _, _)| {
+            engine
+                .cooldowns
+                .remaining(symbol.as_str(), Instant::now())
+                .is_none()
+        })
+        .collect();
+    // one wallet check for the whole batch, while the pairs ask risk: checked by each entry,
+    // it was serialised across them and the longest step on the way to the order (fff bench)
+    let funding = batch_funding(engine, &ready).shared();
+    let entries = ready.iter().map(|&(symbol, direction, notional)| {
+        let funding = funding.clone();
+        async move {
+        let (approval, funding) = futures_util::join!(
+            approver.approve(
                 symbol.as_str(),
                 *direction,
                 *notional,
                 engine.params.leverage,
                 "strategy",
-            )
-            .await
-        {
+            ),
+            funding
+        );
+        let approval = match approval {
             Ok(approval) if approval.approved => approval,
             Ok(refused) => {
                 tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
@@ -421,6 +431,7 @@ async fn step(
                 "top-ranked opportunity",
                 Some(approval.approval_id.clone()),
                 Some(received),
+                funding,
             )
             .await
         {
@@ -430,9 +441,35 @@ async fn step(
             )) => {}
             Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
         }
+        }
     });
     futures_util::future::join_all(entries).await;
     Ok(())
+}
+
+/// Funds the wallets for every entry of `batch` at once (their hedge capital on top of the live
+/// positions'); each entry checks for itself if this fails.
+pub(crate) async fn batch_funding(
+    engine: &Engine,
+    batch: &[&(fff_core::Symbol, Direction, Decimal)],
+) -> Funding {
+    if batch.is_empty() {
+        return Funding::Check;
+    }
+    let mut pending = fff_core::HedgeCapital::default();
+    for (_, direction, notional) in batch {
+        match engine.params.model.hedge_capital(*notional, *direction) {
+            Ok(capital) => pending = pending.plus(capital),
+            Err(_) => return Funding::Check,
+        }
+    }
+    match engine.fund_wallets_seen(pending).await {
+        Ok((_, seen)) => Funding::Done(seen.map(Box::new)),
+        Err(err) => {
+            tracing::warn!(error = %err, "wallet funding before the entries failed");
+            Funding::Check
+        }
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,17 @@ enum EntryKind {
 /// Fees and slippage a spot buy may cost beyond its notional (cash checked before the perp).
 const CASH_HEADROOM: Decimal = Decimal::from_parts(1005, 0, 0, false, 3);
 
+/// Who funds the wallets before an entry.
+#[derive(Debug, Clone, Default)]
+pub enum Funding {
+    /// The entry checks the wallets itself (serialised with every other wallet check).
+    #[default]
+    Check,
+    /// Done for the entry's batch (the pairs of one scanner snapshot, while they asked risk):
+    /// the account it judged, or `None` when it moved money (the entry reads it again).
+    Done(Option<Box<crate::exchange::AccountView>>),
+}
+
 impl Engine {
     /// The first entry of `position`, just created (its row is not read again: one
     /// PostgreSQL round trip less between the opportunity and its order).
@@ -63,9 +74,16 @@ impl Engine {
         self: &Arc<Self>,
         position: Position,
         initiator: Initiator,
+        funding: Funding,
     ) -> Result<()> {
-        self.enter(position.id, initiator, EntryKind::Initial, Some(position))
-            .await
+        self.enter(
+            position.id,
+            initiator,
+            EntryKind::Initial,
+            Some(position),
+            funding,
+        )
+        .await
     }
 
     /// Spawns the top-up of an open position to `up_to` per-leg notional. What it adds is
@@ -75,7 +93,13 @@ impl Engine {
         let engine = Arc::clone(self);
         self.spawn("top-up", async move {
             engine
-                .enter(id, Initiator::Strategy, EntryKind::TopUp { up_to }, None)
+                .enter(
+                    id,
+                    Initiator::Strategy,
+                    EntryKind::TopUp { up_to },
+                    None,
+                    Funding::Check,
+                )
                 .await
         });
     }
@@ -86,6 +110,7 @@ impl Engine {
         initiator: Initiator,
         kind: EntryKind,
         known: Option<Position>,
+        funding: Funding,
     ) -> Result<()> {
         let position = match known {
             Some(position) => position,
@@ -158,6 +183,7 @@ impl Engine {
                 sizes.notional,
                 sizes.spot_qty,
                 leverage,
+                funding,
             )
             .await?;
             Ok::<_, ExecutorError>((instrument, sizes))
@@ -263,13 +289,19 @@ impl Engine {
         notional: Decimal,
         spot_qty: Decimal,
         leverage: Decimal,
+        funding: Funding,
     ) -> Result<()> {
-        let pending = self.params.model.hedge_capital(notional, direction)?;
-        let seen = match self.fund_wallets_seen(pending).await {
-            Ok((_, seen)) => seen,
-            Err(err) => {
-                tracing::warn!(error = %err, "wallet funding before entry failed");
-                None
+        let seen = match funding {
+            Funding::Done(seen) => seen.map(|account| *account),
+            Funding::Check => {
+                let pending = self.params.model.hedge_capital(notional, direction)?;
+                match self.fund_wallets_seen(pending).await {
+                    Ok((_, seen)) => seen,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "wallet funding before entry failed");
+                        None
+                    }
+                }
             }
         };
         // the view the wallet check judged, unless it moved money (then read again)

@@ -215,6 +215,42 @@ async fn a_short_side_of_the_account_is_funded_by_transfer_before_the_entry() {
 }
 
 #[tokio::test]
+async fn the_pairs_of_one_snapshot_are_funded_by_one_transfer_for_them_all() {
+    let rig = rig().await;
+    rig.fake.with(|s| {
+        s.usdt_free = dec!(0);
+        s.wallets.margin_net_equity = dec!(0);
+        s.wallets.futures_margin_balance = dec!(100000);
+        s.wallets.futures_max_withdraw = dec!(100000);
+    });
+    let pair = |symbol: &str| {
+        (
+            fff_core::Symbol::parse(symbol).unwrap(),
+            Direction::PositiveCarry,
+            dec!(1000),
+        )
+    };
+    let (btc, eth) = (pair("BTCUSDT"), pair("ETHUSDT"));
+    let funding = crate::strategy::batch_funding(&rig.engine, &[&btc, &eth]).await;
+    // money moved: each entry reads the account again
+    assert!(matches!(funding, super::Funding::Done(None)), "{funding:?}");
+    let transfers = rig.fake.with(|s| s.transfers.clone());
+    assert_eq!(transfers.len(), 1);
+    // both spot legs' cash (and a share of the free equity) in one move
+    assert!(transfers[0].1 > dec!(2000), "{transfers:?}");
+    assert_eq!(
+        rig.fake.with(|s| s.orders.len()),
+        0,
+        "funding sends no order"
+    );
+    // nothing to fund: each entry checks for itself
+    assert!(matches!(
+        crate::strategy::batch_funding(&rig.engine, &[]).await,
+        super::Funding::Check
+    ));
+}
+
+#[tokio::test]
 async fn an_entry_whose_funding_turned_is_refused_before_the_perp() {
     let rig = rig().await;
     rig.fake.with(|s| s.funding_rate = dec!(-0.0002));
