@@ -397,7 +397,14 @@ async fn step(
     let entries = ready.iter().map(|&(symbol, direction, notional)| {
         let funding = funding.clone();
         async move {
-        let (approval, funding) = futures_util::join!(
+        // margin type and leverage too: harmless if risk refuses, two REST calls otherwise
+        // on the first entry in a symbol (the slowest entries of fff bench)
+        let prepare = async {
+            if let Err(err) = engine.prepare_perp(symbol.as_str(), engine.params.leverage).await {
+                tracing::debug!(symbol = %symbol, error = %err, "perp settings not set ahead; the entry sets them");
+            }
+        };
+        let (approval, funding, ()) = futures_util::join!(
             approver.approve(
                 symbol.as_str(),
                 *direction,
@@ -405,7 +412,8 @@ async fn step(
                 engine.params.leverage,
                 "strategy",
             ),
-            funding
+            funding,
+            prepare
         );
         let approval = match approval {
             Ok(approval) if approval.approved => approval,

@@ -164,11 +164,8 @@ impl Engine {
                 )));
             }
             let leverage = u32::try_from(position.leverage).unwrap_or(1);
-            if kind == EntryKind::Initial
-                && !self.prepared.is_fresh(&symbol, leverage, Instant::now())
-            {
-                self.exchange.prepare_perp(&symbol, leverage).await?;
-                self.prepared.remember(&symbol, leverage, Instant::now());
+            if kind == EntryKind::Initial {
+                self.prepare_perp(&symbol, leverage).await?;
             }
             let sizes = size_legs(
                 notional,
@@ -262,6 +259,17 @@ impl Engine {
             tracing::error!(symbol = %symbol, error = %err, "entry drift repair failed");
         }
         self.finish_entry(id, initiator, stop).await
+    }
+
+    /// Sets `symbol`'s margin type (cross) and `leverage` unless that was done less than
+    /// [`prepared::REFRESH`](super::prepared::REFRESH) ago. The strategy calls it while a pair
+    /// asks risk, so a first entry in a symbol does not wait two more REST calls for it.
+    pub(crate) async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<()> {
+        if !self.prepared.is_fresh(symbol, leverage, Instant::now()) {
+            self.exchange.prepare_perp(symbol, leverage).await?;
+            self.prepared.remember(symbol, leverage, Instant::now());
+        }
+        Ok(())
     }
 
     /// The slice index after the last entry slice this position sent (client order ids are
