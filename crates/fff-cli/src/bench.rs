@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{BenchArgs, SoakArgs};
 
+mod markdown;
 mod scanner;
 mod tiers;
 use crate::soak::suite::SoakSuite;
@@ -51,6 +52,23 @@ const ENTRY_WAIT: Duration = Duration::from_secs(90);
 const FLAT_WAIT: Duration = Duration::from_secs(60);
 
 pub fn main(args: &BenchArgs) -> ExitCode {
+    if let Some(path) = &args.render {
+        let report = std::fs::read_to_string(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| Ok(serde_json::from_str::<Value>(&text)?));
+        return match report {
+            Ok(report) => {
+                // a closed pipe (`| head`) is not an error worth a panic
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{}", markdown::table(&report));
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("fff bench: --render {}: {error}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// Print only the JSON report (no progress on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Run nothing: print the "Latest run" table of docs/BENCHMARKS.md from a saved
+    /// `--json` report.
+    #[arg(long, value_name = "REPORT.json")]
+    pub render: Option<PathBuf>,
     /// Margin-tier rounds after the entry rounds: a price move at the venue into Orange, timed
     /// to the first deleverage order (about 10 s a round).
     #[arg(long, default_value_t = 20)]
