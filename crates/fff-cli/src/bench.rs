@@ -58,9 +58,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
             .and_then(|text| Ok(serde_json::from_str::<Value>(&text)?));
         return match report {
             Ok(report) => {
-                // a closed pipe (`| head`) is not an error worth a panic
-                use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{}", markdown::table(&report));
+                outln!("{}", markdown::table(&report));
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -82,9 +80,9 @@ pub fn main(args: &BenchArgs) -> ExitCode {
     match runtime.block_on(run(args)) {
         Ok(report) => {
             if args.json {
-                println!("{report}");
+                outln!("{report}");
             } else {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&report).unwrap_or_default()
                 );

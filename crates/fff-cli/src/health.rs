@@ -36,7 +36,7 @@ pub fn main(args: &HealthArgs) -> ExitCode {
         });
         return match connected {
             Ok(Ok(_)) => {
-                println!("ACCEPTING");
+                outln!("ACCEPTING");
                 ExitCode::SUCCESS
             }
             Ok(Err(error)) => {
@@ -54,11 +54,11 @@ pub fn main(args: &HealthArgs) -> ExitCode {
     }
     match runtime.block_on(async { tokio::time::timeout(timeout, check(args)).await }) {
         Ok(Ok(ServingStatus::Serving)) => {
-            println!("SERVING");
+            outln!("SERVING");
             ExitCode::SUCCESS
         }
         Ok(Ok(status)) => {
-            println!("{}", status.as_str_name());
+            outln!("{}", status.as_str_name());
             ExitCode::FAILURE
         }
         Ok(Err(error)) => {

@@ -1,6 +1,8 @@
 //! `fff`: one binary for every role. Parses the command line and hands over to the role's
 //! library; exit codes: 0 ok, 1 runtime failure, 2 usage error (clap), 64 configuration error.
 
+#[macro_use]
+mod stdout;
 mod bench;
 mod cli;
 mod health;
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
 fn backtest(args: &fff_backtest::BacktestArgs) -> ExitCode {
     match fff_backtest::run(args) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -69,7 +71,7 @@ fn data_pull(args: &fff_data::PullArgs) -> ExitCode {
     };
     match runtime.block_on(fff_data::pull(args)) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -94,7 +96,7 @@ fn data_record(args: &fff_data::RecordArgs) -> ExitCode {
     let shutdown = fff_runtime::shutdown::shutdown_signal();
     match runtime.block_on(fff_data::record(args, shutdown)) {
         Ok(summary) => {
-            println!("{summary}");
+            outln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -54,9 +54,9 @@ pub fn main(args: &SoakArgs) -> ExitCode {
     let outcome = runtime.block_on(run(args));
     if let Some(summary) = &outcome.summary {
         if args.json {
-            println!("{summary}");
+            outln!("{summary}");
         } else {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(summary).unwrap_or_default()
             );

@@ -62,9 +62,9 @@ pub fn main(args: &StatusArgs) -> ExitCode {
     };
     let snapshot = runtime.block_on(collect(&executor, &risk));
     if args.json {
-        println!("{}", render::json(&snapshot));
+        outln!("{}", render::json(&snapshot));
     } else {
-        print!("{}", render::table(&snapshot));
+        out!("{}", render::table(&snapshot));
     }
     if snapshot.positions.is_err() && snapshot.risk.is_err() {
         eprintln!("fff status: neither the executor ({executor}) nor risk ({risk}) answered");

@@ -186,50 +186,50 @@ fn print_banner(config: &FffConfig, urls_json: &str, database_url: &str, home: &
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    println!("fff up: the suite is running (Ctrl-C stops it)");
-    println!(
+    progressln!("fff up: the suite is running (Ctrl-C stops it)");
+    progressln!(
         "  {:<11} {sim}  (Binance-compatible simulator; admin at {sim}/admin)",
         "sim"
     );
     for role in Role::ALL {
         let addr = config.server.listen_addr(role);
-        println!(
+        progressln!(
             "  {:<11} {addr:<21} log {}",
             role.as_str(),
             home.join(format!("logs/{role}.log")).display()
         );
     }
-    println!("  {:<11} {}", "postgres", redact_password(database_url));
-    println!(
+    progressln!("  {:<11} {}", "postgres", redact_password(database_url));
+    progressln!(
         "  {:<11} {}",
         "auth token",
         home.join("auth-token").display()
     );
     match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
-            println!(
+            progressln!(
                 "  {:<11} OTLP to {endpoint} (Jaeger UI: http://localhost:16686)",
                 "traces"
             )
         }
-        _ => println!(
+        _ => progressln!(
             "  {:<11} not exported; set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 (Jaeger OTLP gRPC)",
             "traces"
         ),
     }
     let scanner = config.server.listen_addr(Role::Scanner);
     let executor = config.server.listen_addr(Role::Executor);
-    println!("try:");
-    println!("  grpcurl -plaintext {scanner} fff.scanner.v1.Scanner/ListOpportunities");
-    println!(
+    progressln!("try:");
+    progressln!("  grpcurl -plaintext {scanner} fff.scanner.v1.Scanner/ListOpportunities");
+    progressln!(
         "  grpcurl -plaintext -d '{{\"symbol\":\"BTCUSDT\"}}' {scanner} fff.scanner.v1.Scanner/ExplainPair"
     );
-    println!("  grpcurl -plaintext {executor} fff.executor.v1.Executor/ListPositions");
-    println!(
+    progressln!("  grpcurl -plaintext {executor} fff.executor.v1.Executor/ListPositions");
+    progressln!(
         "  grpcurl -plaintext -H \"authorization: Bearer $(cat {})\" {executor} fff.executor.v1.Executor/Pause",
         home.join("auth-token").display()
     );
-    println!("  fff status");
+    progressln!("  fff status");
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:[redacted]@host/db`.
