@@ -44,6 +44,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// The request limiter (a poisoned lock is taken over: the counts stay usable).
+    pub fn limits(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn new(ex: Exchange, clock: Clock) -> Arc<Self> {
         let (events, _) = broadcast::channel(4096);
         let (ws_kick, _) = watch::channel(0);
@@ -192,6 +197,21 @@ fn too_many(scope: Scope, retry_after: u64, limit: u32) -> Response {
     )
 }
 
+/// The used-weight header of a counted request, or its 429/418 answer.
+fn used_weight(
+    verdict: Verdict,
+    scope: Scope,
+    header: &str,
+) -> Result<(String, String), Box<Response>> {
+    match verdict {
+        Verdict::Ok { used } => Ok((header.to_owned(), used.to_string())),
+        Verdict::TooMany { retry_after, limit } => {
+            Err(Box::new(too_many(scope, retry_after, limit)))
+        }
+        Verdict::Banned { retry_after } => Err(Box::new(banned(retry_after))),
+    }
+}
+
 fn banned(retry_after: u64) -> Response {
     let until = wall_ms() + retry_after as i64 * 1000;
     let msg = format!(
@@ -330,21 +350,15 @@ async fn rest(
     };
     let mut hdrs = Vec::new();
     if !spec.uid {
-        let verdict = sim
-            .limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take(&limit_cfg, ip, scope, weight);
-        let used = match verdict {
-            Verdict::Ok { used } => used,
-            Verdict::TooMany { retry_after, limit } => return too_many(scope, retry_after, limit),
-            Verdict::Banned { retry_after } => return banned(retry_after),
-        };
-        let weight_header = match scope {
+        let verdict = sim.limits().take(&limit_cfg, ip, scope, weight);
+        let header = match scope {
             Scope::Sapi => "X-SAPI-USED-IP-WEIGHT-1M",
             _ => "X-MBX-USED-WEIGHT-1M",
         };
-        hdrs.push((weight_header.to_string(), used.to_string()));
+        match used_weight(verdict, scope, header) {
+            Ok(used) => hdrs.push(used),
+            Err(refused) => return *refused,
+        }
     }
     if let Err(e) = authenticate(&sim, &mut req, spec.sec) {
         return error_response(&e, hdrs);
@@ -352,19 +366,10 @@ async fn rest(
     if spec.uid {
         // counted per account, so only once the key has named one
         let account = req.account.unwrap_or(0);
-        let verdict = sim
-            .limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take_uid(&limit_cfg, account, weight);
-        match verdict {
-            Verdict::Ok { used } => {
-                hdrs.push(("X-SAPI-USED-UID-WEIGHT-1M".to_string(), used.to_string()));
-            }
-            Verdict::TooMany { retry_after, limit } => {
-                return too_many(Scope::SapiUid, retry_after, limit);
-            }
-            Verdict::Banned { retry_after } => return banned(retry_after),
+        let verdict = sim.limits().take_uid(&limit_cfg, account, weight);
+        match used_weight(verdict, Scope::SapiUid, "X-SAPI-USED-UID-WEIGHT-1M") {
+            Ok(used) => hdrs.push(used),
+            Err(refused) => return *refused,
         }
     }
     if let Some(account) = req.account {
@@ -375,11 +380,7 @@ async fn rest(
     }
     if spec.order {
         let account = req.account.unwrap_or(0);
-        let counted = sim
-            .limiter
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take_order(&limit_cfg, account, scope);
+        let counted = sim.limits().take_order(&limit_cfg, account, scope);
         match counted {
             Ok(counts) => {
                 for (name, n) in counts {

@@ -394,72 +394,81 @@ async fn step(
     // one wallet check for the whole batch, while the pairs ask risk: checked by each entry,
     // it was serialised across them and the longest step on the way to the order (fff bench)
     let funding = batch_funding(engine, &ready).shared();
-    let entries = ready.iter().map(|&(symbol, direction, notional)| {
-        let funding = funding.clone();
-        async move {
-        // margin type and leverage too: harmless if risk refuses, two REST calls otherwise
-        // on the first entry in a symbol (the slowest entries of fff bench)
-        let prepare = async {
-            if let Err(err) = engine.prepare_perp(symbol.as_str(), engine.params.leverage).await {
-                tracing::debug!(symbol = %symbol, error = %err, "perp settings not set ahead; the entry sets them");
-            }
-        };
-        let (approval, funding, ()) = futures_util::join!(
-            approver.approve(
-                symbol.as_str(),
-                *direction,
-                *notional,
-                engine.params.leverage,
-                "strategy",
-            ),
-            funding,
-            prepare
-        );
-        let approval = match approval {
-            Ok(approval) if approval.approved => approval,
-            Ok(refused) => {
-                tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
-                return;
-            }
-            Err(err) => {
-                tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
-                return;
-            }
-        };
-        let notional = approval.notional.min(*notional);
-        if notional < engine.params.capital.min_position_usdt {
-            return;
-        }
-        match engine
-            .open_with_origin(
-                symbol.as_str(),
-                *direction,
-                notional,
-                Initiator::Strategy,
-                "top-ranked opportunity",
-                Some(approval.approval_id.clone()),
-                Some(received),
-                funding,
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(crate::error::ExecutorError::Store(
-                fff_store::StoreError::LivePositionExists { .. },
-            )) => {}
-            Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
-        }
-        }
-    });
+    let entries = ready
+        .iter()
+        .map(|&pair| enter_pair(engine, approver, pair, received, funding.clone()));
     futures_util::future::join_all(entries).await;
     Ok(())
+}
+
+/// One planned entry: asks risk while the batch's wallet check (`funding`) and the pair's
+/// perp settings run, then opens what risk approved.
+async fn enter_pair(
+    engine: &Arc<Engine>,
+    approver: &dyn Approver,
+    (symbol, direction, notional): &(Symbol, Direction, Decimal),
+    received: Instant,
+    funding: impl std::future::Future<Output = Funding>,
+) {
+    // margin type and leverage too: harmless if risk refuses, two REST calls otherwise on the
+    // first entry in a symbol (the slowest entries of fff bench)
+    let prepare = async {
+        if let Err(err) = engine
+            .prepare_perp(symbol.as_str(), engine.params.leverage)
+            .await
+        {
+            tracing::debug!(symbol = %symbol, error = %err, "perp settings not set ahead; the entry sets them");
+        }
+    };
+    let approve = approver.approve(
+        symbol.as_str(),
+        *direction,
+        *notional,
+        engine.params.leverage,
+        "strategy",
+    );
+    let (approval, funding, ()) = futures_util::join!(approve, funding, prepare);
+    let approval = match approval {
+        Ok(approval) if approval.approved => approval,
+        Ok(refused) => {
+            tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
+            return;
+        }
+    };
+    let notional = approval.notional.min(*notional);
+    if notional < engine.params.capital.min_position_usdt {
+        return;
+    }
+    let opened = engine
+        .open_with_origin(
+            symbol.as_str(),
+            *direction,
+            notional,
+            Initiator::Strategy,
+            "top-ranked opportunity",
+            Some(approval.approval_id.clone()),
+            Some(received),
+            funding,
+        )
+        .await;
+    match opened {
+        Ok(_)
+        | Err(crate::error::ExecutorError::Store(fff_store::StoreError::LivePositionExists {
+            ..
+        })) => {}
+        Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
+    }
 }
 
 /// Funds the wallets for every entry of `batch` at once (their hedge capital on top of the live
 /// positions'); each entry checks for itself if this fails.
 pub(crate) async fn batch_funding(
     engine: &Engine,
-    batch: &[&(fff_core::Symbol, Direction, Decimal)],
+    batch: &[&(Symbol, Direction, Decimal)],
 ) -> Funding {
     if batch.is_empty() {
         return Funding::Check;
