@@ -99,8 +99,24 @@ fn default_config_deploys_over_80_percent_with_both_legs_paid_and_survives_shock
         std::thread::sleep(Duration::from_secs(1));
     };
     // the executor reports the same utilisation as risk (both from fff-core's capital model)
-    let executor_view = decimal(&status["allocation"]["utilization"]).unwrap();
-    let risk_view = decimal(&status["risk"]["utilization"]).unwrap();
+    // once the entries under way have recorded their legs: risk reads the venue's account,
+    // which shows a slice's fill before the executor's books do (CI 2026-12-05: 0.59 vs 0.81
+    // in the middle of the last entries)
+    let views = |status: &Value| {
+        (
+            decimal(&status["allocation"]["utilization"]).unwrap(),
+            decimal(&status["risk"]["utilization"]).unwrap(),
+        )
+    };
+    let settle_by = Instant::now() + Duration::from_secs(30);
+    let mut status = status;
+    while (views(&status).0 - views(&status).1).abs() >= 0.02 && Instant::now() < settle_by {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Some(next) = suite.status() {
+            status = next;
+        }
+    }
+    let (executor_view, risk_view) = views(&status);
     assert!(
         (executor_view - risk_view).abs() < 0.02,
         "executor {executor_view} vs risk {risk_view}"
