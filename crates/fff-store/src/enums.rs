@@ -161,6 +161,8 @@ text_enum! {
         Market = "MARKET",
         Limit = "LIMIT",
         LimitMaker = "LIMIT_MAKER",
+        /// The venue's own order closing a perp (liquidation, auto-deleverage, settlement).
+        Liquidation = "LIQUIDATION",
     }
 }
 

@@ -29,6 +29,20 @@ macro_rules! interest_columns {
     };
 }
 
+/// A position's spot-leg charges in its base asset (see [`Store::spot_base_charges`]).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct BaseCharges {
+    pub position_id: i64,
+    /// Commission the spot buys paid in the base asset (booked fills only).
+    pub commission: Decimal,
+    /// Borrow interest charged in the base asset.
+    pub interest: Decimal,
+    /// Spot buys whose fills are not all booked yet: their commission is missing above.
+    pub unbooked_buys: i64,
+    /// Spot buys with fills, all of them booked.
+    pub booked_buys: i64,
+}
+
 /// One execution of an order. Unique per (venue, symbol, trade_id): Binance trade ids are only
 /// unique within a symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,6 +312,33 @@ impl Store {
             row,
             created: false,
         })
+    }
+
+    /// What the venue took from each position's spot leg in its base asset, for comparing the
+    /// books' leg with the account's net holding: commission its spot buys paid in the base
+    /// asset and interest charged in it. One statement for all `(position id, base asset)`.
+    pub async fn spot_base_charges(&self, positions: &[(i64, String)]) -> Result<Vec<BaseCharges>> {
+        let (ids, bases): (Vec<i64>, Vec<String>) = positions.iter().cloned().unzip();
+        let sql = "SELECT p.id AS position_id, \
+                COALESCE((SELECT sum(f.fee) FROM fills f JOIN orders o ON o.id = f.order_id \
+                    WHERE o.position_id = p.id AND o.leg = 'SPOT' AND o.side = 'BUY' \
+                      AND f.fee_asset = p.base), 0) AS commission, \
+                COALESCE((SELECT sum(b.amount) FROM borrow_interest b \
+                    WHERE b.position_id = p.id AND b.asset = p.base), 0) AS interest, \
+                (SELECT count(*) FROM orders o WHERE o.position_id = p.id AND o.leg = 'SPOT' \
+                    AND o.side = 'BUY' AND o.executed_qty > COALESCE( \
+                        (SELECT sum(f.qty) FROM fills f WHERE f.order_id = o.id), 0)) \
+                    AS unbooked_buys, \
+                (SELECT count(*) FROM orders o WHERE o.position_id = p.id AND o.leg = 'SPOT' \
+                    AND o.side = 'BUY' AND o.executed_qty > 0 AND o.executed_qty <= COALESCE( \
+                        (SELECT sum(f.qty) FROM fills f WHERE f.order_id = o.id), 0)) \
+                    AS booked_buys \
+            FROM unnest($1::bigint[], $2::text[]) AS p (id, base) ORDER BY p.id";
+        Ok(sqlx::query_as::<_, BaseCharges>(sql)
+            .bind(ids)
+            .bind(bases)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     pub async fn list_position_interest(&self, position_id: i64) -> Result<Vec<BorrowInterest>> {

@@ -54,7 +54,8 @@ pub use fence::{Fenced, LeaseFence};
 pub use instruments::Instrument;
 pub use lease::{Lease, lease_key};
 pub use ledger::{
-    BorrowInterest, Fill, FundingPayment, NewBorrowInterest, NewFill, NewFundingPayment,
+    BaseCharges, BorrowInterest, Fill, FundingPayment, NewBorrowInterest, NewFill,
+    NewFundingPayment,
 };
 pub use orders::{Order, OrderIntent, OrderUpdate};
 pub use outcome::{Inserted, UpdateOutcome};

@@ -60,6 +60,21 @@ pub(crate) fn repair_failed(symbol: &str, position_id: i64, message: &str) {
     );
 }
 
+/// The venue closed a position's perp itself (a liquidation, an auto-deleverage): the spot leg
+/// it hedged is naked and is being closed.
+pub(crate) fn perp_closed_by_venue(symbol: &str, position_id: i64, message: &str) {
+    fff_alerts::emit(
+        Alert::new(
+            AlertKind::HedgeFailure,
+            Severity::Critical,
+            message.to_owned(),
+        )
+        .symbol(symbol)
+        .figure("position_id", position_id)
+        .action("the naked spot leg is closed at market; check the account's margin now"),
+    );
+}
+
 /// An exit failed `failures` times in a row (a leg is left at the venue): its retries now
 /// back off, the next in `wait`.
 pub(crate) fn exit_stuck(

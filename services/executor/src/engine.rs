@@ -18,6 +18,7 @@ mod exit_retry;
 pub(crate) mod orders;
 mod prepared;
 mod symbol_lock;
+pub(crate) mod venue_close;
 pub mod wallets;
 
 use std::collections::HashMap;

@@ -24,6 +24,7 @@ use rust_decimal::Decimal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::venue_close::is_venue_close;
 use crate::engine::{Engine, EngineEvent};
 use crate::error::{ExecutorError, Result};
 use crate::exchange::GatewayClientT;
@@ -136,7 +137,7 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
 }
 
 async fn follow_stream(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     mut client: GatewayClientT,
     poke: &tokio::sync::mpsc::Sender<()>,
     interrupted: &AtomicBool,
@@ -165,9 +166,13 @@ async fn follow_stream(
                 }
             }
             Some(gw::stream_account_response::Event::OrderUpdate(update)) => {
-                if let Some(order) = update.order
-                    && let Err(err) = apply_order_update(engine, &order).await
-                {
+                let Some(order) = update.order else { continue };
+                let applied = if is_venue_close(&order, &update.execution_type) {
+                    engine.venue_closed_perp(&order).await.map(|_| ())
+                } else {
+                    apply_order_update(engine, &order).await.map(|_| ())
+                };
+                if let Err(err) = applied {
                     tracing::warn!(client_order_id = %order.client_order_id, error = %err, "order update not applied");
                 }
             }

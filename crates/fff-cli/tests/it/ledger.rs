@@ -164,3 +164,58 @@ async fn flips_under_faults_leave_the_venue_equal_to_the_books_and_pnl_equal_to_
         rig.suite.status().unwrap_or(Value::Null)
     );
 }
+
+/// The venue liquidates every perp of the account (its liquidation engine, or an
+/// auto-deleverage): each hedge it broke is booked and closed (its naked spot leg sold or
+/// bought back, the reason on the position), and once at rest the venue holds what the books
+/// hold. Before, the books kept the liquidated perps and nothing acted on the naked legs
+/// (bench 2026-12-05).
+#[tokio::test]
+async fn a_venue_liquidation_is_booked_and_leaves_no_naked_spot_leg() {
+    let rig = rig(&[], Some(RULES_SIM), 2).await;
+    let held = rig.open_positions().await;
+    let answer = rig
+        .admin_post("liquidate", json!({"account": "fff-paper-key"}))
+        .await;
+    assert!(
+        answer["liquidated"].as_u64().unwrap_or(0) >= held.len() as u64,
+        "{answer}"
+    );
+    let started = Instant::now();
+    loop {
+        let closed = rig.closed_positions().await;
+        let pending: Vec<&str> = held
+            .iter()
+            .filter(|h| {
+                !closed.iter().any(|c| {
+                    c.position_id == h.position_id
+                        && c.close_reason.contains("perp closed by the venue")
+                })
+            })
+            .map(|h| h.symbol.as_str())
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "hedges the venue liquidated not closed within a minute: {pending:?}: {:#}",
+            rig.suite.status().unwrap_or(Value::Null)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // the suite trades on (new entries): read until the books and the venue agree
+    let started = Instant::now();
+    let mut last = Vec::new();
+    while started.elapsed() < Duration::from_secs(120) {
+        last = differences(&rig).await;
+        if last.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    panic!(
+        "the books and the venue differ after the liquidation: {last:#?}; status {:#}",
+        rig.suite.status().unwrap_or(Value::Null)
+    );
+}

@@ -329,6 +329,18 @@ impl Rig {
             .unwrap_or_default()
     }
 
+    pub(crate) async fn closed_positions(&self) -> Vec<ex::Position> {
+        self.executor
+            .clone()
+            .list_positions(ex::ListPositionsRequest {
+                statuses: vec![ex::PositionStatus::Closed as i32],
+                ..ex::ListPositionsRequest::default()
+            })
+            .await
+            .map(|r| r.into_inner().positions)
+            .unwrap_or_default()
+    }
+
     pub(crate) async fn open_positions(&self) -> Vec<ex::Position> {
         self.live_positions()
             .await

@@ -43,7 +43,9 @@ impl Exchange {
         }
     }
 
-    fn liquidate(&mut self, acct: usize, now: i64) {
+    /// Closes every perp of `acct` at the mark with the liquidation fee, as Binance's
+    /// liquidation engine does: one LIQUIDATION order per symbol (`autoclose-` client id).
+    pub(crate) fn liquidate(&mut self, acct: usize, now: i64) {
         let open: Vec<i64> = self
             .orders
             .values()

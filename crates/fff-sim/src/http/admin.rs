@@ -82,6 +82,15 @@ pub async fn handle(
                 Ok(json!({"symbol": symbol, "indexPrice": d8(m.index_price()), "markPrice": d8(m.mark_price())}))
             })
             .inspect(|_| sim.books_moved(vec![b.symbol.clone().unwrap_or_default()])),
+        // the venue closes every perp of the account at the mark, as its liquidation engine (or an
+        // auto-deleverage) would: for testing how a client learns of a perp it did not close
+        ("POST", "liquidate") => sim.with(|ex| {
+            let id = account_index(ex, account_sel.as_deref())?;
+            let before = ex.accounts[id].liquidations;
+            let now = ex.now;
+            ex.liquidate(id, now);
+            Ok(json!({"liquidated": ex.accounts[id].liquidations - before}))
+        }),
         ("POST", "ws/disconnect") => {
             sim.kick_websockets();
             Ok(json!({"ok": true}))
@@ -97,15 +106,20 @@ pub async fn handle(
     }
 }
 
-fn state(ex: &mut Exchange, sel: Option<&str>) -> Result<Value, ApiError> {
-    let id = match sel {
-        None => 0,
+/// The account named (by name or API key) in `sel`; the first one when none is.
+fn account_index(ex: &Exchange, sel: Option<&str>) -> Result<usize, ApiError> {
+    match sel {
+        None => Ok(0),
         Some(s) => ex
             .accounts
             .iter()
             .position(|a| a.name == s || a.api_key == s)
-            .ok_or_else(ApiError::bad_key)?,
-    };
+            .ok_or_else(ApiError::bad_key),
+    }
+}
+
+fn state(ex: &mut Exchange, sel: Option<&str>) -> Result<Value, ApiError> {
+    let id = account_index(ex, sel)?;
     let totals = ex.futures_totals(id);
     let level = ex.margin_level(id);
     let a = &ex.accounts[id];

@@ -238,33 +238,16 @@ impl Engine {
     /// milliseconds, the backfill within a second or two.
     async fn booked_base_commission(&self, id: i64, base_asset: &str) -> Result<Option<Decimal>> {
         let deadline = tokio::time::Instant::now() + FILL_BOOKING_WAIT;
+        let position = [(id, base_asset.to_owned())];
         loop {
-            let mut fees = Decimal::ZERO;
-            let (mut booked, mut lagging) = (0usize, 0usize);
-            for order in self.position_orders(id).await? {
-                if order.leg != fff_store::Leg::Spot
-                    || order.side != fff_store::Side::Buy
-                    || order.executed_qty.is_zero()
-                {
-                    continue;
-                }
-                let fills = self.store.list_order_fills(order.id).await?;
-                if fills.iter().map(|f| f.qty).sum::<Decimal>() < order.executed_qty {
-                    lagging += 1;
-                    continue;
-                }
-                booked += 1;
-                fees += fills
-                    .iter()
-                    .filter(|f| f.fee_asset == base_asset)
-                    .map(|f| f.fee)
-                    .sum::<Decimal>();
-            }
-            if lagging == 0 {
-                return Ok(Some(fees));
+            let Some(charges) = self.store.spot_base_charges(&position).await?.pop() else {
+                return Ok(None);
+            };
+            if charges.unbooked_buys == 0 {
+                return Ok(Some(charges.commission));
             }
             // nothing booked at all: no ledger is keeping up (or none runs); do not wait
-            if booked == 0 || tokio::time::Instant::now() >= deadline {
+            if charges.booked_buys == 0 || tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
             tokio::time::sleep(FILL_BOOKING_POLL).await;

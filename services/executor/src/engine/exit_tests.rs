@@ -435,28 +435,7 @@ async fn an_exit_on_a_stale_snapshot_sells_the_leg_net_of_its_booked_commission(
     rig.fake.with(|s| s.base_fee_rate = dec!(0.001));
     let position = open(&rig, dec!(1000), Direction::PositiveCarry).await;
     assert_eq!(rig.fake.with(|s| s.spot["BTCUSDT"]), dec!(9.99));
-    for order in rig.store.list_position_orders(position.id).await.unwrap() {
-        if order.leg != Leg::Spot || order.executed_qty.is_zero() {
-            continue;
-        }
-        rig.store
-            .insert_fill(&fff_store::NewFill {
-                order_id: order.id,
-                venue: fff_store::Venue::Margin,
-                symbol: order.symbol.clone(),
-                trade_id: order.id,
-                side: order.side,
-                qty: order.executed_qty,
-                price: dec!(100),
-                fee: order.executed_qty * dec!(0.001),
-                fee_asset: "BTC".into(),
-                fee_quote: order.executed_qty * dec!(0.1),
-                is_maker: false,
-                traded_at: chrono::Utc::now(),
-            })
-            .await
-            .unwrap();
-    }
+    crate::engine::tests::book_spot_buys(&rig, position.id, dec!(0.001)).await;
     // the next account reads predate the buys: no BTC free
     let mut stale = crate::exchange::Exchange::account(rig.fake.as_ref())
         .await

@@ -83,6 +83,36 @@ pub(crate) async fn settled(store: &Store, id: i64) -> Position {
     .unwrap()
 }
 
+/// Books every spot buy's fill of the position with `rate` commission paid in BTC, as the
+/// ledger does from the venue's trades.
+pub(crate) async fn book_spot_buys(rig: &Rig, id: i64, rate: Decimal) {
+    for order in rig.store.list_position_orders(id).await.unwrap() {
+        if order.leg != fff_store::Leg::Spot
+            || order.side != fff_store::Side::Buy
+            || order.executed_qty.is_zero()
+        {
+            continue;
+        }
+        rig.store
+            .insert_fill(&fff_store::NewFill {
+                order_id: order.id,
+                venue: fff_store::Venue::Margin,
+                symbol: order.symbol.clone(),
+                trade_id: order.id,
+                side: order.side,
+                qty: order.executed_qty,
+                price: dec!(100),
+                fee: order.executed_qty * rate,
+                fee_asset: "BTC".into(),
+                fee_quote: order.executed_qty * rate * dec!(100),
+                is_maker: false,
+                traded_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
 /// A 1 000 USDT BTCUSDT positive-carry position row with no orders: the state a crash leaves
 /// when an entry had only just begun.
 pub(crate) async fn bare_position(store: &Store) -> Position {

@@ -621,3 +621,99 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
         4
     );
 }
+
+/// The venue liquidates the perp of a hedge (bench 2026-12-05: three perps liquidated, the
+/// books kept them and nothing acted): the ORDER_TRADE_UPDATE of its `autoclose-` order is
+/// booked on the position as a LIQUIDATION order, the naked spot leg is closed at once, and a
+/// replay of the event books nothing twice.
+#[tokio::test]
+async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
+    let rig = rig().await;
+    let position = open_settled(&rig, Direction::PositiveCarry).await;
+    let perp = position.perp_qty;
+    assert!(perp > Decimal::ZERO);
+    // the venue closed the short perp itself
+    rig.fake.with(|s| {
+        s.perp.insert("BTCUSDT".into(), Decimal::ZERO);
+    });
+    let liquidation = gw::StreamAccountResponse {
+        venue: common::Venue::UsdmPerp as i32,
+        event: Some(gw::stream_account_response::Event::OrderUpdate(
+            gw::OrderUpdate {
+                order: Some(gw::Order {
+                    venue: common::Venue::UsdmPerp as i32,
+                    symbol: "BTCUSDT".into(),
+                    client_order_id: "autoclose-1764930000000".into(),
+                    exchange_order_id: 9001,
+                    side: common::Side::Buy as i32,
+                    status: common::OrderStatus::Filled as i32,
+                    quantity: perp.to_string(),
+                    executed_qty: perp.to_string(),
+                    avg_price: "130".into(),
+                    reduce_only: true,
+                    ..gw::Order::default()
+                }),
+                execution_type: "CALCULATED".into(),
+            },
+        )),
+        ..gw::StreamAccountResponse::default()
+    };
+    let gateway = StubGateway::start().await;
+    *gateway.history.account_events.lock().unwrap() = vec![liquidation.clone(), liquidation];
+    let cancel = CancellationToken::new();
+    let ledger = tokio::spawn(run(
+        Arc::clone(&rig.engine),
+        gateway.client(),
+        cancel.clone(),
+    ));
+    let closed = fff_testkit::wait_for(Duration::from_secs(10), || async {
+        rig.store
+            .get_position(position.id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|p| p.state == fff_store::PositionState::Closed)
+    })
+    .await;
+    cancel.cancel();
+    let _ = ledger.await;
+    let closed = closed.expect("the position is closed after the liquidation");
+    let orders = rig.store.list_position_orders(position.id).await.unwrap();
+    let venue_orders: Vec<_> = orders
+        .iter()
+        .filter(|o| o.order_type == fff_store::OrderType::Liquidation)
+        .collect();
+    assert_eq!(venue_orders.len(), 1, "{orders:?}");
+    let booked = venue_orders[0];
+    assert_eq!(
+        (booked.leg, booked.side, booked.status, booked.executed_qty),
+        (
+            fff_store::Leg::Perp,
+            fff_store::Side::Buy,
+            fff_store::OrderStatus::Filled,
+            perp
+        )
+    );
+    // no perp order of ours after it: the spot leg alone was sold, and the venue holds nothing
+    assert!(
+        !orders
+            .iter()
+            .any(|o| o.leg == fff_store::Leg::Perp && o.id > booked.id),
+        "{orders:?}"
+    );
+    assert_eq!(
+        rig.fake.with(|s| (s.spot["BTCUSDT"], s.perp["BTCUSDT"])),
+        (Decimal::ZERO, Decimal::ZERO)
+    );
+    assert_eq!(
+        (closed.spot_qty, closed.perp_qty),
+        (Decimal::ZERO, Decimal::ZERO)
+    );
+    assert!(
+        closed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("perp closed by the venue")),
+        "{closed:?}"
+    );
+}

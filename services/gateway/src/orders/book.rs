@@ -264,6 +264,10 @@ impl OrderBook {
     pub fn observe(&self, update: &pb::Order) -> pb::Order {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         match records.get_mut(&update.client_order_id) {
+            // another order under the same client id: the venue's own closes share one
+            // (`autoclose-<time>` for every symbol a liquidation closes); it is passed on as the
+            // venue reports it and never merged into the order the book holds
+            Some(record) if !same_order(&record.order, update) => update.clone(),
             Some(record) => {
                 if record.order.status == common::OrderStatus::Pending as i32
                     || is_newer_or_same(&record.order, update)
@@ -283,6 +287,16 @@ impl OrderBook {
             }
         }
     }
+}
+
+/// Whether `update` reports the order `known`: same venue and symbol, and the same exchange
+/// order id once both know one.
+fn same_order(known: &pb::Order, update: &pb::Order) -> bool {
+    known.venue == update.venue
+        && known.symbol == update.symbol
+        && (known.exchange_order_id == 0
+            || update.exchange_order_id == 0
+            || known.exchange_order_id == update.exchange_order_id)
 }
 
 /// Venue fields over request fields; empty venue fields keep what the gateway knew.
@@ -397,6 +411,33 @@ mod tests {
         // ids placed elsewhere are learnt
         book.observe(&order("b", common::OrderStatus::New, "0"));
         assert!(book.get("b").unwrap().fingerprint.is_none());
+    }
+
+    /// One liquidation closes every symbol under one `autoclose-<time>` id: each symbol's
+    /// report is passed on as itself, not merged into the first one's.
+    #[test]
+    fn orders_of_other_symbols_under_one_client_id_are_not_merged() {
+        let book = OrderBook::default();
+        let liquidation = |symbol: &str, id: u64, qty: &str| pb::Order {
+            symbol: symbol.into(),
+            exchange_order_id: id,
+            ..order("autoclose-1796477533843", common::OrderStatus::Filled, qty)
+        };
+        book.observe(&liquidation("DOGEUSDT", 81, "56926"));
+        let xrp = book.observe(&liquidation("XRPUSDT", 82, "19868.6"));
+        assert_eq!(
+            (xrp.symbol.as_str(), xrp.executed_qty.as_str()),
+            ("XRPUSDT", "19868.6")
+        );
+        let sol = book.observe(&liquidation("SOLUSDT", 83, "153.47"));
+        assert_eq!(
+            (sol.symbol.as_str(), sol.exchange_order_id),
+            ("SOLUSDT", 83)
+        );
+        assert_eq!(
+            book.get("autoclose-1796477533843").unwrap().order.symbol,
+            "DOGEUSDT"
+        );
     }
 
     #[test]
