@@ -99,6 +99,10 @@ pub fn router(sim: Arc<Sim>) -> axum::Router {
         .merge(crate::ws::routes())
         .route("/admin/basis", axum::routing::post(market_admin::basis))
         .route("/admin/shocks", axum::routing::post(market_admin::shocks))
+        .route(
+            "/admin/shock_coverage",
+            axum::routing::post(market_admin::shock_coverage),
+        )
         .route("/admin/{*rest}", axum::routing::any(admin::handle))
         .fallback(rest)
         .with_state(sim)

@@ -169,19 +169,30 @@ impl Venue {
             .context("POST /admin/shocks: no atUs in the answer")
     }
 
-    /// The account as the venue holds it (`GET /admin/state`).
-    pub async fn state(&self) -> anyhow::Result<Value> {
-        let url = format!("{}/admin/state?account={}", self.base, self.account);
-        let text = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .context("GET /admin/state")?
-            .error_for_status()?
-            .text()
+    /// Moves every perp the account holds against it until its futures margin coverage is
+    /// `coverage` (`POST /admin/shock_coverage`, sized under the venue's lock); returns the
+    /// moves made (empty when the coverage was already at or below it) and the venue's
+    /// wall-clock microsecond of the first.
+    pub async fn shock_to_coverage(
+        &self,
+        coverage: Decimal,
+    ) -> anyhow::Result<(Vec<(String, Decimal)>, Option<i64>)> {
+        let answer = self
+            .post(
+                "shock_coverage",
+                &json!({"account": self.account, "coverage": coverage.to_string()}),
+            )
             .await?;
-        serde_json::from_str(&text).context("the state is not JSON")
+        let moves = answer["moves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let pct = m["pct"].as_str()?.parse().ok()?;
+                Some((m["symbol"].as_str()?.to_owned(), pct))
+            })
+            .collect();
+        Ok((moves, answer["atUs"].as_i64()))
     }
 
     /// Sets `symbol`'s funding rate (`POST /admin/funding`); the next mark push carries it.

@@ -107,7 +107,7 @@ pub async fn handle(
 }
 
 /// The account named (by name or API key) in `sel`; the first one when none is.
-fn account_index(ex: &Exchange, sel: Option<&str>) -> Result<usize, ApiError> {
+pub(super) fn account_index(ex: &Exchange, sel: Option<&str>) -> Result<usize, ApiError> {
     match sel {
         None => Ok(0),
         Some(s) => ex

@@ -136,3 +136,48 @@ async fn funding_set_flip_shock_and_clock_advance_knobs() {
     }
     assert_eq!(sim.now_ms(), START + 8 * 3_600_000);
 }
+
+/// `/admin/shock_coverage` lands the futures margin coverage at the target in one call, sized
+/// under the venue's lock (a short and a long: each moved against the account); `/admin/shocks`
+/// undoes it; `/admin/liquidate` closes every perp with LIQUIDATION orders.
+#[tokio::test]
+async fn a_move_to_a_coverage_lands_there_and_a_liquidation_closes_every_perp() {
+    let (sim, c) = start(manual_config()).await;
+    for (symbol, side, qty) in [("BTCUSDT", "SELL", "1"), ("ETHUSDT", "BUY", "20")] {
+        let r = c
+            .signed(
+                "POST",
+                "/fapi/v1/order",
+                &format!("symbol={symbol}&side={side}&type=MARKET&quantity={qty}"),
+            )
+            .await;
+        assert_eq!(r.body["status"], "FILLED", "{}", r.body);
+    }
+    let coverage =
+        |account: &Value| dec(&account["totalMarginBalance"]) / dec(&account["totalMaintMargin"]);
+    let before = coverage(&c.signed("GET", "/fapi/v2/account", "").await.body);
+    assert!(before > d!(3), "{before}");
+    let moved = admin(&sim, "shock_coverage", json!({"coverage": "2.5"})).await;
+    let after = coverage(&c.signed("GET", "/fapi/v2/account", "").await.body);
+    assert!((after - d!(2.5)).abs() <= d!(0.01), "{after}: {moved}");
+    assert!(moved["atUs"].as_i64().is_some(), "{moved}");
+    let moves = moved["moves"].as_array().unwrap();
+    let pct = |symbol: &str| dec(&moves.iter().find(|m| m["symbol"] == symbol).unwrap()["pct"]);
+    // against the account: the short's price up, the long's down
+    assert!(pct("BTCUSDT") > d!(0) && pct("ETHUSDT") < d!(0), "{moved}");
+    // already at the target: nothing moves
+    let again = admin(&sim, "shock_coverage", json!({"coverage": "2.5"})).await;
+    assert!(again["moves"].as_array().unwrap().is_empty(), "{again}");
+
+    let done = admin(&sim, "liquidate", json!({})).await;
+    assert_eq!(done["liquidated"], 2, "{done}");
+    let positions = c.signed("GET", "/fapi/v2/positionRisk", "").await.body;
+    assert!(
+        positions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| dec(&p["positionAmt"]).is_zero()),
+        "{positions}"
+    );
+}
