@@ -139,6 +139,8 @@ pub struct Engine {
     exit_retries: exit_retry::ExitRetries,
     /// Symbols whose margin type and leverage are set (see `prepared`).
     prepared: prepared::PreparedPerps,
+    /// Instruments read while pairs ask risk, taken by their entries.
+    instruments_ahead: prepared::InstrumentsAhead,
     /// Hedge intents written with their perp and not sent yet (see `ahead`).
     pub(crate) ahead: ahead::AheadIntents,
 }
@@ -200,6 +202,7 @@ impl Engine {
             venue_left: Mutex::new(HashMap::new()),
             exit_retries: exit_retry::ExitRetries::default(),
             prepared: prepared::PreparedPerps::default(),
+            instruments_ahead: prepared::InstrumentsAhead::default(),
             ahead: ahead::AheadIntents::default(),
             params,
         })

@@ -150,7 +150,14 @@ impl Engine {
             }
         };
         let prepared = async {
-            let instrument = self.exchange.instrument(&symbol).await?;
+            let ahead = match kind {
+                EntryKind::Initial => self.instruments_ahead.take(&symbol, Instant::now()),
+                EntryKind::TopUp { .. } => None,
+            };
+            let instrument = match ahead {
+                Some(instrument) => instrument,
+                None => self.exchange.instrument(&symbol).await?,
+            };
             if !instrument.tradable {
                 return Err(ExecutorError::FailedPrecondition(format!(
                     "{symbol} is not trading on both venues"
@@ -264,6 +271,14 @@ impl Engine {
     /// Sets `symbol`'s margin type (cross) and `leverage` unless that was done less than
     /// [`prepared::REFRESH`](super::prepared::REFRESH) ago. The strategy calls it while a pair
     /// asks risk, so a first entry in a symbol does not wait two more REST calls for it.
+    /// Reads `symbol`'s instrument for the entry that follows its approval (see
+    /// `InstrumentsAhead` in `prepared.rs`); a failed read is left to the entry's own.
+    pub(crate) async fn read_instrument_ahead(&self, symbol: &str) {
+        if let Ok(instrument) = self.exchange.instrument(symbol).await {
+            self.instruments_ahead.put(instrument, Instant::now());
+        }
+    }
+
     pub(crate) async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<()> {
         if !self.prepared.is_fresh(symbol, leverage, Instant::now()) {
             self.exchange.prepare_perp(symbol, leverage).await?;

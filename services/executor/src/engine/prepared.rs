@@ -37,9 +37,83 @@ impl PreparedPerps {
     }
 }
 
+/// How long an instrument read ahead of an entry may stand in for the entry's own read: the
+/// read is made while the pair asks risk, milliseconds before the entry; an older one (risk
+/// slow to answer) is read again, as marks and funding move.
+pub const INSTRUMENT_AHEAD_MAX_AGE: Duration = Duration::from_millis(500);
+
+/// Instruments read while a pair asks risk for approval, each taken by that pair's entry: the
+/// entry then skips a gateway round trip between its approval and its perp order.
+#[derive(Debug, Default)]
+pub struct InstrumentsAhead {
+    read: Mutex<HashMap<String, (crate::exchange::InstrumentInfo, Instant)>>,
+}
+
+impl InstrumentsAhead {
+    pub fn put(&self, instrument: crate::exchange::InstrumentInfo, now: Instant) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        read.retain(|_, (_, at)| now.duration_since(*at) < INSTRUMENT_AHEAD_MAX_AGE);
+        read.insert(instrument.symbol.clone(), (instrument, now));
+    }
+
+    /// The instrument read ahead for `symbol`, once, if younger than
+    /// [`INSTRUMENT_AHEAD_MAX_AGE`].
+    pub fn take(&self, symbol: &str, now: Instant) -> Option<crate::exchange::InstrumentInfo> {
+        let (instrument, at) = self
+            .read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(symbol)?;
+        (now.duration_since(at) < INSTRUMENT_AHEAD_MAX_AGE).then_some(instrument)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use rust_decimal::Decimal;
+
     use super::*;
+
+    #[test]
+    fn an_instrument_read_ahead_serves_one_entry_while_fresh() {
+        let ahead = InstrumentsAhead::default();
+        let t = Instant::now();
+        let filters = fff_core::filters::SymbolFilters {
+            tick_size: Decimal::ZERO,
+            step_size: Decimal::ZERO,
+            min_qty: Decimal::ZERO,
+            max_qty: Decimal::ZERO,
+            market_step_size: Decimal::ZERO,
+            min_notional: Decimal::ZERO,
+        };
+        let instrument = |symbol: &str| crate::exchange::InstrumentInfo {
+            symbol: symbol.into(),
+            base_asset: symbol.trim_end_matches("USDT").into(),
+            quote_asset: "USDT".into(),
+            spot: filters.clone(),
+            perp: filters.clone(),
+            mark_price: Decimal::ONE,
+            funding_rate: Decimal::ZERO,
+            tradable: true,
+        };
+        ahead.put(instrument("BTCUSDT"), t);
+        assert!(ahead.take("ETHUSDT", t).is_none());
+        assert_eq!(
+            ahead
+                .take("BTCUSDT", t + Duration::from_millis(5))
+                .unwrap()
+                .symbol,
+            "BTCUSDT"
+        );
+        assert!(ahead.take("BTCUSDT", t).is_none(), "taken once");
+        ahead.put(instrument("BTCUSDT"), t);
+        assert!(
+            ahead
+                .take("BTCUSDT", t + INSTRUMENT_AHEAD_MAX_AGE)
+                .is_none(),
+            "too old: read again"
+        );
+    }
 
     #[test]
     fn a_setting_is_trusted_for_its_leverage_until_refreshed_or_forgotten() {
