@@ -141,6 +141,8 @@ pub struct Engine {
     prepared: prepared::PreparedPerps,
     /// Instruments read while pairs ask risk, taken by their entries.
     instruments_ahead: prepared::InstrumentsAhead,
+    /// The last account stream event the ledger has seen (its gateway sequence).
+    account_events_seen: std::sync::atomic::AtomicU64,
     /// Hedge intents written with their perp and not sent yet (see `ahead`).
     pub(crate) ahead: ahead::AheadIntents,
 }
@@ -203,6 +205,7 @@ impl Engine {
             exit_retries: exit_retry::ExitRetries::default(),
             prepared: prepared::PreparedPerps::default(),
             instruments_ahead: prepared::InstrumentsAhead::default(),
+            account_events_seen: std::sync::atomic::AtomicU64::new(0),
             ahead: ahead::AheadIntents::default(),
             params,
         })
@@ -463,6 +466,21 @@ impl Engine {
     }
 
     /// Whether work on `symbol` runs now or ran at or after `since`.
+    /// Records that the ledger has seen the account stream's event `sequence`.
+    pub(crate) fn saw_account_event(&self, sequence: u64) {
+        self.account_events_seen
+            .fetch_max(sequence, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The account as of every account stream event the ledger has seen (see
+    /// `Exchange::account_after`).
+    pub(crate) async fn account_as_booked(&self) -> Result<crate::exchange::AccountView> {
+        let seen = self
+            .account_events_seen
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Ok(self.exchange.account_after(seen).await?)
+    }
+
     pub(crate) fn symbol_worked_since(&self, symbol: &str, since: std::time::Instant) -> bool {
         self.locks.worked_since(symbol, since)
     }

@@ -221,6 +221,13 @@ pub trait Exchange: Send + Sync + 'static {
     /// their own leg's book).
     async fn books(&self, symbol: &str) -> Result<Books, ExchangeError>;
     async fn account(&self) -> Result<AccountView, ExchangeError>;
+    /// The account as of at least the account stream's event `sequence` (the gateway re-reads
+    /// the venue when its snapshot is older): a comparison with the books that have booked
+    /// that far must not read a snapshot taken before the fills they hold.
+    async fn account_after(&self, sequence: u64) -> Result<AccountView, ExchangeError> {
+        let _ = sequence;
+        self.account().await
+    }
     /// Repays `amount` of a cross-margin loan (idempotent by `request_id`).
     async fn repay(
         &self,

@@ -156,6 +156,7 @@ async fn follow_stream(
         .await
         .map_err(|s| ExecutorError::Internal(s.message().to_owned()))?
     {
+        engine.saw_account_event(message.sequence);
         let at = time(message.event_time.as_ref());
         match message.event {
             Some(gw::stream_account_response::Event::Fill(fill)) => {

@@ -597,7 +597,8 @@ impl BookedSpot {
 }
 
 async fn compare_with_exchange(engine: &Engine, report: &mut ReconcileReport) -> Result<()> {
-    let account = engine.exchange.account().await?;
+    // a snapshot taken before fills the books already hold would differ by them
+    let account = engine.account_as_booked().await?;
     let positions = engine.store().list_live_positions().await?;
     let bases: Vec<(i64, String)> = positions
         .iter()

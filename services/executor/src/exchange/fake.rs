@@ -40,6 +40,8 @@ pub struct FakeState {
     pub wallets: WalletView,
     /// Transfers seen: (asset, amount, from, to, request id).
     pub transfers: Vec<(String, Decimal, Wallet, Wallet, String)>,
+    /// The `after` sequence of every `account_after` read.
+    pub account_sequences: Vec<u64>,
     /// Commission a spot/margin buy pays in the base asset (fraction; 0 = none).
     pub base_fee_rate: Decimal,
     /// Funding rate the instrument reports (0: no sign check).
@@ -467,6 +469,11 @@ impl Exchange for FakeExchange {
             funding_rate: self.with(|s| s.funding_rate),
             tradable: true,
         })
+    }
+
+    async fn account_after(&self, sequence: u64) -> Result<AccountView, ExchangeError> {
+        self.with(|s| s.account_sequences.push(sequence));
+        self.account().await
     }
 
     async fn books(&self, _symbol: &str) -> Result<Books, ExchangeError> {

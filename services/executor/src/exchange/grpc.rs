@@ -357,10 +357,17 @@ impl Exchange for GatewayExchange {
     }
 
     async fn account(&self) -> Result<AccountView, ExchangeError> {
+        self.account_after(0).await
+    }
+
+    async fn account_after(&self, sequence: u64) -> Result<AccountView, ExchangeError> {
         let account = self
             .client
             .clone()
-            .get_account(gw::GetAccountRequest::default())
+            .get_account(gw::GetAccountRequest {
+                after_sequence: sequence,
+                ..gw::GetAccountRequest::default()
+            })
             .await
             .map_err(|s| classify(&s))?
             .into_inner()
