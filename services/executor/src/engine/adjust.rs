@@ -145,20 +145,24 @@ impl Engine {
         detail: &str,
     ) -> Result<()> {
         let _guard = self.lock_symbol(&position.symbol).await;
-        let Some(current) = self.store.get_position(position.id).await? else {
+        // the position, its orders and the instrument at once: a risk cut is timed from the
+        // price move to its first order (the instrument's gateway round trip used to follow the
+        // two PostgreSQL reads)
+        let (current, orders, instrument) = tokio::join!(
+            self.store.get_position(position.id),
+            self.position_orders(position.id),
+            self.exchange.instrument(&position.symbol),
+        );
+        let Some(current) = current?.filter(|p| p.state == PositionState::Open) else {
             return Ok(());
         };
-        if current.state != PositionState::Open {
-            return Ok(());
-        }
-        let instrument = self.exchange.instrument(&current.symbol).await?;
+        let (orders, instrument) = (orders?, instrument?);
         let step = fff_core::filters::common_step(
             instrument.spot.effective_step().unwrap_or(Decimal::ZERO),
             instrument.perp.effective_step().unwrap_or(Decimal::ZERO),
         )
         .unwrap_or(Decimal::ZERO);
         let direction = core_direction(current.direction);
-        let orders = self.position_orders(current.id).await?;
         let legs = SignedLegs::from_orders(direction, &orders);
         let base = legs.perp.abs().min(legs.spot.abs());
         let qty = floor_to_step(base * fraction, step);
