@@ -215,7 +215,7 @@ impl Engine {
             if attempt > 0 {
                 tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
             }
-            let account = self.exchange.account().await.ok()?;
+            let account = self.account_as_booked().await.ok()?;
             let venue = account
                 .perp_positions
                 .get(symbol)
@@ -279,7 +279,9 @@ impl Engine {
         let direction = core_direction(position.direction);
 
         let start = SignedLegs::from_orders(direction, &self.position_orders(id).await?);
-        let account = self.exchange.account().await.ok();
+        // as of every account event the ledger has seen: a cached snapshot from before the
+        // last fills (a top-up's) would sell less than is held
+        let account = self.account_as_booked().await.ok();
         let asset = account.map(|a| {
             a.margin
                 .get(&instrument.base_asset)
@@ -734,7 +736,7 @@ impl Engine {
             if attempt > 0 {
                 tokio::time::sleep(SNAPSHOT_REREAD_PAUSE).await;
             }
-            let account = match self.exchange.account().await {
+            let account = match self.account_as_booked().await {
                 Ok(account) => account,
                 Err(err) => {
                     left = (

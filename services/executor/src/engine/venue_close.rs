@@ -74,6 +74,17 @@ impl Engine {
         if report.executed_qty.is_zero() {
             return Ok(None);
         }
+        // booked already (a replayed event, a later report of the same order): it belongs to
+        // the position it was booked on, never to one opened on the symbol since
+        let row_id = row_id(order);
+        if let Some(booked) = self.store.get_order(&row_id).await? {
+            if !booked.status.is_terminal() {
+                self.store
+                    .update_order(&row_id, &update_from(&report))
+                    .await?;
+            }
+            return Ok(None);
+        }
         let Some(position) = self.store.live_position(&order.symbol).await? else {
             tracing::warn!(symbol = %order.symbol, client_order_id = %order.client_order_id, executed = %report.executed_qty, "the venue closed a perp no live position of ours holds");
             return Ok(None);
@@ -93,7 +104,6 @@ impl Engine {
             .flatten()
             .unwrap_or(report.executed_qty)
             .max(report.executed_qty);
-        let row_id = row_id(order);
         let inserted = self
             .store
             .insert_order_intent(&OrderIntent {

@@ -636,23 +636,24 @@ async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
     rig.fake.with(|s| {
         s.perp.insert("BTCUSDT".into(), Decimal::ZERO);
     });
+    let venue_order = gw::Order {
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        client_order_id: "autoclose-1764930000000".into(),
+        exchange_order_id: 9001,
+        side: common::Side::Buy as i32,
+        status: common::OrderStatus::Filled as i32,
+        quantity: perp.to_string(),
+        executed_qty: perp.to_string(),
+        avg_price: "130".into(),
+        reduce_only: true,
+        ..gw::Order::default()
+    };
     let liquidation = gw::StreamAccountResponse {
         venue: common::Venue::UsdmPerp as i32,
         event: Some(gw::stream_account_response::Event::OrderUpdate(
             gw::OrderUpdate {
-                order: Some(gw::Order {
-                    venue: common::Venue::UsdmPerp as i32,
-                    symbol: "BTCUSDT".into(),
-                    client_order_id: "autoclose-1764930000000".into(),
-                    exchange_order_id: 9001,
-                    side: common::Side::Buy as i32,
-                    status: common::OrderStatus::Filled as i32,
-                    quantity: perp.to_string(),
-                    executed_qty: perp.to_string(),
-                    avg_price: "130".into(),
-                    reduce_only: true,
-                    ..gw::Order::default()
-                }),
+                order: Some(venue_order.clone()),
                 execution_type: "CALCULATED".into(),
             },
         )),
@@ -715,5 +716,26 @@ async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
             .as_deref()
             .is_some_and(|e| e.contains("perp closed by the venue")),
         "{closed:?}"
+    );
+    // the same report again once a new hedge holds the symbol: it stays booked on the old one
+    rig.fake.with(|s| {
+        s.spot.remove("BTCUSDT");
+        s.perp.remove("BTCUSDT");
+    });
+    let next = open_settled(&rig, Direction::PositiveCarry).await;
+    assert_ne!(next.id, position.id);
+    assert!(
+        rig.engine
+            .venue_closed_perp(&venue_order)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let next_orders = rig.store.list_position_orders(next.id).await.unwrap();
+    assert!(
+        !next_orders
+            .iter()
+            .any(|o| o.order_type == fff_store::OrderType::Liquidation),
+        "{next_orders:?}"
     );
 }
