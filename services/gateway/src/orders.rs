@@ -319,7 +319,11 @@ impl Orders {
             fingerprint: Some(fingerprint.clone()),
             sent_at_ms: None,
         });
-        self.queue.acquire().await;
+        if order.closes_exposure() {
+            self.queue.take_now().await;
+        } else {
+            self.queue.acquire().await;
+        }
         // the lease can be lost while the order waited for its turn: nothing is sent then
         if !self.writer.load(Ordering::Acquire) {
             self.book.forget(&order.client_order_id);

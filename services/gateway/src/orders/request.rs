@@ -31,6 +31,16 @@ pub struct ValidOrder {
     pub first_send: bool,
     /// Sent by the gateway when this order's answer is final with a fill (`hedge_on_fill`).
     pub hedge_on_fill: Option<Box<HedgeOnFill>>,
+    /// This order is the hedge of a fill, sent by the gateway (`hedge_on_fill`).
+    pub hedges_fill: bool,
+}
+
+impl ValidOrder {
+    /// Orders that close exposure (the hedge of a fill, a reduce-only perp: cuts, exits,
+    /// unwinds) never wait in the order queue behind orders that open it.
+    pub fn closes_exposure(&self) -> bool {
+        self.hedges_fill || self.reduce_only
+    }
 }
 
 /// A validated `hedge_on_fill`: the hedge at its largest size and its quantity grid.
@@ -49,6 +59,7 @@ impl HedgeOnFill {
         let qty = fff_core::filters::floor_to_step(filled, self.step).min(self.order.qty);
         (qty > Decimal::ZERO).then(|| ValidOrder {
             qty,
+            hedges_fill: true,
             ..self.order.clone()
         })
     }
@@ -245,6 +256,7 @@ pub fn validate(request: &pb::PlaceOrderRequest) -> Result<ValidOrder, Status> {
             .as_ref()
             .map(|h| validate_hedge(h).map(Box::new))
             .transpose()?,
+        hedges_fill: false,
     })
 }
 
