@@ -24,6 +24,7 @@ use fff_proto::fff::executor::v1 as exec;
 use serde_json::{Value, json};
 
 use crate::cli::{BenchArgs, SoakArgs};
+use fff_runtime::shutdown;
 
 mod markdown;
 mod scanner;
@@ -121,29 +122,36 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         overrides: args.overrides.clone(),
         sim_config: None,
     };
+    // listening from the first moment: killed without a handler, the suite's PostgreSQL (a
+    // daemon of its own) outlived the bench
+    let stop = shutdown::Shutdown::from_signal(shutdown::shutdown_signal());
     let started = Instant::now();
-    let suite = SoakSuite::start_with(&soak_args, &dir, BENCH_OVERRIDES)
-        .await
-        .with_context(|| {
-            format!(
-                "the suite did not start; logs in {}",
-                dir.join(".fff/logs").display()
-            )
-        })?;
-    let result = match drive(args, &suite).await {
-        Ok((mut records, rounds)) => {
-            // the entry rounds' orders end here: their windows are reported apart from the
-            // windows of the top-ups that follow each tier round (deleverage orders compete
-            // with them for the gateway's order rate)
-            let tiers_from = records.next_order_id;
-            match drive_tiers(args, &suite, &mut records).await {
-                Ok(tiers) => drive_scanner(args, &suite, &records)
-                    .await
-                    .map(|scans| (records, rounds, tiers, tiers_from, scans)),
-                Err(error) => Err(error),
-            }
+    let suite = tokio::select! {
+        suite = SoakSuite::start_with(&soak_args, &dir, BENCH_OVERRIDES) => suite,
+        () = stop.cancelled() => bail!("interrupted by a signal during start-up"),
+    }
+    .with_context(|| {
+        format!(
+            "the suite did not start; logs in {}",
+            dir.join(".fff/logs").display()
+        )
+    })?;
+    let measured = async {
+        let (mut records, rounds) = drive(args, &suite).await?;
+        // the entry rounds' orders end here: their windows are reported apart from the
+        // windows of the top-ups that follow each tier round (deleverage orders compete
+        // with them for the gateway's order rate)
+        let tiers_from = records.next_order_id;
+        let tiers = drive_tiers(args, &suite, &mut records).await?;
+        let scans = drive_scanner(args, &suite, &records).await?;
+        Ok::<_, anyhow::Error>((records, rounds, tiers, tiers_from, scans))
+    };
+    let result = tokio::select! {
+        result = measured => result,
+        () = stop.cancelled() => {
+            suite.stop().await;
+            bail!("interrupted by a signal: the suite is stopped, nothing is reported");
         }
-        Err(error) => Err(error),
     };
     let rss = role_rss(&suite).await;
     let executor = suite.executor_status_metadata("fff-latency").await;
