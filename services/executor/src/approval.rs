@@ -47,30 +47,26 @@ impl RiskApprover {
     }
 }
 
-#[tonic::async_trait]
-impl Approver for RiskApprover {
-    async fn approve(
+impl RiskApprover {
+    /// Asks risk to decide `entry` (symbol, direction, notional, leverage, reason) under
+    /// `request_id`; `budget_id` set reports an entry already approved from that budget.
+    pub(crate) async fn request(
         &self,
-        symbol: &str,
-        direction: Direction,
-        notional: Decimal,
-        leverage: u32,
-        reason: &str,
+        (symbol, direction, notional, leverage, reason): (&str, Direction, Decimal, u32, &str),
+        request_id: &str,
+        budget_id: &str,
     ) -> Result<ApprovalOutcome, String> {
-        let request_id = format!(
-            "exec-{symbol}-{}",
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        );
         let approval = self
             .client
             .clone()
             .request_approval(pb::RequestApprovalRequest {
-                request_id,
+                request_id: request_id.to_owned(),
                 symbol: symbol.to_owned(),
                 direction: common::Direction::from(direction) as i32,
                 notional: decimal_to_string(notional),
                 leverage,
                 reason: reason.to_owned(),
+                budget_id: budget_id.to_owned(),
             })
             .await
             .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
@@ -91,6 +87,29 @@ impl Approver for RiskApprover {
             },
             reasons: approval.reasons,
         })
+    }
+}
+
+#[tonic::async_trait]
+impl Approver for RiskApprover {
+    async fn approve(
+        &self,
+        symbol: &str,
+        direction: Direction,
+        notional: Decimal,
+        leverage: u32,
+        reason: &str,
+    ) -> Result<ApprovalOutcome, String> {
+        let request_id = format!(
+            "exec-{symbol}-{}",
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        self.request(
+            (symbol, direction, notional, leverage, reason),
+            &request_id,
+            "",
+        )
+        .await
     }
 }
 

@@ -524,51 +524,19 @@ impl Engine {
         initiator: Initiator,
         reason: &str,
     ) -> Result<Position> {
-        self.open_inner(
-            symbol,
-            direction,
-            notional,
-            leverage,
-            initiator,
-            reason,
-            None,
-            None,
-            entry::Funding::Check,
-        )
-        .await
+        let position = self
+            .create_opening(
+                symbol, direction, notional, leverage, initiator, reason, None, None,
+            )
+            .await?;
+        self.start_entry(&position, initiator, entry::Funding::Check);
+        Ok(position)
     }
 
-    /// [`Engine::open`] for the strategy loop: records the approval and when the opportunity
-    /// arrived (for the opportunity-to-order latency); `funding` says whether the wallets were
-    /// already funded for it.
+    /// The OPENING row of an approved entry, announced; [`Self::start_entry`] enters it. The
+    /// strategy writes it while the entry's wallet check runs.
     #[allow(clippy::too_many_arguments)]
-    pub async fn open_with_origin(
-        self: &Arc<Self>,
-        symbol: &str,
-        direction: Direction,
-        notional: Decimal,
-        initiator: Initiator,
-        reason: &str,
-        approval_id: Option<String>,
-        origin: Option<std::time::Instant>,
-        funding: entry::Funding,
-    ) -> Result<Position> {
-        self.open_inner(
-            symbol,
-            direction,
-            notional,
-            None,
-            initiator,
-            reason,
-            approval_id,
-            origin,
-            funding,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn open_inner(
+    pub(crate) async fn create_opening(
         self: &Arc<Self>,
         symbol: &str,
         direction: Direction,
@@ -578,7 +546,6 @@ impl Engine {
         reason: &str,
         approval_id: Option<String>,
         origin: Option<std::time::Instant>,
-        funding: entry::Funding,
     ) -> Result<Position> {
         if let Some(block) = self.entry_block().or_else(|| self.symbol_block(symbol)) {
             return Err(ExecutorError::FailedPrecondition(block));
@@ -619,12 +586,21 @@ impl Engine {
             initiator,
             reason.to_owned(),
         );
+        Ok(position)
+    }
+
+    /// Spawns the first entry of `position`, just created by [`Self::create_opening`].
+    pub(crate) fn start_entry(
+        self: &Arc<Self>,
+        position: &Position,
+        initiator: Initiator,
+        funding: entry::Funding,
+    ) {
         let engine = Arc::clone(self);
         let entering = position.clone();
         self.spawn("entry", async move {
             engine.run_entry(entering, initiator, funding).await
         });
-        Ok(position)
     }
 
     /// Moves to CLOSING and spawns the exit.

@@ -346,17 +346,31 @@ fn fallback_candidate(position: &Position) -> ExitCandidate {
 /// from the latest interest charge; each missing input keeps the fallback's value.
 async fn exit_candidate(engine: &Engine, position: &Position) -> ExitCandidate {
     let mut candidate = fallback_candidate(position);
-    match engine.exchange.instrument(&position.symbol).await {
+    // the three lookups at once: the priority is on the way from a tier change to its first cut
+    let borrow = async {
+        if candidate.direction != Direction::NegativeCarry {
+            return None;
+        }
+        engine
+            .store()
+            .list_position_interest(position.id)
+            .await
+            .ok()
+            .and_then(|charges| charges.into_iter().rev().find_map(|c| c.interest_rate))
+    };
+    let (info, stored, hourly) = tokio::join!(
+        engine.exchange.instrument(&position.symbol),
+        engine.store().get_instrument(&position.symbol),
+        borrow,
+    );
+    match info {
         Ok(info) => {
             let perp = position.perp_qty.abs();
             if !perp.is_zero() && info.mark_price > Decimal::ZERO {
                 candidate.notional = perp.saturating_mul(info.mark_price);
             }
             // without a known interval the rate is taken as it is (per 8 h, the period)
-            let interval = engine
-                .store()
-                .get_instrument(&position.symbol)
-                .await
+            let interval = stored
                 .ok()
                 .flatten()
                 .and_then(|i| u32::try_from(i.funding_interval_hours).ok())
@@ -369,16 +383,8 @@ async fn exit_candidate(engine: &Engine, position: &Position) -> ExitCandidate {
             tracing::warn!(symbol = %position.symbol, error = %err, "no funding rate for exit priority");
         }
     }
-    if candidate.direction == Direction::NegativeCarry {
-        let hourly = engine
-            .store()
-            .list_position_interest(position.id)
-            .await
-            .ok()
-            .and_then(|charges| charges.into_iter().rev().find_map(|c| c.interest_rate));
-        if let Some(hourly) = hourly {
-            candidate.borrow_rate = borrow_rate_for_period(hourly, RATE_PERIOD_HOURS);
-        }
+    if let Some(hourly) = hourly {
+        candidate.borrow_rate = borrow_rate_for_period(hourly, RATE_PERIOD_HOURS);
     }
     candidate
 }

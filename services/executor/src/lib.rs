@@ -11,6 +11,7 @@
 
 mod alerts;
 pub mod approval;
+pub mod budget;
 pub mod engine;
 pub mod error;
 pub mod exchange;
@@ -43,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use service::ExecutorService;
 
-use crate::approval::RiskApprover;
+use crate::budget::BudgetApprover;
 use crate::engine::{Engine, EngineParams};
 use crate::exchange::GatewayExchange;
 use crate::strategy::PlanCell;
@@ -113,7 +114,11 @@ pub async fn run(
         .restore_run_state()
         .await
         .context("cannot read the kill switch from PostgreSQL")?;
-    let approver = Arc::new(RiskApprover::new(risk.clone()));
+    // entries approved from the budget risk grants ahead; without one, risk is asked
+    let approver = Arc::new(BudgetApprover::new(
+        risk.clone(),
+        engine.params.model.clone(),
+    ));
     engine.set_approver(approver.clone());
     let plan = Arc::new(PlanCell::default());
 
@@ -187,7 +192,7 @@ struct Trading {
             ClientInterceptor,
         >,
     >,
-    approver: Arc<RiskApprover>,
+    approver: Arc<BudgetApprover>,
     view: tokio::sync::watch::Receiver<fff_scanner::merge::MergedView>,
     plan: Arc<PlanCell>,
     max_pairs: u32,
@@ -226,6 +231,7 @@ impl Trading {
                 cancel.clone(),
             )),
             tokio::spawn(book_pnl_daily(Arc::clone(engine), cancel.clone())),
+            tokio::spawn(Arc::clone(&self.approver).follow(self.risk.clone(), cancel.clone())),
         ]
     }
 }

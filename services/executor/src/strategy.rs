@@ -424,47 +424,59 @@ async fn enter_pair(
     let prepare = async {
         futures_util::join!(engine.read_instrument_ahead(symbol.as_str()), settings);
     };
-    let approve = approver.approve(
-        symbol.as_str(),
-        *direction,
-        *notional,
-        engine.params.leverage,
-        "strategy",
-    );
-    let (approval, funding, ()) = futures_util::join!(approve, funding, prepare);
-    let approval = match approval {
-        Ok(approval) if approval.approved => approval,
-        Ok(refused) => {
-            tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
-            return;
+    // the position row is written as soon as risk approves (from its budget: at once), while
+    // the wallet check still runs: one PostgreSQL commit less on the way to the order
+    let approve_and_create = async {
+        let approval = match approver
+            .approve(
+                symbol.as_str(),
+                *direction,
+                *notional,
+                engine.params.leverage,
+                "strategy",
+            )
+            .await
+        {
+            Ok(approval) if approval.approved => approval,
+            Ok(refused) => {
+                tracing::info!(symbol = %symbol, reasons = ?refused.reasons, "entry refused by risk");
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
+                return None;
+            }
+        };
+        let notional = approval.notional.min(*notional);
+        if notional < engine.params.capital.min_position_usdt {
+            return None;
         }
-        Err(err) => {
-            tracing::warn!(symbol = %symbol, error = %err, "risk approval unavailable");
-            return;
+        let created = engine
+            .create_opening(
+                symbol.as_str(),
+                *direction,
+                notional,
+                None,
+                Initiator::Strategy,
+                "top-ranked opportunity",
+                Some(approval.approval_id),
+                Some(received),
+            )
+            .await;
+        match created {
+            Ok(position) => Some(position),
+            Err(crate::error::ExecutorError::Store(
+                fff_store::StoreError::LivePositionExists { .. },
+            )) => None,
+            Err(err) => {
+                tracing::warn!(symbol = %symbol, error = %err, "entry not started");
+                None
+            }
         }
     };
-    let notional = approval.notional.min(*notional);
-    if notional < engine.params.capital.min_position_usdt {
-        return;
-    }
-    let opened = engine
-        .open_with_origin(
-            symbol.as_str(),
-            *direction,
-            notional,
-            Initiator::Strategy,
-            "top-ranked opportunity",
-            Some(approval.approval_id.clone()),
-            Some(received),
-            funding,
-        )
-        .await;
-    match opened {
-        Ok(_)
-        | Err(crate::error::ExecutorError::Store(fff_store::StoreError::LivePositionExists {
-            ..
-        })) => {}
-        Err(err) => tracing::warn!(symbol = %symbol, error = %err, "entry not started"),
+    let (created, funding, ()) = futures_util::join!(approve_and_create, funding, prepare);
+    if let Some(position) = created {
+        engine.start_entry(&position, Initiator::Strategy, funding);
     }
 }
 

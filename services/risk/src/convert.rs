@@ -8,7 +8,7 @@ use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::risk::v1 as pb;
 use rust_decimal::Decimal;
 
-use crate::approvals::Approval;
+use crate::approvals::{Approval, EntryBudget};
 use crate::directives::{Ack, Directive, DirectiveRecord};
 use crate::monitor::RiskView;
 
@@ -134,6 +134,19 @@ pub fn approval(a: &Approval) -> pb::Approval {
         tier: tier(Some(a.tier)),
         decided_at: datetime_to_timestamp(a.decided_at),
         expires_at: datetime_to_timestamp(a.expires_at),
+    }
+}
+
+pub fn budget(b: &EntryBudget) -> pb::EntryBudget {
+    pb::EntryBudget {
+        budget_id: b.id.clone(),
+        capital_headroom: decimal_to_string(b.headroom),
+        max_leverage: decimal_to_string(b.max_leverage),
+        reasons: b.reasons.clone(),
+        tier: tier(Some(b.tier)),
+        decided_at: datetime_to_timestamp(b.decided_at),
+        expires_at: datetime_to_timestamp(b.expires_at),
+        account_as_of: b.account_as_of.and_then(datetime_to_timestamp),
     }
 }
 

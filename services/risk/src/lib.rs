@@ -19,6 +19,7 @@
 pub mod account;
 mod alerts;
 pub mod approvals;
+mod budget_stream;
 mod convert;
 pub mod directives;
 pub mod feed;

@@ -196,6 +196,20 @@ impl Risk for RiskService {
             approval: Some(convert::approval(&approval)),
         }))
     }
+
+    type StreamEntryBudgetStream = ResponseStream<pb::EntryBudget>;
+
+    async fn stream_entry_budget(
+        &self,
+        _request: Request<pb::StreamEntryBudgetRequest>,
+    ) -> Result<Response<Self::StreamEntryBudgetStream>, Status> {
+        if !self.core.is_leased() {
+            return Err(status(&CoreError::NotLeased));
+        }
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(crate::budget_stream::forward_budget(self.core.clone(), tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
 }
 
 /// The closed mapping of state errors to gRPC codes; internals are logged, not sent.
@@ -230,13 +244,29 @@ fn approval_request(request: pb::RequestApprovalRequest) -> Result<ApprovalReque
     if request.leverage == 0 {
         return Err(FieldError::invalid("leverage", "must be at least 1"));
     }
+    if request.budget_id.chars().count() > 64 {
+        return Err(FieldError::invalid(
+            "budget_id",
+            "must be at most 64 characters",
+        ));
+    }
+    // a report of an entry approved from the entry budget: the record says so
+    let reason = if request.budget_id.is_empty() {
+        request.reason
+    } else {
+        format!(
+            "{} (approved from entry budget {})",
+            request.reason, request.budget_id
+        )
+    };
     Ok(ApprovalRequest {
         request_id: request.request_id,
         symbol,
         direction,
         notional,
         leverage: request.leverage,
-        reason: request.reason,
+        reason,
+        budget_id: (!request.budget_id.is_empty()).then_some(request.budget_id),
     })
 }
 
@@ -470,6 +500,93 @@ mod tests {
         let third = stream.next().await.unwrap().unwrap();
         assert!(!third.replayed);
         assert_eq!(third.directive.unwrap().sequence, live[0].sequence);
+    }
+
+    #[tokio::test]
+    async fn the_entry_budget_follows_the_account_and_a_tier_change_revokes_it() {
+        let (service, core) = service();
+        let mut stream = service
+            .stream_entry_budget(Request::new(pb::StreamEntryBudgetRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.reasons, ["no account data from the gateway yet"]);
+        core.apply_account(
+            crate::approvals::tests::metrics_at(rust_decimal_macros::dec!(10)),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let green = stream.next().await.unwrap().unwrap();
+        assert!(green.reasons.is_empty(), "{:?}", green.reasons);
+        assert_eq!(green.capital_headroom, "60400.00");
+        assert_ne!(green.budget_id, first.budget_id);
+        core.apply_account(
+            crate::approvals::tests::metrics_at(rust_decimal_macros::dec!(4)),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let revoked = stream.next().await.unwrap().unwrap();
+        assert!(
+            revoked.reasons[0].contains("Yellow"),
+            "{:?}",
+            revoked.reasons
+        );
+    }
+
+    #[tokio::test]
+    async fn a_budget_report_is_recorded_as_such_and_names_a_bad_budget_id() {
+        let (service, core) = service();
+        core.apply_account(
+            crate::approvals::tests::metrics_at(rust_decimal_macros::dec!(10)),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let request = |budget_id: String| pb::RequestApprovalRequest {
+            request_id: "budget-b1-1".into(),
+            symbol: "ETHUSDT".into(),
+            direction: common::Direction::PositiveCarry as i32,
+            notional: "1000".into(),
+            leverage: 5,
+            reason: "strategy".into(),
+            budget_id,
+        };
+        let bad = service
+            .request_approval(Request::new(request("x".repeat(65))))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad.message().contains("budget_id"), "{}", bad.message());
+        let granted = core.budget(Utc::now()).unwrap();
+        let answer = service
+            .request_approval(Request::new(request(granted.id)))
+            .await
+            .unwrap()
+            .into_inner()
+            .approval
+            .unwrap();
+        assert!(answer.approved, "{:?}", answer.reasons);
+        // a revision risk never granted is recorded refused, with the reason
+        let unknown = pb::RequestApprovalRequest {
+            request_id: "budget-b2-1".into(),
+            ..request("b2".into())
+        };
+        let answer = service
+            .request_approval(Request::new(unknown))
+            .await
+            .unwrap()
+            .into_inner()
+            .approval
+            .unwrap();
+        assert!(!answer.approved);
+        assert!(
+            answer.reasons[0].contains("not granted"),
+            "{:?}",
+            answer.reasons
+        );
     }
 
     #[tokio::test]

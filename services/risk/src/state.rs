@@ -22,7 +22,7 @@ use fff_store::{Fenced, LeaseFence, RiskDirectiveQuery, Store};
 use rust_decimal::Decimal;
 
 use crate::account::AccountMetrics;
-use crate::approvals::{Approval, ApprovalRequest, Approvals};
+use crate::approvals::{Approval, ApprovalRequest, Approvals, EntryBudget};
 use crate::directives::{Ack, Directive, DirectiveLog, DirectiveRecord, NewDirective};
 use crate::monitor::{Latched, RiskMonitor};
 use crate::persist;
@@ -78,6 +78,9 @@ pub struct RiskCore {
     pristine: RiskMonitor,
     /// Symbols whose marks the valuation follows (from the last snapshot).
     held: tokio::sync::watch::Sender<BTreeSet<String>>,
+    /// Bumped whenever the entry budget may have changed (every decision, a lease term's start
+    /// or end): `StreamEntryBudget` sends a revision on each bump.
+    budget_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl RiskCore {
@@ -115,7 +118,25 @@ impl RiskCore {
             store,
             fence: Mutex::new(None),
             held: tokio::sync::watch::Sender::new(BTreeSet::new()),
+            budget_changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The entry budget now (`NotLeased` when another instance decides).
+    pub fn budget(&self, now: DateTime<Utc>) -> Result<EntryBudget, CoreError> {
+        self.writable()?;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        Ok(inner.approvals.budget(&inner.monitor, now))
+    }
+
+    /// Notified whenever the entry budget may have changed.
+    pub fn budget_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.budget_changes.subscribe()
+    }
+
+    fn budget_may_have_changed(&self) {
+        self.budget_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The state; a poisoned lock (a panic elsewhere) still yields it: every update is a
@@ -208,6 +229,7 @@ impl RiskCore {
         }
         *self.fence_slot() = None;
         self.lock().log.close_subscribers();
+        self.budget_may_have_changed();
     }
 
     /// Symbols whose mark prices move the margin figures, updated with every snapshot.
@@ -429,6 +451,8 @@ impl RiskCore {
             );
             inner.log.record(directive.clone());
         }
+        drop(inner);
+        self.budget_may_have_changed();
         Ok(drafts)
     }
 

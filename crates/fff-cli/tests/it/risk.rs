@@ -297,6 +297,7 @@ async fn risk_validates_inputs_and_approves_idempotently() {
             notional: "-5".into(),
             leverage: 5,
             reason: "test".into(),
+            budget_id: String::new(),
         }))
         .await
         .unwrap_err();
@@ -323,6 +324,7 @@ async fn risk_validates_inputs_and_approves_idempotently() {
         notional: "5000".into(),
         leverage: 5,
         reason: "test".into(),
+        budget_id: String::new(),
     };
     let first = client
         .request_approval(authorized(ask()))
@@ -417,6 +419,7 @@ async fn drawdown_halts_entries_and_recovery_resumes() {
             notional: "1000".into(),
             leverage: 5,
             reason: "test".into(),
+            budget_id: String::new(),
         }))
         .await
         .unwrap()

@@ -478,6 +478,32 @@ async fn happy_path_enters_top_pairs_and_books_funding_exactly() {
         actual > target * Decimal::new(8, 1),
         "utilization {actual} of {target}"
     );
+    // each entry was approved from risk's entry budget and reported: risk recorded it, under
+    // the approval id the position quotes, as approved from that budget
+    let listed = client
+        .list_positions(ex::ListPositionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .positions;
+    for position in &open {
+        let approval_id = listed
+            .iter()
+            .find(|p| p.position_id == position.id.to_string())
+            .map(|p| p.approval_id.clone())
+            .unwrap_or_default();
+        assert!(approval_id.starts_with("budget-"), "{approval_id}");
+        let recorded = wait_for(Duration::from_secs(5), || async {
+            stack.store.risk_approval(&approval_id).await.ok().flatten()
+        })
+        .await
+        .unwrap_or_else(|_| panic!("risk has no record of {approval_id}"));
+        assert!(recorded.approved, "{recorded:?}");
+        assert!(
+            recorded.reason.contains("approved from entry budget"),
+            "{recorded:?}"
+        );
+    }
     for position in &open {
         let (spot, perp) = stack.db_legs(position).await;
         assert!(

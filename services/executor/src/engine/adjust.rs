@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 
 use super::Engine;
 use super::entry::spot_side_effect;
+use super::orders::intent_for;
 use crate::error::Result;
 use crate::exchange::{OrderKind, OrderRequest};
 use crate::ids::{Step, client_order_id};
@@ -169,31 +170,52 @@ impl Engine {
         if qty <= Decimal::ZERO {
             return Ok(());
         }
-        self.store
-            .set_position_state(current.id, PositionState::Rebalancing, None)
-            .await?;
         // the step number is the order count (as `next_step` reads it), taken from the rows
         // just read under the symbol lock: one PostgreSQL round trip less before a cut
         let n = u32::try_from(orders.len()).unwrap_or(u32::MAX);
-        let perp = self
-            .execute(
-                current.id,
-                OrderRequest {
-                    client_order_id: client_order_id(
-                        current.id,
-                        fff_store::Leg::Perp,
-                        Step::Reduce(n),
-                    ),
-                    venue: Venue::UsdmPerp,
-                    symbol: current.symbol.clone(),
-                    side: direction.perp_entry_side().opposite(),
-                    kind: OrderKind::Market,
-                    qty,
-                    reduce_only: true,
-                    side_effect: fff_store::SideEffect::NoSideEffect,
-                },
-            )
-            .await?;
+        let perp_request = OrderRequest {
+            client_order_id: client_order_id(current.id, fff_store::Leg::Perp, Step::Reduce(n)),
+            venue: Venue::UsdmPerp,
+            symbol: current.symbol.clone(),
+            side: direction.perp_entry_side().opposite(),
+            kind: OrderKind::Market,
+            qty,
+            reduce_only: true,
+            side_effect: fff_store::SideEffect::NoSideEffect,
+        };
+        // the REBALANCING state and the perp's intent are two commits at once, not one after
+        // the other: a risk cut is timed from the price move to this order
+        self.check_fence()?;
+        let intent = [intent_for(current.id, &perp_request)];
+        let (moved, written) = tokio::join!(
+            self.store
+                .set_position_state(current.id, PositionState::Rebalancing, None),
+            self.store.insert_order_intents(&intent),
+        );
+        let fresh = match written {
+            Ok(rows) => rows.first().is_some_and(|w| w.created),
+            Err(err) => {
+                moved?;
+                return Err(err.into());
+            }
+        };
+        if let Err(err) = moved {
+            if fresh {
+                self.expire_never_sent(
+                    &perp_request.client_order_id,
+                    "its position could not be marked REBALANCING",
+                )
+                .await?;
+            }
+            return Err(err.into());
+        }
+        let perp = if fresh {
+            self.execute_written_ahead(current.id, perp_request, None, true)
+                .await?
+        } else {
+            // a row under this id already (a bug or a replay): the usual path looks it up
+            self.execute(current.id, perp_request).await?
+        };
         let spot_qty = floor_to_step(
             perp.executed_qty,
             instrument.spot.effective_step().unwrap_or(Decimal::ZERO),

@@ -86,7 +86,9 @@ impl Engine {
     ) -> Result<(Option<WalletTransfer>, Option<AccountView>)> {
         self.check_fence()?;
         let _serial = self.wallet_lock.lock().await;
-        let mut account = self.exchange.account().await?;
+        // both reads at once: the check is on the way from an opportunity to its order
+        let (account, in_use) = futures_util::join!(self.exchange.account(), self.capital_in_use());
+        let mut account = account?;
         let min = self.params.capital.min_transfer_usdt.max(Decimal::ONE);
         let idle = account.wallets.spot_usdt_free.trunc_with_scale(2);
         if idle >= min {
@@ -102,7 +104,7 @@ impl Engine {
             tracing::info!(amount = %idle, "swept idle USDT from the spot wallet into cross margin");
             account = self.exchange.account().await?;
         }
-        let need = self.capital_in_use().await?.plus(pending);
+        let need = in_use?.plus(pending);
         let Some(mut transfer) = fff_core::plan_transfer(
             need,
             balances(&account),

@@ -158,6 +158,7 @@ fn entry(request_id: &str) -> pb::RequestApprovalRequest {
         notional: "1000".into(),
         leverage: 5,
         reason: "test".into(),
+        budget_id: String::new(),
     }
 }
 

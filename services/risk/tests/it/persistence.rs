@@ -181,6 +181,7 @@ fn request(id: &str, notional: Decimal) -> ApprovalRequest {
         notional,
         leverage: 5,
         reason: "test".into(),
+        budget_id: None,
     }
 }
 
