@@ -37,6 +37,18 @@ pub enum PriceRounding {
 }
 
 impl SymbolFilters {
+    /// No tick, step, size or notional constraint (every field zero), for backtests and tests.
+    pub fn unconstrained() -> Self {
+        Self {
+            tick_size: Decimal::ZERO,
+            step_size: Decimal::ZERO,
+            min_qty: Decimal::ZERO,
+            max_qty: Decimal::ZERO,
+            market_step_size: Decimal::ZERO,
+            min_notional: Decimal::ZERO,
+        }
+    }
+
     /// Round `price` to this symbol's tick in the given direction.
     pub fn round_price(&self, price: Decimal, rounding: PriceRounding) -> Decimal {
         match rounding {
@@ -165,6 +177,16 @@ mod tests {
             market_step_size: dec!(0.00000000),
             min_notional: dec!(5.00000000),
         }
+    }
+
+    #[test]
+    fn unconstrained_filters_leave_every_value_as_it_is() {
+        let filters = SymbolFilters::unconstrained();
+        assert_eq!(filters.floor_qty(dec!(0.123456789)), dec!(0.123456789));
+        assert_eq!(
+            filters.round_price(dec!(65000.123), PriceRounding::Up),
+            dec!(65000.123)
+        );
     }
 
     #[test]

@@ -167,6 +167,14 @@ text_enum! {
 }
 
 text_enum! {
+    /// A venue charge outside fills, funding and interest (Binance's income type).
+    ChargeKind {
+        /// Liquidation clearance fee, taken when the venue liquidates a perp.
+        InsuranceClear = "INSURANCE_CLEAR",
+    }
+}
+
+text_enum! {
     TimeInForce {
         Gtc = "GTC",
         Ioc = "IOC",

@@ -7,7 +7,7 @@
 //! | writer   | tables |
 //! |----------|--------|
 //! | gateway  | `instruments` |
-//! | executor | `positions`, `orders`, `fills`, `funding_payments`, `borrow_interest`, `pnl_daily` |
+//! | executor | `positions`, `orders`, `fills`, `funding_payments`, `borrow_interest`, `venue_charges`, `pnl_daily` |
 //! | risk     | `equity_snapshots` |
 //! | executor | `control_state`, `request_log` (safety state that survives a restart) |
 //! | risk     | `risk_directives`, `risk_directive_acks`, `risk_monitor_state`, `risk_approvals` |
@@ -21,14 +21,16 @@
 //! - Enumerations are `TEXT` with `CHECK` constraints, mirrored by the Rust enums in this crate
 //!   ([`OrderStatus`], [`PositionState`], ...).
 //! - Idempotency comes from unique keys: `orders.client_order_id`, `fills (venue, symbol,
-//!   trade_id)`, `funding_payments (symbol, tran_id)`, `borrow_interest.tx_id`. Inserts return
-//!   [`Inserted`] with the stored row and whether it was new.
+//!   trade_id)`, `funding_payments (symbol, tran_id)`, `borrow_interest.tx_id`, `venue_charges
+//!   (kind, symbol, tran_id)`. Inserts return [`Inserted`] with the stored row and whether it
+//!   was new.
 //! - State machines ([`OrderStatus::can_transition_to`], [`PositionState::can_transition_to`])
 //!   are enforced inside the `UPDATE ... WHERE`, so concurrent writers cannot bypass them.
 //! - [`Store::migrate`] runs at start-up of every service and is safe to run concurrently.
 //! - Queries use runtime-checked `sqlx::query_as` with `FromRow`; the integration tests
 //!   (`tests/it`) run every query against a real PostgreSQL.
 
+mod charges;
 mod enums;
 mod equity;
 mod error;
@@ -44,9 +46,10 @@ mod risk_state;
 mod safety;
 mod store;
 
+pub use charges::{NewVenueCharge, VenueCharge};
 pub use enums::{
-    Direction, Leg, OrderStatus, OrderType, PositionState, Side, SideEffect, TimeInForce,
-    UnknownVariant, Venue,
+    ChargeKind, Direction, Leg, OrderStatus, OrderType, PositionState, Side, SideEffect,
+    TimeInForce, UnknownVariant, Venue,
 };
 pub use equity::{Drawdown, EquitySnapshot, NewEquitySnapshot};
 pub use error::{Result, StoreError};

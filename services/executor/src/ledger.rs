@@ -1,12 +1,14 @@
 //! Books the account's cash flows into PostgreSQL: fills (from the gateway's account stream, and
 //! from the venue's trade history for what the stream missed: [`backfill`]), funding payments
-//! (from ListIncome, the exchange's own records with their transaction ids, so the table matches
-//! the exchange exactly and a replay never double-counts) and borrow interest (from ListInterest,
-//! keyed by the venue's txId likewise).
+//! and the venue's liquidation clearance fees ([`clearance`]), both from ListIncome (the
+//! exchange's own records with their transaction ids, so the tables match the exchange exactly
+//! and a replay never double-counts), and borrow interest (from ListInterest, keyed by the
+//! venue's txId likewise).
 //!
 //! The stream's funding and interest events carry no transaction id (Binance ACCOUNT_UPDATE,
-//! USER_LIABILITY_CHANGE), so they only trigger a poll; the poll also runs on a timer, which
-//! catches anything missed while disconnected. At start-up and after every interruption of the
+//! USER_LIABILITY_CHANGE), so they only trigger a poll; so does a venue close of a perp (its
+//! clearance fee is an income record); the poll also runs on a timer, which catches anything
+//! missed while disconnected. At start-up and after every interruption of the
 //! stream (a reconnect, or a Resync from the gateway) every order is checked for fills the books
 //! lack; every second, the orders of live and recently changed positions are. Expected funding is `-signed perp qty x mark x rate` with the rate
 //! and mark of that settlement (ListFundingRates); `amount - expected` is the discrepancy.
@@ -30,6 +32,7 @@ use crate::error::{ExecutorError, Result};
 use crate::exchange::GatewayClientT;
 
 pub mod backfill;
+pub mod clearance;
 
 /// Funding settles at most hourly and the stream's funding events trigger a poll at once; the
 /// timer only catches what the stream missed. ListIncome weighs 30, so it stays rare; the fill
@@ -40,6 +43,10 @@ const INCOME_POLL: Duration = Duration::from_secs(30);
 const FILL_SCAN: Duration = Duration::from_secs(1);
 /// Pokes arriving within this window after a poll are served by one more poll.
 const POKE_DEBOUNCE: Duration = Duration::from_millis(500);
+/// The income the ledger books, each kind read with the venue's one-type filter: a read of
+/// every type would page through the commission and realized P&L of every fill.
+const BOOKED_INCOME: [gw::IncomeKind; 2] =
+    [gw::IncomeKind::FundingFee, gw::IncomeKind::InsuranceClear];
 
 /// A money field of an exchange record: an empty string is 0 (Binance omits zero fees), a
 /// malformed one is an error: booking it as 0 would silently misstate P&L.
@@ -71,7 +78,7 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
         let cancel = cancel.clone();
         let interrupted = Arc::clone(&interrupted);
         tokio::spawn(async move {
-            let mut cursor = None;
+            let mut cursors = [None; BOOKED_INCOME.len()];
             let mut catch_up = backfill::Backfill::new();
             let mut poll_due = true;
             let mut last_poll = tokio::time::Instant::now();
@@ -91,8 +98,10 @@ pub async fn run(engine: Arc<Engine>, client: GatewayClientT, cancel: Cancellati
                 if poll_due || last_poll.elapsed() >= INCOME_POLL {
                     poll_due = false;
                     last_poll = tokio::time::Instant::now();
-                    if let Err(err) = poll_income(&engine, &client, &mut cursor).await {
-                        tracing::warn!(error = %err, "funding income poll failed");
+                    for (kind, cursor) in BOOKED_INCOME.into_iter().zip(&mut cursors) {
+                        if let Err(err) = poll_income(&engine, &client, kind, cursor).await {
+                            tracing::warn!(kind = kind.as_str_name(), error = %err, "income poll failed");
+                        }
                     }
                     if let Err(err) = catch_up.interest(&engine, &client).await {
                         tracing::warn!(error = %err, "interest history poll failed");
@@ -169,7 +178,10 @@ async fn follow_stream(
             Some(gw::stream_account_response::Event::OrderUpdate(update)) => {
                 let Some(order) = update.order else { continue };
                 let applied = if is_venue_close(&order, &update.execution_type) {
-                    engine.venue_closed_perp(&order).await.map(|_| ())
+                    let booked = engine.venue_closed_perp(&order).await.map(|_| ());
+                    // its clearance fee is an income record: read now, not at the timed poll
+                    let _ = poke.try_send(());
+                    booked
                 } else {
                     apply_order_update(engine, &order).await.map(|_| ())
                 };
@@ -325,11 +337,13 @@ async fn fee_in_quote(
     Ok((fee * mark).round_dp(8))
 }
 
-/// Books every FUNDING_FEE income record from `cursor` (exchange time of the newest record seen,
-/// minus a minute of overlap; `None` reads the whole history) and advances it.
+/// Books every income record of `kind` (FUNDING_FEE or INSURANCE_CLEAR) from `cursor` (exchange
+/// time of the newest record seen, minus a minute of overlap; `None` reads the whole history)
+/// and advances it.
 pub async fn poll_income(
     engine: &Engine,
     client: &GatewayClientT,
+    kind: gw::IncomeKind,
     cursor: &mut Option<DateTime<Utc>>,
 ) -> Result<u32> {
     let mut booked = 0;
@@ -340,7 +354,7 @@ pub async fn poll_income(
             .clone()
             .list_income(gw::ListIncomeRequest {
                 symbol: String::new(),
-                kinds: vec![gw::IncomeKind::FundingFee as i32],
+                kinds: vec![kind as i32],
                 range: start.map(|s| common::TimeRange {
                     start: fff_proto::convert::datetime_to_timestamp(s),
                     end: None,
@@ -352,13 +366,18 @@ pub async fn poll_income(
             .map_err(|s| ExecutorError::Internal(s.message().to_owned()))?
             .into_inner();
         for record in &response.records {
-            match book_funding(engine, client, record).await {
+            let booked_now = match gw::IncomeKind::try_from(record.kind) {
+                Ok(gw::IncomeKind::FundingFee) => book_funding(engine, client, record).await,
+                Ok(gw::IncomeKind::InsuranceClear) => clearance::book(engine, record).await,
+                _ => Ok(false),
+            };
+            match booked_now {
                 Ok(true) => booked += 1,
                 Ok(false) => {}
                 // a malformed record is reported, never booked as 0, and does not hold up the
                 // records after it; the store's errors still stop the poll
                 Err(ExecutorError::Internal(message)) => {
-                    tracing::error!(symbol = %record.symbol, error = %message, "funding not booked");
+                    tracing::error!(symbol = %record.symbol, info = %record.info, error = %message, "income not booked");
                 }
                 Err(err) => return Err(err),
             }
@@ -403,21 +422,8 @@ pub(crate) async fn book_funding(
         return Ok(false);
     };
     let store = engine.store();
-    // Attribute to the symbol's live position, else its newest one, among positions that
-    // existed when it was paid (a minute of clock skew allowed): history from before fff
-    // traded the symbol stays unattributed. The simulator's clock runs ahead of ours, never
-    // behind, so this holds there too.
     let paid_at = time(record.time.as_ref());
-    let existed = |p: &fff_store::Position| p.created_at <= paid_at + chrono::Duration::minutes(1);
-    let position = match store.live_position(&record.symbol).await? {
-        Some(position) if existed(&position) => Some(position),
-        _ => store
-            .list_positions(fff_store::PositionState::ALL)
-            .await?
-            .into_iter()
-            .filter(|p| p.symbol == record.symbol && existed(p))
-            .max_by_key(|p| p.id),
-    };
+    let position = position_at(store, &record.symbol, paid_at).await?;
     let amount = dec("amount", &record.amount)?;
     let (rate, mark) = settlement(client, &record.symbol, paid_at).await;
     let perp = match &position {
@@ -507,6 +513,27 @@ pub(crate) async fn book_funding(
         });
     }
     Ok(inserted.created)
+}
+
+/// The position a charge to `symbol` at `at` belongs to: the symbol's live position, else its
+/// newest one, among positions that existed then (a minute of clock skew allowed): history from
+/// before fff traded the symbol stays unattributed. The simulator's clock runs ahead of ours,
+/// never behind, so this holds there too.
+pub(crate) async fn position_at(
+    store: &fff_store::Store,
+    symbol: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<fff_store::Position>> {
+    let existed = |p: &fff_store::Position| p.created_at <= at + chrono::Duration::minutes(1);
+    Ok(match store.live_position(symbol).await? {
+        Some(position) if existed(&position) => Some(position),
+        _ => store
+            .list_positions(fff_store::PositionState::ALL)
+            .await?
+            .into_iter()
+            .filter(|p| p.symbol == symbol && existed(p))
+            .max_by_key(|p| p.id),
+    })
 }
 
 /// Signed perp position held at `at`: the orders recorded by then. When that is flat but the

@@ -1,11 +1,12 @@
 //! P&L of positions from the ledgers: funding received/paid, borrow interest, fees per leg,
-//! price (basis) P&L per leg split into realised and unrealised at the current mark, and
-//! expected vs actual funding. Signs follow the proto: income positive, costs negative.
+//! the venue's liquidation clearance fees, price (basis) P&L per leg split into realised and
+//! unrealised at the current mark, and expected vs actual funding. Signs follow the proto:
+//! income positive, costs negative.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use fff_store::{Leg, PnlDaily, Position, Side, Store};
+use fff_store::{ChargeKind, Leg, PnlDaily, Position, Side, Store};
 use rust_decimal::Decimal;
 
 use crate::error::Result;
@@ -18,6 +19,9 @@ pub struct Breakdown {
     pub borrow_interest: Decimal,
     pub fees_spot: Decimal,
     pub fees_perp: Decimal,
+    /// What the venue charged for liquidating the perp (INSURANCE_CLEAR): the liquidation's
+    /// fill carries no commission, so without it P&L overstates the account by the fee.
+    pub liquidation_fees: Decimal,
     pub basis_spot: Decimal,
     pub basis_perp: Decimal,
     pub basis_realized: Decimal,
@@ -40,6 +44,7 @@ impl Breakdown {
             + self.borrow_interest
             + self.fees_spot
             + self.fees_perp
+            + self.liquidation_fees
             + self.basis_realized
     }
 
@@ -53,6 +58,7 @@ impl Breakdown {
         self.borrow_interest += other.borrow_interest;
         self.fees_spot += other.fees_spot;
         self.fees_perp += other.fees_perp;
+        self.liquidation_fees += other.liquidation_fees;
         self.basis_spot += other.basis_spot;
         self.basis_perp += other.basis_perp;
         self.basis_realized += other.basis_realized;
@@ -171,6 +177,20 @@ pub async fn position_pnl(
         days.entry(interest.charged_at.date_naive())
             .or_default()
             .add(&b);
+    }
+    for charge in store.list_position_charges(position.id).await? {
+        if window.contains(charge.charged_at) {
+            let b = match charge.kind {
+                ChargeKind::InsuranceClear => Breakdown {
+                    liquidation_fees: charge.amount,
+                    ..Breakdown::default()
+                },
+            };
+            total.add(&b);
+            days.entry(charge.charged_at.date_naive())
+                .or_default()
+                .add(&b);
+        }
     }
     let mut spot_fills = Vec::new();
     let mut perp_fills = Vec::new();

@@ -103,13 +103,31 @@ pub async fn funding_rates(
     })
 }
 
+/// The venue's income types that have a kind of their own (one table both ways, so a filter on
+/// one kind asks the venue for exactly the records that map back to it).
+const INCOME_TYPES: [(&str, pb::IncomeKind); 5] = [
+    ("FUNDING_FEE", pb::IncomeKind::FundingFee),
+    ("COMMISSION", pb::IncomeKind::Commission),
+    ("REALIZED_PNL", pb::IncomeKind::RealizedPnl),
+    ("TRANSFER", pb::IncomeKind::Transfer),
+    ("INSURANCE_CLEAR", pb::IncomeKind::InsuranceClear),
+];
+
 fn income_kind(raw: &str) -> pb::IncomeKind {
-    match raw {
-        "FUNDING_FEE" => pb::IncomeKind::FundingFee,
-        "COMMISSION" => pb::IncomeKind::Commission,
-        "REALIZED_PNL" => pb::IncomeKind::RealizedPnl,
-        "TRANSFER" => pb::IncomeKind::Transfer,
-        _ => pb::IncomeKind::Other,
+    INCOME_TYPES
+        .iter()
+        .find(|(name, _)| *name == raw)
+        .map_or(pb::IncomeKind::Other, |(_, kind)| *kind)
+}
+
+/// The venue's `incomeType` for a filter on exactly one kind; `None` reads every type.
+fn income_type(kinds: &[pb::IncomeKind]) -> Option<&'static str> {
+    match kinds {
+        [one] => INCOME_TYPES
+            .iter()
+            .find(|(_, kind)| kind == one)
+            .map(|(name, _)| *name),
+        _ => None,
     }
 }
 
@@ -121,13 +139,7 @@ pub async fn income(
     kinds: &[pb::IncomeKind],
     page: &Page,
 ) -> Result<pb::ListIncomeResponse, Status> {
-    let single = match kinds {
-        [pb::IncomeKind::FundingFee] => Some("FUNDING_FEE"),
-        [pb::IncomeKind::Commission] => Some("COMMISSION"),
-        [pb::IncomeKind::RealizedPnl] => Some("REALIZED_PNL"),
-        [pb::IncomeKind::Transfer] => Some("TRANSFER"),
-        _ => None,
-    };
+    let single = income_type(kinds);
     let rows: Vec<IncomeRecord> = rest
         .income(
             symbol,
@@ -232,6 +244,28 @@ fn interest_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_kind_filter_asks_the_venue_for_the_type_that_maps_back_to_it() {
+        assert_eq!(
+            income_type(&[pb::IncomeKind::InsuranceClear]),
+            Some("INSURANCE_CLEAR")
+        );
+        assert_eq!(
+            income_kind("INSURANCE_CLEAR"),
+            pb::IncomeKind::InsuranceClear
+        );
+        for (name, kind) in INCOME_TYPES {
+            assert_eq!(income_kind(income_type(&[kind]).unwrap()), kind, "{name}");
+        }
+        assert_eq!(income_kind("REFERRAL_KICKBACK"), pb::IncomeKind::Other);
+        // other kinds, or several, are filtered here from every type
+        assert_eq!(income_type(&[pb::IncomeKind::Other]), None);
+        assert_eq!(
+            income_type(&[pb::IncomeKind::FundingFee, pb::IncomeKind::InsuranceClear]),
+            None
+        );
+    }
 
     #[test]
     fn pages_go_from_newest_to_oldest() {

@@ -54,6 +54,7 @@ fn pnl_json(pnl: &exec::PnlBreakdown) -> Value {
         "borrow_interest": pnl.borrow_interest,
         "fees_spot": pnl.fees_spot,
         "fees_perp": pnl.fees_perp,
+        "liquidation_fees": pnl.liquidation_fees,
         "basis_pnl_spot": pnl.basis_pnl_spot,
         "basis_pnl_perp": pnl.basis_pnl_perp,
         "realized": pnl.realized,
@@ -198,12 +199,13 @@ pub fn table(snapshot: &Snapshot) -> String {
             if let Some(t) = &pnl.total {
                 let _ = writeln!(
                     out,
-                    "P&L        funding received {} paid {}  borrow {}  fees {} (spot) {} (perp)  basis {} / {}  realized {}  unrealized {}  net {}",
+                    "P&L        funding received {} paid {}  borrow {}  fees {} (spot) {} (perp)  liquidation fees {}  basis {} / {}  realized {}  unrealized {}  net {}",
                     or_dash(&t.funding_received),
                     or_dash(&t.funding_paid),
                     or_dash(&t.borrow_interest),
                     or_dash(&t.fees_spot),
                     or_dash(&t.fees_perp),
+                    or_dash(&t.liquidation_fees),
                     or_dash(&t.basis_pnl_spot),
                     or_dash(&t.basis_pnl_perp),
                     or_dash(&t.realized),

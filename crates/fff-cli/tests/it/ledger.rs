@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use fff_proto::fff::common::v1 as common;
 use fff_proto::fff::executor::v1 as ex;
+use fff_proto::fff::gateway::v1 as gw;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -92,6 +93,15 @@ fn pnl_against_equity(status: &Value) -> Option<(Decimal, Decimal)> {
     Some((net, equity - Decimal::from(PAPER_EQUITY)))
 }
 
+/// Whether the P&L is the equity's change, to 0.1 % of the account: valuation noise (coins at
+/// mark or at the spot book, the P&L's marks refreshed every 10 s); the defect this guards
+/// against was 19,000 USDT.
+fn pnl_agrees(pnl: Option<(Decimal, Decimal)>) -> bool {
+    pnl.is_some_and(|(net, change)| {
+        (net - change).abs() <= Decimal::from(PAPER_EQUITY) / Decimal::from(1000)
+    })
+}
+
 #[tokio::test]
 async fn flips_under_faults_leave_the_venue_equal_to_the_books_and_pnl_equal_to_the_equity_change()
 {
@@ -144,12 +154,7 @@ async fn flips_under_faults_leave_the_venue_equal_to_the_books_and_pnl_equal_to_
         let differences = differences(&rig).await;
         let status = rig.suite.status().unwrap_or(Value::Null);
         let pnl = pnl_against_equity(&status);
-        // 0.1 % of the account: valuation noise (coins at mark or at the spot book, the P&L's
-        // marks refreshed every 10 s); the defect this guards against was 19,000 USDT
-        let agrees = pnl.is_some_and(|(net, change)| {
-            (net - change).abs() <= Decimal::from(PAPER_EQUITY) / Decimal::from(1000)
-        });
-        if differences.is_empty() && agrees {
+        if differences.is_empty() && pnl_agrees(pnl) {
             let (net, change) = pnl.unwrap_or_default();
             eprintln!("ledger: P&L {net}, equity change {change}");
             return;
@@ -168,8 +173,10 @@ async fn flips_under_faults_leave_the_venue_equal_to_the_books_and_pnl_equal_to_
 /// The venue liquidates every perp of the account (its liquidation engine, or an
 /// auto-deleverage): each hedge it broke is booked and closed (its naked spot leg sold or
 /// bought back, the reason on the position), and once at rest the venue holds what the books
-/// hold. Before, the books kept the liquidated perps and nothing acted on the naked legs
-/// (bench 2026-12-05).
+/// hold, the books' P&L counts the venue's clearance fees (INSURANCE_CLEAR income) to the cent
+/// and equals the change in equity. Before, the books kept the liquidated perps and nothing
+/// acted on the naked legs (bench 2026-12-05), then left out the fee (P&L above the account by
+/// 1 % of the notional liquidated).
 #[tokio::test]
 async fn a_venue_liquidation_is_booked_and_leaves_no_naked_spot_leg() {
     let rig = rig(&[], Some(RULES_SIM), 2).await;
@@ -204,18 +211,36 @@ async fn a_venue_liquidation_is_booked_and_leaves_no_naked_spot_leg() {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let venue_fees: Decimal = rig
+        .venue_income(gw::IncomeKind::InsuranceClear)
+        .await
+        .iter()
+        .map(|r| parse(&r.amount))
+        .sum();
+    assert!(venue_fees < Decimal::ZERO, "no clearance fee at the venue");
     // the suite trades on (new entries): read until the books and the venue agree
     let started = Instant::now();
-    let mut last = Vec::new();
+    let mut last = (Vec::new(), None, None);
     while started.elapsed() < Duration::from_secs(120) {
-        last = differences(&rig).await;
-        if last.is_empty() {
+        let differences = differences(&rig).await;
+        let status = rig.suite.status().unwrap_or(Value::Null);
+        let booked_fees: Option<Decimal> = status["pnl"]["liquidation_fees"]
+            .as_str()
+            .and_then(|f| f.parse().ok());
+        let pnl = pnl_against_equity(&status);
+        if differences.is_empty() && booked_fees == Some(venue_fees) && pnl_agrees(pnl) {
+            let (net, change) = pnl.unwrap_or_default();
+            eprintln!("ledger: clearance fees {venue_fees}; P&L {net}, equity change {change}");
             return;
         }
+        last = (differences, booked_fees, pnl);
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     panic!(
-        "the books and the venue differ after the liquidation: {last:#?}; status {:#}",
+        "the books and the venue differ after the liquidation: {:#?}; clearance fees: books {:?}, venue {venue_fees}; (P&L net, equity change) {:?}; status {:#}",
+        last.0,
+        last.1,
+        last.2,
         rig.suite.status().unwrap_or(Value::Null)
     );
 }

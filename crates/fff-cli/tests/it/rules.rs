@@ -425,6 +425,21 @@ impl Rig {
             .unwrap_or_else(|| panic!("{symbol} not in the universe"))
     }
 
+    /// The venue's income records of `kind`, as the gateway lists them (one page: a suite's
+    /// history is short).
+    pub(crate) async fn venue_income(&self, kind: gw::IncomeKind) -> Vec<gw::IncomeRecord> {
+        self.gateway
+            .clone()
+            .list_income(gw::ListIncomeRequest {
+                kinds: vec![kind as i32],
+                page_size: 1000,
+                ..gw::ListIncomeRequest::default()
+            })
+            .await
+            .map(|r| r.into_inner().records)
+            .unwrap_or_default()
+    }
+
     /// The rebalancer's review of `symbol` in a manual run.
     pub(crate) async fn review(&self, symbol: &str) -> Option<rb::PositionReview> {
         let run = self

@@ -1,6 +1,7 @@
 //! Integration tests for fff-store against a real PostgreSQL (via fff-testkit: `DATABASE_URL`
 //! or a private throwaway cluster).
 
+mod charges;
 mod equity;
 mod helpers;
 mod instruments;

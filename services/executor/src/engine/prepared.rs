@@ -78,14 +78,7 @@ mod tests {
     fn an_instrument_read_ahead_serves_one_entry_while_fresh() {
         let ahead = InstrumentsAhead::default();
         let t = Instant::now();
-        let filters = fff_core::filters::SymbolFilters {
-            tick_size: Decimal::ZERO,
-            step_size: Decimal::ZERO,
-            min_qty: Decimal::ZERO,
-            max_qty: Decimal::ZERO,
-            market_step_size: Decimal::ZERO,
-            min_notional: Decimal::ZERO,
-        };
+        let filters = fff_core::filters::SymbolFilters::unconstrained();
         let instrument = |symbol: &str| crate::exchange::InstrumentInfo {
             symbol: symbol.into(),
             base_asset: symbol.trim_end_matches("USDT").into(),

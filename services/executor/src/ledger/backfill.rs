@@ -280,17 +280,7 @@ async fn charged_position(
             .collect();
         return Ok(if longs.len() == 1 { longs.pop() } else { None });
     }
-    let symbol = format!("{asset}USDT");
-    let existed = |p: &Position| p.created_at <= at + chrono::Duration::minutes(1);
-    Ok(match store.live_position(&symbol).await? {
-        Some(position) if existed(&position) => Some(position),
-        _ => store
-            .list_positions(fff_store::PositionState::ALL)
-            .await?
-            .into_iter()
-            .filter(|p| p.symbol == symbol && existed(p))
-            .max_by_key(|p| p.id),
-    })
+    super::position_at(store, &format!("{asset}USDT"), at).await
 }
 
 /// Books one venue interest charge once (by txId); true if it was new.

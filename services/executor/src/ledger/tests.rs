@@ -624,8 +624,9 @@ async fn interest_is_booked_once_by_the_venues_txid_and_the_ledger_runs_the_catc
 
 /// The venue liquidates the perp of a hedge (bench 2026-12-05: three perps liquidated, the
 /// books kept them and nothing acted): the ORDER_TRADE_UPDATE of its `autoclose-` order is
-/// booked on the position as a LIQUIDATION order, the naked spot leg is closed at once, and a
-/// replay of the event books nothing twice.
+/// booked on the position as a LIQUIDATION order, the naked spot leg is closed at once, the
+/// venue's clearance fee (INSURANCE_CLEAR income) is booked on it and counted in its P&L, and a
+/// replay of the event or a re-read of the income books nothing twice.
 #[tokio::test]
 async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
     let rig = rig().await;
@@ -661,6 +662,17 @@ async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
     };
     let gateway = StubGateway::start().await;
     *gateway.history.account_events.lock().unwrap() = vec![liquidation.clone(), liquidation];
+    let fee = gw::IncomeRecord {
+        income_id: "9002".into(),
+        kind: gw::IncomeKind::InsuranceClear as i32,
+        venue: common::Venue::UsdmPerp as i32,
+        symbol: "BTCUSDT".into(),
+        asset: "USDT".into(),
+        amount: "-13".into(),
+        time: fff_proto::convert::datetime_to_timestamp(Utc::now()),
+        info: "INSURANCE_CLEAR".into(),
+    };
+    *gateway.history.income.lock().unwrap() = vec![fee];
     let cancel = CancellationToken::new();
     let ledger = tokio::spawn(run(
         Arc::clone(&rig.engine),
@@ -668,17 +680,32 @@ async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
         cancel.clone(),
     ));
     let closed = fff_testkit::wait_for(Duration::from_secs(10), || async {
+        let charged = !rig
+            .store
+            .list_position_charges(position.id)
+            .await
+            .ok()?
+            .is_empty();
         rig.store
             .get_position(position.id)
             .await
             .ok()
             .flatten()
-            .filter(|p| p.state == fff_store::PositionState::Closed)
+            .filter(|p| p.state == fff_store::PositionState::Closed && charged)
     })
     .await;
     cancel.cancel();
     let _ = ledger.await;
-    let closed = closed.expect("the position is closed after the liquidation");
+    let closed = closed.expect("the position is closed and its clearance fee booked");
+    let (pnl, _) = crate::pnl::position_pnl(&rig.store, &closed, None, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(pnl.liquidation_fees, dec!(-13));
+    let without_fee = crate::pnl::Breakdown {
+        liquidation_fees: Decimal::ZERO,
+        ..pnl.clone()
+    };
+    assert_eq!(pnl.realized(), without_fee.realized() - dec!(13));
     let orders = rig.store.list_position_orders(position.id).await.unwrap();
     let venue_orders: Vec<_> = orders
         .iter()
@@ -737,5 +764,25 @@ async fn a_perp_the_venue_liquidated_is_booked_and_its_naked_spot_leg_closed() {
             .iter()
             .any(|o| o.order_type == fff_store::OrderType::Liquidation),
         "{next_orders:?}"
+    );
+    // the whole income history read again: the fee stays once, on the liquidated hedge
+    let mut cursor = None;
+    let kind = gw::IncomeKind::InsuranceClear;
+    let booked = poll_income(&rig.engine, &gateway.client(), kind, &mut cursor).await;
+    assert_eq!(booked.unwrap(), 0);
+    let charges = rig.store.list_position_charges(position.id).await.unwrap();
+    assert_eq!(
+        charges
+            .iter()
+            .map(|c| (c.tran_id, c.amount))
+            .collect::<Vec<_>>(),
+        vec![(9002, dec!(-13))]
+    );
+    assert!(
+        rig.store
+            .list_position_charges(next.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -203,6 +203,7 @@ pub fn breakdown(b: &Breakdown) -> pb::PnlBreakdown {
         funding_expected: decimal_to_string(b.funding_expected),
         funding_actual: decimal_to_string(b.funding_actual()),
         funding_discrepancy: decimal_to_string(b.funding_discrepancy),
+        liquidation_fees: decimal_to_string(b.liquidation_fees),
     }
 }
 

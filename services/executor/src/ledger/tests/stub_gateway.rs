@@ -1,5 +1,5 @@
 //! A gateway on loopback gRPC serving the venue's history from memory: ListTrades (by order id; refused on chosen venues),
-//! ListInterest (one page), an empty ListIncome and an account stream that sends the events given, then stays open. It counts ListTrades calls. Every other RPC answers UNIMPLEMENTED.
+//! ListInterest (one page), ListIncome (one page, filtered by symbol and kinds) and an account stream that sends the events given, then stays open. It counts ListTrades calls. Every other RPC answers UNIMPLEMENTED.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -22,6 +22,8 @@ pub struct History {
     pub trades: Mutex<Vec<gw::Fill>>,
     /// Every interest charge, newest first.
     pub interest: Mutex<Vec<gw::InterestRecord>>,
+    /// Every income record, newest first.
+    pub income: Mutex<Vec<gw::IncomeRecord>>,
     pub trade_calls: AtomicUsize,
     /// Events the account stream sends to each subscriber, then it stays open.
     pub account_events: Mutex<Vec<gw::StreamAccountResponse>>,
@@ -109,9 +111,23 @@ impl Gateway for Stub {
 
     async fn list_income(
         &self,
-        _r: Request<gw::ListIncomeRequest>,
+        r: Request<gw::ListIncomeRequest>,
     ) -> Result<Response<gw::ListIncomeResponse>, Status> {
-        Ok(Response::new(gw::ListIncomeResponse::default()))
+        let r = r.into_inner();
+        let records = self
+            .0
+            .income
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| r.symbol.is_empty() || i.symbol == r.symbol)
+            .filter(|i| r.kinds.is_empty() || r.kinds.contains(&i.kind))
+            .cloned()
+            .collect();
+        Ok(Response::new(gw::ListIncomeResponse {
+            records,
+            next_page_token: String::new(),
+        }))
     }
 
     async fn list_trades(
