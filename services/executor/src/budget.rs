@@ -201,7 +201,12 @@ impl BudgetApprover {
         };
         loop {
             match stream.message().await {
-                Ok(Some(message)) => match Budget::from_proto(&message) {
+                Ok(Some(message)) => match message
+                    .budget
+                    .as_ref()
+                    .ok_or_else(|| "revision without a budget".to_owned())
+                    .and_then(Budget::from_proto)
+                {
                     Ok(budget) => {
                         *delay = Duration::from_millis(200);
                         self.book().revise(budget);

@@ -24,7 +24,7 @@ const MIN_GAP: Duration = Duration::from_millis(100);
 /// the subscriber reconnects to the holder and meanwhile asks for approvals one by one).
 pub async fn forward_budget(
     core: Arc<RiskCore>,
-    tx: mpsc::Sender<Result<pb::EntryBudget, Status>>,
+    tx: mpsc::Sender<Result<pb::StreamEntryBudgetResponse, Status>>,
 ) {
     let mut changes = core.budget_changes();
     // when the last revision went, and whether it allowed entries
@@ -58,7 +58,10 @@ pub async fn forward_budget(
             }
             continue;
         }
-        if tx.send(Ok(convert::budget(&budget))).await.is_err() {
+        let revision = pb::StreamEntryBudgetResponse {
+            budget: Some(convert::budget(&budget)),
+        };
+        if tx.send(Ok(revision)).await.is_err() {
             return;
         }
         last = Some((Instant::now(), allows));

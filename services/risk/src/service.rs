@@ -197,7 +197,7 @@ impl Risk for RiskService {
         }))
     }
 
-    type StreamEntryBudgetStream = ResponseStream<pb::EntryBudget>;
+    type StreamEntryBudgetStream = ResponseStream<pb::StreamEntryBudgetResponse>;
 
     async fn stream_entry_budget(
         &self,
@@ -510,7 +510,8 @@ mod tests {
             .await
             .unwrap()
             .into_inner();
-        let first = stream.next().await.unwrap().unwrap();
+        let mut next = async || stream.next().await.unwrap().unwrap().budget.unwrap();
+        let first = next().await;
         assert_eq!(first.reasons, ["no account data from the gateway yet"]);
         core.apply_account(
             crate::approvals::tests::metrics_at(rust_decimal_macros::dec!(10)),
@@ -518,7 +519,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let green = stream.next().await.unwrap().unwrap();
+        let green = next().await;
         assert!(green.reasons.is_empty(), "{:?}", green.reasons);
         assert_eq!(green.capital_headroom, "60400.00");
         assert_ne!(green.budget_id, first.budget_id);
@@ -528,7 +529,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let revoked = stream.next().await.unwrap().unwrap();
+        let revoked = next().await;
         assert!(
             revoked.reasons[0].contains("Yellow"),
             "{:?}",
