@@ -6,10 +6,12 @@
 //! re-enters, never how an order travels). The strategy opens its hedges; each round closes
 //! them as an operator (IMMEDIATE) and lets it enter again, until every path has `--samples`.
 //!
-//! The simulator stamps every order with the wall-clock microsecond it matched it
-//! (`receivedUs` in `/admin/records`), so the unhedged window is measured where it costs money:
-//! from the perp slice's fill at the venue (a market order fills as it is matched) to its spot
-//! hedge reaching the venue. Each strategy entry is timed from its opportunity reaching the
+//! The simulator stamps every order with the wall-clock microsecond its request reached the
+//! venue and the one its engine matched it (`receivedUs`, `matchedUs` in `/admin/records`), so
+//! the unhedged window is measured where it costs money: from the perp slice's fill at the
+//! venue (a market order fills as it is matched) to its spot hedge reaching the venue (also
+//! reported to the hedge's match, which adds the simulator's own authentication, limits and
+//! locking). Each strategy entry is timed from its opportunity reaching the
 //! executor (the position's `opportunity_received_at`, wall clock) to its first perp order at
 //! the venue (same machine, same clock). The executor's own figures (fill answered -> hedge
 //! handed to the gateway; opportunity -> perp handed to the gateway) come from its GetStatus
@@ -137,14 +139,14 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         )
     })?;
     let measured = async {
-        let (mut records, rounds) = drive(args, &suite).await?;
+        let (mut records, rounds, warm_from) = drive(args, &suite).await?;
         // the entry rounds' orders end here: their windows are reported apart from the
         // windows of the top-ups that follow each tier round (deleverage orders compete
         // with them for the gateway's order rate)
         let tiers_from = records.next_order_id;
         let tiers = drive_tiers(args, &suite, &mut records).await?;
         let scans = drive_scanner(args, &suite, &records).await?;
-        Ok::<_, anyhow::Error>((records, rounds, tiers, tiers_from, scans))
+        Ok::<_, anyhow::Error>((records, rounds, warm_from, tiers, tiers_from, scans))
     };
     let result = tokio::select! {
         result = measured => result,
@@ -157,17 +159,25 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let executor = suite.executor_status_metadata("fff-latency").await;
     let opportunities = suite.opportunity_times().await;
     suite.stop().await;
-    let (records, rounds, mut tiers, tiers_from, (scans, scans_missed)) = result?;
+    let (records, rounds, warm_from, mut tiers, tiers_from, (scans, scans_missed)) = result?;
     tiers.reactions.sort_unstable();
-    let (entry_orders, tier_orders): (BTreeMap<i64, VenueOrder>, BTreeMap<i64, VenueOrder>) =
+    let orders_in = |from: i64, to: i64| -> BTreeMap<i64, VenueOrder> {
         records
             .orders
-            .clone()
-            .into_iter()
-            .partition(|(id, _)| *id < tiers_from);
-    let windows = unhedged_windows(&entry_orders);
-    let opportunity_windows = opportunity_to_order(&opportunities?, &records.orders);
-    let top_up_windows = unhedged_windows(&tier_orders);
+            .range(from..to)
+            .map(|(id, order)| (*id, order.clone()))
+            .collect()
+    };
+    let (cold_orders, entry_orders, tier_orders) = (
+        orders_in(i64::MIN, warm_from),
+        orders_in(warm_from, tiers_from),
+        orders_in(tiers_from, i64::MAX),
+    );
+    let windows = unhedged_windows(&entry_orders, Reached::Venue);
+    let windows_matched = unhedged_windows(&entry_orders, Reached::Match);
+    let opportunities = opportunities?;
+    let opportunity_windows = opportunity_to_order(&opportunities, &entry_orders);
+    let top_up_windows = unhedged_windows(&tier_orders, Reached::Venue);
     Ok(json!({
         "command": "fff bench",
         "date": chrono::Utc::now().to_rfc3339(),
@@ -178,9 +188,19 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "tier_rounds_without_deleverage": tiers.without_deleverage,
         "tier_rounds_not_moved": tiers.not_moved,
         "venue_orders": records.orders.len(),
+        // the first round runs cold (margin type and leverage set on each symbol's first
+        // entry, the first wallet transfers, new connections): reported apart, as a warm-up
+        "first_round_cold": {
+            "unhedged_window_at_venue_us": Stats::of(&unhedged_windows(&cold_orders, Reached::Venue)).to_json(
+                "the first round's entry slices: perp filled -> hedge reaching the venue"),
+            "opportunity_to_first_order_at_venue_us": Stats::of(&opportunity_to_order(&opportunities, &cold_orders)).to_json(
+                "the first round's entries: opportunity -> first perp order at the venue"),
+        },
         "paths": {
             "unhedged_window_at_venue_us": Stats::of(&windows).to_json(
-                "perp entry slice matched at the venue -> its first spot hedge matched at the venue"),
+                "perp entry slice filled at the venue -> its first spot hedge reaching the venue"),
+            "unhedged_window_to_hedge_matched_us": Stats::of(&windows_matched).to_json(
+                "perp entry slice filled at the venue -> its first spot hedge matched by the venue"),
             "unhedged_window_at_venue_during_tier_rounds_us": Stats::of(&top_up_windows).to_json(
                 "the same, for the top-ups after each tier round (orders of the deleverage at the same time)"),
             "tier_change_to_first_deleverage_order_at_venue_us": Stats::of(&tiers.reactions).to_json(
@@ -199,23 +219,33 @@ async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     }))
 }
 
-/// Rounds of entries and operator closes until `--samples` unhedged windows are at the venue.
-async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueRecords, u32)> {
+/// Rounds of entries and operator closes until `--samples` unhedged windows are at the venue
+/// after the first round (the warm-up); also returns the first venue order id after it.
+async fn drive(args: &BenchArgs, suite: &SoakSuite) -> anyhow::Result<(VenueRecords, u32, i64)> {
     let mut records = VenueRecords::default();
     let deadline = Instant::now() + Duration::from_secs(args.max_minutes.max(1) * 60);
     let mut rounds = 0;
+    let mut warm_from = i64::MAX;
     loop {
         wait_held(suite, &mut records, rounds).await?;
         rounds += 1;
-        let samples = unhedged_windows(&records.orders).len();
-        let entries = entries(&records.orders).count();
+        if rounds == 1 {
+            warm_from = records.next_order_id;
+        }
+        let warm: BTreeMap<i64, VenueOrder> = records
+            .orders
+            .range(warm_from..)
+            .map(|(id, order)| (*id, order.clone()))
+            .collect();
+        let samples = unhedged_windows(&warm, Reached::Venue).len();
+        let entries = entries(&warm).count();
         if !args.json {
             eprintln!(
                 "fff bench: round {rounds}: {samples} unhedged windows, {entries} entries at the venue"
             );
         }
         if (samples >= args.samples && entries >= args.samples) || Instant::now() >= deadline {
-            return Ok((records, rounds));
+            return Ok((records, rounds, warm_from));
         }
         for symbol in records.held_symbols() {
             suite
@@ -375,9 +405,18 @@ fn opportunity_to_order(times: &[(i64, i64)], orders: &BTreeMap<i64, VenueOrder>
     windows
 }
 
-/// Per entry slice (`fff<id>-Pe<n>` at the venue, filled), the microseconds from its match to
-/// the match of its first hedge (`fff<id>-Se<n>r0`).
-fn unhedged_windows(orders: &BTreeMap<i64, VenueOrder>) -> Vec<i64> {
+/// Where a hedge's window ends.
+#[derive(Debug, Clone, Copy)]
+enum Reached {
+    /// Its request reached the venue.
+    Venue,
+    /// The venue's engine matched it.
+    Match,
+}
+
+/// Per entry slice (`fff<id>-Pe<n>` at the venue, filled), the microseconds from its fill to
+/// its first hedge (`fff<id>-Se<n>r0`) `reached`.
+fn unhedged_windows(orders: &BTreeMap<i64, VenueOrder>, reached: Reached) -> Vec<i64> {
     let by_id: BTreeMap<&str, &VenueOrder> = orders
         .values()
         .map(|o| (o.client_order_id.as_str(), o))
@@ -387,11 +426,15 @@ fn unhedged_windows(orders: &BTreeMap<i64, VenueOrder>) -> Vec<i64> {
         .filter_map(|(id, perp)| {
             let (position, slice) = id.split_once("-Pe")?;
             slice.parse::<u32>().ok()?;
-            if perp.executed_qty.is_zero() || perp.received_us == 0 {
+            if perp.executed_qty.is_zero() || perp.matched_us == 0 {
                 return None;
             }
             let hedge = by_id.get(format!("{position}-Se{slice}r0").as_str())?;
-            (hedge.received_us > 0).then(|| hedge.received_us - perp.received_us)
+            let at = match reached {
+                Reached::Venue => hedge.received_us,
+                Reached::Match => hedge.matched_us,
+            };
+            (at > 0).then(|| at - perp.matched_us)
         })
         .collect();
     windows.sort_unstable();
@@ -497,6 +540,7 @@ mod tests {
             executed_qty: executed,
             fills: Vec::new(),
             received_us: at,
+            matched_us: at,
         }
     }
 
@@ -517,7 +561,19 @@ mod tests {
         .map(|o| (o.order_id, o))
         .collect();
         // slice 1's first hedge never reached the venue; slice 2's perp filled nothing
-        assert_eq!(unhedged_windows(&orders), vec![450, 900]);
+        assert_eq!(unhedged_windows(&orders, Reached::Venue), vec![450, 900]);
+        assert_eq!(unhedged_windows(&orders, Reached::Match), vec![450, 900]);
+    }
+
+    #[test]
+    fn a_window_runs_from_the_perp_match_to_the_hedge_reaching_or_matching() {
+        let mut perp = order(1, "fff7-Pe0", dec!(1), 1_000);
+        perp.matched_us = 1_100;
+        let mut hedge = order(2, "fff7-Se0r0", dec!(1), 1_500);
+        hedge.matched_us = 1_800;
+        let orders: BTreeMap<i64, VenueOrder> = [(1, perp), (2, hedge)].into_iter().collect();
+        assert_eq!(unhedged_windows(&orders, Reached::Venue), vec![400]);
+        assert_eq!(unhedged_windows(&orders, Reached::Match), vec![700]);
     }
 
     #[test]

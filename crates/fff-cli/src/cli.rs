@@ -51,7 +51,8 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Unhedged windows (entry slices hedged at the venue), and strategy entries (opportunity
-    /// to first order), to collect before stopping.
+    /// to first order), to collect before stopping, after a first round run as a warm-up
+    /// (reported apart).
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
     /// Print only the JSON report (no progress on stderr).

@@ -135,6 +135,18 @@ mod tests {
     }
 
     #[test]
+    fn the_retired_order_rate_key_names_where_the_setting_lives() {
+        let params: ExecutionParams = toml::from_str("max_orders_per_second = 10").unwrap();
+        let errors = params.validate();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let text = errors[0].to_string();
+        assert!(text.contains("execution.max_orders_per_second"), "{text}");
+        assert!(text.contains("exchange.orders_per_second"), "{text}");
+        let defaults = toml::to_string(&ExecutionParams::default()).unwrap();
+        assert!(!defaults.contains("max_orders_per_second"), "{defaults}");
+    }
+
+    #[test]
     fn serialized_defaults_round_trip_and_list_every_key() {
         let text = toml::to_string(&PairSelectionParams::default()).unwrap();
         assert!(text.contains("weight_spread"));

@@ -193,9 +193,14 @@ pub struct Order {
     pub borrowed: Option<(String, Decimal)>,
     /// Funds still locked for this order (spot/margin): quote for BUY, base for SELL.
     pub locked: Decimal,
-    /// Wall-clock arrival at the venue, microseconds since the Unix epoch (the simulated
-    /// `time` may run accelerated): what `fff bench` times order paths against.
+    /// Wall-clock arrival of the request at the venue's HTTP handler, microseconds since the
+    /// Unix epoch (the simulated `time` may run accelerated): what `fff bench` times an order
+    /// reaching the venue by (the simulator's own authentication, limits and locking come
+    /// after it, as a venue's do).
     pub received_us: i64,
+    /// Wall-clock moment the engine took the order in (and matched what it could), same clock:
+    /// what `fff bench` times a fill by.
+    pub matched_us: i64,
 }
 
 impl Order {
@@ -252,6 +257,9 @@ pub struct Exchange {
     /// Venue-wide outstanding borrow per asset (for the inventory limit).
     pub lent: BTreeMap<String, Decimal>,
     pub events: Vec<Event>,
+    /// Wall-clock arrival (µs) of the HTTP request being handled, set by the HTTP layer around
+    /// the handler: the `received_us` of the orders it places. `None` outside a request.
+    pub request_arrival_us: Option<i64>,
     next_id: i64,
     fault_rng: ChaCha8Rng,
     key_rng: ChaCha8Rng,
@@ -292,8 +300,16 @@ impl Exchange {
             start_ms: now,
             lent: BTreeMap::new(),
             events: Vec::new(),
+            request_arrival_us: None,
             next_id: 1,
         })
+    }
+
+    /// (arrival, now) wall-clock stamps of an order taken in now: arrival is the HTTP
+    /// request's when one is being handled.
+    pub fn order_stamps(&self) -> (i64, i64) {
+        let now = crate::clock::wall_us();
+        (self.request_arrival_us.unwrap_or(now).min(now), now)
     }
 
     pub fn next_id(&mut self) -> i64 {

@@ -314,6 +314,8 @@ async fn rest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // when the venue received the order: its own checks below take time too (`fff bench`)
+    let arrival = crate::clock::wall_us();
     let path = uri.path().to_string();
     let Some(scope) = scope_of(&path) else {
         return (StatusCode::NOT_FOUND, "").into_response();
@@ -397,7 +399,13 @@ async fn rest(
             }
         }
     }
-    match sim.with(|ex| (spec.handler)(ex, &req)) {
+    let handled = sim.with(|ex| {
+        ex.request_arrival_us = Some(arrival);
+        let handled = (spec.handler)(ex, &req);
+        ex.request_arrival_us = None;
+        handled
+    });
+    match handled {
         Ok(_) if crate::faults::lose_order_response(&sim, &method, spec.order) => {
             crate::faults::unknown_status(hdrs)
         }

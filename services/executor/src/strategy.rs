@@ -293,6 +293,9 @@ fn newest_traceparent(view: &MergedView) -> String {
         .unwrap_or_default()
 }
 
+/// Ranked pairs whose perp settings (margin type, leverage) are set ahead of any entry.
+const PREPARE_AHEAD: usize = 8;
+
 async fn step(
     engine: &Arc<Engine>,
     approver: &dyn Approver,
@@ -336,6 +339,12 @@ async fn step(
     if engine.entry_block().is_some() {
         return Ok(());
     }
+    let head: Vec<&str> = ranked
+        .iter()
+        .take(PREPARE_AHEAD)
+        .map(|candidate| candidate.symbol.as_str())
+        .collect();
+    engine.prepare_ahead(&head);
     for id in &plan.exits {
         if let Some(position) = held.iter().find(|p| p.id == *id) {
             engine
@@ -422,7 +431,10 @@ async fn enter_pair(
         }
     };
     let prepare = async {
-        futures_util::join!(engine.read_instrument_ahead(symbol.as_str()), settings);
+        futures_util::join!(
+            engine.read_instrument_ahead(symbol.as_str(), *direction),
+            settings
+        );
     };
     // the position row is written as soon as risk approves (from its budget: at once), while
     // the wallet check still runs: one PostgreSQL commit less on the way to the order

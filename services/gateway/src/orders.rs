@@ -319,9 +319,8 @@ impl Orders {
             fingerprint: Some(fingerprint.clone()),
             sent_at_ms: None,
         });
-        if order.closes_exposure() {
-            self.queue.take_now().await;
-        } else {
+        // only orders that open exposure pass the order queue (see `throttle`)
+        if !order.closes_exposure() {
             self.queue.acquire().await;
         }
         // the lease can be lost while the order waited for its turn: nothing is sent then

@@ -1,13 +1,15 @@
 //! The order queue: at most N orders that open exposure leave the gateway in any one second,
 //! first come first served (on top of the connector's weight/order-count limiters, which every
-//! attempt also passes). A sliding window, not an even spacing: a hedge sent right after its
-//! perp leaves at once instead of waiting 1/N s behind it (at the default 10/s the spacing
-//! alone kept every perp naked for 100 ms at the venue, `fff bench` 2026-12-05).
+//! attempt also passes, so the venue's own order limits hold for every order). A sliding
+//! window, not an even spacing: a hedge sent right after its perp leaves at once instead of
+//! waiting 1/N s behind it (at the default 10/s the spacing alone kept every perp naked for
+//! 100 ms at the venue, `fff bench` 2026-12-05).
 //!
-//! Orders that close exposure (the hedge of a fill, reduce-only perps) take their place in
-//! the window without waiting: behind a round of exits, a hedge waited up to 850 ms for the
-//! window with its perp filled (`fff bench` 2026-12-05). They count against the orders that
-//! follow, and they are bounded by what was opened, so the window still caps the rate.
+//! Orders that close exposure (the hedge of a fill, reduce-only perps) do not pass it: behind
+//! a round of exits a hedge waited up to 850 ms with its perp filled, and an entry behind the
+//! exits of the round before up to 840 ms (`fff bench` 2026-12-05). They are bounded by what
+//! was opened, so the window still caps how fast exposure can grow; Binance likewise exempts
+//! reduce-only orders from its `-1008` throttle.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -59,16 +61,6 @@ impl OrderQueue {
         }
     }
 
-    /// Takes a slot now, ahead of the orders still waiting for theirs (which it may delay).
-    pub async fn take_now(&self) {
-        let mut slots = self.slots.lock().await;
-        let now = Instant::now();
-        // kept in time order: waiting orders may hold slots later than now
-        let at = slots.partition_point(|slot| *slot <= now);
-        slots.insert(at, now);
-        self.trim(&mut slots);
-    }
-
     /// Keeps the last `rate` slots (the window the next order is judged against).
     fn trim(&self, slots: &mut VecDeque<Instant>) {
         while slots.len() > self.rate {
@@ -115,23 +107,6 @@ mod tests {
         for (i, t) in times.iter().enumerate().skip(10) {
             assert!(*t >= times[i - 10] + WINDOW, "order {i} at {t:?}");
         }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn orders_that_close_exposure_do_not_wait_but_count() {
-        let queue = OrderQueue::per_second(10);
-        let start = Instant::now();
-        // a round of exits fills the window
-        for _ in 0..10 {
-            queue.take_now().await;
-        }
-        tokio::time::advance(Duration::from_millis(200)).await;
-        // a hedge does not wait behind them
-        queue.take_now().await;
-        assert_eq!(Instant::now() - start, Duration::from_millis(200));
-        // an order that opens exposure waits for the window: a second after the second exit
-        queue.acquire().await;
-        assert_eq!(Instant::now() - start, WINDOW);
     }
 
     #[tokio::test(start_paused = true)]

@@ -4,11 +4,16 @@
 use serde_json::Value;
 
 /// (label, path in the report's `paths`, target at p99).
-const ROWS: [(&str, &[&str], &str); 7] = [
+const ROWS: [(&str, &[&str], &str); 8] = [
     (
-        "unhedged window at the venue: perp slice matched -> its hedge matched",
+        "unhedged window at the venue: perp slice filled -> its hedge reaching the venue",
         &["unhedged_window_at_venue_us"],
         "< 2,000",
+    ),
+    (
+        "the same, to the hedge matched (adds the simulator's auth, limits, locking)",
+        &["unhedged_window_to_hedge_matched_us"],
+        "-",
     ),
     (
         "the same for the top-ups after tier rounds (deleverage orders at the same time)",
@@ -103,6 +108,23 @@ pub fn table(report: &Value) -> String {
         grouped(&report["tier_rounds_not_moved"]),
         report["tier_rounds_stopped"].as_str().unwrap_or("no"),
     ));
+    let cold = &report["first_round_cold"];
+    let (cold_unhedged, cold_entries) = (
+        &cold["unhedged_window_at_venue_us"],
+        &cold["opportunity_to_first_order_at_venue_us"],
+    );
+    lines.push(String::new());
+    lines.push(format!(
+        "The first entry round is a warm-up, not in the table (margin type and leverage set on \
+         each symbol's first entry, the first wallet transfers): {} entries, opportunity -> \
+         first order p50 {} max {}; {} unhedged windows, p50 {} max {}.",
+        grouped(&cold_entries["n"]),
+        grouped(&cold_entries["p50"]),
+        grouped(&cold_entries["max"]),
+        grouped(&cold_unhedged["n"]),
+        grouped(&cold_unhedged["p50"]),
+        grouped(&cold_unhedged["max"]),
+    ));
     lines.join("\n")
 }
 
@@ -123,9 +145,14 @@ mod tests {
             "tier_rounds_without_deleverage": 0,
             "tier_rounds_not_moved": 1,
             "tier_rounds_stopped": null,
+            "first_round_cold": {
+                "unhedged_window_at_venue_us": stats(9, 700),
+                "opportunity_to_first_order_at_venue_us": stats(3, 9000),
+            },
             "role_rss_kib": {"gateway": 26412, "risk": 19868},
             "paths": {
                 "unhedged_window_at_venue_us": stats(877, 1084),
+                "unhedged_window_to_hedge_matched_us": stats(877, 1300),
                 "unhedged_window_at_venue_during_tier_rounds_us": stats(0, 0),
                 "executor_internal": {"unhedged_us": stats(10, 12), "opportunity_to_order_us": {"n": 0, "p50": null}},
                 "opportunity_to_first_order_at_venue_us": stats(200, 5311),
@@ -137,19 +164,28 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[2],
-            "| unhedged window at the venue: perp slice matched -> its hedge matched | 877 | 1,084 | 2,168 | 3,252 | 1,234,567 | < 2,000 |"
+            "| unhedged window at the venue: perp slice filled -> its hedge reaching the venue | 877 | 1,084 | 2,168 | 3,252 | 1,234,567 | < 2,000 |"
         );
+        assert!(lines[3].contains("| 877 | 1,300 |"), "{}", lines[3]);
         assert!(
-            lines[6].ends_with("| 0 | - | - | - | - | - |"),
+            lines[7].ends_with("| 0 | - | - | - | - | - |"),
             "{}",
-            lines[6]
+            lines[7]
         );
         assert!(
-            lines[10].starts_with(
+            lines[11].starts_with(
                 "Run 2026-12-05 11:20 UTC, 3,000 s, 67 entry rounds, 4,604 venue orders"
             )
         );
-        assert!(lines[10].contains("with nothing to move: 1, stopped early: no"));
-        assert!(lines[10].ends_with("gateway 26,412, risk 19,868."));
+        assert!(lines[11].contains("with nothing to move: 1, stopped early: no"));
+        assert!(lines[11].ends_with("gateway 26,412, risk 19,868."));
+        assert!(
+            lines[13].ends_with(
+                "3 entries, opportunity -> first order p50 9,000 max 1,234,567; 9 unhedged \
+                 windows, p50 700 max 1,234,567."
+            ),
+            "{}",
+            lines[13]
+        );
     }
 }

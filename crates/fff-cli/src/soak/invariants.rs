@@ -450,6 +450,7 @@ mod tests {
                 commission_asset: "USDT".into(),
             }],
             received_us: 0,
+            matched_us: 0,
         }
     }
 

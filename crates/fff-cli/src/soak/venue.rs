@@ -33,8 +33,11 @@ pub struct VenueOrder {
     pub status: String,
     pub executed_qty: Decimal,
     pub fills: Vec<VenueFill>,
-    /// Wall-clock microseconds (Unix epoch) when the venue matched it in (`fff bench`).
+    /// Wall-clock microseconds (Unix epoch) when the order's request reached the venue
+    /// (`fff bench`).
     pub received_us: i64,
+    /// Same clock: when the venue's engine took it in and matched it.
+    pub matched_us: i64,
 }
 
 impl VenueOrder {
@@ -280,6 +283,10 @@ pub fn parse_records(body: &Value, records: &mut VenueRecords) -> anyhow::Result
             executed_qty: dec(&o["executedQty"]),
             fills,
             received_us: o["receivedUs"].as_i64().unwrap_or_default(),
+            matched_us: o["matchedUs"]
+                .as_i64()
+                .or_else(|| o["receivedUs"].as_i64())
+                .unwrap_or_default(),
         };
         records.orders.insert(order.order_id, order);
     }

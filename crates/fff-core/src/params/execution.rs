@@ -24,8 +24,11 @@ pub struct ExecutionParams {
     pub hedge_retry_delay_ms: u64,
     /// Maximum relative quantity mismatch between legs during entry (0.05).
     pub max_entry_leg_drift: Decimal,
-    /// Order submission rate limit (10/s).
-    pub max_orders_per_second: u32,
+    /// Retired: it never limited anything (the gateway's order queue reads
+    /// `exchange.orders_per_second`). Still parsed so that a configuration naming it gets an
+    /// error saying where the setting lives instead of "unknown field".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_orders_per_second: Option<u32>,
     /// Exit with limit (maker) orders first, falling back to market.
     pub exit_prefer_limit: bool,
     /// How long an exit limit order may rest before falling back to market, in ms (5000).
@@ -49,7 +52,7 @@ impl Default for ExecutionParams {
             hedge_max_retries: 3,
             hedge_retry_delay_ms: 500,
             max_entry_leg_drift: dec!(0.05),
-            max_orders_per_second: 10,
+            max_orders_per_second: None,
             exit_prefer_limit: true,
             exit_limit_timeout_ms: 5000,
             entry_retry_backoff_ms: 5000,
@@ -101,9 +104,9 @@ impl ExecutionParams {
             Decimal::ONE,
         );
         c.check(
-            self.max_orders_per_second > 0,
+            self.max_orders_per_second.is_none(),
             "max_orders_per_second",
-            "must be positive",
+            "is retired: the order rate is exchange.orders_per_second (the gateway's queue)",
         );
         c.errors
     }

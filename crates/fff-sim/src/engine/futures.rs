@@ -293,11 +293,13 @@ impl Exchange {
         }
         let id = self.next_id();
         let now = self.now;
+        let (received_us, matched_us) = self.order_stamps();
         self.orders.insert(
             id,
             Order {
                 id,
-                received_us: crate::clock::wall_us(),
+                received_us,
+                matched_us,
                 venue: Venue::Futures,
                 account,
                 symbol: req.symbol.clone(),

@@ -122,7 +122,9 @@ impl Exchange {
             };
             let order = Order {
                 id,
+                // the venue's own order: no request, taken in as it is made
                 received_us: crate::clock::wall_us(),
+                matched_us: crate::clock::wall_us(),
                 venue: Venue::Futures,
                 account: acct,
                 symbol: symbol.clone(),

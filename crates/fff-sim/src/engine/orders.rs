@@ -272,9 +272,11 @@ impl Exchange {
         adjust(self, account, venue, &lock_asset, -lock, lock);
         let id = self.next_id();
         let now = self.now;
+        let (received_us, matched_us) = self.order_stamps();
         let order = Order {
             id,
-            received_us: crate::clock::wall_us(),
+            received_us,
+            matched_us,
             venue,
             account,
             symbol: req.symbol.clone(),

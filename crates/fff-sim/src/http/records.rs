@@ -126,7 +126,7 @@ fn order_record(o: &Order) -> Value {
     json!({"orderId": o.id, "venue": format!("{:?}", o.venue), "symbol": o.symbol, "clientOrderId": o.client_id,
         "side": o.side.as_str(), "type": o.kind.as_str(), "timeInForce": o.tif.as_str(), "status": o.status.as_str(),
         "price": d8(o.price), "origQty": d8(o.orig_qty), "executedQty": d8(o.executed_qty), "cumQuote": d8(o.cum_quote),
-        "reduceOnly": o.reduce_only, "time": o.time, "updateTime": o.update_time, "receivedUs": o.received_us,
+        "reduceOnly": o.reduce_only, "time": o.time, "updateTime": o.update_time, "receivedUs": o.received_us, "matchedUs": o.matched_us,
         "fills": o.fills.iter().map(|f| json!({"price": d8(f.price), "qty": d8(f.qty), "commission": d8(f.commission),
             "commissionAsset": f.commission_asset, "maker": f.maker, "tradeId": f.trade_id, "time": f.time})).collect::<Vec<_>>()})
 }
@@ -162,7 +162,11 @@ mod tests {
         let after = crate::clock::wall_us();
         let body = records(&mut ex, None, &HashMap::new()).unwrap();
         let received = body["orders"][0]["receivedUs"].as_i64().unwrap();
-        assert!(before <= received && received <= after, "{received}");
+        let matched = body["orders"][0]["matchedUs"].as_i64().unwrap();
+        assert!(
+            before <= received && received <= matched && matched <= after,
+            "{received} {matched}"
+        );
         assert_eq!(body["orders"][0]["time"], json!(0));
     }
 }

@@ -154,9 +154,9 @@ impl Engine {
                 EntryKind::Initial => self.instruments_ahead.take(&symbol, Instant::now()),
                 EntryKind::TopUp { .. } => None,
             };
-            let instrument = match ahead {
-                Some(instrument) => instrument,
-                None => self.exchange.instrument(&symbol).await?,
+            let (instrument, lendable_ahead) = match ahead {
+                Some(ahead) => (ahead.instrument, ahead.lendable),
+                None => (self.exchange.instrument(&symbol).await?, None),
             };
             if !instrument.tradable {
                 return Err(ExecutorError::FailedPrecondition(format!(
@@ -184,10 +184,10 @@ impl Engine {
             self.check_funds(
                 &instrument,
                 direction,
-                sizes.notional,
-                sizes.spot_qty,
+                &sizes,
                 leverage,
                 funding,
+                lendable_ahead,
             )
             .await?;
             Ok::<_, ExecutorError>((instrument, sizes))
@@ -271,12 +271,54 @@ impl Engine {
     /// Sets `symbol`'s margin type (cross) and `leverage` unless that was done less than
     /// [`prepared::REFRESH`](super::prepared::REFRESH) ago. The strategy calls it while a pair
     /// asks risk, so a first entry in a symbol does not wait two more REST calls for it.
-    /// Reads `symbol`'s instrument for the entry that follows its approval (see
-    /// `InstrumentsAhead` in `prepared.rs`); a failed read is left to the entry's own.
-    pub(crate) async fn read_instrument_ahead(&self, symbol: &str) {
-        if let Ok(instrument) = self.exchange.instrument(symbol).await {
-            self.instruments_ahead.put(instrument, Instant::now());
+    /// Reads `symbol`'s instrument for the entry that follows its approval, and for a short
+    /// spot leg the coin cross margin lends (see `InstrumentsAhead` in `prepared.rs`); a failed
+    /// read is left to the entry's own.
+    pub(crate) async fn read_instrument_ahead(&self, symbol: &str, direction: Direction) {
+        let Ok(instrument) = self.exchange.instrument(symbol).await else {
+            return;
+        };
+        let lendable = match direction {
+            Direction::NegativeCarry => self
+                .exchange
+                .max_borrowable(&instrument.base_asset)
+                .await
+                .ok(),
+            Direction::PositiveCarry => None,
+        };
+        self.instruments_ahead.put(
+            super::prepared::ReadAhead {
+                instrument,
+                lendable,
+            },
+            Instant::now(),
+        );
+    }
+
+    /// Sets margin type and leverage in the background on those of `symbols` (the head of the
+    /// ranking) not set yet, one task at a time: a pair's first entry then does not wait two
+    /// venue calls for them (the slowest entries of `fff bench` were first entries).
+    pub(crate) fn prepare_ahead(self: &Arc<Self>, symbols: &[&str]) {
+        let leverage = self.params.leverage;
+        let now = Instant::now();
+        let todo: Vec<String> = symbols
+            .iter()
+            .filter(|symbol| !self.prepared.is_fresh(symbol, leverage, now))
+            .map(|symbol| (*symbol).to_owned())
+            .collect();
+        if todo.is_empty() || !self.prepared.start_ahead() {
+            return;
         }
+        let engine = Arc::clone(self);
+        self.spawn("prepare-ahead", async move {
+            for symbol in todo {
+                if let Err(err) = engine.prepare_perp(&symbol, leverage).await {
+                    tracing::debug!(symbol, error = %err, "perp settings not set ahead; the entry sets them");
+                }
+            }
+            engine.prepared.end_ahead();
+            Ok(())
+        });
     }
 
     pub(crate) async fn prepare_perp(&self, symbol: &str, leverage: u32) -> Result<()> {
@@ -309,11 +351,12 @@ impl Engine {
         &self,
         instrument: &InstrumentInfo,
         direction: Direction,
-        notional: Decimal,
-        spot_qty: Decimal,
+        sizes: &fff_core::LegSizes,
         leverage: Decimal,
         funding: Funding,
+        lendable_ahead: Option<Decimal>,
     ) -> Result<()> {
+        let (notional, spot_qty) = (sizes.notional, sizes.spot_qty);
         let seen = match funding {
             Funding::Done(seen) => seen.map(|account| *account),
             Funding::Check => {
@@ -344,7 +387,10 @@ impl Engine {
             }
             Direction::PositiveCarry => {}
             Direction::NegativeCarry => {
-                let lendable = self.exchange.max_borrowable(&instrument.base_asset).await?;
+                let lendable = match lendable_ahead {
+                    Some(lendable) => lendable,
+                    None => self.exchange.max_borrowable(&instrument.base_asset).await?,
+                };
                 if lendable < spot_qty {
                     return Err(ExecutorError::FailedPrecondition(format!(
                         "cross margin lends {lendable} {}, the short needs {spot_qty}",

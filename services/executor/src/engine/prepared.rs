@@ -14,9 +14,21 @@ pub const REFRESH: Duration = Duration::from_secs(3600);
 #[derive(Debug, Default)]
 pub struct PreparedPerps {
     set: Mutex<HashMap<String, (u32, Instant)>>,
+    /// A background task is setting ranked symbols ahead of their entries.
+    ahead: std::sync::atomic::AtomicBool,
 }
 
 impl PreparedPerps {
+    /// Claims the one background task that sets symbols ahead; false if it runs already.
+    pub fn start_ahead(&self) -> bool {
+        !self.ahead.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    pub fn end_ahead(&self) {
+        self.ahead
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
     /// True when `symbol` was set to cross margin and `leverage` less than [`REFRESH`] ago.
     pub fn is_fresh(&self, symbol: &str, leverage: u32, now: Instant) -> bool {
         self.lock()
@@ -43,28 +55,37 @@ impl PreparedPerps {
 pub const INSTRUMENT_AHEAD_MAX_AGE: Duration = Duration::from_millis(500);
 
 /// Instruments read while a pair asks risk for approval, each taken by that pair's entry: the
-/// entry then skips a gateway round trip between its approval and its perp order.
+/// entry then skips a gateway round trip between its approval and its perp order. For a short
+/// spot leg the coin cross margin lends is read with it (a venue read the entry's funds check
+/// made on the path, `fff bench` 2026-12-05).
 #[derive(Debug, Default)]
 pub struct InstrumentsAhead {
-    read: Mutex<HashMap<String, (crate::exchange::InstrumentInfo, Instant)>>,
+    read: Mutex<HashMap<String, (ReadAhead, Instant)>>,
+}
+
+/// What an entry's checks read, read ahead of it.
+#[derive(Debug, Clone)]
+pub struct ReadAhead {
+    pub instrument: crate::exchange::InstrumentInfo,
+    /// `GetMaxBorrowable` of the base asset, read for a short spot leg only.
+    pub lendable: Option<rust_decimal::Decimal>,
 }
 
 impl InstrumentsAhead {
-    pub fn put(&self, instrument: crate::exchange::InstrumentInfo, now: Instant) {
+    pub fn put(&self, ahead: ReadAhead, now: Instant) {
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         read.retain(|_, (_, at)| now.duration_since(*at) < INSTRUMENT_AHEAD_MAX_AGE);
-        read.insert(instrument.symbol.clone(), (instrument, now));
+        read.insert(ahead.instrument.symbol.clone(), (ahead, now));
     }
 
-    /// The instrument read ahead for `symbol`, once, if younger than
-    /// [`INSTRUMENT_AHEAD_MAX_AGE`].
-    pub fn take(&self, symbol: &str, now: Instant) -> Option<crate::exchange::InstrumentInfo> {
-        let (instrument, at) = self
+    /// What was read ahead for `symbol`, once, if younger than [`INSTRUMENT_AHEAD_MAX_AGE`].
+    pub fn take(&self, symbol: &str, now: Instant) -> Option<ReadAhead> {
+        let (ahead, at) = self
             .read
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(symbol)?;
-        (now.duration_since(at) < INSTRUMENT_AHEAD_MAX_AGE).then_some(instrument)
+        (now.duration_since(at) < INSTRUMENT_AHEAD_MAX_AGE).then_some(ahead)
     }
 }
 
@@ -89,17 +110,17 @@ mod tests {
             funding_rate: Decimal::ZERO,
             tradable: true,
         };
-        ahead.put(instrument("BTCUSDT"), t);
+        let read = |symbol: &str| ReadAhead {
+            instrument: instrument(symbol),
+            lendable: Some(Decimal::TEN),
+        };
+        ahead.put(read("BTCUSDT"), t);
         assert!(ahead.take("ETHUSDT", t).is_none());
-        assert_eq!(
-            ahead
-                .take("BTCUSDT", t + Duration::from_millis(5))
-                .unwrap()
-                .symbol,
-            "BTCUSDT"
-        );
+        let taken = ahead.take("BTCUSDT", t + Duration::from_millis(5)).unwrap();
+        assert_eq!(taken.instrument.symbol, "BTCUSDT");
+        assert_eq!(taken.lendable, Some(Decimal::TEN));
         assert!(ahead.take("BTCUSDT", t).is_none(), "taken once");
-        ahead.put(instrument("BTCUSDT"), t);
+        ahead.put(read("BTCUSDT"), t);
         assert!(
             ahead
                 .take("BTCUSDT", t + INSTRUMENT_AHEAD_MAX_AGE)
